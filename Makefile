@@ -1,0 +1,31 @@
+# Two commands from a fresh clone: `make demo` and `make test`. Each builds .venv itself.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+DATA   ?= $(abspath ../shared/data/svc2004)
+
+.PHONY: demo test bench model evaluate venv clean bundle
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[edge,train,dev]'
+	rm -f $(VENV)/.installed-* && touch $@
+
+demo: $(STAMP)
+	$(VENV)/bin/sigpad demo
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+bench: $(STAMP)
+	$(PY) -m bench.run_all --data $(DATA)
+
+evaluate: $(STAMP)
+	$(VENV)/bin/sigpad-train evaluate --method dtw --data $(DATA)/Task2
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -1,0 +1,98 @@
+"""Every exception sigpad raises, in one module.
+
+Each type derives from ``SigpadError`` *and* from the built-in it refines, so
+callers can catch ``ValueError`` or ``OSError`` as they would anywhere else, or
+``SigpadError`` to catch everything of ours. The module lives in the lowest
+layer (``firmware_bridge``) so that ``edge`` and ``trainer`` share it without
+breaking the dependency rule.
+
+A rejected signature is *not* an exception: the edge returns a ``Decision``.
+Exceptions are for inputs and states that make a decision impossible.
+"""
+
+from __future__ import annotations
+
+
+class SigpadError(Exception):
+    """Base of every sigpad error."""
+
+
+# --- signals and files ------------------------------------------------------
+
+class SignatureError(SigpadError, ValueError):
+    """A signature that cannot be used: too few points, non-finite, flat, absurd."""
+
+
+class DataFormatError(SigpadError, ValueError):
+    """A file or row that does not follow its format. Names the file and line."""
+
+    def __init__(self, message: str, path: str | None = None, line: int | None = None):
+        where = ""
+        if path is not None:
+            where = f"{path}:{line}: " if line is not None else f"{path}: "
+        super().__init__(where + message)
+        self.path = path
+        self.line = line
+
+
+# --- the serial line ----------------------------------------------------------
+
+class ProtocolError(SigpadError, ValueError):
+    """Bytes that do not decode under the pad's protocol."""
+
+
+class FrameError(ProtocolError):
+    """A frame that is damaged: bad COBS, bad CRC, wrong length."""
+
+
+class TransportError(SigpadError, OSError):
+    """The serial port cannot be opened, read or written."""
+
+
+class PadDisconnected(TransportError, ConnectionError):
+    """The pad went away (unplugged, port closed) in the middle of something."""
+
+
+class CaptureError(SigpadError, RuntimeError):
+    """A signature could not be captured: too short, too long, broken off."""
+
+
+# --- the model and the store ----------------------------------------------------
+
+class BackendUnavailable(SigpadError, ImportError):
+    """No usable TFLite interpreter is installed."""
+
+
+class ModelError(SigpadError, RuntimeError):
+    """The model file is missing, corrupt or does not run."""
+
+
+class ManifestMismatch(ModelError, ValueError):
+    """The model and its manifest (or the preprocessing) disagree."""
+
+
+class StoreError(SigpadError, RuntimeError):
+    """The template store cannot be read or written."""
+
+
+class TemplateIntegrityError(StoreError, ValueError):
+    """A stored template fails authentication: tampered row or wrong key."""
+
+
+class ReenrolmentNeeded(StoreError):
+    """The user's templates were made with another model and must be renewed."""
+
+
+class UnknownUser(StoreError, KeyError):
+    """No templates are enrolled for this user."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else "unknown user"
+
+
+class EnrolmentError(SigpadError, ValueError):
+    """Enrolment signatures are too few or too inconsistent; sign again."""
+
+
+class ConfigError(SigpadError, ValueError):
+    """A configuration file or option is invalid."""
