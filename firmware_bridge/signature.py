@@ -8,9 +8,11 @@ Two records, both immutable:
   its source and a record of every repair made while reading it (``notes``).
   Nothing is fixed silently: a reader that sorts timestamps says so in notes.
 
-Units: time in milliseconds (any origin), x and y in the pad's own units (any
-scale, y pointing up or down - preprocessing normalises both), pressure
-normalised to 0..1 or absent (``None``) for pads that have none.
+Units: time in milliseconds (any origin); x and y in the pad's own units (any
+scale and offset - preprocessing normalises both) with x growing rightward and
+y growing *upward*, as in SVC2004 (a decoder for a pad whose y grows downward
+flips it); pressure normalised to 0..1, or absent (``None``) for pads that
+have none.
 """
 
 from __future__ import annotations

@@ -1,0 +1,147 @@
+"""Run the int8 encoder: pick a TFLite backend, check the model, embed.
+
+Backends, in order of preference (``backend=`` picks one by name):
+
+* ``litert``  - ``ai_edge_litert``, the maintained runtime (numpy 2, aarch64).
+* ``tflite``  - ``tflite_runtime`` 2.14, built against numpy 1: with numpy 2
+  it crashes inside the interpreter, so it is refused with that reason.
+* ``tensorflow`` - ``tensorflow.lite``, on a workstation only.
+
+The embedding comes out as int8; it is dequantized and L2-normalised here,
+before any cosine, so scores never depend on the output scale.
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+import numpy as np
+
+from firmware_bridge.errors import BackendUnavailable, ManifestMismatch, ModelError
+from firmware_bridge.signature import Signature
+
+from .manifest import Manifest, check_model_bytes, load_manifest
+from .preprocess import preprocess
+
+MODELS_DIR = Path(__file__).resolve().parent / "models"
+BACKENDS = ("litert", "tflite", "tensorflow")
+
+
+def shipped_model_dir(has_pressure: bool = True) -> Path:
+    """The shipped model for a pad with (or without) pressure."""
+    return MODELS_DIR / ("pressure" if has_pressure else "no_pressure")
+
+
+def interpreter_class(backend: str | None = None):
+    """(Interpreter class, backend name) of the first usable backend."""
+    names = BACKENDS if backend is None else (backend,)
+    reasons = []
+    for name in names:
+        try:
+            return _import_backend(name), name
+        except BackendUnavailable as exc:
+            reasons.append(str(exc))
+    raise BackendUnavailable("no TFLite interpreter: " + "; ".join(reasons)
+                             + ". Install one with: pip install 'sigpad[edge]'")
+
+
+def _import_backend(name: str):
+    if name == "litert":
+        module = "ai_edge_litert.interpreter"
+    elif name == "tflite":
+        if int(np.__version__.split(".")[0]) >= 2:
+            raise BackendUnavailable(f"tflite-runtime needs numpy<2 (numpy {np.__version__} is installed)")
+        module = "tflite_runtime.interpreter"
+    elif name == "tensorflow":
+        module = "tensorflow.lite"
+    else:
+        raise BackendUnavailable(f"unknown backend {name!r} (choose from {', '.join(BACKENDS)})")
+    try:
+        return importlib.import_module(module).Interpreter
+    except ImportError as exc:
+        raise BackendUnavailable(f"{name}: {module} not importable ({exc})") from exc
+
+
+class Encoder:
+    """The int8 encoder of one model directory (``encoder_int8.tflite`` + manifest)."""
+
+    def __init__(self, model_dir: str | Path | None = None, backend: str | None = None,
+                 num_threads: int = 1):
+        model_dir = Path(model_dir) if model_dir is not None else shipped_model_dir()
+        self.manifest: Manifest = load_manifest(model_dir / "manifest.json")
+        self.model_path = model_dir / self.manifest.model_file
+        try:
+            content = self.model_path.read_bytes()
+        except OSError as exc:
+            raise ModelError(f"{self.model_path}: cannot read model: {exc.strerror or exc}") from exc
+        check_model_bytes(self.manifest, content, str(self.model_path))
+        cls, self.backend = interpreter_class(backend)
+        try:
+            self._interp = cls(model_content=content, num_threads=num_threads)
+            self._interp.allocate_tensors()
+        except (ValueError, RuntimeError) as exc:
+            raise ModelError(f"{self.model_path}: the interpreter cannot load it: {exc}") from exc
+        self._inp = self._interp.get_input_details()[0]
+        self._out = self._interp.get_output_details()[0]
+        self._batch = 1
+        self._check_against_manifest()
+
+    @property
+    def preprocessing(self):
+        return self.manifest.preprocessing
+
+    def _check_against_manifest(self) -> None:
+        m, inp, out = self.manifest, self._inp, self._out
+        problems = []
+        if inp["dtype"] != np.int8 or out["dtype"] != np.int8:
+            problems.append(f"tensors are {inp['dtype'].__name__}/{out['dtype'].__name__}, not int8")
+        if tuple(inp["shape"][1:]) != tuple(m.input_shape[1:]):
+            problems.append(f"input shape {tuple(inp['shape'])} vs manifest {m.input_shape}")
+        if int(out["shape"][-1]) != m.embedding_dim:
+            problems.append(f"embedding size {out['shape'][-1]} vs manifest {m.embedding_dim}")
+        scale, zero = inp["quantization"]
+        if not np.isclose(scale, m.input_quant.scale) or zero != m.input_quant.zero_point:
+            problems.append(f"input quantization ({scale}, {zero}) vs manifest "
+                            f"({m.input_quant.scale}, {m.input_quant.zero_point})")
+        if problems:
+            raise ManifestMismatch(f"{self.model_path}: " + "; ".join(problems))
+
+    def embed_inputs(self, x: np.ndarray) -> np.ndarray:
+        """Unit embeddings (float32, shape (n, dim)) of preprocessed inputs (n, length, channels)."""
+        x = np.asarray(x, dtype=np.float32)
+        if x.ndim == 2:
+            x = x[None]
+        scale, zero = self._inp["quantization"]
+        q = np.clip(np.round(x / scale) + zero, -128, 127).astype(np.int8)
+        self._resize(len(q))
+        self._interp.set_tensor(self._inp["index"], q)
+        self._interp.invoke()
+        raw = self._interp.get_tensor(self._out["index"])
+        out_scale, out_zero = self._out["quantization"]
+        emb = (raw.astype(np.float32) - out_zero) * out_scale
+        norms = np.linalg.norm(emb, axis=1, keepdims=True)
+        return emb / np.maximum(norms, 1e-12)
+
+    def _resize(self, n: int) -> None:
+        # Batching speeds evaluation up; the device always runs batch 1.
+        if n == self._batch:
+            return
+        shape = [n, *self._inp["shape"][1:]]
+        try:
+            self._interp.resize_tensor_input(self._inp["index"], shape, strict=True)
+            self._interp.allocate_tensors()
+        except (ValueError, RuntimeError) as exc:
+            raise ModelError(f"{self.model_path}: cannot run a batch of {n}: {exc}") from exc
+        self._batch = n
+
+    def embed(self, sig: Signature) -> np.ndarray:
+        """Unit embedding (float32, shape (dim,)) of one signature."""
+        return self.embed_inputs(preprocess(sig, self.preprocessing))[0]
+
+    def embed_many(self, sigs, batch: int = 64) -> np.ndarray:
+        from .preprocess import preprocess_many
+        sigs = list(sigs)
+        out = [self.embed_inputs(preprocess_many(sigs[i:i + batch], self.preprocessing))
+               for i in range(0, len(sigs), batch)]
+        return np.concatenate(out) if out else np.zeros((0, self.manifest.embedding_dim), np.float32)

@@ -1,0 +1,53 @@
+"""``sigpad-train``: one subcommand per module, each with add_arguments and run.
+
+Results go to stdout (``--json`` for machines), diagnostics to stderr.
+Exit codes: 0 success, 1 a target or check failed, 2 usage or input error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from firmware_bridge.errors import SigpadError
+
+# subcommand -> (module, help). Modules are imported only when chosen, so
+# `sigpad-train evaluate --method dtw` never loads TensorFlow.
+COMMANDS = {
+    "evaluate": ("trainer.evaluate", "score a verifier on an SVC2004-format dataset"),
+    "synth": ("trainer.synth", "write synthetic sigma-lognormal writers as SVC2004 files"),
+    "fit": ("trainer.fit", "train the siamese encoder and export int8 TFLite"),
+    "bundle": ("trainer.bundle", "build the Raspberry Pi deployment bundle"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sigpad-train", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, (module, help_text) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_text)
+        p.set_defaults(_module=module)
+        try:
+            importlib.import_module(module).add_arguments(p)
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                raise
+            p.set_defaults(_missing=f"{name}: not available in this build")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if getattr(args, "_missing", None):
+        print(f"sigpad-train: {args._missing}", file=sys.stderr)
+        return 2
+    try:
+        return int(importlib.import_module(args._module).run(args) or 0)
+    except SigpadError as exc:
+        print(f"sigpad-train {args.command}: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

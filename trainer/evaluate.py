@@ -1,0 +1,156 @@
+"""``sigpad-train evaluate``: score a verifier under the SVC2004-style protocol.
+
+Methods: ``dtw`` (the reference, see trainer.dtw) or a model (``--model``, an
+``encoder_int8.tflite`` or its directory) run through the edge's own
+interpreter and matching code - the deployed artifact, not the Keras model.
+
+Metrics, in percent: skilled and random EER with ONE global threshold over
+all users (what a deployed device does), per-writer EERs (mean of per-user
+EERs, what many papers report), FNMR at FMR = 1 % for skilled forgeries.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from firmware_bridge import svc2004
+from firmware_bridge.errors import DataFormatError
+
+from . import metrics
+from .protocol import make_trials, parse_users
+
+
+def add_arguments(p) -> None:
+    p.add_argument("--data", type=Path, default=None,
+                   help="folder of U<u>S<s>.TXT files (default: $SIGPAD_DATA or ../shared/data/svc2004, Task2)")
+    p.add_argument("--method", choices=("dtw", "model"), default=None,
+                   help="dtw (default) or model (implied by --model)")
+    p.add_argument("--model", type=Path, default=None, help="int8 .tflite file or its directory")
+    p.add_argument("--backend", default=None, help="TFLite backend: litert, tflite or tensorflow")
+    p.add_argument("--users", default=None, help="users to evaluate, e.g. 1-30 or 21-30,5")
+    p.add_argument("--trials", type=int, default=10)
+    p.add_argument("--refs", type=int, default=5)
+    p.add_argument("--ref-pool", type=int, default=10)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    p.add_argument("--plot", type=Path, default=None, help="write DET curves and histograms to this PNG")
+
+
+def load_signatures(users: dict) -> tuple[dict, list[str]]:
+    """Read every file of the users; unreadable files are skipped and named."""
+    sigs, skipped = {}, []
+    for u, files in users.items():
+        for s, path in {**files.genuine, **files.forgeries}.items():
+            try:
+                sigs[(u, s)] = svc2004.read(path)
+            except DataFormatError as exc:
+                skipped.append(str(exc))
+    for files in users.values():  # forget what could not be read
+        files.genuine = {s: p for s, p in files.genuine.items() if (files.user, s) in sigs}
+        files.forgeries = {s: p for s, p in files.forgeries.items() if (files.user, s) in sigs}
+    return sigs, skipped
+
+
+class ModelScorer:
+    """Mean cosine to the references, embeddings from the int8 file via the edge."""
+
+    name = "model"
+
+    def __init__(self, signatures: dict, model: Path, backend: str | None = None):
+        from edge.matching import mean_cosine
+        from edge.model import Encoder
+
+        model_dir = model if model.is_dir() else model.parent
+        self.encoder = Encoder(model_dir, backend=backend)
+        keys = list(signatures)
+        emb = self.encoder.embed_many([signatures[k] for k in keys])
+        self._emb = dict(zip(keys, emb))
+        self._match = mean_cosine
+
+    def score(self, refs, test) -> float:
+        return self._match(np.stack([self._emb[r] for r in refs]), self._emb[test])
+
+
+def score_trials(trials, scorer) -> dict[str, dict[int, list[float]]]:
+    """Scores by kind ('genuine', 'skilled', 'random') and user."""
+    out = {"genuine": {}, "skilled": {}, "random": {}}
+    for tr in trials:
+        for kind in out:
+            tests = getattr(tr, kind)
+            out[kind].setdefault(tr.user, []).extend(scorer.score(tr.refs, t) for t in tests)
+    return out
+
+
+def summarise(scores: dict) -> dict:
+    """The metrics (percent) from the scores of ``score_trials``."""
+    gen = np.concatenate([v for v in scores["genuine"].values()])
+    res = {"users": len(scores["genuine"])}
+    for kind in ("skilled", "random"):
+        imp = np.concatenate([v for v in scores[kind].values() if len(v)]) if scores[kind] else []
+        if len(imp) == 0:
+            continue
+        rate, thr = metrics.eer(gen, imp)
+        res[f"eer_{kind}"] = round(100 * rate, 3)
+        res[f"threshold_eer_{kind}"] = thr
+        per_user = [metrics.eer(scores["genuine"][u], scores[kind][u])[0]
+                    for u in scores["genuine"] if len(scores[kind].get(u, [])) and len(scores["genuine"][u])]
+        res[f"eer_{kind}_per_writer"] = round(100 * float(np.mean(per_user)), 3)
+        res[f"fnmr_at_fmr1_{kind}"] = round(100 * metrics.fnmr_at_fmr(gen, imp, 0.01)[0], 3)
+        res[f"comparisons_{kind}"] = int(len(imp))
+    res["comparisons_genuine"] = int(len(gen))
+    return res
+
+
+def evaluate(data: Path, method: str = "dtw", model: Path | None = None, users: str | None = None,
+             trials: int = 10, refs: int = 5, ref_pool: int = 10, seed: int = 0,
+             backend: str | None = None) -> tuple[dict, dict]:
+    """(summary, raw scores) for one dataset and method."""
+    index = svc2004.scan(data)
+    wanted = parse_users(users)
+    if wanted is not None:
+        index = {u: f for u, f in index.items() if u in wanted}
+    sigs, skipped = load_signatures(index)
+    if method == "model":
+        scorer = ModelScorer(sigs, model, backend)
+    else:
+        from .dtw import DtwScorer
+        scorer = DtwScorer(sigs)
+    plan = make_trials(index, trials=trials, refs=refs, ref_pool=ref_pool, seed=seed)
+    if not plan:
+        raise DataFormatError(f"no user has {refs} genuine signatures among S1-S{ref_pool}", str(data))
+    scores = score_trials(plan, scorer)
+    summary = {"method": method, "data": str(data), **summarise(scores), "trials": trials,
+               "refs": refs, "seed": seed, "files_skipped": len(skipped)}
+    if model is not None:
+        summary["model"] = str(model)
+    for msg in skipped:
+        print(f"skipped {msg}", file=sys.stderr)
+    return summary, scores
+
+
+def run(args) -> int:
+    method = args.method or ("model" if args.model else "dtw")
+    if method == "model" and args.model is None:
+        print("sigpad-train evaluate: --method model needs --model FILE.tflite", file=sys.stderr)
+        return 2
+    data = args.data or svc2004.default_data_root() / "Task2"
+    try:
+        summary, scores = evaluate(data, method, args.model, args.users, args.trials, args.refs,
+                                   args.ref_pool, args.seed, args.backend)
+    except ValueError as exc:
+        print(f"sigpad-train evaluate: {exc}", file=sys.stderr)
+        return 2
+    if args.plot:
+        from .det_plot import plot_det
+        plot_det(scores, args.plot, title=f"{method} on {Path(data).name}")
+        print(f"wrote {args.plot}", file=sys.stderr)
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        for key, value in summary.items():
+            print(f"{key:28s} {value}")
+    return 0
