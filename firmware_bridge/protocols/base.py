@@ -1,0 +1,182 @@
+"""What every pad protocol module provides, and the events decoders emit.
+
+A protocol module is pure: ``decode(buf) -> (events, rest)`` turns bytes into
+events and returns the bytes it could not use yet (an unfinished packet);
+``encode(events, seq) -> (bytes, next_seq)`` is the pad's side, used by tests
+and by the virtual pad. No module here reads a clock or a port.
+
+Events are small immutable records (NamedTuples, readable repr):
+
+* ``PenReport`` - one pen position in the pad's own units (raw integers).
+  ``t_us`` is the pad's clock where it has one (sigpad), else None (ISDV4 and
+  Topaz have no clock; the stream layer stamps arrival time).
+* ``Capabilities`` - ranges and identity of the pad (ISDV4 query reply,
+  sigpad CAPS, or the protocol's fixed defaults).
+* ``Done`` - the pad's explicit end-of-signature button.
+* ``Status`` - heartbeat.
+* ``FrameSeq`` - a frame with a sequence number arrived (sigpad); the stream
+  layer counts gaps as lost frames.
+* ``Skipped`` - bytes thrown away to get back in sync, with the reason.
+  Damaged input is reported this way, never raised.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Callable, NamedTuple, Sequence
+
+
+class PenReport(NamedTuple):
+    """One pen report in the pad's units; ``pressure`` None when the pad has none."""
+
+    x: int
+    y: int
+    pressure: int | None = None
+    tip: bool = False
+    proximity: bool = True
+    tilt_x: int | None = None
+    tilt_y: int | None = None
+    buttons: int = 0
+    t_us: int | None = None
+
+    def __repr__(self) -> str:
+        state = "tip" if self.tip else ("hover" if self.proximity else "out")
+        t = "" if self.t_us is None else f" t={self.t_us}us"
+        p = "" if self.pressure is None else f" p={self.pressure}"
+        return f"PenReport(x={self.x} y={self.y}{p} {state}{t})"
+
+
+class Capabilities(NamedTuple):
+    """Ranges and identity a pad reports; maxima are inclusive raw values."""
+
+    max_x: int
+    max_y: int
+    max_pressure: int = 0          # 0: the pad has no pressure
+    max_tilt_x: int = 0
+    max_tilt_y: int = 0
+    resolution_lpi: int = 0        # lines per inch, 0 when unknown
+    rate_hz: int = 0               # nominal report rate, 0 when unknown
+    serial: str = ""
+    firmware: int = 0
+    version: int = 0               # protocol version agreed (sigpad)
+
+
+class Done(NamedTuple):
+    """The pad's "done" button: the signature on the pad is finished."""
+
+    t_us: int | None = None
+
+
+class Status(NamedTuple):
+    """Heartbeat: the pad is alive; ``streaming`` as the pad sees it."""
+
+    t_us: int | None = None
+    streaming: bool = False
+    dropped: int = 0               # samples the pad itself had to drop
+
+
+class FrameSeq(NamedTuple):
+    """A good frame with this sequence number arrived."""
+
+    seq: int
+
+
+class Skipped(NamedTuple):
+    """``n`` bytes discarded; reason is 'resync', 'crc', 'cobs', 'length',
+    'version', 'type', 'overlong' or 'unsupported'."""
+
+    n: int
+    reason: str
+
+
+class Command(NamedTuple):
+    """A host-to-pad command as the pad understands it: query, start, stop."""
+
+    name: str
+    arg: int = 0
+
+
+Event = PenReport | Capabilities | Done | Status | FrameSeq | Skipped
+
+
+@dataclass(frozen=True)
+class SerialSettings:
+    """Line settings, as pyserial names them (a pty ignores all of them)."""
+
+    baudrate: int = 115200
+    bytesize: int = 8
+    parity: str = "N"
+    stopbits: float = 1
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """One pad protocol, chosen by name from ``firmware_bridge.protocols.PROTOCOLS``.
+
+    ``decode``/``encode`` are the pad-to-host direction; ``encode_command`` /
+    ``decode_commands`` the host-to-pad direction (the virtual pad decodes
+    them). ``corrupt`` damages the first packet of some encoded bytes the way
+    line noise would (faults for tests). ``query`` says whether the pad
+    answers a capabilities query; if not, ``default_caps`` is all we know.
+    """
+
+    name: str
+    decode: Callable[[bytes], tuple[list, bytes]]
+    encode: Callable[..., tuple[bytes, int]]
+    encode_command: Callable[..., bytes]
+    decode_commands: Callable[[bytes], tuple[list[Command], bytes]]
+    corrupt: Callable[[bytes], bytes]
+    default_caps: Capabilities
+    serial: SerialSettings = field(default_factory=SerialSettings)
+    usb_ids: tuple[tuple[int, int], ...] = ()
+    query: bool = False
+    has_clock: bool = False
+    max_batch: int = 1             # pen reports per packet the pad may send
+    description: str = ""
+
+    def __repr__(self) -> str:
+        return f"<Protocol {self.name} {self.serial.baudrate} baud>"
+
+
+def split_commands(buf: bytes, table: dict[int, str]) -> tuple[list[Command], bytes]:
+    """Single-byte ASCII commands (ISDV4, Topaz); unknown bytes are ignored."""
+    return [Command(table[b]) for b in buf if b in table], b""
+
+
+_HIGH = re.compile(rb"[\x80-\xff]")
+
+
+def resync_decode(buf: bytes, packet_len: Callable[[int], int],
+                  parse: Callable[[bytes], list]) -> tuple[list, bytes]:
+    """Decode a stream whose packets start with the only byte that has bit 7 set.
+
+    ``packet_len(b0)`` gives the length for a header byte (0: a packet kind we
+    do not support; skip to the next header). A header byte inside a packet
+    means the packet was cut short: drop it and start again at that byte, so
+    one bad byte costs at most one packet. The regex search runs in C, which
+    is what makes this fast enough in pure Python.
+    """
+    events: list = []
+    i, n = 0, len(buf)
+    search = _HIGH.search
+    while i < n:
+        if not buf[i] & 0x80:
+            m = search(buf, i + 1)
+            j = m.start() if m else n
+            events.append(Skipped(j - i, "resync"))
+            i = j
+            continue
+        size = packet_len(buf[i])
+        end = min(i + size, n) if size else n
+        m = search(buf, i + 1, end)
+        if m is None and size and i + size > n:
+            break                       # unfinished packet: wait for more bytes
+        if m is not None or not size:
+            j = m.start() if m else n
+            events.append(Skipped(j - i, "resync" if size else "unsupported"))
+            i = j
+            continue
+        events.extend(parse(buf[i:i + size]))
+        i += size
+    return events, bytes(buf[i:])
