@@ -28,7 +28,8 @@ def operating_points(genuine, impostor):
         raise ValueError("need at least one genuine and one impostor score")
     thresholds = np.unique(np.concatenate([g, i]))
     fnmr = np.searchsorted(g, thresholds, side="left") / len(g)
-    fmr = 1.0 - np.searchsorted(i, thresholds, side="left") / len(i)
+    # Counts first, one division last: 1 - 99/100 is not exactly 0.01.
+    fmr = (len(i) - np.searchsorted(i, thresholds, side="left")) / len(i)
     return (np.append(thresholds, np.inf), np.append(fmr, 0.0), np.append(fnmr, 1.0))
 
 

@@ -1,0 +1,54 @@
+"""firmware_bridge <- edge <- trainer, and the edge never needs TensorFlow.
+
+Each check imports every module of a package in a fresh interpreter in which
+the forbidden packages cannot be imported at all, so a lazy import hidden in a
+module body fails here rather than on a Raspberry Pi.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+PROBE = r"""
+import importlib, importlib.abc, pkgutil, sys
+BLOCKED = set(sys.argv[2].split(","))
+
+class Block(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in BLOCKED:
+            raise ImportError(f"{name} is forbidden here")
+        return None
+
+sys.meta_path.insert(0, Block())
+package = importlib.import_module(sys.argv[1])
+names = [sys.argv[1]] + [m.name for m in pkgutil.walk_packages(package.__path__, sys.argv[1] + ".")
+                         if not m.name.endswith("__main__")]
+for name in names:
+    importlib.import_module(name)
+print(len(names))
+"""
+
+
+@pytest.mark.parametrize("package, blocked", [
+    ("firmware_bridge", "tensorflow,keras,edge,trainer"),
+    ("edge", "tensorflow,keras,trainer"),
+])
+def test_package_imports_without_forbidden_packages(package, blocked):
+    result = subprocess.run([sys.executable, "-c", PROBE, package, blocked],
+                            cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert int(result.stdout.strip()) >= 2  # the package and at least one module
+
+
+def test_probe_really_blocks():
+    # The check above is only worth something if a forbidden import fails.
+    result = subprocess.run([sys.executable, "-c", PROBE, "trainer", "edge"],
+                            cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0
+    assert "edge is forbidden here" in result.stderr

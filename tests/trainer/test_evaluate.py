@@ -1,0 +1,45 @@
+import json
+import shutil
+
+import pytest
+
+from trainer import cli
+from trainer.evaluate import evaluate
+
+
+@pytest.mark.data
+def test_dtw_on_three_real_users_is_seeded(svc2004_root):
+    a, scores = evaluate(svc2004_root / "Task2", "dtw", users="1-3", trials=2, seed=1)
+    b, _ = evaluate(svc2004_root / "Task2", "dtw", users="1-3", trials=2, seed=1)
+    assert a == b
+    assert a["users"] == 3
+    # 3 users x 2 trials: 15 genuine, 20 skilled, 2 random tests each.
+    assert a["comparisons_genuine"] == 90
+    assert a["comparisons_skilled"] == 120
+    assert a["comparisons_random"] == 12
+    for key in ("eer_skilled", "eer_random", "eer_skilled_per_writer", "fnmr_at_fmr1_skilled"):
+        assert 0.0 <= a[key] <= 100.0
+    assert a["eer_random"] <= a["eer_skilled"]  # other writers are easy
+
+
+@pytest.mark.data
+def test_cli_json_and_plot(svc2004_root, tmp_path, capsys):
+    data = tmp_path / "data"
+    data.mkdir()
+    for u in (1, 2):  # a small copy with missing files and one corrupt file
+        for s in list(range(1, 12)) + [21, 22]:
+            shutil.copy(svc2004_root / "Task2" / f"U{u}S{s}.TXT", data)
+    (data / "U2S11.TXT").write_text("5\n1 2 3\n")
+    plot = tmp_path / "det.png"
+    rc = cli.main(["evaluate", "--data", str(data), "--trials", "2", "--json", "--plot", str(plot)])
+    out = json.loads(capsys.readouterr().out)
+    assert rc == 0
+    assert {"users", "eer_skilled", "eer_random", "eer_skilled_per_writer"} <= set(out)
+    assert out["users"] == 2 and out["files_skipped"] == 1
+    assert plot.stat().st_size > 10_000
+
+
+def test_cli_errors_exit_2(tmp_path, capsys):
+    assert cli.main(["evaluate", "--data", str(tmp_path / "none")]) == 2
+    assert "no such dataset folder" in capsys.readouterr().err
+    assert cli.main(["evaluate", "--method", "model"]) == 2
