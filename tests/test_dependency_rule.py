@@ -48,7 +48,8 @@ def test_package_imports_without_forbidden_packages(package, blocked):
 
 def test_probe_really_blocks():
     # The check above is only worth something if a forbidden import fails.
-    result = subprocess.run([sys.executable, "-c", PROBE, "trainer", "edge"],
+    # trainer.cli imports firmware_bridge.errors at its top.
+    result = subprocess.run([sys.executable, "-c", PROBE, "trainer", "firmware_bridge"],
                             cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode != 0
-    assert "edge is forbidden here" in result.stderr
+    assert "firmware_bridge.errors is forbidden here" in result.stderr
