@@ -52,4 +52,4 @@ def test_probe_really_blocks():
     result = subprocess.run([sys.executable, "-c", PROBE, "trainer", "firmware_bridge"],
                             cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode != 0
-    assert "firmware_bridge.errors is forbidden here" in result.stderr
+    assert "firmware_bridge is forbidden here" in result.stderr
