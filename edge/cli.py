@@ -1,0 +1,139 @@
+"""``sigpad``: enrol, verify, list, delete, serve, demo.
+
+Results go to stdout (one JSON object with ``--json``), diagnostics to
+stderr. Exit codes: 0 accepted / done, 1 rejected (the signature was judged
+and refused, an enrolment must be signed again, no such user to delete),
+2 error (no decision possible: bad options, missing model, unreadable store,
+unknown user, tampered templates, re-enrolment needed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from firmware_bridge.errors import EnrolmentError, SigpadError
+
+from . import config as config_mod
+from .decision import Decision, Reason
+
+OK, REJECT, ERROR = 0, 1, 2
+# Reasons for which no judgement of the signature was possible: exit 2.
+ERROR_REASONS = {Reason.UNKNOWN_USER, Reason.REENROL, Reason.INTEGRITY, Reason.ERROR}
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("common options")
+    g.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    g.add_argument("--config", type=Path, help="TOML settings (default: the shipped sigpad.toml)")
+    g.add_argument("--store", type=Path, help="template store (default: the user's data directory)")
+    g.add_argument("--key-file", type=Path, help="store key (default: store.key beside the store)")
+    g.add_argument("--model", type=Path, help="model directory or .tflite (default: the shipped model)")
+    g.add_argument("--backend", choices=("litert", "tflite", "tensorflow"))
+    g.add_argument("--threshold", type=float, help="decision threshold (default: the manifest's)")
+    g.add_argument("--score", choices=config_mod.SCORES, help="score (default: the manifest's)")
+    g.add_argument("--lockout-after", type=int, help="failures before a lockout; 0 disables")
+    g.add_argument("-v", "--verbose", action="store_true", help="log decisions to stderr")
+
+
+def _source(p: argparse.ArgumentParser, many: bool) -> None:
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--file", nargs="+" if many else 1, type=Path, metavar="F",
+                     help="SVC2004 text file(s)")
+    src.add_argument("--port", metavar="URL", help="serial port of the pad (or 'auto')")
+    p.add_argument("--protocol", choices=("isdv4", "sigpad", "topaz"), help="pad protocol")
+    p.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for each signature")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sigpad", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("enroll", aliases=["enrol"], help="enrol a user from N signatures")
+    p.add_argument("user")
+    _source(p, many=True)
+    p.add_argument("--replace", action="store_true", help="re-enrol a user already enrolled")
+    p.add_argument("--count", type=int, help="signatures to enrol (default 5)")
+    p = sub.add_parser("verify", help="accept or reject one signature as USER's")
+    p.add_argument("user")
+    _source(p, many=False)
+    sub.add_parser("users", help="list enrolled users")
+    p = sub.add_parser("delete", help="delete a user's templates")
+    p.add_argument("user")
+    p = sub.add_parser("serve", help="run the service: pad, control socket, GPIO")
+    p.add_argument("--port", metavar="URL", help="serial port of the pad (or 'auto')")
+    p.add_argument("--protocol", choices=("isdv4", "sigpad", "topaz"))
+    p.add_argument("--socket", type=Path, help="control socket (default: $RUNTIME_DIRECTORY/control.sock)")
+    p.add_argument("--gpio-accept", help="GPIO pin pulsed on accept (e.g. GPIO17)")
+    p.add_argument("--gpio-reject", help="GPIO pin pulsed on reject")
+    p = sub.add_parser("demo", help="enrol and verify over a virtual pad, no hardware needed")
+    p.add_argument("--data", type=Path, help="SVC2004 Task2 folder: replay real signatures")
+    p.add_argument("--protocol", choices=("isdv4", "sigpad", "topaz"), default="sigpad")
+    p.add_argument("--writer", type=int, default=1, help="synthetic seed or SVC2004 user number")
+    p.add_argument("--speed", type=float, default=1.0, help="replay speed of the virtual pad")
+    for q in {id(q): q for q in sub.choices.values()}.values():  # aliases share a parser
+        _common(q)
+    return parser
+
+
+def load_config(args) -> config_mod.Config:
+    cfg = config_mod.load(args.config)
+    return cfg.replace(store=args.store, key_file=args.key_file, model=args.model,
+                       backend=args.backend, threshold=args.threshold, score=args.score,
+                       lockout_after=args.lockout_after,
+                       enrol_count=getattr(args, "count", None),
+                       port=getattr(args, "port", None), protocol=getattr(args, "protocol", None),
+                       socket=getattr(args, "socket", None),
+                       gpio_accept=getattr(args, "gpio_accept", None),
+                       gpio_reject=getattr(args, "gpio_reject", None))
+
+
+def emit(args, payload: dict, text: str) -> None:
+    print(json.dumps(payload) if args.json else text, flush=True)
+
+
+def fail(args, message: str, **extra) -> int:
+    """Report an error: on stderr always, and as JSON on stdout with ``--json``."""
+    print(f"sigpad: {message}", file=sys.stderr)
+    if args.json:
+        print(json.dumps({"error": message, **extra}), flush=True)
+    return ERROR
+
+
+def decision_exit(d: Decision) -> int:
+    if d.accepted:
+        return OK
+    return ERROR if d.reason in ERROR_REASONS else REJECT
+
+
+def show_decision(args, d: Decision) -> int:
+    verdict = "ACCEPTED" if d.accepted else "REJECTED"
+    score = "-" if d.score is None else f"{d.score:.3f}"
+    text = (f"{verdict} {d.user}: {d.reason}, score {score} (threshold {d.threshold:.3f}), "
+            f"{d.latency_ms:.2f} ms" + (f" - {d.detail}" if d.detail and not d.accepted else ""))
+    emit(args, d.to_dict(), text)
+    return decision_exit(d)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    serving = args.command == "serve"
+    logging.basicConfig(stream=sys.stderr, format="%(levelname)s %(message)s",
+                        level=logging.INFO if (args.verbose or serving) else logging.WARNING)
+    from . import commands  # after logging is set up; keeps --help fast
+    try:
+        cfg = load_config(args)
+        return commands.run(args, cfg)
+    except EnrolmentError as exc:
+        fail(args, str(exc), outliers=getattr(exc, "outliers", []))
+        return REJECT  # the signatures were judged: sign again
+    except SigpadError as exc:
+        return fail(args, str(exc), type=type(exc).__name__)
+    except KeyboardInterrupt:
+        return fail(args, "interrupted")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,131 @@
+"""What each ``sigpad`` subcommand does (the argparse side is in ``cli``)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from firmware_bridge import svc2004
+from firmware_bridge.errors import DataFormatError, SigpadError
+
+from .cli import ERROR, OK, REJECT, emit, fail, show_decision
+from .config import Config
+from .decision import Reason
+from .verifier import open_verifier, reason_for
+
+
+def run(args, cfg: Config) -> int:
+    handler = {"enroll": enroll, "enrol": enroll, "verify": verify, "users": users,
+               "delete": delete, "serve": serve, "demo": demo}[args.command]
+    return handler(args, cfg)
+
+
+def say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _read_files(paths: list[Path]):
+    for p in paths:
+        if not p.is_file():
+            raise DataFormatError("no such file", str(p))
+    return [svc2004.read(p) for p in paths]
+
+
+def enroll(args, cfg: Config) -> int:
+    if args.file:
+        sigs = _read_files(args.file)
+        with open_verifier(cfg, has_pressure=all(s.has_pressure for s in sigs)) as v:
+            result = v.enrol(args.user, sigs, replace=args.replace)
+    else:
+        from .padflow import PadSource, enrol_from_pad
+        with PadSource(cfg.port, cfg.protocol) as src, \
+                open_verifier(cfg, has_pressure=src.has_pressure) as v:
+            result = enrol_from_pad(v, src, args.user, args.timeout, say, replace=args.replace)
+    stats = result.stats
+    emit(args, {"user": args.user, "enrolled": True, "templates": len(result.templates),
+                "template_bytes": len(result.templates[0]),
+                "consistency": stats.get("loo", [])},
+         f"enrolled {args.user}: {len(result.templates)} templates, consistency "
+         + ", ".join(f"{v:.3f}" for v in stats.get("loo", [])))
+    return OK
+
+
+def _error_decision(args, exc: Exception) -> int:
+    """A decision-shaped JSON for a verify that could not even start (fail closed)."""
+    payload = {"user": args.user, "accepted": False, "score": None, "threshold": None,
+               "reason": reason_for(exc), "latency_ms": None, "detail": str(exc)}
+    print(f"sigpad: {exc}", file=sys.stderr)
+    if args.json:
+        print(__import__("json").dumps(payload), flush=True)
+    else:
+        print(f"REJECTED {args.user}: {payload['reason']} - {exc}", flush=True)
+    return ERROR
+
+
+def verify(args, cfg: Config) -> int:
+    try:
+        if args.file:
+            return _verify_file(args, cfg, args.file[0])
+        from .padflow import PadSource, verify_from_pad
+        with PadSource(cfg.port, cfg.protocol) as src, \
+                open_verifier(cfg, has_pressure=src.has_pressure) as v:
+            say("sign now")
+            return show_decision(args, verify_from_pad(v, src, args.user, args.timeout))
+    except SigpadError as exc:
+        return _error_decision(args, exc)
+
+
+def _verify_file(args, cfg: Config, path: Path) -> int:
+    if not path.is_file():
+        raise DataFormatError("no such file", str(path))
+    try:
+        sig, problem = svc2004.read(path), None
+    except DataFormatError as exc:  # garbage is judged (rejected), not an error
+        sig, problem = None, exc
+    has_pressure = sig.has_pressure if sig is not None else True
+    with open_verifier(cfg, has_pressure=has_pressure) as v:
+        if problem is not None:
+            return show_decision(args, v.reject(args.user, Reason.BAD_SIGNATURE, str(problem)))
+        return show_decision(args, v.verify(args.user, sig))
+
+
+def _open_store(cfg: Config):
+    from .keys import load_keys
+    from .store import Store
+    return Store(cfg.store_path(), load_keys(cfg.key_path()))
+
+
+def users(args, cfg: Config) -> int:
+    from .manifest import load_manifest
+    from .verifier import model_dir_of
+    try:
+        current = load_manifest(model_dir_of(cfg) / "manifest.json").sha256
+    except SigpadError:
+        current = None  # listing works without a model; re-enrolment state is then unknown
+    with _open_store(cfg) as store:
+        rows = [u.to_dict(current) for u in store.users()]
+        counters = store.counters()
+    lines = [f"{r['user']:24s} {r['templates']} templates"
+             + ("  (re-enrolment needed)" if r.get("needs_reenrolment") else "") for r in rows]
+    lines.append(f"{len(rows)} users; enrolments {counters.get('enrolments', 0)}, "
+                 f"failures to enrol {counters.get('failures_to_enrol', 0)}")
+    emit(args, {"users": rows, "counters": counters}, "\n".join(lines))
+    return OK
+
+
+def delete(args, cfg: Config) -> int:
+    with _open_store(cfg) as store:
+        found = store.delete(args.user)
+    emit(args, {"user": args.user, "deleted": found},
+         f"deleted {args.user}" if found else f"{args.user} is not enrolled")
+    return OK if found else REJECT
+
+
+def serve(args, cfg: Config) -> int:
+    from .service import serve as run_service
+    return run_service(cfg)
+
+
+def demo(args, cfg: Config) -> int:
+    from .demo import run_demo
+    return run_demo(args, cfg)

@@ -1,0 +1,69 @@
+"""Enrolment: N signatures in, int8 templates and the user's statistics out.
+
+The consistency check asks, for each signature, whether the others would
+accept it: its mean cosine to the other references (leave-one-out) must reach
+``threshold - margin``. One that does not is an outlier and the writer is
+asked to sign it again, as commercial verification SDKs do; the margin keeps
+this from failing honest writers whose signatures vary a little. Two
+signatures that are copies of each other (same stream, or practically the
+same embedding) are refused: they would make a replay look like a template.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from firmware_bridge.errors import EnrolmentError
+from firmware_bridge.signature import Signature
+
+from .decision import user_stats
+from .replay import stream_mac
+from .templates import dequantize_many, quantize
+
+
+@dataclass(frozen=True)
+class Enrolment:
+    templates: list[bytes]
+    stream_macs: list[bytes]
+    stats: dict
+
+    def __repr__(self) -> str:
+        loo = ", ".join(f"{v:.3f}" for v in self.stats.get("loo", []))
+        return f"<Enrolment {len(self.templates)} templates of {len(self.templates[0])} B, loo=[{loo}]>"
+
+
+def sign_again(message: str, outliers: list[int]) -> EnrolmentError:
+    """An ``EnrolmentError`` naming the signatures (0-based) to sign again."""
+    err = EnrolmentError(message)
+    err.outliers = outliers
+    return err
+
+
+def build(embeddings: np.ndarray, sigs: list[Signature], mac_key: bytes, count: int,
+          min_consistency: float, replay_cosine: float) -> Enrolment:
+    """Check an enrolment and make its templates; raises ``EnrolmentError``."""
+    if len(sigs) < count:
+        raise sign_again(f"{len(sigs)} signatures given, enrolment needs {count}", [])
+    templates = [quantize(e) for e in embeddings]
+    refs = dequantize_many(templates)  # check what will be stored, not the float originals
+    macs = [stream_mac(mac_key, s) for s in sigs]
+    _refuse_copies(refs, macs, replay_cosine)
+    stats = user_stats(refs)
+    loo = np.array(stats["loo"]) if len(refs) > 1 else np.ones(1)
+    bad = [int(i) for i in np.flatnonzero(loo < min_consistency)]
+    if bad:
+        which = ", ".join(f"#{i + 1} ({loo[i]:.3f})" for i in bad)
+        raise sign_again(f"signature {which} is unlike the others (needs {min_consistency:.3f}): "
+                         "sign again", bad)
+    return Enrolment(templates, macs, stats)
+
+
+def _refuse_copies(refs: np.ndarray, macs: list[bytes], replay_cosine: float) -> None:
+    sims = refs @ refs.T
+    for i in range(len(refs)):
+        for j in range(i + 1, len(refs)):
+            if macs[i] == macs[j] or sims[i, j] >= replay_cosine:
+                raise sign_again(f"signatures #{i + 1} and #{j + 1} are copies of each other "
+                                 "(no one signs the same way twice): sign again", [j])

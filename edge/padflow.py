@@ -1,0 +1,125 @@
+"""Signatures from a pad, for the CLI, the service and the demo.
+
+``PadSource`` reads the pad on a thread of its own and queues what it
+captures, so a caller can wait for "the next signature" with a timeout while
+the pad keeps reading (and reconnecting after an unplug) in the background.
+``enrol_from_pad`` and ``verify_from_pad`` are the two interactive flows:
+they tell the writer what to do through ``say`` (stderr, a socket event...).
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from typing import Callable
+
+from firmware_bridge.capture import CaptureConfig, Refusal
+from firmware_bridge.errors import CaptureError, EnrolmentError
+from firmware_bridge.pad import open_pad
+from firmware_bridge.signature import Signature
+
+from .decision import Decision, Reason
+from .enrol import Enrolment
+
+Say = Callable[[str], None]
+
+
+class PadSource:
+    """A pad read continuously on a background thread."""
+
+    def __init__(self, url: str, protocol: str, capture: CaptureConfig = CaptureConfig()):
+        self.pad = open_pad(url, protocol, config=capture)
+        self._queue: queue.Queue = queue.Queue()
+        self._thread = threading.Thread(target=self._read, name="pad-reader", daemon=True)
+        self._thread.start()
+
+    @property
+    def has_pressure(self) -> bool:
+        return self.pad.caps.max_pressure > 0
+
+    def _read(self) -> None:
+        try:
+            for item in self.pad.signatures():
+                self._queue.put(item)
+        except Exception as exc:  # the reader's end is reported to whoever waits next
+            self._queue.put(exc)
+        self._queue.put(None)
+
+    def next(self, timeout_s: float | None) -> Signature | Refusal:
+        """The next signature or refusal; raises ``CaptureError`` on timeout or end."""
+        try:
+            item = self._queue.get(timeout=timeout_s)
+        except queue.Empty:
+            raise CaptureError(f"no signature within {timeout_s:g} s") from None
+        if item is None:
+            self._queue.put(None)  # stay ended for later callers
+            raise CaptureError("the pad was closed")
+        if isinstance(item, Exception):
+            self._queue.put(None)
+            raise CaptureError(f"the pad stopped: {item}") from item
+        return item
+
+    def drain(self) -> int:
+        """Forget what was captured while nobody asked (a stale signature is no answer)."""
+        n = 0
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                return n
+            if item is None or isinstance(item, Exception):
+                self._queue.put(item)
+                return n
+            n += 1
+
+    def close(self) -> None:
+        self.pad.close()
+        self._thread.join(5.0)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def next_signature(source: PadSource, timeout_s: float, say: Say) -> Signature:
+    """The next good signature; refusals (too short, unplugged...) ask to sign again."""
+    while True:
+        item = source.next(timeout_s)
+        if isinstance(item, Signature):
+            return item
+        say(f"sign again: {item.reason}")
+
+
+def enrol_from_pad(verifier, source: PadSource, user: str, timeout_s: float, say: Say,
+                   replace: bool = False) -> Enrolment:
+    """Capture ``enrol_count`` signatures, replacing outliers up to ``enrol_retries`` times."""
+    count, retries = verifier.config.enrol_count, verifier.config.enrol_retries
+    sigs: list[Signature] = []
+    while len(sigs) < count:
+        say(f"sign ({len(sigs) + 1}/{count})")
+        sigs.append(next_signature(source, timeout_s, say))
+    for attempt in range(retries + 1):
+        try:
+            return verifier.enrol(user, sigs, replace=replace, count_failure=attempt == retries)
+        except EnrolmentError as exc:
+            outliers = getattr(exc, "outliers", [])
+            if attempt == retries or not outliers:
+                raise
+            say(str(exc))
+            for i in outliers:
+                say(f"sign again (replacing #{i + 1})")
+                sigs[i] = next_signature(source, timeout_s, say)
+    raise AssertionError("unreachable")
+
+
+def verify_from_pad(verifier, source: PadSource, user: str, timeout_s: float) -> Decision:
+    """One attempt: the next capture, whatever it is, is the answer (fail closed)."""
+    try:
+        item = source.next(timeout_s)
+    except CaptureError as exc:
+        return verifier.reject(user, Reason.CAPTURE, str(exc))
+    if isinstance(item, Refusal):
+        return verifier.reject(user, Reason.CAPTURE, item.reason)
+    return verifier.verify(user, item)

@@ -1,0 +1,188 @@
+"""The verifier: enrol users and decide on signatures, failing closed.
+
+``Verifier.verify`` never raises for a bad signature, a broken store or a
+model problem: every error becomes a rejecting ``Decision`` with its reason,
+so a caller that only looks at ``accepted`` is safe. What it does, in order:
+
+1. lockout: a locked user is refused before the model runs;
+2. load and authenticate the user's templates (unknown user, tampered row,
+   wrong key, other model -> reject with that reason);
+3. embed the signature (preprocess + int8 invoke + dequantize);
+4. replay: same stream MAC, or an embedding practically identical to a
+   template or a recent attempt -> reject as a replay;
+5. score against the threshold;
+6. record the attempt and move the lockout counter, in one transaction - if
+   that fails the decision is a reject, since an unrecorded accept could be
+   replayed and an unrecorded failure would dodge the lockout.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+
+from firmware_bridge.errors import (CaptureError, ConfigError, DataFormatError, EnrolmentError,
+                                    ReenrolmentNeeded, SignatureError, TemplateIntegrityError,
+                                    UnknownUser)
+from firmware_bridge.signature import Signature
+
+from . import enrol as enrolment
+from .config import Config
+from .decision import Decision, Reason, score
+from .keys import load_keys
+from .lockout import LockoutPolicy
+from .model import Encoder, shipped_model_dir
+from .replay import closest, stream_mac
+from .store import Store, check_user_id
+from .templates import dequantize, dequantize_many, quantize
+
+log = logging.getLogger("sigpad")
+
+# Exception type -> decision reason; the first match wins (subclasses first).
+_REASONS = (
+    (UnknownUser, Reason.UNKNOWN_USER), (ReenrolmentNeeded, Reason.REENROL),
+    (TemplateIntegrityError, Reason.INTEGRITY), (CaptureError, Reason.CAPTURE),
+    (SignatureError, Reason.BAD_SIGNATURE), (DataFormatError, Reason.BAD_SIGNATURE),
+)
+
+
+def reason_for(exc: BaseException) -> str:
+    return next((r for kind, r in _REASONS if isinstance(exc, kind)), Reason.ERROR)
+
+
+class Verifier:
+    """Enrolment and verification for one model and one store."""
+
+    def __init__(self, encoder: Encoder, store: Store, config: Config = Config(), clock=time.time):
+        self.encoder, self.store, self.config, self.clock = encoder, store, config, clock
+        manifest = encoder.manifest
+        self.model_sha = manifest.sha256
+        self.dim = manifest.embedding_dim
+        self.score_name = config.score or manifest.score
+        if config.threshold is not None:
+            self.threshold = float(config.threshold)
+        elif self.score_name == manifest.score:
+            self.threshold = manifest.threshold
+        else:
+            raise ConfigError(f"score {self.score_name!r} needs a threshold (--threshold): "
+                              f"the manifest's threshold is for {manifest.score!r}")
+        self.lockout = LockoutPolicy(config.lockout_after, config.lockout_s)
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> "Verifier":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # --- enrolment ----------------------------------------------------------------
+
+    def check_enrolment(self, sigs: list[Signature]) -> enrolment.Enrolment:
+        """Embed and check enrolment signatures without storing (raises ``EnrolmentError``)."""
+        embeddings = np.stack([self.encoder.embed(s) for s in sigs]) if sigs else np.zeros((0, self.dim))
+        # "Would the others accept it": only meaningful for the mean-cosine score.
+        base = self.threshold if self.score_name == "mean-cosine" else self.encoder.manifest.threshold
+        return enrolment.build(embeddings, sigs, self.store.mac_key, self.config.enrol_count,
+                               base - self.config.consistency_margin, self.config.replay_cosine)
+
+    def enrol(self, user: str, sigs: list[Signature], replace: bool = False,
+              count_failure: bool = True) -> enrolment.Enrolment:
+        """Enrol (or with ``replace`` re-enrol) a user; raises on failure, counting it
+        as a failure to enrol unless the caller will ask to sign again."""
+        check_user_id(user)
+        try:
+            result = self.check_enrolment(sigs)
+        except (EnrolmentError, SignatureError):
+            if count_failure:
+                self.store.count("failures_to_enrol")
+            raise
+        raw = None
+        if self.config.store_raw:
+            from firmware_bridge.svc2004 import format_signature
+            raw = [format_signature(s) for s in sigs]
+        self.store.save_enrolment(user, self.model_sha, result.templates, result.stream_macs,
+                                  result.stats, raw=raw, replace=replace)
+        self.store.count("enrolments")
+        log.info("enrolled %s: %r", user, result)
+        return result
+
+    # --- verification ------------------------------------------------------------
+
+    def verify(self, user: str, sig: Signature) -> Decision:
+        """Accept or reject ``sig`` as ``user``'s; never raises for bad input or state."""
+        t0 = time.perf_counter()
+        try:
+            decision = self._verify(user, sig, t0)
+        except Exception as exc:  # fail closed: whatever went wrong, it is not an accept
+            decision = self.reject(user, reason_for(exc), str(exc), t0)
+            if decision.reason == Reason.ERROR:
+                log.exception("verify %s failed", user)
+        log.info("%r", decision)
+        return decision
+
+    def reject(self, user: str, reason: str, detail: str, t0: float | None = None,
+               score_value: float | None = None) -> Decision:
+        """A rejecting decision (also for callers whose capture failed before verify)."""
+        latency = 0.0 if t0 is None else (time.perf_counter() - t0) * 1000
+        return Decision(user, False, score_value, self.threshold, reason, latency, detail, self.score_name)
+
+    def _verify(self, user: str, sig: Signature, t0: float) -> Decision:
+        check_user_id(user)
+        now = self.clock()
+        remaining = self.lockout.remaining_s(self.store.lock_state(user), now)
+        if remaining > 0:
+            return self.reject(user, Reason.LOCKED_OUT,
+                               f"too many failed attempts; locked for {remaining:.0f} s more", t0)
+        enrolled = self.store.load(user, self.model_sha)
+        refs = dequantize_many(enrolled.templates, self.dim)
+        embedding = self.encoder.embed(sig)
+        value = score(self.score_name, refs, embedding, enrolled.profile)
+        mac = stream_mac(self.store.mac_key, sig)
+        replay = self._replay(user, mac, embedding, refs, enrolled.stream_macs)
+        accepted = replay is None and value >= self.threshold
+        self.store.record_attempt(user, self.model_sha, mac, quantize(embedding), accepted,
+                                  lambda st: self.lockout.update(st, accepted, now),
+                                  self.config.replay_history)
+        if replay is not None:
+            return self.reject(user, Reason.REPLAY, replay, t0, value)
+        reason = Reason.MATCH if accepted else Reason.NO_MATCH
+        detail = "" if accepted else f"score {value:.3f} below threshold {self.threshold:.3f}"
+        latency = (time.perf_counter() - t0) * 1000
+        return Decision(user, accepted, value, self.threshold, reason, latency, detail, self.score_name)
+
+    def _replay(self, user, mac, embedding, refs, enrol_macs) -> str | None:
+        """Why this attempt is a replay, or None."""
+        attempts = self.store.recent_attempts(user, self.model_sha)
+        if mac in enrol_macs or any(a.stream_mac == mac for a in attempts):
+            return "byte-identical to an earlier signature: replayed stream"
+        test = dequantize(quantize(embedding))
+        stored = refs
+        if attempts:
+            stored = np.vstack([refs, dequantize_many([a.embedding for a in attempts], self.dim)])
+        near = closest(test, stored)
+        if near >= self.config.replay_cosine:
+            return f"embedding practically identical (cosine {near:.4f}) to an earlier signature: replay"
+        return None
+
+
+def model_dir_of(config: Config, has_pressure: bool = True) -> Path:
+    if config.model is None:
+        return shipped_model_dir(has_pressure)
+    return config.model.parent if config.model.suffix == ".tflite" else config.model
+
+
+def open_verifier(config: Config, service: bool = False, has_pressure: bool = True) -> Verifier:
+    """Load the model, the key and the store that ``config`` names."""
+    encoder = Encoder(model_dir_of(config, has_pressure), backend=config.backend)
+    keys = load_keys(config.key_path(service))
+    store = Store(config.store_path(service), keys)
+    try:
+        return Verifier(encoder, store, config)
+    except Exception:
+        store.close()
+        raise
