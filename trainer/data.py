@@ -1,0 +1,75 @@
+"""Training data as arrays: every signature preprocessed once, with its labels.
+
+A ``SigSet`` holds ``x`` (n, length, channels) float32 - the output of the one
+preprocessing function ``edge.preprocess.preprocess``, so training sees
+exactly what the device computes - and per signature the writer id and
+whether it is genuine (False: a skilled forgery OF that writer). Pair
+sampling (trainer.pairs) only needs these three arrays.
+
+Writer ids are made unique across sources by an offset, so Task1 user 3 and
+Task2 user 3 (different people) never form a genuine pair.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from edge.preprocess import PreprocessConfig, preprocess
+from firmware_bridge import svc2004
+from firmware_bridge.errors import DataFormatError, SignatureError
+
+
+@dataclass
+class SigSet:
+    x: np.ndarray        # (n, length, channels) float32
+    writer: np.ndarray   # (n,) int64
+    genuine: np.ndarray  # (n,) bool
+
+    def __len__(self) -> int:
+        return len(self.writer)
+
+    def subset(self, mask: np.ndarray) -> "SigSet":
+        return SigSet(self.x[mask], self.writer[mask], self.genuine[mask])
+
+    @staticmethod
+    def concat(sets) -> "SigSet":
+        sets = [s for s in sets if len(s)]
+        return SigSet(np.concatenate([s.x for s in sets]), np.concatenate([s.writer for s in sets]),
+                      np.concatenate([s.genuine for s in sets]))
+
+
+def load_svc2004(folder: str | Path, users: set[int] | None, config: PreprocessConfig,
+                 writer_offset: int = 0) -> SigSet:
+    """Every readable signature of the chosen users of one SVC2004 folder."""
+    index = svc2004.scan(folder)
+    xs, writers, genuine = [], [], []
+    for u, files in index.items():
+        if users is not None and u not in users:
+            continue
+        for is_gen, paths in ((True, files.genuine), (False, files.forgeries)):
+            for path in paths.values():
+                try:
+                    xs.append(preprocess(svc2004.read(path), config))
+                except (DataFormatError, SignatureError):
+                    continue  # the evaluation harness skips the same files
+                writers.append(u + writer_offset)
+                genuine.append(is_gen)
+    if not xs:
+        raise DataFormatError("no usable signatures for the chosen users", str(folder))
+    return SigSet(np.stack(xs), np.array(writers, np.int64), np.array(genuine, bool))
+
+
+def from_signatures(items, config: PreprocessConfig) -> SigSet:
+    """A SigSet from (writer, genuine, Signature) triples (synthetic writers)."""
+    xs, writers, genuine = [], [], []
+    for w, g, sig in items:
+        try:
+            xs.append(preprocess(sig, config))
+        except SignatureError:
+            continue
+        writers.append(w)
+        genuine.append(g)
+    return SigSet(np.stack(xs), np.array(writers, np.int64), np.array(genuine, bool))

@@ -1,0 +1,90 @@
+"""The training loop: build the siamese wrapper under a tf.distribute strategy
+and fit it on pair batches. Used by ``sigpad-train fit`` and the benchmark.
+
+``--strategy``: ``default`` (one device), ``mirrored`` (all local GPUs, or
+logical CPUs; gradients all-reduced - summed - across replicas, the loss
+divided by the global batch), ``multi-worker`` (MultiWorkerMirroredStrategy,
+machines listed in TF_CONFIG). The model, the optimizer and the dataset are
+the same code under all three: Keras distributes the tf.data pipeline.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from .data import SigSet
+
+STRATEGIES = ("default", "mirrored", "multi-worker")
+
+
+@dataclass
+class TrainConfig:
+    loss: str = "contrastive"
+    epochs: int = 8
+    pairs_per_epoch: int = 4096
+    batch_size: int = 128
+    learning_rate: float = 2e-3
+    dim: int = 64
+    width: int = 24
+    seed: int = 0
+    strategy: str = "default"
+    augment: bool = True
+    verbose: int | str = "auto"
+
+
+def configure_threads(threads: int | None = None) -> None:
+    """Pin TensorFlow's thread pools (call before TensorFlow runs anything).
+
+    A 2-core box shared with others does best with intra-op = cores and one
+    inter-op thread; more threads only contend.
+    """
+    import tensorflow as tf
+    threads = threads or int(os.environ.get("SIGPAD_THREADS", 0)) or os.cpu_count() or 1
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+    except RuntimeError:
+        pass  # TensorFlow already initialised: keep what it has
+
+
+def get_strategy(name: str):
+    import tensorflow as tf
+    if name == "default":
+        return tf.distribute.get_strategy()
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    if name == "multi-worker":
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    raise ValueError(f"unknown strategy {name!r} (choose from {', '.join(STRATEGIES)})")
+
+
+def fit_encoder(data: SigSet, cfg: TrainConfig, encoder=None, callbacks=()):
+    """Train (or fine-tune ``encoder``) on pairs of ``data``; returns (encoder, history)."""
+    import keras
+
+    from .encoder import build_encoder
+    from .losses import keras_loss
+    from .pairs import pair_dataset
+    from .siamese import build_siamese
+
+    keras.utils.set_random_seed(cfg.seed)
+    strategy = get_strategy(cfg.strategy)
+    steps = cfg.pairs_per_epoch // cfg.batch_size
+    with strategy.scope():
+        if encoder is None:
+            encoder = build_encoder(data.x.shape[1:], dim=cfg.dim, width=cfg.width)
+        model = build_siamese(encoder)
+        schedule = keras.optimizers.schedules.CosineDecay(cfg.learning_rate, steps * cfg.epochs,
+                                                          alpha=0.05)
+        model.compile(optimizer=keras.optimizers.Adam(schedule), loss=keras_loss(cfg.loss))
+    ds = pair_dataset(data, steps * cfg.batch_size, cfg.batch_size, cfg.seed, cfg.augment,
+                      epochs=cfg.epochs)
+    hist = model.fit(ds, epochs=cfg.epochs, steps_per_epoch=steps, verbose=cfg.verbose,
+                     callbacks=list(callbacks))
+    return encoder, hist.history
+
+
+def embed(encoder, x, batch: int = 256):
+    """Float embeddings (n, dim) of preprocessed inputs with the Keras encoder."""
+    return encoder.predict(x, batch_size=batch, verbose=0)
