@@ -23,6 +23,10 @@ class SignatureError(SigpadError, ValueError):
     """A signature that cannot be used: too few points, non-finite, flat, absurd."""
 
 
+class SynthesisError(SigpadError, ValueError):
+    """Sigma-lognormal or synthetic-writer parameters that cannot make a signature."""
+
+
 class DataFormatError(SigpadError, ValueError):
     """A file or row that does not follow its format. Names the file and line."""
 

@@ -1,0 +1,217 @@
+"""A pen pad as the edge sees it: open by URL, iterate signatures.
+
+    from firmware_bridge.pad import open_pad
+    with open_pad("/dev/ttyUSB0", protocol="isdv4") as pad:
+        for item in pad.signatures():          # Signature or Refusal
+            if isinstance(item, Refusal):
+                print("sign again:", item.reason)
+            else:
+                handle(item)
+
+``open_pad`` opens the port (``auto``: find it by USB id), asks the pad for
+its capabilities where the protocol can (ISDV4 query, sigpad HELLO/CAPS),
+and starts streaming. ``signatures()`` is a generator that runs in the
+caller's thread and blocks in the kernel between packets. Other threads may
+call ``request_end()`` (finish the signature now) and ``close()``.
+
+When the pad is unplugged the signature in progress is refused
+(kind ``disconnected``), the port is reopened with backoff, the handshake is
+repeated and the generator carries on. ``pad.stats`` counts bytes, frames,
+CRC errors, resyncs, lost frames, reconnects, signatures and refusals.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Iterator
+
+from .capture import CaptureConfig, Refusal, SignatureCapture
+from .errors import PadDisconnected
+from .protocols import get
+from .protocols.base import Capabilities, Protocol, SerialSettings
+from .signature import Signature
+from .stream import SampleStream, Stats
+from .transport import Transport
+
+POLL_S = 1.0
+"""Longest blocking read when nothing is in progress: only so that close()
+from another thread is seen on transports that cannot cancel a read."""
+
+
+def open_pad(url: str, protocol: str | Protocol = "sigpad", *,
+             config: CaptureConfig = CaptureConfig(), reconnect: bool = True,
+             settings: SerialSettings | None = None,
+             usb_ids: tuple[tuple[int, int], ...] | None = None,
+             handshake_timeout_s: float = 1.0) -> "Pad":
+    """Open the pad at ``url`` speaking ``protocol`` (isdv4, sigpad, topaz).
+
+    Raises ``TransportError`` when the port cannot be opened at all.
+    """
+    proto = get(protocol)
+    pad = Pad(url, proto, config=config, reconnect=reconnect,
+              settings=settings or proto.serial,
+              usb_ids=proto.usb_ids if usb_ids is None else usb_ids,
+              handshake_timeout_s=handshake_timeout_s)
+    pad.open()
+    return pad
+
+
+class Pad:
+    """One connected pad. Build with ``open_pad``."""
+
+    def __init__(self, url: str, protocol: Protocol, *, config: CaptureConfig,
+                 reconnect: bool, settings: SerialSettings,
+                 usb_ids: tuple[tuple[int, int], ...], handshake_timeout_s: float):
+        self.protocol = protocol
+        self._stats = Stats()
+        self.transport = Transport(url, settings, usb_ids, self._stats)
+        self.stream = SampleStream(protocol, self._stats)
+        self.capture = SignatureCapture(config, source=f"{protocol.name}:{url}")
+        self.reconnect = reconnect
+        self.handshake_timeout_s = handshake_timeout_s
+        self.caps_reported = False       # the pad answered the capabilities query
+        self._tx_seq = 0
+        self._closed = threading.Event()
+        self._end = threading.Event()
+
+    # --- the API --------------------------------------------------------------------
+
+    @property
+    def stats(self) -> Stats:
+        """A snapshot of the counters."""
+        return self._stats.copy()
+
+    @property
+    def caps(self) -> Capabilities:
+        return self.stream.caps
+
+    @property
+    def closed(self) -> bool:
+        return self._closed.is_set()
+
+    def open(self) -> None:
+        self.transport.open()
+        self._handshake()
+
+    def signatures(self) -> Iterator[Signature | Refusal]:
+        """Yield each finished ``Signature`` or ``Refusal`` until ``close()``."""
+        cap = self.capture
+        for now, item in self._items():
+            if item is None:
+                done = cap.request_end() if self._take_end() else cap.tick(now)
+            elif item is PadDisconnected:
+                done = cap.abort("pad disconnected")
+            else:
+                done = cap.feed(item, now)
+            if done is not None:
+                if isinstance(done, Refusal):
+                    self._stats.refusals += 1
+                else:
+                    self._stats.signatures += 1
+                yield done
+
+    def events(self) -> Iterator:
+        """The raw stream: ``Sample``, ``Done``, ``Status``, ``Capabilities``."""
+        for _now, item in self._items():
+            if item is not None and item is not PadDisconnected:
+                yield item
+
+    def request_end(self) -> None:
+        """End the signature in progress now (thread-safe)."""
+        self._end.set()
+        self.transport.cancel()
+
+    def close(self) -> None:
+        """Stop the pad and release the port (thread-safe; idempotent)."""
+        if self._closed.is_set():
+            return
+        self._closed.set()
+        try:
+            self._command("stop")
+        except PadDisconnected:
+            pass
+        self.transport.close()
+
+    def __enter__(self) -> "Pad":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<Pad {self.protocol.name} {self.transport.port or self.transport.url}>"
+
+    # --- the loop -------------------------------------------------------------------
+
+    def _items(self) -> Iterator[tuple[float, object]]:
+        """(now, item) pairs; item None after each read (a tick), the class
+        PadDisconnected after an unplug (once reconnected, or at the end)."""
+        while not self._closed.is_set():
+            try:
+                data = self.transport.read(self._timeout())
+            except PadDisconnected:
+                if self._closed.is_set():
+                    return
+                yield time.monotonic(), PadDisconnected
+                if not (self.reconnect and self._reconnect()):
+                    if self._closed.is_set():
+                        return
+                    raise
+                continue
+            now = time.monotonic()
+            if data:
+                for item in self.stream.feed(data, now):
+                    yield now, item
+            yield now, None
+
+    def _timeout(self) -> float:
+        if self._end.is_set():
+            return 0.0
+        deadline = self.capture.deadline()
+        if deadline is None:
+            return POLL_S
+        return max(0.0, min(POLL_S, deadline - time.monotonic()))
+
+    def _take_end(self) -> bool:
+        if self._end.is_set():
+            self._end.clear()
+            return True
+        return False
+
+    def _reconnect(self) -> bool:
+        while self.transport.reconnect():
+            self.stream.reset()
+            try:
+                self._handshake()
+                return True
+            except PadDisconnected:
+                continue                 # gone again during the handshake
+        return False
+
+    # --- talking to the pad -----------------------------------------------------------
+
+    def _command(self, name: str) -> None:
+        if self.transport.is_open:
+            self.transport.write(self.protocol.encode_command(name, self._tx_seq))
+            self._tx_seq = (self._tx_seq + 1) & 0xFFFF
+
+    def _handshake(self) -> None:
+        """Stop, query capabilities (where the pad can answer), start."""
+        if self.protocol.query:
+            self._command("stop")
+            self.transport.discard_input()
+            self.stream.reset()
+            self.stream.expect_new_sequence()
+            self._command("query")
+            self.caps_reported = self._await_caps()
+        self._command("start")
+
+    def _await_caps(self) -> bool:
+        deadline = time.monotonic() + self.handshake_timeout_s
+        while (left := deadline - time.monotonic()) > 0:
+            data = self.transport.read(left)
+            # Samples before "start" are stale; only the answer matters here.
+            if any(isinstance(e, Capabilities) for e in self.stream.feed(data)):
+                return True
+        return False

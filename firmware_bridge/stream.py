@@ -1,0 +1,140 @@
+"""Bytes to ``Sample`` records: the stateful layer over a pure protocol decoder.
+
+``SampleStream.feed(data, now)`` keeps the unfinished packet between calls,
+converts ``PenReport`` events to ``Sample`` (time in ms, pressure 0..1 by the
+pad's reported maximum) and counts everything in a shared ``Stats``.
+
+Time: a pad with a clock (sigpad) gives microseconds in a 32-bit counter,
+which we unwrap; pads without (ISDV4, Topaz) get the host's monotonic clock
+at arrival. Reports out of proximity carry stale coordinates and are
+counted but not passed on: capture ends signatures on the silence instead.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, replace
+from typing import Callable
+
+from .protocols import get
+from .protocols.base import (Capabilities, Done, FrameSeq, PenReport, Protocol,
+                             Skipped, Status)
+from .signature import Sample
+
+MAX_BUFFER = 64 * 1024
+"""Undecoded bytes kept at most; decoders already bound it, this is a backstop."""
+
+
+@dataclass
+class Stats:
+    """Counters of one pad connection. ``Pad.stats`` hands out copies."""
+
+    bytes_in: int = 0
+    frames: int = 0            # good packets (ISDV4, Topaz) or frames (sigpad)
+    samples: int = 0
+    crc_errors: int = 0
+    resyncs: int = 0           # times bytes were skipped to get back in sync
+    skipped_bytes: int = 0
+    lost_frames: int = 0       # gaps in the pad's sequence numbers
+    pad_dropped: int = 0       # samples the pad says it dropped (sigpad STATUS)
+    overflows: int = 0
+    disconnects: int = 0
+    reconnects: int = 0
+    signatures: int = 0
+    refusals: int = 0
+
+    def copy(self) -> "Stats":
+        return replace(self)
+
+
+class SampleStream:
+    """Feed bytes, get ``Sample``, ``Done``, ``Status`` and ``Capabilities``."""
+
+    def __init__(self, protocol: str | Protocol, stats: Stats | None = None,
+                 clock: Callable[[], float] = time.monotonic, max_buffer: int = MAX_BUFFER):
+        self.protocol = get(protocol)
+        self.stats = stats if stats is not None else Stats()
+        self.caps: Capabilities = self.protocol.default_caps
+        self._clock = clock
+        self._max_buffer = max_buffer
+        self._buf = b""
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget partial packets and clock/sequence history (after a reconnect)."""
+        self._buf = b""
+        self._last_seq: int | None = None
+        self._last_us: int | None = None
+        self._wrap_us = 0
+
+    def expect_new_sequence(self) -> None:
+        """The host sent HELLO: the pad restarts its numbering, that is no loss."""
+        self._last_seq = None
+
+    def feed(self, data: bytes, now: float | None = None) -> list:
+        """Decode ``data`` (bytes just read); ``now`` in seconds, default the clock."""
+        st = self.stats
+        st.bytes_in += len(data)
+        buf = self._buf + data if self._buf else bytes(data)
+        events, rest = self.protocol.decode(buf)
+        if len(rest) > self._max_buffer:
+            st.overflows += 1
+            rest = b""
+        self._buf = rest
+        if now is None:
+            now = self._clock()
+        return self._convert(events, now * 1000.0)
+
+    def _convert(self, events: list, host_ms: float) -> list:
+        st, out = self.stats, []
+        counts_frames = not self.protocol.has_clock   # sigpad counts FrameSeq instead
+        for e in events:
+            kind = type(e)
+            if kind is PenReport:
+                if counts_frames:
+                    st.frames += 1
+                if e.proximity or e.tip:
+                    out.append(self._sample(e, host_ms))
+            elif kind is FrameSeq:
+                st.frames += 1
+                self._sequence(e.seq)
+            elif kind is Skipped:
+                st.resyncs += 1
+                st.skipped_bytes += e.n
+                st.crc_errors += e.reason == "crc"
+            elif kind is Capabilities:
+                st.frames += counts_frames
+                self.caps = e
+                out.append(e)
+            elif kind is Status:
+                st.pad_dropped = e.dropped
+                out.append(e)
+            elif kind is Done:
+                out.append(e)
+        st.samples += sum(1 for s in out if type(s) is Sample)
+        return out
+
+    def _sample(self, r: PenReport, host_ms: float) -> Sample:
+        caps = self.caps
+        t = host_ms if r.t_us is None else self._device_ms(r.t_us)
+        p = None
+        if r.pressure is not None and caps.max_pressure > 0:
+            p = min(r.pressure / caps.max_pressure, 1.0)
+        tilt = caps.max_tilt_x > 0 and r.tilt_x is not None
+        return Sample(t, float(r.x), float(r.y), p, r.tip,
+                      float(r.tilt_x) if tilt else None, float(r.tilt_y) if tilt else None)
+
+    def _device_ms(self, t_us: int) -> float:
+        # A 32-bit microsecond counter wraps every 71.6 minutes.
+        if self._last_us is not None and t_us < self._last_us - (1 << 31):
+            self._wrap_us += 1 << 32
+        self._last_us = t_us
+        return (t_us + self._wrap_us) / 1000.0
+
+    def _sequence(self, seq: int) -> None:
+        last, self._last_seq = self._last_seq, seq
+        if last is None:
+            return
+        gap = (seq - last - 1) & 0xFFFF
+        if gap < 0x8000:                 # larger: a repeat or a restart, not a loss
+            self.stats.lost_frames += gap
