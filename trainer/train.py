@@ -80,7 +80,7 @@ def fit_encoder(data: SigSet, cfg: TrainConfig, encoder=None, callbacks=()):
         model.compile(optimizer=keras.optimizers.Adam(schedule), loss=keras_loss(cfg.loss))
     ds = pair_dataset(data, steps * cfg.batch_size, cfg.batch_size, cfg.seed, cfg.augment,
                       epochs=cfg.epochs)
-    hist = model.fit(ds, epochs=cfg.epochs, steps_per_epoch=steps, verbose=cfg.verbose,
+    hist = model.fit(ds, epochs=cfg.epochs, steps_per_epoch=steps, verbose=cfg.verbose, shuffle=False,
                      callbacks=list(callbacks))
     return encoder, hist.history
 

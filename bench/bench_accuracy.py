@@ -1,0 +1,95 @@
+"""Accuracy over the five user folds of users 1-30: DTW vs the encoder's losses.
+
+One JSON line per (method, fold, task, precision) and one summary line per
+(method, task, precision) with mean, min and max over folds, on stdout.
+Each fold trains on 24 users and is scored on the other 6 with the harness
+protocol (10 trials, 5 references). Training folds are cached in runs/cv, so
+a second run only re-evaluates; a first run takes tens of minutes on 2 cores.
+
+    python -m bench.bench_accuracy --data ../shared/data/svc2004 [--methods ...]
+
+Methods: dtw, contrastive, bromley, seed-answer (real-only, pressure model,
+Task2), nopressure (contrastive, pressure-free model on Task1 + Task2 without
+pressure), and synth-contrastive / synth-nopressure (pretrained on
+``--synthetic`` synthetic writers, then fine-tuned).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+METHODS = ("dtw", "contrastive", "bromley", "seed-answer", "nopressure",
+           "synth-contrastive", "synth-nopressure")
+METRICS = ("eer_skilled", "eer_skilled_per_writer", "eer_random", "eer_random_per_writer")
+
+
+def recipe_for(method: str, root: Path, args) -> dict:
+    from trainer.fit import add_arguments, recipe_from_args
+
+    p = argparse.ArgumentParser()
+    add_arguments(p)
+    synth = method.startswith("synth-")
+    base = method.removeprefix("synth-")
+    argv = ["--seed", str(args.seed), "--quiet"]
+    if base == "nopressure":
+        argv += ["--no-pressure", "--data", str(root / "Task1"), "--data", str(root / "Task2")]
+    else:
+        argv += ["--data", str(root / "Task2"), "--loss", base]
+    if synth:
+        argv += ["--synthetic", str(args.synthetic)]
+    return recipe_from_args(p.parse_args(argv))
+
+
+def dtw_folds(root: Path, task: str):
+    from trainer.evaluate import evaluate
+    from trainer.folds import user_folds, users_spec
+    return [evaluate(root / task, "dtw", users=users_spec(f))[0] for f in user_folds()]
+
+
+def emit(method, task, prec, summaries):
+    for k, s in enumerate(summaries):
+        print(json.dumps({"bench": "accuracy", "method": method, "task": task, "precision": prec,
+                          "fold": k, **{m: s[m] for m in METRICS}}), flush=True)
+    print(json.dumps({"bench": "accuracy", "method": method, "task": task, "precision": prec,
+                      "summary": "5 folds", **{m: _stats([s[m] for s in summaries]) for m in METRICS}}),
+          flush=True)
+
+
+def _stats(v):
+    return {"mean": round(float(np.mean(v)), 2), "min": round(float(np.min(v)), 2),
+            "max": round(float(np.max(v)), 2)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    from firmware_bridge import svc2004
+
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--data", type=Path, default=None, help="SVC2004 root (Task1/, Task2/)")
+    p.add_argument("--methods", nargs="*", default=list(METHODS), choices=METHODS)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--synthetic", type=int, default=2000, help="synthetic writers for synth-*")
+    args = p.parse_args(argv)
+    root = (args.data or svc2004.default_data_root()).resolve()
+    for method in args.methods:
+        if method == "dtw":
+            for task in ("Task2", "Task1"):
+                emit("dtw", task, "-", dtw_folds(root, task))
+            continue
+        from trainer.recipe import cross_validate
+        from trainer.train import configure_threads
+        configure_threads()
+        folds = cross_validate(recipe_for(method, root, args), list(range(1, 31)),
+                               log=lambda m: print(m, file=sys.stderr))
+        for task in folds[0]["data"]:
+            for prec in ("float", "int8"):
+                emit(method, task, prec, [f["data"][task][prec] for f in folds])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,81 @@
+"""A few seconds of training: the loss falls, and the int8 export runs on the edge
+interpreter in a process where TensorFlow cannot even be imported."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("tensorflow")
+
+from edge.preprocess import PreprocessConfig  # noqa: E402
+from trainer.data import SigSet  # noqa: E402
+from trainer.train import TrainConfig, fit_encoder  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[2]
+CONFIG = PreprocessConfig()
+
+
+def writers_set(writers=6, gen=6, forg=3, seed=0) -> SigSet:
+    """Each writer a smooth random template; genuine = template + small noise,
+    forgery = template + large noise: learnable in a few steps."""
+    rng = np.random.default_rng(seed)
+    length, channels = CONFIG.shape
+    t = np.linspace(0, 1, length)[:, None]
+    xs, ws, gs = [], [], []
+    for w in range(writers):
+        freq, phase = rng.uniform(1, 6, channels), rng.uniform(0, 6, channels)
+        template = np.sin(2 * np.pi * freq * t + phase)
+        for k in range(gen + forg):
+            noise = 0.1 if k < gen else 0.6
+            xs.append(template + rng.normal(0, noise, template.shape))
+            ws.append(w)
+            gs.append(k < gen)
+    return SigSet(np.clip(xs, -4, 4).astype(np.float32), np.array(ws), np.array(gs))
+
+
+RUN_EDGE = r"""
+import importlib.abc, json, sys
+class Block(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("tensorflow", "keras"):
+            raise ImportError(name + " is forbidden here")
+sys.meta_path.insert(0, Block())
+import numpy as np
+from edge.model import Encoder
+enc = Encoder(sys.argv[1])
+x = np.load(sys.argv[2])
+single = enc.embed_inputs(x[0])
+batch = enc.embed_inputs(x)
+print(json.dumps({"backend": enc.backend, "single": single.tolist(), "batch": batch.tolist()}))
+"""
+
+
+def test_tiny_fit_loss_falls_and_int8_runs_without_tensorflow(tmp_path):
+    from trainer.export import to_int8_tflite, write_model_dir
+    from trainer.train import embed
+
+    data = writers_set()
+    cfg = TrainConfig(epochs=4, pairs_per_epoch=256, batch_size=32, learning_rate=3e-3,
+                      dim=16, width=8, verbose=0)
+    encoder, history = fit_encoder(data, cfg)
+    assert history["loss"][-1] < 0.7 * history["loss"][0], history["loss"]
+    model = to_int8_tflite(encoder, data.x)
+    manifest = write_model_dir(tmp_path, model, CONFIG, 0.5, {"training": {"test": True}})
+    assert manifest.embedding_dim == 16
+    np.save(tmp_path / "x.npy", data.x[:5])
+    out = subprocess.run([sys.executable, "-c", RUN_EDGE, str(tmp_path), str(tmp_path / "x.npy")],
+                         cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    res = json.loads(out.stdout.strip().splitlines()[-1])
+    batch, single = np.array(res["batch"]), np.array(res["single"])
+    assert batch.shape == (5, 16)
+    np.testing.assert_allclose(batch[0], single[0], atol=1e-6)  # batch None: resize works
+    np.testing.assert_allclose(np.linalg.norm(batch, axis=1), 1.0, atol=1e-5)
+    ref = embed(encoder, data.x[:5])
+    assert np.min(np.sum(ref * batch, axis=1)) > 0.95  # int8 tracks float

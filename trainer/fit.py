@@ -1,0 +1,112 @@
+"""``sigpad-train fit``: train the siamese encoder, export int8, write the manifest.
+
+Writes into ``--out``: ``encoder.keras`` (the float Keras encoder),
+``encoder_int8.tflite`` and ``manifest.json`` (preprocessing, shapes,
+quantization, threshold, training users/data/seed/loss, metrics, sha256).
+
+The decision threshold is the EER threshold (skilled forgeries, one global
+threshold, mean-cosine score) of the int8 model on validation users:
+``--val-users`` names them; ``--cv-threshold`` instead runs the five user
+folds of the training users (trainer.folds) and pools their held-out scores,
+which is how the shipped model, trained on all 30 users, gets its threshold.
+Without either, the threshold is chosen on the training users and the
+manifest says so (it is then optimistic).
+
+TensorFlow is imported inside functions only: ``sigpad-train evaluate``
+builds this parser and must not pay for (or need) TensorFlow.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+import time
+from pathlib import Path
+
+from .train import STRATEGIES, TrainConfig
+from .losses import LOSSES
+
+
+def add_arguments(p) -> None:
+    p.add_argument("--data", type=Path, action="append", default=None,
+                   help="SVC2004-format folder (repeatable; default: Task2 of $SIGPAD_DATA or ../shared)")
+    p.add_argument("--users", default="1-30", help="training users, e.g. 1-20 (default 1-30)")
+    p.add_argument("--val-users", default=None, help="users to choose the threshold on")
+    p.add_argument("--cv-threshold", action="store_true",
+                   help="choose the threshold on 5-fold held-out scores of the training users")
+    p.add_argument("--threshold", type=float, default=None, help="use this threshold as is")
+    p.add_argument("--epochs", type=int, default=TrainConfig.epochs)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--loss", choices=sorted(LOSSES), default="contrastive")
+    p.add_argument("--out", type=Path, required=False, default=Path("runs/model"))
+    p.add_argument("--keras", type=Path, default=None,
+                   help="where to save the Keras encoder (default OUT/encoder.keras)")
+    p.add_argument("--strategy", choices=STRATEGIES, default="default")
+    p.add_argument("--no-pressure", action="store_true",
+                   help="a pressure-free model (7 channels) for pads without pressure")
+    p.add_argument("--synthetic", type=int, default=0, metavar="N",
+                   help="pretrain on N synthetic writers first (cached in runs/)")
+    p.add_argument("--synthetic-epochs", type=int, default=6, help="pretraining epochs")
+    p.add_argument("--pairs-per-epoch", type=int, default=TrainConfig.pairs_per_epoch)
+    p.add_argument("--batch-size", type=int, default=TrainConfig.batch_size)
+    p.add_argument("--lr", type=float, default=TrainConfig.learning_rate)
+    p.add_argument("--dim", type=int, default=TrainConfig.dim)
+    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def recipe_from_args(args) -> dict:
+    """Everything that defines a trained model, as plain values (cache key, manifest)."""
+    from edge.preprocess import PreprocessConfig
+    from firmware_bridge import svc2004
+
+    data = [Path(d).resolve() for d in (args.data or [svc2004.default_data_root() / "Task2"])]
+    cfg = TrainConfig(loss=args.loss, epochs=args.epochs, pairs_per_epoch=args.pairs_per_epoch,
+                      batch_size=args.batch_size, learning_rate=args.lr, dim=args.dim,
+                      seed=args.seed, strategy=args.strategy,
+                      verbose=2 if args.quiet else "auto")
+    return {"data": data, "train": cfg,
+            "preprocessing": PreprocessConfig(use_pressure=not args.no_pressure),
+            "synthetic": args.synthetic, "synthetic_epochs": args.synthetic_epochs}
+
+
+def run(args) -> int:
+    from .protocol import parse_users
+    from .train import configure_threads
+
+    configure_threads(args.threads)
+    from .recipe import train_recipe, export_recipe, threshold_for
+
+    recipe = recipe_from_args(args)
+    users = parse_users(args.users)
+    start = time.time()
+    thr, how, cv = threshold_for(recipe, users, args)
+    encoder, train_set, history = train_recipe(recipe, users)
+    extra = {"threshold_chosen_on": how, "training": _training_info(recipe, args, history, start),
+             "metrics": cv}
+    manifest = export_recipe(recipe, encoder, train_set, args.out, thr or 0.0, extra,
+                             keras_path=args.keras)
+    if thr is None:  # choose it now, on the int8 file just written
+        thr = _eer_threshold(args.out, recipe, args.val_users or args.users)
+        manifest = dataclasses.replace(manifest, threshold=thr)
+        manifest.write(args.out / "manifest.json")
+    print(json.dumps({"out": str(args.out), "sha256": manifest.sha256, "threshold": thr,
+                      "threshold_chosen_on": how, "bytes": (args.out / manifest.model_file).stat().st_size,
+                      "metrics": cv}), flush=True)
+    return 0
+
+
+def _eer_threshold(out: Path, recipe: dict, users: str) -> float:
+    from .evaluate import evaluate
+    summary, _ = evaluate(recipe["data"][0], "model", out, users=users)
+    return float(summary["threshold_eer_skilled"])
+
+
+def _training_info(recipe, args, history, start) -> dict:
+    cfg = recipe["train"]
+    return {"users": args.users, "val_users": args.val_users, "data": [p.name for p in recipe["data"]], "seed": cfg.seed,
+            "loss": cfg.loss, "epochs": cfg.epochs, "pairs_per_epoch": cfg.pairs_per_epoch,
+            "batch_size": cfg.batch_size, "learning_rate": cfg.learning_rate,
+            "synthetic_writers": recipe["synthetic"], "final_loss": round(float(history["loss"][-1]), 5),
+            "train_seconds": round(time.time() - start, 1), "command": "sigpad-train fit " + " ".join(sys.argv[2:])}

@@ -1,0 +1,128 @@
+"""A training recipe end to end: data, (pretraining,) training, export, folds.
+
+A recipe is the dict ``trainer.fit.recipe_from_args`` builds: data folders,
+preprocessing, TrainConfig, synthetic writers. ``cross_validate`` trains one
+model per user fold and scores it on the held-out users, float and int8;
+each fold's result is cached in ``runs/cv`` under a key of the whole recipe,
+so ``make model`` and the benchmark share folds they have in common.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+from .data import SigSet, load_svc2004
+from .synthetic_data import CACHE, cache_key
+
+WRITER_OFFSET = 1000  # folder k's user u becomes writer k * 1000 + u
+FINE_TUNE_LR_FACTOR = 0.5
+
+
+def load_training(recipe: dict, users) -> SigSet:
+    return SigSet.concat([load_svc2004(d, set(users), recipe["preprocessing"], WRITER_OFFSET * k)
+                          for k, d in enumerate(recipe["data"])])
+
+
+def train_recipe(recipe: dict, users):
+    """(encoder, training set, history) for the recipe on these users."""
+    from .synthetic_data import pretrained_encoder
+    from .train import fit_encoder
+
+    data = load_training(recipe, users)
+    cfg, encoder = recipe["train"], None
+    if recipe["synthetic"]:
+        pre = dataclasses.replace(cfg, epochs=recipe["synthetic_epochs"])
+        encoder = pretrained_encoder(recipe["synthetic"], cfg.seed, recipe["preprocessing"], pre)
+        cfg = dataclasses.replace(cfg, learning_rate=cfg.learning_rate * FINE_TUNE_LR_FACTOR)
+    encoder, history = fit_encoder(data, cfg, encoder=encoder)
+    return encoder, data, history
+
+
+def export_recipe(recipe: dict, encoder, train_set: SigSet, out: Path, threshold: float, extra: dict,
+                  keras_path: Path | None = None):
+    from .export import to_int8_tflite, write_model_dir
+
+    keras_path = keras_path or out / "encoder.keras"
+    keras_path.parent.mkdir(parents=True, exist_ok=True)
+    encoder.save(keras_path)
+    return write_model_dir(out, to_int8_tflite(encoder, train_set.x), recipe["preprocessing"],
+                           threshold, extra)
+
+
+def recipe_key(recipe: dict) -> str:
+    cfg = dataclasses.asdict(recipe["train"]) | {"verbose": None}
+    return cache_key([str(d) for d in recipe["data"]], recipe["preprocessing"].to_dict(), cfg,
+                     recipe["synthetic"], recipe["synthetic_epochs"])
+
+
+def run_fold(recipe: dict, train_users, test_users) -> dict:
+    """Train on train_users; float and int8 summaries and scores on test_users, per data folder."""
+    from .export import write_model_dir
+    from .folds import evaluate_float, evaluate_int8
+    from .export import to_int8_tflite
+
+    encoder, data, history = train_recipe(recipe, train_users)
+    model_bytes = to_int8_tflite(encoder, data.x)
+    writer = lambda p, b: write_model_dir(p, b, recipe["preprocessing"], 0.0, {})  # noqa: E731
+    out = {"test_users": list(test_users), "final_loss": float(history["loss"][-1]), "data": {}}
+    for folder in recipe["data"]:
+        fs, _ = evaluate_float(encoder, folder, test_users, recipe["preprocessing"])
+        qs, q_scores = evaluate_int8(model_bytes, writer, folder, test_users)
+        out["data"][Path(folder).name] = {"float": fs, "int8": _strip(qs), "int8_scores": q_scores}
+    return out
+
+
+def _strip(summary: dict) -> dict:
+    return {k: v for k, v in summary.items() if k not in ("data", "model")}
+
+
+def cross_validate(recipe: dict, users, n_folds: int = 5, log=print) -> list[dict]:
+    """One result per fold (see run_fold), cached in runs/cv/<recipe key>/."""
+    from .folds import user_folds
+
+    folder = CACHE / "cv" / recipe_key(recipe)
+    folder.mkdir(parents=True, exist_ok=True)
+    results = []
+    for k, test in enumerate(user_folds(n_folds, sorted(users))):
+        path = folder / f"fold{k}-{'_'.join(map(str, test))}.json"
+        if path.exists():
+            results.append(json.loads(path.read_text()))
+            continue
+        res = run_fold(recipe, [u for u in users if u not in test], test)
+        path.write_text(json.dumps(res, default=int))
+        log(f"fold {k} done: {json.dumps({n: d['int8'] for n, d in res['data'].items()})}")
+        results.append(res)
+    return results
+
+
+def threshold_for(recipe: dict, users, args) -> tuple[float, str, dict]:
+    """(threshold, how it was chosen, cross-validation metrics or {})."""
+    import sys
+    from .folds import evaluate_int8, pooled_threshold
+
+    if args.threshold is not None:
+        return float(args.threshold), "given on the command line", {}
+    if args.cv_threshold:
+        folds = cross_validate(recipe, sorted(users), log=lambda m: print(m, file=sys.stderr))
+        name = Path(recipe["data"][0]).name
+        thr = pooled_threshold([f["data"][name]["int8_scores"] for f in folds])
+        return thr, f"EER (skilled, global) of the pooled held-out int8 scores of 5 user folds on {name}", \
+            summarise_folds(folds)
+    if args.val_users:
+        return None, f"EER (skilled, global) of the int8 scores of validation users {args.val_users}", {}
+    return None, "training users (optimistic: no held-out users)", {}
+
+
+def summarise_folds(folds: list[dict]) -> dict:
+    """Mean, min and max over folds of every metric, per data folder and precision."""
+    import numpy as np
+    out = {}
+    for name in folds[0]["data"]:
+        for prec in ("float", "int8"):
+            keys = [k for k in folds[0]["data"][name][prec] if k.startswith("eer_")]
+            out[f"{name}/{prec}"] = {k: {"mean": round(float(np.mean(v)), 3), "min": min(v), "max": max(v)}
+                                     for k in keys
+                                     for v in [[f["data"][name][prec][k] for f in folds]]}
+    return out

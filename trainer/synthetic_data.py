@@ -1,0 +1,71 @@
+"""Synthetic writers for pretraining (``sigpad-train fit --synthetic N``).
+
+The writers come from ``firmware_bridge.synthetic`` (sigma-lognormal; each
+writer has its own stroke plan, genuine signatures vary it the way one person
+varies, skilled forgeries imitate it with a forger's slower, less fluent
+motor program). Generating thousands takes minutes, so the preprocessed
+arrays are cached under ``runs/cache`` keyed by (N, seed, preprocessing),
+and the pretrained weights under ``runs/pretrain``: pretraining involves no
+real user, so every fold of the benchmark fine-tunes the same weights.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+
+from edge.preprocess import PreprocessConfig
+
+from .data import SigSet, from_signatures
+
+CACHE = Path(__file__).resolve().parent.parent / "runs"
+GENUINE_PER_WRITER = 8
+FORGERIES_PER_WRITER = 4
+WRITER_ID_BASE = 1_000_000  # far above any real user number
+
+
+def cache_key(*parts) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def synthetic_set(n_writers: int, seed: int, config: PreprocessConfig) -> SigSet:
+    """N synthetic writers, preprocessed; cached in runs/cache."""
+    path = CACHE / "cache" / f"synthetic-{cache_key(n_writers, seed, config.to_dict())}.npz"
+    if path.exists():
+        z = np.load(path)
+        return SigSet(z["x"], z["writer"], z["genuine"])
+    from firmware_bridge.synthetic import make_writer
+
+    def items():
+        for w in range(n_writers):
+            writer = make_writer(seed * 1_000_003 + w)
+            wid = WRITER_ID_BASE + w
+            for i in range(GENUINE_PER_WRITER):
+                yield wid, True, writer.genuine(i)
+            for i in range(FORGERIES_PER_WRITER):
+                yield wid, False, writer.forgery(i)
+
+    data = from_signatures(items(), config)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(path, x=data.x, writer=data.writer, genuine=data.genuine)
+    return data
+
+
+def pretrained_encoder(n_writers: int, seed: int, config: PreprocessConfig, cfg):
+    """An encoder pretrained on N synthetic writers (cached weights in runs/pretrain)."""
+    from .encoder import build_encoder
+    from .train import fit_encoder
+
+    key = cache_key(n_writers, seed, config.to_dict(), vars(cfg))
+    path = CACHE / "pretrain" / f"{key}.weights.h5"
+    encoder = build_encoder(config.shape, dim=cfg.dim, width=cfg.width)
+    if path.exists():
+        encoder.load_weights(path)
+        return encoder
+    encoder, _ = fit_encoder(synthetic_set(n_writers, seed, config), cfg, encoder=encoder)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    encoder.save_weights(path)
+    return encoder
