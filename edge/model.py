@@ -22,7 +22,7 @@ from firmware_bridge.errors import BackendUnavailable, ManifestMismatch, ModelEr
 from firmware_bridge.signature import Signature
 
 from .manifest import Manifest, check_model_bytes, load_manifest
-from .preprocess import preprocess
+from .preprocess import PREPROCESS_VERSION, preprocess
 
 MODELS_DIR = Path(__file__).resolve().parent / "models"
 BACKENDS = ("litert", "tflite", "tensorflow")
@@ -94,6 +94,9 @@ class Encoder:
     def _check_against_manifest(self) -> None:
         m, inp, out = self.manifest, self._inp, self._out
         problems = []
+        if m.preprocessing.version != PREPROCESS_VERSION:
+            problems.append(f"preprocessing version {m.preprocessing.version}, "
+                            f"this edge implements version {PREPROCESS_VERSION}")
         if inp["dtype"] != np.int8 or out["dtype"] != np.int8:
             problems.append(f"tensors are {inp['dtype'].__name__}/{out['dtype'].__name__}, not int8")
         if tuple(inp["shape"][1:]) != tuple(m.input_shape[1:]):

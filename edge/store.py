@@ -42,7 +42,7 @@ from .keys import StoreKeys
 from .lockout import LockState
 
 SCHEMA_VERSION = 1
-_USER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,63}$")
+_USER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]{0,63}")
 NONCE = 12
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
@@ -99,7 +99,7 @@ class Attempt:
 
 def check_user_id(user: str) -> str:
     """A user id: 1-64 of letters, digits and ``._@+-``, starting with a letter or digit."""
-    if not isinstance(user, str) or not _USER_ID.match(user):
+    if not isinstance(user, str) or not _USER_ID.fullmatch(user):
         raise ConfigError(f"invalid user id {user!r}: use 1-64 letters, digits and ._@+-")
     return user
 
@@ -238,7 +238,7 @@ class Store:
 
     def load(self, user: str, model_sha: str) -> Enrolled:
         """A user's templates, decrypted and checked; raises the store errors."""
-        rows = self._query("SELECT model_sha256, profile FROM users WHERE user_id=?", (user,))
+        rows = self._query("SELECT model_sha256, CAST(profile AS BLOB) FROM users WHERE user_id=?", (user,))
         if not rows:
             raise UnknownUser(f"{user!r} is not enrolled")
         enrolled_sha, sealed_profile = rows[0]
@@ -246,9 +246,10 @@ class Store:
             raise ReenrolmentNeeded(f"{user!r} was enrolled with model {enrolled_sha[:12]}..., "
                                     f"this is {model_sha[:12]}...: re-enrolment needed")
         profile = json.loads(self._open(sealed_profile, _ad("profile", user, model_sha),
-                                        f"profile of {user!r}"))
+                                        f"profile of {user!r}"))  # authenticated: our own JSON
         rows = dict((tid, (sealed, mac)) for tid, sealed, mac in self._query(
-            "SELECT template_id, sealed, stream_mac FROM templates WHERE user_id=?", (user,)))
+            "SELECT template_id, CAST(sealed AS BLOB), CAST(stream_mac AS BLOB) FROM templates "
+            "WHERE user_id=?", (user,)))
         if sorted(rows) != sorted(profile["template_ids"]):
             raise TemplateIntegrityError(f"templates of {user!r} were added or removed "
                                          f"({len(rows)} rows, {len(profile['template_ids'])} enrolled)")
@@ -257,7 +258,7 @@ class Store:
         return Enrolled(user, templates, [bytes(rows[t][1]) for t in profile["template_ids"]], profile)
 
     def raw_signatures(self, user: str) -> list[str]:
-        rows = self._query("SELECT template_id, sealed FROM raw_signatures WHERE user_id=?", (user,))
+        rows = self._query("SELECT template_id, CAST(sealed AS BLOB) FROM raw_signatures WHERE user_id=?", (user,))
         return [self._open(s, _ad("raw", user, t), f"raw signature of {user!r}").decode()
                 for t, s in rows]
 
@@ -283,7 +284,8 @@ class Store:
         return LockState(*rows[0]) if rows else LockState()
 
     def recent_attempts(self, user: str, model_sha: str) -> list[Attempt]:
-        rows = self._query("SELECT stream_mac, sealed, accepted FROM attempts WHERE user_id=? "
+        rows = self._query("SELECT CAST(stream_mac AS BLOB), CAST(sealed AS BLOB), accepted FROM attempts "
+                           "WHERE user_id=? "
                            "ORDER BY id DESC", (user,))
         return [Attempt(bytes(mac), self._open(s, _ad("attempt", user, model_sha), f"attempt of {user!r}"),
                         bool(ok)) for mac, s, ok in rows]

@@ -27,6 +27,7 @@ import numpy as np
 from firmware_bridge.errors import (CaptureError, ConfigError, DataFormatError, EnrolmentError,
                                     ReenrolmentNeeded, SignatureError, TemplateIntegrityError,
                                     UnknownUser)
+from firmware_bridge.capture import CaptureConfig
 from firmware_bridge.signature import Signature
 
 from . import enrol as enrolment
@@ -47,6 +48,16 @@ _REASONS = (
     (TemplateIntegrityError, Reason.INTEGRITY), (CaptureError, Reason.CAPTURE),
     (SignatureError, Reason.BAD_SIGNATURE), (DataFormatError, Reason.BAD_SIGNATURE),
 )
+
+
+def check_usable(sig: Signature) -> None:
+    """Refuse what the pad's capture would refuse: a file bypasses the pad's checks."""
+    cfg = CaptureConfig()
+    down = int(np.count_nonzero(sig.pen_down))
+    span = sig.duration_ms
+    if down < cfg.min_points or span < cfg.min_duration_ms:
+        raise SignatureError(f"{sig.source or 'signature'}: too short ({down} points, {span:.0f} ms; "
+                             f"need {cfg.min_points} points and {cfg.min_duration_ms:.0f} ms)")
 
 
 def reason_for(exc: BaseException) -> str:
@@ -84,6 +95,8 @@ class Verifier:
 
     def check_enrolment(self, sigs: list[Signature]) -> enrolment.Enrolment:
         """Embed and check enrolment signatures without storing (raises ``EnrolmentError``)."""
+        for s in sigs:
+            check_usable(s)
         embeddings = np.stack([self.encoder.embed(s) for s in sigs]) if sigs else np.zeros((0, self.dim))
         # "Would the others accept it": only meaningful for the mean-cosine score.
         base = self.threshold if self.score_name == "mean-cosine" else self.encoder.manifest.threshold
@@ -139,6 +152,7 @@ class Verifier:
             return self.reject(user, Reason.LOCKED_OUT,
                                f"too many failed attempts; locked for {remaining:.0f} s more", t0)
         enrolled = self.store.load(user, self.model_sha)
+        check_usable(sig)
         refs = dequantize_many(enrolled.templates, self.dim)
         embedding = self.encoder.embed(sig)
         value = score(self.score_name, refs, embedding, enrolled.profile)

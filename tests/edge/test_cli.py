@@ -1,0 +1,98 @@
+"""The sigpad CLI: JSON on stdout, exit codes 0 accept / 1 reject / 2 error."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from edge.cli import main
+
+pytestmark = pytest.mark.data
+
+
+@pytest.fixture
+def cli(tmp_path, model_dir, capsys):
+    """``cli(*argv)`` -> (exit code, parsed JSON on stdout) with a fresh store."""
+    common = ["--json", "--store", str(tmp_path / "t.db"), "--model", str(model_dir)]
+
+    def run(*argv):
+        code = main([*argv, *common])
+        out = capsys.readouterr().out.strip()
+        return code, json.loads(out) if out else None
+    return run
+
+
+def files(task2, user, numbers):
+    return [str(task2 / f"U{user}S{n}.TXT") for n in numbers]
+
+
+def test_enrol_verify_list_delete(cli, task2):
+    code, out = cli("enroll", "alice", "--file", *files(task2, 1, range(1, 6)))
+    assert code == 0 and out["enrolled"] and out["templates"] == 5 and out["template_bytes"] <= 80
+    code, out = cli("verify", "alice", "--file", *files(task2, 1, [8]))
+    assert code == 0
+    assert {"user", "accepted", "score", "threshold", "reason", "latency_ms"} <= set(out)
+    assert out["accepted"] is True and out["user"] == "alice" and out["reason"] == "match"
+    code, out = cli("verify", "alice", "--file", *files(task2, 1, [21]))
+    assert (code, out["accepted"], out["reason"]) == (1, False, "no-match")
+    code, out = cli("users")
+    assert code == 0 and [u["user"] for u in out["users"]] == ["alice"]
+    assert out["users"][0]["needs_reenrolment"] is False
+    assert out["counters"] == {"enrolments": 1}
+    assert cli("delete", "alice") == (0, {"user": "alice", "deleted": True})
+    assert cli("delete", "alice") == (1, {"user": "alice", "deleted": False})
+    code, out = cli("verify", "alice", "--file", *files(task2, 1, [8]))
+    assert (code, out["accepted"], out["reason"]) == (2, False, "unknown-user")
+
+
+def test_enrolment_errors(cli, task2, tmp_path):
+    code, out = cli("enroll", "alice", "--file", *files(task2, 1, [1, 2, 3, 4]), *files(task2, 2, [1]))
+    assert code == 1 and out["outliers"] == [4] and "sign again" in out["error"]
+    code, out = cli("enroll", "alice", "--file", str(tmp_path / "absent.txt"))
+    assert code == 2 and "no such file" in out["error"]
+    cli("enroll", "alice", "--file", *files(task2, 1, range(1, 6)))
+    code, out = cli("enroll", "alice", "--file", *files(task2, 1, range(1, 6)))
+    assert code == 1 and "--replace" in out["error"]
+    code, out = cli("enroll", "alice", "--replace", "--file", *files(task2, 1, range(2, 7)))
+    assert code == 0
+
+
+def test_garbage_file_is_a_rejection(cli, task2, tmp_path):
+    cli("enroll", "alice", "--file", *files(task2, 1, range(1, 6)))
+    junk = tmp_path / "junk.txt"
+    junk.write_bytes(os.urandom(300))
+    code, out = cli("verify", "alice", "--file", str(junk))
+    assert (code, out["accepted"], out["reason"]) == (1, False, "bad-signature")
+
+
+def test_lockout_after_option(cli, task2):
+    cli("enroll", "alice", "--file", *files(task2, 1, range(1, 6)))
+    for n in (1, 2):
+        code, out = cli("verify", "alice", "--lockout-after", "2", "--file", *files(task2, 2, [n]))
+        assert out["reason"] == "no-match"
+    code, out = cli("verify", "alice", "--lockout-after", "2", "--file", *files(task2, 1, [8]))
+    assert (code, out["reason"]) == (1, "locked-out")
+
+
+def test_missing_model_is_an_error_never_an_accept(cli, task2, tmp_path, capsys):
+    code = main(["verify", "alice", "--json", "--store", str(tmp_path / "t.db"),
+                 "--model", str(tmp_path / "none"), "--file", *files(task2, 1, [8])])
+    out = json.loads(capsys.readouterr().out)
+    assert code == 2 and out["accepted"] is False and out["reason"] == "error"
+    assert "manifest" in out["detail"]
+
+
+def test_real_process_exit_codes_and_streams(tmp_path, model_dir, task2):
+    base = [sys.executable, "-m", "edge.cli"]
+    common = ["--store", str(tmp_path / "t.db"), "--model", str(model_dir)]
+    r = subprocess.run(base + ["enroll", "bob", *common, "--file", *files(task2, 1, range(1, 6))],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and r.stdout.startswith("enrolled bob")
+    r = subprocess.run(base + ["verify", "bob", *common, "--json", "--file", *files(task2, 2, [3])],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1 and json.loads(r.stdout)["accepted"] is False
+    r = subprocess.run(base + ["verify", "bob", "--config", str(tmp_path / "none.toml"), "--file", "x"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and "cannot read" in r.stderr

@@ -1,0 +1,42 @@
+"""Scores worked out by hand, and the Decision value."""
+
+import numpy as np
+import pytest
+
+from edge.decision import SD_FLOOR, Decision, score, user_stats
+from firmware_bridge.errors import ConfigError
+
+REFS = np.array([[1.0, 0.0], [0.0, 1.0], [0.6, 0.8]])
+TEST = np.array([0.6, 0.8])
+
+
+def test_mean_cosine_by_hand():
+    # cosines: 0.6, 0.8, 1.0 -> mean 0.8
+    assert score("mean-cosine", REFS, TEST, {}) == pytest.approx(0.8)
+
+
+def test_user_stats_by_hand():
+    st = user_stats(REFS)
+    # leave-one-out means: r0: (0 + 0.6)/2 = 0.3; r1: (0 + 0.8)/2 = 0.4; r2: (0.6 + 0.8)/2 = 0.7
+    assert st["loo"] == pytest.approx([0.3, 0.4, 0.7])
+    assert st["loo_mean"] == pytest.approx(1.4 / 3)
+    assert st["loo_sd"] == pytest.approx(np.std([0.3, 0.4, 0.7]))
+
+
+def test_znorm_by_hand():
+    st = {"loo_mean": 0.7, "loo_sd": 0.05}
+    assert score("znorm-mean-cosine", REFS, TEST, st) == pytest.approx((0.8 - 0.7) / 0.05)
+    # a tiny spread is floored so one consistent writer is not given an absurd bar
+    st = {"loo_mean": 0.7, "loo_sd": 0.0}
+    assert score("znorm-mean-cosine", REFS, TEST, st) == pytest.approx(0.1 / SD_FLOOR)
+    with pytest.raises(ConfigError):
+        score("max-cosine", REFS, TEST, st)
+
+
+def test_decision_is_a_readable_value():
+    d = Decision("alice", False, 0.61234, 0.8, "no-match", 0.42, "score 0.612 below threshold 0.800")
+    assert repr(d) == ("<Decision alice REJECT no-match score=0.612 vs 0.800 0.42ms "
+                       "score 0.612 below threshold 0.800>")
+    assert d.to_dict()["score"] == 0.61234 and d.to_dict()["accepted"] is False
+    with pytest.raises(AttributeError):
+        d.accepted = True  # frozen

@@ -1,0 +1,57 @@
+"""Enrolment checks with the real model: outliers, copies, counts, failures to enrol."""
+
+import numpy as np
+import pytest
+
+from edge.enrol import build
+from firmware_bridge.errors import EnrolmentError
+
+pytestmark = pytest.mark.data
+
+
+def test_enrol_stores_five_small_templates(make_verifier, sig):
+    v = make_verifier()
+    result = v.enrol("alice", [sig(1, s) for s in range(1, 6)])
+    assert len(result.templates) == 5
+    assert all(len(t) == v.dim <= 80 for t in result.templates)
+    assert 0 < result.stats["loo_sd"] < result.stats["loo_mean"] <= 1
+    assert v.store.counters() == {"enrolments": 1}
+
+
+def test_an_outlier_is_asked_to_sign_again(make_verifier, sig):
+    v = make_verifier()
+    sigs = [sig(1, s) for s in range(1, 5)] + [sig(2, 1)]   # #5 is someone else's
+    with pytest.raises(EnrolmentError, match="sign again") as info:
+        v.enrol("alice", sigs)
+    assert info.value.outliers == [4]
+    assert "#5" in str(info.value)
+    assert v.store.counters() == {"failures_to_enrol": 1}
+    assert v.store.users() == []
+
+
+def test_copies_and_too_few_are_refused(make_verifier, sig):
+    v = make_verifier()
+    with pytest.raises(EnrolmentError, match="copies"):
+        v.enrol("alice", [sig(1, s) for s in (1, 2, 3, 4, 2)])
+    with pytest.raises(EnrolmentError, match="needs 5"):
+        v.enrol("alice", [sig(1, s) for s in (1, 2, 3)])
+    assert v.store.counters()["failures_to_enrol"] == 2
+
+
+def test_consistency_rule_by_hand():
+    # Three unit refs; the third is at 90 degrees to the first two (which agree).
+    e = np.array([[1.0, 0.0], [0.995, 0.0998749], [0.0, 1.0]])
+    e /= np.linalg.norm(e, axis=1, keepdims=True)
+
+    class S:  # stream MACs need samples; three different "streams"
+        def __init__(self, k):
+            self.t_ms = np.arange(3.0) + k
+            self.x = self.y = self.t_ms
+            self.pressure = None
+            self.pen_down = np.ones(3, bool)
+    # loo: #1 (0.995 + 0)/2 ~ 0.50, #2 (0.995 + 0.1)/2 ~ 0.55, #3 (0 + 0.1)/2 = 0.05
+    with pytest.raises(EnrolmentError) as info:
+        build(e, [S(0), S(10), S(20)], b"k" * 32, count=3, min_consistency=0.3, replay_cosine=0.997)
+    assert info.value.outliers == [2]
+    ok = build(e[:2], [S(0), S(10)], b"k" * 32, count=2, min_consistency=0.3, replay_cosine=0.997)
+    assert ok.stats["loo"] == pytest.approx([0.995, 0.995], abs=2e-3)

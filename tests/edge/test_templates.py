@@ -1,0 +1,48 @@
+"""Int8 templates: size, round trip, and what the quantization costs in score."""
+
+import numpy as np
+import pytest
+
+from edge.matching import mean_cosine
+from edge.templates import SCALE, dequantize, dequantize_many, quantize
+from firmware_bridge.errors import TemplateIntegrityError
+
+
+def test_known_vector_by_hand():
+    v = np.array([0.6, -0.8, 0.0])            # unit
+    t = quantize(v)
+    # 0.6 * 127 = 76.2 -> 76; -0.8 * 127 = -101.6 -> -102
+    assert np.frombuffer(t, np.int8).tolist() == [76, -102, 0]
+    back = dequantize(t)
+    assert np.linalg.norm(back) == pytest.approx(1.0, abs=1e-6)
+    assert back @ v == pytest.approx(1.0, abs=1e-4)
+    assert SCALE == pytest.approx(1 / 127)
+
+
+def test_size_limit_and_bad_values():
+    assert len(quantize(np.ones(80) / np.sqrt(80))) == 80
+    with pytest.raises(ValueError):
+        quantize(np.ones(81) / 9)
+    with pytest.raises(ValueError):
+        quantize(np.array([np.nan, 1.0]))
+    with pytest.raises(TemplateIntegrityError):
+        dequantize(bytes(8))
+    with pytest.raises(TemplateIntegrityError):
+        dequantize(quantize(np.ones(4) / 2), dim=64)
+
+
+@pytest.mark.data
+def test_int8_templates_cost_nothing_in_score(encoder, sig):
+    """Scores with int8 references equal float ones to 3 decimals, on real signatures."""
+    assert encoder.manifest.embedding_dim <= 80
+    worst_vec, worst_score = 1.0, 0.0
+    for user in (1, 21):
+        refs = encoder.embed_many([sig(user, s) for s in range(1, 6)])
+        tests = encoder.embed_many([sig(user, s) for s in (6, 7, 21, 22)])
+        q = dequantize_many([quantize(r) for r in refs])
+        assert len(quantize(refs[0])) == encoder.manifest.embedding_dim
+        worst_vec = min(worst_vec, float(np.min(np.sum(q * refs, axis=1))))
+        for t in tests:
+            worst_score = max(worst_score, abs(mean_cosine(q, t) - mean_cosine(refs, t)))
+    assert worst_vec > 0.999
+    assert worst_score < 2e-3

@@ -1,0 +1,159 @@
+"""The verifier with the real int8 model and a real store: decisions, replay, fail closed."""
+
+import shutil
+
+import numpy as np
+import pytest
+
+from edge.config import Config
+from edge.model import Encoder
+from edge.verifier import Verifier, open_verifier
+from firmware_bridge.errors import ManifestMismatch, ModelError
+from firmware_bridge.signature import Signature
+
+from edge_cases import CASES
+
+pytestmark = pytest.mark.data
+
+
+@pytest.mark.parametrize("user, genuine, forgery", CASES)
+def test_genuine_accepted_forgery_rejected(make_verifier, sig, user, genuine, forgery):
+    v = make_verifier()
+    v.enrol(f"u{user}", [sig(user, s) for s in range(1, 6)])
+    ok = v.verify(f"u{user}", sig(user, genuine))
+    assert (ok.accepted, ok.reason) == (True, "match")
+    assert ok.score >= ok.threshold == v.encoder.manifest.threshold
+    assert 0 < ok.latency_ms < 1000
+    bad = v.verify(f"u{user}", sig(user, forgery))
+    assert (bad.accepted, bad.reason) == (False, "no-match")
+    assert bad.score < bad.threshold and "below threshold" in bad.detail
+
+
+def test_score_is_the_mean_cosine_to_the_stored_references(make_verifier, sig, encoder):
+    v = make_verifier()
+    v.enrol("alice", [sig(1, s) for s in range(1, 6)])
+    refs = encoder.embed_many([sig(1, s) for s in range(1, 6)])
+    q = np.round(refs * 127) / 127
+    q /= np.linalg.norm(q, axis=1, keepdims=True)
+    expected = float(np.mean(q @ encoder.embed(sig(1, 9))))
+    assert v.verify("alice", sig(1, 9)).score == pytest.approx(expected, abs=1e-5)
+
+
+def test_threshold_is_configurable(make_verifier, sig):
+    v = make_verifier(threshold=1.01)  # nothing reaches it
+    v.enrol("alice", [sig(1, s) for s in range(1, 6)])
+    d = v.verify("alice", sig(1, 8))
+    assert not d.accepted and d.threshold == 1.01
+
+
+# --- replay --------------------------------------------------------------------------
+
+def _shifted(s: Signature, dt: float = 5000.0, jitter: int = 0, seed: int = 0) -> Signature:
+    rng = np.random.default_rng(seed)
+    noise = (lambda: rng.integers(-jitter, jitter + 1, len(s))) if jitter else (lambda: 0)
+    return Signature.create(s.t_ms + dt, s.x + noise(), s.y + noise(), s.pen_down, s.pressure)
+
+
+def test_replays_are_rejected(make_verifier, sig):
+    v = make_verifier()
+    v.enrol("alice", [sig(1, s) for s in range(1, 6)])
+    first = v.verify("alice", sig(1, 8))
+    assert first.accepted
+    again = v.verify("alice", sig(1, 8))                    # byte-identical stream
+    assert (again.accepted, again.reason) == (False, "replay") and "stream" in again.detail
+    shifted = v.verify("alice", _shifted(sig(1, 8)))        # same samples, new clock
+    assert shifted.reason == "replay"
+    enrolled = v.verify("alice", _shifted(sig(1, 3), jitter=1))  # a template, 1 unit of noise
+    assert enrolled.reason == "replay" and "embedding practically identical" in enrolled.detail
+    other = v.verify("alice", sig(1, 9))                    # a new genuine signature is fine
+    assert other.accepted
+
+
+# --- fail closed ---------------------------------------------------------------------
+
+def test_unknown_user_and_bad_signatures(make_verifier, sig):
+    v = make_verifier()
+    v.enrol("alice", [sig(1, s) for s in range(1, 6)])
+    assert v.verify("bob", sig(1, 8)).reason == "unknown-user"
+    assert v.verify("no such user!", sig(1, 8)).reason == "error"
+    s = sig(1, 8)
+    short = Signature.create(s.t_ms[:15], s.x[:15], s.y[:15], s.pen_down[:15], s.pressure[:15])
+    d = v.verify("alice", short)
+    assert (d.accepted, d.reason) == (False, "bad-signature") and "too short" in d.detail
+    flat = Signature.create(s.t_ms, s.x, s.y, s.pen_down, None)   # the model needs pressure
+    assert v.verify("alice", flat).reason == "bad-signature"
+
+
+def test_any_internal_error_rejects(make_verifier, sig, monkeypatch):
+    v = make_verifier()
+    v.enrol("alice", [sig(1, s) for s in range(1, 6)])
+
+    def broken(_sig):
+        raise RuntimeError("interpreter exploded")
+    monkeypatch.setattr(v.encoder, "embed", broken)
+    d = v.verify("alice", sig(1, 8))
+    assert (d.accepted, d.reason, d.detail) == (False, "error", "interpreter exploded")
+
+
+def test_corrupt_row_rejects(make_verifier, sig):
+    import sqlite3
+    v = make_verifier()
+    v.enrol("alice", [sig(1, s) for s in range(1, 6)])
+    with sqlite3.connect(v.store.path) as db:
+        db.execute("UPDATE templates SET sealed = substr(sealed, 1, 20) || x'00' || substr(sealed, 22)")
+    d = v.verify("alice", sig(1, 8))
+    assert (d.accepted, d.reason) == (False, "template-integrity")
+
+
+def _copy_model(src, dst):
+    shutil.copytree(src, dst)
+    return dst
+
+
+def test_model_change_means_reenrolment(model_dir, tmp_path, sig):
+    cfg = Config(store=tmp_path / "t.db", model=model_dir, lockout_after=0)
+    with open_verifier(cfg) as v:
+        v.enrol("alice", [sig(1, s) for s in range(1, 6)])
+    other = _copy_model(model_dir, tmp_path / "other")
+    import json
+    m = json.loads((other / "manifest.json").read_text())
+    m["decision"]["threshold"] = 0.5   # same file, but say it is a retrained one:
+    data = (other / m["model_file"]).read_bytes() + b"\0"   # trailing byte: a different sha
+    (other / m["model_file"]).write_bytes(data)
+    import hashlib
+    m["sha256"] = hashlib.sha256(data).hexdigest()
+    (other / "manifest.json").write_text(json.dumps(m))
+    with open_verifier(cfg.replace(model=other)) as v:
+        d = v.verify("alice", sig(1, 8))
+    assert (d.accepted, d.reason) == (False, "reenrolment-needed")
+
+
+def test_missing_or_mismatched_model_refuses_to_load(model_dir, tmp_path):
+    with pytest.raises(ModelError, match="cannot read manifest"):
+        Encoder(tmp_path / "nowhere")
+    bad = _copy_model(model_dir, tmp_path / "bad")
+    f = bad / "encoder_int8.tflite"
+    f.write_bytes(f.read_bytes()[:-1] + b"X")
+    with pytest.raises(ManifestMismatch, match="sha256"):
+        Encoder(bad)
+    import json
+    bad2 = _copy_model(model_dir, tmp_path / "bad2")
+    m = json.loads((bad2 / "manifest.json").read_text())
+    m["preprocessing"]["version"] = 99
+    (bad2 / "manifest.json").write_text(json.dumps(m))
+    with pytest.raises(ManifestMismatch, match="preprocessing version 99"):
+        Encoder(bad2)
+    m = json.loads((model_dir / "manifest.json").read_text())
+    m["input"]["shape"] = [1, 128, m["input"]["shape"][2]]
+    m["preprocessing"]["length"] = 128
+    bad3 = _copy_model(model_dir, tmp_path / "bad3")
+    (bad3 / "manifest.json").write_text(json.dumps(m))
+    with pytest.raises(ManifestMismatch, match="input shape"):
+        Encoder(bad3)
+
+
+def test_a_score_without_threshold_is_refused(encoder, store):
+    from firmware_bridge.errors import ConfigError
+    with pytest.raises(ConfigError, match="needs a threshold"):
+        Verifier(encoder, store, Config(score="znorm-mean-cosine"))
+    assert Verifier(encoder, store, Config(score="znorm-mean-cosine", threshold=-1.5)).threshold == -1.5
