@@ -86,15 +86,26 @@ class SampleStream:
         return self._convert(events, now * 1000.0)
 
     def _convert(self, events: list, host_ms: float) -> list:
-        st, out = self.stats, []
+        st, out, caps = self.stats, [], self.caps
         counts_frames = not self.protocol.has_clock   # sigpad counts FrameSeq instead
+        pmax = caps.max_pressure
+        tilt = caps.max_tilt_x > 0
+        n_samples = 0
         for e in events:
             kind = type(e)
             if kind is PenReport:
-                if counts_frames:
-                    st.frames += 1
-                if e.proximity or e.tip:
-                    out.append(self._sample(e, host_ms))
+                # The hot path (one per sample): kept inline on purpose.
+                st.frames += counts_frames
+                if not (e.proximity or e.tip):
+                    continue
+                p = e.pressure
+                out.append(Sample(
+                    host_ms if e.t_us is None else self._device_ms(e.t_us),
+                    float(e.x), float(e.y),
+                    None if p is None or pmax <= 0 else min(p / pmax, 1.0), e.tip,
+                    float(e.tilt_x) if tilt and e.tilt_x is not None else None,
+                    float(e.tilt_y) if tilt and e.tilt_y is not None else None))
+                n_samples += 1
             elif kind is FrameSeq:
                 st.frames += 1
                 self._sequence(e.seq)
@@ -104,25 +115,16 @@ class SampleStream:
                 st.crc_errors += e.reason == "crc"
             elif kind is Capabilities:
                 st.frames += counts_frames
-                self.caps = e
+                self.caps = caps = e      # later reports in this batch use it too
+                pmax, tilt = e.max_pressure, e.max_tilt_x > 0
                 out.append(e)
             elif kind is Status:
                 st.pad_dropped = e.dropped
                 out.append(e)
             elif kind is Done:
                 out.append(e)
-        st.samples += sum(1 for s in out if type(s) is Sample)
+        st.samples += n_samples
         return out
-
-    def _sample(self, r: PenReport, host_ms: float) -> Sample:
-        caps = self.caps
-        t = host_ms if r.t_us is None else self._device_ms(r.t_us)
-        p = None
-        if r.pressure is not None and caps.max_pressure > 0:
-            p = min(r.pressure / caps.max_pressure, 1.0)
-        tilt = caps.max_tilt_x > 0 and r.tilt_x is not None
-        return Sample(t, float(r.x), float(r.y), p, r.tip,
-                      float(r.tilt_x) if tilt else None, float(r.tilt_y) if tilt else None)
 
     def _device_ms(self, t_us: int) -> float:
         # A 32-bit microsecond counter wraps every 71.6 minutes.

@@ -148,15 +148,36 @@ _HIGH = re.compile(rb"[\x80-\xff]")
 
 
 def resync_decode(buf: bytes, packet_len: Callable[[int], int],
-                  parse: Callable[[bytes], list]) -> tuple[list, bytes]:
+                  parse: Callable[[bytes], object],
+                  packet_re: re.Pattern | None = None) -> tuple[list, bytes]:
     """Decode a stream whose packets start with the only byte that has bit 7 set.
 
     ``packet_len(b0)`` gives the length for a header byte (0: a packet kind we
-    do not support; skip to the next header). A header byte inside a packet
-    means the packet was cut short: drop it and start again at that byte, so
-    one bad byte costs at most one packet. The regex search runs in C, which
-    is what makes this fast enough in pure Python.
+    do not support; skip to the next header); ``parse(packet)`` returns one
+    event. ``packet_re``, matching exactly the well-formed packets, is the
+    fast path: regex scanning runs in C, which is what makes pure Python fast
+    enough; only the bytes between matches go through the careful loop.
     """
+    if packet_re is None:
+        return _resync_slow(buf, packet_len, parse, final=False)
+    events: list = []
+    pos = 0
+    append = events.append
+    for m in packet_re.finditer(buf):
+        start = m.start()
+        if start != pos:
+            events.extend(_resync_slow(buf[pos:start], packet_len, parse, final=True)[0])
+        append(parse(m.group()))
+        pos = m.end()
+    tail, rest = _resync_slow(buf[pos:], packet_len, parse, final=False)
+    events.extend(tail)
+    return events, rest
+
+
+def _resync_slow(buf: bytes, packet_len, parse, final: bool) -> tuple[list, bytes]:
+    """Byte by byte. A header byte inside a packet means the packet was cut
+    short: drop it and start again there, so one bad byte costs at most one
+    packet. ``final``: no more bytes will follow (a gap between packets)."""
     events: list = []
     i, n = 0, len(buf)
     search = _HIGH.search
@@ -171,12 +192,16 @@ def resync_decode(buf: bytes, packet_len: Callable[[int], int],
         end = min(i + size, n) if size else n
         m = search(buf, i + 1, end)
         if m is None and size and i + size > n:
-            break                       # unfinished packet: wait for more bytes
+            if not final:
+                break                   # unfinished packet: wait for more bytes
+            events.append(Skipped(n - i, "resync"))
+            i = n
+            continue
         if m is not None or not size:
             j = m.start() if m else n
             events.append(Skipped(j - i, "resync" if size else "unsupported"))
             i = j
             continue
-        events.extend(parse(buf[i:i + size]))
+        events.append(parse(buf[i:i + size]))
         i += size
     return events, bytes(buf[i:])

@@ -26,6 +26,7 @@ normalises orientation.
 
 from __future__ import annotations
 
+import re
 from typing import Iterable
 
 from ..errors import ProtocolError
@@ -53,27 +54,25 @@ def _packet_len(b0: int) -> int:
     return PEN_LEN
 
 
-def _unpack(p: bytes) -> tuple[int, int, int]:
-    b6 = p[6]
+def _parse(p: bytes):
+    b0, b6 = p[0], p[6]
     x = (p[1] & 0x7F) << 9 | (p[2] & 0x7F) << 2 | (b6 >> 5) & 3
     y = (p[3] & 0x7F) << 9 | (p[4] & 0x7F) << 2 | (b6 >> 3) & 3
-    return x, y, (b6 & 0x07) << 7 | (p[5] & 0x7F)
-
-
-def _parse(p: bytes) -> list:
-    x, y, pressure = _unpack(p)
-    b0 = p[0]
+    pressure = (b6 & 0x07) << 7 | (p[5] & 0x7F)
     if b0 & CONTROL:
-        return [Capabilities(max_x=x, max_y=y, max_pressure=pressure,
-                             max_tilt_x=p[7], max_tilt_y=p[8],
-                             firmware=p[9] << 7 | p[10])]
-    return [PenReport(x, y, pressure, bool(b0 & TIP), bool(b0 & PROXIMITY),
-                      p[7], p[8], (b0 >> 1) & 3)]
+        return Capabilities(max_x=x, max_y=y, max_pressure=pressure,
+                            max_tilt_x=p[7], max_tilt_y=p[8], firmware=p[9] << 7 | p[10])
+    return PenReport(x, y, pressure, bool(b0 & TIP), bool(b0 & PROXIMITY),
+                     p[7], p[8], (b0 >> 1) & 3)
+
+
+# Well-formed packets: pen (bit 6 and bit 4 clear) or control (bit 6 set).
+_PACKET = re.compile(rb"[\x80-\x8f\xa0-\xaf][\x00-\x7f]{8}|[\xc0-\xff][\x00-\x7f]{10}")
 
 
 def decode(buf: bytes) -> tuple[list, bytes]:
     """Bytes from the digitizer -> (PenReport/Capabilities/Skipped events, rest)."""
-    return resync_decode(buf, _packet_len, _parse)
+    return resync_decode(buf, _packet_len, _parse, _PACKET)
 
 
 def _pack(b0: int, x: int, y: int, p: int, b7: int, b8: int) -> bytes:

@@ -16,6 +16,7 @@ picks the first FTDI adapter, so name the port when there are several.
 
 from __future__ import annotations
 
+import re
 from typing import Iterable
 
 from ..errors import ProtocolError
@@ -31,16 +32,19 @@ def _packet_len(b0: int) -> int:
     return PACKET_LEN
 
 
-def _parse(p: bytes) -> list:
+def _parse(p: bytes) -> PenReport:
     b0 = p[0]
     x = (p[2] & 0x1F) << 7 | (p[1] & 0x7F)
     y = (p[4] & 0x1F) << 7 | (p[3] & 0x7F)
-    return [PenReport(x, y, None, bool(b0 & PEN_DOWN), bool(b0 & PROXIMITY))]
+    return PenReport(x, y, None, bool(b0 & PEN_DOWN), bool(b0 & PROXIMITY))
+
+
+_PACKET = re.compile(rb"[\x80-\xff][\x00-\x7f]{4}")
 
 
 def decode(buf: bytes) -> tuple[list, bytes]:
     """Bytes from the pad -> (PenReport/Skipped events, rest)."""
-    return resync_decode(buf, _packet_len, _parse)
+    return resync_decode(buf, _packet_len, _parse, _PACKET)
 
 
 def encode_report(r: PenReport) -> bytes:
