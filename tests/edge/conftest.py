@@ -13,21 +13,12 @@ import pytest
 
 from edge.config import Config
 from edge.keys import load_keys
-from edge.model import Encoder, shipped_model_dir
+from edge.model import Encoder
 from edge.store import Store
 from edge.verifier import Verifier
 from firmware_bridge import svc2004
 
-REPO = Path(__file__).resolve().parents[2]
-SCRATCH = {True: REPO / "runs" / "scratch_model", False: REPO / "runs" / "scratch_model_np"}
-
-
-def model_dir_for(has_pressure: bool = True) -> Path:
-    for d in (shipped_model_dir(has_pressure), SCRATCH[has_pressure]):
-        if (d / "manifest.json").is_file():
-            return d
-    pytest.skip(f"no int8 model at {shipped_model_dir(has_pressure)} (nor a scratch one)")
-
+from edge_cases import model_dir_for
 
 @pytest.fixture(scope="session")
 def model_dir() -> Path:
