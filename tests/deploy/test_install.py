@@ -1,0 +1,163 @@
+"""install.sh and uninstall.sh into a directory, with this machine's Python.
+
+The layout, modes and owners a Pi gets, idempotence, upgrades that keep the
+templates and the key, the model-change rule, 32-bit refusal, uninstall.
+The same script on a real arm64 root under QEMU: test_emulated_pi.py.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+
+import pytest
+
+from .conftest import install, make_bundle, make_store, require, require_root, sha256, write_sums
+
+pytestmark = pytest.mark.usefixtures("_root_and_tools")
+
+
+@pytest.fixture
+def _root_and_tools():
+    require_root()
+    require("systemd-sysusers", "sha256sum")
+
+
+def ids(root, name):
+    for line in (root / "etc/passwd").read_text().splitlines():
+        f = line.split(":")
+        if f[0] == name:
+            return int(f[2]), int(f[3])
+    raise AssertionError(f"no user {name} in {root}/etc/passwd")
+
+
+def snapshot(root):
+    """Every file's mode, owner and content hash, but no bytecode."""
+    out = {}
+    for p in sorted(root.rglob("*")):
+        if "__pycache__" in p.parts or p.suffix == ".pyc":
+            continue
+        st = p.lstat()
+        body = os.readlink(p) if p.is_symlink() else (sha256(p) if p.is_file() else "")
+        out[str(p.relative_to(root))] = (stat.filemode(st.st_mode), st.st_uid, st.st_gid, body)
+    return out
+
+
+def test_fresh_install_layout_and_rerun(tmp_path):
+    root, bundle = tmp_path / "root", make_bundle(tmp_path / "bundle")
+    root.mkdir()
+    out = install(root, bundle).stdout
+    uid, gid = ids(root, "sigpad")
+    assert "sigpad" in (root / "etc/group").read_text().split("dialout:")[1].splitlines()[0]
+
+    key = root / "var/lib/sigpad/store.key"
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600 and len(key.read_bytes()) == 32
+    assert (key.stat().st_uid, key.stat().st_gid) == (uid, gid)
+    state = (root / "var/lib/sigpad").stat()
+    assert stat.S_IMODE(state.st_mode) == 0o700 and state.st_uid == uid
+
+    conf = (root / "etc/sigpad/sigpad.toml").read_text()
+    assert 'path = "/opt/sigpad/model"' in conf and 'port = "/dev/sigpad"' in conf
+    assert (root / "etc/systemd/system/sigpad.service").read_text() == (bundle / "sigpad.service").read_text()
+    assert os.readlink(root / "etc/systemd/system/multi-user.target.wants/sigpad.service") \
+        == "/etc/systemd/system/sigpad.service"
+    assert (root / "etc/udev/rules.d/99-sigpad.rules").exists()
+    assert os.access(root / "usr/local/bin/sigpad", os.X_OK)
+
+    model_sha = sha256(bundle / "models/pressure/encoder_int8.tflite")
+    assert os.readlink(root / "opt/sigpad/model") == f"models/pressure-{model_sha[:12]}"
+    assert sha256(root / "opt/sigpad/model/encoder_int8.tflite") == model_sha
+    run = subprocess.run([root / "opt/sigpad/bin/sigpad", "users"], capture_output=True, text=True)
+    assert run.stdout.startswith("sigpad-stub 0.1.0 users"), run.stderr
+    assert "installed in /opt/sigpad" in out
+
+    before = snapshot(root)
+    out = install(root, bundle).stdout  # idempotent: a rerun changes nothing
+    assert "is installed already" in out
+    assert snapshot(root) == before
+
+
+def test_upgrades_keep_templates_key_config_and_model(tmp_path):
+    root = tmp_path / "root"
+    root.mkdir()
+    v1 = make_bundle(tmp_path / "v1", "0.1.0", model_seed=1)
+    install(root, v1)
+    key = root / "var/lib/sigpad/store.key"
+    key_bytes = key.read_bytes()
+    conf = root / "etc/sigpad/sigpad.toml"
+    conf.write_text(conf.read_text().replace("after = 5", "after = 3"))  # the admin's change
+
+    # A new model, nobody enrolled yet: it simply becomes active.
+    v2 = make_bundle(tmp_path / "v2", "0.2.0", model_seed=2)
+    out = install(root, v2).stdout
+    v2_sha = sha256(v2 / "models/pressure/encoder_int8.tflite")
+    assert os.readlink(root / "opt/sigpad/model") == f"models/pressure-{v2_sha[:12]}"
+    assert "re-enrol" not in out
+    assert subprocess.run([root / "opt/sigpad/bin/sigpad"], capture_output=True, text=True).stdout \
+        .startswith("sigpad-stub 0.2.0")
+    assert key.read_bytes() == key_bytes and stat.S_IMODE(key.stat().st_mode) == 0o600
+    assert "after = 3" in conf.read_text()
+    assert "after = 5" in (root / "etc/sigpad/sigpad.toml.dist").read_text()
+
+    # Users enrolled with it: a third model must not silently take over.
+    db = root / "var/lib/sigpad/templates.db"
+    make_store(db, key, {"alice": v2_sha, "bob": v2_sha})
+    db_hash = sha256(db)
+    v3 = make_bundle(tmp_path / "v3", "0.3.0", model_seed=3)
+    out = install(root, v3).stdout
+    assert os.readlink(root / "opt/sigpad/model") == f"models/pressure-{v2_sha[:12]}"
+    assert "NOT active" in out and "2 user(s)" in out and "--switch-model" in out
+    assert sha256(db) == db_hash and key.read_bytes() == key_bytes
+
+    out = install(root, v3, "--switch-model").stdout
+    v3_sha = sha256(v3 / "models/pressure/encoder_int8.tflite")
+    assert os.readlink(root / "opt/sigpad/model") == f"models/pressure-{v3_sha[:12]}"
+    assert "2 enrolled user(s)" in out and "must re-enrol" in out
+    assert (root / f"opt/sigpad/models/pressure-{v2_sha[:12]}").is_dir(), "kept for a switch back"
+    assert sha256(db) == db_hash and key.read_bytes() == key_bytes
+
+
+def test_32bit_raspberry_pi_os_is_refused(tmp_path):
+    root, bundle = tmp_path / "root", make_bundle(tmp_path / "bundle")
+    (root / "usr/bin").mkdir(parents=True)
+    # An ELF32 ARM header: what /usr/bin/python3.11 is on 32-bit Raspberry Pi OS.
+    (root / "usr/bin/python3.11").write_bytes(b"\x7fELF\x01\x01\x01" + bytes(11) + b"\x28\x00" + bytes(44))
+    (root / "usr/bin/python3").symlink_to("python3.11")
+    proc = subprocess.run(["bash", str(bundle / "install.sh"), "--root", str(root), "--bundle", str(bundle)],
+                          capture_output=True, text=True)
+    assert proc.returncode == 1
+    assert "32-bit Raspberry Pi OS (armhf) is not supported" in proc.stderr
+    assert "64-bit" in proc.stderr
+    assert not (root / "opt").exists(), "nothing is installed"
+
+
+def test_damaged_bundle_is_refused(tmp_path):
+    root, bundle = tmp_path / "root", make_bundle(tmp_path / "bundle")
+    root.mkdir()
+    (bundle / "sigpad.service").write_text("tampered")
+    proc = install(root, bundle, check=False)
+    assert proc.returncode == 1 and "do not match SHA256SUMS" in proc.stderr
+    write_sums(bundle)
+    (bundle / "BUNDLE.json").unlink()
+    proc = install(root, bundle, check=False)
+    assert proc.returncode == 1 and "not a sigpad bundle" in proc.stderr
+
+
+def test_uninstall_keeps_data_unless_purged(tmp_path):
+    root, bundle = tmp_path / "root", make_bundle(tmp_path / "bundle")
+    root.mkdir()
+    install(root, bundle)
+    uninstall = root / "opt/sigpad/share/uninstall.sh"
+    copy = tmp_path / "uninstall.sh"
+    copy.write_bytes(uninstall.read_bytes())
+    proc = subprocess.run(["bash", str(copy), "--root", str(root)], capture_output=True, text=True, check=True)
+    assert "kept /etc/sigpad and /var/lib/sigpad" in proc.stdout
+    assert not (root / "opt/sigpad").exists() and not (root / "etc/systemd/system/sigpad.service").exists()
+    assert not (root / "etc/systemd/system/multi-user.target.wants/sigpad.service").is_symlink()
+    assert (root / "var/lib/sigpad/store.key").exists() and (root / "etc/sigpad/sigpad.toml").exists()
+    key = (root / "var/lib/sigpad/store.key").read_bytes()
+    install(root, bundle)  # a reinstall finds the same key
+    assert (root / "var/lib/sigpad/store.key").read_bytes() == key
+    subprocess.run(["bash", str(copy), "--root", str(root), "--purge"], check=True, capture_output=True)
+    assert not (root / "var/lib/sigpad").exists() and not (root / "etc/sigpad").exists()
