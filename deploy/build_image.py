@@ -36,8 +36,9 @@ UNIT = "sigpad-firstboot.service"
 FAT_TYPES = {"b", "c", "e", "6", "ef", "ebd0a0a2-b9e5-4433-87c0-68b6b72699c7",
              "c12a7328-f81f-11d2-ba4b-00a0c93ec93b"}
 LINUX_TYPES = {"83", "0fc63daf-8483-4772-8e79-3d69d8477de4", "b921b045-1df0-41c3-af44-4c6f280d3fae"}
-MARGIN = 64 << 20  # free space left on the root after the bundle (first-boot venv is ~250 MB more)
-VENV_ROOM = 400 << 20  # what install.sh adds on first boot, before the root is expanded
+# Free space left on the root after the bundle. The venv (~250 MB) comes on
+# first boot, after Raspberry Pi OS has expanded the root to the whole card.
+MARGIN = 64 << 20
 
 
 class ImageError(Exception):
@@ -129,19 +130,48 @@ def check_arch(fs: Ext4) -> str:
     return arch
 
 
+def copy_range(src: Path, src_off: int, length: int, dst: Path, dst_off: int, holes_from: int = 0) -> None:
+    """Copy bytes between files; zero blocks from ``holes_from`` on (where the
+    destination is known to be zeros already) are left as holes."""
+    chunk = 1 << 20
+    with open(src, "rb") as f, open(dst, "r+b" if dst.exists() else "wb") as g:
+        f.seek(src_off)
+        done = 0
+        while done < length:
+            block = f.read(min(chunk, length - done))
+            if not block:
+                break
+            if done >= holes_from and block.count(0) == len(block):
+                g.seek(dst_off + done + len(block))
+                g.truncate(max(g.tell(), os.fstat(g.fileno()).st_size))
+            else:
+                g.seek(dst_off + done)
+                g.write(block)
+            done += len(block)
+
+
 def grow(image: Path, root: dict, extra: int) -> dict:
     """Add ``extra`` bytes (MiB-rounded) to the image and its last (root) partition."""
     extra = -(-extra // (1 << 20)) * (1 << 20)
+    old_bytes = root["size"] * SECTOR
     with open(image, "r+b") as f:
         f.truncate(image.stat().st_size + extra)
     number = root["node"][len(str(image)):]
     run(["sfdisk", "--no-reread", "--no-tell-kernel", "-q", "-N", number, str(image)],
         "growing the root partition", input=", +\n")
     _, root, _ = partitions(image)
-    dev = f"{image}?offset={root['start'] * SECTOR}"
-    run(["e2fsck", "-fy", dev], "checking the root filesystem before resizing")
-    # The size is explicit: given an offset, resize2fs would take the file's end.
-    run(["resize2fs", dev, f"{root['size'] * SECTOR // 1024}K"], "resizing the root filesystem")
+    # resize2fs is run on a copy of the partition: given an image?offset=,
+    # it sets the image file's length to the filesystem's, cutting its tail.
+    with tempfile.TemporaryDirectory(dir=image.parent) as tmp:
+        part = Path(tmp) / "root.ext4"
+        copy_range(image, root["start"] * SECTOR, old_bytes, part, 0)
+        run(["e2fsck", "-fy", str(part)], "checking the root filesystem before resizing")
+        run(["resize2fs", str(part), f"{root['size'] * SECTOR // 1024}K"], "resizing the root filesystem")
+        if part.stat().st_size > root["size"] * SECTOR:
+            raise ImageError("resize2fs made the filesystem larger than its partition")
+        # Every old byte is written back (resize2fs may have zeroed some); past
+        # the old end the image is a fresh hole.
+        copy_range(part, 0, part.stat().st_size, image, root["start"] * SECTOR, holes_from=old_bytes)
     return root
 
 
@@ -204,7 +234,7 @@ def build_image(source: Path, bundle: Path, out: Path) -> dict:
         if fs.exists(BUNDLE_DIR):
             raise ImageError(f"{source} already holds {BUNDLE_DIR}: start from a clean Raspberry Pi OS image")
         size = sum(p.stat().st_size for p in bundle.rglob("*") if p.is_file())
-        need = size + size // 20 + MARGIN + VENV_ROOM
+        need = size + size // 20 + MARGIN
         grown = 0
         if fs.free_bytes() < need:
             if not root_last:

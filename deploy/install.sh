@@ -141,8 +141,10 @@ if [[ $MODE == chroot ]]; then
         cp "$EMU" "$(R "$EMU_IN_ROOT")"
     fi
     tpy() {  # the target's Python inside the root, with a clean environment
+        # QEMU_CPU passes through: cortex-a72 emulates a Pi 4 (QEMU's default
+        # "max" CPU makes numpy's OpenBLAS pick SME kernels a Pi never runs).
         env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LC_ALL=C.UTF-8 \
-            chroot "$ROOT" $EMU_IN_ROOT "$@"
+            ${QEMU_CPU:+QEMU_CPU=$QEMU_CPU} chroot "$ROOT" $EMU_IN_ROOT "$@"
     }
     # The bundle as the target sees it: staged inside the root for the install.
     mkdir -p "$(R /var/cache/sigpad)"

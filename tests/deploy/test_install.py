@@ -161,3 +161,19 @@ def test_uninstall_keeps_data_unless_purged(tmp_path):
     assert (root / "var/lib/sigpad/store.key").read_bytes() == key
     subprocess.run(["bash", str(copy), "--root", str(root), "--purge"], check=True, capture_output=True)
     assert not (root / "var/lib/sigpad").exists() and not (root / "etc/sigpad").exists()
+
+
+def test_firstboot_takes_the_boot_partition_config_and_removes_the_bundle(tmp_path):
+    root = tmp_path / "root"
+    bundle = make_bundle(root / "opt/sigpad-bundle")  # where build_image.py puts it
+    wants = root / "etc/systemd/system/multi-user.target.wants"
+    wants.mkdir(parents=True)
+    (wants / "sigpad-firstboot.service").symlink_to("/etc/systemd/system/sigpad-firstboot.service")
+    fat = root / "boot/firmware/sigpad/sigpad.toml"
+    fat.parent.mkdir(parents=True)
+    fat.write_text((bundle / "sigpad.toml").read_text().replace('port = "/dev/sigpad"', 'port = "/dev/serial0"'))
+    install(root, bundle, "--firstboot")
+    assert 'port = "/dev/serial0"' in (root / "etc/sigpad/sigpad.toml").read_text()
+    assert not bundle.exists(), "the bundle is removed, so the first-boot unit's condition fails next boot"
+    assert not (wants / "sigpad-firstboot.service").is_symlink()
+    assert (wants / "sigpad.service").is_symlink()
