@@ -27,5 +27,9 @@ bench: $(STAMP)
 evaluate: $(STAMP)
 	$(VENV)/bin/sigpad-train evaluate --method dtw --data $(DATA)/Task2
 
+# The Raspberry Pi bundle (dist/sigpad-bundle-VERSION and its .tar.gz); see docs/deploy.md.
+bundle: $(STAMP)
+	$(VENV)/bin/sigpad-train bundle
+
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache
