@@ -72,7 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", type=Path, help="SVC2004 Task2 folder: replay real signatures")
     p.add_argument("--protocol", choices=("isdv4", "sigpad", "topaz"), default="sigpad")
     p.add_argument("--writer", type=int, default=1, help="synthetic seed or SVC2004 user number")
-    p.add_argument("--speed", type=float, default=1.0, help="replay speed of the virtual pad")
+    p.add_argument("--speed", type=float, help="replay speed of a sigpad virtual pad (default 4)")
     for q in {id(q): q for q in sub.choices.values()}.values():  # aliases share a parser
         _common(q)
     return parser
