@@ -323,9 +323,10 @@ def _least_squares(t, vx, vy, guesses: np.ndarray) -> np.ndarray:
     def residual(theta):
         rows = theta.reshape(n, 6)
         rx, ry = _rows_velocity(rows, t)
-        # Movement outside the segment would leak into its neighbours: penalise it.
+        # Movement outside the segment would leak into its neighbours: penalise
+        # more than the few per cent that a stroke's tails naturally carry.
         inside = _rows_progress(rows, t[-1] + 2 * step) - _rows_progress(rows, t[0] - 2 * step)
-        leak = rows[:, 3] * (1.0 - inside) / max(path, 1.0) * np.sqrt(len(t))
+        leak = rows[:, 3] * np.maximum(0.0, 0.95 - inside) / max(path, 1.0) * np.sqrt(len(t))
         return np.r_[(rx - vx) / scale, (ry - vy) / scale, leak]
 
     fit = least_squares(residual, start, bounds=(lo, hi), x_scale="jac", ftol=1e-6, xtol=1e-6,

@@ -33,7 +33,7 @@ from .sigmalognormal import AIR_Z, QUANTILE_Z, SigmaLognormal, air_log_scale, ex
 from .signature import Signature
 
 _DOMAIN = 0x5167_5AD  # keeps these streams apart from any other use of the seed
-_GENUINE, _FORGER, _FORGERY, _TEMPLATE = 1, 2, 3, 4
+_GENUINE, _FORGER, _FORGERY, _TEMPLATE, _GENUINE_PEN = 1, 2, 3, 4, 5
 FORGERS = 4
 """SVC2004's 20 skilled forgeries of a user come from several other contributors."""
 
@@ -44,6 +44,9 @@ class PenStyle:
     speed_relief: float = 0.15  # fraction of pressure lost at the fastest point
     azimuth: float = 900.0      # SVC2004 units (0..1840 seen)
     altitude: float = 600.0     # SVC2004 units (280..900 seen)
+    wave: float = 0.1           # slow pressure swell, fraction of the plateau
+    wave_hz: float = 0.6
+    wave_phase: float = 0.0
 
 
 @dataclass(frozen=True, eq=False)
@@ -59,10 +62,12 @@ class Writer:
 
     def forgery_params(self, index: int) -> tuple[SigmaLognormal, PenStyle]:
         forger = _forger(self, _check_index(index) // 5 % FORGERS)
-        return _forge(self.template, forger, _rng(self.seed, _FORGERY, index)), forger.style
+        rng = _rng(self.seed, _FORGERY, index)
+        return _forge(self.template, forger, rng), _vary_pen(forger.style, rng)
 
     def genuine(self, index: int, rate_hz: float = 100.0) -> Signature:
-        return render(self.genuine_params(index), self.style, rate_hz,
+        style = _vary_pen(self.style, _rng(self.seed, _GENUINE_PEN, _check_index(index)))
+        return render(self.genuine_params(index), style, rate_hz,
                       source=f"{self.source}:{self.seed}:genuine:{index}")
 
     def forgery(self, index: int, rate_hz: float = 100.0) -> Signature:
@@ -85,7 +90,8 @@ def make_writer(seed: int) -> Writer:
     """A random writer, the same for the same seed."""
     rng = _rng(_check_seed(seed), _TEMPLATE, 0)
     style = PenStyle(pressure=rng.uniform(0.45, 0.85), speed_relief=rng.uniform(0.0, 0.3),
-                     azimuth=rng.uniform(300, 1500), altitude=rng.uniform(400, 800))
+                     azimuth=rng.uniform(300, 1500), altitude=rng.uniform(400, 800),
+                     wave=rng.uniform(0.05, 0.25), wave_hz=rng.uniform(0.3, 1.2), wave_phase=rng.uniform(0, 6.3))
     return Writer(seed, _random_template(rng), style)
 
 
@@ -129,7 +135,14 @@ def _pressure(t, speed, style: PenStyle, rate_hz: float) -> np.ndarray:
     since_land, to_lift = t - t[starts[run]], t[ends[run]] - t
     ramp = np.clip(np.minimum(since_land, to_lift) / 0.04, 0.0, 1.0)
     relief = 1.0 - style.speed_relief * speed / max(float(speed.max()), 1e-9)
-    return np.clip(style.pressure * (0.4 + 0.6 * ramp) * relief, 0.02, 1.0)
+    swell = 1.0 + style.wave * np.sin(2 * np.pi * style.wave_hz * (t - t[0]) + style.wave_phase)
+    return np.clip(style.pressure * (0.4 + 0.6 * ramp) * relief * swell, 0.02, 1.0)
+
+
+def _vary_pen(style: PenStyle, rng) -> PenStyle:
+    """One signature's pen: the plateau and the swell's timing vary a little."""
+    return replace(style, pressure=float(np.clip(style.pressure * rng.lognormal(0, 0.08), 0.1, 1.0)),
+                   wave_phase=style.wave_phase + rng.normal(0, 0.6))
 
 
 # --- random templates ------------------------------------------------------------
@@ -140,7 +153,7 @@ def _random_template(rng: np.random.Generator) -> SigmaLognormal:
         strokes_per_part=rng.uniform(2.0, 6.0), mark_chance=rng.uniform(0.1, 0.35),
         progress=rng.uniform(0.05, 0.25), slant=rng.uniform(-0.3, 0.4), loopiness=rng.uniform(0.0, 0.15),
         spacing=rng.uniform(0.045, 0.08), mu=np.log(rng.uniform(0.08, 0.14)),
-        sigma=rng.uniform(0.2, 0.35), gap=rng.uniform(0.06, 0.12), min_strokes=rng.uniform(10, 20))
+        sigma=rng.uniform(0.2, 0.35), gap=rng.uniform(0.06, 0.12), min_strokes=rng.uniform(14, 24))
     n_parts = 1 + min(int(rng.negative_binomial(3, 0.4)), 15)
     # Few pen lifts mean long cursive parts: a name takes a dozen strokes or more.
     habits["strokes_per_part"] = max(habits["strokes_per_part"], habits["min_strokes"] / n_parts)
@@ -212,7 +225,10 @@ def _strokes_from_chords(rng, chords, air, habits) -> SigmaLognormal:
             t0[i] = clock - np.exp(mu[i] - QUANTILE_Z * sigma[i])
         elif i > 0:
             t0[i] = t0[i - 1] + habits["spacing"] * rng.lognormal(0, 0.25)
-    x0, y0 = rng.uniform(500, 2500), rng.uniform(1500, 4000)
+    # Place the virtual targets' lower-left corner inside the tablet (SVC2004: x 449.., y 0..).
+    targets = np.vstack([[0.0, 0.0], np.cumsum(chords, axis=0)])
+    x0 = rng.uniform(500, 2500) - targets[:, 0].min()
+    y0 = rng.uniform(800, 2500) - targets[:, 1].min()
     return SigmaLognormal.create(t0, mu, sigma, length, angle - turn / 2, angle + turn / 2,
                                  air=air, x0=x0, y0=y0)
 
@@ -228,17 +244,22 @@ def _warp_onsets(t0: np.ndarray, factors: np.ndarray) -> np.ndarray:
     return out
 
 
+GENUINE_SPREAD = dict(tempo=0.10, size=0.06, tilt=0.04, onset=0.10, mu=0.07, sigma=0.08, D=0.08, theta=0.08)
+"""Standard deviations: log-scale for tempo, size, onset, sigma, D; radians for tilt, theta."""
+
+
 def _vary_genuine(p: SigmaLognormal, rng) -> SigmaLognormal:
     """Intra-writer variability: small jitter of every parameter, global tempo, size, slant."""
     n = len(p)
-    tempo, size, tilt = rng.lognormal(0, 0.08), rng.lognormal(0, 0.05), rng.normal(0, 0.03)
+    g = GENUINE_SPREAD
+    tempo, size, tilt = rng.lognormal(0, g["tempo"]), rng.lognormal(0, g["size"]), rng.normal(0, g["tilt"])
     return p.replace(
-        t0=_warp_onsets(p.t0, tempo * rng.lognormal(0, 0.06, n)),
-        mu=p.mu + np.log(tempo) + rng.normal(0, 0.05, n),
-        sigma=np.clip(p.sigma * rng.lognormal(0, 0.06, n), 0.05, 1.2),
-        D=p.D * size * rng.lognormal(0, 0.05, n),
-        theta_s=p.theta_s + tilt + rng.normal(0, 0.05, n),
-        theta_e=p.theta_e + tilt + rng.normal(0, 0.05, n),
+        t0=_warp_onsets(p.t0, tempo * rng.lognormal(0, g["onset"], n)),
+        mu=p.mu + np.log(tempo) + rng.normal(0, g["mu"], n),
+        sigma=np.clip(p.sigma * rng.lognormal(0, g["sigma"], n), 0.05, 1.2),
+        D=p.D * size * rng.lognormal(0, g["D"], n),
+        theta_s=p.theta_s + tilt + rng.normal(0, g["theta"], n),
+        theta_e=p.theta_e + tilt + rng.normal(0, g["theta"], n),
         x0=p.x0 + rng.normal(0, 300), y0=p.y0 + rng.normal(0, 300))
 
 
@@ -260,10 +281,11 @@ def _forger(writer: Writer, forger_id: int) -> Forger:
     s = writer.style
     style = PenStyle(pressure=float(np.clip(s.pressure * rng.uniform(0.6, 1.0), 0.15, 1.0)),
                      speed_relief=rng.uniform(0.0, 0.2), azimuth=rng.uniform(300, 1500),
-                     altitude=rng.uniform(400, 800))
+                     altitude=rng.uniform(400, 800), wave=rng.uniform(0.05, 0.25),
+                     wave_hz=rng.uniform(0.3, 1.2), wave_phase=rng.uniform(0, 6.3))
     return Forger(slowness=rng.uniform(1.0, 1.35), uniformity=rng.uniform(0.3, 0.8),
                   sigma=rng.uniform(0.25, 0.4), pause_chance=rng.uniform(0.03, 0.12),
-                  lift_chance=rng.uniform(0.02, 0.08), shape_error=rng.uniform(0.08, 0.2), style=style)
+                  lift_chance=rng.uniform(0.02, 0.08), shape_error=rng.uniform(0.06, 0.14), style=style)
 
 
 def _forge(p: SigmaLognormal, f: Forger, rng) -> SigmaLognormal:
@@ -275,7 +297,7 @@ def _forge(p: SigmaLognormal, f: Forger, rng) -> SigmaLognormal:
         t0=_warp_onsets(p.t0, slow * rng.lognormal(0, 0.2, n)),
         mu=p.mu + np.log(slow) + rng.normal(0, 0.1, n),
         sigma=np.clip((1 - f.uniformity) * p.sigma + f.uniformity * f.sigma * rng.lognormal(0, 0.1, n), 0.05, 1.2),
-        D=p.D * size * rng.lognormal(0, 0.12, n),
+        D=p.D * size * rng.lognormal(0, 0.1, n),
         theta_s=p.theta_s + tilt + rng.normal(0, f.shape_error, n),
         theta_e=p.theta_e + tilt + rng.normal(0, f.shape_error, n),
         x0=p.x0 + rng.normal(0, 300), y0=p.y0 + rng.normal(0, 300))
