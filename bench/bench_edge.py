@@ -1,0 +1,261 @@
+"""Edge benchmark: decision latency vs DTW, cold start, memory, size, error rates.
+
+One JSON object per line on stdout, each with ``"bench": "edge"`` and a
+``metric``:
+
+* ``latency`` - preprocess + int8 invoke + match against 5 int8 references,
+  per signature (median, p99, ms), and the full ``Verifier.verify`` (store
+  read, AES-GCM, replay checks, attempt logged) on a temporary store.
+* ``dtw`` - the reference verifier (trainer/dtw.py: dtaidistance's C DTW) on
+  the same signatures and references, at the recorded 100 Hz and resampled to
+  200 Hz, with the ratio DTW / model (the model resamples to 256 points, so
+  its cost does not grow with the rate; DTW's grows with its square).
+* ``cold_start`` - a fresh interpreter: imports + model load (in-process
+  timer) and the whole process until ready (wall), plus resident memory
+  (max RSS) after a decision, and whether TensorFlow was imported.
+* ``installed_size`` - the site-packages size of the edge extra's dependency
+  closure, measured from the installed distributions' file lists (no
+  temporary venv is built).
+* ``operating_point`` - FAR (skilled, random) and FRR at the model's shipped
+  threshold, under the trainer's protocol (5 references from S1-S10, 10
+  trials per user), on the users the manifest says the model never saw.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from edge.matching import mean_cosine
+from edge.model import Encoder, shipped_model_dir
+from edge.preprocess import preprocess
+from edge.templates import dequantize_many, quantize
+from firmware_bridge import svc2004
+from firmware_bridge.signature import Signature
+
+EDGE_DEPS = ("ai-edge-litert", "cryptography", "gpiozero", "numpy", "scipy", "pyserial")
+
+
+def emit(metric: str, **fields) -> dict:
+    row = {"bench": "edge", "metric": metric, **fields}
+    print(json.dumps(row), flush=True)
+    return row
+
+
+def pct(values, q) -> float:
+    return round(float(np.percentile(values, q)), 4)
+
+
+def load_users(task2: Path, users) -> dict:
+    out = {}
+    for u in users:
+        try:
+            out[u] = {s: svc2004.read(task2 / f"U{u}S{s}.TXT") for s in range(1, 41)}
+        except Exception:
+            continue  # a user with an unreadable file is left out
+    return out
+
+
+def resample(sig: Signature, rate_hz: float) -> Signature:
+    """The signature sampled at ``rate_hz`` (pen-down samples, linear interpolation)."""
+    d = sig.pen_down
+    t = sig.t_ms[d]
+    keep = np.r_[True, np.diff(t) > 0]
+    t = t[keep]
+    grid = np.arange(t[0], t[-1], 1000.0 / rate_hz)
+    f = lambda v: np.interp(grid, t, v[d][keep])
+    return Signature.create(grid, f(sig.x), f(sig.y), None,
+                            None if sig.pressure is None else f(sig.pressure))
+
+
+def model_latency(encoder: Encoder, data: dict, n: int) -> tuple[list, list]:
+    """(per-decision ms, the (refs, test) pairs used) for preprocess + invoke + match."""
+    pairs, times = [], []
+    users = list(data)
+    for k in range(n):
+        u = users[k % len(users)]
+        refs = [data[u][s] for s in range(1, 6)]
+        test = data[u][6 + (k // len(users)) % 15 if k % 2 == 0 else 21 + (k // len(users)) % 20]
+        pairs.append((refs, test))
+    cache = {}
+    for refs, test in pairs:
+        key = id(refs[0])
+        if key not in cache:  # enrolment happens once, before: templates are stored int8
+            cache[key] = dequantize_many([quantize(e) for e in encoder.embed_many(refs)])
+        t0 = time.perf_counter_ns()
+        x = preprocess(test, encoder.preprocessing)
+        e = encoder.embed_inputs(x)[0]
+        mean_cosine(cache[key], e)
+        times.append((time.perf_counter_ns() - t0) / 1e6)
+    return times, pairs
+
+
+def dtw_latency(pairs, rate_hz: float | None) -> list | None:
+    try:
+        from dtaidistance import dtw_ndim
+        from trainer.dtw import dtw_features
+    except ImportError:
+        return None
+    times, cache = [], {}
+    for refs, test in pairs:
+        if rate_hz:
+            refs = cache.setdefault(id(refs[0]), [resample(r, rate_hz) for r in refs])
+            test = resample(test, rate_hz)
+        feats = [dtw_features(r) for r in refs]  # enrolment: computed once in practice
+        t0 = time.perf_counter_ns()
+        ft = dtw_features(test)
+        np.mean([dtw_ndim.distance_fast(ft, fr) / (len(ft) + len(fr)) for fr in feats])
+        times.append((time.perf_counter_ns() - t0) / 1e6)
+    return times
+
+
+def verify_latency(model_dir: Path, data: dict, n: int) -> list:
+    import tempfile
+    from edge.config import Config
+    from edge.verifier import open_verifier
+    times = []
+    with tempfile.TemporaryDirectory() as tmp:
+        cfg = Config(store=Path(tmp) / "t.db", model=model_dir, lockout_after=0)
+        with open_verifier(cfg) as v:
+            users = list(data)[:10]
+            for u in users:
+                v.enrol(f"u{u}", [data[u][s] for s in range(1, 6)])
+            for k in range(n):
+                u = users[k % len(users)]
+                d = v.verify(f"u{u}", data[u][6 + (k // len(users)) % 15])
+                times.append(d.latency_ms)
+    return times
+
+
+COLD = """
+import time, resource, sys
+t0 = time.perf_counter()
+from edge.model import Encoder
+from edge.verifier import Verifier
+enc = Encoder(sys.argv[1])
+t1 = time.perf_counter()
+import numpy as np
+enc.embed_inputs(np.zeros(enc.manifest.input_shape[1:], np.float32))
+rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(t1 - t0, rss, "tensorflow" in sys.modules)
+"""
+
+
+def cold_start(model_dir: Path) -> dict:
+    t0 = time.perf_counter()
+    r = subprocess.run([sys.executable, "-c", COLD, str(model_dir)], capture_output=True, text=True,
+                       timeout=120, cwd=Path(__file__).resolve().parent.parent)
+    wall = time.perf_counter() - t0
+    inproc, rss, tf = r.stdout.split()
+    return {"imports_and_load_s": round(float(inproc), 3), "process_wall_s": round(wall, 3),
+            "max_rss_mb": round(float(rss), 1), "tensorflow_imported": tf == "True"}
+
+
+def installed_size() -> dict:
+    from importlib import metadata
+    import re
+    seen, sizes, todo = set(), {}, list(EDGE_DEPS)
+    while todo:
+        name = re.split(r"[ ;<>=!~\[]", todo.pop())[0].lower().replace("_", "-")
+        if name in seen:
+            continue
+        seen.add(name)
+        try:
+            dist = metadata.distribution(name)
+        except metadata.PackageNotFoundError:
+            continue
+        total = 0
+        for f in dist.files or []:
+            try:
+                total += os.path.getsize(f.locate())
+            except OSError:
+                pass
+        sizes[name] = round(total / 2**20, 1)
+        for req in dist.requires or []:
+            if "extra ==" not in req:
+                todo.append(req)
+    runtime = {k: v for k, v in sizes.items() if k != "scipy"}
+    return {"total_mb": round(sum(sizes.values()), 1), "packages_mb": sizes,
+            # scipy is a core dependency only for the synthetic writers (demo, trainer);
+            # enrol/verify/serve never import it (tests/edge/test_imports.py checks).
+            "without_scipy_mb": round(sum(runtime.values()), 1),
+            "method": "sum of installed files of the edge extra's dependency closure (no venv built)"}
+
+
+def operating_point(encoder: Encoder, data: dict, users: list[int], trials: int = 10) -> dict:
+    thr = encoder.manifest.threshold
+    emb = {(u, s): e for u in users for s, e in
+           zip(range(1, 41), dequantize_many([quantize(x) for x in
+                                              encoder.embed_many([data[u][s] for s in range(1, 41)])]))}
+    gen, skl, rnd = [], [], []
+    for u in users:
+        for k in range(trials):
+            rng = np.random.default_rng([0, u, k])
+            refs = sorted(int(s) for s in rng.choice(range(1, 11), size=5, replace=False))
+            R = np.stack([emb[(u, s)] for s in refs])
+            gen += [mean_cosine(R, emb[(u, s)]) for s in range(1, 21) if s not in refs]
+            skl += [mean_cosine(R, emb[(u, s)]) for s in range(21, 41)]
+            rnd += [mean_cosine(R, emb[(v, 1)]) for v in users if v != u]
+    gen, skl, rnd = map(np.array, (gen, skl, rnd))
+    return {"threshold": thr, "users": users, "frr_pct": round(100 * float(np.mean(gen < thr)), 2),
+            "far_skilled_pct": round(100 * float(np.mean(skl >= thr)), 2),
+            "far_random_pct": round(100 * float(np.mean(rnd >= thr)), 2),
+            "genuine": len(gen), "skilled": len(skl), "random": len(rnd)}
+
+
+def held_out_users(encoder: Encoder, available) -> tuple[list[int], str]:
+    extra = encoder.manifest.extra
+    for key in ("test_users", "held_out_users", "validation_users"):
+        found = extra.get(key)
+        if found is None and isinstance(extra.get("training"), dict):
+            found = extra["training"].get(key)
+        if found:
+            return [u for u in found if u in available], f"manifest {key}"
+    return sorted(available), "all users (the manifest names no held-out users)"
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="bench_edge", description=__doc__.splitlines()[0])
+    p.add_argument("--data", type=Path, default=None, help="SVC2004 root (Task2/ inside)")
+    p.add_argument("--model", type=Path, default=None, help="model directory (default: shipped)")
+    p.add_argument("-n", type=int, default=400, help="decisions timed")
+    args = p.parse_args(argv)
+    model_dir = args.model or shipped_model_dir(True)
+    root = args.data or svc2004.default_data_root()
+    task2 = root / "Task2" if (root / "Task2").is_dir() else root
+    encoder = Encoder(model_dir, num_threads=1)
+    data = load_users(task2, range(1, 41))
+    emit("model", model=str(model_dir), sha256=encoder.manifest.sha256, backend=encoder.backend,
+         threshold=encoder.manifest.threshold, score=encoder.manifest.score)
+    times, pairs = model_latency(encoder, data, args.n)
+    model_med = float(np.median(times))
+    emit("latency", what="preprocess+invoke+match", n=len(times), median_ms=pct(times, 50),
+         p99_ms=pct(times, 99), target_median_ms=1.0, ok=model_med <= 1.0)
+    full = verify_latency(model_dir, data, min(args.n, 200))
+    emit("latency", what="Verifier.verify (store, AES-GCM, replay checks, attempt logged)",
+         n=len(full), median_ms=pct(full, 50), p99_ms=pct(full, 99))
+    for rate in (None, 200.0):
+        dtw = dtw_latency(pairs[: min(len(pairs), 200)], rate)
+        if dtw is None:
+            emit("dtw", skipped="dtaidistance not installed (the train extra)")
+            break
+        sub = times[: len(dtw)]
+        emit("dtw", rate_hz=rate or 100, n=len(dtw), dtw_median_ms=pct(dtw, 50), dtw_p99_ms=pct(dtw, 99),
+             model_median_ms=pct(sub, 50), ratio=round(float(np.median(dtw) / np.median(sub)), 2),
+             target_ratio=3.0)
+    emit("cold_start", **cold_start(model_dir), target_s=1.0, target_rss_mb=100)
+    emit("installed_size", **installed_size(), target_mb=200)
+    users, why = held_out_users(encoder, data)
+    emit("operating_point", **operating_point(encoder, data, users), users_from=why)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
