@@ -28,9 +28,11 @@ def draw_signature(ax, sig, color="k") -> None:
 
 def draw_speed(ax, sig, color="k", label=None) -> None:
     """Speed (tablet units / s) against time, gaps left blank."""
-    t, dt = sig.t_ms, np.diff(sig.t_ms)
+    t, dt = sig.t_ms - sig.t_ms[0], np.diff(sig.t_ms)
     speed = np.hypot(np.diff(sig.x), np.diff(sig.y)) / np.maximum(dt, 1e-9) * 1000
-    speed[dt > 3 * np.median(dt[dt > 0])] = np.nan
+    # Lifts (long steps) and timestamp glitches (SVC2004 has zero-length steps) are no speed.
+    step = np.median(dt[dt > 0])
+    speed[(dt > 3 * step) | (dt < 0.5 * step)] = np.nan
     ax.plot(t[1:] / 1000, speed, color=color, lw=0.8, label=label)
     ax.set_xlabel("s")
 
