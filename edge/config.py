@@ -121,13 +121,24 @@ def default_store_path(service: bool = False) -> Path:
     """Where the store lives when ``--store`` is not given.
 
     Under systemd, ``$STATE_DIRECTORY`` (``StateDirectory=sigpad`` makes it
-    /var/lib/sigpad); the service run as root uses /var/lib/sigpad; everyone
-    else the user's data directory ($XDG_DATA_HOME/sigpad).
+    /var/lib/sigpad); the service run as root, and anyone who owns
+    /var/lib/sigpad (the service's user), use /var/lib/sigpad; everyone else
+    the user's data directory ($XDG_DATA_HOME/sigpad).
     """
     state = os.environ.get("STATE_DIRECTORY")
     if state:
         return Path(state.split(":")[0]) / "templates.db"
-    if service and os.geteuid() == 0:
-        return Path("/var/lib/sigpad/templates.db")
+    service_dir = Path("/var/lib/sigpad")
+    # The service itself (as root), or the CLI run as the service's user (the
+    # owner of /var/lib/sigpad, e.g. through deploy/sigpad-wrapper.sh): one store.
+    if (service and os.geteuid() == 0) or _owned_by_me(service_dir):
+        return service_dir / "templates.db"
     data = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
     return Path(data) / "sigpad" / "templates.db"
+
+
+def _owned_by_me(path: Path) -> bool:
+    try:
+        return path.is_dir() and path.stat().st_uid == os.geteuid() and os.geteuid() != 0
+    except OSError:
+        return False

@@ -34,6 +34,11 @@ class PadSource:
         self._thread.start()
 
     @property
+    def alive(self) -> bool:
+        """The background reader is still running."""
+        return self._thread.is_alive()
+
+    @property
     def has_pressure(self) -> bool:
         return self.pad.caps.max_pressure > 0
 

@@ -29,9 +29,10 @@ import signal
 import socket
 import socketserver
 import threading
+import time
 from pathlib import Path
 
-from firmware_bridge.errors import ConfigError, EnrolmentError, SigpadError
+from firmware_bridge.errors import ConfigError, EnrolmentError, SigpadError, TransportError
 
 from .config import Config
 from .decision import Decision
@@ -237,11 +238,20 @@ def default_socket_path() -> Path:
 
 
 def serve(cfg: Config, stop: threading.Event | None = None, pin_factory=None) -> int:
-    """Run until SIGTERM/SIGINT (or ``stop``); returns the exit code."""
+    """Run until SIGTERM/SIGINT (or ``stop``); returns the exit code.
+
+    A missing pad is waited for (the udev rule may start us before it is
+    plugged in): systemd hears READY=1 at once and a STATUS saying so, and
+    the watchdog keeps being pinged while we wait.
+    """
     if not cfg.port:
         raise ConfigError("serve needs a pad: --port URL or [pad] port in the config")
     stop = stop or _stop_on_signals()
-    source = PadSource(cfg.port, cfg.protocol)
+    interval = watchdog_interval_s()
+    sd_notify(f"READY=1\nSTATUS=waiting for the pad at {cfg.port}")
+    source = _wait_for_pad(cfg, stop, interval)
+    if source is None:
+        return 0  # stopped while waiting
     outputs = server = verifier = None
     try:
         verifier = open_verifier(cfg, service=True, has_pressure=source.has_pressure)
@@ -252,10 +262,13 @@ def serve(cfg: Config, stop: threading.Event | None = None, pin_factory=None) ->
         threading.Thread(target=server.serve_forever, name="control", daemon=True).start()
         log.info("serving %s (%s) on %s; model %s, threshold %.3f", cfg.port, cfg.protocol, path,
                  verifier.model_sha[:12], verifier.threshold)
-        sd_notify(f"READY=1\nSTATUS=pad {cfg.port}, socket {path}")
-        interval = watchdog_interval_s()
-        while not stop.wait(interval or 3600):
-            sd_notify("WATCHDOG=1")
+        sd_notify(f"STATUS=ready: pad {cfg.port}, socket {path}")
+        while not stop.wait(min(interval or 1.0, 1.0)):
+            if not source.alive:  # the read loop died: let systemd restart us
+                log.error("the pad reader stopped; exiting for a restart")
+                return 1
+            if interval:
+                sd_notify("WATCHDOG=1")
         sd_notify("STOPPING=1")
         return 0
     finally:
@@ -267,6 +280,23 @@ def serve(cfg: Config, stop: threading.Event | None = None, pin_factory=None) ->
         if verifier is not None:
             verifier.close()
         source.close()
+
+
+def _wait_for_pad(cfg: Config, stop: threading.Event, interval: float | None) -> PadSource | None:
+    delay = 0.5
+    while not stop.is_set():
+        try:
+            return PadSource(cfg.port, cfg.protocol)
+        except TransportError as exc:
+            log.warning("no pad yet (%s); retrying in %.0f s", exc, delay)
+        deadline = time.monotonic() + delay
+        while not stop.wait(min(interval or delay, max(0.0, deadline - time.monotonic()))):
+            if interval:
+                sd_notify("WATCHDOG=1")
+            if time.monotonic() >= deadline:
+                break
+        delay = min(delay * 2, 10.0)
+    return None
 
 
 def _stop_on_signals() -> threading.Event:

@@ -83,6 +83,7 @@ def test_serve_enrol_verify_gpio_and_bad_clients(tmp_path, model_dir, sig, monke
         t.start()
         try:
             assert rx.recv(200).startswith(b"READY=1")
+            assert rx.recv(200).startswith(b"STATUS=ready: pad ")
             assert rx.recv(200) == b"WATCHDOG=1"
             c = Client(cfg.socket)
             # bad input first: each gets an error event, the service carries on
@@ -132,3 +133,23 @@ def test_serve_enrol_verify_gpio_and_bad_clients(tmp_path, model_dir, sig, monke
             stop.set()
             t.join(15)
     assert result == [0]
+
+
+def test_serve_waits_for_a_missing_pad(tmp_path, model_dir, monkeypatch):
+    rx = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    rx.bind(str(tmp_path / "notify"))
+    rx.settimeout(10)
+    monkeypatch.setenv("NOTIFY_SOCKET", str(tmp_path / "notify"))
+    monkeypatch.setenv("WATCHDOG_USEC", "200000")
+    monkeypatch.delenv("WATCHDOG_PID", raising=False)
+    cfg = Config(store=tmp_path / "t.db", model=model_dir, port=str(tmp_path / "no-pad-yet"),
+                 socket=tmp_path / "c.sock")
+    stop = threading.Event()
+    result = []
+    t = threading.Thread(target=lambda: result.append(serve(cfg, stop)), daemon=True)
+    t.start()
+    assert rx.recv(200).startswith(b"READY=1\nSTATUS=waiting for the pad")
+    assert rx.recv(200) == b"WATCHDOG=1"          # alive while waiting
+    stop.set()
+    t.join(10)
+    assert result == [0] and not cfg.socket.exists()
