@@ -96,3 +96,33 @@ def test_real_process_exit_codes_and_streams(tmp_path, model_dir, task2):
     r = subprocess.run(base + ["verify", "bob", "--config", str(tmp_path / "none.toml"), "--file", "x"],
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 2 and "cannot read" in r.stderr
+
+
+@pytest.mark.slow
+def test_enrol_and_verify_on_a_pad(tmp_path, model_dir, task2, capsys):
+    """``--port`` over a real pty: the virtual pad signs as the CLI prompts."""
+    import threading
+    import time
+    from firmware_bridge import svc2004
+    from firmware_bridge.virtual import VirtualPad
+    sig = lambda n: svc2004.read(task2 / f"U1S{n}.TXT")
+    common = ["--json", "--store", str(tmp_path / "t.db"), "--model", str(model_dir)]
+    with VirtualPad("sigpad", speed=8.0) as vpad:
+        def writer(numbers):
+            vpad.wait_streaming(10)
+            for n in numbers:
+                vpad.sign(sig(n), wait=True, timeout=30)
+                time.sleep(0.2)
+        for argv, numbers in ((["enroll", "alice"], [1, 2, 3, 4, 5]), (["verify", "alice"], [8]),
+                              (["verify", "alice"], [21])):
+            t = threading.Thread(target=writer, args=(numbers,), daemon=True)
+            t.start()
+            code = main([*argv, "--port", vpad.path, "--protocol", "sigpad", "--timeout", "20", *common])
+            out = json.loads(capsys.readouterr().out)
+            t.join(30)
+            if argv[0] == "enroll":
+                assert code == 0 and out["templates"] == 5
+            elif numbers == [8]:
+                assert (code, out["accepted"], out["reason"]) == (0, True, "match")
+            else:
+                assert (code, out["accepted"], out["reason"]) == (1, False, "no-match")
