@@ -121,6 +121,16 @@ class Store:
             fresh = not self.path.exists()
             self._db = sqlite3.connect(self.path, timeout=timeout_s, isolation_level=None,
                                        check_same_thread=False)
+        except (OSError, sqlite3.Error) as exc:
+            raise StoreError(f"{self.path}: cannot open the store: {exc}") from exc
+        try:
+            self._setup(fresh)
+        except BaseException:
+            self._db.close()
+            raise
+
+    def _setup(self, fresh: bool) -> None:
+        try:
             if fresh:
                 os.chmod(self.path, 0o600)
             self._db.execute("PRAGMA journal_mode=WAL")
