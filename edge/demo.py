@@ -24,13 +24,16 @@ from .padflow import PadSource, enrol_from_pad, verify_from_pad
 from .verifier import open_verifier
 
 SIGN_TIMEOUT_S = 60.0
+UNSEEN_SEED_BASE = 7_000_000_000
+"""Synthetic writer N of the demo is seed UNSEEN_SEED_BASE + N: far from the seeds
+the trainer draws its synthetic writers from, so the model never saw them."""
 
 
 def demo_signatures(writer: int, data: Path | None):
     """(label, enrolment+spares, genuine, forgery) for the demo writer."""
     if data is None:
         from firmware_bridge import synthetic
-        w = synthetic.make_writer(writer)
+        w = synthetic.make_writer(UNSEEN_SEED_BASE + writer)
         return (f"synthetic writer {writer}", [w.genuine(i) for i in range(8)],
                 w.genuine(10), w.forgery(0))
     from firmware_bridge import svc2004

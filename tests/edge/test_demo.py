@@ -1,4 +1,4 @@
-"""``sigpad demo``: virtual pad on a pty, synthetic writer, no dataset needed."""
+"""``sigpad demo``: virtual pad on a pty, enrol over the serial line, two decisions."""
 
 import json
 
@@ -6,19 +6,29 @@ import pytest
 
 from edge.cli import main
 
-DEMO_WRITER = 4   # a synthetic writer the model under test decides correctly
+pytestmark = pytest.mark.slow
 
 
-@pytest.mark.slow
-def test_demo_with_a_synthetic_writer(model_dir, capsys):
-    code = main(["demo", "--json", "--model", str(model_dir), "--writer", str(DEMO_WRITER),
-                 "--speed", "16"])
-    out = json.loads(capsys.readouterr().out)
-    assert code == 0 and out["protocol"] == "sigpad"
+def run_demo(capsys, *argv):
+    code = main(["demo", "--json", "--speed", "16", *argv])
+    return code, json.loads(capsys.readouterr().out)
+
+
+def test_demo_needs_no_pad_and_no_dataset(model_dir, capsys):
+    code, out = run_demo(capsys, "--model", str(model_dir), "--writer", "1")
+    assert code == 0 and out["protocol"] == "sigpad" and out["writer"] == "synthetic writer 1"
+    genuine, forgery = out["decisions"]["genuine"], out["decisions"]["skilled forgery"]
+    assert genuine["reason"] in ("match", "no-match") and forgery["reason"] in ("match", "no-match")
+    assert genuine["latency_ms"] > 0 and genuine["threshold"] == forgery["threshold"]
+
+
+@pytest.mark.data
+def test_demo_replays_svc2004(model_dir, svc2004_root, capsys):
+    code, out = run_demo(capsys, "--model", str(model_dir), "--data", str(svc2004_root), "--writer", "1")
+    assert code == 0 and out["writer"] == "SVC2004 user 1"
     genuine, forgery = out["decisions"]["genuine"], out["decisions"]["skilled forgery"]
     assert (genuine["accepted"], genuine["reason"]) == (True, "match")
     assert (forgery["accepted"], forgery["reason"]) == (False, "no-match")
-    assert genuine["latency_ms"] > 0
 
 
 def test_demo_reports_a_missing_dataset(model_dir, tmp_path, capsys):
