@@ -174,7 +174,8 @@ esac
 TAG=cp${PYVER/./}
 if (( ! ONLINE )) && ! ls "$BUNDLE"/wheels/*-"$TAG"-*.whl >/dev/null 2>&1 \
         && [[ $ARCH == aarch64 ]]; then
-    die "the bundle has no wheels for Python $PYVER ($TAG); it has: $(cd "$BUNDLE/wheels" && ls | grep -o 'cp3[0-9]*-cp3[0-9]*' | sort -u | tr '\n' ' ')- rebuild it with --python-versions including $PYVER, or pass --online"
+    have=$(for w in "$BUNDLE"/wheels/*-cp3*-*.whl; do w=${w##*/}; w=${w#*-*-}; echo "${w%%-*}"; done | sort -u | tr '\n' ' ')
+    die "the bundle has no wheels for Python $PYVER ($TAG); it has: ${have:-none}- rebuild it with --python-versions including $PYVER, or pass --online"
 fi
 say "target $ROOT: $ARCH, Python $PYVER ($MODE)"
 
@@ -211,8 +212,9 @@ VENV=$(T $PREFIX)
 if [[ -x $(R $PREFIX)/bin/python ]] \
         && ! tpy "$VENV/bin/python" -c "import sys; sys.exit(sys.version_info[:2] != tuple(map(int, '$PYVER'.split('.'))))" 2>/dev/null; then
     say "the venv's Python differs from the system's $PYVER (an OS upgrade?): rebuilding it"
-    rm -rf "$(R $PREFIX)/bin" "$(R $PREFIX)/lib" "$(R $PREFIX)/lib64" \
-        "$(R $PREFIX)/include" "$(R $PREFIX)/pyvenv.cfg" "$(R $PREFIX)/share/sigpad-wheel.sha256"
+    VDIR=$(R $PREFIX)
+    rm -rf "${VDIR:?}/bin" "${VDIR:?}/lib" "${VDIR:?}/lib64" \
+        "${VDIR:?}/include" "${VDIR:?}/pyvenv.cfg" "${VDIR:?}/share/sigpad-wheel.sha256"
 fi
 if [[ ! -x $(R $PREFIX)/bin/python ]]; then
     # --without-pip: ensurepip runs pip in a subprocess, which needs python3-venv
@@ -237,7 +239,7 @@ WHL_SHA=$(sha256sum "$BUNDLE/wheels/$SIGPAD_WHL" | cut -d' ' -f1)
 STAMP=$(R $PREFIX)/share/sigpad-wheel.sha256
 if [[ $(cat "$STAMP" 2>/dev/null) != "$WHL_SHA $PYVER" ]]; then
     say "installing $SIGPAD_WHL and its dependencies into $PREFIX"
-    "${PIP[@]}" -m pip install -q "${PIP_OPTS[@]}" --upgrade "$TBUNDLE/wheels/$SIGPAD_WHL[edge]"
+    "${PIP[@]}" -m pip install -q "${PIP_OPTS[@]}" --upgrade "$TBUNDLE/wheels/${SIGPAD_WHL}[edge]"
     "${PIP[@]}" -m pip install -q "${PIP_OPTS[@]}" --no-deps --force-reinstall "$TBUNDLE/wheels/$SIGPAD_WHL"
     echo "$WHL_SHA $PYVER" > "$STAMP"
 else

@@ -106,8 +106,11 @@ def _run(cmd: list[str], what: str, **kw) -> subprocess.CompletedProcess:
 
 def build_wheel(dest: Path) -> Path:
     """The project wheel, built from this checkout."""
+    import importlib.util
+    # Without build isolation when setuptools is here: no index needed, so it works offline.
+    isolation = [] if importlib.util.find_spec("setuptools") is None else ["--no-build-isolation"]
     with tempfile.TemporaryDirectory() as tmp:
-        _run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
+        _run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", *isolation,
               "-w", tmp, str(REPO)], "building the sigpad wheel")
         (wheel,) = Path(tmp).glob("sigpad-*.whl")
         dest.mkdir(parents=True, exist_ok=True)

@@ -186,9 +186,10 @@ def test_verify_file_on_the_emulated_pi(enrolled):
 
 def test_serve_with_the_virtual_pad(enrolled, tmp_path):
     pi, root = enrolled, enrolled["root"]
-    # U1S7, not U1S6: the verify test's signature would (rightly) be refused as a replay.
+    # U1S7, not U1S6: the verify test's signature would (rightly) be refused as a
+    # replay. --interval 3: the capture ends a signature after a 1.5 s pen lift.
     vpad = subprocess.Popen([sys.executable, "-m", "firmware_bridge.virtual", "--protocol", "isdv4",
-                             "--file", str(DATA / "U1S7.TXT"), "--loop", "--interval", "1", "--speed", "4"],
+                             "--file", str(DATA / "U1S7.TXT"), "--loop", "--interval", "3", "--speed", "2"],
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=REPO)
     notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     serve = None
@@ -246,7 +247,7 @@ def test_serve_with_the_virtual_pad(enrolled, tmp_path):
         control.close()
         final = events[-1]
         assert final["event"] == "decision", events
-        assert final["user"] == "u1" and final["score"] is not None, final
+        assert final["user"] == "u1" and final["score"] is not None, f"{final['reason']}: {final['detail']}"
         assert final["reason"] in ("match", "no-match"), final  # judged, not refused unheard
 
         serve.terminate()
