@@ -312,7 +312,11 @@ fi
 
 VERSION=$(sed -n 's/.*"version": *"\([^"]*\)".*/\1/p' "$BUNDLE/BUNDLE.json" | head -1)
 if (( START )); then
-    systemctl restart sigpad.service || say "sigpad.service did not start: see journalctl -u sigpad"
+    # --no-block at first boot: waiting for a job from inside a boot-time unit can deadlock.
+    NOBLOCK=()
+    (( FIRSTBOOT )) && NOBLOCK=(--no-block)
+    systemctl "${NOBLOCK[@]}" restart sigpad.service \
+        || say "sigpad.service did not start (is a pad plugged in?): see journalctl -u sigpad"
 fi
 if (( FIRSTBOOT )); then
     rm -f "$(R /etc/systemd/system/multi-user.target.wants/sigpad-firstboot.service)"
