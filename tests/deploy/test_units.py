@@ -7,7 +7,6 @@ where the systemd is new enough (254+; bookworm has 252).
 
 from __future__ import annotations
 
-import configparser
 import re
 import shutil
 import subprocess
@@ -17,14 +16,6 @@ import pytest
 from .conftest import DEPLOY, install, make_bundle, require, require_root
 
 MAX_EXPOSURE = 1.5
-
-
-def unit(name="sigpad.service"):
-    cp = configparser.ConfigParser(strict=False, interpolation=None, delimiters=("=",))
-    cp.optionxform = str
-    # Repeated keys (DeviceAllow=) are kept by reading them by hand below.
-    cp.read_string(re.sub(r"^(\w+)=", lambda m: m.group(0), (DEPLOY / name).read_text(), flags=re.M))
-    return cp
 
 
 def keys(name="sigpad.service"):
