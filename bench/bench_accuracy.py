@@ -6,7 +6,8 @@ Each fold trains on 24 users and is scored on the other 6 with the harness
 protocol (10 trials, 5 references). Training folds are cached in runs/cv, so
 a second run only re-evaluates; a first run takes tens of minutes on 2 cores.
 
-    python -m bench.bench_accuracy --data ../shared/data/svc2004 [--methods ...]
+    python -m bench.bench_accuracy --data ../shared/data/svc2004 [--methods ...] > runs/acc.jsonl
+    python -m bench.bench_accuracy --table runs/acc.jsonl      # the markdown table
 
 Methods: dtw, contrastive, bromley, seed-answer (real-only, pressure model,
 Task2), nopressure (contrastive, pressure-free model on Task1 + Task2 without
@@ -65,15 +66,32 @@ def _stats(v):
             "max": round(float(np.max(v)), 2)}
 
 
+def markdown_table(lines) -> str:
+    """The summary lines of a run as a markdown table (mean [min-max] over folds)."""
+    rows = [json.loads(ln) for ln in lines if ln.strip().startswith("{")]
+    out = ["| method | task | precision | skilled EER, global | skilled EER, per writer "
+           "| random EER, global | random EER, per writer |", "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        if r.get("summary"):
+            cells = [f"{r[m]['mean']:.2f} [{r[m]['min']:.2f}-{r[m]['max']:.2f}]" for m in METRICS]
+            out.append(f"| {r['method']} | {r['task']} | {r['precision']} | " + " | ".join(cells) + " |")
+    return "\n".join(out)
+
+
 def main(argv: list[str] | None = None) -> int:
     from firmware_bridge import svc2004
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--table", type=Path, default=None,
+                   help="print the markdown table of a saved run's JSON lines and exit")
     p.add_argument("--data", type=Path, default=None, help="SVC2004 root (Task1/, Task2/)")
     p.add_argument("--methods", nargs="*", default=list(METHODS), choices=METHODS)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--synthetic", type=int, default=2000, help="synthetic writers for synth-*")
     args = p.parse_args(argv)
+    if args.table:
+        print(markdown_table(args.table.read_text().splitlines()))
+        return 0
     root = (args.data or svc2004.default_data_root()).resolve()
     for method in args.methods:
         if method == "dtw":

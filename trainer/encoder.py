@@ -3,15 +3,21 @@
 Bromley's TDNN slid learned filters along time; this is the same idea with
 what later work found to help, kept int8- and latency-friendly:
 
-* strided 1D convolutions early (256 -> 64 -> 32 steps), so the expensive
-  layers run on short sequences (training on 2 CPU cores is affordable, and
-  device latency is well under 1 ms);
-* dilated convolutions after that (dilation 2, then 4), to widen the
-  receptive field to ~100 of 256 resampled steps (a stroke or two) without
-  more parameters or more steps;
+* strided 1D convolutions early (256 -> 128 -> 64 -> 32 steps), so the
+  expensive layers run on short sequences (training on 2 CPU cores is
+  affordable, device latency is well under 1 ms). A stride-4 first layer
+  was tried and lost 4-7 EER points on a fold: fine timing matters;
+* a dilated last convolution, to widen the receptive field (~90 of 256
+  resampled steps, a stroke or two) without more parameters. A fifth,
+  wider block (50k parameters instead of 35k) did worse: 24 writers
+  overfit a bigger tower;
 * batch normalisation (folded into the convolutions by the converter);
-* global average + max pooling over time instead of flattening: the prototype
-  found it generalises better across writers, and it keeps the head small;
+* pooling over time: global average and max (what the prototype found to
+  generalise better than flattening) PLUS the average of each of 8
+  consecutive time spans. Global pooling alone forgets the ORDER of events,
+  and order and relative timing are what a skilled forger gets wrong: on two
+  held-out folds, 8 spans cut the skilled EER from 43 to 29 % (4 spans: 34)
+  and the random EER from 14 to 4 %;
 * a linear projection to ``dim`` (<= 80: an int8 template is then <= 80
   bytes) and ``tf.math.l2_normalize``. Keras' UnitNormalization would convert
   to float ops and the model would not be pure int8 any more.
@@ -23,6 +29,9 @@ exists only in training.
 from __future__ import annotations
 
 MAX_EMBEDDING_DIM = 80
+# (filters as a multiple of width, kernel, stride, dilation) per block.
+BLOCKS = ((1, 7, 2, 1), (1.5, 5, 2, 1), (2, 5, 2, 1), (3, 3, 1, 2))
+SEGMENTS = 8
 
 
 def l2_normalize_layer():
@@ -38,6 +47,11 @@ def l2_normalize_layer():
     return L2Normalize(name="l2_normalize")
 
 
+def architecture() -> dict:
+    """What defines the tower's shape (goes into cache keys and manifests)."""
+    return {"blocks": [list(b) for b in BLOCKS], "segments": SEGMENTS}
+
+
 def build_encoder(input_shape: tuple[int, int], dim: int = 64, width: int = 24,
                   dropout: float = 0.1, name: str = "encoder"):
     """Keras model: (batch, length, channels) float -> (batch, dim) unit vectors."""
@@ -48,15 +62,18 @@ def build_encoder(input_shape: tuple[int, int], dim: int = 64, width: int = 24,
         raise ValueError(f"embedding dim {dim} outside 1..{MAX_EMBEDDING_DIM}")
     inp = keras.Input(shape=tuple(input_shape), name="signature")
     x = inp
-    # (filters, kernel, stride, dilation) per block.
-    for i, (f, k, s, d) in enumerate([(width, 8, 4, 1), (width * 2, 5, 2, 1),
-                                      (width * 3, 3, 1, 2), (width * 4, 3, 1, 4)]):
+    for i, (m, k, s, d) in enumerate(BLOCKS):
+        f = int(width * m)
         x = layers.Conv1D(f, k, strides=s, dilation_rate=d, padding="same", use_bias=False,
                           name=f"conv{i}")(x)
         x = layers.BatchNormalization(name=f"bn{i}")(x)
         x = layers.ReLU(name=f"relu{i}")(x)
-    pooled = layers.Concatenate(name="pool")([layers.GlobalAveragePooling1D(name="avg")(x),
-                                              layers.GlobalMaxPooling1D(name="max")(x)])
+    pools = [layers.GlobalAveragePooling1D(name="avg")(x), layers.GlobalMaxPooling1D(name="max")(x)]
+    segments = min(SEGMENTS, x.shape[1])  # tiny test inputs have fewer steps
+    if segments > 1:  # order-aware: the mean of each of SEGMENTS consecutive time spans
+        seg = layers.AveragePooling1D(x.shape[1] // segments, name="segments")(x)
+        pools.append(layers.Flatten(name="segments_flat")(seg))
+    pooled = layers.Concatenate(name="pool")(pools)
     pooled = layers.Dropout(dropout, name="dropout")(pooled)
     emb = layers.Dense(dim, name="project")(pooled)
     return keras.Model(inp, l2_normalize_layer()(emb), name=name)

@@ -48,12 +48,21 @@ def add_arguments(p) -> None:
     p.add_argument("--synthetic", type=int, default=0, metavar="N",
                    help="pretrain on N synthetic writers first (cached in runs/)")
     p.add_argument("--synthetic-epochs", type=int, default=6, help="pretraining epochs")
+    p.add_argument("--pair-ratio", default="40/30/30", type=_ratio,
+                   help="genuine/skilled/random pair shares, e.g. 50/40/10 (Bromley's)")
     p.add_argument("--pairs-per-epoch", type=int, default=TrainConfig.pairs_per_epoch)
     p.add_argument("--batch-size", type=int, default=TrainConfig.batch_size)
     p.add_argument("--lr", type=float, default=TrainConfig.learning_rate)
     p.add_argument("--dim", type=int, default=TrainConfig.dim)
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _ratio(text: str) -> tuple:
+    parts = [float(v) for v in text.split("/")]
+    if len(parts) != 3 or min(parts) < 0 or sum(parts) <= 0:
+        raise ValueError(f"pair ratio {text!r}: give three non-negative shares, e.g. 40/30/30")
+    return tuple(round(v / sum(parts), 6) for v in parts)
 
 
 def recipe_from_args(args) -> dict:
@@ -64,7 +73,7 @@ def recipe_from_args(args) -> dict:
     data = [Path(d).resolve() for d in (args.data or [svc2004.default_data_root() / "Task2"])]
     cfg = TrainConfig(loss=args.loss, epochs=args.epochs, pairs_per_epoch=args.pairs_per_epoch,
                       batch_size=args.batch_size, learning_rate=args.lr, dim=args.dim,
-                      seed=args.seed, strategy=args.strategy,
+                      seed=args.seed, strategy=args.strategy, pair_ratio=args.pair_ratio,
                       verbose=2 if args.quiet else "auto")
     return {"data": data, "train": cfg,
             "preprocessing": PreprocessConfig(use_pressure=not args.no_pressure),
@@ -104,9 +113,11 @@ def _eer_threshold(out: Path, recipe: dict, users: str) -> float:
 
 
 def _training_info(recipe, args, history, start) -> dict:
+    from .encoder import architecture
     cfg = recipe["train"]
     return {"users": args.users, "val_users": args.val_users, "data": [p.name for p in recipe["data"]], "seed": cfg.seed,
             "loss": cfg.loss, "epochs": cfg.epochs, "pairs_per_epoch": cfg.pairs_per_epoch,
             "batch_size": cfg.batch_size, "learning_rate": cfg.learning_rate,
-            "synthetic_writers": recipe["synthetic"], "final_loss": round(float(history["loss"][-1]), 5),
+            "synthetic_writers": recipe["synthetic"], "pair_ratio": list(cfg.pair_ratio),
+            "architecture": architecture(), "embedding_dim": cfg.dim, "final_loss": round(float(history["loss"][-1]), 5),
             "train_seconds": round(time.time() - start, 1), "command": "sigpad-train fit " + " ".join(sys.argv[2:])}

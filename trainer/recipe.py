@@ -18,6 +18,7 @@ from .synthetic_data import CACHE, cache_key
 
 WRITER_OFFSET = 1000  # folder k's user u becomes writer k * 1000 + u
 FINE_TUNE_LR_FACTOR = 0.5
+PRETRAIN_PAIRS_FACTOR = 4  # thousands of synthetic writers: more pairs per epoch
 
 
 def load_training(recipe: dict, users) -> SigSet:
@@ -33,7 +34,8 @@ def train_recipe(recipe: dict, users):
     data = load_training(recipe, users)
     cfg, encoder = recipe["train"], None
     if recipe["synthetic"]:
-        pre = dataclasses.replace(cfg, epochs=recipe["synthetic_epochs"])
+        pre = dataclasses.replace(cfg, epochs=recipe["synthetic_epochs"],
+                                  pairs_per_epoch=cfg.pairs_per_epoch * PRETRAIN_PAIRS_FACTOR)
         encoder = pretrained_encoder(recipe["synthetic"], cfg.seed, recipe["preprocessing"], pre)
         cfg = dataclasses.replace(cfg, learning_rate=cfg.learning_rate * FINE_TUNE_LR_FACTOR)
     encoder, history = fit_encoder(data, cfg, encoder=encoder)
@@ -52,9 +54,10 @@ def export_recipe(recipe: dict, encoder, train_set: SigSet, out: Path, threshold
 
 
 def recipe_key(recipe: dict) -> str:
+    from .encoder import architecture
     cfg = dataclasses.asdict(recipe["train"]) | {"verbose": None}
     return cache_key([str(d) for d in recipe["data"]], recipe["preprocessing"].to_dict(), cfg,
-                     recipe["synthetic"], recipe["synthetic_epochs"])
+                     recipe["synthetic"], recipe["synthetic_epochs"], architecture())
 
 
 def run_fold(recipe: dict, train_users, test_users) -> dict:

@@ -17,6 +17,16 @@ def build_siamese(encoder):
     shape = encoder.input_shape[1:]
     a = keras.Input(shape=shape, name="a")
     b = keras.Input(shape=shape, name="b")
-    ea, eb = encoder(a), encoder(b)
-    cos = keras.layers.Lambda(lambda t: cosine(t[0], t[1]), name="cosine")([ea, eb])
+    # One encoder call on a and b stacked: batch normalisation then sees one
+    # batch of all signatures. Two calls would give it a batch of genuine
+    # signatures (a) and a batch salted with forgeries (b), statistics the
+    # device never has. The weights are shared either way.
+    both = keras.layers.Concatenate(axis=0, name="stack")([a, b])
+    emb = encoder(both)
+    cos = keras.layers.Lambda(lambda e: cosine(*_halves(e)), name="cosine")(emb)
     return keras.Model({"a": a, "b": b}, cos, name="siamese")
+
+
+def _halves(e):
+    import tensorflow as tf
+    return tf.split(e, 2, axis=0)

@@ -13,11 +13,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from edge.preprocess import PreprocessConfig
+
+from firmware_bridge.errors import SigpadError
 
 from .data import SigSet, from_signatures
 
@@ -31,27 +34,43 @@ def cache_key(*parts) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
+def _cache_path(n_writers: int, seed: int, config: PreprocessConfig) -> Path:
+    return CACHE / "cache" / f"synthetic-{cache_key(n_writers, seed, config.to_dict())}.npz"
+
+
 def synthetic_set(n_writers: int, seed: int, config: PreprocessConfig) -> SigSet:
-    """N synthetic writers, preprocessed; cached in runs/cache."""
-    path = CACHE / "cache" / f"synthetic-{cache_key(n_writers, seed, config.to_dict())}.npz"
-    if path.exists():
-        z = np.load(path)
-        return SigSet(z["x"], z["writer"], z["genuine"])
+    """N synthetic writers, preprocessed; cached in runs/cache.
+
+    Generation (~10 ms a signature) is the cost, so one pass preprocesses for
+    both pad kinds (with and without pressure) and caches both.
+    """
+    path = _cache_path(n_writers, seed, config)
+    if not path.exists():
+        generate(n_writers, seed, [config, replace(config, use_pressure=not config.use_pressure)])
+    z = np.load(path)
+    return SigSet(z["x"], z["writer"], z["genuine"])
+
+
+def generate(n_writers: int, seed: int, configs) -> None:
+    """Generate the writers once and cache them under every preprocessing config."""
     from firmware_bridge.synthetic import make_writer
 
-    def items():
-        for w in range(n_writers):
-            writer = make_writer(seed * 1_000_003 + w)
-            wid = WRITER_ID_BASE + w
-            for i in range(GENUINE_PER_WRITER):
-                yield wid, True, writer.genuine(i)
-            for i in range(FORGERIES_PER_WRITER):
-                yield wid, False, writer.forgery(i)
-
-    data = from_signatures(items(), config)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(path, x=data.x, writer=data.writer, genuine=data.genuine)
-    return data
+    sigs = []
+    for w in range(n_writers):
+        writer = make_writer(seed * 1_000_003 + w)
+        wid = WRITER_ID_BASE + w
+        for genuine, count, draw in ((True, GENUINE_PER_WRITER, writer.genuine),
+                                     (False, FORGERIES_PER_WRITER, writer.forgery)):
+            for i in range(count):
+                try:
+                    sigs.append((wid, genuine, draw(i)))
+                except SigpadError:
+                    continue  # a draw too short to be a signature: skip it, as a pad would
+    for config in configs:
+        data = from_signatures(sigs, config)
+        path = _cache_path(n_writers, seed, config)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(path, x=data.x, writer=data.writer, genuine=data.genuine)
 
 
 def pretrained_encoder(n_writers: int, seed: int, config: PreprocessConfig, cfg):
@@ -59,7 +78,8 @@ def pretrained_encoder(n_writers: int, seed: int, config: PreprocessConfig, cfg)
     from .encoder import build_encoder
     from .train import fit_encoder
 
-    key = cache_key(n_writers, seed, config.to_dict(), vars(cfg))
+    from .encoder import architecture
+    key = cache_key(n_writers, seed, config.to_dict(), vars(cfg) | {"verbose": None}, architecture())
     path = CACHE / "pretrain" / f"{key}.weights.h5"
     encoder = build_encoder(config.shape, dim=cfg.dim, width=cfg.width)
     if path.exists():

@@ -30,6 +30,7 @@ class TrainConfig:
     seed: int = 0
     strategy: str = "default"
     augment: bool = True
+    pair_ratio: tuple = (0.4, 0.3, 0.3)  # genuine / skilled / random: trainer.pairs.PAIR_RATIO
     verbose: int | str = "auto"
 
 
@@ -64,7 +65,7 @@ def fit_encoder(data: SigSet, cfg: TrainConfig, encoder=None, callbacks=()):
     import keras
 
     from .encoder import build_encoder
-    from .losses import keras_loss
+    from .losses import GENUINE, RANDOM, SKILLED, keras_loss
     from .pairs import pair_dataset
     from .siamese import build_siamese
 
@@ -79,7 +80,7 @@ def fit_encoder(data: SigSet, cfg: TrainConfig, encoder=None, callbacks=()):
                                                           alpha=0.05)
         model.compile(optimizer=keras.optimizers.Adam(schedule), loss=keras_loss(cfg.loss))
     ds = pair_dataset(data, steps * cfg.batch_size, cfg.batch_size, cfg.seed, cfg.augment,
-                      epochs=cfg.epochs)
+                      epochs=cfg.epochs, ratio=dict(zip((GENUINE, SKILLED, RANDOM), cfg.pair_ratio)))
     hist = model.fit(ds, epochs=cfg.epochs, steps_per_epoch=steps, verbose=cfg.verbose, shuffle=False,
                      callbacks=list(callbacks))
     return encoder, hist.history

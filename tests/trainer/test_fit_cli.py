@@ -1,0 +1,41 @@
+"""``sigpad-train fit``'s parser: built without TensorFlow, options parsed."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_building_the_cli_does_not_import_tensorflow():
+    code = ("import sys; from trainer import cli; cli.build_parser(); "
+            "print('tensorflow' in sys.modules, 'keras' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split() == ["False", "False"]
+
+
+def test_fit_options_make_a_recipe(tmp_path):
+    from trainer import cli
+    from trainer.fit import recipe_from_args
+
+    args = cli.build_parser().parse_args(
+        ["fit", "--data", str(tmp_path), "--users", "1-20", "--epochs", "3", "--seed", "5",
+         "--loss", "bromley", "--out", str(tmp_path / "m"), "--no-pressure", "--synthetic", "100",
+         "--pair-ratio", "50/40/10", "--strategy", "mirrored"])
+    recipe = recipe_from_args(args)
+    cfg = recipe["train"]
+    assert (cfg.loss, cfg.epochs, cfg.seed, cfg.strategy) == ("bromley", 3, 5, "mirrored")
+    assert cfg.pair_ratio == (0.5, 0.4, 0.1)
+    assert recipe["preprocessing"].use_pressure is False and recipe["synthetic"] == 100
+
+
+def test_bad_pair_ratio_is_refused():
+    from trainer import cli
+    with pytest.raises(SystemExit):
+        cli.build_parser().parse_args(["fit", "--pair-ratio", "1/2"])
