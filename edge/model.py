@@ -116,13 +116,19 @@ class Encoder:
         if x.ndim == 2:
             x = x[None]
         scale, zero = self._inp["quantization"]
-        q = np.clip(np.round(x / scale) + zero, -128, 127).astype(np.int8)
+        q = x / scale  # in place from here: same values as the one-liner, fewer temporaries
+        np.round(q, out=q)
+        q += zero
+        np.clip(q, -128, 127, out=q)
+        q = q.astype(np.int8)
         self._resize(len(q))
         self._interp.set_tensor(self._inp["index"], q)
         self._interp.invoke()
         raw = self._interp.get_tensor(self._out["index"])
         out_scale, out_zero = self._out["quantization"]
-        emb = (raw.astype(np.float32) - out_zero) * out_scale
+        emb = raw.astype(np.float32)
+        emb -= out_zero
+        emb *= out_scale
         norms = np.linalg.norm(emb, axis=1, keepdims=True)
         return emb / np.maximum(norms, 1e-12)
 
