@@ -34,7 +34,7 @@ class Config:
     enrol_retries: int = 2             # "sign again" rounds on the pad before giving up
     lockout_after: int = 5
     lockout_s: float = 300.0
-    replay_cosine: float = 0.997
+    replay_cosine: float = 0.995
     replay_history: int = 50
     port: str | None = None
     protocol: str = "sigpad"

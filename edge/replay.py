@@ -6,7 +6,7 @@ Two checks, both against the user's templates and recent attempts:
   dictionary of signature hashes) of the signature's samples with time made
   relative to the first sample - a byte-identical stream, re-sent with a new
   clock origin, gives the same MAC;
-* the *embedding*: a cosine at or above ``replay_cosine`` (0.997) to a stored
+* the *embedding*: a cosine at or above ``replay_cosine`` (0.995) to a stored
   embedding. Genuine signatures of one writer stay well below it (see
   docs/edge.md for the measured maximum); a replay with a little noise added
   or resampled at another rate stays above it.
