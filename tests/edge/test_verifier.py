@@ -40,10 +40,10 @@ def test_score_is_the_mean_cosine_to_the_stored_references(make_verifier, sig, e
 
 
 def test_threshold_is_configurable(make_verifier, sig):
+    make_verifier().enrol("alice", [sig(1, s) for s in range(1, 6)])
     v = make_verifier(threshold=1.01)  # nothing reaches it
-    v.enrol("alice", [sig(1, s) for s in range(1, 6)])
     d = v.verify("alice", sig(1, 8))
-    assert not d.accepted and d.threshold == 1.01
+    assert not d.accepted and d.threshold == 1.01 and d.reason == "no-match"
 
 
 # --- replay --------------------------------------------------------------------------
