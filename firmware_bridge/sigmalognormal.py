@@ -25,10 +25,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.ndimage import gaussian_filter1d
-from scipy.optimize import least_squares
-from scipy.signal import find_peaks
-from scipy.special import ndtr
 
 from .errors import SignatureError, SynthesisError
 from .signature import Signature
@@ -45,6 +41,24 @@ MU_RANGE = (-6.0, 1.5)
 """exp(mu) from 2.5 ms to 4.5 s: anything outside is not a handwriting stroke."""
 
 _FIELDS = ("t0", "mu", "sigma", "D", "theta_s", "theta_e")
+
+
+def ndtr(z: np.ndarray) -> np.ndarray:
+    """Standard normal CDF, numpy only (relative error < 1.2e-7).
+
+    Synthesis runs on the device for the virtual pad, where scipy is not
+    installed: this is the Chebyshev fit of erfc from Numerical Recipes
+    (``erfcc``), with ndtr(z) = erfc(-z / sqrt 2) / 2. Extraction (offline)
+    imports scipy where it needs it.
+    """
+    x = -np.asarray(z, dtype=np.float64) / np.sqrt(2.0)
+    a = np.abs(x)
+    t = 1.0 / (1.0 + 0.5 * a)
+    poly = -1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (
+        -0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (
+            -0.82215223 + t * 0.17087277))))))))
+    erfc_a = t * np.exp(-a * a + poly)
+    return 0.5 * np.where(x >= 0, erfc_a, 2.0 - erfc_a)
 
 
 @dataclass(frozen=True, eq=False)
@@ -182,6 +196,8 @@ def snr_db(vx, vy, vx_hat, vy_hat) -> float:
 
 def observed_velocity(t, x, y, smooth_samples: float = 1.0):
     """Velocity of one pen-down segment by central differences on lightly smoothed positions."""
+    from scipy.ndimage import gaussian_filter1d  # offline only: see ndtr
+
     if smooth_samples > 0:
         x = gaussian_filter1d(x, smooth_samples, mode="nearest")
         y = gaussian_filter1d(y, smooth_samples, mode="nearest")
@@ -273,6 +289,8 @@ def _fit_segment(t, vx, vy, target_snr_db, max_extra_strokes) -> np.ndarray:
 
 
 def _peak_guesses(t, vx, vy, speed) -> np.ndarray:
+    from scipy.signal import find_peaks
+
     padded = np.r_[0.0, speed, 0.0]  # a segment may start or end mid-movement
     peaks, _ = find_peaks(padded, prominence=0.05 * max(padded.max(), 1e-9))
     peaks = np.clip(peaks - 1, 0, len(speed) - 1)
@@ -308,6 +326,8 @@ def _rows_velocity(rows: np.ndarray, t: np.ndarray):
 
 def _least_squares(t, vx, vy, guesses: np.ndarray) -> np.ndarray:
     """Refine all strokes of a segment jointly on the velocity vector."""
+    from scipy.optimize import least_squares
+
     n = len(guesses)
     # Bounds: the range of handwriting strokes (exp(mu) 18 ms .. 0.6 s, sigma 0.08 .. 0.6),
     # and no stroke longer than twice the segment's whole path (cancelling giants).

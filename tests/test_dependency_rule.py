@@ -36,8 +36,8 @@ print(len(names))
 
 
 @pytest.mark.parametrize("package, blocked", [
-    ("firmware_bridge", "tensorflow,keras,edge,trainer"),
-    ("edge", "tensorflow,keras,trainer"),
+    ("firmware_bridge", "tensorflow,keras,edge,trainer,scipy"),
+    ("edge", "tensorflow,keras,trainer,scipy"),
 ])
 def test_package_imports_without_forbidden_packages(package, blocked):
     result = subprocess.run([sys.executable, "-c", PROBE, package, blocked],
@@ -53,3 +53,16 @@ def test_probe_really_blocks():
                             cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode != 0
     assert "firmware_bridge is forbidden here" in result.stderr
+
+
+def test_virtual_pad_signs_synthetic_writers_without_scipy():
+    # The demo on a Pi: scipy is not installed there.
+    code = PROBE.replace("print(len(names))", (
+        "from firmware_bridge.synthetic import make_writer\n"
+        "w = make_writer(3)\n"
+        "print(len(w.genuine(0)), len(w.forgery(0, rate_hz=200.0)))"))
+    result = subprocess.run([sys.executable, "-c", code, "firmware_bridge", "scipy,tensorflow"],
+                            cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    genuine, forgery = map(int, result.stdout.split())
+    assert genuine >= 10 and forgery >= 10
