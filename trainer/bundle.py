@@ -66,7 +66,7 @@ def add_arguments(p) -> None:
 def platform_tags(python: str) -> list[str]:
     """aarch64 tags pip may pick for a Pi running ``python``'s Debian release.
 
-    ``manylinux2014`` alone is not enough: numpy, scipy and ai-edge-litert
+    ``manylinux2014`` alone is not enough: numpy and ai-edge-litert
     publish only ``manylinux_2_27``/``_2_28`` and newer wheels.
     """
     newest = GLIBC_MINOR.get(python, 36)
