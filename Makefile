@@ -24,6 +24,16 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m bench.run_all --data $(DATA)
 
+# The shipped encoders (docs/training.md): fixed seed; the 5 cross-validation
+# folds that choose each threshold are cached in runs/cv and shared with bench.
+MODEL_SYNTH ?= --synthetic 2000
+model: $(STAMP)
+	$(PY) -m trainer.cli fit --data $(DATA)/Task2 --users 1-30 --seed 0 --loss contrastive \
+		$(MODEL_SYNTH) --cv-threshold --quiet --out edge/models/pressure --keras runs/shipped/pressure.keras
+	$(PY) -m trainer.cli fit --no-pressure --data $(DATA)/Task1 --data $(DATA)/Task2 --users 1-30 \
+		--seed 0 --loss contrastive $(MODEL_SYNTH) --cv-threshold --quiet --out edge/models/no_pressure \
+		--keras runs/shipped/no_pressure.keras
+
 evaluate: $(STAMP)
 	$(VENV)/bin/sigpad-train evaluate --method dtw --data $(DATA)/Task2
 
