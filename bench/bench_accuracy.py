@@ -36,13 +36,13 @@ def recipe_for(method: str, root: Path, args) -> dict:
     add_arguments(p)
     synth = method.startswith("synth-")
     base = method.removeprefix("synth-")
-    argv = ["--seed", str(args.seed), "--quiet"]
+    argv = ["--seed", str(args.seed), "--quiet"] + (["--epochs", str(args.epochs)] if args.epochs else [])
     if base == "nopressure":
         argv += ["--no-pressure", "--data", str(root / "Task1"), "--data", str(root / "Task2")]
     else:
         argv += ["--data", str(root / "Task2"), "--loss", base]
     if synth:
-        argv += ["--synthetic", str(args.synthetic)]
+        argv += ["--synthetic", str(args.synthetic), "--synthetic-epochs", str(args.synthetic_epochs)]
     return recipe_from_args(p.parse_args(argv))
 
 
@@ -87,7 +87,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data", type=Path, default=None, help="SVC2004 root (Task1/, Task2/)")
     p.add_argument("--methods", nargs="*", default=list(METHODS), choices=METHODS)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--epochs", type=int, default=None, help="(fine-tuning) epochs, default fit's")
     p.add_argument("--synthetic", type=int, default=2000, help="synthetic writers for synth-*")
+    p.add_argument("--synthetic-epochs", type=int, default=6, help="pretraining epochs for synth-*")
     args = p.parse_args(argv)
     if args.table:
         print(markdown_table(args.table.read_text().splitlines()))
