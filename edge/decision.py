@@ -10,6 +10,12 @@ Scores (the manifest's ``decision.score`` names the one its threshold is for):
   enrolment. A consistent writer (high mu, small sd) gets a stricter bar, an
   erratic one a looser bar. It needs its own threshold: the manifest's is for
   ``mean-cosine``.
+* ``refnorm-distance`` - the DTW reference's normalisation applied to cosine
+  distance: ``-(1 - s) / max(1 - m, DIST_FLOOR)``, where m is the mean cosine
+  among the references (``loo_mean``). The distance to the references is
+  measured in units of the references' own distance from each other, so one
+  global threshold fits consistent and erratic writers alike. Always <= 0;
+  higher is more genuine.
 
 A rejection is a value, never an exception: ``Decision`` says why.
 """
@@ -23,6 +29,7 @@ import numpy as np
 from firmware_bridge.errors import ConfigError
 
 SD_FLOOR = 0.02
+DIST_FLOOR = 0.01
 
 
 class Reason:
@@ -85,4 +92,6 @@ def score(name: str, refs: np.ndarray, test: np.ndarray, stats: dict) -> float:
         return s
     if name == "znorm-mean-cosine":
         return (s - stats["loo_mean"]) / max(stats["loo_sd"], SD_FLOOR)
+    if name == "refnorm-distance":
+        return -(1.0 - s) / max(1.0 - stats["loo_mean"], DIST_FLOOR)
     raise ConfigError(f"unknown score {name!r}")

@@ -31,6 +31,9 @@ def add_arguments(p) -> None:
                    help="dtw (default) or model (implied by --model)")
     p.add_argument("--model", type=Path, default=None, help="int8 .tflite file or its directory")
     p.add_argument("--backend", default=None, help="TFLite backend: litert, tflite or tensorflow")
+    p.add_argument("--score", default=None,
+                   help="model score (edge.decision): mean-cosine, znorm-mean-cosine, refnorm-distance "
+                        "(default: the manifest's)")
     p.add_argument("--users", default=None, help="users to evaluate, e.g. 1-30 or 21-30,5")
     p.add_argument("--trials", type=int, default=10)
     p.add_argument("--refs", type=int, default=5)
@@ -56,23 +59,30 @@ def load_signatures(users: dict) -> tuple[dict, list[str]]:
 
 
 class ModelScorer:
-    """Mean cosine to the references, embeddings from the int8 file via the edge."""
+    """The edge's score of the int8 file's embeddings (the manifest's, or ``score_name``)."""
 
     name = "model"
 
-    def __init__(self, signatures: dict, model: Path, backend: str | None = None):
-        from edge.matching import mean_cosine
+    def __init__(self, signatures: dict, model: Path, backend: str | None = None,
+                 score_name: str | None = None):
         from edge.model import Encoder
 
         model_dir = model if model.is_dir() else model.parent
         self.encoder = Encoder(model_dir, backend=backend)
+        self.score_name = score_name or self.encoder.manifest.score
         keys = list(signatures)
         emb = self.encoder.embed_many([signatures[k] for k in keys])
         self._emb = dict(zip(keys, emb))
-        self._match = mean_cosine
+        self._stats: dict = {}  # per reference set, as enrolment stores them
 
     def score(self, refs, test) -> float:
-        return self._match(np.stack([self._emb[r] for r in refs]), self._emb[test])
+        from edge.decision import score, user_stats
+
+        ref_emb = np.stack([self._emb[r] for r in refs])
+        stats = self._stats.get(refs)
+        if stats is None:
+            stats = self._stats[refs] = user_stats(ref_emb)
+        return score(self.score_name, ref_emb, self._emb[test], stats)
 
 
 def score_trials(trials, scorer) -> dict[str, dict[int, list[float]]]:
@@ -107,7 +117,7 @@ def summarise(scores: dict) -> dict:
 
 def evaluate(data: Path, method: str = "dtw", model: Path | None = None, users: str | None = None,
              trials: int = 10, refs: int = 5, ref_pool: int = 10, seed: int = 0,
-             backend: str | None = None) -> tuple[dict, dict]:
+             backend: str | None = None, score: str | None = None) -> tuple[dict, dict]:
     """(summary, raw scores) for one dataset and method."""
     index = svc2004.scan(data)
     wanted = parse_users(users)
@@ -115,7 +125,7 @@ def evaluate(data: Path, method: str = "dtw", model: Path | None = None, users: 
         index = {u: f for u, f in index.items() if u in wanted}
     sigs, skipped = load_signatures(index)
     if method == "model":
-        scorer = ModelScorer(sigs, model, backend)
+        scorer = ModelScorer(sigs, model, backend, score)
     else:
         from .dtw import DtwScorer
         scorer = DtwScorer(sigs)
@@ -127,6 +137,7 @@ def evaluate(data: Path, method: str = "dtw", model: Path | None = None, users: 
                "refs": refs, "seed": seed, "files_skipped": len(skipped)}
     if model is not None:
         summary["model"] = str(model)
+        summary["score"] = scorer.score_name
     for msg in skipped:
         print(f"skipped {msg}", file=sys.stderr)
     return summary, scores
@@ -140,7 +151,7 @@ def run(args) -> int:
     data = args.data or svc2004.default_data_root() / "Task2"
     try:
         summary, scores = evaluate(data, method, args.model, args.users, args.trials, args.refs,
-                                   args.ref_pool, args.seed, args.backend)
+                                   args.ref_pool, args.seed, args.backend, args.score)
     except ValueError as exc:
         print(f"sigpad-train evaluate: {exc}", file=sys.stderr)
         return 2

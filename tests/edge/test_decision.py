@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from edge.decision import SD_FLOOR, Decision, score, user_stats
+from edge.decision import DIST_FLOOR, SD_FLOOR, Decision, score, user_stats
 from firmware_bridge.errors import ConfigError
 
 REFS = np.array([[1.0, 0.0], [0.0, 1.0], [0.6, 0.8]])
@@ -31,6 +31,14 @@ def test_znorm_by_hand():
     assert score("znorm-mean-cosine", REFS, TEST, st) == pytest.approx(0.1 / SD_FLOOR)
     with pytest.raises(ConfigError):
         score("max-cosine", REFS, TEST, st)
+
+
+def test_refnorm_distance_by_hand():
+    # test: mean cosine 0.8, distance 0.2; references among themselves: mean
+    # cosine 1.4/3 (above), distance 1 - 1.4/3 = 1.6/3 -> score -0.2 / (1.6/3) = -0.375
+    assert score("refnorm-distance", REFS, TEST, user_stats(REFS)) == pytest.approx(-0.375)
+    # references that are copies of each other: the spread is floored
+    assert score("refnorm-distance", REFS, TEST, {"loo_mean": 1.0}) == pytest.approx(-0.2 / DIST_FLOOR)
 
 
 def test_decision_is_a_readable_value():

@@ -43,3 +43,16 @@ def test_cli_errors_exit_2(tmp_path, capsys):
     assert cli.main(["evaluate", "--data", str(tmp_path / "none")]) == 2
     assert "no such dataset folder" in capsys.readouterr().err
     assert cli.main(["evaluate", "--method", "model"]) == 2
+
+
+@pytest.mark.data
+def test_model_scores_are_the_edges(svc2004_root):
+    from edge.model import shipped_model_dir
+    model = shipped_model_dir(True)
+    mean, _ = evaluate(svc2004_root / "Task2", "model", model, users="1-2", trials=1)
+    assert mean["score"] == "mean-cosine"  # the manifest's
+    ref, _ = evaluate(svc2004_root / "Task2", "model", model, users="1-2", trials=1,
+                      score="refnorm-distance")
+    assert ref["score"] == "refnorm-distance"
+    assert ref["threshold_eer_skilled"] < 0 < mean["threshold_eer_skilled"]
+    assert ref["comparisons_skilled"] == mean["comparisons_skilled"] == 40
