@@ -37,7 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edge.matching import mean_cosine
+from edge.decision import score as edge_score
 from edge.model import Encoder, shipped_model_dir
 from edge.preprocess import preprocess
 from edge.templates import dequantize_many, quantize
@@ -96,7 +96,7 @@ def model_latency(encoder: Encoder, data: dict, n: int) -> tuple[list, list]:
         t0 = time.perf_counter_ns()
         x = preprocess(test, encoder.preprocessing)
         e = encoder.embed_inputs(x)[0]
-        mean_cosine(cache[key], e)
+        edge_score("mean-cosine", cache[key], e, {})
         times.append((time.perf_counter_ns() - t0) / 1e6)
     return times, pairs
 
@@ -204,9 +204,9 @@ def operating_point(encoder: Encoder, data: dict, users: list[int], trials: int 
             rng = np.random.default_rng([0, u, k])
             refs = sorted(int(s) for s in rng.choice(range(1, 11), size=5, replace=False))
             R = np.stack([emb[(u, s)] for s in refs])
-            gen += [mean_cosine(R, emb[(u, s)]) for s in range(1, 21) if s not in refs]
-            skl += [mean_cosine(R, emb[(u, s)]) for s in range(21, 41)]
-            rnd += [mean_cosine(R, emb[(v, 1)]) for v in users if v != u]
+            gen += [edge_score("mean-cosine", R, emb[(u, s)]) for s in range(1, 21) if s not in refs]
+            skl += [edge_score("mean-cosine", R, emb[(u, s)]) for s in range(21, 41)]
+            rnd += [edge_score("mean-cosine", R, emb[(v, 1)]) for v in users if v != u]
     gen, skl, rnd = map(np.array, (gen, skl, rnd))
     return {"threshold": thr, "users": users, "frr_pct": round(100 * float(np.mean(gen < thr)), 2),
             "far_skilled_pct": round(100 * float(np.mean(skl >= thr)), 2),
@@ -235,8 +235,8 @@ def operating_point_synthetic(encoder: Encoder, writers: int = 30) -> dict:
         e = dequantize_many([quantize(x) for x in encoder.embed_many(
             [wr.genuine(i) for i in range(15)] + [wr.forgery(i) for i in range(10)])])
         refs[w], gen[w], skl[w] = e[:5], e[5:15], e[15:]
-    g = [mean_cosine(refs[w], t) for w in refs for t in gen[w]]
-    s = [mean_cosine(refs[w], t) for w in refs for t in skl[w]]
+    g = [edge_score("mean-cosine", refs[w], t, {}) for w in refs for t in gen[w]]
+    s = [edge_score("mean-cosine", refs[w], t, {}) for w in refs for t in skl[w]]
     r = [mean_cosine(refs[w], gen[v][0]) for w in refs for v in refs if v != w]
     compare_scores(refs, gen, skl)
     return {"threshold": thr, "writers": writers, "frr_pct": round(100 * float(np.mean(np.array(g) < thr)), 2),
