@@ -204,9 +204,9 @@ def operating_point(encoder: Encoder, data: dict, users: list[int], trials: int 
             rng = np.random.default_rng([0, u, k])
             refs = sorted(int(s) for s in rng.choice(range(1, 11), size=5, replace=False))
             R = np.stack([emb[(u, s)] for s in refs])
-            gen += [edge_score("mean-cosine", R, emb[(u, s)]) for s in range(1, 21) if s not in refs]
-            skl += [edge_score("mean-cosine", R, emb[(u, s)]) for s in range(21, 41)]
-            rnd += [edge_score("mean-cosine", R, emb[(v, 1)]) for v in users if v != u]
+            gen += [edge_score("mean-cosine", R, emb[(u, s)], {}) for s in range(1, 21) if s not in refs]
+            skl += [edge_score("mean-cosine", R, emb[(u, s)], {}) for s in range(21, 41)]
+            rnd += [edge_score("mean-cosine", R, emb[(v, 1)], {}) for v in users if v != u]
     gen, skl, rnd = map(np.array, (gen, skl, rnd))
     return {"threshold": thr, "users": users, "frr_pct": round(100 * float(np.mean(gen < thr)), 2),
             "far_skilled_pct": round(100 * float(np.mean(skl >= thr)), 2),
@@ -237,7 +237,7 @@ def operating_point_synthetic(encoder: Encoder, writers: int = 30) -> dict:
         refs[w], gen[w], skl[w] = e[:5], e[5:15], e[15:]
     g = [edge_score("mean-cosine", refs[w], t, {}) for w in refs for t in gen[w]]
     s = [edge_score("mean-cosine", refs[w], t, {}) for w in refs for t in skl[w]]
-    r = [mean_cosine(refs[w], gen[v][0]) for w in refs for v in refs if v != w]
+    r = [edge_score("mean-cosine", refs[w], gen[v][0], {}) for w in refs for v in refs if v != w]
     compare_scores(refs, gen, skl)
     return {"threshold": thr, "writers": writers, "frr_pct": round(100 * float(np.mean(np.array(g) < thr)), 2),
             "far_skilled_pct": round(100 * float(np.mean(np.array(s) >= thr)), 2),
