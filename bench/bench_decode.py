@@ -69,7 +69,7 @@ def bench_idle(protocol: str = "sigpad", seconds: float = 2.0) -> dict:
             "wall_s": round(wall, 2), "cpu_percent": round(100 * cpu / wall, 3)}
 
 
-def main(argv: list[str] | None = None) -> list[dict]:
+def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.bench_decode")
     ap.add_argument("--samples", type=int, default=100_000)
     ap.add_argument("--idle-s", type=float, default=2.0)
@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     results.append(bench_idle(seconds=args.idle_s))
     for r in results:
         print(json.dumps(r), flush=True)
-    return results
+    return 0
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
 import sys
 import time
 
@@ -21,14 +22,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", default=None, help="SVC2004 root (default: $SIGPAD_DATA or ../shared)")
     parser.add_argument("--only", nargs="*", default=None, help="run only these benchmarks")
     args, rest = parser.parse_known_args(argv)
+    if args.data:  # every benchmark falls back on $SIGPAD_DATA for the dataset
+        os.environ["SIGPAD_DATA"] = args.data
     failed = 0
     for name in args.only or BENCHMARKS:
         start = time.perf_counter()
         try:
-            module = importlib.import_module(f"bench.{name}")
-            sub = (["--data", args.data] if args.data else []) + rest
-            rc = module.main(sub)
-        except Exception as exc:  # report and go on: see the docstring
+            rc = importlib.import_module(f"bench.{name}").main(rest)
+        except (Exception, SystemExit) as exc:  # report and go on: see the docstring
             print(json.dumps({"bench": name, "error": f"{type(exc).__name__}: {exc}"}), flush=True)
             rc = 1
         failed += bool(rc)
