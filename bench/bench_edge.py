@@ -44,7 +44,11 @@ from edge.templates import dequantize_many, quantize
 from firmware_bridge import svc2004
 from firmware_bridge.signature import Signature
 
-EDGE_DEPS = ("ai-edge-litert", "cryptography", "gpiozero", "numpy", "scipy", "pyserial")
+def edge_requirements() -> list[str]:
+    """What `pip install sigpad[edge]` pulls in directly, from pyproject.toml."""
+    import tomllib
+    project = tomllib.loads((Path(__file__).resolve().parent.parent / "pyproject.toml").read_text())["project"]
+    return list(project["dependencies"]) + list(project["optional-dependencies"]["edge"])
 
 
 def emit(metric: str, **fields) -> dict:
@@ -165,7 +169,7 @@ def cold_start(model_dir: Path) -> dict:
 def installed_size() -> dict:
     from importlib import metadata
     import re
-    seen, sizes, todo = set(), {}, list(EDGE_DEPS)
+    seen, sizes, todo = set(), {}, edge_requirements()
     while todo:
         name = re.split(r"[ ;<>=!~\[]", todo.pop())[0].lower().replace("_", "-")
         if name in seen:
@@ -185,11 +189,7 @@ def installed_size() -> dict:
         for req in dist.requires or []:
             if "extra ==" not in req:
                 todo.append(req)
-    runtime = {k: v for k, v in sizes.items() if k != "scipy"}
     return {"total_mb": round(sum(sizes.values()), 1), "packages_mb": sizes,
-            # scipy is a core dependency only for the synthetic writers (demo, trainer);
-            # enrol/verify/serve never import it (tests/edge/test_imports.py checks).
-            "without_scipy_mb": round(sum(runtime.values()), 1),
             "method": "sum of installed files of the edge extra's dependency closure (no venv built)"}
 
 
