@@ -14,7 +14,7 @@ import os
 import sys
 import time
 
-BENCHMARKS = ("bench_decode", "bench_edge", "bench_accuracy")
+BENCHMARKS = ("bench_decode", "bench_edge", "bench_accuracy", "bench_scores")
 
 
 def main(argv: list[str] | None = None) -> int:
