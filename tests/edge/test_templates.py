@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from edge.matching import mean_cosine
+from edge.decision import score
 from edge.templates import SCALE, dequantize, dequantize_many, quantize
 from firmware_bridge.errors import TemplateIntegrityError
 
@@ -43,6 +43,6 @@ def test_int8_templates_cost_nothing_in_score(encoder, sig):
         assert len(quantize(refs[0])) == encoder.manifest.embedding_dim
         worst_vec = min(worst_vec, float(np.min(np.sum(q * refs, axis=1))))
         for t in tests:
-            worst_score = max(worst_score, abs(mean_cosine(q, t) - mean_cosine(refs, t)))
+            worst_score = max(worst_score, abs(score("mean-cosine", q, t, {}) - score("mean-cosine", refs, t, {})))
     assert worst_vec > 0.999
     assert worst_score < 2e-3
