@@ -58,21 +58,14 @@ def load_signatures(users: dict) -> tuple[dict, list[str]]:
     return sigs, skipped
 
 
-class ModelScorer:
-    """The edge's score of the int8 file's embeddings (the manifest's, or ``score_name``)."""
+class EmbeddingScorer:
+    """The edge's score (``edge.decision.score``) over precomputed unit embeddings."""
 
-    name = "model"
+    name = "embedding"
 
-    def __init__(self, signatures: dict, model: Path, backend: str | None = None,
-                 score_name: str | None = None):
-        from edge.model import Encoder
-
-        model_dir = model if model.is_dir() else model.parent
-        self.encoder = Encoder(model_dir, backend=backend)
-        self.score_name = score_name or self.encoder.manifest.score
-        keys = list(signatures)
-        emb = self.encoder.embed_many([signatures[k] for k in keys])
-        self._emb = dict(zip(keys, emb))
+    def __init__(self, embeddings: dict, score_name: str = "mean-cosine"):
+        self._emb = embeddings
+        self.score_name = score_name
         self._stats: dict = {}  # per reference set, as enrolment stores them
 
     def score(self, refs, test) -> float:
@@ -83,6 +76,22 @@ class ModelScorer:
         if stats is None:
             stats = self._stats[refs] = user_stats(ref_emb)
         return score(self.score_name, ref_emb, self._emb[test], stats)
+
+
+class ModelScorer(EmbeddingScorer):
+    """Embeddings from the int8 file via the edge; the manifest's score unless ``score_name``."""
+
+    name = "model"
+
+    def __init__(self, signatures: dict, model: Path, backend: str | None = None,
+                 score_name: str | None = None):
+        from edge.model import Encoder
+
+        model_dir = model if model.is_dir() else model.parent
+        self.encoder = Encoder(model_dir, backend=backend)
+        keys = list(signatures)
+        emb = self.encoder.embed_many([signatures[k] for k in keys])
+        super().__init__(dict(zip(keys, emb)), score_name or self.encoder.manifest.score)
 
 
 def score_trials(trials, scorer) -> dict[str, dict[int, list[float]]]:

@@ -18,7 +18,7 @@ import numpy as np
 from firmware_bridge import svc2004
 
 from . import metrics
-from .evaluate import evaluate, load_signatures, score_trials, summarise
+from .evaluate import EmbeddingScorer, evaluate, load_signatures, score_trials, summarise
 from .protocol import make_trials
 
 USERS = tuple(range(1, 31))
@@ -31,19 +31,6 @@ def user_folds(n_folds: int = 5, users=USERS) -> list[list[int]]:
 
 def users_spec(users) -> str:
     return ",".join(str(u) for u in sorted(users))
-
-
-class EmbeddingScorer:
-    """Mean cosine to the references from precomputed unit embeddings."""
-
-    name = "float"
-
-    def __init__(self, embeddings: dict):
-        self._emb = embeddings
-
-    def score(self, refs, test) -> float:
-        r = np.stack([self._emb[k] for k in refs])
-        return float(np.mean(r @ self._emb[test]))
 
 
 def evaluate_float(encoder, data: Path, users, config, trials: int = 10, seed: int = 0):
