@@ -90,6 +90,7 @@ class SampleStream:
         counts_frames = not self.protocol.has_clock   # sigpad counts FrameSeq instead
         pmax = caps.max_pressure
         tilt = caps.max_tilt_x > 0
+        flip_y = caps.max_y if self.protocol.y_down else None
         n_samples = 0
         for e in events:
             kind = type(e)
@@ -101,7 +102,7 @@ class SampleStream:
                 p = e.pressure
                 out.append(Sample(
                     host_ms if e.t_us is None else self._device_ms(e.t_us),
-                    float(e.x), float(e.y),
+                    float(e.x), float(e.y if flip_y is None else flip_y - e.y),
                     None if p is None or pmax <= 0 else min(p / pmax, 1.0), e.tip,
                     float(e.tilt_x) if tilt and e.tilt_x is not None else None,
                     float(e.tilt_y) if tilt and e.tilt_y is not None else None))
@@ -117,6 +118,7 @@ class SampleStream:
                 st.frames += counts_frames
                 self.caps = caps = e      # later reports in this batch use it too
                 pmax, tilt = e.max_pressure, e.max_tilt_x > 0
+                flip_y = e.max_y if self.protocol.y_down else None
                 out.append(e)
             elif kind is Status:
                 st.pad_dropped = e.dropped

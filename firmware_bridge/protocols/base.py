@@ -119,6 +119,9 @@ class Protocol:
     them). ``corrupt`` damages the first packet of some encoded bytes the way
     line noise would (faults for tests). ``query`` says whether the pad
     answers a capabilities query; if not, ``default_caps`` is all we know.
+    ``y_down``: the pad's y grows downward (screen convention); the stream
+    turns it into ``max_y - y`` so every ``Sample`` has y growing upward, as
+    SVC2004 and the models do.
     """
 
     name: str
@@ -133,6 +136,7 @@ class Protocol:
     query: bool = False
     has_clock: bool = False
     max_batch: int = 1             # pen reports per packet the pad may send
+    y_down: bool = False           # y grows downward on the wire: the stream flips it
     description: str = ""
 
     def __repr__(self) -> str:

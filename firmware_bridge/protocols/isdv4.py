@@ -20,8 +20,8 @@ Packets with bit 4 set (0x10) are touch reports; they are skipped as
 'unsupported' (disable touch, or use a pen-only digitizer).
 
 The digitizer has no clock: the stream layer stamps samples on arrival. y
-grows downward (screen convention); we keep it as sent, since preprocessing
-normalises orientation.
+grows downward (screen convention): the protocol says so (``y_down``) and the
+stream flips it to ``max_y - y``, since the models were trained with y up.
 """
 
 from __future__ import annotations
@@ -124,5 +124,5 @@ def corrupt(data: bytes) -> bytes:
 PROTOCOL = Protocol(
     name="isdv4", decode=decode, encode=encode, encode_command=encode_command,
     decode_commands=decode_commands, corrupt=corrupt, default_caps=DEFAULT_CAPS,
-    serial=SerialSettings(baudrate=38400), usb_ids=(), query=True,
+    serial=SerialSettings(baudrate=38400), usb_ids=(), query=True, y_down=True,
     description="Wacom ISDV4 serial digitizer (tablet PCs), 38400 8N1")

@@ -27,15 +27,20 @@ from ..signature import Signature
 from .link import PtyLink
 
 
-def reports_for(sig: Signature, caps: Capabilities, t0_us: int = 0) -> list[PenReport]:
+def reports_for(sig: Signature, caps: Capabilities, t0_us: int = 0,
+                y_down: bool = False) -> list[PenReport]:
     """The reports a pad with ``caps`` sends for ``sig`` (what tests expect back).
 
     Coordinates are rounded; a signature that does not fit the pad's range is
     shifted to 0 and scaled down (one factor for x and y, keeping its shape).
+    ``y_down`` writes y as ``max_y - y``, as such a pad does (the host's
+    stream flips it back, so with the default the reports hold what arrives).
     Pressure is scaled to the pad's maximum; without recorded pressure a
     pen-down sample gets half of it. ``t_us`` follows the signature's times.
     """
     xs, ys = _fit(sig, caps)
+    if y_down:
+        ys = caps.max_y - ys
     t = np.round((sig.t_ms - sig.t_ms[0]) * 1000.0).astype(np.int64) + t0_us
     if caps.max_pressure <= 0:
         ps = [None] * len(sig)
@@ -241,7 +246,8 @@ class VirtualPad:
         job = self._jobs[0]
         if job.start is None:
             job.start = now
-            job.reports = reports_for(job.signature, self.caps, self._device_us(now))
+            job.reports = reports_for(job.signature, self.caps, self._device_us(now),
+                                      y_down=self.protocol.y_down)
         batch: list[PenReport] = []
         n = len(job.reports)
         while job.index < n and job.start + self._offset(job, job.index) <= now:

@@ -13,8 +13,19 @@ def test_isdv4_pressure_scaled_by_queried_maximum_and_host_time():
     caps = Capabilities(1000, 1000, 511, 0, 0)        # no tilt reported
     s.feed(isdv4.encode_query_reply(caps), now=1.0)
     out = s.feed(isdv4.encode_report(PenReport(10, 20, 511, True, True, 5, 5)), now=2.5)
-    assert out == [Sample(2500.0, 10.0, 20.0, 1.0, True, None, None)]
+    # ISDV4's y grows downward: 20 from the top of a 1000-high pad is 980 from its bottom.
+    assert out == [Sample(2500.0, 10.0, 980.0, 1.0, True, None, None)]
     assert s.stats.frames == 2 and s.stats.samples == 1
+
+
+def test_isdv4_vector_arrives_with_y_up():
+    # The issue's vector: x 26000, y 16000, p 1023, tilt 60/70, tip + proximity.
+    s = SampleStream("isdv4")
+    s.feed(isdv4.encode_query_reply(Capabilities(26202, 16325, 1023, 0, 0)), now=0.0)
+    [sample] = s.feed(bytes.fromhex("a1 32 64 1f 20 7f 07 3c 46"), now=1.0)
+    assert (sample.x, sample.y, sample.pressure) == (26000.0, 16325.0 - 16000.0, 1.0)
+    # sigpad pads report y up already: nothing is flipped.
+    assert not sigpad.PROTOCOL.y_down and isdv4.PROTOCOL.y_down
 
 
 def test_out_of_proximity_is_not_a_sample():
