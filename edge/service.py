@@ -211,7 +211,8 @@ class _Handler(socketserver.StreamRequestHandler):
                 return
             try:
                 req = parse_request(raw.decode("utf-8", errors="strict"))
-            except (ValueError, UnicodeDecodeError) as exc:
+            except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+                # RecursionError: a line of 4000 '[' nests too deep for json.
                 send({"event": "error", "error": f"bad request: {exc}"})
                 continue
             service.handle(req, send)

@@ -88,7 +88,8 @@ def test_serve_enrol_verify_gpio_and_bad_clients(tmp_path, model_dir, sig, monke
             c = Client(cfg.socket)
             # bad input first: each gets an error event, the service carries on
             for bad in (b"\xff\xfe garbage\n", b"{broken json\n", b"launch missiles\n",
-                        b'{"cmd": "verify"}\n', b"verify no/such/user\n"):
+                        b'{"cmd": "verify"}\n', b"verify no/such/user\n",
+                        b'{"cmd": ' + b"[" * 4000 + b"\n"):     # too deep for json
                 c.send(bad)
                 assert c.event()["event"] == "error", bad
             c.send("ping")
