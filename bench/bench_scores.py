@@ -22,7 +22,6 @@ from pathlib import Path
 
 import numpy as np
 
-SCORES = ("mean-cosine", "znorm-mean-cosine", "refnorm-distance")
 FOLDS = Path("runs/foldmodels")
 
 
@@ -47,11 +46,12 @@ def summarise(per_fold: list[dict]) -> dict:
     """Per-fold EERs (the harness's) and the pooled one-threshold operating point."""
     from trainer import metrics
     from trainer.evaluate import summarise as fold_summary
+    from trainer.folds import pooled_threshold
 
     rows = [fold_summary(s) for s in per_fold]
     pooled = {kind: np.concatenate([np.concatenate(list(s[kind].values())) for s in per_fold])
               for kind in ("genuine", "skilled", "random")}
-    thr = metrics.eer(pooled["genuine"], pooled["skilled"])[1]
+    thr = pooled_threshold(per_fold)
     far_skilled, frr = metrics.rates_at(pooled["genuine"], pooled["skilled"], thr)
     far_random, _ = metrics.rates_at(pooled["genuine"], pooled["random"], thr)
     out = {k: round(float(np.mean([r[k] for r in rows])), 2)
@@ -68,10 +68,27 @@ def mean_scores(score_sets: list[dict]) -> dict:
             for kind in score_sets[0]}
 
 
-def main(argv: list[str] | None = None) -> int:
+def fold_scores(root: Path, model: Path, test_users: list[int]) -> dict:
+    """{score name: raw scores} of one fold model: embedded once, scored every way."""
+    from edge.config import SCORES
+    from trainer.evaluate import ModelScorer, load_signatures, score_trials
+    from trainer.protocol import make_trials
     from firmware_bridge import svc2004
-    from trainer.evaluate import evaluate
-    from trainer.folds import user_folds, users_spec
+
+    index = {u: f for u, f in svc2004.scan(root / "Task2").items() if u in set(test_users)}
+    sigs, _ = load_signatures(index)
+    scorer, trials = ModelScorer(sigs, model), make_trials(index)
+    out = {}
+    for name in SCORES:
+        scorer.score_name = name
+        out[name] = score_trials(trials, scorer)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    from edge.config import SCORES
+    from firmware_bridge import svc2004
+    from trainer.folds import user_folds
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data", type=Path, default=None, help="SVC2004 root (Task2/ inside)")
@@ -84,8 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     for seed in args.seeds:
         for k, test in enumerate(folds):
             model = fold_model(root, seed, k, [u for u in range(1, 31) if u not in test], args.synthetic)
-            by_seed[seed].append({name: evaluate(root / "Task2", "model", model, users=users_spec(test),
-                                                 score=name)[1] for name in SCORES})
+            by_seed[seed].append(fold_scores(root, model, test))
             print(f"seed {seed} fold {k} scored", file=sys.stderr)
         for name in SCORES:
             print(json.dumps({"bench": "scores", "seed": seed, "score": name,
