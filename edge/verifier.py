@@ -157,9 +157,10 @@ class Verifier:
         embedding = self.encoder.embed(sig)
         value = score(self.score_name, refs, embedding, enrolled.profile)
         mac = stream_mac(self.store.mac_key, sig)
-        replay = self._replay(user, mac, embedding, refs, enrolled.stream_macs)
+        template = quantize(embedding)  # compared as stored: int8, like the references
+        replay = self._replay(user, mac, dequantize(template), refs, enrolled.stream_macs)
         accepted = replay is None and value >= self.threshold
-        self.store.record_attempt(user, self.model_sha, mac, quantize(embedding), accepted,
+        self.store.record_attempt(user, self.model_sha, mac, template, accepted,
                                   lambda st: self.lockout.update(st, accepted, now),
                                   self.config.replay_history)
         if replay is not None:
@@ -169,12 +170,11 @@ class Verifier:
         latency = (time.perf_counter() - t0) * 1000
         return Decision(user, accepted, value, self.threshold, reason, latency, detail, self.score_name)
 
-    def _replay(self, user, mac, embedding, refs, enrol_macs) -> str | None:
-        """Why this attempt is a replay, or None."""
+    def _replay(self, user, mac, test, refs, enrol_macs) -> str | None:
+        """Why this attempt is a replay, or None (``test``: the dequantized template)."""
         attempts = self.store.recent_attempts(user, self.model_sha)
         if mac in enrol_macs or any(a.stream_mac == mac for a in attempts):
             return "byte-identical to an earlier signature: replayed stream"
-        test = dequantize(quantize(embedding))
         stored = refs
         if attempts:
             stored = np.vstack([refs, dequantize_many([a.embedding for a in attempts], self.dim)])
