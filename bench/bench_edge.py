@@ -194,23 +194,25 @@ def installed_size() -> dict:
 
 
 def operating_point(encoder: Encoder, data: dict, users: list[int], trials: int = 10) -> dict:
+    """FAR and FRR at the manifest's threshold, under the harness's own trials
+    (trainer.protocol) and scoring (trainer.evaluate), with int8 templates."""
+    from firmware_bridge.svc2004 import UserFiles
+    from trainer.evaluate import EmbeddingScorer, score_trials
+    from trainer.metrics import rates_at
+    from trainer.protocol import make_trials
+
     thr = encoder.manifest.threshold
     emb = {(u, s): e for u in users for s, e in
            zip(range(1, 41), dequantize_many([quantize(x) for x in
                                               encoder.embed_many([data[u][s] for s in range(1, 41)])]))}
-    gen, skl, rnd = [], [], []
-    for u in users:
-        for k in range(trials):
-            rng = np.random.default_rng([0, u, k])
-            refs = sorted(int(s) for s in rng.choice(range(1, 11), size=5, replace=False))
-            R = np.stack([emb[(u, s)] for s in refs])
-            gen += [edge_score("mean-cosine", R, emb[(u, s)], {}) for s in range(1, 21) if s not in refs]
-            skl += [edge_score("mean-cosine", R, emb[(u, s)], {}) for s in range(21, 41)]
-            rnd += [edge_score("mean-cosine", R, emb[(v, 1)], {}) for v in users if v != u]
-    gen, skl, rnd = map(np.array, (gen, skl, rnd))
-    return {"threshold": thr, "users": users, "frr_pct": round(100 * float(np.mean(gen < thr)), 2),
-            "far_skilled_pct": round(100 * float(np.mean(skl >= thr)), 2),
-            "far_random_pct": round(100 * float(np.mean(rnd >= thr)), 2),
+    index = {u: UserFiles(u, {s: None for s in range(1, 21)}, {s: None for s in range(21, 41)})
+             for u in users}
+    scores = score_trials(make_trials(index, trials=trials), EmbeddingScorer(emb, encoder.manifest.score))
+    gen, skl, rnd = (np.concatenate(list(scores[k].values())) for k in ("genuine", "skilled", "random"))
+    far_skilled, frr = rates_at(gen, skl, thr)
+    far_random, _ = rates_at(gen, rnd, thr)
+    return {"threshold": thr, "users": users, "frr_pct": round(100 * frr, 2),
+            "far_skilled_pct": round(100 * far_skilled, 2), "far_random_pct": round(100 * far_random, 2),
             "genuine": len(gen), "skilled": len(skl), "random": len(rnd)}
 
 
