@@ -31,9 +31,6 @@ class SigSet:
     def __len__(self) -> int:
         return len(self.writer)
 
-    def subset(self, mask: np.ndarray) -> "SigSet":
-        return SigSet(self.x[mask], self.writer[mask], self.genuine[mask])
-
     @staticmethod
     def concat(sets) -> "SigSet":
         sets = [s for s in sets if len(s)]

@@ -25,7 +25,6 @@ from .data import SigSet
 from .losses import GENUINE, RANDOM, SKILLED
 
 PAIR_RATIO = {GENUINE: 0.4, SKILLED: 0.3, RANDOM: 0.3}
-BROMLEY_RATIO = {GENUINE: 0.5, SKILLED: 0.4, RANDOM: 0.1}
 AUG_SCALE = 0.1
 AUG_NOISE = 0.03
 SCALED_CHANNELS = 5  # x, y, vx, vy, speed come first in every preprocessing config
