@@ -16,9 +16,11 @@ import sys
 from pathlib import Path
 
 from firmware_bridge.errors import EnrolmentError, SigpadError
+from firmware_bridge.protocols import PROTOCOLS
 
 from . import config as config_mod
 from .decision import Decision, Reason
+from .model import BACKENDS
 
 OK, REJECT, ERROR = 0, 1, 2
 # Reasons for which no judgement of the signature was possible: exit 2.
@@ -32,7 +34,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     g.add_argument("--store", type=Path, help="template store (default: the user's data directory)")
     g.add_argument("--key-file", type=Path, help="store key (default: store.key beside the store)")
     g.add_argument("--model", type=Path, help="model directory or .tflite (default: the shipped model)")
-    g.add_argument("--backend", choices=("litert", "tflite", "tensorflow"))
+    g.add_argument("--backend", choices=BACKENDS)
     g.add_argument("--threshold", type=float, help="decision threshold (default: the manifest's)")
     g.add_argument("--score", choices=config_mod.SCORES, help="score (default: the manifest's)")
     g.add_argument("--lockout-after", type=int, help="failures before a lockout; 0 disables")
@@ -44,7 +46,7 @@ def _source(p: argparse.ArgumentParser, many: bool) -> None:
     src.add_argument("--file", nargs="+" if many else 1, type=Path, metavar="F",
                      help="SVC2004 text file(s)")
     src.add_argument("--port", metavar="URL", help="serial port of the pad (or 'auto')")
-    p.add_argument("--protocol", choices=("isdv4", "sigpad", "topaz"), help="pad protocol")
+    p.add_argument("--protocol", choices=sorted(PROTOCOLS), help="pad protocol")
     p.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for each signature")
 
 
@@ -64,13 +66,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("user")
     p = sub.add_parser("serve", help="run the service: pad, control socket, GPIO")
     p.add_argument("--port", metavar="URL", help="serial port of the pad (or 'auto')")
-    p.add_argument("--protocol", choices=("isdv4", "sigpad", "topaz"))
+    p.add_argument("--protocol", choices=sorted(PROTOCOLS))
     p.add_argument("--socket", type=Path, help="control socket (default: $RUNTIME_DIRECTORY/control.sock)")
     p.add_argument("--gpio-accept", help="GPIO pin pulsed on accept (e.g. GPIO17)")
     p.add_argument("--gpio-reject", help="GPIO pin pulsed on reject")
     p = sub.add_parser("demo", help="enrol and verify over a virtual pad, no hardware needed")
     p.add_argument("--data", type=Path, help="SVC2004 Task2 folder: replay real signatures")
-    p.add_argument("--protocol", choices=("isdv4", "sigpad", "topaz"), default="sigpad")
+    p.add_argument("--protocol", choices=sorted(PROTOCOLS), default="sigpad")
     p.add_argument("--writer", type=int, default=1, help="synthetic seed or SVC2004 user number")
     p.add_argument("--speed", type=float, help="replay speed of a sigpad virtual pad (default 4)")
     for q in {id(q): q for q in sub.choices.values()}.values():  # aliases share a parser
