@@ -16,7 +16,7 @@ from pathlib import Path
 
 from firmware_bridge.errors import ConfigError
 
-SCORES = ("mean-cosine", "znorm-mean-cosine", "refnorm-distance")
+SCORES = ("mean-cosine", "centroid-cosine", "centroid-max-cosine", "znorm-mean-cosine", "refnorm-distance")
 DEFAULT_FILE = Path(__file__).resolve().parent / "sigpad.toml"
 
 

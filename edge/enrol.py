@@ -1,8 +1,8 @@
 """Enrolment: N signatures in, int8 templates and the user's statistics out.
 
 The consistency check asks, for each signature, whether the others would
-accept it: its mean cosine to the other references (leave-one-out) must reach
-``threshold - margin``. One that does not is an outlier and the writer is
+accept it: its score against the other references (leave-one-out; the
+decision's own score when that is on the cosine's scale: ``COSINE_SCORES``) must reach ``threshold - margin``. One that does not is an outlier and the writer is
 asked to sign it again, as commercial verification SDKs do; the margin keeps
 this from failing honest writers whose signatures vary a little. Two
 signatures that are copies of each other (same stream, or practically the
@@ -18,9 +18,12 @@ import numpy as np
 from firmware_bridge.errors import EnrolmentError
 from firmware_bridge.signature import Signature
 
-from .decision import user_stats
+from .decision import score, user_stats
 from .replay import stream_mac
 from .templates import dequantize_many, quantize
+
+
+COSINE_SCORES = ("mean-cosine", "centroid-cosine", "centroid-max-cosine")  # scores on the cosine's scale
 
 
 @dataclass(frozen=True)
@@ -42,7 +45,7 @@ def sign_again(message: str, outliers: list[int]) -> EnrolmentError:
 
 
 def build(embeddings: np.ndarray, sigs: list[Signature], mac_key: bytes, count: int,
-          min_consistency: float, replay_cosine: float) -> Enrolment:
+          min_consistency: float, replay_cosine: float, score_name: str = "mean-cosine") -> Enrolment:
     """Check an enrolment and make its templates; raises ``EnrolmentError``."""
     if len(sigs) < count:
         raise sign_again(f"{len(sigs)} signatures given, enrolment needs {count}", [])
@@ -51,13 +54,21 @@ def build(embeddings: np.ndarray, sigs: list[Signature], mac_key: bytes, count: 
     macs = [stream_mac(mac_key, s) for s in sigs]
     _refuse_copies(refs, macs, replay_cosine)
     stats = user_stats(refs)
-    loo = np.array(stats["loo"]) if len(refs) > 1 else np.ones(1)
+    loo = leave_one_out(refs, score_name)
     bad = [int(i) for i in np.flatnonzero(loo < min_consistency)]
     if bad:
         which = ", ".join(f"#{i + 1} ({loo[i]:.3f})" for i in bad)
         raise sign_again(f"signature {which} is unlike the others (needs {min_consistency:.3f}): "
                          "sign again", bad)
     return Enrolment(templates, macs, stats)
+
+
+def leave_one_out(refs: np.ndarray, score_name: str) -> np.ndarray:
+    """Each reference's score against the others (for mean-cosine: ``user_stats``' "loo")."""
+    if len(refs) < 2:
+        return np.ones(1)
+    rest = lambda i: np.delete(refs, i, axis=0)  # noqa: E731
+    return np.array([score(score_name, rest(i), refs[i], {}) for i in range(len(refs))])
 
 
 def _refuse_copies(refs: np.ndarray, macs: list[bytes], replay_cosine: float) -> None:

@@ -98,10 +98,13 @@ class Verifier:
         for s in sigs:
             check_usable(s)
         embeddings = np.stack([self.encoder.embed(s) for s in sigs]) if sigs else np.zeros((0, self.dim))
-        # "Would the others accept it": only meaningful for the mean-cosine score.
-        base = self.threshold if self.score_name == "mean-cosine" else self.encoder.manifest.threshold
+        # "Would the others accept it", asked in a cosine score: the decision's
+        # when it is one, else the manifest's with the manifest's threshold.
+        name, base = self.score_name, self.threshold
+        if name not in enrolment.COSINE_SCORES:
+            name, base = self.encoder.manifest.score, self.encoder.manifest.threshold
         return enrolment.build(embeddings, sigs, self.store.mac_key, self.config.enrol_count,
-                               base - self.config.consistency_margin, self.config.replay_cosine)
+                               base - self.config.consistency_margin, self.config.replay_cosine, name)
 
     def enrol(self, user: str, sigs: list[Signature], replace: bool = False,
               count_failure: bool = True) -> enrolment.Enrolment:

@@ -32,7 +32,7 @@ def add_arguments(p) -> None:
     p.add_argument("--model", type=Path, default=None, help="int8 .tflite file or its directory")
     p.add_argument("--backend", default=None, help="TFLite backend: litert, tflite or tensorflow")
     p.add_argument("--score", default=None,
-                   help="model score (edge.decision): mean-cosine, znorm-mean-cosine, refnorm-distance "
+                   help="model score (edge.decision): mean-cosine, centroid-cosine, centroid-max-cosine, znorm-mean-cosine, refnorm-distance "
                         "(default: the manifest's)")
     p.add_argument("--users", default=None, help="users to evaluate, e.g. 1-30 or 21-30,5")
     p.add_argument("--trials", type=int, default=10)

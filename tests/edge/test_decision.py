@@ -15,6 +15,22 @@ def test_mean_cosine_by_hand():
     assert score("mean-cosine", REFS, TEST, {}) == pytest.approx(0.8)
 
 
+def test_centroid_cosine_by_hand():
+    # centroid (1.6/3, 1.8/3), norm sqrt(1.6^2 + 1.8^2)/3 = sqrt(5.8)/3;
+    # dot with (0.6, 0.8): (0.96 + 1.44)/3 = 0.8 -> cosine 0.8 * 3 / sqrt(5.8) = 2.4 / sqrt(5.8)
+    assert score("centroid-cosine", REFS, TEST, {}) == pytest.approx(2.4 / np.sqrt(5.8))
+    # references that cancel out leave no direction: a score of 0, not a division by zero
+    assert score("centroid-cosine", np.array([[1.0, 0.0], [-1.0, 0.0]]), TEST, {}) == 0.0
+
+
+def test_centroid_max_cosine_by_hand():
+    # centroid cosine 2.4 / sqrt(5.8) (above); the nearest reference is TEST itself: max cosine 1
+    assert score("centroid-max-cosine", REFS, TEST, {}) == pytest.approx(0.5 * (2.4 / np.sqrt(5.8) + 1.0))
+    # (0.8, 0.6): cosines 0.8, 0.6, 0.96 -> max 0.96; centroid (1.6, 1.8)/3: (1.28 + 1.08) / sqrt(5.8)
+    other = np.array([0.8, 0.6])
+    assert score("centroid-max-cosine", REFS, other, {}) == pytest.approx(0.5 * (2.36 / np.sqrt(5.8) + 0.96))
+
+
 def test_user_stats_by_hand():
     st = user_stats(REFS)
     # leave-one-out means: r0: (0 + 0.6)/2 = 0.3; r1: (0 + 0.8)/2 = 0.4; r2: (0.6 + 0.8)/2 = 0.7

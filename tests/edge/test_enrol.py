@@ -55,3 +55,13 @@ def test_consistency_rule_by_hand():
     assert info.value.outliers == [2]
     ok = build(e[:2], [S(0), S(10)], b"k" * 32, count=2, min_consistency=0.3, replay_cosine=0.997)
     assert ok.stats["loo"] == pytest.approx([0.995, 0.995], abs=2e-3)
+    # In the centroid score, each against the others' renormalised mean:
+    # #1 vs (0.4975, 0.55)/0.742 -> 0.67; #2 vs (0.5, 0.5)/0.707 -> 0.77; #3 vs (0.9975, 0.05) -> 0.05.
+    # At 0.6 only #3 is unlike the others; in the mean cosine (0.50, 0.55, 0.05) all three would be.
+    sigs = [S(0), S(10), S(20)]
+    with pytest.raises(EnrolmentError) as info:
+        build(e, sigs, b"k" * 32, count=3, min_consistency=0.6, replay_cosine=0.997, score_name="centroid-cosine")
+    assert info.value.outliers == [2]
+    with pytest.raises(EnrolmentError) as info:
+        build(e, sigs, b"k" * 32, count=3, min_consistency=0.6, replay_cosine=0.997)
+    assert info.value.outliers == [0, 1, 2]
