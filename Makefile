@@ -28,10 +28,15 @@ bench: $(STAMP)
 # folds that choose each threshold are cached in runs/cv and shared with bench.
 # Synthetic pretraining helps the pressure model; on Task1 the pressure-free
 # model does better without it (docs/training.md).
+# The pressure model: three towers (seeds 0-2), each pretrained on synthetic
+# writers and fine-tuned, distilled into one (bench.bench_accuracy's
+# "distilled" method is the same recipe).
 MODEL_SYNTH ?= --synthetic 2000
+MODEL_DISTILL ?= --towers 3 --distill-epochs 16 --label-weight 3 --score centroid-max-cosine
 model: $(STAMP)
 	$(PY) -m trainer.cli fit --data $(DATA)/Task2 --users 1-30 --seed 0 --loss contrastive \
-		$(MODEL_SYNTH) --cv-threshold --quiet --out edge/models/pressure --keras runs/shipped/pressure.keras
+		$(MODEL_SYNTH) $(MODEL_DISTILL) --cv-threshold --quiet --out edge/models/pressure \
+		--keras runs/shipped/pressure.keras
 	$(PY) -m trainer.cli fit --no-pressure --data $(DATA)/Task1 --data $(DATA)/Task2 --users 1-30 \
 		--seed 0 --loss contrastive --cv-threshold --quiet --out edge/models/no_pressure \
 		--keras runs/shipped/no_pressure.keras

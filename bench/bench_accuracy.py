@@ -11,8 +11,10 @@ a second run only re-evaluates; a first run takes tens of minutes on 2 cores.
 
 Methods: dtw, contrastive, bromley, seed-answer (real-only, pressure model,
 Task2), nopressure (contrastive, pressure-free model on Task1 + Task2 without
-pressure), and synth-contrastive / synth-nopressure (pretrained on
-``--synthetic`` synthetic writers, then fine-tuned).
+pressure), synth-contrastive / synth-nopressure (pretrained on
+``--synthetic`` synthetic writers, then fine-tuned), and distilled (the
+shipped recipe: three synth-contrastive towers, seeds 0-2, distilled into
+one; trainer.distill).
 """
 
 from __future__ import annotations
@@ -25,15 +27,19 @@ from pathlib import Path
 import numpy as np
 
 METHODS = ("dtw", "contrastive", "bromley", "seed-answer", "nopressure",
-           "synth-contrastive", "synth-nopressure")
+           "synth-contrastive", "synth-nopressure", "distilled")
+# The shipped pressure recipe (Makefile `model`): teacher towers and distillation.
+DISTILLED = ["--towers", "3", "--distill-epochs", "16", "--label-weight", "3", "--score", "centroid-max-cosine"]
 METRICS = ("eer_skilled", "eer_skilled_per_writer", "eer_random", "eer_random_per_writer")
 
 
-def recipe_for(method: str, root: Path, args) -> dict:
+def recipe_for(method: str, root: Path, args, extra: list[str] = ()) -> dict:
     from trainer.fit import add_arguments, recipe_from_args
 
     p = argparse.ArgumentParser()
     add_arguments(p)
+    if method == "distilled":
+        return recipe_for("synth-contrastive", root, args, extra=DISTILLED)
     synth = method.startswith("synth-")
     base = method.removeprefix("synth-")
     argv = ["--seed", str(args.seed), "--quiet"] + (["--epochs", str(args.epochs)] if args.epochs else [])
@@ -43,7 +49,7 @@ def recipe_for(method: str, root: Path, args) -> dict:
         argv += ["--data", str(root / "Task2"), "--loss", base]
     if synth:
         argv += ["--synthetic", str(args.synthetic), "--synthetic-epochs", str(args.synthetic_epochs)]
-    return recipe_from_args(p.parse_args(argv))
+    return recipe_from_args(p.parse_args(argv + list(extra)))
 
 
 def dtw_folds(root: Path, task: str):

@@ -56,7 +56,7 @@ def tensor_quantization(model_bytes: bytes) -> tuple[Quantization, Quantization,
 
 
 def write_model_dir(out: Path, model_bytes: bytes, config: PreprocessConfig,
-                    threshold: float, extra: dict) -> Manifest:
+                    threshold: float, extra: dict, score: str = "mean-cosine") -> Manifest:
     """Write encoder_int8.tflite and manifest.json into ``out``; returns the manifest."""
     out.mkdir(parents=True, exist_ok=True)
     path = out / MODEL_FILE
@@ -64,6 +64,6 @@ def write_model_dir(out: Path, model_bytes: bytes, config: PreprocessConfig,
     in_q, out_q, shape, dim = tensor_quantization(model_bytes)
     manifest = Manifest(sha256=sha256_of(path), preprocessing=config, input_shape=tuple(shape),
                         input_quant=in_q, embedding_dim=dim, output_quant=out_q,
-                        threshold=float(threshold), model_file=MODEL_FILE, extra=extra)
+                        threshold=float(threshold), model_file=MODEL_FILE, extra=extra, score=score)
     manifest.write(out / "manifest.json")
     return manifest

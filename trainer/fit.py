@@ -24,6 +24,11 @@ import sys
 import time
 from pathlib import Path
 
+from firmware_bridge.errors import ConfigError
+
+from edge.config import SCORES
+
+from .encoder import MAX_EMBEDDING_DIM
 from .train import STRATEGIES, TrainConfig
 from .losses import LOSSES
 
@@ -53,7 +58,18 @@ def add_arguments(p) -> None:
     p.add_argument("--pairs-per-epoch", type=int, default=TrainConfig.pairs_per_epoch)
     p.add_argument("--batch-size", type=int, default=TrainConfig.batch_size)
     p.add_argument("--lr", type=float, default=TrainConfig.learning_rate)
-    p.add_argument("--dim", type=int, default=TrainConfig.dim)
+    p.add_argument("--dim", type=int, default=TrainConfig.dim, help="embedding size of one tower")
+    p.add_argument("--width", type=int, default=TrainConfig.width, help="filters of a tower's first layer")
+    p.add_argument("--towers", type=int, default=1,
+                   help="towers trained with seeds SEED, SEED+1, ...: stacked into one model (its cosine "
+                        "is the mean of theirs; towers x dim <= 80), or with --distill-epochs the teacher")
+    p.add_argument("--distill-epochs", type=int, default=0,
+                   help="distil the towers' stack into one tower for this many epochs (0: no distillation)")
+    p.add_argument("--distill-lr", type=float, default=1e-3, help="distillation learning rate")
+    p.add_argument("--label-weight", type=float, default=1.0,
+                   help="weight of the contrastive loss on labelled pairs next to the teacher's cosines")
+    p.add_argument("--score", choices=SCORES, default="mean-cosine",
+                   help="the decision score the threshold is for (edge.decision; written to the manifest)")
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -73,11 +89,20 @@ def recipe_from_args(args) -> dict:
     data = [Path(d).resolve() for d in (args.data or [svc2004.default_data_root() / "Task2"])]
     cfg = TrainConfig(loss=args.loss, epochs=args.epochs, pairs_per_epoch=args.pairs_per_epoch,
                       batch_size=args.batch_size, learning_rate=args.lr, dim=args.dim,
-                      seed=args.seed, strategy=args.strategy, pair_ratio=args.pair_ratio,
+                      width=args.width, seed=args.seed, strategy=args.strategy, pair_ratio=args.pair_ratio,
                       verbose=2 if args.quiet else "auto")
+    distill = None
+    if args.distill_epochs > 0 and args.towers > 1:
+        distill = {"epochs": args.distill_epochs, "learning_rate": args.distill_lr,
+                   "label_weight": args.label_weight}
+    exported = args.dim if distill else args.towers * args.dim
+    if args.towers < 1 or exported > MAX_EMBEDDING_DIM:
+        raise ConfigError(f"--towers {args.towers} x --dim {args.dim} without distillation: need 1 or "
+                          f"more towers and at most {MAX_EMBEDDING_DIM} dimensions in all")
     return {"data": data, "train": cfg,
             "preprocessing": PreprocessConfig(use_pressure=not args.no_pressure),
-            "synthetic": args.synthetic, "synthetic_epochs": args.synthetic_epochs}
+            "synthetic": args.synthetic, "synthetic_epochs": args.synthetic_epochs,
+            "towers": args.towers, "distill": distill, "score": args.score}
 
 
 def run(args) -> int:
@@ -119,5 +144,9 @@ def _training_info(recipe, args, history, start) -> dict:
             "loss": cfg.loss, "epochs": cfg.epochs, "pairs_per_epoch": cfg.pairs_per_epoch,
             "batch_size": cfg.batch_size, "learning_rate": cfg.learning_rate,
             "synthetic_writers": recipe["synthetic"], "pair_ratio": list(cfg.pair_ratio),
-            "architecture": architecture(), "embedding_dim": cfg.dim, "final_loss": round(float(history["loss"][-1]), 5),
+            "architecture": architecture(), "width": cfg.width, "towers": recipe.get("towers", 1),
+            "distill": recipe.get("distill"),
+            "embedding_dim": cfg.dim * (1 if recipe.get("distill") else recipe.get("towers", 1)),
+            "final_loss": round(float(history["loss"][-1]), 5),
+            "tower_final_loss": [round(v, 5) for v in history["tower_final_loss"]],
             "train_seconds": round(time.time() - start, 1), "command": "sigpad-train fit " + " ".join(sys.argv[2:])}

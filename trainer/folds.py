@@ -33,7 +33,8 @@ def users_spec(users) -> str:
     return ",".join(str(u) for u in sorted(users))
 
 
-def evaluate_float(encoder, data: Path, users, config, trials: int = 10, seed: int = 0):
+def evaluate_float(encoder, data: Path, users, config, trials: int = 10, seed: int = 0,
+                   score: str = "mean-cosine"):
     """(summary, scores) of the Keras encoder under the harness protocol."""
     from edge.preprocess import preprocess_many
     from .train import embed
@@ -43,7 +44,7 @@ def evaluate_float(encoder, data: Path, users, config, trials: int = 10, seed: i
     keys = list(sigs)
     emb = embed(encoder, preprocess_many([sigs[k] for k in keys], config))
     emb /= np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-12)
-    scores = score_trials(make_trials(index, trials=trials, seed=seed), EmbeddingScorer(dict(zip(keys, emb))))
+    scores = score_trials(make_trials(index, trials=trials, seed=seed), EmbeddingScorer(dict(zip(keys, emb)), score))
     return summarise(scores), scores
 
 

@@ -1,7 +1,7 @@
 """A training recipe end to end: data, (pretraining,) training, export, folds.
 
 A recipe is the dict ``trainer.fit.recipe_from_args`` builds: data folders,
-preprocessing, TrainConfig, synthetic writers. ``cross_validate`` trains one
+preprocessing, TrainConfig, synthetic writers, towers and distillation. ``cross_validate`` trains one
 model per user fold and scores it on the held-out users, float and int8;
 each fold's result is cached in ``runs/cv`` under a key of the whole recipe,
 so ``make model`` and the benchmark share folds they have in common.
@@ -19,6 +19,8 @@ from .synthetic_data import CACHE, cache_key
 WRITER_OFFSET = 1000  # folder k's user u becomes writer k * 1000 + u
 FINE_TUNE_LR_FACTOR = 0.5
 PRETRAIN_PAIRS_FACTOR = 4  # thousands of synthetic writers: more pairs per epoch
+DEFAULT_SCORE = "mean-cosine"
+DISTILL_SEED_OFFSET = 100  # the distillation's batches are drawn apart from the towers' pairs
 
 
 def load_training(recipe: dict, users) -> SigSet:
@@ -27,19 +29,83 @@ def load_training(recipe: dict, users) -> SigSet:
 
 
 def train_recipe(recipe: dict, users):
-    """(encoder, training set, history) for the recipe on these users."""
+    """(encoder, training set, history) for the recipe on these users.
+
+    ``recipe["towers"]`` = n > 1 trains n towers independently (seeds seed,
+    seed+1, ...; each pretrained and fine-tuned on its own; fine-tuned weights
+    cached in runs/towers). They are then either stacked into one encoder
+    (trainer.encoder.stack_towers) or, with ``recipe["distill"]``, distilled
+    into ONE tower (trainer.distill) that starts from the first: the student
+    is what gets exported, the stack is only its teacher.
+    """
+    from .encoder import stack_towers
+
+    data = load_training(recipe, users)
+    towers, finals = [], []
+    for i in range(recipe.get("towers", 1)):
+        encoder, final = _cached_tower(recipe, i, data, users)
+        towers.append(encoder)
+        finals.append(final)
+    if len(towers) == 1 or not recipe.get("distill"):
+        return stack_towers(towers), data, {"loss": finals, "tower_final_loss": finals}
+    student, history = _distill(recipe, towers, data)
+    return student, data, {**history, "tower_final_loss": finals}
+
+
+def _tower_recipe(recipe: dict, i: int) -> dict:
+    return {**recipe, "train": dataclasses.replace(recipe["train"], seed=recipe["train"].seed + i),
+            "towers": 1, "distill": None, "score": DEFAULT_SCORE}
+
+
+def _cached_tower(recipe: dict, i: int, data: SigSet, users):
+    """Tower i fine-tuned on ``users``: (encoder, final loss), from runs/towers when trained before."""
+    from .encoder import build_encoder
+
+    one = _tower_recipe(recipe, i)
+    path = CACHE / "towers" / f"{cache_key(recipe_key(one), sorted(int(u) for u in users))}.weights.h5"
+    cfg = one["train"]
+    if path.exists():
+        encoder = build_encoder(data.x.shape[1:], dim=cfg.dim, width=cfg.width)
+        encoder.load_weights(path)
+        return encoder, json.loads(path.with_suffix(".json").read_text())["final_loss"]
+    encoder, history = _train_tower(one, cfg, data)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    encoder.save_weights(path)
+    path.with_suffix(".json").write_text(json.dumps({"final_loss": float(history["loss"][-1])}))
+    return encoder, float(history["loss"][-1])
+
+
+def _train_tower(recipe: dict, cfg, data: SigSet):
     from .synthetic_data import pretrained_encoder
     from .train import fit_encoder
 
-    data = load_training(recipe, users)
-    cfg, encoder = recipe["train"], None
+    encoder = None
     if recipe["synthetic"]:
         pre = dataclasses.replace(cfg, epochs=recipe["synthetic_epochs"],
                                   pairs_per_epoch=cfg.pairs_per_epoch * PRETRAIN_PAIRS_FACTOR)
         encoder = pretrained_encoder(recipe["synthetic"], cfg.seed, recipe["preprocessing"], pre)
         cfg = dataclasses.replace(cfg, learning_rate=cfg.learning_rate * FINE_TUNE_LR_FACTOR)
-    encoder, history = fit_encoder(data, cfg, encoder=encoder)
-    return encoder, data, history
+    return fit_encoder(data, cfg, encoder=encoder)
+
+
+def _distill(recipe: dict, towers, data: SigSet):
+    """The first tower, distilled from the stack of all (on real and synthetic writers)."""
+    import keras
+
+    from .distill import distill
+    from .encoder import stack_towers
+    from .synthetic_data import synthetic_set
+
+    opts, cfg = recipe["distill"], recipe["train"]
+    teacher = stack_towers(towers, name="teacher", max_dim=None)
+    student = keras.models.clone_model(towers[0])
+    student.set_weights(towers[0].get_weights())
+    sets = [data]
+    if recipe["synthetic"]:
+        sets.append(synthetic_set(recipe["synthetic"], cfg.seed, recipe["preprocessing"]))
+    cfg = dataclasses.replace(cfg, epochs=opts["epochs"], learning_rate=opts["learning_rate"],
+                              seed=cfg.seed + DISTILL_SEED_OFFSET)
+    return distill(student, teacher, sets, cfg, label_weight=opts["label_weight"])
 
 
 def export_recipe(recipe: dict, encoder, train_set: SigSet, out: Path, threshold: float, extra: dict,
@@ -50,14 +116,20 @@ def export_recipe(recipe: dict, encoder, train_set: SigSet, out: Path, threshold
     keras_path.parent.mkdir(parents=True, exist_ok=True)
     encoder.save(keras_path)
     return write_model_dir(out, to_int8_tflite(encoder, train_set.x), recipe["preprocessing"],
-                           threshold, extra)
+                           threshold, extra, recipe.get("score", DEFAULT_SCORE))
 
 
 def recipe_key(recipe: dict) -> str:
     from .encoder import architecture
     cfg = dataclasses.asdict(recipe["train"]) | {"verbose": None}
-    return cache_key([str(d) for d in recipe["data"]], recipe["preprocessing"].to_dict(), cfg,
-                     recipe["synthetic"], recipe["synthetic_epochs"], architecture())
+    parts = [[str(d) for d in recipe["data"]], recipe["preprocessing"].to_dict(), cfg,
+             recipe["synthetic"], recipe["synthetic_epochs"], architecture()]
+    # Keys of recipes without towers or another score stay what they were: cached folds stay valid.
+    if recipe.get("towers", 1) != 1:
+        parts.append({"towers": recipe["towers"], "distill": recipe.get("distill")})
+    if recipe.get("score", DEFAULT_SCORE) != DEFAULT_SCORE:
+        parts.append({"score": recipe["score"]})
+    return cache_key(*parts)
 
 
 def run_fold(recipe: dict, train_users, test_users) -> dict:
@@ -68,10 +140,11 @@ def run_fold(recipe: dict, train_users, test_users) -> dict:
 
     encoder, data, history = train_recipe(recipe, train_users)
     model_bytes = to_int8_tflite(encoder, data.x)
-    writer = lambda p, b: write_model_dir(p, b, recipe["preprocessing"], 0.0, {})  # noqa: E731
+    score = recipe.get("score", DEFAULT_SCORE)
+    writer = lambda p, b: write_model_dir(p, b, recipe["preprocessing"], 0.0, {}, score)  # noqa: E731
     out = {"test_users": list(test_users), "final_loss": float(history["loss"][-1]), "data": {}}
     for folder in recipe["data"]:
-        fs, _ = evaluate_float(encoder, folder, test_users, recipe["preprocessing"])
+        fs, _ = evaluate_float(encoder, folder, test_users, recipe["preprocessing"], score=score)
         qs, q_scores = evaluate_int8(model_bytes, writer, folder, test_users)
         out["data"][Path(folder).name] = {"float": fs, "int8": _strip(qs), "int8_scores": q_scores}
     return out

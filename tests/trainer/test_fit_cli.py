@@ -39,3 +39,47 @@ def test_bad_pair_ratio_is_refused():
     from trainer import cli
     with pytest.raises(SystemExit):
         cli.build_parser().parse_args(["fit", "--pair-ratio", "1/2"])
+
+
+def test_towers_and_width_reach_the_recipe(tmp_path):
+    from trainer import cli
+    from trainer.fit import recipe_from_args
+
+    args = cli.build_parser().parse_args(["fit", "--data", str(tmp_path), "--towers", "3", "--dim", "26",
+                                          "--width", "16"])
+    recipe = recipe_from_args(args)
+    assert recipe["towers"] == 3 and (recipe["train"].dim, recipe["train"].width) == (26, 16)
+
+
+def test_towers_beyond_80_dimensions_in_all_are_refused(tmp_path):
+    from firmware_bridge.errors import ConfigError
+    from trainer import cli
+    from trainer.fit import recipe_from_args
+
+    args = cli.build_parser().parse_args(["fit", "--data", str(tmp_path), "--towers", "3", "--dim", "27"])
+    with pytest.raises(ConfigError, match="81|80"):  # 3 x 27 = 81 > 80
+        recipe_from_args(args)
+
+
+def test_distillation_options_reach_the_recipe(tmp_path):
+    from trainer import cli
+    from trainer.fit import recipe_from_args
+
+    # three 64-d towers could not be shipped as a stack (192 > 80), but distilled into one they can
+    args = cli.build_parser().parse_args(["fit", "--data", str(tmp_path), "--towers", "3", "--distill-epochs", "16",
+                                          "--label-weight", "0.5"])
+    recipe = recipe_from_args(args)
+    assert recipe["towers"] == 3
+    assert recipe["distill"] == {"epochs": 16, "learning_rate": 1e-3, "label_weight": 0.5}
+    one = recipe_from_args(cli.build_parser().parse_args(["fit", "--data", str(tmp_path)]))
+    assert one["towers"] == 1 and one["distill"] is None
+
+
+def test_the_benchmark_measures_the_recipe_make_model_ships():
+    """The 'distilled' rows of the accuracy table are only the shipped model's if the flags agree."""
+    import re
+
+    from bench.bench_accuracy import DISTILLED
+    makefile = (ROOT / "Makefile").read_text()
+    flags = re.search(r"^MODEL_DISTILL \?= (.*)$", makefile, re.M).group(1).split()
+    assert flags == DISTILLED

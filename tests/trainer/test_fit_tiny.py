@@ -79,3 +79,34 @@ def test_tiny_fit_loss_falls_and_int8_runs_without_tensorflow(tmp_path):
     np.testing.assert_allclose(np.linalg.norm(batch, axis=1), 1.0, atol=1e-5)
     ref = embed(encoder, data.x[:5])
     assert np.min(np.sum(ref * batch, axis=1)) > 0.95  # int8 tracks float
+
+
+def test_stacked_towers_export_to_one_pure_int8_model():
+    """Three towers in one file: int8 throughout, and the int8 embedding's cosines
+    are the mean of the float towers' cosines (up to quantization)."""
+    from edge.model import interpreter_class
+    from trainer.encoder import build_encoder, stack_towers
+    from trainer.export import to_int8_tflite
+
+    data = writers_set(writers=4)
+    towers = [build_encoder(CONFIG.shape, dim=8, width=8, name=f"t{i}") for i in range(3)]
+    model = to_int8_tflite(stack_towers(towers), data.x)
+    cls, _ = interpreter_class()
+    interp = cls(model_content=model)
+    interp.allocate_tensors()
+    assert {str(np.dtype(t["dtype"])) for t in interp.get_tensor_details()} <= {"int8", "int32"}
+    inp, out = interp.get_input_details()[0], interp.get_output_details()[0]
+    assert out["shape"][-1] == 24
+
+    def int8_embed(x):
+        s, z = inp["quantization"]
+        interp.set_tensor(inp["index"], np.clip(np.round(x / s + z), -128, 127).astype(np.int8)[None])
+        interp.invoke()
+        s, z = out["quantization"]
+        return (interp.get_tensor(out["index"])[0].astype(np.float32) - z) * s
+
+    a, b = int8_embed(data.x[0]), int8_embed(data.x[-1])
+    float_cos = [float(np.dot(t(data.x[:1], training=False)[0], t(data.x[-1:], training=False)[0]))
+                 for t in towers]
+    assert abs(np.linalg.norm(a) - 1.0) < 0.03
+    assert abs(np.dot(a, b) / np.linalg.norm(a) / np.linalg.norm(b) - np.mean(float_cos)) < 0.03

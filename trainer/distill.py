@@ -1,0 +1,137 @@
+"""Distillation: one tower learns the cosines of a stack of towers.
+
+A stack of independently trained towers (trainer.encoder.stack_towers) is
+a better verifier than any one of them - their errors are partly
+independent - but it is n times the file and the template. Distillation
+keeps most of the gain at the size of one tower: a student tower is
+trained so that, within every batch, the cosine of each pair of its
+embeddings matches the teacher stack's cosine of the same pair
+("relational" distillation: the device only ever uses cosines, so the
+cosines are what is copied, and the student's embedding may have another
+size than the teacher's):
+
+    L = mean over pairs (i, j) of the batch of (s_i . s_j - t_i . t_j)^2
+
+Batches hold ``per_writer`` signatures of each of ``writers`` writers
+(genuine and forgeries mixed), so every batch carries the pairs that
+matter - same writer, that writer's forger - next to pairs of different
+writers. They are drawn from the real training writers and, as often, from
+synthetic writers: the teacher was fine-tuned on the real writers (whose
+cosines it has all but memorised); on synthetic writers it shows how it
+treats writers it has not been fine-tuned on, which is what a student
+should learn. Teacher and student see the same augmented batch.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .data import SigSet
+
+SIGNATURES_PER_WRITER = 8  # a batch of 128 holds 16 writers
+
+
+def relational_loss(student, teacher):
+    """Mean squared difference of the two batches' cosine matrices (rows are unit vectors)."""
+    import tensorflow as tf
+    s = tf.matmul(student, student, transpose_b=True)
+    t = tf.matmul(teacher, teacher, transpose_b=True)
+    return tf.reduce_mean(tf.square(s - t))
+
+
+def label_loss(student, writer, genuine):
+    """The contrastive loss (trainer.losses) over every labelled pair of the batch.
+
+    Same writer, both genuine: a genuine pair; same writer, one forgery: a
+    skilled pair; other writers, both genuine: a random pair. Pairs of two
+    forgeries and each signature with itself carry no label and are left out.
+    """
+    import tensorflow as tf
+
+    from .losses import CONTRASTIVE_MARGIN_NEG, CONTRASTIVE_MARGIN_POS
+    cos = tf.matmul(student, student, transpose_b=True)
+    same = tf.equal(writer[:, None], writer[None, :])
+    gi, gj = genuine[:, None] > 0.5, genuine[None, :] > 0.5
+    off_diag = tf.logical_not(tf.eye(tf.shape(cos)[0], dtype=tf.bool))
+    pos = tf.logical_and(tf.logical_and(same, tf.logical_and(gi, gj)), off_diag)
+    neg = tf.logical_or(tf.logical_and(same, tf.not_equal(gi, gj)),
+                        tf.logical_and(tf.logical_not(same), tf.logical_and(gi, gj)))
+    pull = tf.square(tf.nn.relu(CONTRASTIVE_MARGIN_POS - cos))
+    push = tf.square(tf.nn.relu(cos - CONTRASTIVE_MARGIN_NEG))
+    per_pair = tf.where(pos, pull, 0.0) + tf.where(neg, push, 0.0)
+    labelled = tf.reduce_sum(tf.cast(tf.logical_or(pos, neg), tf.float32))
+    return tf.reduce_sum(per_pair) / tf.maximum(labelled, 1.0)
+
+
+def writer_batches(sets: list[SigSet], batches: int, rng: np.random.Generator, batch_size: int,
+                   per_writer: int = SIGNATURES_PER_WRITER) -> np.ndarray:
+    """(batches, batch_size) indices into the sets concatenated: ``per_writer``
+    signatures of each of ``batch_size / per_writer`` writers, all from set
+    ``b % len(sets)`` for batch b (a set with fewer writers repeats rows)."""
+    writers = max(1, batch_size // per_writer)
+    offsets = np.cumsum([0] + [len(s) for s in sets])
+    by_writer = []
+    for s in sets:
+        order = np.argsort(s.writer, kind="stable")
+        ids, starts = np.unique(s.writer[order], return_index=True)
+        by_writer.append(np.split(order, starts[1:]))
+    out = np.empty((batches, batch_size), np.int64)
+    for b in range(batches):
+        k = b % len(sets)
+        groups = by_writer[k]
+        chosen = rng.choice(len(groups), size=min(writers, len(groups)), replace=False)
+        rows = [rng.choice(groups[g], size=per_writer, replace=len(groups[g]) < per_writer) for g in chosen]
+        row = np.concatenate(rows)
+        out[b] = offsets[k] + np.resize(row, batch_size)
+    return out
+
+
+def distill_dataset(sets: list[SigSet], steps: int, batch_size: int, seed: int, augment: bool = True):
+    """tf.data of (batch, (writer, genuine)) over ``steps`` writer batches."""
+    import tensorflow as tf
+
+    from .pairs import _augment
+
+    idx = writer_batches(sets, steps, np.random.default_rng(seed), batch_size)
+    x = tf.constant(np.concatenate([s.x for s in sets]))
+    labels = tf.constant(np.stack([np.concatenate([s.writer for s in sets]),
+                                   np.concatenate([s.genuine for s in sets])], axis=1).astype(np.float32))
+
+    def gather(step, rows):
+        xb = tf.gather(x, rows)
+        if augment:
+            xb = _augment(xb, tf.stack([tf.cast(seed, tf.int64), step]))
+        return xb, tf.gather(labels, rows)
+
+    ds = tf.data.Dataset.from_tensor_slices(idx).enumerate()
+    return ds.map(gather, num_parallel_calls=2, deterministic=True).prefetch(2)
+
+
+def distill(student, teacher, sets: list[SigSet], cfg, label_weight: float = 0.0):
+    """Train ``student`` (in place) on the teacher's cosines; returns (student, history).
+
+    ``cfg`` is the TrainConfig: epochs, learning rate, seed; an epoch is
+    ``pairs_per_epoch / batch_size`` batches, as in pair training.
+    ``label_weight`` > 0 adds that much of ``label_loss``: the labels next to the teacher.
+    """
+    import keras
+
+    keras.utils.set_random_seed(cfg.seed)
+    teacher.trainable = False  # frozen, and its batch normalisation in inference mode
+    inp = keras.Input(shape=student.input_shape[1:], name="signature")
+    both = keras.layers.Concatenate(name="student_teacher")([student(inp), teacher(inp)])
+    model = keras.Model(inp, both, name="distiller")
+    dim = int(student.output_shape[-1])
+
+    def loss(labels, y):
+        value = relational_loss(y[:, :dim], y[:, dim:])
+        if label_weight:
+            value += label_weight * label_loss(y[:, :dim], labels[:, 0], labels[:, 1])
+        return value
+
+    steps = cfg.pairs_per_epoch // cfg.batch_size
+    schedule = keras.optimizers.schedules.CosineDecay(cfg.learning_rate, steps * cfg.epochs, alpha=0.05)
+    model.compile(optimizer=keras.optimizers.Adam(schedule), loss=loss)
+    ds = distill_dataset(sets, steps * cfg.epochs, cfg.batch_size, cfg.seed, cfg.augment)
+    hist = model.fit(ds, epochs=cfg.epochs, steps_per_epoch=steps, verbose=cfg.verbose, shuffle=False)
+    return student, hist.history
