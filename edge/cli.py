@@ -33,7 +33,8 @@ def _common(p: argparse.ArgumentParser) -> None:
     g.add_argument("--config", type=Path, help="TOML settings (default: the shipped sigpad.toml)")
     g.add_argument("--store", type=Path, help="template store (default: the user's data directory)")
     g.add_argument("--key-file", type=Path, help="store key (default: store.key beside the store)")
-    g.add_argument("--model", type=Path, help="model directory or .tflite (default: the shipped model)")
+    g.add_argument("--model", type=Path, help="model directory or .tflite, or a models root with pressure/ and "
+                   "no_pressure/ (picked by the pad) (default: the shipped models)")
     g.add_argument("--backend", choices=BACKENDS)
     g.add_argument("--threshold", type=float, help="decision threshold (default: the manifest's)")
     g.add_argument("--score", choices=config_mod.SCORES, help="score (default: the manifest's)")

@@ -95,13 +95,26 @@ def _open_store(cfg: Config):
     return Store(cfg.store_path(), load_keys(cfg.key_path()))
 
 
-def users(args, cfg: Config) -> int:
+def current_model_shas(cfg: Config) -> set[str]:
+    """The sha256 of each model a pad could use (with and without pressure).
+
+    A user enrolled on a pad without pressure has templates from that kind's
+    model: only a sha that neither kind uses any more means re-enrolment.
+    """
     from .manifest import load_manifest
     from .verifier import model_dir_of
-    try:
-        current = load_manifest(model_dir_of(cfg) / "manifest.json").sha256
-    except SigpadError:
-        current = None  # listing works without a model; re-enrolment state is then unknown
+    shas = set()
+    for has_pressure in (True, False):
+        try:
+            shas.add(load_manifest(model_dir_of(cfg, has_pressure) / "manifest.json").sha256)
+        except SigpadError:
+            pass  # that kind is missing: listing still works, its users look stale
+    return shas
+
+
+def users(args, cfg: Config) -> int:
+    # No model at all: listing works, but re-enrolment state is then unknown (None).
+    current = current_model_shas(cfg) or None
     with _open_store(cfg) as store:
         rows = [u.to_dict(current) for u in store.users()]
         counters = store.counters()

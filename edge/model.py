@@ -28,9 +28,43 @@ MODELS_DIR = Path(__file__).resolve().parent / "models"
 BACKENDS = ("litert", "tflite", "tensorflow")
 
 
+KINDS = ("pressure", "no_pressure")   # one model per pad capability, by these names
+
+
+def model_kind(has_pressure: bool) -> str:
+    return KINDS[0] if has_pressure else KINDS[1]
+
+
 def shipped_model_dir(has_pressure: bool = True) -> Path:
     """The shipped model for a pad with (or without) pressure."""
-    return MODELS_DIR / ("pressure" if has_pressure else "no_pressure")
+    return MODELS_DIR / model_kind(has_pressure)
+
+
+def resolve_model_dir(path: str | Path, has_pressure: bool = True) -> Path:
+    """The model directory that a configured ``path`` means for a pad with (or without) pressure.
+
+    A ``.tflite`` file or a directory with ``manifest.json`` is that one model,
+    for every pad. A directory without ``manifest.json`` is a models root (like
+    edge/models, or /opt/sigpad/model on an installed Pi) holding one model
+    per kind in ``pressure/`` and ``no_pressure/``: the pad's kind is picked,
+    and a missing one is an error naming it, never the other kind's model
+    (the edge would refuse that model's preprocessing for this pad anyway).
+    """
+    path = Path(path)
+    if path.suffix == ".tflite":
+        return path.parent
+    if (path / "manifest.json").exists() or not path.is_dir():
+        return path  # one model; a missing path is reported by Encoder with its name
+    kind = model_kind(has_pressure)
+    if (path / kind / "manifest.json").is_file():
+        return path / kind
+    pad = "with" if has_pressure else "without"
+    found = [k for k in KINDS if (path / k / "manifest.json").is_file()]
+    if not found:
+        raise ModelError(f"{path}: neither a model (no manifest.json) nor a models root "
+                         f"(no {KINDS[0]}/ or {KINDS[1]}/ model in it)")
+    raise ModelError(f"{path}: no {kind} model ({path / kind}/manifest.json is missing) for a pad "
+                     f"{pad} pressure; this models root only has {', '.join(found)}")
 
 
 def interpreter_class(backend: str | None = None):

@@ -28,6 +28,7 @@ import os
 import sqlite3
 import threading
 import time
+from collections.abc import Collection
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,11 +83,13 @@ class UserInfo:
     enrolled_at: float
     locked_until: float
 
-    def to_dict(self, current_sha: str | None = None) -> dict:
+    def to_dict(self, current_sha: str | Collection[str] | None = None) -> dict:
+        """``current_sha``: the active model's sha256, or those of several (one per pad kind)."""
         d = {"user": self.user, "templates": self.templates, "model_sha256": self.model_sha256,
              "enrolled_at": self.enrolled_at, "locked_until": self.locked_until}
         if current_sha is not None:
-            d["needs_reenrolment"] = self.model_sha256 != current_sha
+            current = {current_sha} if isinstance(current_sha, str) else set(current_sha)
+            d["needs_reenrolment"] = self.model_sha256 not in current
         return d
 
 

@@ -35,7 +35,7 @@ from .config import Config
 from .decision import Decision, Reason, score
 from .keys import load_keys
 from .lockout import LockoutPolicy
-from .model import Encoder, shipped_model_dir
+from .model import Encoder, resolve_model_dir, shipped_model_dir
 from .replay import closest, stream_mac
 from .store import Store, check_user_id
 from .templates import dequantize, dequantize_many, quantize
@@ -188,9 +188,11 @@ class Verifier:
 
 
 def model_dir_of(config: Config, has_pressure: bool = True) -> Path:
+    """The model for a pad with (or without) pressure: the configured one
+    (a models root gives the pad's kind), else the shipped one."""
     if config.model is None:
         return shipped_model_dir(has_pressure)
-    return config.model.parent if config.model.suffix == ".tflite" else config.model
+    return resolve_model_dir(config.model, has_pressure)
 
 
 def open_verifier(config: Config, service: bool = False, has_pressure: bool = True) -> Verifier:
