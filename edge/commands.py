@@ -41,12 +41,11 @@ def enroll(args, cfg: Config) -> int:
         with PadSource(cfg.port, cfg.protocol) as src, \
                 open_verifier(cfg, has_pressure=src.has_pressure) as v:
             result = enrol_from_pad(v, src, args.user, args.timeout, say, replace=args.replace)
-    stats = result.stats
     emit(args, {"user": args.user, "enrolled": True, "templates": len(result.templates),
                 "template_bytes": len(result.templates[0]),
-                "consistency": stats.get("loo", [])},
+                "consistency": list(result.consistency)},
          f"enrolled {args.user}: {len(result.templates)} templates, consistency "
-         + ", ".join(f"{v:.3f}" for v in stats.get("loo", [])))
+         + ", ".join(f"{v:.3f}" for v in result.consistency))
     return OK
 
 

@@ -76,7 +76,7 @@ def run_demo(args, cfg: Config) -> int:
             user = "demo"
             result = enrol_from_pad(v, src, user, SIGN_TIMEOUT_S, _Writer(vpad, enrol_sigs, out))
             out(f"  enrolled: {len(result.templates)} templates of {len(result.templates[0])} bytes, "
-                "consistency " + " ".join(f"{x:.3f}" for x in result.stats["loo"]))
+                "consistency " + " ".join(f"{x:.3f}" for x in result.consistency))
             decisions = {}
             for kind, s in (("genuine", genuine), ("skilled forgery", forgery)):
                 vpad.sign(s)

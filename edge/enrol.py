@@ -31,10 +31,11 @@ class Enrolment:
     templates: list[bytes]
     stream_macs: list[bytes]
     stats: dict
+    consistency: tuple[float, ...] = ()  # each signature's score against the others, as checked
 
     def __repr__(self) -> str:
-        loo = ", ".join(f"{v:.3f}" for v in self.stats.get("loo", []))
-        return f"<Enrolment {len(self.templates)} templates of {len(self.templates[0])} B, loo=[{loo}]>"
+        ours = ", ".join(f"{v:.3f}" for v in self.consistency)
+        return f"<Enrolment {len(self.templates)} templates of {len(self.templates[0])} B, consistency=[{ours}]>"
 
 
 def sign_again(message: str, outliers: list[int]) -> EnrolmentError:
@@ -60,7 +61,7 @@ def build(embeddings: np.ndarray, sigs: list[Signature], mac_key: bytes, count: 
         which = ", ".join(f"#{i + 1} ({loo[i]:.3f})" for i in bad)
         raise sign_again(f"signature {which} is unlike the others (needs {min_consistency:.3f}): "
                          "sign again", bad)
-    return Enrolment(templates, macs, stats)
+    return Enrolment(templates, macs, stats, tuple(round(float(v), 6) for v in loo))
 
 
 def leave_one_out(refs: np.ndarray, score_name: str) -> np.ndarray:

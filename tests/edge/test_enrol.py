@@ -55,6 +55,7 @@ def test_consistency_rule_by_hand():
     assert info.value.outliers == [2]
     ok = build(e[:2], [S(0), S(10)], b"k" * 32, count=2, min_consistency=0.3, replay_cosine=0.997)
     assert ok.stats["loo"] == pytest.approx([0.995, 0.995], abs=2e-3)
+    assert ok.consistency == pytest.approx([0.995, 0.995], abs=2e-3)  # what was checked, as reported
     # In the centroid score, each against the others' renormalised mean:
     # #1 vs (0.4975, 0.55)/0.742 -> 0.67; #2 vs (0.5, 0.5)/0.707 -> 0.77; #3 vs (0.9975, 0.05) -> 0.05.
     # At 0.6 only #3 is unlike the others; in the mean cosine (0.50, 0.55, 0.05) all three would be.
