@@ -9,9 +9,10 @@
 # Upgrades keep /etc/sigpad (config) and /var/lib/sigpad (templates, key).
 #
 # Layout: /opt/sigpad (venv; Raspberry Pi OS follows PEP 668, so never the
-# system pip), /opt/sigpad/models/NAME-SHA12 and the /opt/sigpad/model link
-# to the active one, /etc/sigpad/sigpad.toml, /var/lib/sigpad (0700, user
-# sigpad), /etc/systemd/system/sigpad.service, /etc/udev/rules.d/99-sigpad.rules,
+# system pip), /opt/sigpad/models/KIND-SHA12 (KIND: pressure, no_pressure) and
+# /opt/sigpad/model/KIND, a link per kind to its active model (the edge picks
+# by the pad), /etc/sigpad/sigpad.toml, /var/lib/sigpad (0700, user sigpad),
+# /etc/systemd/system/sigpad.service, /etc/udev/rules.d/99-sigpad.rules,
 # /usr/local/bin/sigpad (runs the CLI as user sigpad with /etc/sigpad's config).
 set -euo pipefail
 
@@ -25,8 +26,8 @@ usage: install.sh [options]
   --emulator QEMU    run the root's own Python through QEMU user emulation when
                      --root holds another architecture (e.g. qemu-aarch64-static)
   --config FILE      first-install config instead of the bundle's (kept on upgrade)
-  --switch-model     activate the bundle's model even when users are enrolled
-                     with the current one (they must then re-enrol)
+  --switch-model     activate the bundle's models even when users are enrolled
+                     with the current ones (they must then re-enrol)
   --online           let pip fetch wheels the bundle lacks from the package index
   --no-compile       do not byte-compile the venv (faster under emulation only)
   --no-start         install and enable, but do not (re)start the service
@@ -246,8 +247,12 @@ else
     say "$SIGPAD_WHL is installed already"
 fi
 
-# --- models: install side by side, then decide which one is active ------------
+# --- models: install side by side, then decide which ones are active ----------
+# One model per pad kind: the bundle's models/pressure and models/no_pressure.
+# /opt/sigpad/model is a directory of one link per kind (pressure,
+# no_pressure), which the edge picks from by the pad (config: [model] path).
 ls -d "$BUNDLE"/models/*/ >/dev/null 2>&1 || die "$BUNDLE/models: no model in the bundle"
+NEW_MODELS=()
 for m in "$BUNDLE"/models/*/; do
     name=$(basename "$m")
     sha=$(sed -n 's/.*"sha256": *"\([0-9a-f]\{64\}\)".*/\1/p' "$m/manifest.json" | head -1)
@@ -256,26 +261,33 @@ for m in "$BUNDLE"/models/*/; do
     if [[ ! -d $dest ]]; then
         cp -r "$m" "$dest.tmp" && chmod -R a+rX,go-w "$dest.tmp" && mv "$dest.tmp" "$dest"
     fi
+    NEW_MODELS+=(--new "$name-${sha:0:12}")
 done
 install -m 0644 "$BUNDLE/model_state.py" "$(R $PREFIX)/share/model_state.py"
 install -m 0755 "$BUNDLE/uninstall.sh" "$(R $PREFIX)/share/uninstall.sh"
 install -m 0644 "$BUNDLE/BUNDLE.json" "$(R $PREFIX)/share/BUNDLE.json"
 [[ -f $BUNDLE/deploy.md ]] && install -m 0644 "$BUNDLE/deploy.md" "$(R $PREFIX)/share/deploy.md"
-# The pressure model is the one the config pins; a bundle without it pins its first.
-PRIMARY=$(basename "$(ls -d "$BUNDLE"/models/pressure/ 2>/dev/null || ls -d "$BUNDLE"/models/*/ | head -1)")
-sha=$(sed -n 's/.*"sha256": *"\([0-9a-f]\{64\}\)".*/\1/p' "$BUNDLE/models/$PRIMARY/manifest.json" | head -1)
-NEW_MODEL=$PRIMARY-${sha:0:12}
 MS_ARGS=(--models "$(T $PREFIX/models)" --active "$(T $PREFIX/model)"
-         --db "$(T $STATE/templates.db)" --new "$NEW_MODEL")
+         --db "$(T $STATE/templates.db)" "${NEW_MODELS[@]}")
 (( SWITCH_MODEL )) && MS_ARGS+=(--switch)
-# It decides and prints; the link is changed here, from its answer.
+# It decides (reading an old single-model link too) and prints; the links are changed here.
 DECISION=$(tpy "$VENV/bin/python" "$(T $PREFIX/share/model_state.py)" "${MS_ARGS[@]}") \
     || die "model check failed (see above)"
-ACTIVE=${DECISION%%$'\n'*}
-MESSAGE=${DECISION#*$'\n'}
-[[ $ACTIVE == "$DECISION" ]] && MESSAGE=""
-ln -sfn "models/$ACTIVE" "$(R $PREFIX)/model.new" && mv -T "$(R $PREFIX)/model.new" "$(R $PREFIX)/model"
-[[ -n $MESSAGE ]] && echo "$MESSAGE" | sed 's/^/install.sh: /'
+ACTIVE_DIR=$(R $PREFIX)/model
+# An install from before both kinds: /opt/sigpad/model is one link, now a directory.
+[[ -L $ACTIVE_DIR ]] && rm -f "$ACTIVE_DIR"
+install -d -m 0755 "$ACTIVE_DIR"
+ACTIVE=""
+while IFS= read -r line; do
+    if [[ $line =~ ^(pressure|no_pressure)=([A-Za-z0-9._-]+)$ ]]; then
+        kind=${BASH_REMATCH[1]} name=${BASH_REMATCH[2]}
+        # rename(2) over the old link: the service never sees a kind without a model.
+        ln -sfn "../models/$name" "$ACTIVE_DIR/$kind.new" && mv -T "$ACTIVE_DIR/$kind.new" "$ACTIVE_DIR/$kind"
+        ACTIVE+="${ACTIVE:+, }$name"
+    elif [[ -n $line ]]; then
+        say "$line"
+    fi
+done <<< "$DECISION"
 
 # --- config, unit, udev rule, wrapper ---------------------------------------------
 if (( FIRSTBOOT )) && [[ -z $CONFIG_SRC ]]; then
@@ -322,4 +334,4 @@ if (( FIRSTBOOT )); then
     rm -f "$(R /etc/systemd/system/multi-user.target.wants/sigpad-firstboot.service)"
     rm -rf "$BUNDLE"
 fi
-say "sigpad $VERSION installed in $PREFIX (model $ACTIVE); logs: journalctl -u sigpad"
+say "sigpad $VERSION installed in $PREFIX (models $ACTIVE); logs: journalctl -u sigpad"

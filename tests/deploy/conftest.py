@@ -45,7 +45,7 @@ def sha256(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-def fake_model(directory: Path, seed: int) -> str:
+def fake_model(directory: Path, seed: int | str) -> str:
     """A model folder whose manifest matches its (fake) .tflite bytes."""
     directory.mkdir(parents=True, exist_ok=True)
     data = b"TFL3" + hashlib.sha256(str(seed).encode()).digest() * 8
@@ -94,18 +94,22 @@ def base_python() -> str:
     return getattr(sys, "_base_executable", None) or sys.executable
 
 
-def make_bundle(dest: Path, version: str = "0.1.0", model_seed: int = 1) -> Path:
-    """A small offline bundle: real deploy files and config, stub wheel, fake model."""
+KINDS = ("pressure", "no_pressure")
+
+
+def make_bundle(dest: Path, version: str = "0.1.0", model_seed: int = 1, kinds=KINDS) -> Path:
+    """A small offline bundle: real deploy files and config, stub wheel, a fake
+    model per kind (the same seed gives the same model of a kind; kinds differ)."""
     from trainer.bundle import DEPLOY_FILES, pi_config
     dest.mkdir(parents=True)
     for name in DEPLOY_FILES:
         shutil.copy2(DEPLOY / name, dest / name)
     (dest / "sigpad.toml").write_text(pi_config((REPO / "edge" / "sigpad.toml").read_text()))
-    sha = fake_model(dest / "models" / "pressure", model_seed)
+    models = {kind: fake_model(dest / "models" / kind, f"{kind}{model_seed}") for kind in kinds}
     stub_wheel(dest / "wheels", version)
     shutil.copy2(pip_wheel(), dest / "wheels")
     (dest / "BUNDLE.json").write_text(json.dumps(
-        {"format": "sigpad-bundle/1", "version": version, "models": {"pressure": sha}}))
+        {"format": "sigpad-bundle/1", "version": version, "models": models}))
     write_sums(dest)
     return dest
 

@@ -11,9 +11,11 @@ the host's x86 ones (a real Pi needs none of this), and QEMU_CPU=cortex-a72
 makes the emulated CPU a Pi 4's.
 
 Then: install.sh --root, ``sigpad enroll``/``verify --file`` with SVC2004
-files (copied into the throwaway root only), and ``sigpad serve`` with the
-virtual pad's pty bound to /dev/sigpad: READY=1 and WATCHDOG=1 arrive on a
-notify socket, and a ``verify`` over the control socket gets a decision.
+files (copied into the throwaway root only; Task2 has pressure, Task1 has
+none, so each pad kind gets its own installed model), and ``sigpad serve``
+with the virtual pad's pty bound to /dev/sigpad: READY=1 and WATCHDOG=1
+arrive on a notify socket, and a ``verify`` over the control socket gets a
+decision.
 """
 
 from __future__ import annotations
@@ -185,6 +187,29 @@ def test_verify_file_on_the_emulated_pi(enrolled):
     assert decision["reason"] in ("match", "no-match"), decision
     store = enrolled["root"] / "var/lib/sigpad/templates.db"
     assert store.stat().st_uid == enrolled["uid"], "the CLI ran as the service's user"
+
+
+def test_a_pad_without_pressure_on_the_emulated_pi(enrolled):
+    """Task1 has no pressure (a Topaz-like pad): the Pi's no_pressure model takes it,
+    and u1 (Task2, with pressure) stays on the pressure model; nobody looks stale."""
+    pi = enrolled
+    if "no_pressure" not in pi["meta"]["models"]:
+        pytest.skip("the models under test have no no_pressure model")
+    data = pi["root"] / "tmp/svc1"
+    data.mkdir(parents=True, exist_ok=True)
+    for i in range(1, 7):
+        shutil.copy(DATA.parent / "Task1" / f"U1S{i}.TXT", data)
+    proc = in_pi(pi, "enroll", "t1", "--json", "--file", *[f"/tmp/svc1/U1S{i}.TXT" for i in range(1, 6)])
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    proc = in_pi(pi, "verify", "t1", "--json", "--file", "/tmp/svc1/U1S6.TXT")
+    decision = json.loads(proc.stdout.splitlines()[-1])
+    pi["decisions"]["verify_no_pressure"] = {k: decision[k] for k in ("accepted", "score", "reason")}
+    assert decision["reason"] in ("match", "no-match"), decision  # judged, not refused
+    proc = in_pi(pi, "users", "--json")
+    rows = {u["user"]: u for u in json.loads(proc.stdout.splitlines()[-1])["users"]}
+    assert rows["t1"]["model_sha256"] == pi["meta"]["models"]["no_pressure"]
+    assert rows["u1"]["model_sha256"] == pi["meta"]["models"]["pressure"]
+    assert not any(r["needs_reenrolment"] for r in rows.values())
 
 
 def test_serve_with_the_virtual_pad(enrolled, tmp_path):

@@ -8,12 +8,17 @@ The same script on a real arm64 root under QEMU: test_emulated_pi.py.
 from __future__ import annotations
 
 import os
+import shutil
 import stat
 import subprocess
 
 import pytest
 
-from .conftest import install, make_bundle, make_store, require, require_root, sha256, write_sums
+from edge.config import load as load_config
+from edge.verifier import model_dir_of
+from firmware_bridge.errors import ModelError
+
+from .conftest import KINDS, install, make_bundle, make_store, require, require_root, sha256, write_sums
 
 pytestmark = pytest.mark.usefixtures("_root_and_tools")
 
@@ -44,6 +49,22 @@ def snapshot(root):
     return out
 
 
+def served(root, has_pressure):
+    """The model directory the edge picks for a pad, by the installed config's [model] path."""
+    cfg = load_config(root / "etc/sigpad/sigpad.toml")
+    return model_dir_of(cfg.replace(model=root / cfg.model.relative_to("/")), has_pressure)
+
+
+def active(root):
+    """Kind -> installed model name the edge serves to a pad of that kind."""
+    return {kind: served(root, kind == "pressure").resolve().name for kind in KINDS}
+
+
+def names(bundle):
+    """Kind -> the name the installer gives the bundle's model: KIND-SHA12 of its file."""
+    return {kind: f"{kind}-{sha256(bundle / f'models/{kind}/encoder_int8.tflite')[:12]}" for kind in KINDS}
+
+
 def test_fresh_install_layout_and_rerun(tmp_path):
     root, bundle = tmp_path / "root", make_bundle(tmp_path / "bundle")
     root.mkdir()
@@ -65,9 +86,15 @@ def test_fresh_install_layout_and_rerun(tmp_path):
     assert (root / "etc/udev/rules.d/99-sigpad.rules").exists()
     assert os.access(root / "usr/local/bin/sigpad", os.X_OK)
 
-    model_sha = sha256(bundle / "models/pressure/encoder_int8.tflite")
-    assert os.readlink(root / "opt/sigpad/model") == f"models/pressure-{model_sha[:12]}"
-    assert sha256(root / "opt/sigpad/model/encoder_int8.tflite") == model_sha
+    # One link per kind under the configured path; each pad kind gets its own model.
+    assert sorted(os.listdir(root / "opt/sigpad/model")) == sorted(KINDS)
+    for kind in KINDS:
+        model_sha = sha256(bundle / f"models/{kind}/encoder_int8.tflite")
+        assert os.readlink(root / f"opt/sigpad/model/{kind}") == f"../models/{kind}-{model_sha[:12]}"
+        model = served(root, kind == "pressure")
+        assert model.resolve() == (root / f"opt/sigpad/models/{kind}-{model_sha[:12]}").resolve()
+        assert sha256(model / "encoder_int8.tflite") == model_sha
+    assert active(root)["pressure"] != active(root)["no_pressure"]
     run = subprocess.run([root / "opt/sigpad/bin/sigpad", "users"], capture_output=True, text=True)
     assert run.stdout.startswith("sigpad-stub 0.1.0 users"), run.stderr
     assert "installed in /opt/sigpad" in out
@@ -78,7 +105,7 @@ def test_fresh_install_layout_and_rerun(tmp_path):
     assert snapshot(root) == before
 
 
-def test_upgrades_keep_templates_key_config_and_model(tmp_path):
+def test_upgrades_keep_templates_key_config_and_models(tmp_path):
     root = tmp_path / "root"
     root.mkdir()
     v1 = make_bundle(tmp_path / "v1", "0.1.0", model_seed=1)
@@ -88,11 +115,10 @@ def test_upgrades_keep_templates_key_config_and_model(tmp_path):
     conf = root / "etc/sigpad/sigpad.toml"
     conf.write_text(conf.read_text().replace("after = 5", "after = 3"))  # the admin's change
 
-    # A new model, nobody enrolled yet: it simply becomes active.
+    # New models, nobody enrolled yet: they simply become active.
     v2 = make_bundle(tmp_path / "v2", "0.2.0", model_seed=2)
     out = install(root, v2).stdout
-    v2_sha = sha256(v2 / "models/pressure/encoder_int8.tflite")
-    assert os.readlink(root / "opt/sigpad/model") == f"models/pressure-{v2_sha[:12]}"
+    assert active(root) == names(v2) != names(v1)
     assert "re-enrol" not in out
     assert subprocess.run([root / "opt/sigpad/bin/sigpad"], capture_output=True, text=True).stdout \
         .startswith("sigpad-stub 0.2.0")
@@ -100,22 +126,85 @@ def test_upgrades_keep_templates_key_config_and_model(tmp_path):
     assert "after = 3" in conf.read_text()
     assert "after = 5" in (root / "etc/sigpad/sigpad.toml.dist").read_text()
 
-    # Users enrolled with it: a third model must not silently take over.
+    # Users enrolled with both of them: no third model may silently take over.
     db = root / "var/lib/sigpad/templates.db"
-    make_store(db, key, {"alice": v2_sha, "bob": v2_sha})
+    v2_sha = {k: sha256(v2 / f"models/{k}/encoder_int8.tflite") for k in KINDS}
+    make_store(db, key, {"alice": v2_sha["pressure"], "bob": v2_sha["pressure"],
+                         "carol": v2_sha["no_pressure"]})
     db_hash = sha256(db)
     v3 = make_bundle(tmp_path / "v3", "0.3.0", model_seed=3)
     out = install(root, v3).stdout
-    assert os.readlink(root / "opt/sigpad/model") == f"models/pressure-{v2_sha[:12]}"
-    assert "NOT active" in out and "2 user(s)" in out and "--switch-model" in out
+    assert active(root) == names(v2)
+    assert f"new pressure model {names(v3)['pressure']} installed but NOT active: 2 user(s)" in out
+    assert f"new no_pressure model {names(v3)['no_pressure']} installed but NOT active: 1 user(s)" in out
+    assert "--switch-model" in out and "must re-enrol" not in out
     assert sha256(db) == db_hash and key.read_bytes() == key_bytes
 
     out = install(root, v3, "--switch-model").stdout
-    v3_sha = sha256(v3 / "models/pressure/encoder_int8.tflite")
-    assert os.readlink(root / "opt/sigpad/model") == f"models/pressure-{v3_sha[:12]}"
-    assert "2 enrolled user(s)" in out and "must re-enrol" in out
-    assert (root / f"opt/sigpad/models/pressure-{v2_sha[:12]}").is_dir(), "kept for a switch back"
+    assert active(root) == names(v3)
+    assert "3 enrolled user(s)" in out and "must re-enrol" in out
+    for name in names(v2).values():
+        assert (root / f"opt/sigpad/models/{name}").is_dir(), "kept for a switch back"
     assert sha256(db) == db_hash and key.read_bytes() == key_bytes
+
+
+def test_model_rule_applies_per_kind(tmp_path):
+    """Users on one kind's model hold that kind only: the other kind still upgrades."""
+    root = tmp_path / "root"
+    root.mkdir()
+    v1, v2 = make_bundle(tmp_path / "v1", "0.1.0", 1), make_bundle(tmp_path / "v2", "0.2.0", 2)
+    install(root, v1)
+    make_store(root / "var/lib/sigpad/templates.db", root / "var/lib/sigpad/store.key",
+               {"alice": sha256(v1 / "models/no_pressure/encoder_int8.tflite")})
+    out = install(root, v2).stdout
+    assert active(root) == {"pressure": names(v2)["pressure"], "no_pressure": names(v1)["no_pressure"]}
+    assert "new no_pressure model" in out and "1 user(s)" in out
+    assert "new pressure model" not in out and "must re-enrol" not in out
+
+
+def old_layout(root, name):
+    """What install.sh made before both kinds: /opt/sigpad/model, one link to one model."""
+    model = root / "opt/sigpad/model"
+    shutil.rmtree(model)
+    model.symlink_to(f"models/{name}")
+
+
+@pytest.mark.parametrize("enrolled", [False, True])
+def test_upgrade_from_the_single_model_link(tmp_path, enrolled):
+    """The old link's model stays the active one of its kind when users hold it;
+    the kind the old layout never served gets the bundle's model."""
+    root = tmp_path / "root"
+    root.mkdir()
+    v1, v2 = make_bundle(tmp_path / "v1", "0.1.0", 1), make_bundle(tmp_path / "v2", "0.2.0", 2)
+    install(root, v1)
+    old_layout(root, names(v1)["pressure"])
+    if enrolled:
+        make_store(root / "var/lib/sigpad/templates.db", root / "var/lib/sigpad/store.key",
+                   {"alice": sha256(v1 / "models/pressure/encoder_int8.tflite")})
+    out = install(root, v2).stdout
+    model = root / "opt/sigpad/model"
+    assert model.is_dir() and not model.is_symlink()
+    kept = names(v1 if enrolled else v2)["pressure"]
+    assert active(root) == {"pressure": kept, "no_pressure": names(v2)["no_pressure"]}
+    assert ("NOT active: 1 user(s)" in out) == enrolled
+    assert "must re-enrol" not in out
+    before = snapshot(root)
+    install(root, v2)  # the converted layout is stable on a rerun
+    assert snapshot(root) == before
+
+
+def test_a_bundle_without_a_kind(tmp_path):
+    """No model of a kind: the installer says so, and the edge refuses that kind by name."""
+    root = tmp_path / "root"
+    root.mkdir()
+    bundle = make_bundle(tmp_path / "bundle", kinds=("pressure",))
+    out = install(root, bundle).stdout
+    assert "no no_pressure model: pads without pressure (e.g. Topaz) are refused" in out
+    assert os.listdir(root / "opt/sigpad/model") == ["pressure"]
+    model_sha = sha256(bundle / "models/pressure/encoder_int8.tflite")
+    assert served(root, True).resolve().name == f"pressure-{model_sha[:12]}"
+    with pytest.raises(ModelError, match=r"no no_pressure model .*no_pressure/manifest.json is missing"):
+        served(root, False)
 
 
 def test_32bit_raspberry_pi_os_is_refused(tmp_path):
