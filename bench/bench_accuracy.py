@@ -13,8 +13,9 @@ Methods: dtw, contrastive, bromley, seed-answer (real-only, pressure model,
 Task2), nopressure (contrastive, pressure-free model on Task1 + Task2 without
 pressure), synth-contrastive / synth-nopressure (pretrained on
 ``--synthetic`` synthetic writers, then fine-tuned), and distilled (the
-shipped recipe: three synth-contrastive towers, seeds 0-2, distilled into
-one; trainer.distill).
+shipped pressure recipe: three synth-contrastive towers, seeds 0-2,
+distilled into one; trainer.distill), distilled-nopressure (the same from
+three nopressure towers).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 METHODS = ("dtw", "contrastive", "bromley", "seed-answer", "nopressure",
-           "synth-contrastive", "synth-nopressure", "distilled")
+           "synth-contrastive", "synth-nopressure", "distilled", "distilled-nopressure")
 # The shipped pressure recipe (Makefile `model`): teacher towers and distillation.
 DISTILLED = ["--towers", "3", "--distill-epochs", "16", "--label-weight", "3", "--score", "centroid-max-cosine"]
 METRICS = ("eer_skilled", "eer_skilled_per_writer", "eer_random", "eer_random_per_writer")
@@ -40,6 +41,8 @@ def recipe_for(method: str, root: Path, args, extra: list[str] = ()) -> dict:
     add_arguments(p)
     if method == "distilled":
         return recipe_for("synth-contrastive", root, args, extra=DISTILLED)
+    if method == "distilled-nopressure":  # real writers only, as the nopressure row
+        return recipe_for("nopressure", root, args, extra=DISTILLED)
     synth = method.startswith("synth-")
     base = method.removeprefix("synth-")
     argv = ["--seed", str(args.seed), "--quiet"] + (["--epochs", str(args.epochs)] if args.epochs else [])
