@@ -29,14 +29,24 @@ def test_genuine_accepted_forgery_rejected(make_verifier, sig, user, genuine, fo
     assert bad.score < bad.threshold and "below threshold" in bad.detail
 
 
-def test_score_is_the_mean_cosine_to_the_stored_references(make_verifier, sig, encoder):
+def test_score_is_the_manifests_score_on_the_stored_references(make_verifier, sig, encoder):
     v = make_verifier()
     v.enrol("alice", [sig(1, s) for s in range(1, 6)])
     refs = encoder.embed_many([sig(1, s) for s in range(1, 6)])
-    q = np.round(refs * 127) / 127
+    q = np.round(refs * 127) / 127  # the int8 templates as stored, renormalised
     q /= np.linalg.norm(q, axis=1, keepdims=True)
-    expected = float(np.mean(q @ encoder.embed(sig(1, 9))))
-    assert v.verify("alice", sig(1, 9)).score == pytest.approx(expected, abs=1e-5)
+    centroid = q.mean(axis=0) / np.linalg.norm(q.mean(axis=0))
+
+    def expected(name, test):
+        cos = q @ encoder.embed(test)
+        return {"mean-cosine": float(np.mean(cos)),
+                "centroid-max-cosine": 0.5 * (float(centroid @ encoder.embed(test)) + float(np.max(cos)))}[name]
+
+    d = v.verify("alice", sig(1, 9))
+    assert d.score_name == encoder.manifest.score
+    assert d.score == pytest.approx(expected(d.score_name, sig(1, 9)), abs=1e-5)
+    mean = make_verifier(score="mean-cosine", threshold=0.5).verify("alice", sig(1, 10))
+    assert mean.score == pytest.approx(expected("mean-cosine", sig(1, 10)), abs=1e-5)
 
 
 def test_threshold_is_configurable(make_verifier, sig):
