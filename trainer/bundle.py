@@ -38,8 +38,9 @@ DEPLOY_FILES = ("install.sh", "uninstall.sh", "sigpad.service", "99-sigpad.rules
 GLIBC_MINOR = {"3.11": 36, "3.12": 39, "3.13": 41}
 # Settings the Pi's /etc/sigpad/sigpad.toml pins, on top of edge/sigpad.toml:
 # the CLI (via /usr/local/bin/sigpad) and the service must agree on them, and
-# the model is the installer's /opt/sigpad/model link, never the wheel's copy,
-# so an upgrade cannot change the model under enrolled users.
+# the model is the installer's /opt/sigpad/model (a directory of one link per
+# pad kind, pressure/ and no_pressure/), never the wheel's copy, so an upgrade
+# cannot change the model under enrolled users.
 PI_SETTINGS = {
     "store": {"path": "/var/lib/sigpad/templates.db", "key_file": "/var/lib/sigpad/store.key"},
     "model": {"path": "/opt/sigpad/model"},
