@@ -118,6 +118,12 @@ def distill(student, teacher, sets: list[SigSet], cfg, label_weight: float = 0.0
 
     keras.utils.set_random_seed(cfg.seed)
     teacher.trainable = False  # frozen, and its batch normalisation in inference mode
+    # fit() calls the teacher with training=True, which would keep its dropout
+    # on (an explicit training=False inside the graph is not honoured): drop
+    # nothing, so its cosines are the same on every call and every run.
+    for layer in teacher._flatten_layers():
+        if isinstance(layer, keras.layers.Dropout):
+            layer.rate = 0.0
     inp = keras.Input(shape=student.input_shape[1:], name="signature")
     both = keras.layers.Concatenate(name="student_teacher")([student(inp), teacher(inp)])
     model = keras.Model(inp, both, name="distiller")

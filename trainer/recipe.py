@@ -89,23 +89,36 @@ def _train_tower(recipe: dict, cfg, data: SigSet):
 
 
 def _distill(recipe: dict, towers, data: SigSet):
-    """The first tower, distilled from the stack of all (on real and synthetic writers)."""
-    import keras
+    """The first tower, distilled from the stack of all (on real and synthetic writers).
 
+    The teacher is made of copies, so the towers themselves are never frozen
+    or changed by the distillation.
+    """
     from .distill import distill
     from .encoder import stack_towers
     from .synthetic_data import synthetic_set
 
     opts, cfg = recipe["distill"], recipe["train"]
-    teacher = stack_towers(towers, name="teacher", max_dim=None)
-    student = keras.models.clone_model(towers[0])
-    student.set_weights(towers[0].get_weights())
+    teacher = stack_towers([_copy(t) for t in towers], name="teacher", max_dim=None)
+    # Seed before copying the student: its dropout draws a seed from the global
+    # generator, whose state otherwise depends on what this process did before
+    # (trained the towers, or loaded them from runs/towers).
+    import keras
+    keras.utils.set_random_seed(cfg.seed + DISTILL_SEED_OFFSET)
+    student = _copy(towers[0])
     sets = [data]
     if recipe["synthetic"]:
         sets.append(synthetic_set(recipe["synthetic"], cfg.seed, recipe["preprocessing"]))
     cfg = dataclasses.replace(cfg, epochs=opts["epochs"], learning_rate=opts["learning_rate"],
                               seed=cfg.seed + DISTILL_SEED_OFFSET)
     return distill(student, teacher, sets, cfg, label_weight=opts["label_weight"])
+
+
+def _copy(model):
+    import keras
+    copy = keras.models.clone_model(model)
+    copy.set_weights(model.get_weights())
+    return copy
 
 
 def export_recipe(recipe: dict, encoder, train_set: SigSet, out: Path, threshold: float, extra: dict,
