@@ -32,7 +32,7 @@ bench: $(STAMP)
 # writers and fine-tuned, distilled into one (bench.bench_accuracy's
 # "distilled" method is the same recipe).
 MODEL_SYNTH ?= --synthetic 2000
-MODEL_DISTILL ?= --towers 3 --distill-epochs 16 --label-weight 3 --score centroid-max-cosine
+MODEL_DISTILL ?= --towers 3 --distill-epochs 16 --label-weight 5 --score centroid-max-cosine
 model: $(STAMP)
 	$(PY) -m trainer.cli fit --data $(DATA)/Task2 --users 1-30 --seed 0 --loss contrastive \
 		$(MODEL_SYNTH) $(MODEL_DISTILL) --cv-threshold --quiet --out edge/models/pressure \

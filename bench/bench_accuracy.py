@@ -30,7 +30,7 @@ import numpy as np
 METHODS = ("dtw", "contrastive", "bromley", "seed-answer", "nopressure",
            "synth-contrastive", "synth-nopressure", "distilled", "distilled-nopressure")
 # The shipped pressure recipe (Makefile `model`): teacher towers and distillation.
-DISTILLED = ["--towers", "3", "--distill-epochs", "16", "--label-weight", "3", "--score", "centroid-max-cosine"]
+DISTILLED = ["--towers", "3", "--distill-epochs", "16", "--label-weight", "5", "--score", "centroid-max-cosine"]
 METRICS = ("eer_skilled", "eer_skilled_per_writer", "eer_random", "eer_random_per_writer")
 
 
