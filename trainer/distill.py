@@ -94,6 +94,7 @@ def distill_dataset(sets: list[SigSet], steps: int, batch_size: int, seed: int, 
 
     idx = writer_batches(sets, steps, np.random.default_rng(seed), batch_size)
     x = tf.constant(np.concatenate([s.x for s in sets]))
+    # writer ids < 2**24 (synthetic ones start at 1e6), so float32 holds them exactly
     labels = tf.constant(np.stack([np.concatenate([s.writer for s in sets]),
                                    np.concatenate([s.genuine for s in sets])], axis=1).astype(np.float32))
 
@@ -110,6 +111,8 @@ def distill_dataset(sets: list[SigSet], steps: int, batch_size: int, seed: int, 
 def distill(student, teacher, sets: list[SigSet], cfg, label_weight: float = 0.0):
     """Train ``student`` (in place) on the teacher's cosines; returns (student, history).
 
+    The teacher is frozen and its dropout set to zero, in place.
+
     ``cfg`` is the TrainConfig: epochs, learning rate, seed; an epoch is
     ``pairs_per_epoch / batch_size`` batches, as in pair training.
     ``label_weight`` > 0 adds that much of ``label_loss``: the labels next to the teacher.
@@ -121,7 +124,7 @@ def distill(student, teacher, sets: list[SigSet], cfg, label_weight: float = 0.0
     # fit() calls the teacher with training=True, which would keep its dropout
     # on (an explicit training=False inside the graph is not honoured): drop
     # nothing, so its cosines are the same on every call and every run.
-    for layer in teacher._flatten_layers():
+    for layer in _all_layers(teacher):
         if isinstance(layer, keras.layers.Dropout):
             layer.rate = 0.0
     inp = keras.Input(shape=student.input_shape[1:], name="signature")
@@ -141,3 +144,11 @@ def distill(student, teacher, sets: list[SigSet], cfg, label_weight: float = 0.0
     ds = distill_dataset(sets, steps * cfg.epochs, cfg.batch_size, cfg.seed, cfg.augment)
     hist = model.fit(ds, epochs=cfg.epochs, steps_per_epoch=steps, verbose=cfg.verbose, shuffle=False)
     return student, hist.history
+
+
+def _all_layers(model):
+    """Every layer of a model, nested models' layers included."""
+    for layer in model.layers:
+        yield layer
+        if hasattr(layer, "layers"):
+            yield from _all_layers(layer)

@@ -94,6 +94,8 @@ def _distill(recipe: dict, towers, data: SigSet):
     The teacher is made of copies, so the towers themselves are never frozen
     or changed by the distillation.
     """
+    import keras
+
     from .distill import distill
     from .encoder import stack_towers
     from .synthetic_data import synthetic_set
@@ -103,7 +105,6 @@ def _distill(recipe: dict, towers, data: SigSet):
     # Seed before copying the student: its dropout draws a seed from the global
     # generator, whose state otherwise depends on what this process did before
     # (trained the towers, or loaded them from runs/towers).
-    import keras
     keras.utils.set_random_seed(cfg.seed + DISTILL_SEED_OFFSET)
     student = _copy(towers[0])
     sets = [data]
