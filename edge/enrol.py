@@ -2,8 +2,9 @@
 
 The consistency check asks, for each signature, whether the others would
 accept it: its score against the other references (leave-one-out; the
-decision's own score when that is on the cosine's scale: ``COSINE_SCORES``) must reach ``threshold - margin``. One that does not is an outlier and the writer is
-asked to sign it again, as commercial verification SDKs do; the margin keeps
+decision's own score when that is on the cosine's scale: ``COSINE_SCORES``)
+must reach ``threshold - margin``. One that does not is an outlier and the
+writer is asked to sign it again, as commercial verification SDKs do; the margin keeps
 this from failing honest writers whose signatures vary a little. Two
 signatures that are copies of each other (same stream, or practically the
 same embedding) are refused: they would make a replay look like a template.

@@ -30,8 +30,11 @@ exists only in training.
 seeds), into ONE exported model: each tower's unit embedding, concatenated
 and scaled by 1/sqrt(n), is again a unit vector, and the cosine of two such
 vectors is the MEAN of the towers' cosines. A seed ensemble then costs the
-edge nothing new: one file, one embedding, one cosine. Three towers of 26
-dimensions give a 78-byte int8 template.
+edge nothing new: one file, one embedding, one cosine - within 80 dimensions
+in all, which three useful towers exceed (three 64-d towers: 192). So the
+shipped stack is a training-time teacher, distilled into one tower
+(trainer.distill; docs/training.md has the narrow-tower stack that fits and
+is weaker).
 """
 
 from __future__ import annotations
