@@ -43,17 +43,24 @@ def plot_writers(writers, path: Path, rate_hz: float = 100.0, shown: int = 3) ->
     fig, axes = plt.subplots(len(writers), 2 * shown + 1, figsize=(2.2 * (2 * shown + 1), 1.8 * len(writers)),
                              squeeze=False)
     for row, writer in zip(axes, writers):
-        for i in range(shown):
-            draw_signature(row[i], writer.genuine(i, rate_hz), "navy")
-            draw_signature(row[shown + i], writer.forgery(i, rate_hz), "firebrick")
-        draw_speed(row[-1], writer.genuine(0, rate_hz), "navy", "genuine")
-        draw_speed(row[-1], writer.forgery(0, rate_hz), "firebrick", "forgery")
-        row[0].set_title(f"writer {writer.seed}: genuine", fontsize=8, loc="left")
-        row[shown].set_title("skilled forgeries", fontsize=8, loc="left")
+        _draw_row(row, [writer.genuine(i, rate_hz) for i in range(shown)],
+                  [writer.forgery(i, rate_hz) for i in range(shown)], f"writer {writer.seed}")
     axes[0][-1].legend(fontsize=6)
     fig.tight_layout()
     fig.savefig(path, dpi=80)
     plt.close(fig)
+
+
+def _draw_row(row, genuine, forged, name: str) -> None:
+    """One row of axes: the genuine signatures, as many forgeries, then both speed profiles."""
+    shown = len(genuine)
+    for i in range(shown):
+        draw_signature(row[i], genuine[i], "navy")
+        draw_signature(row[shown + i], forged[i], "firebrick")
+    draw_speed(row[-1], genuine[0], "navy", "genuine")
+    draw_speed(row[-1], forged[0], "firebrick", "forgery")
+    row[0].set_title(f"{name}: genuine", fontsize=8, loc="left")
+    row[shown].set_title("skilled forgeries", fontsize=8, loc="left")
 
 
 def plot_synthetic_vs_real(writer, real_genuine, real_forgeries, path: Path, shown: int = 3) -> None:
@@ -63,13 +70,7 @@ def plot_synthetic_vs_real(writer, real_genuine, real_forgeries, path: Path, sho
     rows = [([writer.genuine(i) for i in range(shown)], [writer.forgery(i) for i in range(shown)], "synthetic"),
             (real_genuine[:shown], real_forgeries[:shown], "SVC2004 Task2")]
     for row, (genuine, forged, name) in zip(axes, rows):
-        for i in range(shown):
-            draw_signature(row[i], genuine[i], "navy")
-            draw_signature(row[shown + i], forged[i], "firebrick")
-        draw_speed(row[-1], genuine[0], "navy", "genuine")
-        draw_speed(row[-1], forged[0], "firebrick", "forgery")
-        row[0].set_title(f"{name}: genuine", fontsize=8, loc="left")
-        row[shown].set_title("skilled forgeries", fontsize=8, loc="left")
+        _draw_row(row, genuine, forged, name)
     axes[0][-1].legend(fontsize=6)
     fig.tight_layout()
     fig.savefig(path, dpi=72)
