@@ -26,8 +26,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import SignatureError, SynthesisError
-from .signature import Signature
+from ..errors import SignatureError, SynthesisError
+from ..signature import Signature
 
 QUANTILE_Z = 2.0
 """A signature begins and ends this many sigmas from a pen-down stroke's log-median."""

@@ -9,9 +9,9 @@ import pytest
 
 from firmware_bridge import svc2004
 from firmware_bridge.errors import SynthesisError
-from firmware_bridge.sigmalognormal import SigmaLognormal, pen_down_times, trajectory
 from firmware_bridge.signature import Signature
 from firmware_bridge.synthetic import Writer, make_writer
+from firmware_bridge.synthetic.sigmalognormal import SigmaLognormal, pen_down_times, trajectory
 
 WRITERS = [make_writer(s) for s in range(1, 13)]
 

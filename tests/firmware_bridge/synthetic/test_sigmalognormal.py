@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 from firmware_bridge.errors import SynthesisError
-from firmware_bridge.sigmalognormal import (SigmaLognormal, extract, pen_down_times, trajectory,
-                                            velocity)
 from firmware_bridge.signature import Signature
+from firmware_bridge.synthetic.sigmalognormal import (SigmaLognormal, extract, pen_down_times,
+                                                      trajectory, velocity)
 
 
 def one_stroke(**kw):
@@ -97,7 +97,7 @@ def test_extraction_recovers_clean_parameters():
 
 
 def test_numpy_normal_cdf_matches_its_bound():
-    from firmware_bridge.sigmalognormal import ndtr
+    from firmware_bridge.synthetic.sigmalognormal import ndtr
     # Phi(0) = 1/2, Phi(1.959964) = 0.975, Phi(-1) = 0.158655254 (tables).
     assert ndtr(np.array([0.0, 1.959964, -1.0])) == pytest.approx([0.5, 0.975, 0.158655254], rel=1.2e-7)
     z = np.linspace(-8, 8, 1601)

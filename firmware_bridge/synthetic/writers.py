@@ -28,9 +28,9 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .errors import SynthesisError
+from ..errors import SynthesisError
 from .sigmalognormal import AIR_Z, QUANTILE_Z, SigmaLognormal, air_log_scale, extract, pen_down_times, trajectory, velocity
-from .signature import Signature
+from ..signature import Signature
 
 _DOMAIN = 0x5167_5AD  # keeps these streams apart from any other use of the seed
 _GENUINE, _FORGER, _FORGERY, _TEMPLATE, _GENUINE_PEN = 1, 2, 3, 4, 5
