@@ -140,6 +140,15 @@ def _check_range(name, arr, lo, hi):
         raise SynthesisError(f"{name}[{i}] = {arr[i]:g} is outside {lo:g}..{hi:g}")
 
 
+def warp_onsets(t0: np.ndarray, factors: np.ndarray) -> np.ndarray:
+    """Stretch the intervals between successive onsets (in time order) by factors."""
+    order = np.argsort(t0, kind="stable")
+    steps = np.diff(t0[order]) * factors[1:]
+    out = np.empty_like(t0)
+    out[order] = t0[order][0] + np.r_[0.0, np.cumsum(steps)]
+    return out
+
+
 # --- synthesis -------------------------------------------------------------------
 
 def pen_down_times(params: SigmaLognormal, rate_hz: float) -> np.ndarray:
