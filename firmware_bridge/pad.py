@@ -31,7 +31,8 @@ from .errors import PadDisconnected
 from .protocols import get
 from .protocols.base import Capabilities, Protocol, SerialSettings
 from .signature import Signature
-from .stream import SampleStream, Stats
+from .stats import Stats
+from .stream import SampleStream
 from .transport import Transport
 
 POLL_S = 1.0

@@ -13,38 +13,16 @@ counted but not passed on: capture ends signatures on the silence instead.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, replace
 from typing import Callable
 
 from .protocols import get
 from .protocols.base import (Capabilities, Done, FrameSeq, PenReport, Protocol,
                              Skipped, Status)
 from .signature import Sample
+from .stats import Stats
 
 MAX_BUFFER = 64 * 1024
 """Undecoded bytes kept at most; decoders already bound it, this is a backstop."""
-
-
-@dataclass
-class Stats:
-    """Counters of one pad connection. ``Pad.stats`` hands out copies."""
-
-    bytes_in: int = 0
-    frames: int = 0            # good packets (ISDV4, Topaz) or frames (sigpad)
-    samples: int = 0
-    crc_errors: int = 0
-    resyncs: int = 0           # times bytes were skipped to get back in sync
-    skipped_bytes: int = 0
-    lost_frames: int = 0       # gaps in the pad's sequence numbers
-    pad_dropped: int = 0       # samples the pad says it dropped (sigpad STATUS)
-    overflows: int = 0
-    disconnects: int = 0
-    reconnects: int = 0
-    signatures: int = 0
-    refusals: int = 0
-
-    def copy(self) -> "Stats":
-        return replace(self)
 
 
 class SampleStream:

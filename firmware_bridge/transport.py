@@ -28,7 +28,7 @@ from serial.tools import list_ports
 
 from .errors import PadDisconnected, TransportError
 from .protocols.base import SerialSettings
-from .stream import Stats
+from .stats import Stats
 
 READ_CHUNK = 4096
 BACKOFF_MIN_S = 0.05

@@ -1,0 +1,33 @@
+"""Counters of one pad connection, shared by every layer that handles its bytes.
+
+The transport counts disconnects and reconnects; the stream counts bytes,
+frames, samples and errors; the pad counts signatures and refusals. The record
+lives in its own module so that the byte layer (``transport``) need not import
+the decoder layer (``stream``) to count.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+
+@dataclass
+class Stats:
+    """Counters of one pad connection. ``Pad.stats`` hands out copies."""
+
+    bytes_in: int = 0
+    frames: int = 0            # good packets (ISDV4, Topaz) or frames (sigpad)
+    samples: int = 0
+    crc_errors: int = 0
+    resyncs: int = 0           # times bytes were skipped to get back in sync
+    skipped_bytes: int = 0
+    lost_frames: int = 0       # gaps in the pad's sequence numbers
+    pad_dropped: int = 0       # samples the pad says it dropped (sigpad STATUS)
+    overflows: int = 0
+    disconnects: int = 0
+    reconnects: int = 0
+    signatures: int = 0
+    refusals: int = 0
+
+    def copy(self) -> "Stats":
+        return replace(self)
