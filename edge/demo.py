@@ -17,6 +17,7 @@ from pathlib import Path
 
 from firmware_bridge.capture import CaptureConfig
 from firmware_bridge.errors import DataFormatError
+from firmware_bridge.protocols import get as get_protocol
 from firmware_bridge.virtual import VirtualPad
 
 from .config import Config
@@ -58,7 +59,7 @@ class _Writer:
 
 def run_demo(args, cfg: Config) -> int:
     # Pads without a clock are timed by the host: those replay in real time only.
-    speed = (args.speed or 4.0) if args.protocol == "sigpad" else 1.0
+    speed = (args.speed or 4.0) if get_protocol(args.protocol).has_clock else 1.0
     out = (lambda *_: None) if args.json else (lambda line: print(line, flush=True))
     label, enrol_sigs, genuine, forgery = demo_signatures(args.writer, args.data)
     with tempfile.TemporaryDirectory(prefix="sigpad-demo-") as tmp:

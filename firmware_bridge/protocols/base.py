@@ -119,6 +119,9 @@ class Protocol:
     them). ``corrupt`` damages the first packet of some encoded bytes the way
     line noise would (faults for tests). ``query`` says whether the pad
     answers a capabilities query; if not, ``default_caps`` is all we know.
+    ``version`` is the highest protocol version the pad speaks (the reply to a
+    query carries the lower of it and the host's); 0: the protocol has none.
+    ``heartbeat``: the pad sends a ``Status`` now and then, even when idle.
     ``y_down``: the pad's y grows downward (screen convention); the stream
     turns it into ``max_y - y`` so every ``Sample`` has y growing upward, as
     SVC2004 and the models do.
@@ -137,6 +140,8 @@ class Protocol:
     has_clock: bool = False
     max_batch: int = 1             # pen reports per packet the pad may send
     y_down: bool = False           # y grows downward on the wire: the stream flips it
+    version: int = 0               # highest version the pad speaks, 0: unversioned
+    heartbeat: bool = False        # the pad sends Status (heartbeats)
     description: str = ""
 
     def __repr__(self) -> str:

@@ -247,5 +247,5 @@ PROTOCOL = Protocol(
     name="sigpad", decode=decode, encode=encode, encode_command=encode_command,
     decode_commands=decode_commands, corrupt=corrupt, default_caps=DEFAULT_CAPS,
     serial=SerialSettings(baudrate=115200), usb_ids=((0x2E8A, 0x000A),), query=True,
-    has_clock=True, max_batch=MAX_BATCH,
+    has_clock=True, max_batch=MAX_BATCH, version=VERSION, heartbeat=True,
     description="sigpad framed protocol (COBS + CRC-16) for microcontroller pads")

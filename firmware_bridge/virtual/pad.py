@@ -22,7 +22,6 @@ import numpy as np
 
 from ..protocols import get
 from ..protocols.base import Capabilities, Command, Done, PenReport, Protocol, Status
-from ..protocols.sigpad import VERSION
 from ..signature import Signature
 from .link import PtyLink
 
@@ -226,7 +225,7 @@ class VirtualPad:
     def _timeout(self) -> float | None:
         now = time.monotonic()
         times = []
-        if self.protocol.name == "sigpad" and self.heartbeat_s > 0:
+        if self.protocol.heartbeat and self.heartbeat_s > 0:
             times.append(self._next_beat)
         if now < self._paused_until:
             times.append(self._paused_until)
@@ -283,13 +282,14 @@ class VirtualPad:
             self.commands.append(cmd)
             if cmd.name == "query":
                 self._seq = 0           # sigpad: numbering restarts with CAPS
-                self._emit([self.caps._replace(version=min(cmd.arg or VERSION, VERSION))],
+                version = self.protocol.version
+                self._emit([self.caps._replace(version=min(cmd.arg or version, version))],
                            faults=False)
             elif cmd.name in ("start", "stop"):
                 self.streaming = cmd.name == "start" or self._unasked
 
     def _heartbeat(self, now: float) -> None:
-        if self.protocol.name != "sigpad" or self.heartbeat_s <= 0 or now < self._next_beat:
+        if not self.protocol.heartbeat or self.heartbeat_s <= 0 or now < self._next_beat:
             return
         self._next_beat = now + self.heartbeat_s
         self._emit([Status(self._device_us(now), self.streaming, 0)], faults=False)
