@@ -126,11 +126,11 @@ def dtw_latency(pairs, rate_hz: float | None) -> list | None:
 
 def verify_latency(model_dir: Path, data: dict, n: int) -> list:
     import tempfile
-    from edge.config import Config
+    from edge.settings import Settings
     from edge.verifier import open_verifier
     times = []
     with tempfile.TemporaryDirectory() as tmp:
-        cfg = Config(store=Path(tmp) / "t.db", model=model_dir, lockout_after=0)
+        cfg = Settings(store=Path(tmp) / "t.db", model=model_dir, lockout_after=0)
         with open_verifier(cfg) as v:
             users = list(data)[:10]
             for u in users:
@@ -229,7 +229,7 @@ def seen_users(encoder: Encoder) -> set[int] | None:
 def operating_point_synthetic(encoder: Encoder, writers: int = 30) -> dict:
     """FAR/FRR at the shipped threshold on synthetic writers no model was trained on."""
     from firmware_bridge import synthetic
-    from edge.demo import UNSEEN_SEED_BASE
+    from edge.app.demo import UNSEEN_SEED_BASE
     thr = encoder.manifest.threshold
     refs, gen, skl = {}, {}, {}
     for w in range(writers):

@@ -70,7 +70,7 @@ def mean_scores(score_sets: list[dict]) -> dict:
 
 def fold_scores(root: Path, model: Path, test_users: list[int]) -> dict:
     """{score name: raw scores} of one fold model: embedded once, scored every way."""
-    from edge.config import SCORES
+    from edge.settings import SCORES
     from trainer.evaluate import ModelScorer, load_signatures, score_trials
     from trainer.protocol import make_trials
     from firmware_bridge import svc2004
@@ -86,7 +86,7 @@ def fold_scores(root: Path, model: Path, test_users: list[int]) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from edge.config import SCORES
+    from edge.settings import SCORES
     from firmware_bridge import svc2004
     from trainer.folds import user_folds
 

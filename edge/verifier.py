@@ -31,12 +31,12 @@ from firmware_bridge.capture import CaptureConfig
 from firmware_bridge.signature import Signature
 
 from . import enrol as enrolment
-from .config import Config
 from .decision import Decision, Reason, score
 from .keys import load_keys
 from .lockout import LockoutPolicy
 from .model import Encoder, resolve_model_dir, shipped_model_dir
 from .replay import closest, stream_mac
+from .settings import Settings
 from .store import Store, check_user_id
 from .templates import dequantize, dequantize_many, quantize
 
@@ -67,7 +67,7 @@ def reason_for(exc: BaseException) -> str:
 class Verifier:
     """Enrolment and verification for one model and one store."""
 
-    def __init__(self, encoder: Encoder, store: Store, config: Config = Config(), clock=time.time):
+    def __init__(self, encoder: Encoder, store: Store, config: Settings = Settings(), clock=time.time):
         self.encoder, self.store, self.config, self.clock = encoder, store, config, clock
         manifest = encoder.manifest
         self.model_sha = manifest.sha256
@@ -187,7 +187,7 @@ class Verifier:
         return None
 
 
-def model_dir_of(config: Config, has_pressure: bool = True) -> Path:
+def model_dir_of(config: Settings, has_pressure: bool = True) -> Path:
     """The model for a pad with (or without) pressure: the configured one
     (a models root gives the pad's kind), else the shipped one."""
     if config.model is None:
@@ -195,7 +195,7 @@ def model_dir_of(config: Config, has_pressure: bool = True) -> Path:
     return resolve_model_dir(config.model, has_pressure)
 
 
-def open_verifier(config: Config, service: bool = False, has_pressure: bool = True) -> Verifier:
+def open_verifier(config: Settings, service: bool = False, has_pressure: bool = True) -> Verifier:
     """Load the model, the key and the store that ``config`` names."""
     encoder = Encoder(model_dir_of(config, has_pressure), backend=config.backend)
     keys = load_keys(config.key_path(service))

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from firmware_bridge.errors import ConfigError
 
-from edge.config import SCORES
+from edge.settings import SCORES
 
 from .encoder import MAX_EMBEDDING_DIM
 from .train import STRATEGIES, TrainConfig

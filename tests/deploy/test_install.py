@@ -14,7 +14,7 @@ import subprocess
 
 import pytest
 
-from edge.config import load as load_config
+from edge.app.config import load as load_config
 from edge.verifier import model_dir_of
 from firmware_bridge.errors import ModelError
 

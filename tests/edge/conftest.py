@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from edge.config import Config
+from edge.settings import Settings
 from edge.keys import load_keys
 from edge.model import Encoder
 from edge.store import Store
@@ -58,7 +58,7 @@ def store(tmp_path) -> Store:
 def make_verifier(encoder, store):
     """``make_verifier(**config)``: a Verifier on the session encoder and a fresh store."""
     def make(clock=None, **changes) -> Verifier:
-        cfg = Config(lockout_after=0).replace(**changes)
+        cfg = Settings(lockout_after=0).replace(**changes)
         return Verifier(encoder, store, cfg, **({"clock": clock} if clock else {}))
     return make
 

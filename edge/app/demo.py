@@ -19,9 +19,9 @@ from firmware_bridge.capture import CaptureConfig
 from firmware_bridge.errors import DataFormatError
 from firmware_bridge.virtual import VirtualPad
 
+from ..verifier import open_verifier
 from .config import Config
 from .padflow import PadSource, enrol_from_pad, verify_from_pad
-from .verifier import open_verifier
 
 SIGN_TIMEOUT_S = 60.0
 UNSEEN_SEED_BASE = 7_000_000_000

@@ -18,8 +18,8 @@ from firmware_bridge.errors import CaptureError, EnrolmentError
 from firmware_bridge.pad import open_pad
 from firmware_bridge.signature import Signature
 
-from .decision import Decision, Reason
-from .enrol import Enrolment
+from ..decision import Decision, Reason
+from ..enrol import Enrolment
 
 Say = Callable[[str], None]
 

@@ -18,9 +18,10 @@ from pathlib import Path
 from firmware_bridge.errors import EnrolmentError, SigpadError
 from firmware_bridge.protocols import PROTOCOLS
 
+from ..decision import Decision, Reason
+from ..model import BACKENDS
+from ..settings import SCORES
 from . import config as config_mod
-from .decision import Decision, Reason
-from .model import BACKENDS
 
 OK, REJECT, ERROR = 0, 1, 2
 # Reasons for which no judgement of the signature was possible: exit 2.
@@ -37,7 +38,7 @@ def _common(p: argparse.ArgumentParser) -> None:
                    "no_pressure/ (picked by the pad) (default: the shipped models)")
     g.add_argument("--backend", choices=BACKENDS)
     g.add_argument("--threshold", type=float, help="decision threshold (default: the manifest's)")
-    g.add_argument("--score", choices=config_mod.SCORES, help="score (default: the manifest's)")
+    g.add_argument("--score", choices=SCORES, help="score (default: the manifest's)")
     g.add_argument("--lockout-after", type=int, help="failures before a lockout; 0 disables")
     g.add_argument("-v", "--verbose", action="store_true", help="log decisions to stderr")
 

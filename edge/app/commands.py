@@ -8,10 +8,10 @@ from pathlib import Path
 from firmware_bridge import svc2004
 from firmware_bridge.errors import DataFormatError, SigpadError
 
+from ..decision import Reason
+from ..verifier import open_verifier, reason_for
 from .cli import ERROR, OK, REJECT, emit, fail, show_decision
 from .config import Config
-from .decision import Reason
-from .verifier import open_verifier, reason_for
 
 
 def run(args, cfg: Config) -> int:
@@ -89,8 +89,8 @@ def _verify_file(args, cfg: Config, path: Path) -> int:
 
 
 def _open_store(cfg: Config):
-    from .keys import load_keys
-    from .store import Store
+    from ..keys import load_keys
+    from ..store import Store
     return Store(cfg.store_path(), load_keys(cfg.key_path()))
 
 
@@ -100,8 +100,8 @@ def current_model_shas(cfg: Config) -> set[str]:
     A user enrolled on a pad without pressure has templates from that kind's
     model: only a sha that neither kind uses any more means re-enrolment.
     """
-    from .manifest import load_manifest
-    from .verifier import model_dir_of
+    from ..manifest import load_manifest
+    from ..verifier import model_dir_of
     shas = set()
     for has_pressure in (True, False):
         try:

@@ -34,11 +34,11 @@ from pathlib import Path
 
 from firmware_bridge.errors import ConfigError, EnrolmentError, SigpadError, TransportError
 
+from ..decision import Decision
+from ..store import check_user_id
+from ..verifier import Verifier, open_verifier
 from .config import Config
-from .decision import Decision
 from .padflow import PadSource, enrol_from_pad, verify_from_pad
-from .store import check_user_id
-from .verifier import Verifier, open_verifier
 
 log = logging.getLogger("sigpad.service")
 MAX_LINE = 4096
