@@ -38,7 +38,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from firmware_bridge.errors import ConfigError
+from firmware_bridge.errors import (CaptureError, ConfigError, DataFormatError, ReenrolmentNeeded,
+                                    SignatureError, TemplateIntegrityError, UnknownUser)
 
 SD_FLOOR = 0.02
 DIST_FLOOR = 0.01
@@ -57,6 +58,19 @@ class Reason:
     BAD_SIGNATURE = "bad-signature"
     CAPTURE = "capture-failed"
     ERROR = "error"
+
+
+# Exception type -> decision reason; the first match wins (subclasses first).
+_REASONS = (
+    (UnknownUser, Reason.UNKNOWN_USER), (ReenrolmentNeeded, Reason.REENROL),
+    (TemplateIntegrityError, Reason.INTEGRITY), (CaptureError, Reason.CAPTURE),
+    (SignatureError, Reason.BAD_SIGNATURE), (DataFormatError, Reason.BAD_SIGNATURE),
+)
+
+
+def reason_for(exc: BaseException) -> str:
+    """The reason a decision gives for an error that stopped it."""
+    return next((r for kind, r in _REASONS if isinstance(exc, kind)), Reason.ERROR)
 
 
 @dataclass(frozen=True)

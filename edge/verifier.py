@@ -24,14 +24,12 @@ from pathlib import Path
 
 import numpy as np
 
-from firmware_bridge.errors import (CaptureError, ConfigError, DataFormatError, EnrolmentError,
-                                    ReenrolmentNeeded, SignatureError, TemplateIntegrityError,
-                                    UnknownUser)
+from firmware_bridge.errors import ConfigError, EnrolmentError, SignatureError
 from firmware_bridge.capture import CaptureConfig
 from firmware_bridge.signature import Signature
 
 from . import enrol as enrolment
-from .decision import Decision, Reason, score
+from .decision import Decision, Reason, reason_for, score
 from .keys import load_keys
 from .lockout import LockoutPolicy
 from .model import Encoder, resolve_model_dir, shipped_model_dir
@@ -42,14 +40,6 @@ from .templates import dequantize, dequantize_many, quantize
 
 log = logging.getLogger("sigpad")
 
-# Exception type -> decision reason; the first match wins (subclasses first).
-_REASONS = (
-    (UnknownUser, Reason.UNKNOWN_USER), (ReenrolmentNeeded, Reason.REENROL),
-    (TemplateIntegrityError, Reason.INTEGRITY), (CaptureError, Reason.CAPTURE),
-    (SignatureError, Reason.BAD_SIGNATURE), (DataFormatError, Reason.BAD_SIGNATURE),
-)
-
-
 def check_usable(sig: Signature) -> None:
     """Refuse what the pad's capture would refuse: a file bypasses the pad's checks."""
     cfg = CaptureConfig()
@@ -58,10 +48,6 @@ def check_usable(sig: Signature) -> None:
     if down < cfg.min_points or span < cfg.min_duration_ms:
         raise SignatureError(f"{sig.source or 'signature'}: too short ({down} points, {span:.0f} ms; "
                              f"need {cfg.min_points} points and {cfg.min_duration_ms:.0f} ms)")
-
-
-def reason_for(exc: BaseException) -> str:
-    return next((r for kind, r in _REASONS if isinstance(exc, kind)), Reason.ERROR)
 
 
 class Verifier:

@@ -1,16 +1,15 @@
 """``sigpad``: enrol, verify, list, delete, serve, demo.
 
 Results go to stdout (one JSON object with ``--json``), diagnostics to
-stderr. Exit codes: 0 accepted / done, 1 rejected (the signature was judged
-and refused, an enrolment must be signed again, no such user to delete),
-2 error (no decision possible: bad options, missing model, unreadable store,
-unknown user, tampered templates, re-enrolment needed).
+stderr. Exit codes (``report``): 0 accepted / done, 1 rejected (the signature
+was judged and refused, an enrolment must be signed again, no such user to
+delete), 2 error (no decision possible: bad options, missing model,
+unreadable store, unknown user, tampered templates, re-enrolment needed).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 from pathlib import Path
@@ -18,14 +17,10 @@ from pathlib import Path
 from firmware_bridge.errors import EnrolmentError, SigpadError
 from firmware_bridge.protocols import PROTOCOLS
 
-from ..decision import Decision, Reason
 from ..model import BACKENDS
 from ..settings import SCORES
 from . import config as config_mod
-
-OK, REJECT, ERROR = 0, 1, 2
-# Reasons for which no judgement of the signature was possible: exit 2.
-ERROR_REASONS = {Reason.UNKNOWN_USER, Reason.REENROL, Reason.INTEGRITY, Reason.ERROR}
+from .report import REJECT, fail
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -92,33 +87,6 @@ def load_config(args) -> config_mod.Config:
                        socket=getattr(args, "socket", None),
                        gpio_accept=getattr(args, "gpio_accept", None),
                        gpio_reject=getattr(args, "gpio_reject", None))
-
-
-def emit(args, payload: dict, text: str) -> None:
-    print(json.dumps(payload) if args.json else text, flush=True)
-
-
-def fail(args, message: str, **extra) -> int:
-    """Report an error: on stderr always, and as JSON on stdout with ``--json``."""
-    print(f"sigpad: {message}", file=sys.stderr)
-    if args.json:
-        print(json.dumps({"error": message, **extra}), flush=True)
-    return ERROR
-
-
-def decision_exit(d: Decision) -> int:
-    if d.accepted:
-        return OK
-    return ERROR if d.reason in ERROR_REASONS else REJECT
-
-
-def show_decision(args, d: Decision) -> int:
-    verdict = "ACCEPTED" if d.accepted else "REJECTED"
-    score = "-" if d.score is None else f"{d.score:.3f}"
-    text = (f"{verdict} {d.user}: {d.reason}, score {score} (threshold {d.threshold:.3f}), "
-            f"{d.latency_ms:.2f} ms" + (f" - {d.detail}" if d.detail and not d.accepted else ""))
-    emit(args, d.to_dict(), text)
-    return decision_exit(d)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -9,9 +9,9 @@ from firmware_bridge import svc2004
 from firmware_bridge.errors import DataFormatError, SigpadError
 
 from ..decision import Reason
-from ..verifier import open_verifier, reason_for
-from .cli import ERROR, OK, REJECT, emit, fail, show_decision
+from ..verifier import open_verifier
 from .config import Config
+from .report import ERROR, OK, REJECT, decision_line, emit, show_decision, unjudged
 
 
 def run(args, cfg: Config) -> int:
@@ -51,13 +51,9 @@ def enroll(args, cfg: Config) -> int:
 
 def _error_decision(args, exc: Exception) -> int:
     """A decision-shaped JSON for a verify that could not even start (fail closed)."""
-    payload = {"user": args.user, "accepted": False, "score": None, "threshold": None,
-               "reason": reason_for(exc), "latency_ms": None, "detail": str(exc)}
     print(f"sigpad: {exc}", file=sys.stderr)
-    if args.json:
-        print(__import__("json").dumps(payload), flush=True)
-    else:
-        print(f"REJECTED {args.user}: {payload['reason']} - {exc}", flush=True)
+    payload = unjudged(args.user, exc)
+    emit(args, payload, decision_line(payload))
     return ERROR
 
 

@@ -22,6 +22,7 @@ from firmware_bridge.virtual import VirtualPad
 from ..verifier import open_verifier
 from .config import Config
 from .padflow import PadSource, enrol_from_pad, verify_from_pad
+from .report import OK, decision_line
 
 SIGN_TIMEOUT_S = 60.0
 UNSEEN_SEED_BASE = 7_000_000_000
@@ -82,11 +83,8 @@ def run_demo(args, cfg: Config) -> int:
                 vpad.sign(s)
                 d = verify_from_pad(v, src, user, SIGN_TIMEOUT_S)
                 decisions[kind] = d
-                verdict = "ACCEPTED" if d.accepted else "REJECTED"
-                score = "-" if d.score is None else f"{d.score:.3f}"
-                out(f"{kind:16s} {verdict}  score {score}  threshold {d.threshold:.3f}  "
-                    f"latency {d.latency_ms:.2f} ms  ({d.reason})")
+                out(decision_line(d, label=kind))
     if args.json:
         print(json.dumps({"writer": label, "protocol": args.protocol,
                           "decisions": {k: d.to_dict() for k, d in decisions.items()}}))
-    return 0
+    return OK
