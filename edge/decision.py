@@ -38,8 +38,9 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from firmware_bridge.errors import (CaptureError, ConfigError, DataFormatError, ReenrolmentNeeded,
-                                    SignatureError, TemplateIntegrityError, UnknownUser)
+from firmware_bridge.errors import CaptureError, DataFormatError, SignatureError
+
+from .errors import ConfigError, ReenrolmentNeeded, TemplateIntegrityError, UnknownUser
 
 SD_FLOOR = 0.02
 DIST_FLOOR = 0.01

@@ -16,10 +16,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from firmware_bridge.errors import EnrolmentError
 from firmware_bridge.signature import Signature
 
 from .decision import score, user_stats
+from .errors import EnrolmentError
 from .replay import stream_mac
 from .templates import dequantize_many, quantize
 
@@ -39,18 +39,11 @@ class Enrolment:
         return f"<Enrolment {len(self.templates)} templates of {len(self.templates[0])} B, consistency=[{ours}]>"
 
 
-def sign_again(message: str, outliers: list[int]) -> EnrolmentError:
-    """An ``EnrolmentError`` naming the signatures (0-based) to sign again."""
-    err = EnrolmentError(message)
-    err.outliers = outliers
-    return err
-
-
 def build(embeddings: np.ndarray, sigs: list[Signature], mac_key: bytes, count: int,
           min_consistency: float, replay_cosine: float, score_name: str = "mean-cosine") -> Enrolment:
     """Check an enrolment and make its templates; raises ``EnrolmentError``."""
     if len(sigs) < count:
-        raise sign_again(f"{len(sigs)} signatures given, enrolment needs {count}", [])
+        raise EnrolmentError(f"{len(sigs)} signatures given, enrolment needs {count}")
     templates = [quantize(e) for e in embeddings]
     refs = dequantize_many(templates)  # check what will be stored, not the float originals
     macs = [stream_mac(mac_key, s) for s in sigs]
@@ -60,8 +53,8 @@ def build(embeddings: np.ndarray, sigs: list[Signature], mac_key: bytes, count: 
     bad = [int(i) for i in np.flatnonzero(loo < min_consistency)]
     if bad:
         which = ", ".join(f"#{i + 1} ({loo[i]:.3f})" for i in bad)
-        raise sign_again(f"signature {which} is unlike the others (needs {min_consistency:.3f}): "
-                         "sign again", bad)
+        raise EnrolmentError(f"signature {which} is unlike the others (needs {min_consistency:.3f}): "
+                             "sign again", bad)
     return Enrolment(templates, macs, stats, tuple(round(float(v), 6) for v in loo))
 
 
@@ -78,5 +71,5 @@ def _refuse_copies(refs: np.ndarray, macs: list[bytes], replay_cosine: float) ->
     for i in range(len(refs)):
         for j in range(i + 1, len(refs)):
             if macs[i] == macs[j] or sims[i, j] >= replay_cosine:
-                raise sign_again(f"signatures #{i + 1} and #{j + 1} are copies of each other "
-                                 "(no one signs the same way twice): sign again", [j])
+                raise EnrolmentError(f"signatures #{i + 1} and #{j + 1} are copies of each other "
+                                     "(no one signs the same way twice): sign again", [j])

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from firmware_bridge.errors import ConfigError
+from .errors import ConfigError
 
 
 @dataclass(frozen=True)

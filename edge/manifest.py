@@ -15,7 +15,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from firmware_bridge.errors import ManifestMismatch, ModelError
+from .errors import ManifestMismatch, ModelError
 
 from .preprocess import PreprocessConfig
 

@@ -19,7 +19,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from firmware_bridge.errors import ConfigError
+from .errors import ConfigError
 
 SCORES = ("mean-cosine", "centroid-cosine", "centroid-max-cosine", "znorm-mean-cosine", "refnorm-distance")
 

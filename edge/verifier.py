@@ -24,12 +24,13 @@ from pathlib import Path
 
 import numpy as np
 
-from firmware_bridge.errors import ConfigError, EnrolmentError, SignatureError
+from firmware_bridge.errors import SignatureError
 from firmware_bridge.capture import CaptureConfig
 from firmware_bridge.signature import Signature
 
 from . import enrol as enrolment
 from .decision import Decision, Reason, reason_for, score
+from .errors import ConfigError, EnrolmentError
 from .keys import load_keys
 from .lockout import LockoutPolicy
 from .model import Encoder, resolve_model_dir, shipped_model_dir

@@ -24,7 +24,7 @@ import sys
 import time
 from pathlib import Path
 
-from firmware_bridge.errors import ConfigError
+from edge.errors import ConfigError
 
 from edge.settings import SCORES
 

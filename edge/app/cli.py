@@ -14,9 +14,10 @@ import logging
 import sys
 from pathlib import Path
 
-from firmware_bridge.errors import EnrolmentError, SigpadError
+from firmware_bridge.errors import SigpadError
 from firmware_bridge.protocols import PROTOCOLS
 
+from ..errors import EnrolmentError
 from ..model import BACKENDS
 from ..settings import SCORES
 from . import config as config_mod
@@ -99,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
         cfg = load_config(args)
         return commands.run(args, cfg)
     except EnrolmentError as exc:
-        fail(args, str(exc), outliers=getattr(exc, "outliers", []))
+        fail(args, str(exc), outliers=list(exc.outliers))
         return REJECT  # the signatures were judged: sign again
     except SigpadError as exc:
         return fail(args, str(exc), type=type(exc).__name__)

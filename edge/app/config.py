@@ -17,8 +17,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from firmware_bridge.errors import ConfigError
-
+from ..errors import ConfigError
 from ..settings import Settings
 
 DEFAULT_FILE = Path(__file__).resolve().parent.parent / "sigpad.toml"

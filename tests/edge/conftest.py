@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from edge.settings import Settings
 from edge.keys import load_keys
 from edge.model import Encoder
+from edge.settings import Settings
 from edge.store import Store
 from edge.verifier import Verifier
 from firmware_bridge import svc2004

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from edge.decision import DIST_FLOOR, SD_FLOOR, Decision, score, user_stats
-from firmware_bridge.errors import ConfigError
+from edge.errors import ConfigError
 
 REFS = np.array([[1.0, 0.0], [0.0, 1.0], [0.6, 0.8]])
 TEST = np.array([0.6, 0.8])

@@ -13,10 +13,10 @@ import shutil
 import pytest
 
 from edge.app.cli import main
+from edge.errors import ModelError
 from edge.model import KINDS
 from edge.settings import Settings
 from edge.verifier import model_dir_of, open_verifier
-from firmware_bridge.errors import ModelError
 
 from edge_cases import model_dir_for
 

@@ -5,10 +5,10 @@ import shutil
 import numpy as np
 import pytest
 
-from edge.settings import Settings
+from edge.errors import ManifestMismatch, ModelError
 from edge.model import Encoder
+from edge.settings import Settings
 from edge.verifier import Verifier, open_verifier
-from firmware_bridge.errors import ManifestMismatch, ModelError
 from firmware_bridge.signature import Signature
 
 from edge_cases import CASES
@@ -163,7 +163,7 @@ def test_missing_or_mismatched_model_refuses_to_load(model_dir, tmp_path):
 
 
 def test_a_score_without_threshold_is_refused(encoder, store):
-    from firmware_bridge.errors import ConfigError
+    from edge.errors import ConfigError
     with pytest.raises(ConfigError, match="needs a threshold"):
         Verifier(encoder, store, Settings(score="znorm-mean-cosine"))
     assert Verifier(encoder, store, Settings(score="znorm-mean-cosine", threshold=-1.5)).threshold == -1.5

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from edge.app import config
-from firmware_bridge.errors import ConfigError
+from edge.errors import ConfigError
 
 
 def test_shipped_file_is_the_defaults():

@@ -2,7 +2,7 @@
 
 from edge.app.report import EXIT_CODES, decision_exit, decision_line, unjudged
 from edge.decision import Decision, Reason
-from firmware_bridge.errors import UnknownUser
+from edge.errors import UnknownUser
 
 ACCEPT = Decision("alice", True, 0.91234, 0.747, "match", 1.234, "", "centroid-max-cosine")
 REJECT = Decision("alice", False, 0.5, 0.747, "no-match", 2.0, "score 0.500 below threshold 0.747")
