@@ -2,7 +2,7 @@
 
 The consistency check asks, for each signature, whether the others would
 accept it: its score against the other references (leave-one-out; the
-decision's own score when that is on the cosine's scale: ``COSINE_SCORES``)
+decision's own score when that is on the cosine's scale: ``Score.on_cosine_scale``)
 must reach ``threshold - margin``. One that does not is an outlier and the
 writer is asked to sign it again, as commercial verification SDKs do; the margin keeps
 this from failing honest writers whose signatures vary a little. Two
@@ -18,13 +18,10 @@ import numpy as np
 
 from firmware_bridge.signature import Signature
 
-from .decision import score, user_stats
+from . import scores
 from .errors import EnrolmentError
 from .replay import stream_mac
 from .templates import dequantize_many, quantize
-
-
-COSINE_SCORES = ("mean-cosine", "centroid-cosine", "centroid-max-cosine")  # scores on the cosine's scale
 
 
 @dataclass(frozen=True)
@@ -40,7 +37,7 @@ class Enrolment:
 
 
 def build(embeddings: np.ndarray, sigs: list[Signature], mac_key: bytes, count: int,
-          min_consistency: float, replay_cosine: float, score_name: str = "mean-cosine") -> Enrolment:
+          min_consistency: float, replay_cosine: float, score_name: str = scores.DEFAULT) -> Enrolment:
     """Check an enrolment and make its templates; raises ``EnrolmentError``."""
     if len(sigs) < count:
         raise EnrolmentError(f"{len(sigs)} signatures given, enrolment needs {count}")
@@ -48,7 +45,7 @@ def build(embeddings: np.ndarray, sigs: list[Signature], mac_key: bytes, count: 
     refs = dequantize_many(templates)  # check what will be stored, not the float originals
     macs = [stream_mac(mac_key, s) for s in sigs]
     _refuse_copies(refs, macs, replay_cosine)
-    stats = user_stats(refs)
+    stats = scores.user_stats(refs)
     loo = leave_one_out(refs, score_name)
     bad = [int(i) for i in np.flatnonzero(loo < min_consistency)]
     if bad:
@@ -63,7 +60,7 @@ def leave_one_out(refs: np.ndarray, score_name: str) -> np.ndarray:
     if len(refs) < 2:
         return np.ones(1)
     rest = lambda i: np.delete(refs, i, axis=0)  # noqa: E731
-    return np.array([score(score_name, rest(i), refs[i], {}) for i in range(len(refs))])
+    return np.array([scores.score(score_name, rest(i), refs[i], {}) for i in range(len(refs))])
 
 
 def _refuse_copies(refs: np.ndarray, macs: list[bytes], replay_cosine: float) -> None:

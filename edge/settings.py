@@ -19,9 +19,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import scores
 from .errors import ConfigError
-
-SCORES = ("mean-cosine", "centroid-cosine", "centroid-max-cosine", "znorm-mean-cosine", "refnorm-distance")
 
 
 @dataclass(frozen=True)
@@ -42,8 +41,8 @@ class Settings:
     replay_history: int = 50
 
     def __post_init__(self):
-        if self.score is not None and self.score not in SCORES:
-            raise ConfigError(f"score {self.score!r}: choose from {', '.join(SCORES)}")
+        if self.score is not None and self.score not in scores.names():
+            raise ConfigError(f"score {self.score!r}: choose from {', '.join(scores.names())}")
         if not 1 <= self.enrol_count <= 10:
             raise ConfigError(f"enrol count {self.enrol_count}: must be 1..10")
         if self.lockout_after < 0 or self.lockout_s < 0:

@@ -29,7 +29,8 @@ from firmware_bridge.capture import CaptureConfig
 from firmware_bridge.signature import Signature
 
 from . import enrol as enrolment
-from .decision import Decision, Reason, reason_for, score
+from . import scores
+from .decision import Decision, Reason, reason_for
 from .errors import ConfigError, EnrolmentError
 from .keys import load_keys
 from .lockout import LockoutPolicy
@@ -88,7 +89,7 @@ class Verifier:
         # "Would the others accept it", asked in a cosine score: the decision's
         # when it is one, else the manifest's with the manifest's threshold.
         name, base = self.score_name, self.threshold
-        if name not in enrolment.COSINE_SCORES:
+        if not scores.get(name).on_cosine_scale:
             name, base = self.encoder.manifest.score, self.encoder.manifest.threshold
         return enrolment.build(embeddings, sigs, self.store.mac_key, self.config.enrol_count,
                                base - self.config.consistency_margin, self.config.replay_cosine, name)
@@ -145,7 +146,7 @@ class Verifier:
         check_usable(sig)
         refs = dequantize_many(enrolled.templates, self.dim)
         embedding = self.encoder.embed(sig)
-        value = score(self.score_name, refs, embedding, enrolled.profile)
+        value = scores.score(self.score_name, refs, embedding, enrolled.profile)
         mac = stream_mac(self.store.mac_key, sig)
         template = quantize(embedding)  # compared as stored: int8, like the references
         replay = self._replay(user, mac, dequantize(template), refs, enrolled.stream_macs)

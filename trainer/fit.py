@@ -26,7 +26,7 @@ from pathlib import Path
 
 from edge.errors import ConfigError
 
-from edge.settings import SCORES
+from edge import scores as edge_scores
 
 from .encoder import MAX_EMBEDDING_DIM
 from .train import STRATEGIES, TrainConfig
@@ -68,8 +68,8 @@ def add_arguments(p) -> None:
     p.add_argument("--distill-lr", type=float, default=1e-3, help="distillation learning rate")
     p.add_argument("--label-weight", type=float, default=1.0,
                    help="weight of the contrastive loss on labelled pairs next to the teacher's cosines")
-    p.add_argument("--score", choices=SCORES, default="mean-cosine",
-                   help="the decision score the threshold is for (edge.decision; written to the manifest)")
+    p.add_argument("--score", choices=edge_scores.names(), default=edge_scores.DEFAULT,
+                   help="the decision score the threshold is for (edge.scores; written to the manifest)")
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 

@@ -19,7 +19,7 @@ from firmware_bridge.protocols import PROTOCOLS
 
 from ..errors import EnrolmentError
 from ..model import BACKENDS
-from ..settings import SCORES
+from ..scores import names as score_names
 from . import config as config_mod
 from .report import REJECT, fail
 
@@ -34,7 +34,7 @@ def _common(p: argparse.ArgumentParser) -> None:
                    "no_pressure/ (picked by the pad) (default: the shipped models)")
     g.add_argument("--backend", choices=BACKENDS)
     g.add_argument("--threshold", type=float, help="decision threshold (default: the manifest's)")
-    g.add_argument("--score", choices=SCORES, help="score (default: the manifest's)")
+    g.add_argument("--score", choices=score_names(), help="score (default: the manifest's)")
     g.add_argument("--lockout-after", type=int, help="failures before a lockout; 0 disables")
     g.add_argument("-v", "--verbose", action="store_true", help="log decisions to stderr")
 

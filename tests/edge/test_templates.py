@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from edge.decision import score
+from edge.scores import score
 from edge.errors import TemplateIntegrityError
 from edge.templates import SCALE, dequantize, dequantize_many, quantize
 
