@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import scores
 from .errors import ConfigError
+from .lockout import LockoutPolicy
 
 
 @dataclass(frozen=True)
@@ -39,14 +40,15 @@ class Settings:
     lockout_s: float = 300.0
     replay_cosine: float = 0.995
     replay_history: int = 50
+    lockout: LockoutPolicy = field(init=False, repr=False, compare=False)  # from lockout_after, lockout_s
 
     def __post_init__(self):
         if self.score is not None and self.score not in scores.names():
             raise ConfigError(f"score {self.score!r}: choose from {', '.join(scores.names())}")
         if not 1 <= self.enrol_count <= 10:
             raise ConfigError(f"enrol count {self.enrol_count}: must be 1..10")
-        if self.lockout_after < 0 or self.lockout_s < 0:
-            raise ConfigError("lockout values must be >= 0 (0 disables lockout)")
+        # The policy checks its own limits (ConfigError): validated there, once.
+        object.__setattr__(self, "lockout", LockoutPolicy(self.lockout_after, self.lockout_s))
         if not 0.0 < self.replay_cosine <= 1.0 or self.replay_history < 0:
             raise ConfigError("replay cosine must be in (0, 1], history >= 0")
 

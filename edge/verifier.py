@@ -25,32 +25,19 @@ from pathlib import Path
 import numpy as np
 
 from firmware_bridge.errors import SignatureError
-from firmware_bridge.capture import CaptureConfig
-from firmware_bridge.signature import Signature
+from firmware_bridge.signature import Signature, check_usable
 
 from . import enrol as enrolment
-from . import scores
+from . import replay, scores
 from .decision import Decision, Reason, reason_for
 from .errors import ConfigError, EnrolmentError
 from .keys import load_keys
-from .lockout import LockoutPolicy
 from .model import Encoder, resolve_model_dir, shipped_model_dir
-from .replay import closest, stream_mac
 from .settings import Settings
 from .store import Store, check_user_id
 from .templates import dequantize, dequantize_many, quantize
 
 log = logging.getLogger("sigpad")
-
-def check_usable(sig: Signature) -> None:
-    """Refuse what the pad's capture would refuse: a file bypasses the pad's checks."""
-    cfg = CaptureConfig()
-    down = int(np.count_nonzero(sig.pen_down))
-    span = sig.duration_ms
-    if down < cfg.min_points or span < cfg.min_duration_ms:
-        raise SignatureError(f"{sig.source or 'signature'}: too short ({down} points, {span:.0f} ms; "
-                             f"need {cfg.min_points} points and {cfg.min_duration_ms:.0f} ms)")
-
 
 class Verifier:
     """Enrolment and verification for one model and one store."""
@@ -68,7 +55,7 @@ class Verifier:
         else:
             raise ConfigError(f"score {self.score_name!r} needs a threshold (--threshold): "
                               f"the manifest's threshold is for {manifest.score!r}")
-        self.lockout = LockoutPolicy(config.lockout_after, config.lockout_s)
+        self.lockout = config.lockout
 
     def close(self) -> None:
         self.store.close()
@@ -147,32 +134,20 @@ class Verifier:
         refs = dequantize_many(enrolled.templates, self.dim)
         embedding = self.encoder.embed(sig)
         value = scores.score(self.score_name, refs, embedding, enrolled.profile)
-        mac = stream_mac(self.store.mac_key, sig)
+        mac = replay.stream_mac(self.store.mac_key, sig)
         template = quantize(embedding)  # compared as stored: int8, like the references
-        replay = self._replay(user, mac, dequantize(template), refs, enrolled.stream_macs)
-        accepted = replay is None and value >= self.threshold
+        replayed = replay.check(mac, dequantize(template), refs, enrolled.stream_macs,
+                                self.store.recent_attempts(user, self.model_sha), self.config.replay_cosine)
+        accepted = replayed is None and value >= self.threshold
         self.store.record_attempt(user, self.model_sha, mac, template, accepted,
                                   lambda st: self.lockout.update(st, accepted, now),
                                   self.config.replay_history)
-        if replay is not None:
-            return self.reject(user, Reason.REPLAY, replay, t0, value)
+        if replayed is not None:
+            return self.reject(user, Reason.REPLAY, replayed, t0, value)
         reason = Reason.MATCH if accepted else Reason.NO_MATCH
         detail = "" if accepted else f"score {value:.3f} below threshold {self.threshold:.3f}"
         latency = (time.perf_counter() - t0) * 1000
         return Decision(user, accepted, value, self.threshold, reason, latency, detail, self.score_name)
-
-    def _replay(self, user, mac, test, refs, enrol_macs) -> str | None:
-        """Why this attempt is a replay, or None (``test``: the dequantized template)."""
-        attempts = self.store.recent_attempts(user, self.model_sha)
-        if mac in enrol_macs or any(a.stream_mac == mac for a in attempts):
-            return "byte-identical to an earlier signature: replayed stream"
-        stored = refs
-        if attempts:
-            stored = np.vstack([refs, dequantize_many([a.embedding for a in attempts], self.dim)])
-        near = closest(test, stored)
-        if near >= self.config.replay_cosine:
-            return f"embedding practically identical (cosine {near:.4f}) to an earlier signature: replay"
-        return None
 
 
 def model_dir_of(config: Settings, has_pressure: bool = True) -> Path:
