@@ -27,10 +27,12 @@ from pathlib import Path
 
 import numpy as np
 
+from edge.scores import CentroidMaxCosine
+
 METHODS = ("dtw", "contrastive", "bromley", "seed-answer", "nopressure",
            "synth-contrastive", "synth-nopressure", "distilled", "distilled-nopressure")
 # The shipped pressure recipe (Makefile `model`): teacher towers and distillation.
-DISTILLED = ["--towers", "3", "--distill-epochs", "16", "--label-weight", "5", "--score", "centroid-max-cosine"]
+DISTILLED = ["--towers", "3", "--distill-epochs", "16", "--label-weight", "5", "--score", CentroidMaxCosine.name]
 METRICS = ("eer_skilled", "eer_skilled_per_writer", "eer_random", "eer_random_per_writer")
 
 

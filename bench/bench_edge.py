@@ -37,9 +37,10 @@ from pathlib import Path
 
 import numpy as np
 
-from edge.decision import score as edge_score
 from edge.model import Encoder, shipped_model_dir
 from edge.preprocess import preprocess
+from edge.scores import MeanCosine, ZnormMeanCosine
+from edge.scores import score as edge_score
 from edge.templates import dequantize_many, quantize
 from firmware_bridge import svc2004
 from firmware_bridge.signature import Signature
@@ -100,7 +101,7 @@ def model_latency(encoder: Encoder, data: dict, n: int) -> tuple[list, list]:
         t0 = time.perf_counter_ns()
         x = preprocess(test, encoder.preprocessing)
         e = encoder.embed_inputs(x)[0]
-        edge_score("mean-cosine", cache[key], e, {})
+        edge_score(MeanCosine.name, cache[key], e, {})
         times.append((time.perf_counter_ns() - t0) / 1e6)
     return times, pairs
 
@@ -126,11 +127,11 @@ def dtw_latency(pairs, rate_hz: float | None) -> list | None:
 
 def verify_latency(model_dir: Path, data: dict, n: int) -> list:
     import tempfile
-    from edge.config import Config
+    from edge.settings import Settings
     from edge.verifier import open_verifier
     times = []
     with tempfile.TemporaryDirectory() as tmp:
-        cfg = Config(store=Path(tmp) / "t.db", model=model_dir, lockout_after=0)
+        cfg = Settings(store=Path(tmp) / "t.db", model=model_dir, lockout_after=0)
         with open_verifier(cfg) as v:
             users = list(data)[:10]
             for u in users:
@@ -229,7 +230,7 @@ def seen_users(encoder: Encoder) -> set[int] | None:
 def operating_point_synthetic(encoder: Encoder, writers: int = 30) -> dict:
     """FAR/FRR at the shipped threshold on synthetic writers no model was trained on."""
     from firmware_bridge import synthetic
-    from edge.demo import UNSEEN_SEED_BASE
+    from edge.app.demo import UNSEEN_SEED_BASE
     thr = encoder.manifest.threshold
     refs, gen, skl = {}, {}, {}
     for w in range(writers):
@@ -237,9 +238,9 @@ def operating_point_synthetic(encoder: Encoder, writers: int = 30) -> dict:
         e = dequantize_many([quantize(x) for x in encoder.embed_many(
             [wr.genuine(i) for i in range(15)] + [wr.forgery(i) for i in range(10)])])
         refs[w], gen[w], skl[w] = e[:5], e[5:15], e[15:]
-    g = [edge_score("mean-cosine", refs[w], t, {}) for w in refs for t in gen[w]]
-    s = [edge_score("mean-cosine", refs[w], t, {}) for w in refs for t in skl[w]]
-    r = [edge_score("mean-cosine", refs[w], gen[v][0], {}) for w in refs for v in refs if v != w]
+    g = [edge_score(MeanCosine.name, refs[w], t, {}) for w in refs for t in gen[w]]
+    s = [edge_score(MeanCosine.name, refs[w], t, {}) for w in refs for t in skl[w]]
+    r = [edge_score(MeanCosine.name, refs[w], gen[v][0], {}) for w in refs for v in refs if v != w]
     compare_scores(refs, gen, skl)
     return {"threshold": thr, "writers": writers, "frr_pct": round(100 * float(np.mean(np.array(g) < thr)), 2),
             "far_skilled_pct": round(100 * float(np.mean(np.array(s) >= thr)), 2),
@@ -250,9 +251,9 @@ def operating_point_synthetic(encoder: Encoder, writers: int = 30) -> dict:
 
 def compare_scores(refs: dict, gen: dict, skl: dict) -> None:
     """Global-threshold EERs of mean-cosine and znorm-mean-cosine on the same trials."""
-    from edge.decision import score, user_stats
+    from edge.scores import score, user_stats
     from trainer import metrics
-    for name in ("mean-cosine", "znorm-mean-cosine"):
+    for name in (MeanCosine.name, ZnormMeanCosine.name):
         out = {"genuine": [], "skilled": [], "random": []}
         for w in refs:
             st = user_stats(refs[w])

@@ -4,7 +4,7 @@ For each seed, the shipped pressure recipe (synthetic pretraining, then
 contrastive fine-tuning on Task2) is trained once per user fold and its int8
 file kept under ``runs/foldmodels/seed<S>/fold<k>/`` (reused when present).
 Each fold's held-out users are then scored with every edge score
-(``edge.decision.score``), and with the mean over seeds of the mean-cosine
+(``edge.scores``), and with the mean over seeds of the mean-cosine
 scores: the cosine of the seeds' concatenated unit embeddings, i.e. one
 model made of several towers. One JSON line per (score or ensemble), with the
 per-fold global and per-writer EERs, and the operating point of ONE threshold
@@ -70,7 +70,7 @@ def mean_scores(score_sets: list[dict]) -> dict:
 
 def fold_scores(root: Path, model: Path, test_users: list[int]) -> dict:
     """{score name: raw scores} of one fold model: embedded once, scored every way."""
-    from edge.config import SCORES
+    from edge.scores import names
     from trainer.evaluate import ModelScorer, load_signatures, score_trials
     from trainer.protocol import make_trials
     from firmware_bridge import svc2004
@@ -79,14 +79,14 @@ def fold_scores(root: Path, model: Path, test_users: list[int]) -> dict:
     sigs, _ = load_signatures(index)
     scorer, trials = ModelScorer(sigs, model), make_trials(index)
     out = {}
-    for name in SCORES:
+    for name in names():
         scorer.score_name = name
         out[name] = score_trials(trials, scorer)
     return out
 
 
 def main(argv: list[str] | None = None) -> int:
-    from edge.config import SCORES
+    from edge.scores import MeanCosine, names
     from firmware_bridge import svc2004
     from trainer.folds import user_folds
 
@@ -103,12 +103,12 @@ def main(argv: list[str] | None = None) -> int:
             model = fold_model(root, seed, k, [u for u in range(1, 31) if u not in test], args.synthetic)
             by_seed[seed].append(fold_scores(root, model, test))
             print(f"seed {seed} fold {k} scored", file=sys.stderr)
-        for name in SCORES:
+        for name in names():
             print(json.dumps({"bench": "scores", "seed": seed, "score": name,
                               **summarise([f[name] for f in by_seed[seed]])}), flush=True)
     if len(args.seeds) > 1:
-        per_fold = [mean_scores([by_seed[s][k]["mean-cosine"] for s in args.seeds]) for k in range(len(folds))]
-        print(json.dumps({"bench": "scores", "ensemble_seeds": args.seeds, "score": "mean-cosine",
+        per_fold = [mean_scores([by_seed[s][k][MeanCosine.name] for s in args.seeds]) for k in range(len(folds))]
+        print(json.dumps({"bench": "scores", "ensemble_seeds": args.seeds, "score": MeanCosine.name,
                           **summarise(per_fold)}), flush=True)
     return 0
 

@@ -2,7 +2,7 @@
 
 The consistency check asks, for each signature, whether the others would
 accept it: its score against the other references (leave-one-out; the
-decision's own score when that is on the cosine's scale: ``COSINE_SCORES``)
+decision's own score when that is on the cosine's scale: ``Score.on_cosine_scale``)
 must reach ``threshold - margin``. One that does not is an outlier and the
 writer is asked to sign it again, as commercial verification SDKs do; the margin keeps
 this from failing honest writers whose signatures vary a little. Two
@@ -16,15 +16,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from firmware_bridge.errors import EnrolmentError
 from firmware_bridge.signature import Signature
 
-from .decision import score, user_stats
+from . import scores
+from .errors import EnrolmentError
 from .replay import stream_mac
 from .templates import dequantize_many, quantize
-
-
-COSINE_SCORES = ("mean-cosine", "centroid-cosine", "centroid-max-cosine")  # scores on the cosine's scale
 
 
 @dataclass(frozen=True)
@@ -39,29 +36,22 @@ class Enrolment:
         return f"<Enrolment {len(self.templates)} templates of {len(self.templates[0])} B, consistency=[{ours}]>"
 
 
-def sign_again(message: str, outliers: list[int]) -> EnrolmentError:
-    """An ``EnrolmentError`` naming the signatures (0-based) to sign again."""
-    err = EnrolmentError(message)
-    err.outliers = outliers
-    return err
-
-
 def build(embeddings: np.ndarray, sigs: list[Signature], mac_key: bytes, count: int,
-          min_consistency: float, replay_cosine: float, score_name: str = "mean-cosine") -> Enrolment:
+          min_consistency: float, replay_cosine: float, score_name: str = scores.DEFAULT) -> Enrolment:
     """Check an enrolment and make its templates; raises ``EnrolmentError``."""
     if len(sigs) < count:
-        raise sign_again(f"{len(sigs)} signatures given, enrolment needs {count}", [])
+        raise EnrolmentError(f"{len(sigs)} signatures given, enrolment needs {count}")
     templates = [quantize(e) for e in embeddings]
     refs = dequantize_many(templates)  # check what will be stored, not the float originals
     macs = [stream_mac(mac_key, s) for s in sigs]
     _refuse_copies(refs, macs, replay_cosine)
-    stats = user_stats(refs)
+    stats = scores.user_stats(refs)
     loo = leave_one_out(refs, score_name)
     bad = [int(i) for i in np.flatnonzero(loo < min_consistency)]
     if bad:
         which = ", ".join(f"#{i + 1} ({loo[i]:.3f})" for i in bad)
-        raise sign_again(f"signature {which} is unlike the others (needs {min_consistency:.3f}): "
-                         "sign again", bad)
+        raise EnrolmentError(f"signature {which} is unlike the others (needs {min_consistency:.3f}): "
+                             "sign again", bad)
     return Enrolment(templates, macs, stats, tuple(round(float(v), 6) for v in loo))
 
 
@@ -70,7 +60,7 @@ def leave_one_out(refs: np.ndarray, score_name: str) -> np.ndarray:
     if len(refs) < 2:
         return np.ones(1)
     rest = lambda i: np.delete(refs, i, axis=0)  # noqa: E731
-    return np.array([score(score_name, rest(i), refs[i], {}) for i in range(len(refs))])
+    return np.array([scores.score(score_name, rest(i), refs[i], {}) for i in range(len(refs))])
 
 
 def _refuse_copies(refs: np.ndarray, macs: list[bytes], replay_cosine: float) -> None:
@@ -78,5 +68,5 @@ def _refuse_copies(refs: np.ndarray, macs: list[bytes], replay_cosine: float) ->
     for i in range(len(refs)):
         for j in range(i + 1, len(refs)):
             if macs[i] == macs[j] or sims[i, j] >= replay_cosine:
-                raise sign_again(f"signatures #{i + 1} and #{j + 1} are copies of each other "
-                                 "(no one signs the same way twice): sign again", [j])
+                raise EnrolmentError(f"signatures #{i + 1} and #{j + 1} are copies of each other "
+                                     "(no one signs the same way twice): sign again", [j])

@@ -25,7 +25,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from firmware_bridge.errors import StoreError
+from .errors import StoreError
 
 KEY_BYTES = 32
 CREDENTIAL_NAME = "sigpad-store-key"

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from firmware_bridge.errors import ConfigError
+from .errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -29,8 +29,7 @@ class LockoutPolicy:
 
     def __post_init__(self):
         if self.after < 0 or self.duration_s < 0:
-            raise ConfigError(f"lockout after={self.after}, duration_s={self.duration_s}: "
-                              "both must be >= 0")
+            raise ConfigError("lockout values must be >= 0 (0 disables lockout)")
 
     @property
     def enabled(self) -> bool:

@@ -15,8 +15,8 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from firmware_bridge.errors import ManifestMismatch, ModelError
-
+from . import scores
+from .errors import ManifestMismatch, ModelError
 from .preprocess import PreprocessConfig
 
 MANIFEST_FORMAT = "sigpad-model/1"
@@ -41,7 +41,7 @@ class Manifest:
     output_quant: Quantization
     threshold: float
     model_file: str = "encoder_int8.tflite"
-    score: str = "mean-cosine"
+    score: str = scores.DEFAULT
     extra: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
@@ -74,7 +74,7 @@ class Manifest:
                 output_quant=Quantization(float(data["output"]["scale"]), int(data["output"]["zero_point"])),
                 threshold=float(data["decision"]["threshold"]),
                 model_file=str(data.get("model_file", "encoder_int8.tflite")),
-                score=str(data["decision"].get("score", "mean-cosine")),
+                score=str(data["decision"].get("score", scores.DEFAULT)),
                 extra={k: v for k, v in data.items() if k not in known},
             )
         except (KeyError, TypeError, ValueError) as exc:

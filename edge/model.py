@@ -18,9 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from firmware_bridge.errors import BackendUnavailable, ManifestMismatch, ModelError
 from firmware_bridge.signature import Signature
 
+from .errors import BackendUnavailable, ManifestMismatch, ModelError
 from .manifest import Manifest, check_model_bytes, load_manifest
 from .preprocess import PREPROCESS_VERSION, preprocess
 

@@ -119,7 +119,9 @@ def _pen_down_samples(sig: Signature):
     t, x, y = sig.t_ms[down], sig.x[down], sig.y[down]
     p = sig.pressure[down] if sig.pressure is not None else np.ones_like(t)
     # Equal timestamps (SVC2004 has hundreds) would make interpolation
-    # ambiguous: keep the last sample of each instant.
+    # ambiguous: keep the last sample of each instant. (Whether a signature is
+    # long enough to judge is firmware_bridge.signature.too_short's to say;
+    # this only guards the interpolation.)
     keep = np.ones(len(t), dtype=bool)
     keep[:-1] = t[1:] > t[:-1]
     if np.count_nonzero(keep) < MIN_POINTS:

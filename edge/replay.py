@@ -1,6 +1,7 @@
 """Replay detection: nobody signs the same way twice.
 
-Two checks, both against the user's templates and recent attempts:
+``check`` is the whole rule; the verifier asks it once per attempt. Two
+checks, both against the user's templates and recent attempts:
 
 * the *stream*: an HMAC (keyed from the store key, so the store holds no
   dictionary of signature hashes) of the signature's samples with time made
@@ -21,6 +22,8 @@ import numpy as np
 
 from firmware_bridge.signature import Signature
 
+from .templates import dequantize_many
+
 
 def stream_mac(key: bytes, sig: Signature) -> bytes:
     """HMAC-SHA256 of the signature's samples (time relative to the first sample)."""
@@ -40,3 +43,23 @@ def closest(embedding: np.ndarray, stored: np.ndarray) -> float:
     if len(stored) == 0:
         return -1.0
     return float(np.max(stored @ embedding))
+
+
+def check(mac: bytes, test: np.ndarray, refs: np.ndarray, enrol_macs, attempts,
+          cosine_limit: float) -> str | None:
+    """Why this attempt is a replay, or None.
+
+    ``mac``: the attempt's stream MAC; ``test``: its embedding as it will be
+    stored (the dequantized int8 template); ``refs`` and ``enrol_macs``: the
+    user's dequantized templates and their streams' MACs; ``attempts``: the
+    user's recent attempts (``Store.recent_attempts``).
+    """
+    if mac in enrol_macs or any(a.stream_mac == mac for a in attempts):
+        return "byte-identical to an earlier signature: replayed stream"
+    stored = refs
+    if attempts:
+        stored = np.vstack([refs, dequantize_many([a.embedding for a in attempts], len(test))])
+    near = closest(test, stored)
+    if near >= cosine_limit:
+        return f"embedding practically identical (cosine {near:.4f}) to an earlier signature: replay"
+    return None

@@ -36,8 +36,8 @@ from pathlib import Path
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from firmware_bridge.errors import (ConfigError, EnrolmentError, ReenrolmentNeeded, StoreError,
-                                    TemplateIntegrityError, UnknownUser)
+from .errors import (ConfigError, EnrolmentError, ReenrolmentNeeded, StoreError, TemplateIntegrityError,
+                     UnknownUser)
 
 from .keys import StoreKeys
 from .lockout import LockState

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from firmware_bridge.errors import TemplateIntegrityError
+from .errors import TemplateIntegrityError
 
 SCALE = 1.0 / 127.0
 MAX_DIM = 80

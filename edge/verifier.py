@@ -24,50 +24,25 @@ from pathlib import Path
 
 import numpy as np
 
-from firmware_bridge.errors import (CaptureError, ConfigError, DataFormatError, EnrolmentError,
-                                    ReenrolmentNeeded, SignatureError, TemplateIntegrityError,
-                                    UnknownUser)
-from firmware_bridge.capture import CaptureConfig
-from firmware_bridge.signature import Signature
+from firmware_bridge.errors import SignatureError
+from firmware_bridge.signature import Signature, check_usable
 
 from . import enrol as enrolment
-from .config import Config
-from .decision import Decision, Reason, score
+from . import replay, scores
+from .decision import Decision, Reason, reason_for
+from .errors import ConfigError, EnrolmentError
 from .keys import load_keys
-from .lockout import LockoutPolicy
 from .model import Encoder, resolve_model_dir, shipped_model_dir
-from .replay import closest, stream_mac
+from .settings import Settings
 from .store import Store, check_user_id
 from .templates import dequantize, dequantize_many, quantize
 
 log = logging.getLogger("sigpad")
 
-# Exception type -> decision reason; the first match wins (subclasses first).
-_REASONS = (
-    (UnknownUser, Reason.UNKNOWN_USER), (ReenrolmentNeeded, Reason.REENROL),
-    (TemplateIntegrityError, Reason.INTEGRITY), (CaptureError, Reason.CAPTURE),
-    (SignatureError, Reason.BAD_SIGNATURE), (DataFormatError, Reason.BAD_SIGNATURE),
-)
-
-
-def check_usable(sig: Signature) -> None:
-    """Refuse what the pad's capture would refuse: a file bypasses the pad's checks."""
-    cfg = CaptureConfig()
-    down = int(np.count_nonzero(sig.pen_down))
-    span = sig.duration_ms
-    if down < cfg.min_points or span < cfg.min_duration_ms:
-        raise SignatureError(f"{sig.source or 'signature'}: too short ({down} points, {span:.0f} ms; "
-                             f"need {cfg.min_points} points and {cfg.min_duration_ms:.0f} ms)")
-
-
-def reason_for(exc: BaseException) -> str:
-    return next((r for kind, r in _REASONS if isinstance(exc, kind)), Reason.ERROR)
-
-
 class Verifier:
     """Enrolment and verification for one model and one store."""
 
-    def __init__(self, encoder: Encoder, store: Store, config: Config = Config(), clock=time.time):
+    def __init__(self, encoder: Encoder, store: Store, config: Settings = Settings(), clock=time.time):
         self.encoder, self.store, self.config, self.clock = encoder, store, config, clock
         manifest = encoder.manifest
         self.model_sha = manifest.sha256
@@ -80,7 +55,7 @@ class Verifier:
         else:
             raise ConfigError(f"score {self.score_name!r} needs a threshold (--threshold): "
                               f"the manifest's threshold is for {manifest.score!r}")
-        self.lockout = LockoutPolicy(config.lockout_after, config.lockout_s)
+        self.lockout = config.lockout
 
     def close(self) -> None:
         self.store.close()
@@ -101,7 +76,7 @@ class Verifier:
         # "Would the others accept it", asked in a cosine score: the decision's
         # when it is one, else the manifest's with the manifest's threshold.
         name, base = self.score_name, self.threshold
-        if name not in enrolment.COSINE_SCORES:
+        if not scores.get(name).on_cosine_scale:
             name, base = self.encoder.manifest.score, self.encoder.manifest.threshold
         return enrolment.build(embeddings, sigs, self.store.mac_key, self.config.enrol_count,
                                base - self.config.consistency_margin, self.config.replay_cosine, name)
@@ -158,36 +133,24 @@ class Verifier:
         check_usable(sig)
         refs = dequantize_many(enrolled.templates, self.dim)
         embedding = self.encoder.embed(sig)
-        value = score(self.score_name, refs, embedding, enrolled.profile)
-        mac = stream_mac(self.store.mac_key, sig)
+        value = scores.score(self.score_name, refs, embedding, enrolled.profile)
+        mac = replay.stream_mac(self.store.mac_key, sig)
         template = quantize(embedding)  # compared as stored: int8, like the references
-        replay = self._replay(user, mac, dequantize(template), refs, enrolled.stream_macs)
-        accepted = replay is None and value >= self.threshold
+        replayed = replay.check(mac, dequantize(template), refs, enrolled.stream_macs,
+                                self.store.recent_attempts(user, self.model_sha), self.config.replay_cosine)
+        accepted = replayed is None and value >= self.threshold
         self.store.record_attempt(user, self.model_sha, mac, template, accepted,
                                   lambda st: self.lockout.update(st, accepted, now),
                                   self.config.replay_history)
-        if replay is not None:
-            return self.reject(user, Reason.REPLAY, replay, t0, value)
+        if replayed is not None:
+            return self.reject(user, Reason.REPLAY, replayed, t0, value)
         reason = Reason.MATCH if accepted else Reason.NO_MATCH
         detail = "" if accepted else f"score {value:.3f} below threshold {self.threshold:.3f}"
         latency = (time.perf_counter() - t0) * 1000
         return Decision(user, accepted, value, self.threshold, reason, latency, detail, self.score_name)
 
-    def _replay(self, user, mac, test, refs, enrol_macs) -> str | None:
-        """Why this attempt is a replay, or None (``test``: the dequantized template)."""
-        attempts = self.store.recent_attempts(user, self.model_sha)
-        if mac in enrol_macs or any(a.stream_mac == mac for a in attempts):
-            return "byte-identical to an earlier signature: replayed stream"
-        stored = refs
-        if attempts:
-            stored = np.vstack([refs, dequantize_many([a.embedding for a in attempts], self.dim)])
-        near = closest(test, stored)
-        if near >= self.config.replay_cosine:
-            return f"embedding practically identical (cosine {near:.4f}) to an earlier signature: replay"
-        return None
 
-
-def model_dir_of(config: Config, has_pressure: bool = True) -> Path:
+def model_dir_of(config: Settings, has_pressure: bool = True) -> Path:
     """The model for a pad with (or without) pressure: the configured one
     (a models root gives the pad's kind), else the shipped one."""
     if config.model is None:
@@ -195,7 +158,7 @@ def model_dir_of(config: Config, has_pressure: bool = True) -> Path:
     return resolve_model_dir(config.model, has_pressure)
 
 
-def open_verifier(config: Config, service: bool = False, has_pressure: bool = True) -> Verifier:
+def open_verifier(config: Settings, service: bool = False, has_pressure: bool = True) -> Verifier:
     """Load the model, the key and the store that ``config`` names."""
     encoder = Encoder(model_dir_of(config, has_pressure), backend=config.backend)
     keys = load_keys(config.key_path(service))

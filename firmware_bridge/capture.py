@@ -20,7 +20,8 @@ from typing import NamedTuple
 
 from .errors import CaptureError, SignatureError
 from .protocols.base import Done
-from .signature import MAX_DURATION_MS, MIN_DURATION_MS, MIN_POINTS, Sample, Signature
+from .signature import (MAX_DURATION_MS, MIN_DURATION_MS, MIN_POINTS, MIN_USABLE_MS, Sample, Signature,
+                        too_short)
 
 TOO_SHORT, TOO_LONG, DISCONNECTED, INVALID = "too_short", "too_long", "disconnected", "invalid"
 
@@ -31,7 +32,7 @@ class CaptureConfig:
 
     lift_timeout_s: float = 1.5
     min_points: int = MIN_POINTS
-    min_duration_ms: float = 300.0
+    min_duration_ms: float = MIN_USABLE_MS
     max_duration_ms: float = 30_000.0
 
     def __post_init__(self):
@@ -131,13 +132,11 @@ class SignatureCapture:
         rows, self._samples = self._samples, []
         while rows and not rows[-1].pen_down:
             rows.pop()                  # hovering after the last stroke is not signature
-        cfg = self.config
         down = sum(1 for s in rows if s.pen_down)
         span = rows[-1].t_ms - rows[0].t_ms if rows else 0.0
-        if down < cfg.min_points or span < cfg.min_duration_ms:
-            return self._refusal(TOO_SHORT, f"too short ({down} points, {span:.0f} ms; need "
-                                 f"{cfg.min_points} points and {cfg.min_duration_ms:.0f} ms)",
-                                 rows, span)
+        problem = too_short(down, span, self.config.min_points, self.config.min_duration_ms)
+        if problem is not None:
+            return self._refusal(TOO_SHORT, problem, rows, span)
         self.count += 1
         try:
             return Signature.from_samples(rows, source=f"{self.source}#{self.count}")

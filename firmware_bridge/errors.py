@@ -1,10 +1,11 @@
-"""Every exception sigpad raises, in one module.
+"""The bridge's exceptions, and ``SigpadError``, the base of every sigpad error.
 
 Each type derives from ``SigpadError`` *and* from the built-in it refines, so
 callers can catch ``ValueError`` or ``OSError`` as they would anywhere else, or
-``SigpadError`` to catch everything of ours. The module lives in the lowest
-layer (``firmware_bridge``) so that ``edge`` and ``trainer`` share it without
-breaking the dependency rule.
+``SigpadError`` to catch everything of ours. The base lives in the lowest
+layer (``firmware_bridge``) so that ``edge`` and ``trainer`` derive from it
+without breaking the dependency rule; the edge's own errors (model, store,
+enrolment, settings) are in ``edge/errors.py``.
 
 A rejected signature is *not* an exception: the edge returns a ``Decision``.
 Exceptions are for inputs and states that make a decision impossible.
@@ -59,44 +60,3 @@ class PadDisconnected(TransportError, ConnectionError):
 
 class CaptureError(SigpadError, RuntimeError):
     """A signature could not be captured: too short, too long, broken off."""
-
-
-# --- the model and the store ----------------------------------------------------
-
-class BackendUnavailable(SigpadError, ImportError):
-    """No usable TFLite interpreter is installed."""
-
-
-class ModelError(SigpadError, RuntimeError):
-    """The model file is missing, corrupt or does not run."""
-
-
-class ManifestMismatch(ModelError, ValueError):
-    """The model and its manifest (or the preprocessing) disagree."""
-
-
-class StoreError(SigpadError, RuntimeError):
-    """The template store cannot be read or written."""
-
-
-class TemplateIntegrityError(StoreError, ValueError):
-    """A stored template fails authentication: tampered row or wrong key."""
-
-
-class ReenrolmentNeeded(StoreError):
-    """The user's templates were made with another model and must be renewed."""
-
-
-class UnknownUser(StoreError, KeyError):
-    """No templates are enrolled for this user."""
-
-    def __str__(self) -> str:  # KeyError would quote the message
-        return str(self.args[0]) if self.args else "unknown user"
-
-
-class EnrolmentError(SigpadError, ValueError):
-    """Enrolment signatures are too few or too inconsistent; sign again."""
-
-
-class ConfigError(SigpadError, ValueError):
-    """A configuration file or option is invalid."""

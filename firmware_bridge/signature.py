@@ -31,6 +31,9 @@ MIN_DURATION_MS = 50.0
 MAX_DURATION_MS = 60_000.0
 """SVC2004 has one 32.8 s signature (a 27.7 s pause); a minute is absurd."""
 
+MIN_USABLE_MS = 300.0
+"""A pen-down span shorter than this is a valid signature but too little to judge."""
+
 
 class Sample(NamedTuple):
     """One pen report. ``pressure`` is 0..1 or None when the pad has none."""
@@ -171,3 +174,25 @@ class Signature:
         src = f" source={self.source!r}" if self.source else ""
         return (f"<Signature {len(self)} pts {self.duration_ms / 1000:.2f}s "
                 f"{self.n_strokes} strokes{' +' + chans if chans else ''}{src}>")
+
+
+def too_short(down_points: int, span_ms: float, min_points: int = MIN_POINTS,
+              min_duration_ms: float = MIN_USABLE_MS) -> str | None:
+    """Why ``down_points`` pen-down samples over ``span_ms`` are too short to judge, or None.
+
+    The one "usable signature" rule. The pad's capture refuses such a
+    signature (with its configured limits, ``CaptureConfig``); the verifier
+    refuses one from a file, which never went through a pad
+    (``check_usable``, the default limits).
+    """
+    if down_points < min_points or span_ms < min_duration_ms:
+        return (f"too short ({down_points} points, {span_ms:.0f} ms; "
+                f"need {min_points} points and {min_duration_ms:.0f} ms)")
+    return None
+
+
+def check_usable(sig: Signature) -> None:
+    """Raise ``SignatureError`` when ``sig`` is too short to judge (``too_short``)."""
+    problem = too_short(int(np.count_nonzero(sig.pen_down)), sig.duration_ms)
+    if problem is not None:
+        raise SignatureError(f"{sig.source or 'signature'}: {problem}")

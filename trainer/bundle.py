@@ -195,7 +195,7 @@ def build(out: Path, pythons: list[str], wheels: bool, cache: Path,
     deploy = REPO / "deploy"
     if not (deploy / "install.sh").is_file():
         raise SigpadError(f"{deploy}/install.sh not found: build the bundle from a sigpad source checkout")
-    from edge import config as edge_config  # light: tomllib and the error types
+    from edge.app import config as edge_config  # light: tomllib and the error types
 
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=out, prefix=".building-") as tmp:

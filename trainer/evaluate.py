@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from edge import scores as edge_scores
 from firmware_bridge import svc2004
 from firmware_bridge.errors import DataFormatError
 
@@ -32,8 +33,7 @@ def add_arguments(p) -> None:
     p.add_argument("--model", type=Path, default=None, help="int8 .tflite file or its directory")
     p.add_argument("--backend", default=None, help="TFLite backend: litert, tflite or tensorflow")
     p.add_argument("--score", default=None,
-                   help="model score (edge.decision): mean-cosine, centroid-cosine, centroid-max-cosine, znorm-mean-cosine, refnorm-distance "
-                        "(default: the manifest's)")
+                   help=f"model score (edge.scores): {', '.join(edge_scores.names())} (default: the manifest's)")
     p.add_argument("--users", default=None, help="users to evaluate, e.g. 1-30 or 21-30,5")
     p.add_argument("--trials", type=int, default=10)
     p.add_argument("--refs", type=int, default=5)
@@ -59,23 +59,21 @@ def load_signatures(users: dict) -> tuple[dict, list[str]]:
 
 
 class EmbeddingScorer:
-    """The edge's score (``edge.decision.score``) over precomputed unit embeddings."""
+    """The edge's score (``edge.scores``) over precomputed unit embeddings."""
 
     name = "embedding"
 
-    def __init__(self, embeddings: dict, score_name: str = "mean-cosine"):
+    def __init__(self, embeddings: dict, score_name: str = edge_scores.DEFAULT):
         self._emb = embeddings
         self.score_name = score_name
         self._stats: dict = {}  # per reference set, as enrolment stores them
 
     def score(self, refs, test) -> float:
-        from edge.decision import score, user_stats
-
         ref_emb = np.stack([self._emb[r] for r in refs])
         stats = self._stats.get(refs)
         if stats is None:
-            stats = self._stats[refs] = user_stats(ref_emb)
-        return score(self.score_name, ref_emb, self._emb[test], stats)
+            stats = self._stats[refs] = edge_scores.user_stats(ref_emb)
+        return edge_scores.score(self.score_name, ref_emb, self._emb[test], stats)
 
 
 class ModelScorer(EmbeddingScorer):

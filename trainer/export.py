@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from edge import scores as edge_scores
 from edge.manifest import Manifest, Quantization, sha256_of
 from edge.preprocess import PreprocessConfig
 
@@ -56,7 +57,7 @@ def tensor_quantization(model_bytes: bytes) -> tuple[Quantization, Quantization,
 
 
 def write_model_dir(out: Path, model_bytes: bytes, config: PreprocessConfig,
-                    threshold: float, extra: dict, score: str = "mean-cosine") -> Manifest:
+                    threshold: float, extra: dict, score: str = edge_scores.DEFAULT) -> Manifest:
     """Write encoder_int8.tflite and manifest.json into ``out``; returns the manifest."""
     out.mkdir(parents=True, exist_ok=True)
     path = out / MODEL_FILE

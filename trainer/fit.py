@@ -24,9 +24,9 @@ import sys
 import time
 from pathlib import Path
 
-from firmware_bridge.errors import ConfigError
+from edge.errors import ConfigError
 
-from edge.config import SCORES
+from edge import scores as edge_scores
 
 from .encoder import MAX_EMBEDDING_DIM
 from .train import STRATEGIES, TrainConfig
@@ -68,8 +68,8 @@ def add_arguments(p) -> None:
     p.add_argument("--distill-lr", type=float, default=1e-3, help="distillation learning rate")
     p.add_argument("--label-weight", type=float, default=1.0,
                    help="weight of the contrastive loss on labelled pairs next to the teacher's cosines")
-    p.add_argument("--score", choices=SCORES, default="mean-cosine",
-                   help="the decision score the threshold is for (edge.decision; written to the manifest)")
+    p.add_argument("--score", choices=edge_scores.names(), default=edge_scores.DEFAULT,
+                   help="the decision score the threshold is for (edge.scores; written to the manifest)")
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 

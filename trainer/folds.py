@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from edge import scores as edge_scores
 from firmware_bridge import svc2004
 
 from . import metrics
@@ -34,7 +35,7 @@ def users_spec(users) -> str:
 
 
 def evaluate_float(encoder, data: Path, users, config, trials: int = 10, seed: int = 0,
-                   score: str = "mean-cosine"):
+                   score: str = edge_scores.DEFAULT):
     """(summary, scores) of the Keras encoder under the harness protocol."""
     from edge.preprocess import preprocess_many
     from .train import embed

@@ -13,13 +13,15 @@ import dataclasses
 import json
 from pathlib import Path
 
+from edge import scores as edge_scores
+
 from .data import SigSet, load_svc2004
 from .synthetic_data import CACHE, cache_key
 
 WRITER_OFFSET = 1000  # folder k's user u becomes writer k * 1000 + u
 FINE_TUNE_LR_FACTOR = 0.5
 PRETRAIN_PAIRS_FACTOR = 4  # thousands of synthetic writers: more pairs per epoch
-DEFAULT_SCORE = "mean-cosine"
+DEFAULT_SCORE = edge_scores.DEFAULT
 DISTILL_SEED_OFFSET = 100  # the distillation's batches are drawn apart from the towers' pairs
 
 

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 from firmware_bridge import svc2004
-from firmware_bridge.errors import ConfigError
+from edge.errors import ConfigError
 from firmware_bridge.synthetic import Writer, make_writer
 
 SEED_STRIDE = 100_000

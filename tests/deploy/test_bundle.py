@@ -13,7 +13,7 @@ import zipfile
 
 import pytest
 
-from edge import config as edge_config
+from edge.app import config as edge_config
 from firmware_bridge.errors import SigpadError
 from trainer import bundle as B
 

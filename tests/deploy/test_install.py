@@ -14,9 +14,9 @@ import subprocess
 
 import pytest
 
-from edge.config import load as load_config
+from edge.app.config import load as load_config
+from edge.errors import ModelError
 from edge.verifier import model_dir_of
-from firmware_bridge.errors import ModelError
 
 from .conftest import KINDS, install, make_bundle, make_store, require, require_root, sha256, write_sums
 

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from edge.config import Config
 from edge.keys import load_keys
 from edge.model import Encoder
+from edge.settings import Settings
 from edge.store import Store
 from edge.verifier import Verifier
 from firmware_bridge import svc2004
@@ -58,7 +58,7 @@ def store(tmp_path) -> Store:
 def make_verifier(encoder, store):
     """``make_verifier(**config)``: a Verifier on the session encoder and a fresh store."""
     def make(clock=None, **changes) -> Verifier:
-        cfg = Config(lockout_after=0).replace(**changes)
+        cfg = Settings(lockout_after=0).replace(**changes)
         return Verifier(encoder, store, cfg, **({"clock": clock} if clock else {}))
     return make
 

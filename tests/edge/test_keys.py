@@ -7,8 +7,8 @@ import sys
 
 import pytest
 
+from edge.errors import StoreError
 from edge.keys import CREDENTIAL_NAME, KEY_BYTES, load_keys
-from firmware_bridge.errors import StoreError
 
 
 def test_created_once_with_mode_0600(tmp_path, monkeypatch):

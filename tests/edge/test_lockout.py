@@ -2,8 +2,8 @@
 
 import pytest
 
+from edge.errors import ConfigError
 from edge.lockout import LockoutPolicy, LockState
-from firmware_bridge.errors import ConfigError
 
 
 def test_policy_by_hand():

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from edge import model
+from edge.errors import BackendUnavailable
 from edge.model import Encoder, interpreter_class
-from firmware_bridge.errors import BackendUnavailable
 
 
 def test_litert_is_the_default():

@@ -12,11 +12,11 @@ import shutil
 
 import pytest
 
-from edge.cli import main
-from edge.config import Config
+from edge.app.cli import main
+from edge.errors import ModelError
 from edge.model import KINDS
+from edge.settings import Settings
 from edge.verifier import model_dir_of, open_verifier
-from firmware_bridge.errors import ModelError
 
 from edge_cases import model_dir_for
 
@@ -39,7 +39,7 @@ def models_root(tmp_path, kinds=KINDS):
 
 def test_a_models_root_gives_each_pad_its_kind(tmp_path):
     root = models_root(tmp_path)
-    cfg = Config(model=root, store=tmp_path / "t.db")
+    cfg = Settings(model=root, store=tmp_path / "t.db")
     for has_pressure, kind in ((True, "pressure"), (False, "no_pressure")):
         assert model_dir_of(cfg, has_pressure) == root / kind
         with open_verifier(cfg, has_pressure=has_pressure) as v:
@@ -54,16 +54,16 @@ def test_a_model_directory_or_file_serves_every_pad(tmp_path):
     root = models_root(tmp_path)
     one = root / "pressure"
     for has_pressure in (True, False):
-        assert model_dir_of(Config(model=one), has_pressure) == one
-        assert model_dir_of(Config(model=one / "encoder_int8.tflite"), has_pressure) == one
-    assert model_dir_of(Config(), False) == model_dir_for(False)  # unconfigured: the shipped one
+        assert model_dir_of(Settings(model=one), has_pressure) == one
+        assert model_dir_of(Settings(model=one / "encoder_int8.tflite"), has_pressure) == one
+    assert model_dir_of(Settings(), False) == model_dir_for(False)  # unconfigured: the shipped one
 
 
 @pytest.mark.parametrize("present", ["pressure", "no_pressure"])
 def test_a_missing_kind_is_a_clear_error(tmp_path, present):
     root = models_root(tmp_path, kinds=(present,))
     missing = next(k for k in KINDS if k != present)
-    cfg = Config(model=root, store=tmp_path / "t.db")
+    cfg = Settings(model=root, store=tmp_path / "t.db")
     message = rf"no {missing} model \({root / missing}/manifest.json is missing\).* only has {present}$"
     with pytest.raises(ModelError, match=message):
         model_dir_of(cfg, has_pressure=missing == "pressure")
@@ -75,7 +75,7 @@ def test_a_missing_kind_is_a_clear_error(tmp_path, present):
 def test_a_folder_that_is_neither_is_a_clear_error(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(ModelError, match="neither a model .no manifest.json. nor a models root"):
-        model_dir_of(Config(model=tmp_path / "empty"), True)
+        model_dir_of(Settings(model=tmp_path / "empty"), True)
 
 
 def files(task_dir, user, numbers):

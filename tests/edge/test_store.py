@@ -9,10 +9,9 @@ import textwrap
 
 import pytest
 
+from edge.errors import ConfigError, EnrolmentError, ReenrolmentNeeded, TemplateIntegrityError, UnknownUser
 from edge.keys import load_keys
 from edge.store import Store, check_user_id
-from firmware_bridge.errors import (ConfigError, EnrolmentError, ReenrolmentNeeded,
-                                    TemplateIntegrityError, UnknownUser)
 
 SHA = "a" * 64
 TEMPLATES = [bytes([i] * 64) for i in range(1, 6)]
@@ -111,7 +110,7 @@ def test_wrong_key(store, tmp_path):
 
 
 def test_garbage_database_file(tmp_path):
-    from firmware_bridge.errors import StoreError
+    from edge.errors import StoreError
     path = tmp_path / "templates.db"
     path.write_bytes(b"not a database at all" * 100)
     with pytest.raises(StoreError, match="cannot open"):

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from edge.decision import score
+from edge.scores import score
+from edge.errors import TemplateIntegrityError
 from edge.templates import SCALE, dequantize, dequantize_many, quantize
-from firmware_bridge.errors import TemplateIntegrityError
 
 
 def test_known_vector_by_hand():

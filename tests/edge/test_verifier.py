@@ -5,10 +5,10 @@ import shutil
 import numpy as np
 import pytest
 
-from edge.config import Config
+from edge.errors import ManifestMismatch, ModelError
 from edge.model import Encoder
+from edge.settings import Settings
 from edge.verifier import Verifier, open_verifier
-from firmware_bridge.errors import ManifestMismatch, ModelError
 from firmware_bridge.signature import Signature
 
 from edge_cases import CASES
@@ -121,7 +121,7 @@ def _copy_model(src, dst):
 
 
 def test_model_change_means_reenrolment(model_dir, tmp_path, sig):
-    cfg = Config(store=tmp_path / "t.db", model=model_dir, lockout_after=0)
+    cfg = Settings(store=tmp_path / "t.db", model=model_dir, lockout_after=0)
     with open_verifier(cfg) as v:
         v.enrol("alice", [sig(1, s) for s in range(1, 6)])
     other = _copy_model(model_dir, tmp_path / "other")
@@ -163,7 +163,7 @@ def test_missing_or_mismatched_model_refuses_to_load(model_dir, tmp_path):
 
 
 def test_a_score_without_threshold_is_refused(encoder, store):
-    from firmware_bridge.errors import ConfigError
+    from edge.errors import ConfigError
     with pytest.raises(ConfigError, match="needs a threshold"):
-        Verifier(encoder, store, Config(score="znorm-mean-cosine"))
-    assert Verifier(encoder, store, Config(score="znorm-mean-cosine", threshold=-1.5)).threshold == -1.5
+        Verifier(encoder, store, Settings(score="znorm-mean-cosine"))
+    assert Verifier(encoder, store, Settings(score="znorm-mean-cosine", threshold=-1.5)).threshold == -1.5

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from firmware_bridge.errors import SignatureError, SigpadError
-from firmware_bridge.signature import MIN_POINTS, Sample, Signature
+from firmware_bridge.signature import MIN_POINTS, MIN_USABLE_MS, Sample, Signature, check_usable, too_short
 
 
 def line(n=20, dt=10.0, **kw):
@@ -71,3 +71,15 @@ def test_errors_are_also_builtins():
     with pytest.raises(ValueError):
         line(n=3)
     assert issubclass(SignatureError, SigpadError)
+
+
+def test_the_usable_signature_rule_by_hand():
+    # 10 pen-down points over 300 ms is the least a signature may be to be judged.
+    assert too_short(MIN_POINTS, MIN_USABLE_MS) is None
+    assert too_short(9, 400.0) == "too short (9 points, 400 ms; need 10 points and 300 ms)"
+    assert too_short(20, 299.0) == "too short (20 points, 299 ms; need 10 points and 300 ms)"
+    assert too_short(20, 120.0, min_duration_ms=100) is None            # a pad configured looser
+    s = line(n=20, dt=10.0, source="line")                              # valid, but 190 ms
+    with pytest.raises(SignatureError, match=r"^line: too short \(20 points, 190 ms"):
+        check_usable(s)
+    check_usable(line(n=40, dt=10.0))                                   # 390 ms: usable

@@ -52,7 +52,7 @@ def test_towers_and_width_reach_the_recipe(tmp_path):
 
 
 def test_towers_beyond_80_dimensions_in_all_are_refused(tmp_path):
-    from firmware_bridge.errors import ConfigError
+    from edge.errors import ConfigError
     from trainer import cli
     from trainer.fit import recipe_from_args
 

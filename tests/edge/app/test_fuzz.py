@@ -7,7 +7,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from edge.service import Service, parse_request
+from edge.app.service import Service, parse_request
 from firmware_bridge.signature import Signature
 
 pytestmark = pytest.mark.data

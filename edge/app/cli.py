@@ -1,30 +1,27 @@
 """``sigpad``: enrol, verify, list, delete, serve, demo.
 
 Results go to stdout (one JSON object with ``--json``), diagnostics to
-stderr. Exit codes: 0 accepted / done, 1 rejected (the signature was judged
-and refused, an enrolment must be signed again, no such user to delete),
-2 error (no decision possible: bad options, missing model, unreadable store,
-unknown user, tampered templates, re-enrolment needed).
+stderr. Exit codes (``report``): 0 accepted / done, 1 rejected (the signature
+was judged and refused, an enrolment must be signed again, no such user to
+delete), 2 error (no decision possible: bad options, missing model,
+unreadable store, unknown user, tampered templates, re-enrolment needed).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 from pathlib import Path
 
-from firmware_bridge.errors import EnrolmentError, SigpadError
+from firmware_bridge.errors import SigpadError
 from firmware_bridge.protocols import PROTOCOLS
 
+from ..errors import EnrolmentError
+from ..model import BACKENDS
+from ..scores import names as score_names
 from . import config as config_mod
-from .decision import Decision, Reason
-from .model import BACKENDS
-
-OK, REJECT, ERROR = 0, 1, 2
-# Reasons for which no judgement of the signature was possible: exit 2.
-ERROR_REASONS = {Reason.UNKNOWN_USER, Reason.REENROL, Reason.INTEGRITY, Reason.ERROR}
+from .report import REJECT, fail
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -37,7 +34,7 @@ def _common(p: argparse.ArgumentParser) -> None:
                    "no_pressure/ (picked by the pad) (default: the shipped models)")
     g.add_argument("--backend", choices=BACKENDS)
     g.add_argument("--threshold", type=float, help="decision threshold (default: the manifest's)")
-    g.add_argument("--score", choices=config_mod.SCORES, help="score (default: the manifest's)")
+    g.add_argument("--score", choices=score_names(), help="score (default: the manifest's)")
     g.add_argument("--lockout-after", type=int, help="failures before a lockout; 0 disables")
     g.add_argument("-v", "--verbose", action="store_true", help="log decisions to stderr")
 
@@ -93,33 +90,6 @@ def load_config(args) -> config_mod.Config:
                        gpio_reject=getattr(args, "gpio_reject", None))
 
 
-def emit(args, payload: dict, text: str) -> None:
-    print(json.dumps(payload) if args.json else text, flush=True)
-
-
-def fail(args, message: str, **extra) -> int:
-    """Report an error: on stderr always, and as JSON on stdout with ``--json``."""
-    print(f"sigpad: {message}", file=sys.stderr)
-    if args.json:
-        print(json.dumps({"error": message, **extra}), flush=True)
-    return ERROR
-
-
-def decision_exit(d: Decision) -> int:
-    if d.accepted:
-        return OK
-    return ERROR if d.reason in ERROR_REASONS else REJECT
-
-
-def show_decision(args, d: Decision) -> int:
-    verdict = "ACCEPTED" if d.accepted else "REJECTED"
-    score = "-" if d.score is None else f"{d.score:.3f}"
-    text = (f"{verdict} {d.user}: {d.reason}, score {score} (threshold {d.threshold:.3f}), "
-            f"{d.latency_ms:.2f} ms" + (f" - {d.detail}" if d.detail and not d.accepted else ""))
-    emit(args, d.to_dict(), text)
-    return decision_exit(d)
-
-
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     serving = args.command == "serve"
@@ -130,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
         cfg = load_config(args)
         return commands.run(args, cfg)
     except EnrolmentError as exc:
-        fail(args, str(exc), outliers=getattr(exc, "outliers", []))
+        fail(args, str(exc), outliers=list(exc.outliers))
         return REJECT  # the signatures were judged: sign again
     except SigpadError as exc:
         return fail(args, str(exc), type=type(exc).__name__)

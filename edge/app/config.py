@@ -1,5 +1,8 @@
 """Settings: defaults, then a TOML file (``--config``), then command-line options.
 
+The verifier's own settings are ``edge.settings.Settings`` (the core's record);
+``Config`` adds the pad and the service, and this module reads them all from TOML.
+
 ``edge/sigpad.toml`` documents every key with its default. Unknown sections
 or keys and values of the wrong type are errors (``ConfigError``), not
 warnings: a misspelt ``[lockout] afer = 3`` silently ignored would leave a
@@ -14,54 +17,22 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from firmware_bridge.errors import ConfigError
+from ..errors import ConfigError
+from ..settings import Settings
 
-SCORES = ("mean-cosine", "centroid-cosine", "centroid-max-cosine", "znorm-mean-cosine", "refnorm-distance")
-DEFAULT_FILE = Path(__file__).resolve().parent / "sigpad.toml"
+DEFAULT_FILE = Path(__file__).resolve().parent.parent / "sigpad.toml"
 
 
 @dataclass(frozen=True)
-class Config:
-    store: Path | None = None          # None: default_store_path()
-    key_file: Path | None = None       # None: store.key beside the store
-    store_raw: bool = False            # keep the enrolment signatures (encrypted)
-    model: Path | None = None          # None: the shipped model
-    backend: str | None = None
-    score: str | None = None           # None: the manifest's score
-    threshold: float | None = None     # None: the manifest's threshold
-    enrol_count: int = 5
-    consistency_margin: float = 0.15
-    enrol_retries: int = 2             # "sign again" rounds on the pad before giving up
-    lockout_after: int = 5
-    lockout_s: float = 300.0
-    replay_cosine: float = 0.995
-    replay_history: int = 50
+class Config(Settings):
+    """The verifier's settings plus the pad's and the service's."""
+
     port: str | None = None
     protocol: str = "sigpad"
     socket: Path | None = None
     gpio_accept: str | None = None
     gpio_reject: str | None = None
     gpio_pulse_s: float = 1.0
-
-    def __post_init__(self):
-        if self.score is not None and self.score not in SCORES:
-            raise ConfigError(f"score {self.score!r}: choose from {', '.join(SCORES)}")
-        if not 1 <= self.enrol_count <= 10:
-            raise ConfigError(f"enrol count {self.enrol_count}: must be 1..10")
-        if self.lockout_after < 0 or self.lockout_s < 0:
-            raise ConfigError("lockout values must be >= 0 (0 disables lockout)")
-        if not 0.0 < self.replay_cosine <= 1.0 or self.replay_history < 0:
-            raise ConfigError("replay cosine must be in (0, 1], history >= 0")
-
-    def replace(self, **changes) -> "Config":
-        """A copy with the given values; None values are ignored (option not given)."""
-        return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
-
-    def store_path(self, service: bool = False) -> Path:
-        return self.store or default_store_path(service)
-
-    def key_path(self, service: bool = False) -> Path:
-        return self.key_file or self.store_path(service).parent / "store.key"
 
 
 # TOML section/key -> Config field, and the type it must have.
@@ -115,30 +86,3 @@ def _convert(value, kind, where: str):
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
         raise ConfigError(f"{where}: expected {kind.__name__}, got {value!r}")
     return value
-
-
-def default_store_path(service: bool = False) -> Path:
-    """Where the store lives when ``--store`` is not given.
-
-    Under systemd, ``$STATE_DIRECTORY`` (``StateDirectory=sigpad`` makes it
-    /var/lib/sigpad); the service run as root, and anyone who owns
-    /var/lib/sigpad (the service's user), use /var/lib/sigpad; everyone else
-    the user's data directory ($XDG_DATA_HOME/sigpad).
-    """
-    state = os.environ.get("STATE_DIRECTORY")
-    if state:
-        return Path(state.split(":")[0]) / "templates.db"
-    service_dir = Path("/var/lib/sigpad")
-    # The service itself (as root), or the CLI run as the service's user (the
-    # owner of /var/lib/sigpad, e.g. through deploy/sigpad-wrapper.sh): one store.
-    if (service and os.geteuid() == 0) or _owned_by_me(service_dir):
-        return service_dir / "templates.db"
-    data = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
-    return Path(data) / "sigpad" / "templates.db"
-
-
-def _owned_by_me(path: Path) -> bool:
-    try:
-        return path.is_dir() and path.stat().st_uid == os.geteuid() and os.geteuid() != 0
-    except OSError:
-        return False

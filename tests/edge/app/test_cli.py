@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from edge.cli import main
+from edge.app.cli import main
 
 pytestmark = pytest.mark.data
 
@@ -85,7 +85,7 @@ def test_missing_model_is_an_error_never_an_accept(cli, task2, tmp_path, capsys)
 
 
 def test_real_process_exit_codes_and_streams(tmp_path, model_dir, task2):
-    base = [sys.executable, "-m", "edge.cli"]
+    base = [sys.executable, "-m", "edge.app.cli"]
     common = ["--store", str(tmp_path / "t.db"), "--model", str(model_dir)]
     r = subprocess.run(base + ["enroll", "bob", *common, "--file", *files(task2, 1, range(1, 6))],
                        capture_output=True, text=True, timeout=60)

@@ -8,10 +8,10 @@ from pathlib import Path
 from firmware_bridge import svc2004
 from firmware_bridge.errors import DataFormatError, SigpadError
 
-from .cli import ERROR, OK, REJECT, emit, fail, show_decision
+from ..decision import Reason
+from ..verifier import open_verifier
 from .config import Config
-from .decision import Reason
-from .verifier import open_verifier, reason_for
+from .report import ERROR, OK, REJECT, decision_line, emit, show_decision, unjudged
 
 
 def run(args, cfg: Config) -> int:
@@ -51,13 +51,9 @@ def enroll(args, cfg: Config) -> int:
 
 def _error_decision(args, exc: Exception) -> int:
     """A decision-shaped JSON for a verify that could not even start (fail closed)."""
-    payload = {"user": args.user, "accepted": False, "score": None, "threshold": None,
-               "reason": reason_for(exc), "latency_ms": None, "detail": str(exc)}
     print(f"sigpad: {exc}", file=sys.stderr)
-    if args.json:
-        print(__import__("json").dumps(payload), flush=True)
-    else:
-        print(f"REJECTED {args.user}: {payload['reason']} - {exc}", flush=True)
+    payload = unjudged(args.user, exc)
+    emit(args, payload, decision_line(payload))
     return ERROR
 
 
@@ -89,8 +85,8 @@ def _verify_file(args, cfg: Config, path: Path) -> int:
 
 
 def _open_store(cfg: Config):
-    from .keys import load_keys
-    from .store import Store
+    from ..keys import load_keys
+    from ..store import Store
     return Store(cfg.store_path(), load_keys(cfg.key_path()))
 
 
@@ -100,8 +96,8 @@ def current_model_shas(cfg: Config) -> set[str]:
     A user enrolled on a pad without pressure has templates from that kind's
     model: only a sha that neither kind uses any more means re-enrolment.
     """
-    from .manifest import load_manifest
-    from .verifier import model_dir_of
+    from ..manifest import load_manifest
+    from ..verifier import model_dir_of
     shas = set()
     for has_pressure in (True, False):
         try:

@@ -14,12 +14,13 @@ import threading
 from typing import Callable
 
 from firmware_bridge.capture import CaptureConfig, Refusal
-from firmware_bridge.errors import CaptureError, EnrolmentError
+from firmware_bridge.errors import CaptureError
 from firmware_bridge.pad import open_pad
 from firmware_bridge.signature import Signature
 
-from .decision import Decision, Reason
-from .enrol import Enrolment
+from ..decision import Decision, Reason
+from ..enrol import Enrolment
+from ..errors import EnrolmentError
 
 Say = Callable[[str], None]
 
@@ -109,11 +110,10 @@ def enrol_from_pad(verifier, source: PadSource, user: str, timeout_s: float, say
         try:
             return verifier.enrol(user, sigs, replace=replace, count_failure=attempt == retries)
         except EnrolmentError as exc:
-            outliers = getattr(exc, "outliers", [])
-            if attempt == retries or not outliers:
+            if attempt == retries or not exc.outliers:
                 raise
             say(str(exc))
-            for i in outliers:
+            for i in exc.outliers:
                 say(f"sign again (replacing #{i + 1})")
                 sigs[i] = next_signature(source, timeout_s, say)
     raise AssertionError("unreachable")

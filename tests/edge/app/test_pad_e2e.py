@@ -14,10 +14,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from edge.config import Config
+from edge.app.config import Config
+from edge.app.padflow import PadSource, enrol_from_pad, verify_from_pad
 from edge.keys import load_keys
 from edge.model import Encoder
-from edge.padflow import PadSource, enrol_from_pad, verify_from_pad
 from edge.store import Store
 from edge.verifier import Verifier
 from edge_cases import CASES, QUICK_CASES, model_dir_for

@@ -10,8 +10,8 @@ import time
 import pytest
 from gpiozero.pins.mock import MockFactory
 
-from edge.config import Config
-from edge.service import parse_request, sd_notify, serve, watchdog_interval_s
+from edge.app.config import Config
+from edge.app.service import parse_request, sd_notify, serve, watchdog_interval_s
 from firmware_bridge.virtual import VirtualPad
 
 pytestmark = [pytest.mark.data]

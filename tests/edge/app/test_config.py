@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from edge import config
-from firmware_bridge.errors import ConfigError
+from edge.app import config
+from edge.errors import ConfigError
 
 
 def test_shipped_file_is_the_defaults():
@@ -37,11 +37,3 @@ def test_bad_files_are_errors(tmp_path, text, message):
     f.write_text(text)
     with pytest.raises(ConfigError, match=message.replace("[", r"\[")):
         config.load(f)
-
-
-def test_default_store_locations(monkeypatch, tmp_path):
-    monkeypatch.delenv("STATE_DIRECTORY", raising=False)
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
-    assert config.default_store_path() == tmp_path / "sigpad" / "templates.db"
-    monkeypatch.setenv("STATE_DIRECTORY", "/var/lib/sigpad")
-    assert config.default_store_path(service=True) == Path("/var/lib/sigpad/templates.db")

@@ -20,9 +20,10 @@ from firmware_bridge.errors import DataFormatError
 from firmware_bridge.protocols import get as get_protocol
 from firmware_bridge.virtual import VirtualPad
 
+from ..verifier import open_verifier
 from .config import Config
 from .padflow import PadSource, enrol_from_pad, verify_from_pad
-from .verifier import open_verifier
+from .report import OK, decision_line
 
 SIGN_TIMEOUT_S = 60.0
 UNSEEN_SEED_BASE = 7_000_000_000
@@ -83,11 +84,8 @@ def run_demo(args, cfg: Config) -> int:
                 vpad.sign(s)
                 d = verify_from_pad(v, src, user, SIGN_TIMEOUT_S)
                 decisions[kind] = d
-                verdict = "ACCEPTED" if d.accepted else "REJECTED"
-                score = "-" if d.score is None else f"{d.score:.3f}"
-                out(f"{kind:16s} {verdict}  score {score}  threshold {d.threshold:.3f}  "
-                    f"latency {d.latency_ms:.2f} ms  ({d.reason})")
+                out(decision_line(d, label=kind))
     if args.json:
         print(json.dumps({"writer": label, "protocol": args.protocol,
                           "decisions": {k: d.to_dict() for k, d in decisions.items()}}))
-    return 0
+    return OK

@@ -32,13 +32,14 @@ import threading
 import time
 from pathlib import Path
 
-from firmware_bridge.errors import ConfigError, EnrolmentError, SigpadError, TransportError
+from firmware_bridge.errors import SigpadError, TransportError
 
+from ..decision import Decision
+from ..errors import ConfigError, EnrolmentError
+from ..store import check_user_id
+from ..verifier import Verifier, open_verifier
 from .config import Config
-from .decision import Decision
 from .padflow import PadSource, enrol_from_pad, verify_from_pad
-from .store import check_user_id
-from .verifier import Verifier, open_verifier
 
 log = logging.getLogger("sigpad.service")
 MAX_LINE = 4096
@@ -177,7 +178,7 @@ class Service:
                                     prompt, replace=replace)
         except EnrolmentError as exc:
             send({"event": "error", "user": user, "error": str(exc),
-                  "outliers": getattr(exc, "outliers", [])})
+                  "outliers": list(exc.outliers)})
             return
         send({"event": "enrolled", "user": user, "templates": len(result.templates)})
 

@@ -1,0 +1,68 @@
+"""The edge's exceptions: the model, the store, enrolment and settings.
+
+Each derives from ``firmware_bridge.errors.SigpadError`` (the one base of
+every sigpad error, so ``except SigpadError`` still catches them all) *and*
+from the built-in it refines. The bridge's own errors (signatures, files,
+the serial line) stay in ``firmware_bridge/errors.py``; the trainer uses
+``ConfigError`` for its command-line options too.
+
+A rejected signature is *not* an exception: the edge returns a ``Decision``.
+Exceptions are for inputs and states that make a decision impossible.
+"""
+
+from __future__ import annotations
+
+from firmware_bridge.errors import SigpadError
+
+
+# --- the model ----------------------------------------------------------------
+
+class BackendUnavailable(SigpadError, ImportError):
+    """No usable TFLite interpreter is installed."""
+
+
+class ModelError(SigpadError, RuntimeError):
+    """The model file is missing, corrupt or does not run."""
+
+
+class ManifestMismatch(ModelError, ValueError):
+    """The model and its manifest (or the preprocessing) disagree."""
+
+
+# --- the store ------------------------------------------------------------------
+
+class StoreError(SigpadError, RuntimeError):
+    """The template store cannot be read or written."""
+
+
+class TemplateIntegrityError(StoreError, ValueError):
+    """A stored template fails authentication: tampered row or wrong key."""
+
+
+class ReenrolmentNeeded(StoreError):
+    """The user's templates were made with another model and must be renewed."""
+
+
+class UnknownUser(StoreError, KeyError):
+    """No templates are enrolled for this user."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else "unknown user"
+
+
+# --- enrolment and settings -------------------------------------------------------
+
+class EnrolmentError(SigpadError, ValueError):
+    """Enrolment signatures are too few or too inconsistent; sign again.
+
+    ``outliers``: the signatures (0-based) to sign again; empty when signing
+    again would not help (too few given, already enrolled).
+    """
+
+    def __init__(self, message: str, outliers: tuple[int, ...] = ()):
+        super().__init__(message)
+        self.outliers = tuple(outliers)
+
+
+class ConfigError(SigpadError, ValueError):
+    """A configuration file or option is invalid."""

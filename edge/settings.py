@@ -1,0 +1,90 @@
+"""The verifier's settings: one validated record, and where the store lives.
+
+The boundary between the verifier core and the application (``edge.app``)
+runs through the settings: the verifier needs its store, model, score,
+threshold, enrolment, lockout and replay settings (the ``[store]``,
+``[model]``, ``[decision]``, ``[enrol]``, ``[lockout]`` and ``[replay]``
+sections of ``sigpad.toml``), so that record lives here, in the core, with
+its checks. Reading TOML, command-line overrides and the pad and service
+settings (``[pad]``, ``[service]``) belong to the application:
+``edge.app.config.Config`` extends this record with them. A caller that
+embeds the verifier (a web API, a benchmark) builds a ``Settings`` and never
+imports the application.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import scores
+from .errors import ConfigError
+from .lockout import LockoutPolicy
+
+
+@dataclass(frozen=True)
+class Settings:
+    store: Path | None = None          # None: default_store_path()
+    key_file: Path | None = None       # None: store.key beside the store
+    store_raw: bool = False            # keep the enrolment signatures (encrypted)
+    model: Path | None = None          # None: the shipped model
+    backend: str | None = None
+    score: str | None = None           # None: the manifest's score
+    threshold: float | None = None     # None: the manifest's threshold
+    enrol_count: int = 5
+    consistency_margin: float = 0.15
+    enrol_retries: int = 2             # "sign again" rounds on the pad before giving up
+    lockout_after: int = 5
+    lockout_s: float = 300.0
+    replay_cosine: float = 0.995
+    replay_history: int = 50
+    lockout: LockoutPolicy = field(init=False, repr=False, compare=False)  # from lockout_after, lockout_s
+
+    def __post_init__(self):
+        if self.score is not None and self.score not in scores.names():
+            raise ConfigError(f"score {self.score!r}: choose from {', '.join(scores.names())}")
+        if not 1 <= self.enrol_count <= 10:
+            raise ConfigError(f"enrol count {self.enrol_count}: must be 1..10")
+        # The policy checks its own limits (ConfigError): validated there, once.
+        object.__setattr__(self, "lockout", LockoutPolicy(self.lockout_after, self.lockout_s))
+        if not 0.0 < self.replay_cosine <= 1.0 or self.replay_history < 0:
+            raise ConfigError("replay cosine must be in (0, 1], history >= 0")
+
+    def replace(self, **changes):
+        """A copy with the given values; None values are ignored (option not given)."""
+        return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+    def store_path(self, service: bool = False) -> Path:
+        return self.store or default_store_path(service)
+
+    def key_path(self, service: bool = False) -> Path:
+        return self.key_file or self.store_path(service).parent / "store.key"
+
+
+def default_store_path(service: bool = False) -> Path:
+    """Where the store lives when ``--store`` is not given.
+
+    Under systemd, ``$STATE_DIRECTORY`` (``StateDirectory=sigpad`` makes it
+    /var/lib/sigpad); the service run as root, and anyone who owns
+    /var/lib/sigpad (the service's user), use /var/lib/sigpad; everyone else
+    the user's data directory ($XDG_DATA_HOME/sigpad).
+    """
+    state = os.environ.get("STATE_DIRECTORY")
+    if state:
+        return Path(state.split(":")[0]) / "templates.db"
+    service_dir = Path("/var/lib/sigpad")
+    # The service itself (as root), or the CLI run as the service's user (the
+    # owner of /var/lib/sigpad, e.g. through deploy/sigpad-wrapper.sh): one store.
+    if (service and os.geteuid() == 0) or _owned_by_me(service_dir):
+        return service_dir / "templates.db"
+    data = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(data) / "sigpad" / "templates.db"
+
+
+def _owned_by_me(path: Path) -> bool:
+    try:
+        return path.is_dir() and path.stat().st_uid == os.geteuid() and os.geteuid() != 0
+    except OSError:
+        return False

@@ -1,0 +1,38 @@
+"""The one place decisions are put into words and exit codes."""
+
+from edge.app.report import EXIT_CODES, decision_exit, decision_line, unjudged
+from edge.decision import Decision, Reason
+from edge.errors import UnknownUser
+
+ACCEPT = Decision("alice", True, 0.91234, 0.747, "match", 1.234, "", "centroid-max-cosine")
+REJECT = Decision("alice", False, 0.5, 0.747, "no-match", 2.0, "score 0.500 below threshold 0.747")
+
+
+def test_cli_sentence():
+    assert decision_line(ACCEPT) == "ACCEPTED alice: match, score 0.912 (threshold 0.747), 1.23 ms"
+    assert decision_line(REJECT) == ("REJECTED alice: no-match, score 0.500 (threshold 0.747), 2.00 ms"
+                                     " - score 0.500 below threshold 0.747")
+    locked = Decision("bob", False, None, 0.747, "locked-out", 0.0, "locked for 60 s more")
+    assert decision_line(locked) == ("REJECTED bob: locked-out, score - (threshold 0.747), 0.00 ms"
+                                     " - locked for 60 s more")
+
+
+def test_demo_row():
+    assert decision_line(ACCEPT, label="genuine") == (
+        "genuine          ACCEPTED  score 0.912  threshold 0.747  latency 1.23 ms  (match)")
+    assert decision_line(REJECT, label="skilled forgery") == (
+        "skilled forgery  REJECTED  score 0.500  threshold 0.747  latency 2.00 ms  (no-match)")
+
+
+def test_a_verify_that_could_not_start():
+    fields = unjudged("carol", UnknownUser("'carol' is not enrolled"))
+    assert fields == {"user": "carol", "accepted": False, "score": None, "threshold": None,
+                      "reason": "unknown-user", "latency_ms": None, "detail": "'carol' is not enrolled"}
+    assert decision_line(fields) == "REJECTED carol: unknown-user - 'carol' is not enrolled"
+
+
+def test_every_reason_has_an_exit_code():
+    reasons = {v for k, v in vars(Reason).items() if k.isupper()}
+    assert set(EXIT_CODES) == reasons
+    assert decision_exit(ACCEPT) == 0 and decision_exit(REJECT) == 1
+    assert decision_exit(Decision("x", False, None, 0.7, Reason.INTEGRITY, 0.0)) == 2

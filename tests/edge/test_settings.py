@@ -1,0 +1,23 @@
+"""The verifier's settings record: where the store lives, the lockout's limits."""
+
+from pathlib import Path
+
+import pytest
+
+from edge import settings
+from edge.errors import ConfigError
+from edge.lockout import LockoutPolicy
+
+
+def test_default_store_locations(monkeypatch, tmp_path):
+    monkeypatch.delenv("STATE_DIRECTORY", raising=False)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
+    assert settings.default_store_path() == tmp_path / "sigpad" / "templates.db"
+    monkeypatch.setenv("STATE_DIRECTORY", "/var/lib/sigpad")
+    assert settings.default_store_path(service=True) == Path("/var/lib/sigpad/templates.db")
+
+
+def test_lockout_limits_are_the_policys():
+    assert settings.Settings(lockout_after=3, lockout_s=60).lockout == LockoutPolicy(3, 60.0)
+    with pytest.raises(ConfigError, match="lockout values must be >= 0"):
+        settings.Settings(lockout_s=-1)
