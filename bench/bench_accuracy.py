@@ -56,7 +56,7 @@ def recipe_for(method: str, root: Path, args, extra: list[str] = ()) -> dict:
 
 
 def dtw_folds(root: Path, task: str):
-    from trainer.evaluate import evaluate
+    from trainer.evaluation.evaluate import evaluate
     from trainer.folds import user_folds, users_spec
     return [evaluate(root / task, "dtw", users=users_spec(f))[0] for f in user_folds()]
 

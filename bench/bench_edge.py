@@ -6,7 +6,7 @@ One JSON object per line on stdout, each with ``"bench": "edge"`` and a
 * ``latency`` - preprocess + int8 invoke + match against 5 int8 references,
   per signature (median, p99, ms), and the full ``Verifier.verify`` (store
   read, AES-GCM, replay checks, attempt logged) on a temporary store.
-* ``dtw`` - the reference verifier (trainer/dtw.py: dtaidistance's C DTW) on
+* ``dtw`` - the reference verifier (trainer/evaluation/dtw.py: dtaidistance's C DTW) on
   the same signatures and references, at the recorded 100 Hz and resampled to
   200 Hz, with the ratio DTW / model (the model resamples to 256 points, so
   its cost does not grow with the rate; DTW's grows with its square).
@@ -108,7 +108,7 @@ def model_latency(encoder: Encoder, data: dict, n: int) -> tuple[list, list]:
 def dtw_latency(pairs, rate_hz: float | None) -> list | None:
     try:
         from dtaidistance import dtw_ndim
-        from trainer.dtw import dtw_features
+        from trainer.evaluation.dtw import dtw_features
     except ImportError:
         return None
     times, cache = [], {}
@@ -195,11 +195,11 @@ def installed_size() -> dict:
 
 def operating_point(encoder: Encoder, data: dict, users: list[int], trials: int = 10) -> dict:
     """FAR and FRR at the manifest's threshold, under the harness's own trials
-    (trainer.protocol) and scoring (trainer.evaluate), with int8 templates."""
+    (trainer.evaluation.trials) and scoring (trainer.evaluation.evaluate), with int8 templates."""
     from firmware_bridge.svc2004 import UserFiles
-    from trainer.evaluate import EmbeddingScorer, score_trials
-    from trainer.metrics import rates_at
-    from trainer.protocol import make_trials
+    from trainer.evaluation.evaluate import EmbeddingScorer, score_trials
+    from trainer.evaluation.metrics import rates_at
+    from trainer.evaluation.trials import make_trials
 
     thr = encoder.manifest.threshold
     emb = {(u, s): e for u in users for s, e in
@@ -222,7 +222,7 @@ def seen_users(encoder: Encoder) -> set[int] | None:
     spec = training.get("users") if isinstance(training, dict) else None
     if not spec:
         return None
-    from trainer.protocol import parse_users  # bench runs on the workstation
+    from trainer.evaluation.trials import parse_users  # bench runs on the workstation
     return parse_users(str(spec))
 
 
@@ -251,7 +251,7 @@ def operating_point_synthetic(encoder: Encoder, writers: int = 30) -> dict:
 def compare_scores(refs: dict, gen: dict, skl: dict) -> None:
     """Global-threshold EERs of mean-cosine and znorm-mean-cosine on the same trials."""
     from edge.decision import score, user_stats
-    from trainer import metrics
+    from trainer.evaluation import metrics
     for name in ("mean-cosine", "znorm-mean-cosine"):
         out = {"genuine": [], "skilled": [], "random": []}
         for w in refs:

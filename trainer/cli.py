@@ -15,7 +15,7 @@ from firmware_bridge.errors import SigpadError
 # subcommand -> (module, help). Modules are imported only when chosen, so
 # `sigpad-train evaluate --method dtw` never loads TensorFlow.
 COMMANDS = {
-    "evaluate": ("trainer.evaluate", "score a verifier on an SVC2004-format dataset"),
+    "evaluate": ("trainer.evaluation.evaluate", "score a verifier on an SVC2004-format dataset"),
     "synth": ("trainer.synth", "write synthetic sigma-lognormal writers as SVC2004 files"),
     "fit": ("trainer.fit", "train the siamese encoder and export int8 TFLite"),
     "bundle": ("trainer.bundle", "build the Raspberry Pi deployment bundle"),

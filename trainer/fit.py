@@ -106,7 +106,7 @@ def recipe_from_args(args) -> dict:
 
 
 def run(args) -> int:
-    from .protocol import parse_users
+    from .evaluation.trials import parse_users
     from .train import configure_threads
 
     configure_threads(args.threads)
@@ -132,7 +132,7 @@ def run(args) -> int:
 
 
 def _eer_threshold(out: Path, recipe: dict, users: str) -> float:
-    from .evaluate import evaluate
+    from .evaluation.evaluate import evaluate
     summary, _ = evaluate(recipe["data"][0], "model", out, users=users)
     return float(summary["threshold_eer_skilled"])
 
