@@ -35,7 +35,7 @@ METRICS = ("eer_skilled", "eer_skilled_per_writer", "eer_random", "eer_random_pe
 
 
 def recipe_for(method: str, root: Path, args, extra: list[str] = ()) -> dict:
-    from trainer.fit import add_arguments, recipe_from_args
+    from trainer.fit_command import add_arguments, recipe_from_args
 
     p = argparse.ArgumentParser()
     add_arguments(p)
@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
                 emit("dtw", task, "-", dtw_folds(root, task))
             continue
         from trainer.recipe import cross_validate
-        from trainer.train import configure_threads
+        from trainer.training_loop import configure_threads
         configure_threads()
         folds = cross_validate(recipe_for(method, root, args), list(range(1, 31)),
                                log=lambda m: print(m, file=sys.stderr))

@@ -16,8 +16,8 @@ from firmware_bridge.errors import SigpadError
 # `sigpad-train evaluate --method dtw` never loads TensorFlow.
 COMMANDS = {
     "evaluate": ("trainer.evaluation.evaluate", "score a verifier on an SVC2004-format dataset"),
-    "synth": ("trainer.synth", "write synthetic sigma-lognormal writers as SVC2004 files"),
-    "fit": ("trainer.fit", "train the siamese encoder and export int8 TFLite"),
+    "synth": ("trainer.synth_command", "write synthetic sigma-lognormal writers as SVC2004 files"),
+    "fit": ("trainer.fit_command", "train the siamese encoder and export int8 TFLite"),
     "bundle": ("trainer.bundle", "build the Raspberry Pi deployment bundle"),
 }
 

@@ -37,7 +37,7 @@ def evaluate_float(encoder, data: Path, users, config, trials: int = 10, seed: i
                    score: str = "mean-cosine"):
     """(summary, scores) of the Keras encoder under the harness protocol."""
     from edge.preprocess import preprocess_many
-    from .train import embed
+    from .training_loop import embed
 
     index = {u: f for u, f in svc2004.scan(data).items() if u in set(users)}
     sigs, _ = load_signatures(index)

@@ -1,6 +1,6 @@
 """A training recipe end to end: data, (pretraining,) training, export, folds.
 
-A recipe is the dict ``trainer.fit.recipe_from_args`` builds: data folders,
+A recipe is the dict ``trainer.fit_command.recipe_from_args`` builds: data folders,
 preprocessing, TrainConfig, synthetic writers, towers and distillation. ``cross_validate`` trains one
 model per user fold and scores it on the held-out users, float and int8;
 each fold's result is cached in ``runs/cv`` under a key of the whole recipe,
@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 
 from .data import SigSet, load_svc2004
-from .synthetic_data import CACHE, cache_key
+from .pretraining import CACHE, cache_key
 
 WRITER_OFFSET = 1000  # folder k's user u becomes writer k * 1000 + u
 FINE_TUNE_LR_FACTOR = 0.5
@@ -76,8 +76,8 @@ def _cached_tower(recipe: dict, i: int, data: SigSet, users):
 
 
 def _train_tower(recipe: dict, cfg, data: SigSet):
-    from .synthetic_data import pretrained_encoder
-    from .train import fit_encoder
+    from .pretraining import pretrained_encoder
+    from .training_loop import fit_encoder
 
     encoder = None
     if recipe["synthetic"]:
@@ -98,7 +98,7 @@ def _distill(recipe: dict, towers, data: SigSet):
 
     from .distill import distill
     from .encoder import stack_towers
-    from .synthetic_data import synthetic_set
+    from .pretraining import synthetic_set
 
     opts, cfg = recipe["distill"], recipe["train"]
     teacher = stack_towers([_copy(t) for t in towers], name="teacher", max_dim=None)

@@ -59,7 +59,7 @@ def test_a_student_learns_the_teachers_cosines():
 
     from trainer.distill import distill
     from trainer.encoder import build_encoder
-    from trainer.train import TrainConfig
+    from trainer.training_loop import TrainConfig
 
     keras.utils.set_random_seed(0)
     data = _set(8, 8)
@@ -84,7 +84,7 @@ def test_the_distilled_student_does_not_depend_on_what_the_process_did_before():
 
     from trainer.encoder import build_encoder
     from trainer.recipe import _distill
-    from trainer.train import TrainConfig
+    from trainer.training_loop import TrainConfig
 
     data = _set(6, 8)
     keras.utils.set_random_seed(1)

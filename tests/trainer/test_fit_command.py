@@ -22,7 +22,7 @@ def test_building_the_cli_does_not_import_tensorflow():
 
 def test_fit_options_make_a_recipe(tmp_path):
     from trainer import cli
-    from trainer.fit import recipe_from_args
+    from trainer.fit_command import recipe_from_args
 
     args = cli.build_parser().parse_args(
         ["fit", "--data", str(tmp_path), "--users", "1-20", "--epochs", "3", "--seed", "5",
@@ -43,7 +43,7 @@ def test_bad_pair_ratio_is_refused():
 
 def test_towers_and_width_reach_the_recipe(tmp_path):
     from trainer import cli
-    from trainer.fit import recipe_from_args
+    from trainer.fit_command import recipe_from_args
 
     args = cli.build_parser().parse_args(["fit", "--data", str(tmp_path), "--towers", "3", "--dim", "26",
                                           "--width", "16"])
@@ -54,7 +54,7 @@ def test_towers_and_width_reach_the_recipe(tmp_path):
 def test_towers_beyond_80_dimensions_in_all_are_refused(tmp_path):
     from firmware_bridge.errors import ConfigError
     from trainer import cli
-    from trainer.fit import recipe_from_args
+    from trainer.fit_command import recipe_from_args
 
     args = cli.build_parser().parse_args(["fit", "--data", str(tmp_path), "--towers", "3", "--dim", "27"])
     with pytest.raises(ConfigError, match="81|80"):  # 3 x 27 = 81 > 80
@@ -63,7 +63,7 @@ def test_towers_beyond_80_dimensions_in_all_are_refused(tmp_path):
 
 def test_distillation_options_reach_the_recipe(tmp_path):
     from trainer import cli
-    from trainer.fit import recipe_from_args
+    from trainer.fit_command import recipe_from_args
 
     # three 64-d towers could not be shipped as a stack (192 > 80), but distilled into one they can
     args = cli.build_parser().parse_args(["fit", "--data", str(tmp_path), "--towers", "3", "--distill-epochs", "16",

@@ -29,7 +29,7 @@ from firmware_bridge.errors import ConfigError
 from edge.config import SCORES
 
 from .encoder import MAX_EMBEDDING_DIM
-from .train import STRATEGIES, TrainConfig
+from .training_loop import STRATEGIES, TrainConfig
 from .losses import LOSSES
 
 
@@ -107,7 +107,7 @@ def recipe_from_args(args) -> dict:
 
 def run(args) -> int:
     from .evaluation.trials import parse_users
-    from .train import configure_threads
+    from .training_loop import configure_threads
 
     configure_threads(args.threads)
     from .recipe import train_recipe, export_recipe, threshold_for

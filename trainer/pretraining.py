@@ -76,7 +76,7 @@ def generate(n_writers: int, seed: int, configs) -> None:
 def pretrained_encoder(n_writers: int, seed: int, config: PreprocessConfig, cfg):
     """An encoder pretrained on N synthetic writers (cached weights in runs/pretrain)."""
     from .encoder import build_encoder
-    from .train import fit_encoder
+    from .training_loop import fit_encoder
 
     from .encoder import architecture
     key = cache_key(n_writers, seed, config.to_dict(), vars(cfg) | {"verbose": None}, architecture())
