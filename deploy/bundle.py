@@ -1,4 +1,8 @@
+#!/usr/bin/env python3
 """``sigpad-train bundle``: everything a Raspberry Pi needs to install sigpad, offline.
+
+    make bundle                    # = .venv/bin/sigpad-train bundle
+    .venv/bin/python deploy/bundle.py [--no-wheels] [--out DIR]   # the same, as a script
 
 The bundle is a folder (and a .tar.gz of it) holding the project wheel, the
 shipped model(s) and manifest(s), the Pi's config, the systemd unit, the udev
@@ -7,12 +11,16 @@ rule, the installer, and the aarch64 wheels of every dependency of
 ``install.sh`` never needs the network. 32-bit Raspberry Pi OS has no
 ai-edge-litert wheel: the installer detects it and says so.
 
-Built from a source checkout (it needs ``deploy/``). Downloaded wheels are
-cached in ``.cache/wheels`` so a rebuild works offline. No TensorFlow here.
+Built from a source checkout (it needs ``deploy/``), so it lives here beside
+what it packages, as a script of the checkout (deploy/ is no Python package
+and not in the wheel): ``sigpad-train bundle`` loads it by its path
+(trainer.cli). Downloaded wheels are cached in ``.cache/wheels`` so a rebuild
+works offline. No TensorFlow here.
 """
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
 import re
@@ -272,3 +280,17 @@ def run(args) -> int:
         if tar:
             print(tar)
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="deploy/bundle.py", description=__doc__.splitlines()[0])
+    add_arguments(p)
+    try:
+        return run(p.parse_args(argv))
+    except SigpadError as exc:
+        print(f"bundle: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
