@@ -34,7 +34,8 @@ DISTILLED = ["--towers", "3", "--distill-epochs", "16", "--label-weight", "5", "
 METRICS = ("eer_skilled", "eer_skilled_per_writer", "eer_random", "eer_random_per_writer")
 
 
-def recipe_for(method: str, root: Path, args, extra: list[str] = ()) -> dict:
+def recipe_for(method: str, root: Path, args, extra: list[str] = ()):
+    """The trainer.recipe.Recipe of a method, built from fit's options as `make model` gives them."""
     from trainer.fit_command import add_arguments, recipe_from_args
 
     p = argparse.ArgumentParser()

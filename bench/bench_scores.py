@@ -37,7 +37,7 @@ def fold_model(root: Path, seed: int, k: int, train_users: list[int], synthetic:
     args = argparse.Namespace(seed=seed, epochs=None, synthetic=synthetic, synthetic_epochs=6)
     recipe = recipe_for("synth-contrastive", root, args)
     encoder, data, _ = train_recipe(recipe, train_users)
-    write_model_dir(out, to_int8_tflite(encoder, data.x), recipe["preprocessing"], 0.0,
+    write_model_dir(out, to_int8_tflite(encoder, data.x), recipe.preprocessing, 0.0,
                     {"fold": k, "train_users": train_users})
     return out
 
