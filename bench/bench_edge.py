@@ -3,6 +3,7 @@
 One JSON object per line on stdout, each with ``"bench": "edge"`` and a
 ``metric``:
 
+* ``size`` - the model file and an int8 template, in bytes.
 * ``latency`` - preprocess + int8 invoke + match against 5 int8 references,
   per signature (median, p99, ms), and the full ``Verifier.verify`` (store
   read, AES-GCM, replay checks, attempt logged) on a temporary store.
@@ -280,6 +281,9 @@ def main(argv: list[str] | None = None) -> int:
     data = load_users(task2, range(1, 41))
     emit("model", model=str(model_dir), sha256=encoder.manifest.sha256, backend=encoder.backend,
          threshold=encoder.manifest.threshold, score=encoder.manifest.score)
+    # an int8 template is one byte per embedding dimension
+    emit("size", model_bytes=(model_dir / encoder.manifest.model_file).stat().st_size,
+         template_bytes=encoder.manifest.embedding_dim, target_model_bytes=100_000, target_template_bytes=80)
     times, pairs = model_latency(encoder, data, args.n)
     model_med = float(np.median(times))
     emit("latency", what="preprocess+invoke+match", n=len(times), median_ms=pct(times, 50),
