@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from pathlib import Path
 
 from bench.bench_accuracy import METRICS, markdown_table
+
+ROOT = Path(__file__).resolve().parent.parent
 
 EER_HEAD = ["skilled EER, global", "skilled EER, per writer", "random EER, global", "random EER, per writer"]
 
@@ -18,6 +21,12 @@ EER_HEAD = ["skilled EER, global", "skilled EER, per writer", "random EER, globa
 def table(head: list[str], rows: list[list]) -> list[str]:
     return (["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
             + ["| " + " | ".join(str(c) for c in row) + " |" for row in rows])
+
+
+def short(path: str) -> str:
+    """A path inside the checkout relative to it: the file names no one machine's folders."""
+    p = Path(path)
+    return str(p.relative_to(ROOT)) if p.is_relative_to(ROOT) else path
 
 
 def num(value, fmt: str = ".2f") -> str:
@@ -76,12 +85,12 @@ def edge(results: list[dict]) -> list[str]:
         by[r.get("metric")].append(r)
     out = []
     for m in by["model"]:
-        out += [f"Model `{m['model']}` (sha256 {m['sha256'][:12]}..., {m['backend']}), "
+        out += [f"Model `{short(m['model'])}` (sha256 {m['sha256'][:12]}..., {m['backend']}), "
                 f"score `{m['score']}`, threshold {m['threshold']:.4f}.", ""]
     out += table(["what", "measured", "target"], edge_rows(by))
     out += operating_points(by["operating_point"]) + score_comparison(by["score_comparison"])
     for m in by["cv_metrics"]:
-        out += ["", f"The model's own 5-fold held-out figures, from its manifest ({m['source']}):", ""]
+        out += ["", "The model's own 5-fold held-out figures, as its manifest records them (`make model`):", ""]
         out += table(["data / precision", *EER_HEAD], [[k, *[spread(v.get(x)) for x in METRICS]]
                                                         for k, v in m["metrics"].items()])
     return out
