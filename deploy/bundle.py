@@ -203,21 +203,13 @@ def build(out: Path, pythons: list[str], wheels: bool, cache: Path,
     deploy = REPO / "deploy"
     if not (deploy / "install.sh").is_file():
         raise SigpadError(f"{deploy}/install.sh not found: build the bundle from a sigpad source checkout")
-    from edge import config as edge_config  # light: tomllib and the error types
-
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=out, prefix=".building-") as tmp:
         work = Path(tmp) / "bundle"
         wheel = build_wheel(work / "wheels")
         version = wheel.name.split("-")[1]
         warnings = check_wheel(wheel)
-        for name in DEPLOY_FILES:
-            shutil.copy2(deploy / name, work / name)
-        docs = REPO / "docs" / "deploy.md"
-        if docs.exists():
-            shutil.copy2(docs, work / "deploy.md")
-        (work / "sigpad.toml").write_text(pi_config((REPO / "edge" / "sigpad.toml").read_text()))
-        edge_config.load(work / "sigpad.toml")  # a config the Pi would refuse must not ship
+        copy_deploy_files(work)
         models = copy_models(models_dir, work / "models")
         tags = {}
         if wheels:
@@ -225,30 +217,46 @@ def build(out: Path, pythons: list[str], wheels: bool, cache: Path,
                 download_wheels(f"sigpad[edge] @ {wheel.as_uri()}", py, work / "wheels",
                                 cache / f"cp{py.replace('.', '')}-aarch64")
                 tags[py] = platform_tags(py)
-        files = sorted(p for p in work.rglob("*") if p.is_file())
-        leaked = [p for p in files if SVC_NAME.search(p.name)]
-        if leaked:
-            raise SigpadError(f"refusing to bundle SVC2004 data: {leaked[0]}")
-        meta = {
+        meta = seal(work, {
             "format": FORMAT, "version": version, "git": git_describe(),
             "built": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "arch": "aarch64", "offline": wheels, "python": pythons if wheels else [],
-            "platform_tags": tags, "models": models,
-            "wheels": sorted(p.name for p in (work / "wheels").glob("*.whl")),
-            "size_bytes": sum(p.stat().st_size for p in files),
-            "warnings": warnings,
-        }
-        (work / "BUNDLE.json").write_text(json.dumps(meta, indent=2) + "\n")
-        files.append(work / "BUNDLE.json")
-        (work / "SHA256SUMS").write_text("".join(
-            f"{sha256(p)}  {p.relative_to(work)}\n" for p in sorted(files)))
-        for name in ("install.sh", "uninstall.sh", "sigpad-wrapper.sh"):
-            (work / name).chmod(0o755)
+            "platform_tags": tags, "models": models}, warnings)
         final = out / f"sigpad-bundle-{version}"
         if final.exists():
             shutil.rmtree(final)
         shutil.move(str(work), final)
     return final, meta
+
+
+def copy_deploy_files(work: Path) -> None:
+    """deploy/'s files for the Pi, the guide, and the Pi's config, checked as the Pi would load it."""
+    from edge import config as edge_config  # light: tomllib and the error types
+
+    for name in DEPLOY_FILES:
+        shutil.copy2(REPO / "deploy" / name, work / name)
+    docs = REPO / "docs" / "deploy.md"
+    if docs.exists():
+        shutil.copy2(docs, work / "deploy.md")
+    (work / "sigpad.toml").write_text(pi_config((REPO / "edge" / "sigpad.toml").read_text()))
+    edge_config.load(work / "sigpad.toml")  # a config the Pi would refuse must not ship
+
+
+def seal(work: Path, meta: dict, warnings: list[str]) -> dict:
+    """Refuse SVC2004 files, then write BUNDLE.json (``meta``, the wheels, the size) and SHA256SUMS."""
+    files = sorted(p for p in work.rglob("*") if p.is_file())
+    leaked = [p for p in files if SVC_NAME.search(p.name)]
+    if leaked:
+        raise SigpadError(f"refusing to bundle SVC2004 data: {leaked[0]}")
+    meta = {**meta, "wheels": sorted(p.name for p in (work / "wheels").glob("*.whl")),
+            "size_bytes": sum(p.stat().st_size for p in files), "warnings": warnings}
+    (work / "BUNDLE.json").write_text(json.dumps(meta, indent=2) + "\n")
+    files.append(work / "BUNDLE.json")
+    (work / "SHA256SUMS").write_text("".join(
+        f"{sha256(p)}  {p.relative_to(work)}\n" for p in sorted(files)))
+    for name in ("install.sh", "uninstall.sh", "sigpad-wrapper.sh"):
+        (work / name).chmod(0o755)
+    return meta
 
 
 def make_tar(bundle: Path) -> Path:

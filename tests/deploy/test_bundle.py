@@ -80,6 +80,15 @@ def test_a_wheel_with_svc2004_files_is_refused(tmp_path):
         B.check_wheel(wheel)
 
 
+def test_an_svc2004_file_anywhere_in_the_bundle_is_refused(tmp_path):
+    (tmp_path / "wheels").mkdir()
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "u2s21.txt").write_text("3\n")
+    with pytest.raises(SigpadError, match="refusing to bundle SVC2004 data"):
+        B.seal(tmp_path, {"format": B.FORMAT}, [])
+    assert not (tmp_path / "BUNDLE.json").exists()
+
+
 def test_a_model_that_disagrees_with_its_manifest_is_refused(tmp_path):
     fake_model(tmp_path / "m" / "pressure", 1)
     (tmp_path / "m/pressure/encoder_int8.tflite").write_bytes(b"other bytes")
