@@ -42,8 +42,10 @@ class Distillation:
 class Recipe:
     """Everything that defines a trained model: its cache key (``recipe_key``) and manifest.
 
-    Field order and defaults are those of ``sigpad-train fit``; a change here
-    changes cache keys unless ``recipe_key`` leaves the default out.
+    ``recipe_key`` hashes the fields, leaving towers and distillation out for
+    one tower and the score out at its default, so older keys stand: a new
+    field must stay out of the key at its default, or every cached fold,
+    tower and pretraining is trained again.
     """
 
     data: tuple[Path, ...]           # SVC2004-format folders, resolved; folder k's user u is writer k * 1000 + u
