@@ -21,6 +21,9 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -q
 
+# Every benchmark (~2 h: bench_accuracy retrains); keeps their JSON in runs/bench and
+# writes docs/results.md from it. `--only NAME...` reruns some, e.g. the quick ones:
+# $(PY) -m bench.run_all --data $(DATA) --only bench_decode bench_edge bench_dtw
 bench: $(STAMP)
 	$(PY) -m bench.run_all --data $(DATA)
 

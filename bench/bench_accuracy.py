@@ -36,8 +36,9 @@ DISTILLED = ["--towers", "3", "--distill-epochs", "16", "--label-weight", "5", "
 METRICS = ("eer_skilled", "eer_skilled_per_writer", "eer_random", "eer_random_per_writer")
 
 
-def recipe_for(method: str, root: Path, args, extra: list[str] = ()) -> dict:
-    from trainer.fit import add_arguments, recipe_from_args
+def recipe_for(method: str, root: Path, args, extra: list[str] = ()):
+    """The trainer.recipe.Recipe of a method, built from fit's options as `make model` gives them."""
+    from trainer.fit_command import add_arguments, recipe_from_args
 
     p = argparse.ArgumentParser()
     add_arguments(p)
@@ -58,7 +59,7 @@ def recipe_for(method: str, root: Path, args, extra: list[str] = ()) -> dict:
 
 
 def dtw_folds(root: Path, task: str):
-    from trainer.evaluate import evaluate
+    from trainer.evaluation.evaluate import evaluate
     from trainer.folds import user_folds, users_spec
     return [evaluate(root / task, "dtw", users=users_spec(f))[0] for f in user_folds()]
 
@@ -112,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
                 emit("dtw", task, "-", dtw_folds(root, task))
             continue
         from trainer.recipe import cross_validate
-        from trainer.train import configure_threads
+        from trainer.training_loop import configure_threads
         configure_threads()
         folds = cross_validate(recipe_for(method, root, args), list(range(1, 31)),
                                log=lambda m: print(m, file=sys.stderr))

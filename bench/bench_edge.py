@@ -3,10 +3,11 @@
 One JSON object per line on stdout, each with ``"bench": "edge"`` and a
 ``metric``:
 
+* ``size`` - the model file and an int8 template, in bytes.
 * ``latency`` - preprocess + int8 invoke + match against 5 int8 references,
   per signature (median, p99, ms), and the full ``Verifier.verify`` (store
   read, AES-GCM, replay checks, attempt logged) on a temporary store.
-* ``dtw`` - the reference verifier (trainer/dtw.py: dtaidistance's C DTW) on
+* ``dtw`` - the reference verifier (trainer/evaluation/dtw.py: dtaidistance's C DTW) on
   the same signatures and references, at the recorded 100 Hz and resampled to
   200 Hz, with the ratio DTW / model (the model resamples to 256 points, so
   its cost does not grow with the rate; DTW's grows with its square).
@@ -109,7 +110,7 @@ def model_latency(encoder: Encoder, data: dict, n: int) -> tuple[list, list]:
 def dtw_latency(pairs, rate_hz: float | None) -> list | None:
     try:
         from dtaidistance import dtw_ndim
-        from trainer.dtw import dtw_features
+        from trainer.evaluation.dtw import dtw_features
     except ImportError:
         return None
     times, cache = [], {}
@@ -196,11 +197,11 @@ def installed_size() -> dict:
 
 def operating_point(encoder: Encoder, data: dict, users: list[int], trials: int = 10) -> dict:
     """FAR and FRR at the manifest's threshold, under the harness's own trials
-    (trainer.protocol) and scoring (trainer.evaluate), with int8 templates."""
+    (trainer.evaluation.trials) and scoring (trainer.evaluation.evaluate), with int8 templates."""
     from firmware_bridge.svc2004 import UserFiles
-    from trainer.evaluate import EmbeddingScorer, score_trials
-    from trainer.metrics import rates_at
-    from trainer.protocol import make_trials
+    from trainer.evaluation.evaluate import EmbeddingScorer, score_trials
+    from trainer.evaluation.metrics import rates_at
+    from trainer.evaluation.trials import make_trials
 
     thr = encoder.manifest.threshold
     emb = {(u, s): e for u in users for s, e in
@@ -223,7 +224,7 @@ def seen_users(encoder: Encoder) -> set[int] | None:
     spec = training.get("users") if isinstance(training, dict) else None
     if not spec:
         return None
-    from trainer.protocol import parse_users  # bench runs on the workstation
+    from trainer.evaluation.trials import parse_users  # bench runs on the workstation
     return parse_users(str(spec))
 
 
@@ -252,7 +253,7 @@ def operating_point_synthetic(encoder: Encoder, writers: int = 30) -> dict:
 def compare_scores(refs: dict, gen: dict, skl: dict) -> None:
     """Global-threshold EERs of mean-cosine and znorm-mean-cosine on the same trials."""
     from edge.scores import score, user_stats
-    from trainer import metrics
+    from trainer.evaluation import metrics
     for name in (MeanCosine.name, ZnormMeanCosine.name):
         out = {"genuine": [], "skilled": [], "random": []}
         for w in refs:
@@ -281,6 +282,9 @@ def main(argv: list[str] | None = None) -> int:
     data = load_users(task2, range(1, 41))
     emit("model", model=str(model_dir), sha256=encoder.manifest.sha256, backend=encoder.backend,
          threshold=encoder.manifest.threshold, score=encoder.manifest.score)
+    # an int8 template is one byte per embedding dimension
+    emit("size", model_bytes=(model_dir / encoder.manifest.model_file).stat().st_size,
+         template_bytes=encoder.manifest.embedding_dim, target_model_bytes=100_000, target_template_bytes=80)
     times, pairs = model_latency(encoder, data, args.n)
     model_med = float(np.median(times))
     emit("latency", what="preprocess+invoke+match", n=len(times), median_ms=pct(times, 50),

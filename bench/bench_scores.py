@@ -37,15 +37,15 @@ def fold_model(root: Path, seed: int, k: int, train_users: list[int], synthetic:
     args = argparse.Namespace(seed=seed, epochs=None, synthetic=synthetic, synthetic_epochs=6)
     recipe = recipe_for("synth-contrastive", root, args)
     encoder, data, _ = train_recipe(recipe, train_users)
-    write_model_dir(out, to_int8_tflite(encoder, data.x), recipe["preprocessing"], 0.0,
+    write_model_dir(out, to_int8_tflite(encoder, data.x), recipe.preprocessing, 0.0,
                     {"fold": k, "train_users": train_users})
     return out
 
 
 def summarise(per_fold: list[dict]) -> dict:
     """Per-fold EERs (the harness's) and the pooled one-threshold operating point."""
-    from trainer import metrics
-    from trainer.evaluate import summarise as fold_summary
+    from trainer.evaluation import metrics
+    from trainer.evaluation.evaluate import summarise as fold_summary
     from trainer.folds import pooled_threshold
 
     rows = [fold_summary(s) for s in per_fold]
@@ -71,8 +71,8 @@ def mean_scores(score_sets: list[dict]) -> dict:
 def fold_scores(root: Path, model: Path, test_users: list[int]) -> dict:
     """{score name: raw scores} of one fold model: embedded once, scored every way."""
     from edge.scores import names
-    from trainer.evaluate import ModelScorer, load_signatures, score_trials
-    from trainer.protocol import make_trials
+    from trainer.evaluation.evaluate import ModelScorer, load_signatures, score_trials
+    from trainer.evaluation.trials import make_trials
     from firmware_bridge import svc2004
 
     index = {u: f for u, f in svc2004.scan(root / "Task2").items() if u in set(test_users)}

@@ -28,7 +28,7 @@ from edge.settings import Settings
 from edge.store import Store
 from edge.verifier import Verifier
 from firmware_bridge.signature import Signature
-from trainer.evaluate import EmbeddingScorer
+from trainer.evaluation.evaluate import EmbeddingScorer
 
 VECTORS = {"r0": (1.0, 0.0, 0.0), "r1": (0.0, 1.0, 0.0), "r2": (0.0, 0.0, 1.0), "t": (0.6, 0.8, 0.0)}
 

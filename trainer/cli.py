@@ -8,18 +8,42 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
 import sys
+from pathlib import Path
 
 from firmware_bridge.errors import SigpadError
 
 # subcommand -> (module, help). Modules are imported only when chosen, so
-# `sigpad-train evaluate --method dtw` never loads TensorFlow.
+# `sigpad-train evaluate --method dtw` never loads TensorFlow. A path names a
+# script of the source checkout: deploy/ is no package, so the wheel the Pi
+# installs carries no bundler (a bundle is built from a checkout anyway).
 COMMANDS = {
-    "evaluate": ("trainer.evaluate", "score a verifier on an SVC2004-format dataset"),
-    "synth": ("trainer.synth", "write synthetic sigma-lognormal writers as SVC2004 files"),
-    "fit": ("trainer.fit", "train the siamese encoder and export int8 TFLite"),
-    "bundle": ("trainer.bundle", "build the Raspberry Pi deployment bundle"),
+    "evaluate": ("trainer.evaluation.evaluate", "score a verifier on an SVC2004-format dataset"),
+    "synth": ("trainer.synth_command", "write synthetic sigma-lognormal writers as SVC2004 files"),
+    "fit": ("trainer.fit_command", "train the siamese encoder and export int8 TFLite"),
+    "bundle": ("deploy/bundle.py", "build the Raspberry Pi deployment bundle"),
 }
+CHECKOUT = Path(__file__).resolve().parents[1]
+
+
+def load(module: str):
+    """A subcommand's module: imported by name, or a checkout's script by its path (loaded once)."""
+    if not module.endswith(".py"):
+        return importlib.import_module(module)
+    name = module.removesuffix(".py").replace("/", "_")
+    if name not in sys.modules:
+        path = CHECKOUT / module
+        if not path.is_file():  # an installed wheel without the checkout: "not available"
+            raise ModuleNotFoundError(f"{path} not found", name=module)
+        spec = importlib.util.spec_from_file_location(name, path)
+        sys.modules[name] = importlib.util.module_from_spec(spec)
+        try:
+            spec.loader.exec_module(sys.modules[name])
+        except BaseException:  # no half-run module left behind, as import does
+            del sys.modules[name]
+            raise
+    return sys.modules[name]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -29,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_text)
         p.set_defaults(_module=module)
         try:
-            importlib.import_module(module).add_arguments(p)
+            load(module).add_arguments(p)
         except ModuleNotFoundError as exc:
             if exc.name != module:
                 raise
@@ -43,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"sigpad-train: {args._missing}", file=sys.stderr)
         return 2
     try:
-        return int(importlib.import_module(args._module).run(args) or 0)
+        return int(load(args._module).run(args) or 0)
     except SigpadError as exc:
         print(f"sigpad-train {args.command}: {exc}", file=sys.stderr)
         return 2

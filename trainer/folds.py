@@ -2,8 +2,8 @@
 
 Users 1-30 split into five folds of six; each fold's model is trained on the
 other 24 users and scored on its six, float (Keras embeddings) and int8 (the
-exported file through the edge's interpreter, via trainer.evaluate), with the
-same trials as the DTW reference (trainer.protocol). The held-out scores of
+exported file through the edge's interpreter, via trainer.evaluation), with the
+same trials as the DTW reference (trainer.evaluation.trials). The held-out scores of
 all folds give the shipped model's decision threshold: the shipped model sees
 all 30 users, so no held-out user is left to choose it on.
 """
@@ -18,9 +18,9 @@ import numpy as np
 from edge import scores as edge_scores
 from firmware_bridge import svc2004
 
-from . import metrics
-from .evaluate import EmbeddingScorer, evaluate, load_signatures, score_trials, summarise
-from .protocol import make_trials
+from .evaluation import metrics
+from .evaluation.evaluate import EmbeddingScorer, evaluate, load_signatures, score_trials, summarise
+from .evaluation.trials import make_trials
 
 USERS = tuple(range(1, 31))
 
@@ -38,7 +38,7 @@ def evaluate_float(encoder, data: Path, users, config, trials: int = 10, seed: i
                    score: str = edge_scores.DEFAULT):
     """(summary, scores) of the Keras encoder under the harness protocol."""
     from edge.preprocess import preprocess_many
-    from .train import embed
+    from .training_loop import embed
 
     index = {u: f for u, f in svc2004.scan(data).items() if u in set(users)}
     sigs, _ = load_signatures(index)

@@ -1,7 +1,9 @@
 """A training recipe end to end: data, (pretraining,) training, export, folds.
 
-A recipe is the dict ``trainer.fit.recipe_from_args`` builds: data folders,
-preprocessing, TrainConfig, synthetic writers, towers and distillation. ``cross_validate`` trains one
+A ``Recipe`` (built from ``sigpad-train fit``'s options by
+``trainer.fit_command.recipe_from_args``) is everything that defines a
+trained model: data folders, preprocessing, TrainConfig, synthetic writers,
+towers and distillation, score. ``cross_validate`` trains one
 model per user fold and scores it on the held-out users, float and int8;
 each fold's result is cached in ``runs/cv`` under a key of the whole recipe,
 so ``make model`` and the benchmark share folds they have in common.
@@ -11,12 +13,15 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 from edge import scores as edge_scores
+from edge.preprocess import PreprocessConfig
 
 from .data import SigSet, load_svc2004
-from .synthetic_data import CACHE, cache_key
+from .pretraining import CACHE, cache_key
+from .training_loop import TrainConfig
 
 WRITER_OFFSET = 1000  # folder k's user u becomes writer k * 1000 + u
 FINE_TUNE_LR_FACTOR = 0.5
@@ -25,18 +30,47 @@ DEFAULT_SCORE = edge_scores.DEFAULT
 DISTILL_SEED_OFFSET = 100  # the distillation's batches are drawn apart from the towers' pairs
 
 
-def load_training(recipe: dict, users) -> SigSet:
-    return SigSet.concat([load_svc2004(d, set(users), recipe["preprocessing"], WRITER_OFFSET * k)
-                          for k, d in enumerate(recipe["data"])])
+@dataclass(frozen=True)
+class Distillation:
+    """How the towers' stack teaches one student tower (trainer.distill)."""
+
+    epochs: int           # of pairs_per_epoch / batch_size writer batches each
+    learning_rate: float  # Adam's, cosine-decayed
+    label_weight: float   # share of the contrastive loss on labelled pairs next to the teacher's cosines
 
 
-def train_recipe(recipe: dict, users):
+@dataclass(frozen=True)
+class Recipe:
+    """Everything that defines a trained model: its cache key (``recipe_key``) and manifest.
+
+    ``recipe_key`` hashes the fields, leaving towers and distillation out for
+    one tower and the score out at its default, so older keys stand: a new
+    field must stay out of the key at its default, or every cached fold,
+    tower and pretraining is trained again.
+    """
+
+    data: tuple[Path, ...]           # SVC2004-format folders, resolved; folder k's user u is writer k * 1000 + u
+    train: TrainConfig               # the training loop: loss, epochs, pairs, batch, learning rate, shape, seed
+    preprocessing: PreprocessConfig  # the edge's (with or without pressure): what the int8 file takes
+    synthetic: int = 0               # synthetic writers to pretrain on first (0: none; cached in runs/)
+    synthetic_epochs: int = 6        # pretraining epochs, at PRETRAIN_PAIRS_FACTOR x the pairs
+    towers: int = 1                  # towers trained with seeds seed, seed + 1, ... (each pretrained on its own)
+    distill: Distillation | None = None  # distil the towers into one; None: export them stacked
+    score: str = DEFAULT_SCORE       # the decision score (edge.decision) the threshold is chosen for
+
+
+def load_training(recipe: Recipe, users) -> SigSet:
+    return SigSet.concat([load_svc2004(d, set(users), recipe.preprocessing, WRITER_OFFSET * k)
+                          for k, d in enumerate(recipe.data)])
+
+
+def train_recipe(recipe: Recipe, users):
     """(encoder, training set, history) for the recipe on these users.
 
-    ``recipe["towers"]`` = n > 1 trains n towers independently (seeds seed,
+    ``recipe.towers`` = n > 1 trains n towers independently (seeds seed,
     seed+1, ...; each pretrained and fine-tuned on its own; fine-tuned weights
     cached in runs/towers). They are then either stacked into one encoder
-    (trainer.encoder.stack_towers) or, with ``recipe["distill"]``, distilled
+    (trainer.encoder.stack_towers) or, with ``recipe.distill``, distilled
     into ONE tower (trainer.distill) that starts from the first: the student
     is what gets exported, the stack is only its teacher.
     """
@@ -44,28 +78,28 @@ def train_recipe(recipe: dict, users):
 
     data = load_training(recipe, users)
     towers, finals = [], []
-    for i in range(recipe.get("towers", 1)):
+    for i in range(recipe.towers):
         encoder, final = _cached_tower(recipe, i, data, users)
         towers.append(encoder)
         finals.append(final)
-    if len(towers) == 1 or not recipe.get("distill"):
+    if len(towers) == 1 or not recipe.distill:
         return stack_towers(towers), data, {"loss": finals, "tower_final_loss": finals}
     student, history = _distill(recipe, towers, data)
     return student, data, {**history, "tower_final_loss": finals}
 
 
-def _tower_recipe(recipe: dict, i: int) -> dict:
-    return {**recipe, "train": dataclasses.replace(recipe["train"], seed=recipe["train"].seed + i),
-            "towers": 1, "distill": None, "score": DEFAULT_SCORE}
+def _tower_recipe(recipe: Recipe, i: int) -> Recipe:
+    return dataclasses.replace(recipe, train=dataclasses.replace(recipe.train, seed=recipe.train.seed + i),
+                               towers=1, distill=None, score=DEFAULT_SCORE)
 
 
-def _cached_tower(recipe: dict, i: int, data: SigSet, users):
+def _cached_tower(recipe: Recipe, i: int, data: SigSet, users):
     """Tower i fine-tuned on ``users``: (encoder, final loss), from runs/towers when trained before."""
     from .encoder import build_encoder
 
     one = _tower_recipe(recipe, i)
     path = CACHE / "towers" / f"{cache_key(recipe_key(one), sorted(int(u) for u in users))}.weights.h5"
-    cfg = one["train"]
+    cfg = one.train
     if path.exists():
         encoder = build_encoder(data.x.shape[1:], dim=cfg.dim, width=cfg.width)
         encoder.load_weights(path)
@@ -77,20 +111,20 @@ def _cached_tower(recipe: dict, i: int, data: SigSet, users):
     return encoder, float(history["loss"][-1])
 
 
-def _train_tower(recipe: dict, cfg, data: SigSet):
-    from .synthetic_data import pretrained_encoder
-    from .train import fit_encoder
+def _train_tower(recipe: Recipe, cfg, data: SigSet):
+    from .pretraining import pretrained_encoder
+    from .training_loop import fit_encoder
 
     encoder = None
-    if recipe["synthetic"]:
-        pre = dataclasses.replace(cfg, epochs=recipe["synthetic_epochs"],
+    if recipe.synthetic:
+        pre = dataclasses.replace(cfg, epochs=recipe.synthetic_epochs,
                                   pairs_per_epoch=cfg.pairs_per_epoch * PRETRAIN_PAIRS_FACTOR)
-        encoder = pretrained_encoder(recipe["synthetic"], cfg.seed, recipe["preprocessing"], pre)
+        encoder = pretrained_encoder(recipe.synthetic, cfg.seed, recipe.preprocessing, pre)
         cfg = dataclasses.replace(cfg, learning_rate=cfg.learning_rate * FINE_TUNE_LR_FACTOR)
     return fit_encoder(data, cfg, encoder=encoder)
 
 
-def _distill(recipe: dict, towers, data: SigSet):
+def _distill(recipe: Recipe, towers, data: SigSet):
     """The first tower, distilled from the stack of all (on real and synthetic writers).
 
     The teacher is made of copies, so the towers themselves are never frozen
@@ -100,9 +134,9 @@ def _distill(recipe: dict, towers, data: SigSet):
 
     from .distill import distill
     from .encoder import stack_towers
-    from .synthetic_data import synthetic_set
+    from .pretraining import synthetic_set
 
-    opts, cfg = recipe["distill"], recipe["train"]
+    opts, cfg = recipe.distill, recipe.train
     teacher = stack_towers([_copy(t) for t in towers], name="teacher", max_dim=None)
     # Seed before copying the student: its dropout draws a seed from the global
     # generator, whose state otherwise depends on what this process did before
@@ -110,11 +144,11 @@ def _distill(recipe: dict, towers, data: SigSet):
     keras.utils.set_random_seed(cfg.seed + DISTILL_SEED_OFFSET)
     student = _copy(towers[0])
     sets = [data]
-    if recipe["synthetic"]:
-        sets.append(synthetic_set(recipe["synthetic"], cfg.seed, recipe["preprocessing"]))
-    cfg = dataclasses.replace(cfg, epochs=opts["epochs"], learning_rate=opts["learning_rate"],
+    if recipe.synthetic:
+        sets.append(synthetic_set(recipe.synthetic, cfg.seed, recipe.preprocessing))
+    cfg = dataclasses.replace(cfg, epochs=opts.epochs, learning_rate=opts.learning_rate,
                               seed=cfg.seed + DISTILL_SEED_OFFSET)
-    return distill(student, teacher, sets, cfg, label_weight=opts["label_weight"])
+    return distill(student, teacher, sets, cfg, label_weight=opts.label_weight)
 
 
 def _copy(model):
@@ -124,31 +158,37 @@ def _copy(model):
     return copy
 
 
-def export_recipe(recipe: dict, encoder, train_set: SigSet, out: Path, threshold: float, extra: dict,
+def export_recipe(recipe: Recipe, encoder, train_set: SigSet, out: Path, threshold: float, extra: dict,
                   keras_path: Path | None = None):
     from .export import to_int8_tflite, write_model_dir
 
     keras_path = keras_path or out / "encoder.keras"
     keras_path.parent.mkdir(parents=True, exist_ok=True)
     encoder.save(keras_path)
-    return write_model_dir(out, to_int8_tflite(encoder, train_set.x), recipe["preprocessing"],
-                           threshold, extra, recipe.get("score", DEFAULT_SCORE))
+    return write_model_dir(out, to_int8_tflite(encoder, train_set.x), recipe.preprocessing,
+                           threshold, extra, recipe.score)
 
 
-def recipe_key(recipe: dict) -> str:
+def recipe_key(recipe: Recipe) -> str:
+    """The recipe's key in runs/cv and runs/towers: the same strings as when a recipe was a dict."""
     from .encoder import architecture
-    cfg = dataclasses.asdict(recipe["train"]) | {"verbose": None}
-    parts = [[str(d) for d in recipe["data"]], recipe["preprocessing"].to_dict(), cfg,
-             recipe["synthetic"], recipe["synthetic_epochs"], architecture()]
+    cfg = dataclasses.asdict(recipe.train) | {"verbose": None}
+    parts = [[str(d) for d in recipe.data], recipe.preprocessing.to_dict(), cfg,
+             recipe.synthetic, recipe.synthetic_epochs, architecture()]
     # Keys of recipes without towers or another score stay what they were: cached folds stay valid.
-    if recipe.get("towers", 1) != 1:
-        parts.append({"towers": recipe["towers"], "distill": recipe.get("distill")})
-    if recipe.get("score", DEFAULT_SCORE) != DEFAULT_SCORE:
-        parts.append({"score": recipe["score"]})
+    if recipe.towers != 1:
+        parts.append({"towers": recipe.towers, "distill": distill_record(recipe)})
+    if recipe.score != DEFAULT_SCORE:
+        parts.append({"score": recipe.score})
     return cache_key(*parts)
 
 
-def run_fold(recipe: dict, train_users, test_users) -> dict:
+def distill_record(recipe: Recipe) -> dict | None:
+    """The distillation as plain values, as cache keys and manifests have always held it."""
+    return dataclasses.asdict(recipe.distill) if recipe.distill else None
+
+
+def run_fold(recipe: Recipe, train_users, test_users) -> dict:
     """Train on train_users; float and int8 summaries and scores on test_users, per data folder."""
     from .export import write_model_dir
     from .folds import evaluate_float, evaluate_int8
@@ -156,11 +196,11 @@ def run_fold(recipe: dict, train_users, test_users) -> dict:
 
     encoder, data, history = train_recipe(recipe, train_users)
     model_bytes = to_int8_tflite(encoder, data.x)
-    score = recipe.get("score", DEFAULT_SCORE)
-    writer = lambda p, b: write_model_dir(p, b, recipe["preprocessing"], 0.0, {}, score)  # noqa: E731
+    score = recipe.score
+    writer = lambda p, b: write_model_dir(p, b, recipe.preprocessing, 0.0, {}, score)  # noqa: E731
     out = {"test_users": list(test_users), "final_loss": float(history["loss"][-1]), "data": {}}
-    for folder in recipe["data"]:
-        fs, _ = evaluate_float(encoder, folder, test_users, recipe["preprocessing"], score=score)
+    for folder in recipe.data:
+        fs, _ = evaluate_float(encoder, folder, test_users, recipe.preprocessing, score=score)
         qs, q_scores = evaluate_int8(model_bytes, writer, folder, test_users)
         out["data"][Path(folder).name] = {"float": fs, "int8": _strip(qs), "int8_scores": q_scores}
     return out
@@ -170,7 +210,7 @@ def _strip(summary: dict) -> dict:
     return {k: v for k, v in summary.items() if k not in ("data", "model")}
 
 
-def cross_validate(recipe: dict, users, n_folds: int = 5, log=print) -> list[dict]:
+def cross_validate(recipe: Recipe, users, n_folds: int = 5, log=print) -> list[dict]:
     """One result per fold (see run_fold), cached in runs/cv/<recipe key>/."""
     from .folds import user_folds
 
@@ -189,7 +229,7 @@ def cross_validate(recipe: dict, users, n_folds: int = 5, log=print) -> list[dic
     return results
 
 
-def threshold_for(recipe: dict, users, args) -> tuple[float, str, dict]:
+def threshold_for(recipe: Recipe, users, args) -> tuple[float, str, dict]:
     """(threshold, how it was chosen, cross-validation metrics or {})."""
     import sys
     from .folds import evaluate_int8, pooled_threshold
@@ -198,7 +238,7 @@ def threshold_for(recipe: dict, users, args) -> tuple[float, str, dict]:
         return float(args.threshold), "given on the command line", {}
     if args.cv_threshold:
         folds = cross_validate(recipe, sorted(users), log=lambda m: print(m, file=sys.stderr))
-        name = Path(recipe["data"][0]).name
+        name = Path(recipe.data[0]).name
         thr = pooled_threshold([f["data"][name]["int8_scores"] for f in folds])
         return thr, f"EER (skilled, global) of the pooled held-out int8 scores of 5 user folds on {name}", \
             summarise_folds(folds)

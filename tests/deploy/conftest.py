@@ -20,8 +20,11 @@ from pathlib import Path
 
 import pytest
 
+from trainer.cli import load
+
 REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"
+B = load("deploy/bundle.py")  # the bundler, as `sigpad-train bundle` loads it
 
 
 def require(*tools: str) -> None:
@@ -100,11 +103,10 @@ KINDS = ("pressure", "no_pressure")
 def make_bundle(dest: Path, version: str = "0.1.0", model_seed: int = 1, kinds=KINDS) -> Path:
     """A small offline bundle: real deploy files and config, stub wheel, a fake
     model per kind (the same seed gives the same model of a kind; kinds differ)."""
-    from trainer.bundle import DEPLOY_FILES, pi_config
     dest.mkdir(parents=True)
-    for name in DEPLOY_FILES:
+    for name in B.DEPLOY_FILES:
         shutil.copy2(DEPLOY / name, dest / name)
-    (dest / "sigpad.toml").write_text(pi_config((REPO / "edge" / "sigpad.toml").read_text()))
+    (dest / "sigpad.toml").write_text(B.pi_config((REPO / "edge" / "sigpad.toml").read_text()))
     models = {kind: fake_model(dest / "models" / kind, f"{kind}{model_seed}") for kind in kinds}
     stub_wheel(dest / "wheels", version)
     shutil.copy2(pip_wheel(), dest / "wheels")

@@ -1,4 +1,4 @@
-"""trainer.bundle: what goes into the Pi bundle, and what must never.
+"""deploy/bundle.py: what goes into the Pi bundle, and what must never.
 
 These build a bundle without the aarch64 wheels (no network); the full
 offline bundle is built and installed by test_emulated_pi.py.
@@ -15,9 +15,7 @@ import pytest
 
 from edge.app import config as edge_config
 from firmware_bridge.errors import SigpadError
-from trainer import bundle as B
-
-from .conftest import REPO, fake_model
+from .conftest import REPO, B, fake_model
 
 
 def test_platform_tags_include_the_newer_manylinux_tags():
@@ -82,6 +80,15 @@ def test_a_wheel_with_svc2004_files_is_refused(tmp_path):
         B.check_wheel(wheel)
 
 
+def test_an_svc2004_file_anywhere_in_the_bundle_is_refused(tmp_path):
+    (tmp_path / "wheels").mkdir()
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "u2s21.txt").write_text("3\n")
+    with pytest.raises(SigpadError, match="refusing to bundle SVC2004 data"):
+        B.seal(tmp_path, {"format": B.FORMAT}, [])
+    assert not (tmp_path / "BUNDLE.json").exists()
+
+
 def test_a_model_that_disagrees_with_its_manifest_is_refused(tmp_path):
     fake_model(tmp_path / "m" / "pressure", 1)
     (tmp_path / "m/pressure/encoder_int8.tflite").write_bytes(b"other bytes")
@@ -90,7 +97,7 @@ def test_a_model_that_disagrees_with_its_manifest_is_refused(tmp_path):
 
 
 def test_bundle_module_does_not_import_tensorflow():
-    code = "import sys, trainer.bundle, trainer.cli; trainer.cli.build_parser(); " \
+    code = "import sys, trainer.cli; trainer.cli.load('deploy/bundle.py'); trainer.cli.build_parser(); " \
            "sys.exit('tensorflow' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], cwd=REPO).returncode == 0
 
@@ -98,4 +105,19 @@ def test_bundle_module_does_not_import_tensorflow():
 def test_cli_registers_bundle():
     from trainer import cli
     args = cli.build_parser().parse_args(["bundle", "--no-wheels", "--no-tar"])
-    assert args._module == "trainer.bundle" and args.no_wheels and not getattr(args, "_missing", None)
+    assert args._module == "deploy/bundle.py" and args.no_wheels and not getattr(args, "_missing", None)
+    assert cli.load(args._module) is B  # loaded once: the command and these tests share the module
+
+
+def test_bundle_runs_as_a_script_of_the_checkout(tmp_path):
+    proc = subprocess.run([sys.executable, str(REPO / "deploy" / "bundle.py"), "--help"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0 and "--no-wheels" in proc.stdout
+
+
+def test_without_the_checkout_bundle_is_not_available(monkeypatch, tmp_path, capsys):
+    from trainer import cli
+    monkeypatch.setattr(cli, "CHECKOUT", tmp_path)  # an installed wheel: no deploy/ beside it
+    monkeypatch.delitem(sys.modules, "deploy_bundle")
+    assert cli.main(["bundle"]) == 2
+    assert "bundle: not available in this build" in capsys.readouterr().err

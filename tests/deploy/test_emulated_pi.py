@@ -32,7 +32,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import REPO, require, require_root
+from .conftest import REPO, B, require, require_root
 
 pytestmark = pytest.mark.slow
 
@@ -99,9 +99,8 @@ def pi(tmp_path_factory):
     tar = rootfs_tarball()
     times["rootfs_s"] = time.monotonic() - t
 
-    from trainer.bundle import build
     t = time.monotonic()
-    bundle, meta = build(tmp_path_factory.mktemp("dist"), ["3.11", "3.13"], True, REPO / ".cache" / "wheels",
+    bundle, meta = B.build(tmp_path_factory.mktemp("dist"), ["3.11", "3.13"], True, REPO / ".cache" / "wheels",
                          models)
     times["bundle_s"] = time.monotonic() - t
 
@@ -295,10 +294,9 @@ def test_bundle_installs_offline_on_python_3_13_too(pi, tmp_path):
     """trixie's Python: every wheel of sigpad[edge] is in the bundle (resolved here, not run)."""
     bundle = pi["bundle"]
     wheel = next((bundle / "wheels").glob("sigpad-*.whl"))
-    from trainer.bundle import platform_tags
     cmd = [sys.executable, "-m", "pip", "install", "--dry-run", "--quiet", "--ignore-installed",
            "--only-binary=:all:", "--python-version", "3.13", "--implementation", "cp", "--abi", "cp313",
-           *[a for t in platform_tags("3.13") for a in ("--platform", t)], "--target", str(tmp_path / "t"),
+           *[a for t in B.platform_tags("3.13") for a in ("--platform", t)], "--target", str(tmp_path / "t"),
            "--no-index", "--find-links", str(bundle / "wheels"), f"{wheel}[edge]"]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]

@@ -59,7 +59,7 @@ def test_a_student_learns_the_teachers_cosines():
 
     from trainer.distill import distill
     from trainer.encoder import build_encoder
-    from trainer.train import TrainConfig
+    from trainer.training_loop import TrainConfig
 
     keras.utils.set_random_seed(0)
     data = _set(8, 8)
@@ -82,15 +82,17 @@ def test_the_distilled_student_does_not_depend_on_what_the_process_did_before():
     the student must come out the same either way."""
     import keras
 
+    from edge.preprocess import PreprocessConfig
     from trainer.encoder import build_encoder
-    from trainer.recipe import _distill
-    from trainer.train import TrainConfig
+    from trainer.recipe import Distillation, Recipe, _distill
+    from trainer.training_loop import TrainConfig
 
     data = _set(6, 8)
     keras.utils.set_random_seed(1)
     towers = [build_encoder((256, 8), dim=6, width=8, name=f"t{i}") for i in range(2)]
     cfg = TrainConfig(epochs=1, pairs_per_epoch=128, batch_size=32, verbose=0)
-    recipe = {"train": cfg, "synthetic": 0, "distill": {"epochs": 1, "learning_rate": 1e-3, "label_weight": 1.0}}
+    recipe = Recipe(data=(), train=cfg, preprocessing=PreprocessConfig(), synthetic=0,
+                    distill=Distillation(epochs=1, learning_rate=1e-3, label_weight=1.0))
     first, _ = _distill(recipe, towers, data)
     keras.random.uniform((3,), seed=keras.random.SeedGenerator(7))  # other work in between
     build_encoder((256, 8), dim=6, width=8, name="unrelated")

@@ -15,7 +15,7 @@ pytest.importorskip("tensorflow")
 
 from edge.preprocess import PreprocessConfig  # noqa: E402
 from trainer.data import SigSet  # noqa: E402
-from trainer.train import TrainConfig, fit_encoder  # noqa: E402
+from trainer.training_loop import TrainConfig, fit_encoder  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = PreprocessConfig()
@@ -58,7 +58,7 @@ print(json.dumps({"backend": enc.backend, "single": single.tolist(), "batch": ba
 
 def test_tiny_fit_loss_falls_and_int8_runs_without_tensorflow(tmp_path):
     from trainer.export import to_int8_tflite, write_model_dir
-    from trainer.train import embed
+    from trainer.training_loop import embed
 
     data = writers_set()
     cfg = TrainConfig(epochs=4, pairs_per_epoch=256, batch_size=32, learning_rate=3e-3,

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from trainer import metrics
+from trainer.evaluation import metrics
 
 
 def test_operating_points_by_hand():

@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 
 from firmware_bridge.svc2004 import UserFiles
-from trainer.protocol import make_trials, parse_users
+from trainer.evaluation.trials import make_trials, parse_users
 
 
 def users(spec: dict[int, tuple[range, range]]) -> dict[int, UserFiles]:

@@ -4,7 +4,7 @@ import shutil
 import pytest
 
 from trainer import cli
-from trainer.evaluate import evaluate
+from trainer.evaluation.evaluate import evaluate
 
 
 @pytest.mark.data

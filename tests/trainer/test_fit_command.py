@@ -22,17 +22,17 @@ def test_building_the_cli_does_not_import_tensorflow():
 
 def test_fit_options_make_a_recipe(tmp_path):
     from trainer import cli
-    from trainer.fit import recipe_from_args
+    from trainer.fit_command import recipe_from_args
 
     args = cli.build_parser().parse_args(
         ["fit", "--data", str(tmp_path), "--users", "1-20", "--epochs", "3", "--seed", "5",
          "--loss", "bromley", "--out", str(tmp_path / "m"), "--no-pressure", "--synthetic", "100",
          "--pair-ratio", "50/40/10", "--strategy", "mirrored"])
     recipe = recipe_from_args(args)
-    cfg = recipe["train"]
+    cfg = recipe.train
     assert (cfg.loss, cfg.epochs, cfg.seed, cfg.strategy) == ("bromley", 3, 5, "mirrored")
     assert cfg.pair_ratio == (0.5, 0.4, 0.1)
-    assert recipe["preprocessing"].use_pressure is False and recipe["synthetic"] == 100
+    assert recipe.preprocessing.use_pressure is False and recipe.synthetic == 100
 
 
 def test_bad_pair_ratio_is_refused():
@@ -43,18 +43,18 @@ def test_bad_pair_ratio_is_refused():
 
 def test_towers_and_width_reach_the_recipe(tmp_path):
     from trainer import cli
-    from trainer.fit import recipe_from_args
+    from trainer.fit_command import recipe_from_args
 
     args = cli.build_parser().parse_args(["fit", "--data", str(tmp_path), "--towers", "3", "--dim", "26",
                                           "--width", "16"])
     recipe = recipe_from_args(args)
-    assert recipe["towers"] == 3 and (recipe["train"].dim, recipe["train"].width) == (26, 16)
+    assert recipe.towers == 3 and (recipe.train.dim, recipe.train.width) == (26, 16)
 
 
 def test_towers_beyond_80_dimensions_in_all_are_refused(tmp_path):
     from edge.errors import ConfigError
     from trainer import cli
-    from trainer.fit import recipe_from_args
+    from trainer.fit_command import recipe_from_args
 
     args = cli.build_parser().parse_args(["fit", "--data", str(tmp_path), "--towers", "3", "--dim", "27"])
     with pytest.raises(ConfigError, match="81|80"):  # 3 x 27 = 81 > 80
@@ -63,16 +63,17 @@ def test_towers_beyond_80_dimensions_in_all_are_refused(tmp_path):
 
 def test_distillation_options_reach_the_recipe(tmp_path):
     from trainer import cli
-    from trainer.fit import recipe_from_args
+    from trainer.fit_command import recipe_from_args
+    from trainer.recipe import Distillation
 
     # three 64-d towers could not be shipped as a stack (192 > 80), but distilled into one they can
     args = cli.build_parser().parse_args(["fit", "--data", str(tmp_path), "--towers", "3", "--distill-epochs", "16",
                                           "--label-weight", "0.5"])
     recipe = recipe_from_args(args)
-    assert recipe["towers"] == 3
-    assert recipe["distill"] == {"epochs": 16, "learning_rate": 1e-3, "label_weight": 0.5}
+    assert recipe.towers == 3
+    assert recipe.distill == Distillation(epochs=16, learning_rate=1e-3, label_weight=0.5)
     one = recipe_from_args(cli.build_parser().parse_args(["fit", "--data", str(tmp_path)]))
-    assert one["towers"] == 1 and one["distill"] is None
+    assert one.towers == 1 and one.distill is None
 
 
 def test_the_benchmark_measures_the_recipe_make_model_ships():

@@ -31,5 +31,5 @@ def test_bad_options_exit_2(tmp_path, capsys):
 
 
 def test_does_not_import_tensorflow():
-    code = "import sys, trainer.synth; assert 'tensorflow' not in sys.modules"
+    code = "import sys, trainer.synth_command; assert 'tensorflow' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)

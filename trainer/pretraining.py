@@ -76,11 +76,9 @@ def generate(n_writers: int, seed: int, configs) -> None:
 def pretrained_encoder(n_writers: int, seed: int, config: PreprocessConfig, cfg):
     """An encoder pretrained on N synthetic writers (cached weights in runs/pretrain)."""
     from .encoder import build_encoder
-    from .train import fit_encoder
+    from .training_loop import fit_encoder
 
-    from .encoder import architecture
-    key = cache_key(n_writers, seed, config.to_dict(), vars(cfg) | {"verbose": None}, architecture())
-    path = CACHE / "pretrain" / f"{key}.weights.h5"
+    path = CACHE / "pretrain" / f"{pretrain_key(n_writers, seed, config, cfg)}.weights.h5"
     encoder = build_encoder(config.shape, dim=cfg.dim, width=cfg.width)
     if path.exists():
         encoder.load_weights(path)
@@ -89,3 +87,9 @@ def pretrained_encoder(n_writers: int, seed: int, config: PreprocessConfig, cfg)
     path.parent.mkdir(parents=True, exist_ok=True)
     encoder.save_weights(path)
     return encoder
+
+
+def pretrain_key(n_writers: int, seed: int, config: PreprocessConfig, cfg) -> str:
+    """The key of runs/pretrain weights: writers, preprocessing, TrainConfig and the tower's shape."""
+    from .encoder import architecture
+    return cache_key(n_writers, seed, config.to_dict(), vars(cfg) | {"verbose": None}, architecture())

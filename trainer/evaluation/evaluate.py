@@ -1,6 +1,6 @@
 """``sigpad-train evaluate``: score a verifier under the SVC2004-style protocol.
 
-Methods: ``dtw`` (the reference, see trainer.dtw) or a model (``--model``, an
+Methods: ``dtw`` (the reference, see trainer.evaluation.dtw) or a model (``--model``, an
 ``encoder_int8.tflite`` or its directory) run through the edge's own
 interpreter and matching code - the deployed artifact, not the Keras model.
 
@@ -22,7 +22,7 @@ from firmware_bridge import svc2004
 from firmware_bridge.errors import DataFormatError
 
 from . import metrics
-from .protocol import make_trials, parse_users
+from .trials import make_trials, parse_users
 
 
 def add_arguments(p) -> None:

@@ -18,7 +18,7 @@ from .data import SigSet
 STRATEGIES = ("default", "mirrored", "multi-worker")
 
 
-@dataclass
+@dataclass(frozen=True)  # part of a frozen Recipe; changed only by dataclasses.replace
 class TrainConfig:
     loss: str = "contrastive"
     epochs: int = 8

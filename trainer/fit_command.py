@@ -29,7 +29,7 @@ from edge.errors import ConfigError
 from edge import scores as edge_scores
 
 from .encoder import MAX_EMBEDDING_DIM
-from .train import STRATEGIES, TrainConfig
+from .training_loop import STRATEGIES, TrainConfig
 from .losses import LOSSES
 
 
@@ -81,33 +81,34 @@ def _ratio(text: str) -> tuple:
     return tuple(round(v / sum(parts), 6) for v in parts)
 
 
-def recipe_from_args(args) -> dict:
-    """Everything that defines a trained model, as plain values (cache key, manifest)."""
+def recipe_from_args(args):
+    """The trainer.recipe.Recipe these options describe (cache key, manifest)."""
     from edge.preprocess import PreprocessConfig
     from firmware_bridge import svc2004
 
-    data = [Path(d).resolve() for d in (args.data or [svc2004.default_data_root() / "Task2"])]
+    from .recipe import Distillation, Recipe
+
+    data = tuple(Path(d).resolve() for d in (args.data or [svc2004.default_data_root() / "Task2"]))
     cfg = TrainConfig(loss=args.loss, epochs=args.epochs, pairs_per_epoch=args.pairs_per_epoch,
                       batch_size=args.batch_size, learning_rate=args.lr, dim=args.dim,
                       width=args.width, seed=args.seed, strategy=args.strategy, pair_ratio=args.pair_ratio,
                       verbose=2 if args.quiet else "auto")
     distill = None
     if args.distill_epochs > 0 and args.towers > 1:
-        distill = {"epochs": args.distill_epochs, "learning_rate": args.distill_lr,
-                   "label_weight": args.label_weight}
+        distill = Distillation(epochs=args.distill_epochs, learning_rate=args.distill_lr,
+                               label_weight=args.label_weight)
     exported = args.dim if distill else args.towers * args.dim
     if args.towers < 1 or exported > MAX_EMBEDDING_DIM:
         raise ConfigError(f"--towers {args.towers} x --dim {args.dim} without distillation: need 1 or "
                           f"more towers and at most {MAX_EMBEDDING_DIM} dimensions in all")
-    return {"data": data, "train": cfg,
-            "preprocessing": PreprocessConfig(use_pressure=not args.no_pressure),
-            "synthetic": args.synthetic, "synthetic_epochs": args.synthetic_epochs,
-            "towers": args.towers, "distill": distill, "score": args.score}
+    return Recipe(data=data, train=cfg, preprocessing=PreprocessConfig(use_pressure=not args.no_pressure),
+                  synthetic=args.synthetic, synthetic_epochs=args.synthetic_epochs,
+                  towers=args.towers, distill=distill, score=args.score)
 
 
 def run(args) -> int:
-    from .protocol import parse_users
-    from .train import configure_threads
+    from .evaluation.trials import parse_users
+    from .training_loop import configure_threads
 
     configure_threads(args.threads)
     from .recipe import train_recipe, export_recipe, threshold_for
@@ -131,22 +132,23 @@ def run(args) -> int:
     return 0
 
 
-def _eer_threshold(out: Path, recipe: dict, users: str) -> float:
-    from .evaluate import evaluate
-    summary, _ = evaluate(recipe["data"][0], "model", out, users=users)
+def _eer_threshold(out: Path, recipe, users: str) -> float:
+    from .evaluation.evaluate import evaluate
+    summary, _ = evaluate(recipe.data[0], "model", out, users=users)
     return float(summary["threshold_eer_skilled"])
 
 
 def _training_info(recipe, args, history, start) -> dict:
     from .encoder import architecture
-    cfg = recipe["train"]
-    return {"users": args.users, "val_users": args.val_users, "data": [p.name for p in recipe["data"]], "seed": cfg.seed,
+    from .recipe import distill_record
+    cfg = recipe.train
+    return {"users": args.users, "val_users": args.val_users, "data": [p.name for p in recipe.data], "seed": cfg.seed,
             "loss": cfg.loss, "epochs": cfg.epochs, "pairs_per_epoch": cfg.pairs_per_epoch,
             "batch_size": cfg.batch_size, "learning_rate": cfg.learning_rate,
-            "synthetic_writers": recipe["synthetic"], "pair_ratio": list(cfg.pair_ratio),
-            "architecture": architecture(), "width": cfg.width, "towers": recipe.get("towers", 1),
-            "distill": recipe.get("distill"),
-            "embedding_dim": cfg.dim * (1 if recipe.get("distill") else recipe.get("towers", 1)),
+            "synthetic_writers": recipe.synthetic, "pair_ratio": list(cfg.pair_ratio),
+            "architecture": architecture(), "width": cfg.width, "towers": recipe.towers,
+            "distill": distill_record(recipe),
+            "embedding_dim": cfg.dim * (1 if recipe.distill else recipe.towers),
             "final_loss": round(float(history["loss"][-1]), 5),
             "tower_final_loss": [round(v, 5) for v in history["tower_final_loss"]],
             "train_seconds": round(time.time() - start, 1), "command": "sigpad-train fit " + " ".join(sys.argv[2:])}

@@ -1,4 +1,4 @@
-"""The SVC2004-style evaluation protocol: who is compared with whom.
+"""The trials of the SVC2004-style evaluation protocol: who is compared with whom.
 
 Per user and trial: ``refs`` references drawn from the user's first
 ``ref_pool`` genuine signatures (S1..S<ref_pool> that exist); genuine tests =

@@ -1,4 +1,8 @@
+#!/usr/bin/env python3
 """``sigpad-train bundle``: everything a Raspberry Pi needs to install sigpad, offline.
+
+    make bundle                    # = .venv/bin/sigpad-train bundle
+    .venv/bin/python deploy/bundle.py [--no-wheels] [--out DIR]   # the same, as a script
 
 The bundle is a folder (and a .tar.gz of it) holding the project wheel, the
 shipped model(s) and manifest(s), the Pi's config, the systemd unit, the udev
@@ -7,12 +11,16 @@ rule, the installer, and the aarch64 wheels of every dependency of
 ``install.sh`` never needs the network. 32-bit Raspberry Pi OS has no
 ai-edge-litert wheel: the installer detects it and says so.
 
-Built from a source checkout (it needs ``deploy/``). Downloaded wheels are
-cached in ``.cache/wheels`` so a rebuild works offline. No TensorFlow here.
+Built from a source checkout (it needs ``deploy/``), so it lives here beside
+what it packages, as a script of the checkout (deploy/ is no Python package
+and not in the wheel): ``sigpad-train bundle`` loads it by its path
+(trainer.cli). Downloaded wheels are cached in ``.cache/wheels`` so a rebuild
+works offline. No TensorFlow here.
 """
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
 import re
@@ -195,21 +203,13 @@ def build(out: Path, pythons: list[str], wheels: bool, cache: Path,
     deploy = REPO / "deploy"
     if not (deploy / "install.sh").is_file():
         raise SigpadError(f"{deploy}/install.sh not found: build the bundle from a sigpad source checkout")
-    from edge.app import config as edge_config  # light: tomllib and the error types
-
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=out, prefix=".building-") as tmp:
         work = Path(tmp) / "bundle"
         wheel = build_wheel(work / "wheels")
         version = wheel.name.split("-")[1]
         warnings = check_wheel(wheel)
-        for name in DEPLOY_FILES:
-            shutil.copy2(deploy / name, work / name)
-        docs = REPO / "docs" / "deploy.md"
-        if docs.exists():
-            shutil.copy2(docs, work / "deploy.md")
-        (work / "sigpad.toml").write_text(pi_config((REPO / "edge" / "sigpad.toml").read_text()))
-        edge_config.load(work / "sigpad.toml")  # a config the Pi would refuse must not ship
+        copy_deploy_files(work)
         models = copy_models(models_dir, work / "models")
         tags = {}
         if wheels:
@@ -217,30 +217,46 @@ def build(out: Path, pythons: list[str], wheels: bool, cache: Path,
                 download_wheels(f"sigpad[edge] @ {wheel.as_uri()}", py, work / "wheels",
                                 cache / f"cp{py.replace('.', '')}-aarch64")
                 tags[py] = platform_tags(py)
-        files = sorted(p for p in work.rglob("*") if p.is_file())
-        leaked = [p for p in files if SVC_NAME.search(p.name)]
-        if leaked:
-            raise SigpadError(f"refusing to bundle SVC2004 data: {leaked[0]}")
-        meta = {
+        meta = seal(work, {
             "format": FORMAT, "version": version, "git": git_describe(),
             "built": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "arch": "aarch64", "offline": wheels, "python": pythons if wheels else [],
-            "platform_tags": tags, "models": models,
-            "wheels": sorted(p.name for p in (work / "wheels").glob("*.whl")),
-            "size_bytes": sum(p.stat().st_size for p in files),
-            "warnings": warnings,
-        }
-        (work / "BUNDLE.json").write_text(json.dumps(meta, indent=2) + "\n")
-        files.append(work / "BUNDLE.json")
-        (work / "SHA256SUMS").write_text("".join(
-            f"{sha256(p)}  {p.relative_to(work)}\n" for p in sorted(files)))
-        for name in ("install.sh", "uninstall.sh", "sigpad-wrapper.sh"):
-            (work / name).chmod(0o755)
+            "platform_tags": tags, "models": models}, warnings)
         final = out / f"sigpad-bundle-{version}"
         if final.exists():
             shutil.rmtree(final)
         shutil.move(str(work), final)
     return final, meta
+
+
+def copy_deploy_files(work: Path) -> None:
+    """deploy/'s files for the Pi, the guide, and the Pi's config, checked as the Pi would load it."""
+    from edge.app import config as edge_config  # light: tomllib and the error types
+
+    for name in DEPLOY_FILES:
+        shutil.copy2(REPO / "deploy" / name, work / name)
+    docs = REPO / "docs" / "deploy.md"
+    if docs.exists():
+        shutil.copy2(docs, work / "deploy.md")
+    (work / "sigpad.toml").write_text(pi_config((REPO / "edge" / "sigpad.toml").read_text()))
+    edge_config.load(work / "sigpad.toml")  # a config the Pi would refuse must not ship
+
+
+def seal(work: Path, meta: dict, warnings: list[str]) -> dict:
+    """Refuse SVC2004 files, then write BUNDLE.json (``meta``, the wheels, the size) and SHA256SUMS."""
+    files = sorted(p for p in work.rglob("*") if p.is_file())
+    leaked = [p for p in files if SVC_NAME.search(p.name)]
+    if leaked:
+        raise SigpadError(f"refusing to bundle SVC2004 data: {leaked[0]}")
+    meta = {**meta, "wheels": sorted(p.name for p in (work / "wheels").glob("*.whl")),
+            "size_bytes": sum(p.stat().st_size for p in files), "warnings": warnings}
+    (work / "BUNDLE.json").write_text(json.dumps(meta, indent=2) + "\n")
+    files.append(work / "BUNDLE.json")
+    (work / "SHA256SUMS").write_text("".join(
+        f"{sha256(p)}  {p.relative_to(work)}\n" for p in sorted(files)))
+    for name in ("install.sh", "uninstall.sh", "sigpad-wrapper.sh"):
+        (work / name).chmod(0o755)
+    return meta
 
 
 def make_tar(bundle: Path) -> Path:
@@ -272,3 +288,17 @@ def run(args) -> int:
         if tar:
             print(tar)
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="deploy/bundle.py", description=__doc__.splitlines()[0])
+    add_arguments(p)
+    try:
+        return run(p.parse_args(argv))
+    except SigpadError as exc:
+        print(f"bundle: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,161 @@
+"""The markdown tables of docs/results.md, one renderer per benchmark's JSON lines.
+
+Each renderer takes the lines a benchmark printed (as dicts) and returns
+markdown lines; a field a line lacks shows as "-", so a recorded or older
+run still renders.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from pathlib import Path
+
+from bench.bench_accuracy import METRICS, markdown_table
+
+ROOT = Path(__file__).resolve().parent.parent
+
+EER_HEAD = ["skilled EER, global", "skilled EER, per writer", "random EER, global", "random EER, per writer"]
+
+
+def table(head: list[str], rows: list[list]) -> list[str]:
+    return (["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+            + ["| " + " | ".join(str(c) for c in row) + " |" for row in rows])
+
+
+def short(path: str) -> str:
+    """A path inside the checkout relative to it: the file names no one machine's folders."""
+    p = Path(path)
+    return str(p.relative_to(ROOT)) if p.is_relative_to(ROOT) else path
+
+
+def num(value, fmt: str = ".2f") -> str:
+    return "-" if value is None else format(value, fmt)
+
+
+def spread(stats: dict | None) -> str:
+    """mean [min-max] over folds."""
+    return "-" if not stats else f"{stats['mean']:.2f} [{stats['min']:.2f}-{stats['max']:.2f}]"
+
+
+def target(text: str, ok: bool | None) -> str:
+    return text if ok is None else f"{text}: {'met' if ok else 'NOT met'}"
+
+
+def accuracy(results: list[dict]) -> list[str]:
+    out = markdown_table([json.dumps(r) for r in results]).splitlines()
+    folds = defaultdict(list)
+    for r in results:
+        if "fold" in r:
+            folds[(r["method"], r["task"], r["precision"])].append(r)
+    if folds:
+        out += ["", "Per fold (users 1-6, 7-12, 13-18, 19-24, 25-30):", ""]
+        rows = [[*key, *[", ".join(num(f.get(m)) for f in sorted(fs, key=lambda f: f["fold"]))
+                         for m in METRICS[:3]]] for key, fs in folds.items()]
+        out += table(["method", "task", "precision", *EER_HEAD[:3]], rows)
+    pooled = [r for r in results if r.get("pooled")]
+    if pooled:
+        out += ["", "ONE threshold for all 30 held-out users (the five folds' held-out scores pooled):", ""]
+        out += table(["method", "task", "precision", "skilled EER", "FNMR at FMR 1 % (skilled)", "random EER"],
+                     [[r["method"], r["task"], r["precision"], num(r.get("eer_skilled")),
+                       num(r.get("fnmr_at_fmr1_skilled"), ".1f"), num(r.get("eer_random"))] for r in pooled])
+    return out
+
+
+def dtw(results: list[dict]) -> list[str]:
+    rows = [[r["task"], r.get("users", "-"), *[num(r.get(m)) for m in METRICS],
+             num(r.get("fnmr_at_fmr1_skilled")), num(r.get("threshold_eer_skilled"), ".4f")] for r in results]
+    return table(["task", "users", *EER_HEAD, "FNMR at FMR 1 % (skilled)", "EER threshold (skilled)"], rows)
+
+
+def decode(results: list[dict]) -> list[str]:
+    rows = [[r["protocol"], f"{r['samples_per_s']:,}", num(r.get("mb_per_s")),
+             target(f">= {r['target_samples_per_s']:,}", r.get("meets_target"))]
+            for r in results if r.get("bench") == "decode"]
+    out = table(["protocol", "samples/s (decode + Sample)", "MB/s", "target"], rows)
+    for r in results:
+        if r.get("bench") == "idle_cpu":
+            out += ["", f"CPU of an idle open pad ({r['protocol']}): {r['cpu_percent']} % over {r['wall_s']} s."]
+    return out
+
+
+def edge(results: list[dict]) -> list[str]:
+    by = defaultdict(list)
+    for r in results:
+        by[r.get("metric")].append(r)
+    out = []
+    for m in by["model"]:
+        out += [f"Model `{short(m['model'])}` (sha256 {m['sha256'][:12]}..., {m['backend']}), "
+                f"score `{m['score']}`, threshold {m['threshold']:.4f}.", ""]
+    out += table(["what", "measured", "target"], edge_rows(by))
+    out += operating_points(by["operating_point"]) + score_comparison(by["score_comparison"])
+    for m in by["cv_metrics"]:
+        out += ["", "The model's own 5-fold held-out figures, as its manifest records them (`make model`):", ""]
+        out += table(["data / precision", *EER_HEAD], [[k, *[spread(v.get(x)) for x in METRICS]]
+                                                        for k, v in m["metrics"].items()])
+    return out
+
+
+def edge_rows(by: dict) -> list[list]:
+    rows = [["model file / int8 template", f"{s['model_bytes']:,} / {s['template_bytes']} bytes",
+             target(f"<= {s['target_model_bytes']:,} / <= {s['target_template_bytes']} bytes",
+                    s["model_bytes"] <= s["target_model_bytes"] and s["template_bytes"] <= s["target_template_bytes"])]
+            for s in by["size"]]
+    for r in by["latency"]:
+        goal = r.get("target_median_ms")
+        rows.append([f"{r['what']}, median / p99", f"{r['median_ms']:.2f} / {r['p99_ms']:.2f} ms",
+                     target(f"median <= {goal:g} ms", r.get("ok")) if goal else "-"])
+    for r in by["dtw"]:
+        if "skipped" in r:
+            rows.append(["DTW reference", r["skipped"], "-"])
+            continue
+        rows.append([f"DTW reference at {r['rate_hz']:g} Hz, median (model on the same signatures)",
+                     f"{r['dtw_median_ms']:.2f} ms ({r['model_median_ms']:.2f} ms): {r['ratio']}x slower",
+                     target(f">= {r['target_ratio']:g}x", r["ratio"] >= r["target_ratio"])])
+    for r in by["cold_start"]:
+        rows += [["cold start: imports + model load (whole process)",
+                  f"{r['imports_and_load_s']:.2f} s ({r['process_wall_s']:.2f} s)",
+                  target(f"<= {r['target_s']:g} s", r["imports_and_load_s"] <= r["target_s"])],
+                 ["max RSS after a decision", f"{r['max_rss_mb']:.0f} MB",
+                  target(f"<= {r['target_rss_mb']} MB", r["max_rss_mb"] <= r["target_rss_mb"])],
+                 ["TensorFlow imported on the device path", "yes" if r["tensorflow_imported"] else "no", "no"]]
+    for r in by["installed_size"]:
+        rows.append(["installed size of the edge extra's dependency closure", f"{r['total_mb']:.0f} MB",
+                     target(f"<= {r['target_mb']} MB", r["total_mb"] <= r["target_mb"])])
+    return rows
+
+
+def operating_points(rows: list[dict]) -> list[str]:
+    if not rows:
+        return []
+    return ["", "At the model's threshold (FRR and FAR in percent; comparisons genuine / skilled / random):", ""] + \
+        table(["population", "threshold", "FRR", "FAR skilled", "FAR random", "comparisons"],
+              [[r["data"], num(r["threshold"], ".4f"), num(r["frr_pct"]), num(r["far_skilled_pct"]),
+                num(r["far_random_pct"]), f"{r['genuine']} / {r['skilled']} / {r['random']}"] for r in rows])
+
+
+def score_comparison(rows: list[dict]) -> list[str]:
+    if not rows:
+        return []
+    return ["", f"Scores compared on {rows[0]['data']} (EER with one global threshold):", ""] + \
+        table(["score", "skilled EER", "random EER", "EER threshold (skilled)"],
+              [[r["score"], num(r["eer_skilled_pct"]), num(r["eer_random_pct"]),
+                num(r["threshold_eer_skilled"], ".4f")] for r in rows])
+
+
+def scores(results: list[dict]) -> list[str]:
+    rows = [[r.get("seed", "ensemble of " + ", ".join(map(str, r.get("ensemble_seeds", [])))), r["score"],
+             *[num(r.get(m)) for m in METRICS], num(r.get("pooled_threshold"), ".4f"),
+             num(r.get("pooled_frr_pct")), num(r.get("pooled_far_skilled_pct")), num(r.get("pooled_far_random_pct"))]
+            for r in results]
+    return table(["seed", "score", *[h + " (mean of folds)" for h in EER_HEAD], "pooled threshold",
+                  "FRR there", "FAR skilled there", "FAR random there"], rows)
+
+
+RENDER = {"bench_accuracy": accuracy, "bench_dtw": dtw, "bench_edge": edge, "bench_decode": decode,
+          "bench_scores": scores}
+TITLES = {"bench_accuracy": "Accuracy: five user folds of SVC2004 users 1-30 (the siamese encoder vs DTW)",
+          "bench_dtw": "The DTW reference on whole SVC2004 tasks (all users)",
+          "bench_edge": "On the device: size, latency, memory, operating point",
+          "bench_decode": "Pad protocol decoding",
+          "bench_scores": "Edge scores and a seed ensemble, five user folds"}
