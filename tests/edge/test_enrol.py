@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from edge import scores
 from edge.enrol import build
 from edge.errors import EnrolmentError
 
@@ -61,7 +62,8 @@ def test_consistency_rule_by_hand():
     # At 0.6 only #3 is unlike the others; in the mean cosine (0.50, 0.55, 0.05) all three would be.
     sigs = [S(0), S(10), S(20)]
     with pytest.raises(EnrolmentError) as info:
-        build(e, sigs, b"k" * 32, count=3, min_consistency=0.6, replay_cosine=0.997, score_name="centroid-cosine")
+        build(e, sigs, b"k" * 32, count=3, min_consistency=0.6, replay_cosine=0.997,
+              score=scores.get("centroid-cosine"))
     assert info.value.outliers == (2,)
     with pytest.raises(EnrolmentError) as info:
         build(e, sigs, b"k" * 32, count=3, min_consistency=0.6, replay_cosine=0.997)
