@@ -70,6 +70,9 @@ def add_arguments(p) -> None:
                    help="weight of the contrastive loss on labelled pairs next to the teacher's cosines")
     p.add_argument("--score", choices=edge_scores.names(), default=edge_scores.DEFAULT,
                    help="the decision score the threshold is for (edge.scores; written to the manifest)")
+    p.add_argument("--fuse", action="store_true",
+                   help="ship the fused decision (cosine + the device's DTW, trainer.fusion): its "
+                        "constants, weight and threshold from the 5 folds of --cv-threshold")
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -117,11 +120,15 @@ def run(args) -> int:
     users = parse_users(args.users)
     start = time.time()
     thr, how, cv = threshold_for(recipe, users, args)
+    decision = {"score": recipe.score, "params": None}
+    if args.fuse:
+        thr, how, decision["params"], cv["fusion"] = _fused(recipe, users, args)
+        decision["score"] = "fused"
     encoder, train_set, history = train_recipe(recipe, users)
     extra = {"threshold_chosen_on": how, "training": _training_info(recipe, args, history, start),
              "metrics": cv}
     manifest = export_recipe(recipe, encoder, train_set, args.out, thr or 0.0, extra,
-                             keras_path=args.keras)
+                             keras_path=args.keras, decision=decision)
     if thr is None:  # choose it now, on the int8 file just written
         thr = _eer_threshold(args.out, recipe, args.val_users or args.users)
         manifest = dataclasses.replace(manifest, threshold=thr)
@@ -130,6 +137,21 @@ def run(args) -> int:
                       "threshold_chosen_on": how, "bytes": (args.out / manifest.model_file).stat().st_size,
                       "metrics": cv}), flush=True)
     return 0
+
+
+def _fused(recipe, users, args) -> tuple[float, str, dict, dict]:
+    """(threshold, how, params, report) of the fused decision, from the cached folds."""
+    from .fusion import calibrate, dtw_config
+    from .recipe import cross_validate
+
+    if not args.cv_threshold:
+        raise ConfigError("--fuse learns the fusion on the cross-validation folds: add --cv-threshold")
+    folds = cross_validate(recipe, sorted(users), log=lambda m: print(m, file=sys.stderr))
+    folder = recipe.data[0]
+    fusion = calibrate(folds, folder, recipe.score, dtw_config(recipe.preprocessing.use_pressure))
+    how = (f"EER (skilled, global) of the pooled held-out fused scores of 5 user folds on {Path(folder).name} "
+           f"(cosine weight {fusion.params['parts'][0]['weight']} and constants chosen on the same folds)")
+    return fusion.threshold, how, fusion.params, fusion.report
 
 
 def _eer_threshold(out: Path, recipe, users: str) -> float:

@@ -159,14 +159,17 @@ def _copy(model):
 
 
 def export_recipe(recipe: Recipe, encoder, train_set: SigSet, out: Path, threshold: float, extra: dict,
-                  keras_path: Path | None = None):
+                  keras_path: Path | None = None, decision: dict | None = None):
+    """Save the Keras encoder, write the int8 file and its manifest. ``decision``
+    ({"score", "params"}) overrides the recipe's score (the fused decision)."""
     from .export import to_int8_tflite, write_model_dir
 
+    decision = decision or {"score": recipe.score, "params": None}
     keras_path = keras_path or out / "encoder.keras"
     keras_path.parent.mkdir(parents=True, exist_ok=True)
     encoder.save(keras_path)
     return write_model_dir(out, to_int8_tflite(encoder, train_set.x), recipe.preprocessing,
-                           threshold, extra, recipe.score)
+                           threshold, extra, decision["score"], decision["params"])
 
 
 def recipe_key(recipe: Recipe) -> str:

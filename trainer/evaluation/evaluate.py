@@ -59,25 +59,44 @@ def load_signatures(users: dict) -> tuple[dict, list[str]]:
 
 
 class EmbeddingScorer:
-    """The edge's score (``edge.scores``) over precomputed unit embeddings."""
+    """The edge's score (``edge.scores``) over precomputed unit embeddings and,
+    for scores that use DTW, precomputed int8 DTW sequences (``sequences_of``)."""
 
     name = "embedding"
 
-    def __init__(self, embeddings: dict, score_name: str = edge_scores.DEFAULT):
-        self._emb = embeddings
+    def __init__(self, embeddings: dict | None, score_name: str = edge_scores.DEFAULT,
+                 sequences: dict | None = None, params: dict | None = None):
+        self._emb, self._seq = embeddings, sequences
         self.score_name = score_name
-        self._stats: dict = {}  # per reference set, as enrolment stores them
+        self._score = edge_scores.get(score_name).configured(params)
+        if self._score.dtw is not None and sequences is None:
+            raise ValueError(f"score {score_name!r} needs the signatures' DTW sequences")
+        self._refs: dict = {}  # per reference set, as enrolment stores it
+
+    def references(self, refs) -> edge_scores.References:
+        known = self._refs.get(refs)
+        if known is None:
+            emb = None if self._emb is None else np.stack([self._emb[r] for r in refs])
+            seq = None if self._seq is None else np.stack([self._seq[r] for r in refs])
+            known = self._refs[refs] = edge_scores.References(
+                emb, edge_scores.reference_stats(emb, seq, self._score.dtw), seq)
+        return known
 
     def score(self, refs, test) -> float:
-        ref_emb = np.stack([self._emb[r] for r in refs])
-        stats = self._stats.get(refs)
-        if stats is None:
-            stats = self._stats[refs] = edge_scores.user_stats(ref_emb)
-        return edge_scores.score(self.score_name, ref_emb, self._emb[test], stats)
+        probe = edge_scores.Probe(None if self._emb is None else self._emb[test],
+                                  None if self._seq is None else self._seq[test])
+        return self._score(self.references(refs), probe)
+
+
+def sequences_of(signatures: dict, cfg) -> dict:
+    """Each signature's DTW sequence as the edge stores it (int8), as floats."""
+    from edge import dtw as device_dtw
+    return {k: device_dtw.unpack(device_dtw.sequence(s, cfg), cfg) for k, s in signatures.items()}
 
 
 class ModelScorer(EmbeddingScorer):
-    """Embeddings from the int8 file via the edge; the manifest's score unless ``score_name``."""
+    """The decision of an int8 model directory, through the edge: its embeddings,
+    and its manifest's score with the manifest's parameters, unless ``score_name``."""
 
     name = "model"
 
@@ -87,9 +106,13 @@ class ModelScorer(EmbeddingScorer):
 
         model_dir = model if model.is_dir() else model.parent
         self.encoder = Encoder(model_dir, backend=backend)
+        manifest = self.encoder.manifest
+        name = score_name or manifest.score
+        params = manifest.score_params if name == manifest.score else None
+        cfg = edge_scores.get(name).configured(params).dtw
         keys = list(signatures)
         emb = self.encoder.embed_many([signatures[k] for k in keys])
-        super().__init__(dict(zip(keys, emb)), score_name or self.encoder.manifest.score)
+        super().__init__(dict(zip(keys, emb)), name, sequences_of(signatures, cfg) if cfg else None, params)
 
 
 def score_trials(trials, scorer) -> dict[str, dict[int, list[float]]]:
