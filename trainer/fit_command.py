@@ -113,7 +113,7 @@ def run(args) -> int:
     from .evaluation.trials import parse_users
     from .training_loop import configure_threads
 
-    configure_threads(args.threads)
+    args.threads = configure_threads(args.threads)
     from .recipe import train_recipe, export_recipe, threshold_for
 
     recipe = recipe_from_args(args)
@@ -173,4 +173,4 @@ def _training_info(recipe, args, history, start) -> dict:
             "embedding_dim": cfg.dim * (1 if recipe.distill else recipe.towers),
             "final_loss": round(float(history["loss"][-1]), 5),
             "tower_final_loss": [round(v, 5) for v in history["tower_final_loss"]],
-            "train_seconds": round(time.time() - start, 1), "command": "sigpad-train fit " + " ".join(sys.argv[2:])}
+            "train_seconds": round(time.time() - start, 1), "threads": args.threads, "command": "sigpad-train fit " + " ".join(sys.argv[2:])}

@@ -46,7 +46,8 @@ KINDS = ("genuine", "skilled", "random")
 class Fusion:
     params: dict          # the manifest's decision.params for ``fused``
     threshold: float
-    report: dict          # nested per-fold figures and what was chosen
+    report: dict          # nested per-fold figures and what was chosen (for the manifest)
+    scores: dict          # per fold, by decision: the raw held-out scores (for benchmarks)
 
 
 def dtw_config(use_pressure: bool) -> DtwConfig:
@@ -111,31 +112,46 @@ def params_of(base: str, consts, weight: float, cfg: DtwConfig) -> dict:
             "dtw": cfg.to_dict()}
 
 
-def nested(cos_folds: list[dict], dtw_folds: list[dict]) -> tuple[list[dict], list[float]]:
-    """Each fold's fused scores with constants and weight chosen on the other folds."""
-    fused, weights = [], []
+def nested(cos_folds: list[dict], dtw_folds: list[dict]) -> tuple[list[dict], list[float], list[tuple]]:
+    """Each fold's fused scores with constants and weight chosen on the other folds:
+    (fused scores, weights, constants) per fold."""
+    fused, weights, consts = [], [], []
     for k in range(len(cos_folds)):
         others = [j for j in range(len(cos_folds)) if j != k]
-        consts, w = choose([cos_folds[j] for j in others], [dtw_folds[j] for j in others])
-        fused.append(fuse(cos_folds[k], dtw_folds[k], consts, w))
+        c, w = choose([cos_folds[j] for j in others], [dtw_folds[j] for j in others])
+        fused.append(fuse(cos_folds[k], dtw_folds[k], c, w))
         weights.append(w)
-    return fused, weights
+        consts.append(c)
+    return fused, weights, consts
+
+
+def components(folds: list[dict], folder: Path, cfg: DtwConfig) -> tuple[list[dict], list[dict]]:
+    """(cosine, DTW) held-out scores of each cached fold on ``folder``."""
+    name = Path(folder).name
+    cos_folds = [_by_int_user(f["data"][name]["int8_scores"]) for f in folds]
+    dtw_folds = [_by_int_user(dtw_scores(folder, f["test_users"], cfg)) for f in folds]
+    return cos_folds, dtw_folds
+
+
+def nested_params(folds: list[dict], folder: Path, base: str, cfg: DtwConfig) -> list[dict]:
+    """Fold k's fused decision parameters, chosen on the other folds."""
+    _, weights, consts = nested(*components(folds, folder, cfg))
+    return [params_of(base, c, w, cfg) for c, w in zip(consts, weights)]
 
 
 def calibrate(folds: list[dict], folder: Path, base: str, cfg: DtwConfig) -> Fusion:
     """The shipped fused decision and its honest (nested) figures, from the
     cached cross-validation folds of ``recipe.cross_validate`` on ``folder``."""
-    name = Path(folder).name
-    cos_folds = [_by_int_user(f["data"][name]["int8_scores"]) for f in folds]
-    dtw_folds = [_by_int_user(dtw_scores(folder, f["test_users"], cfg)) for f in folds]
-    fused, weights = nested(cos_folds, dtw_folds)
+    cos_folds, dtw_folds = components(folds, folder, cfg)
+    fused, weights, _ = nested(cos_folds, dtw_folds)
     consts, w = choose(cos_folds, dtw_folds)
     shipped = _pool([fuse(c, d, consts, w) for c, d in zip(cos_folds, dtw_folds)])
     threshold = metrics.eer(np.concatenate(list(shipped["genuine"].values())),
                             np.concatenate(list(shipped["skilled"].values())))[1]
-    report = {"data": name, "nested_weights": weights, "weight": w,
+    report = {"data": Path(folder).name, "nested_weights": weights, "weight": w,
               "folds": {"fused": [summarise(f) for f in fused], "cosine": [summarise(c) for c in cos_folds],
                         "dtw": [summarise(d) for d in dtw_folds]},
               "pooled": {"fused": summarise(_pool(fused)), "cosine": summarise(_pool(cos_folds)),
                          "dtw": summarise(_pool(dtw_folds))}}
-    return Fusion(params_of(base, consts, w, cfg), float(threshold), report)
+    return Fusion(params_of(base, consts, w, cfg), float(threshold), report,
+                  {"fused": fused, "cosine": cos_folds, "device-dtw": dtw_folds})

@@ -191,14 +191,17 @@ def distill_record(recipe: Recipe) -> dict | None:
     return dataclasses.asdict(recipe.distill) if recipe.distill else None
 
 
-def run_fold(recipe: Recipe, train_users, test_users) -> dict:
-    """Train on train_users; float and int8 summaries and scores on test_users, per data folder."""
+def run_fold(recipe: Recipe, train_users, test_users, model_path: Path | None = None) -> dict:
+    """Train on train_users; float and int8 summaries and scores on test_users, per data folder.
+    The fold's int8 file is kept at ``model_path`` (other protocols, fused decisions)."""
     from .export import write_model_dir
     from .folds import evaluate_float, evaluate_int8
     from .export import to_int8_tflite
 
     encoder, data, history = train_recipe(recipe, train_users)
     model_bytes = to_int8_tflite(encoder, data.x)
+    if model_path is not None:
+        model_path.write_bytes(model_bytes)
     score = recipe.score
     writer = lambda p, b: write_model_dir(p, b, recipe.preprocessing, 0.0, {}, score)  # noqa: E731
     out = {"test_users": list(test_users), "final_loss": float(history["loss"][-1]), "data": {}}
@@ -214,7 +217,9 @@ def _strip(summary: dict) -> dict:
 
 
 def cross_validate(recipe: Recipe, users, n_folds: int = 5, log=print) -> list[dict]:
-    """One result per fold (see run_fold), cached in runs/cv/<recipe key>/."""
+    """One result per fold (see run_fold), cached in runs/cv/<recipe key>/, each
+    with its int8 file beside it (``fold_model``; folds cached before files were
+    kept have none)."""
     from .folds import user_folds
 
     folder = CACHE / "cv" / recipe_key(recipe)
@@ -225,11 +230,24 @@ def cross_validate(recipe: Recipe, users, n_folds: int = 5, log=print) -> list[d
         if path.exists():
             results.append(json.loads(path.read_text()))
             continue
-        res = run_fold(recipe, [u for u in users if u not in test], test)
+        res = run_fold(recipe, [u for u in users if u not in test], test, path.with_suffix(".tflite"))
+        res["model_file"] = path.with_suffix(".tflite").name
         path.write_text(json.dumps(res, default=int))
         log(f"fold {k} done: {json.dumps({n: d['int8'] for n, d in res['data'].items()})}")
         results.append(res)
     return results
+
+
+def fold_model(recipe: Recipe, fold: dict, out: Path) -> Path | None:
+    """A model directory (int8 file + manifest with the recipe's score) of one
+    cached fold in ``out``; None when the fold was cached without its file."""
+    from .export import write_model_dir
+
+    src = CACHE / "cv" / recipe_key(recipe) / fold.get("model_file", "")
+    if not fold.get("model_file") or not src.is_file():
+        return None
+    write_model_dir(out, src.read_bytes(), recipe.preprocessing, 0.0, {}, recipe.score)
+    return out
 
 
 def threshold_for(recipe: Recipe, users, args) -> tuple[float, str, dict]:

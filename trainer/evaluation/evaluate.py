@@ -22,7 +22,7 @@ from firmware_bridge import svc2004
 from firmware_bridge.errors import DataFormatError
 
 from . import metrics
-from .trials import make_trials, parse_users
+from .trials import PROTOCOLS, make_trials, parse_users
 
 
 def add_arguments(p) -> None:
@@ -39,6 +39,9 @@ def add_arguments(p) -> None:
     p.add_argument("--refs", type=int, default=5)
     p.add_argument("--ref-pool", type=int, default=10)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--protocol", choices=sorted(PROTOCOLS), default="random-refs",
+                   help="random-refs: refs drawn from S1-S10 (SVC2004-style, default); session: refs "
+                        "S1-S5, genuine tests S11-S20 only (the second session)")
     p.add_argument("--json", action="store_true", help="one JSON object on stdout")
     p.add_argument("--plot", type=Path, default=None, help="write DET curves and histograms to this PNG")
 
@@ -147,7 +150,8 @@ def summarise(scores: dict) -> dict:
 
 def evaluate(data: Path, method: str = "dtw", model: Path | None = None, users: str | None = None,
              trials: int = 10, refs: int = 5, ref_pool: int = 10, seed: int = 0,
-             backend: str | None = None, score: str | None = None) -> tuple[dict, dict]:
+             backend: str | None = None, score: str | None = None,
+             protocol: str = "random-refs") -> tuple[dict, dict]:
     """(summary, raw scores) for one dataset and method."""
     index = svc2004.scan(data)
     wanted = parse_users(users)
@@ -159,12 +163,15 @@ def evaluate(data: Path, method: str = "dtw", model: Path | None = None, users: 
     else:
         from .dtw import DtwScorer
         scorer = DtwScorer(sigs)
-    plan = make_trials(index, trials=trials, refs=refs, ref_pool=ref_pool, seed=seed)
+    if protocol == "session":
+        plan = PROTOCOLS[protocol](index, seed=seed)
+    else:
+        plan = make_trials(index, trials=trials, refs=refs, ref_pool=ref_pool, seed=seed)
     if not plan:
-        raise DataFormatError(f"no user has {refs} genuine signatures among S1-S{ref_pool}", str(data))
+        raise DataFormatError(f"no user can be enrolled under the {protocol} protocol", str(data))
     scores = score_trials(plan, scorer)
     summary = {"method": method, "data": str(data), **summarise(scores), "trials": trials,
-               "refs": refs, "seed": seed, "files_skipped": len(skipped)}
+               "refs": refs, "seed": seed, "protocol": protocol, "files_skipped": len(skipped)}
     if model is not None:
         summary["model"] = str(model)
         summary["score"] = scorer.score_name
@@ -181,7 +188,7 @@ def run(args) -> int:
     data = args.data or svc2004.default_data_root() / "Task2"
     try:
         summary, scores = evaluate(data, method, args.model, args.users, args.trials, args.refs,
-                                   args.ref_pool, args.seed, args.backend, args.score)
+                                   args.ref_pool, args.seed, args.backend, args.score, args.protocol)
     except ValueError as exc:
         print(f"sigpad-train evaluate: {exc}", file=sys.stderr)
         return 2
