@@ -32,7 +32,11 @@ from pathlib import Path
 
 import numpy as np
 
-KINDS = {"pressure": ("distilled", "Task2", True), "no_pressure": ("nopressure", "Task1", False)}
+KINDS = {"pressure": ("distilled", "Task2", True), "no_pressure": ("nopressure", "Task1", False),
+         # experiments, only with --kinds: one pretrained tower, without and with SigComp2009
+         "pressure-1tower": ("synth-contrastive", "Task2", True),
+         "pressure-1tower+sigcomp2009": ("synth-contrastive-sigcomp", "Task2", True)}
+DEFAULT_KINDS = ("pressure", "no_pressure")
 METRICS = ("eer_skilled", "eer_skilled_per_writer", "eer_random", "fnmr_at_fmr1_skilled")
 
 
@@ -120,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data", type=Path, default=None, help="SVC2004 root (Task1/, Task2/)")
-    p.add_argument("--kinds", nargs="*", default=list(KINDS), choices=list(KINDS))
+    p.add_argument("--kinds", nargs="*", default=list(DEFAULT_KINDS), choices=list(KINDS))
     p.add_argument("--seeds", nargs="*", type=int, default=[0])
     p.add_argument("--protocols", nargs="*", default=["random-refs", "session"], choices=["random-refs", "session"])
     args = p.parse_args(argv)

@@ -101,9 +101,14 @@ def edge_rows(by: dict) -> list[list]:
              target(f"<= {s['target_model_bytes']:,} / <= {s['target_template_bytes']} bytes",
                     s["model_bytes"] <= s["target_model_bytes"] and s["template_bytes"] <= s["target_template_bytes"])]
             for s in by["size"]]
+    rows += [["stored per user (5 references: embedding + DTW sequence)", f"{s['user_bytes_5_refs']:,} bytes",
+              target(f"<= {s['target_user_bytes']:,} bytes", s["user_bytes_5_refs"] <= s["target_user_bytes"])]
+             for s in by["size"] if "user_bytes_5_refs" in s]
     for r in by["latency"]:
         goal = r.get("target_median_ms")
-        rows.append([f"{r['what']}, median / p99", f"{r['median_ms']:.2f} / {r['p99_ms']:.2f} ms",
+        ratio = f" ({r['ratio_to_cosine']}x the cosine alone, {r['cosine_median_ms']:.2f} ms)" \
+            if "ratio_to_cosine" in r else ""
+        rows.append([f"{r['what']}, median / p99", f"{r['median_ms']:.2f} / {r['p99_ms']:.2f} ms{ratio}",
                      target(f"median <= {goal:g} ms", r.get("ok")) if goal else "-"])
     for r in by["dtw"]:
         if "skipped" in r:

@@ -115,8 +115,13 @@ def read(path: str | os.PathLike) -> Signature:
     return parse(_decode(raw, str(path)), str(path))
 
 
-def read_archive(path: str | os.PathLike) -> Iterator[tuple[SampleId, Signature]]:
-    """Every .hwr member of a (.tar.gz) archive, read in place, in archive order."""
+def read_archive(path: str | os.PathLike, skipped: list[str] | None = None) -> Iterator[tuple[SampleId, Signature]]:
+    """Every .hwr member of a (.tar.gz) archive, read in place, in archive order.
+
+    A member that is not a usable signature raises ``DataFormatError``, or,
+    when a ``skipped`` list is given, is named there and passed over (some
+    forgeries last longer than a signature may: up to 87 s).
+    """
     try:
         archive = tarfile.open(path)
     except (OSError, tarfile.TarError) as exc:
@@ -127,7 +132,14 @@ def read_archive(path: str | os.PathLike) -> Iterator[tuple[SampleId, Signature]
             if ids is None:
                 continue
             source = f"{path}:{member.name}"
-            yield ids, parse(_decode(archive.extractfile(member).read(), source), source)
+            try:
+                sig = parse(_decode(archive.extractfile(member).read(), source), source)
+            except DataFormatError as exc:
+                if skipped is None:
+                    raise
+                skipped.append(str(exc))
+                continue
+            yield ids, sig
 
 
 def default_archive() -> Path:

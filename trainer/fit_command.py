@@ -70,6 +70,9 @@ def add_arguments(p) -> None:
                    help="weight of the contrastive loss on labelled pairs next to the teacher's cosines")
     p.add_argument("--score", choices=edge_scores.names(), default=edge_scores.DEFAULT,
                    help="the decision score the threshold is for (edge.scores; written to the manifest)")
+    p.add_argument("--sigcomp2009", action="store_true",
+                   help="also train on SigComp2009's authors and their real skilled forgeries "
+                        "($SIGPAD_SIGCOMP2009 or ../shared/data/sigcomp2009_train)")
     p.add_argument("--fuse", action="store_true",
                    help="ship the fused decision (cosine + the device's DTW, trainer.fusion): its "
                         "constants, weight and threshold from the 5 folds of --cv-threshold")
@@ -106,7 +109,7 @@ def recipe_from_args(args):
                           f"more towers and at most {MAX_EMBEDDING_DIM} dimensions in all")
     return Recipe(data=data, train=cfg, preprocessing=PreprocessConfig(use_pressure=not args.no_pressure),
                   synthetic=args.synthetic, synthetic_epochs=args.synthetic_epochs,
-                  towers=args.towers, distill=distill, score=args.score)
+                  towers=args.towers, distill=distill, score=args.score, sigcomp2009=args.sigcomp2009)
 
 
 def run(args) -> int:

@@ -19,7 +19,7 @@ from pathlib import Path
 from edge import scores as edge_scores
 from edge.preprocess import PreprocessConfig
 
-from .data import SigSet, load_svc2004
+from .data import SigSet, load_sigcomp2009, load_svc2004
 from .pretraining import CACHE, cache_key
 from .training_loop import TrainConfig
 
@@ -56,12 +56,18 @@ class Recipe:
     synthetic_epochs: int = 6        # pretraining epochs, at PRETRAIN_PAIRS_FACTOR x the pairs
     towers: int = 1                  # towers trained with seeds seed, seed + 1, ... (each pretrained on its own)
     distill: Distillation | None = None  # distil the towers into one; None: export them stacked
-    score: str = DEFAULT_SCORE       # the decision score (edge.decision) the threshold is chosen for
+    score: str = DEFAULT_SCORE       # the decision score (edge.scores) the threshold is chosen for
+    sigcomp2009: bool = False        # add SigComp2009's 12 authors and 1,845 real skilled forgeries (31 forgers)
+
+
+SIGCOMP_OFFSET = 90_000  # SigComp2009 author a becomes writer 90_000 + a
 
 
 def load_training(recipe: Recipe, users) -> SigSet:
-    return SigSet.concat([load_svc2004(d, set(users), recipe.preprocessing, WRITER_OFFSET * k)
-                          for k, d in enumerate(recipe.data)])
+    sets = [load_svc2004(d, set(users), recipe.preprocessing, WRITER_OFFSET * k) for k, d in enumerate(recipe.data)]
+    if recipe.sigcomp2009:  # never a test user: its authors are not SVC2004's
+        sets.append(load_sigcomp2009(recipe.preprocessing, SIGCOMP_OFFSET))
+    return SigSet.concat(sets)
 
 
 def train_recipe(recipe: Recipe, users):
@@ -183,6 +189,8 @@ def recipe_key(recipe: Recipe) -> str:
         parts.append({"towers": recipe.towers, "distill": distill_record(recipe)})
     if recipe.score != DEFAULT_SCORE:
         parts.append({"score": recipe.score})
+    if recipe.sigcomp2009:
+        parts.append({"sigcomp2009": True})
     return cache_key(*parts)
 
 

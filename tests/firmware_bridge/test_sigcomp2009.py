@@ -55,3 +55,21 @@ def test_the_real_archive_reads_in_place():
     assert (ids.writer, ids.author, ids.sample) == (1, 1, 1) and ids.genuine
     assert len(sig) == 937  # the manifest's n_points
     assert int(sig.pen_down.sum()) == 774  # and its pen_down_points
+
+
+@pytest.mark.data
+def test_training_set_from_the_archive_labels_genuine_and_forgeries_by_author():
+    archive = sigcomp2009.default_archive()
+    if not archive.exists():
+        pytest.skip("SigComp2009 is not in ../shared")
+    from edge.preprocess import PreprocessConfig
+    from trainer.data import load_sigcomp2009
+    import csv
+    sets = load_sigcomp2009(PreprocessConfig(), 90_000)
+    # The README: 60 genuine (12 authors x 5) and 1,845 forgeries; a signature
+    # lasts at most 60 s, so forgeries of more than 12,001 rows (5 ms each) are left out.
+    rows = list(csv.DictReader((archive.parent / "manifest.csv").open()))
+    usable = [r for r in rows if r["label"] != "genuine" and (int(r["n_points"]) - 1) * 5 <= 60_000]
+    assert int(sets.genuine.sum()) == 60 and int((~sets.genuine).sum()) == len(usable)
+    assert 1800 < len(usable) < 1845
+    assert sorted(set(sets.writer.tolist())) == [90_000 + a for a in range(1, 13)]
