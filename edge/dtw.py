@@ -10,8 +10,9 @@ device), so this module does it in numpy, fast enough by three choices:
 
 * **Short sequences.** A signature becomes ``points`` (64) samples of its
   pen-down trajectory, evenly spaced by sample index, with the features of the
-  reference DTW (``trainer.evaluation.dtw``): x, y, their time derivatives
-  and pressure where the pad has it, each z-normalised within the signature.
+  reference DTW (``trainer.evaluation.dtw``): x, y, their derivatives (per
+  sample, within each stroke: see ``features``) and pressure where the pad
+  has it, each z-normalised within the signature.
   Resampling to a fixed length also normalises for writing speed overall,
   leaving DTW the local differences in timing.
 * **int8 storage.** z-values are clipped to +-127/32 and stored at a step of
@@ -75,13 +76,40 @@ class DtwConfig:
         return cfg
 
 
+GAP_STEPS, GAP_MS = 3.0, 30.0
+"""A pause longer than both (in sampling steps and in ms) between two pen-down
+samples is a lift the pad did not report: a new stroke."""
+
+
+def strokes(sig: Signature) -> list[slice]:
+    """The strokes of the pen-down samples (slices into them): split where the
+    pad reported the pen up, or where time stands still too long."""
+    idx = np.flatnonzero(sig.pen_down)
+    dt = np.diff(sig.t_ms[idx])
+    step = float(np.median(dt[dt > 0])) if np.any(dt > 0) else 1.0
+    cut = (np.diff(idx) > 1) | (dt > max(GAP_STEPS * step, GAP_MS))
+    bounds = [0, *(np.flatnonzero(cut) + 1).tolist(), len(idx)]
+    return [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:])]
+
+
+def _per_sample_gradient(v: np.ndarray, parts: list[slice]) -> np.ndarray:
+    return np.concatenate([np.gradient(v[p]) if p.stop - p.start > 1 else np.zeros(p.stop - p.start)
+                           for p in parts])
+
+
 def features(sig: Signature, pressure: bool = True) -> np.ndarray:
-    """(n, channels) z-normalised features of the pen-down samples."""
+    """(n, channels) z-normalised features of the pen-down samples.
+
+    Velocity is the change per *sample* within a stroke, not per millisecond:
+    a pad samples at a steady rate, but a pad without a clock is stamped
+    with the host's arrival times, which bunch up when the host is busy, and
+    dividing by those would turn velocity into noise (z-normalising removes
+    the rate itself).
+    """
     down = sig.pen_down
-    t = sig.t_ms[down]
     x, y = sig.x[down], sig.y[down]
-    dt = np.maximum(np.gradient(t), 1.0)  # ms; a repeated timestamp must not divide by zero
-    cols = [x, y, np.gradient(x) / dt, np.gradient(y) / dt]
+    parts = strokes(sig)
+    cols = [x, y, _per_sample_gradient(x, parts), _per_sample_gradient(y, parts)]
     if pressure:
         if sig.pressure is None:
             raise ValueError("this DTW uses pressure and the signature has none")

@@ -294,8 +294,11 @@ class Fused(Score):
                 **({"dtw": self.dtw.to_dict()} if self.dtw else {})}
 
     def margin_scale(self):
-        moved = sum(p.weight / p.sd for p in self.parts if p.score.on_cosine_scale)
-        return moved or None
+        # A cosine margin is read in the cosine's genuine spreads (0.15 is about
+        # one) and given as as many of this score's: each part is standardised,
+        # so one spread of every part moves the sum by the sum of the weights.
+        cosines = [p for p in self.parts if p.score.on_cosine_scale]
+        return sum(p.weight for p in self.parts) / cosines[0].sd if cosines else None
 
     def __call__(self, refs, probe):
         if not self.parts:

@@ -98,3 +98,25 @@ def test_config_round_trip_and_refusals():
         dtw.DtwConfig.from_dict({**cfg.to_dict(), "version": 99})
     with pytest.raises(ValueError, match="implausible"):
         dtw.DtwConfig.from_dict({**cfg.to_dict(), "points": 1})
+
+
+def test_velocity_is_per_sample_within_strokes():
+    # Three strokes. x: 0, 1, 3 (t 0, 10, 20); after a 200 ms lift 10, 10, 10, 10
+    # (t 220-250); then a reported pen-up sample and 5, 6, 9 (t 270-290).
+    t = [0, 10, 20, 220, 230, 240, 250, 260, 270, 280, 290]
+    x = [0, 1, 3, 10, 10, 10, 10, 99, 5, 6, 9]
+    down = [True] * 7 + [False] + [True] * 3
+    sig = Signature.create(t, x, [0] * 11, pen_down=down)
+    assert [(p.start, p.stop) for p in dtw.strokes(sig)] == [(0, 3), (3, 7), (7, 10)]
+    f = dtw.features(sig, pressure=False)
+    # per-sample gradient per stroke: (1, 1.5, 2), (0, 0, 0, 0), (1, 2, 3); then z-normalised
+    vx = np.array([1, 1.5, 2, 0, 0, 0, 0, 1, 2, 3])
+    np.testing.assert_allclose(f[:, 2], (vx - vx.mean()) / vx.std())
+
+
+def test_host_timestamps_that_bunch_up_do_not_change_the_sequence():
+    # A pad without a clock is stamped on arrival: four samples may share one time.
+    sig = line_signature(48)
+    bunched = Signature.create(np.floor(sig.t_ms / 40) * 40, sig.x, sig.y, pressure=sig.pressure)
+    cfg = dtw.DtwConfig(points=16)
+    assert dtw.sequence(bunched, cfg) == dtw.sequence(sig, cfg)
