@@ -24,13 +24,22 @@ FUSED = {"score": "fused", "threshold": -1.2, "params": {"dtw": DTW, "parts": [
     {"score": "dtw", "mean": -1.0, "sd": 0.12, "weight": 0.7}]}}
 
 
-@pytest.fixture
-def fused_model(model_dir, tmp_path):
-    out = shutil.copytree(model_dir, tmp_path / "fused")
+def copy_with_decision(model_dir, out, decision):
+    out = shutil.copytree(model_dir, out)
     manifest = json.loads((out / "manifest.json").read_text())
-    manifest["decision"] = FUSED
+    manifest["decision"] = decision
     (out / "manifest.json").write_text(json.dumps(manifest))
     return out
+
+
+@pytest.fixture
+def fused_model(model_dir, tmp_path):
+    return copy_with_decision(model_dir, tmp_path / "fused", FUSED)
+
+
+@pytest.fixture
+def cosine_model(model_dir, tmp_path):
+    return copy_with_decision(model_dir, tmp_path / "cosine", {"score": "centroid-max-cosine", "threshold": 0.7})
 
 
 def settings(tmp_path, model):
@@ -73,8 +82,8 @@ def test_a_tampered_sequence_is_a_template_integrity_error(fused_model, tmp_path
     assert (d.accepted, d.reason) == (False, "template-integrity")
 
 
-def test_enrolled_without_sequences_means_reenrolment(model_dir, fused_model, tmp_path, sig):
-    with open_verifier(settings(tmp_path, model_dir)) as v:  # the cosine decision: embeddings only
+def test_enrolled_without_sequences_means_reenrolment(cosine_model, fused_model, tmp_path, sig):
+    with open_verifier(settings(tmp_path, cosine_model)) as v:  # the cosine decision: embeddings only
         v.enrol("alice", [sig(1, s) for s in range(1, 6)])
     with open_verifier(settings(tmp_path, fused_model)) as v:  # same model file, fused decision
         d = v.verify("alice", sig(1, 8))
