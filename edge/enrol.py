@@ -39,18 +39,20 @@ class Enrolment:
 
 def build(embeddings: np.ndarray, sigs: list[Signature], mac_key: bytes, count: int,
           min_consistency: float, replay_cosine: float,
-          score: scores.Score = scores.get(scores.DEFAULT)) -> Enrolment:
-    """Check an enrolment and make its templates (with DTW sequences where
-    ``score`` needs them); raises ``EnrolmentError``."""
+          score: scores.Score = scores.get(scores.DEFAULT),
+          dtw: device_dtw.DtwConfig | None = None) -> Enrolment:
+    """Check an enrolment and make its templates, with DTW sequences where the
+    model's decision stores them (``dtw``, else ``score``'s); raises ``EnrolmentError``."""
+    dtw = dtw or score.dtw
     if len(sigs) < count:
         raise EnrolmentError(f"{len(sigs)} signatures given, enrolment needs {count}")
     templates = [quantize(e) for e in embeddings]
     refs = dequantize_many(templates)  # check what will be stored, not the float originals
-    seq_bytes = [device_dtw.sequence(s, score.dtw) for s in sigs] if score.dtw else [b""] * len(sigs)
-    seqs = np.stack([device_dtw.unpack(b, score.dtw) for b in seq_bytes]) if score.dtw else None
+    seq_bytes = [device_dtw.sequence(s, dtw) for s in sigs] if dtw else [b""] * len(sigs)
+    seqs = np.stack([device_dtw.unpack(b, dtw) for b in seq_bytes]) if dtw else None
     macs = [stream_mac(mac_key, s) for s in sigs]
     _refuse_copies(refs, macs, replay_cosine)
-    stats = scores.reference_stats(refs, seqs, score.dtw)
+    stats = scores.reference_stats(refs, seqs, dtw)
     loo = leave_one_out(refs, score, seqs)
     bad = [int(i) for i in np.flatnonzero(loo < min_consistency)]
     if bad:

@@ -53,6 +53,10 @@ class Verifier:
         # come with the manifest's score; another score must take none.
         self.scorer = scores.get(self.score_name).configured(
             manifest.score_params if self.score_name == manifest.score else None)
+        # What a reference holds is the model's business, not the score's: with
+        # a fused manifest every reference keeps its DTW sequence, whatever
+        # score a command line asks for.
+        self.stored_dtw = manifest.decision_score().dtw
         if config.threshold is not None:
             self.threshold = float(config.threshold)
         elif self.score_name == manifest.score:
@@ -80,7 +84,7 @@ class Verifier:
         embeddings = np.stack([self.encoder.embed(s) for s in sigs]) if sigs else np.zeros((0, self.dim))
         score, floor = self._consistency_rule()
         return enrolment.build(embeddings, sigs, self.store.mac_key, self.config.enrol_count,
-                               floor, self.config.replay_cosine, score)
+                               floor, self.config.replay_cosine, score, self.stored_dtw)
 
     def _consistency_rule(self) -> tuple[scores.Score, float]:
         """(score, floor) of enrolment's "would the others accept it": the
@@ -165,7 +169,7 @@ class Verifier:
 
     def _references(self, enrolled) -> scores.References:
         """The user's stored references, split into embeddings and DTW sequences."""
-        cfg = self.scorer.dtw
+        cfg = self.stored_dtw
         parts = [split(blob, self.dim, cfg.sequence_bytes if cfg else 0) for blob in enrolled.templates]
         embeddings = dequantize_many([e for e, _ in parts], self.dim)
         seqs = np.stack([device_dtw.unpack(q, cfg) for _, q in parts]) if cfg else None
