@@ -30,7 +30,8 @@ import numpy as np
 from edge.scores import CentroidMaxCosine
 
 METHODS = ("dtw", "contrastive", "bromley", "seed-answer", "nopressure",
-           "synth-contrastive", "synth-nopressure", "distilled", "distilled-nopressure")
+           "synth-contrastive", "synth-nopressure", "distilled", "distilled-nopressure",
+           "synth-contrastive-sigcomp")
 # The shipped pressure recipe (Makefile `model`): teacher towers and distillation.
 DISTILLED = ["--towers", "3", "--distill-epochs", "16", "--label-weight", "5", "--score", CentroidMaxCosine.name]
 METRICS = ("eer_skilled", "eer_skilled_per_writer", "eer_random", "eer_random_per_writer")
@@ -46,6 +47,8 @@ def recipe_for(method: str, root: Path, args, extra: list[str] = ()):
         return recipe_for("synth-contrastive", root, args, extra=DISTILLED)
     if method == "distilled-nopressure":  # real writers only, as the nopressure row
         return recipe_for("nopressure", root, args, extra=DISTILLED)
+    if method == "synth-contrastive-sigcomp":  # + SigComp2009's real forgeries by 31 forgers
+        return recipe_for("synth-contrastive", root, args, extra=["--sigcomp2009", *extra])
     synth = method.startswith("synth-")
     base = method.removeprefix("synth-")
     argv = ["--seed", str(args.seed), "--quiet"] + (["--epochs", str(args.epochs)] if args.epochs else [])

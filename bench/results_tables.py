@@ -101,9 +101,14 @@ def edge_rows(by: dict) -> list[list]:
              target(f"<= {s['target_model_bytes']:,} / <= {s['target_template_bytes']} bytes",
                     s["model_bytes"] <= s["target_model_bytes"] and s["template_bytes"] <= s["target_template_bytes"])]
             for s in by["size"]]
+    rows += [["stored per user (5 references: embedding + DTW sequence)", f"{s['user_bytes_5_refs']:,} bytes",
+              target(f"<= {s['target_user_bytes']:,} bytes", s["user_bytes_5_refs"] <= s["target_user_bytes"])]
+             for s in by["size"] if "user_bytes_5_refs" in s]
     for r in by["latency"]:
         goal = r.get("target_median_ms")
-        rows.append([f"{r['what']}, median / p99", f"{r['median_ms']:.2f} / {r['p99_ms']:.2f} ms",
+        ratio = f" ({r['ratio_to_cosine']}x the cosine alone, {r['cosine_median_ms']:.2f} ms)" \
+            if "ratio_to_cosine" in r else ""
+        rows.append([f"{r['what']}, median / p99", f"{r['median_ms']:.2f} / {r['p99_ms']:.2f} ms{ratio}",
                      target(f"median <= {goal:g} ms", r.get("ok")) if goal else "-"])
     for r in by["dtw"]:
         if "skipped" in r:
@@ -152,9 +157,34 @@ def scores(results: list[dict]) -> list[str]:
                   "FRR there", "FAR skilled there", "FAR random there"], rows)
 
 
-RENDER = {"bench_accuracy": accuracy, "bench_dtw": dtw, "bench_edge": edge, "bench_decode": decode,
+def fusion(results: list[dict]) -> list[str]:
+    """bench_fusion: the shipped decisions and the alternatives, both protocols, both pad kinds."""
+    def cells(r):
+        f, p = r["folds"], r["pooled"]
+        return [spread(f["eer_skilled"]), spread(f["eer_skilled_per_writer"]), spread(f["eer_random"]),
+                num(p["eer_skilled"]), num(p["eer_random"]), num(p["fnmr_at_fmr1_skilled"])]
+    head = ["pad kind", "protocol", "decision", "seed", "skilled EER (folds)", "per writer (folds)",
+            "random EER (folds)", "skilled EER, ONE threshold (pooled)", "random EER (pooled)",
+            "FNMR at FMR 1 % (pooled)"]
+    runs = [r for r in results if "seed" in r and "folds" in r]
+    out = table(head, [[r["kind"], r["protocol"], r["decision"], r["seed"], *cells(r)] for r in runs])
+    seeds = [r for r in results if r.get("summary")]
+    if seeds:
+        out += ["", "Over seeds (mean of the seeds' figures, and their spread max - min):", ""]
+        m = lambda d: f"{d['mean']:.2f} (spread {d['spread']:.2f})"  # noqa: E731
+        out += table(["pad kind", "protocol", "decision", "seeds", "skilled EER (folds)", "per writer (folds)",
+                      "random EER (folds)", "skilled EER, ONE threshold (pooled)"],
+                     [[r["kind"], r["protocol"], r["decision"], ", ".join(map(str, r["seeds"])),
+                       m(r["folds"]["eer_skilled"]), m(r["folds"]["eer_skilled_per_writer"]),
+                       m(r["folds"]["eer_random"]), m(r["pooled"]["eer_skilled"])] for r in seeds])
+    return out
+
+
+RENDER = {"bench_fusion": fusion, "bench_accuracy": accuracy, "bench_dtw": dtw, "bench_edge": edge, "bench_decode": decode,
           "bench_scores": scores}
-TITLES = {"bench_accuracy": "Accuracy: five user folds of SVC2004 users 1-30 (the siamese encoder vs DTW)",
+TITLES = {"bench_fusion": "Accuracy of the shipped decisions: five user folds, every choice made without the "
+                          "reported fold (fused = learned cosine + the device's DTW)",
+          "bench_accuracy": "Accuracy: five user folds of SVC2004 users 1-30 (the siamese encoder vs DTW)",
           "bench_dtw": "The DTW reference on whole SVC2004 tasks (all users)",
           "bench_edge": "On the device: size, latency, memory, operating point",
           "bench_decode": "Pad protocol decoding",

@@ -2,8 +2,8 @@
 
 The consistency check asks, for each signature, whether the others would
 accept it: its score against the other references (leave-one-out; the
-decision's own score when that is on the cosine's scale: ``Score.on_cosine_scale``)
-must reach ``threshold - margin``. One that does not is an outlier and the
+decision's own score when a cosine margin means something for it:
+``Score.margin_scale``) must reach ``threshold - margin``. One that does not is an outlier and the
 writer is asked to sign it again, as commercial verification SDKs do; the margin keeps
 this from failing honest writers whose signatures vary a little. Two
 signatures that are copies of each other (same stream, or practically the
@@ -18,10 +18,11 @@ import numpy as np
 
 from firmware_bridge.signature import Signature
 
+from . import dtw as device_dtw
 from . import scores
 from .errors import EnrolmentError
 from .replay import stream_mac
-from .templates import dequantize_many, quantize
+from .templates import dequantize_many, pack, quantize
 
 
 @dataclass(frozen=True)
@@ -37,30 +38,42 @@ class Enrolment:
 
 
 def build(embeddings: np.ndarray, sigs: list[Signature], mac_key: bytes, count: int,
-          min_consistency: float, replay_cosine: float, score_name: str = scores.DEFAULT) -> Enrolment:
-    """Check an enrolment and make its templates; raises ``EnrolmentError``."""
+          min_consistency: float, replay_cosine: float,
+          score: scores.Score = scores.get(scores.DEFAULT),
+          dtw: device_dtw.DtwConfig | None = None) -> Enrolment:
+    """Check an enrolment and make its templates, with DTW sequences where the
+    model's decision stores them (``dtw``, else ``score``'s); raises ``EnrolmentError``."""
+    dtw = dtw or score.dtw
     if len(sigs) < count:
         raise EnrolmentError(f"{len(sigs)} signatures given, enrolment needs {count}")
     templates = [quantize(e) for e in embeddings]
     refs = dequantize_many(templates)  # check what will be stored, not the float originals
+    seq_bytes = [device_dtw.sequence(s, dtw) for s in sigs] if dtw else [b""] * len(sigs)
+    seqs = np.stack([device_dtw.unpack(b, dtw) for b in seq_bytes]) if dtw else None
     macs = [stream_mac(mac_key, s) for s in sigs]
     _refuse_copies(refs, macs, replay_cosine)
-    stats = scores.user_stats(refs)
-    loo = leave_one_out(refs, score_name)
+    stats = scores.reference_stats(refs, seqs, dtw)
+    loo = leave_one_out(refs, score, seqs)
     bad = [int(i) for i in np.flatnonzero(loo < min_consistency)]
     if bad:
         which = ", ".join(f"#{i + 1} ({loo[i]:.3f})" for i in bad)
         raise EnrolmentError(f"signature {which} is unlike the others (needs {min_consistency:.3f}): "
                              "sign again", bad)
-    return Enrolment(templates, macs, stats, tuple(round(float(v), 6) for v in loo))
+    return Enrolment([pack(t, q) for t, q in zip(templates, seq_bytes)], macs, stats,
+                     tuple(round(float(v), 6) for v in loo))
 
 
-def leave_one_out(refs: np.ndarray, score_name: str) -> np.ndarray:
+def leave_one_out(refs: np.ndarray, score: scores.Score, seqs: np.ndarray | None = None) -> np.ndarray:
     """Each reference's score against the others (for mean-cosine: ``user_stats``' "loo")."""
     if len(refs) < 2:
         return np.ones(1)
-    rest = lambda i: np.delete(refs, i, axis=0)  # noqa: E731
-    return np.array([scores.score(score_name, rest(i), refs[i], {}) for i in range(len(refs))])
+    out = []
+    for i in range(len(refs)):
+        rest = np.delete(refs, i, axis=0)
+        rest_seqs = None if seqs is None else np.delete(seqs, i, axis=0)
+        others = scores.References(rest, scores.reference_stats(rest, rest_seqs, score.dtw), rest_seqs)
+        out.append(score(others, scores.Probe(refs[i], None if seqs is None else seqs[i])))
+    return np.array(out)
 
 
 def _refuse_copies(refs: np.ndarray, macs: list[bytes], replay_cosine: float) -> None:

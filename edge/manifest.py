@@ -43,6 +43,11 @@ class Manifest:
     model_file: str = "encoder_int8.tflite"
     score: str = scores.DEFAULT
     extra: dict = field(default_factory=dict)
+    score_params: dict = field(default_factory=dict)  # a parametrised score's (``fused``, ``dtw``)
+
+    def decision_score(self) -> scores.Score:
+        """The decision's score, configured as the manifest says (raises ConfigError)."""
+        return scores.get(self.score).configured(self.score_params)
 
     def to_dict(self) -> dict:
         return {
@@ -54,7 +59,8 @@ class Manifest:
             "output": {"shape": [1, self.embedding_dim], "dtype": "int8", **self.output_quant.to_dict()},
             "embedding_dim": self.embedding_dim,
             "quantization": "full-int8",
-            "decision": {"score": self.score, "threshold": self.threshold},
+            "decision": {"score": self.score, "threshold": self.threshold,
+                         **({"params": self.score_params} if self.score_params else {})},
             **self.extra,
         }
 
@@ -75,6 +81,7 @@ class Manifest:
                 threshold=float(data["decision"]["threshold"]),
                 model_file=str(data.get("model_file", "encoder_int8.tflite")),
                 score=str(data["decision"].get("score", scores.DEFAULT)),
+                score_params=dict(data["decision"].get("params") or {}),
                 extra={k: v for k, v in data.items() if k not in known},
             )
         except (KeyError, TypeError, ValueError) as exc:

@@ -36,24 +36,58 @@ enrolment); higher is more genuine.
   measured in units of the references' own distance from each other, so one
   global threshold fits consistent and erratic writers alike. Always <= 0.
 
+* ``dtw`` - the device's DTW (``edge.dtw``) of the test's feature sequence
+  to the references' sequences, in units of the references' own spread:
+  ``-mean_r d(t, r) / spread``, the DTW reference's normalisation. Always
+  <= 0. Needs the sequences stored at enrolment and the manifest's DTW
+  settings (``params["dtw"]``).
+* ``fused`` - a weighted sum of standardised scores, one of them ``dtw``:
+  ``sum_k w_k (s_k - mean_k) / sd_k``. The parts, their constants and weights
+  are the manifest's (``params["parts"]``), learnt on the training users'
+  folds by ``trainer.fusion``, never on the users a figure is reported for.
+  The cosine keeps the overall form, DTW the order and timing of the strokes;
+  their errors differ, so the sum beats either (docs/training.md).
+
+Scores with parameters (``dtw``, ``fused``) are registered unconfigured;
+``get(name).configured(params)`` gives the one a manifest describes.
+
 The arithmetic is the edge's since the shipped thresholds were set: the
 manifests' thresholds hold only for these exact floats.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import ClassVar
 
 import numpy as np
 
+from . import dtw as device_dtw
 from .errors import ConfigError
 
 SD_FLOOR = 0.02
 DIST_FLOOR = 0.01
 
 
+@dataclass(frozen=True)
+class References:
+    """A user's references as a score sees them."""
+
+    embeddings: np.ndarray              # unit rows
+    stats: dict = field(default_factory=dict)   # computed at enrolment (``reference_stats``)
+    sequences: np.ndarray | None = None  # (n, points, channels) DTW sequences, where stored
+
+
+@dataclass(frozen=True)
+class Probe:
+    """The signature being judged."""
+
+    embedding: np.ndarray                # unit, (dim,)
+    sequence: np.ndarray | None = None   # (points, channels) DTW sequence, where needed
+
+
 class Score:
-    """One way to score a test embedding against a user's references."""
+    """One way to score a probe against a user's references (higher: more genuine)."""
 
     name: ClassVar[str]
     on_cosine_scale: ClassVar[bool] = True
@@ -61,8 +95,26 @@ class Score:
     means the same for it as for a cosine: enrolment's consistency check may
     ask it without the user's statistics (``enrol.leave_one_out``)."""
 
-    def __call__(self, refs: np.ndarray, test: np.ndarray, stats: dict) -> float:
+    dtw: device_dtw.DtwConfig | None = None
+    """The DTW sequences it needs stored with each reference, if any."""
+
+    def __call__(self, refs: References, probe: Probe) -> float:
         raise NotImplementedError
+
+    def margin_scale(self) -> float | None:
+        """How far this score moves when every cosine moves by 1 (None: not a
+        cosine's kin): enrolment's consistency margin is given in cosines."""
+        return 1.0 if self.on_cosine_scale else None
+
+    def configured(self, params: dict | None) -> "Score":
+        """The score with a manifest's parameters (scores without any ignore none given)."""
+        if params:
+            raise ConfigError(f"score {self.name!r} takes no parameters, the manifest gives {sorted(params)}")
+        return self
+
+    @property
+    def params(self) -> dict:
+        return {}
 
 
 _REGISTRY: dict[str, Score] = {}
@@ -89,8 +141,18 @@ def get(name: str) -> Score:
 
 
 def score(name: str, refs: np.ndarray, test: np.ndarray, stats: dict) -> float:
-    """The named score of ``test`` (unit, (dim,)) against ``refs`` (unit rows)."""
-    return get(name)(refs, test, stats)
+    """The named embedding score of ``test`` (unit, (dim,)) against ``refs`` (unit rows)."""
+    return get(name)(References(refs, stats), Probe(test))
+
+
+def reference_stats(embeddings: np.ndarray, sequences: np.ndarray | None = None,
+                    dtw: device_dtw.DtwConfig | None = None) -> dict:
+    """What enrolment stores about a user's references: ``user_stats``, and
+    the DTW spread among the sequences where the decision uses DTW."""
+    stats = user_stats(embeddings) if embeddings is not None else {}
+    if dtw is not None and sequences is not None:
+        stats["dtw_spread"] = round(device_dtw.spread(sequences, dtw.band), 9)
+    return stats
 
 
 def user_stats(refs: np.ndarray) -> dict:
@@ -119,24 +181,25 @@ def _centroid_cosine(refs: np.ndarray, test: np.ndarray) -> float:
 class MeanCosine(Score):
     name = "mean-cosine"
 
-    def __call__(self, refs, test, stats):
-        return _mean_cosine(refs, test)
+    def __call__(self, refs, probe):
+        return _mean_cosine(refs.embeddings, probe.embedding)
 
 
 @register
 class CentroidCosine(Score):
     name = "centroid-cosine"
 
-    def __call__(self, refs, test, stats):
-        return _centroid_cosine(refs, test)
+    def __call__(self, refs, probe):
+        return _centroid_cosine(refs.embeddings, probe.embedding)
 
 
 @register
 class CentroidMaxCosine(Score):
     name = "centroid-max-cosine"
 
-    def __call__(self, refs, test, stats):
-        return 0.5 * (_centroid_cosine(refs, test) + float(np.max(refs @ test)))
+    def __call__(self, refs, probe):
+        e, t = refs.embeddings, probe.embedding
+        return 0.5 * (_centroid_cosine(e, t) + float(np.max(e @ t)))
 
 
 @register
@@ -144,8 +207,9 @@ class ZnormMeanCosine(Score):
     name = "znorm-mean-cosine"
     on_cosine_scale = False
 
-    def __call__(self, refs, test, stats):
-        return (_mean_cosine(refs, test) - stats["loo_mean"]) / max(stats["loo_sd"], SD_FLOOR)
+    def __call__(self, refs, probe):
+        s, stats = _mean_cosine(refs.embeddings, probe.embedding), refs.stats
+        return (s - stats["loo_mean"]) / max(stats["loo_sd"], SD_FLOOR)
 
 
 @register
@@ -153,8 +217,104 @@ class RefnormDistance(Score):
     name = "refnorm-distance"
     on_cosine_scale = False
 
-    def __call__(self, refs, test, stats):
-        return -(1.0 - _mean_cosine(refs, test)) / max(1.0 - stats["loo_mean"], DIST_FLOOR)
+    def __call__(self, refs, probe):
+        s = _mean_cosine(refs.embeddings, probe.embedding)
+        return -(1.0 - s) / max(1.0 - refs.stats["loo_mean"], DIST_FLOOR)
+
+
+@register
+class Dtw(Score):
+    name = "dtw"
+    on_cosine_scale = False
+
+    def __init__(self, dtw: device_dtw.DtwConfig | None = None):
+        self.dtw = dtw
+
+    def configured(self, params):
+        try:
+            return Dtw(device_dtw.DtwConfig.from_dict(dict(params["dtw"])))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ConfigError(f"score 'dtw' needs params {{'dtw': {{...}}}}: {exc}") from None
+
+    @property
+    def params(self):
+        return {"dtw": self._config().to_dict()}
+
+    def margin_scale(self):
+        # In units of the references' own spread, where a genuine signature
+        # scores about -1: a margin of a fraction of that is taken as is.
+        return 1.0
+
+    def _config(self) -> device_dtw.DtwConfig:
+        if self.dtw is None:
+            raise ConfigError("score 'dtw' needs the manifest's DTW settings")
+        return self.dtw
+
+    def __call__(self, refs, probe):
+        cfg = self._config()
+        if refs.sequences is None or probe.sequence is None:
+            raise ConfigError("score 'dtw' needs DTW sequences of the references and the probe")
+        return device_dtw.dtw_score(probe.sequence, refs.sequences, refs.stats["dtw_spread"], cfg.band)
+
+
+@dataclass(frozen=True)
+class Part:
+    """One standardised, weighted term of a fused score."""
+
+    score: Score
+    mean: float
+    sd: float
+    weight: float
+
+    def to_dict(self) -> dict:
+        return {"score": self.score.name, "mean": self.mean, "sd": self.sd, "weight": self.weight}
+
+
+@register
+class Fused(Score):
+    name = "fused"
+    on_cosine_scale = False
+
+    def __init__(self, parts: tuple[Part, ...] = (), dtw: device_dtw.DtwConfig | None = None):
+        self.parts, self.dtw = parts, dtw
+
+    def configured(self, params):
+        try:
+            dtw = device_dtw.DtwConfig.from_dict(dict(params["dtw"])) if params.get("dtw") else None
+            parts = tuple(_part(p, dtw) for p in params["parts"])
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise ConfigError(f"score 'fused' needs params {{'parts': [...], 'dtw': {{...}}}}: {exc}") from None
+        if not parts:
+            raise ConfigError("score 'fused' needs at least one part")
+        return Fused(parts, dtw)
+
+    @property
+    def params(self):
+        return {"parts": [p.to_dict() for p in self.parts],
+                **({"dtw": self.dtw.to_dict()} if self.dtw else {})}
+
+    def margin_scale(self):
+        # A cosine margin is read in the cosine's genuine spreads (0.15 is about
+        # one) and given as as many of this score's: each part is standardised,
+        # so one spread of every part moves the sum by the sum of the weights.
+        cosines = [p for p in self.parts if p.score.on_cosine_scale]
+        return sum(p.weight for p in self.parts) / cosines[0].sd if cosines else None
+
+    def __call__(self, refs, probe):
+        if not self.parts:
+            raise ConfigError("score 'fused' needs the manifest's parts")
+        return float(sum(p.weight * (p.score(refs, probe) - p.mean) / p.sd for p in self.parts))
+
+
+def _part(d: dict, dtw: device_dtw.DtwConfig | None) -> Part:
+    name = str(d["score"])
+    if name == Fused.name:
+        raise ValueError("a fused score cannot be a part of itself")
+    score = get(name).configured({"dtw": dtw.to_dict()} if name == Dtw.name and dtw else None)
+    sd = float(d["sd"])
+    if not (sd > 0 and np.isfinite(sd) and np.isfinite(float(d["mean"])) and np.isfinite(float(d["weight"]))):
+        raise ValueError(f"part {name!r}: mean, sd and weight must be finite and sd > 0")
+    return Part(score, float(d["mean"]), sd, float(d["weight"]))
 
 
 DEFAULT = MeanCosine.name

@@ -1,5 +1,10 @@
 """Int8 templates: a unit embedding in at most 80 bytes, and back.
 
+Where the decision also uses DTW (``edge.scores``: ``dtw``, ``fused``), the
+reference's int8 DTW sequence (``edge.dtw.sequence``) follows the embedding
+in the same blob, so the store seals and binds both as one (``pack`` and
+``split``).
+
 Every component of a unit vector lies in [-1, 1], so one fixed scale of
 1/127 fits all of them and needs no per-template parameters: a 64-d template
 is exactly 64 bytes. The rounding error is at most 1/254 per component; the
@@ -12,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import TemplateIntegrityError
+from .errors import ReenrolmentNeeded, TemplateIntegrityError
 
 SCALE = 1.0 / 127.0
 MAX_DIM = 80
@@ -41,3 +46,17 @@ def dequantize(template: bytes, dim: int | None = None) -> np.ndarray:
 
 def dequantize_many(templates, dim: int | None = None) -> np.ndarray:
     return np.stack([dequantize(t, dim) for t in templates])
+
+
+def pack(template: bytes, sequence: bytes = b"") -> bytes:
+    """One stored blob: the int8 embedding, then the int8 DTW sequence (if any)."""
+    return bytes(template) + bytes(sequence)
+
+
+def split(blob: bytes, dim: int, sequence_bytes: int = 0) -> tuple[bytes, bytes]:
+    """(embedding template, sequence) of a stored blob; its length must be the model's."""
+    if len(blob) == dim + sequence_bytes:
+        return blob[:dim], blob[dim:]
+    if sequence_bytes and len(blob) == dim:
+        raise ReenrolmentNeeded("enrolled without the DTW sequences this model's decision needs: re-enrol")
+    raise TemplateIntegrityError(f"template of {len(blob)} bytes, the model stores {dim} + {sequence_bytes}")

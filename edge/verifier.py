@@ -28,6 +28,7 @@ from firmware_bridge.errors import SignatureError
 from firmware_bridge.signature import Signature, check_usable
 
 from . import enrol as enrolment
+from . import dtw as device_dtw
 from . import replay, scores
 from .decision import Decision, Reason, reason_for
 from .errors import ConfigError, EnrolmentError
@@ -35,7 +36,7 @@ from .keys import load_keys
 from .model import Encoder, resolve_model_dir, shipped_model_dir
 from .settings import Settings
 from .store import Store, check_user_id
-from .templates import dequantize, dequantize_many, quantize
+from .templates import dequantize, dequantize_many, quantize, split
 
 log = logging.getLogger("sigpad")
 
@@ -48,6 +49,14 @@ class Verifier:
         self.model_sha = manifest.sha256
         self.dim = manifest.embedding_dim
         self.score_name = config.score or manifest.score
+        # The manifest's parameters (a fused score's parts, the DTW settings)
+        # come with the manifest's score; another score must take none.
+        self.scorer = scores.get(self.score_name).configured(
+            manifest.score_params if self.score_name == manifest.score else None)
+        # What a reference holds is the model's business, not the score's: with
+        # a fused manifest every reference keeps its DTW sequence, whatever
+        # score a command line asks for.
+        self.stored_dtw = manifest.decision_score().dtw
         if config.threshold is not None:
             self.threshold = float(config.threshold)
         elif self.score_name == manifest.score:
@@ -73,13 +82,21 @@ class Verifier:
         for s in sigs:
             check_usable(s)
         embeddings = np.stack([self.encoder.embed(s) for s in sigs]) if sigs else np.zeros((0, self.dim))
-        # "Would the others accept it", asked in a cosine score: the decision's
-        # when it is one, else the manifest's with the manifest's threshold.
-        name, base = self.score_name, self.threshold
-        if not scores.get(name).on_cosine_scale:
-            name, base = self.encoder.manifest.score, self.encoder.manifest.threshold
+        score, floor = self._consistency_rule()
         return enrolment.build(embeddings, sigs, self.store.mac_key, self.config.enrol_count,
-                               base - self.config.consistency_margin, self.config.replay_cosine, name)
+                               floor, self.config.replay_cosine, score, self.stored_dtw)
+
+    def _consistency_rule(self) -> tuple[scores.Score, float]:
+        """(score, floor) of enrolment's "would the others accept it": the
+        decision's score where a cosine margin means something for it, else
+        the manifest's, at ``threshold - margin`` in that score's units."""
+        manifest = self.encoder.manifest
+        for score, threshold in ((self.scorer, self.threshold), (manifest.decision_score(), manifest.threshold)):
+            scale = score.margin_scale()
+            if scale is not None:
+                return score, threshold - self.config.consistency_margin * scale
+        raise ConfigError(f"neither {self.score_name!r} nor the manifest's {manifest.score!r} "
+                          "can check an enrolment's consistency")
 
     def enrol(self, user: str, sigs: list[Signature], replace: bool = False,
               count_failure: bool = True) -> enrolment.Enrolment:
@@ -131,12 +148,12 @@ class Verifier:
                                f"too many failed attempts; locked for {remaining:.0f} s more", t0)
         enrolled = self.store.load(user, self.model_sha)
         check_usable(sig)
-        refs = dequantize_many(enrolled.templates, self.dim)
+        refs = self._references(enrolled)
         embedding = self.encoder.embed(sig)
-        value = scores.score(self.score_name, refs, embedding, enrolled.profile)
+        value = self.scorer(refs, scores.Probe(embedding, self._sequence(sig)))
         mac = replay.stream_mac(self.store.mac_key, sig)
         template = quantize(embedding)  # compared as stored: int8, like the references
-        replayed = replay.check(mac, dequantize(template), refs, enrolled.stream_macs,
+        replayed = replay.check(mac, dequantize(template), refs.embeddings, enrolled.stream_macs,
                                 self.store.recent_attempts(user, self.model_sha), self.config.replay_cosine)
         accepted = replayed is None and value >= self.threshold
         self.store.record_attempt(user, self.model_sha, mac, template, accepted,
@@ -148,6 +165,20 @@ class Verifier:
         detail = "" if accepted else f"score {value:.3f} below threshold {self.threshold:.3f}"
         latency = (time.perf_counter() - t0) * 1000
         return Decision(user, accepted, value, self.threshold, reason, latency, detail, self.score_name)
+
+
+    def _references(self, enrolled) -> scores.References:
+        """The user's stored references, split into embeddings and DTW sequences."""
+        cfg = self.stored_dtw
+        parts = [split(blob, self.dim, cfg.sequence_bytes if cfg else 0) for blob in enrolled.templates]
+        embeddings = dequantize_many([e for e, _ in parts], self.dim)
+        seqs = np.stack([device_dtw.unpack(q, cfg) for _, q in parts]) if cfg else None
+        return scores.References(embeddings, enrolled.profile, seqs)
+
+    def _sequence(self, sig: Signature) -> np.ndarray | None:
+        """The probe's DTW sequence, int8 like the stored ones, where the score needs it."""
+        cfg = self.scorer.dtw
+        return device_dtw.unpack(device_dtw.sequence(sig, cfg), cfg) if cfg else None
 
 
 def model_dir_of(config: Settings, has_pressure: bool = True) -> Path:

@@ -10,6 +10,17 @@ loo_mean = 0 and loo_sd = 0. Axis vectors are exact as int8 templates
 (127 * 1/127, renormalised), so the verifier's stored references are the
 same vectors and both paths give the same numbers.
 
+The parametrised scores (``dtw``, ``fused``) also need DTW sequences. Here
+they are 2 points of one feature (three zero features pad them to the
+4 channels of a pressure-free DTW):
+
+    r0 = [0, 0]   r1 = [1, 1]   r2 = [3, 3]   t = [1, 1]
+
+Between constant sequences a and b every cell costs (a - b)^2 and the
+cheapest path is the diagonal (2 cells), so d(a, b) = sqrt(2 (a-b)^2) / (2 + 2)
+= |a - b| sqrt(2) / 4. Spread of the references = mean(1, 3, 2) sqrt(2)/4
+= sqrt(2)/2; the probe's mean distance = mean(1, 0, 2) sqrt(2)/4 = sqrt(2)/4.
+
 A score added to the registry without a value here fails
 ``test_every_registered_score_has_a_worked_value``: work it out too.
 """
@@ -28,7 +39,9 @@ from edge.settings import Settings
 from edge.store import Store
 from edge.verifier import Verifier
 from firmware_bridge.signature import Signature
-from trainer.evaluation.evaluate import EmbeddingScorer
+from edge.dtw import DtwConfig
+from edge.errors import ConfigError
+from trainer.evaluation.evaluate import EmbeddingScorer, sequences_of
 
 VECTORS = {"r0": (1.0, 0.0, 0.0), "r1": (0.0, 1.0, 0.0), "r2": (0.0, 0.0, 1.0), "t": (0.6, 0.8, 0.0)}
 
@@ -43,7 +56,20 @@ BY_HAND = {
     "znorm-mean-cosine": (1.4 / 3) / 0.02,                      # 23.33
     # -(1 - mean cosine) / max(1 - loo_mean, DIST_FLOOR = 0.01) = -(1 - 1.4/3) / 1
     "refnorm-distance": -(1 - 1.4 / 3),                         # -0.5333
+    # -(sqrt(2)/4) / (sqrt(2)/2)
+    "dtw": -0.5,
+    # 0.5 (1.4/3 - 0.4) / 0.2 + 0.5 (-0.5 - (-1)) / 0.25 = 0.5 (1/3) + 0.5 (2) = 7/6
+    "fused": 7 / 6,
 }
+
+DTW = {"points": 2, "band": 0, "step": 1 / 32, "pressure": False, "version": 1}
+PARAMS = {
+    "dtw": {"dtw": DTW},
+    "fused": {"dtw": DTW, "parts": [{"score": "mean-cosine", "mean": 0.4, "sd": 0.2, "weight": 0.5},
+                                    {"score": "dtw", "mean": -1.0, "sd": 0.25, "weight": 0.5}]},
+}
+SEQUENCES = {k: np.array([[v, 0, 0, 0]] * 2, dtype=float)
+             for k, v in {"r0": 0.0, "r1": 1.0, "r2": 3.0, "t": 1.0}.items()}
 
 
 def test_every_registered_score_has_a_worked_value():
@@ -53,14 +79,30 @@ def test_every_registered_score_has_a_worked_value():
 def test_through_the_trainers_scorer():
     embeddings = {k: np.array(v) for k, v in VECTORS.items()}
     for name in scores.names():
-        scorer = EmbeddingScorer(embeddings, name)
+        scorer = EmbeddingScorer(embeddings, name, SEQUENCES if name in PARAMS else None, PARAMS.get(name))
         assert scorer.score(("r0", "r1", "r2"), "t") == pytest.approx(BY_HAND[name]), name
+
+
+def test_parametrised_scores_refuse_to_run_without_their_parameters():
+    for name in PARAMS:
+        with pytest.raises(ConfigError, match=name):
+            scores.get(name).configured(None)
+        with pytest.raises(ConfigError, match=name):
+            scores.get(name).configured({"dtw": {**DTW, "version": 9}})
+    with pytest.raises(ConfigError, match="sd > 0"):
+        scores.get("fused").configured({**PARAMS["fused"], "parts": [{"score": "dtw", "mean": 0, "sd": 0,
+                                                                      "weight": 1}]})
+    with pytest.raises(ConfigError, match="takes no parameters"):
+        scores.get("mean-cosine").configured({"dtw": DTW})
 
 
 class VectorEncoder:
     """Stands in for the int8 model: each signature's embedding is the vector named by its source."""
 
-    manifest = SimpleNamespace(sha256="0" * 64, embedding_dim=3, score=scores.DEFAULT, threshold=0.5)
+    def __init__(self, score=scores.DEFAULT, params=None):
+        self.manifest = SimpleNamespace(sha256="0" * 64, embedding_dim=3, score=score, threshold=0.5,
+                                        score_params=params or {},
+                                        decision_score=lambda: scores.get(score).configured(params))
 
     def embed(self, sig: Signature) -> np.ndarray:
         return np.array(VECTORS[sig.source])
@@ -72,7 +114,7 @@ def signature(k: int, name: str) -> Signature:
     return Signature.create(t_ms=i * 20, x=i * (k + 1), y=np.sin(i + k), source=name)
 
 
-@pytest.mark.parametrize("name", scores.names())
+@pytest.mark.parametrize("name", [n for n in scores.names() if n not in PARAMS])
 def test_through_the_verifier(tmp_path, name):
     threshold = BY_HAND[name] - 0.01
     # Orthogonal references are unlike each other: the consistency bar is
@@ -84,3 +126,21 @@ def test_through_the_verifier(tmp_path, name):
         d = v.verify("writer", signature(3, "t"))
     assert (d.accepted, d.reason, d.score_name) == (True, "match", name)
     assert d.score == pytest.approx(BY_HAND[name])
+
+
+@pytest.mark.parametrize("name", sorted(PARAMS))
+def test_parametrised_scores_through_the_verifier_equal_the_trainers(tmp_path, name):
+    """The verifier computes each signature's DTW sequence itself (edge.dtw, 64
+    points here); the trainer's scorer, given the same sequences, must agree."""
+    dtw_cfg = {**DTW, "points": 8}
+    params = {**PARAMS[name], "dtw": dtw_cfg}
+    sigs = {f"r{k}": signature(k, f"r{k}") for k in range(3)} | {"t": signature(3, "t")}
+    settings = Settings(enrol_count=3, consistency_margin=100.0, lockout_after=0, threshold=-100.0)
+    encoder = VectorEncoder(name, params)
+    with Verifier(encoder, Store(tmp_path / "t.db", load_keys(tmp_path / "k")), settings) as v:
+        v.enrol("writer", [sigs[f"r{k}"] for k in range(3)])
+        d = v.verify("writer", sigs["t"])
+    trainer = EmbeddingScorer({k: np.array(v) for k, v in VECTORS.items()}, name,
+                              sequences_of(sigs, DtwConfig.from_dict(dtw_cfg)), params)
+    assert d.score_name == name and d.reason == "match"
+    assert d.score == pytest.approx(trainer.score(("r0", "r1", "r2"), "t"), rel=1e-12)

@@ -70,3 +70,14 @@ def from_signatures(items, config: PreprocessConfig) -> SigSet:
         writers.append(w)
         genuine.append(g)
     return SigSet(np.stack(xs), np.array(writers, np.int64), np.array(genuine, bool))
+
+
+def load_sigcomp2009(config: PreprocessConfig, writer_offset: int, archive: Path | None = None) -> SigSet:
+    """SigComp2009's online training set: each author's genuine signatures and the
+    skilled forgeries of them by 31 forgers, read from its archive in place."""
+    from firmware_bridge import sigcomp2009
+    path = archive or sigcomp2009.default_archive()
+    skipped: list[str] = []  # unusable files are left out, as the SVC2004 loader does
+    items = ((writer_offset + ids.author, ids.genuine, sig)
+             for ids, sig in sigcomp2009.read_archive(path, skipped))
+    return from_signatures(items, config)

@@ -57,7 +57,8 @@ def tensor_quantization(model_bytes: bytes) -> tuple[Quantization, Quantization,
 
 
 def write_model_dir(out: Path, model_bytes: bytes, config: PreprocessConfig,
-                    threshold: float, extra: dict, score: str = edge_scores.DEFAULT) -> Manifest:
+                    threshold: float, extra: dict, score: str = edge_scores.DEFAULT,
+                    score_params: dict | None = None) -> Manifest:
     """Write encoder_int8.tflite and manifest.json into ``out``; returns the manifest."""
     out.mkdir(parents=True, exist_ok=True)
     path = out / MODEL_FILE
@@ -65,6 +66,7 @@ def write_model_dir(out: Path, model_bytes: bytes, config: PreprocessConfig,
     in_q, out_q, shape, dim = tensor_quantization(model_bytes)
     manifest = Manifest(sha256=sha256_of(path), preprocessing=config, input_shape=tuple(shape),
                         input_quant=in_q, embedding_dim=dim, output_quant=out_q,
-                        threshold=float(threshold), model_file=MODEL_FILE, extra=extra, score=score)
+                        threshold=float(threshold), model_file=MODEL_FILE, extra=extra, score=score,
+                        score_params=score_params or {})
     manifest.write(out / "manifest.json")
     return manifest

@@ -70,6 +70,12 @@ def add_arguments(p) -> None:
                    help="weight of the contrastive loss on labelled pairs next to the teacher's cosines")
     p.add_argument("--score", choices=edge_scores.names(), default=edge_scores.DEFAULT,
                    help="the decision score the threshold is for (edge.scores; written to the manifest)")
+    p.add_argument("--sigcomp2009", action="store_true",
+                   help="also train on SigComp2009's authors and their real skilled forgeries "
+                        "($SIGPAD_SIGCOMP2009 or ../shared/data/sigcomp2009_train)")
+    p.add_argument("--fuse", action="store_true",
+                   help="ship the fused decision (cosine + the device's DTW, trainer.fusion): its "
+                        "constants, weight and threshold from the 5 folds of --cv-threshold")
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -103,25 +109,29 @@ def recipe_from_args(args):
                           f"more towers and at most {MAX_EMBEDDING_DIM} dimensions in all")
     return Recipe(data=data, train=cfg, preprocessing=PreprocessConfig(use_pressure=not args.no_pressure),
                   synthetic=args.synthetic, synthetic_epochs=args.synthetic_epochs,
-                  towers=args.towers, distill=distill, score=args.score)
+                  towers=args.towers, distill=distill, score=args.score, sigcomp2009=args.sigcomp2009)
 
 
 def run(args) -> int:
     from .evaluation.trials import parse_users
     from .training_loop import configure_threads
 
-    configure_threads(args.threads)
+    args.threads = configure_threads(args.threads)
     from .recipe import train_recipe, export_recipe, threshold_for
 
     recipe = recipe_from_args(args)
     users = parse_users(args.users)
     start = time.time()
     thr, how, cv = threshold_for(recipe, users, args)
+    decision = {"score": recipe.score, "params": None}
+    if args.fuse:
+        thr, how, decision["params"], cv["fusion"] = _fused(recipe, users, args)
+        decision["score"] = "fused"
     encoder, train_set, history = train_recipe(recipe, users)
     extra = {"threshold_chosen_on": how, "training": _training_info(recipe, args, history, start),
              "metrics": cv}
     manifest = export_recipe(recipe, encoder, train_set, args.out, thr or 0.0, extra,
-                             keras_path=args.keras)
+                             keras_path=args.keras, decision=decision)
     if thr is None:  # choose it now, on the int8 file just written
         thr = _eer_threshold(args.out, recipe, args.val_users or args.users)
         manifest = dataclasses.replace(manifest, threshold=thr)
@@ -130,6 +140,21 @@ def run(args) -> int:
                       "threshold_chosen_on": how, "bytes": (args.out / manifest.model_file).stat().st_size,
                       "metrics": cv}), flush=True)
     return 0
+
+
+def _fused(recipe, users, args) -> tuple[float, str, dict, dict]:
+    """(threshold, how, params, report) of the fused decision, from the cached folds."""
+    from .fusion import calibrate, dtw_config
+    from .recipe import cross_validate
+
+    if not args.cv_threshold:
+        raise ConfigError("--fuse learns the fusion on the cross-validation folds: add --cv-threshold")
+    folds = cross_validate(recipe, sorted(users), log=lambda m: print(m, file=sys.stderr))
+    folder = recipe.data[0]
+    fusion = calibrate(folds, folder, recipe.score, dtw_config(recipe.preprocessing.use_pressure))
+    how = (f"EER (skilled, global) of the pooled held-out fused scores of 5 user folds on {Path(folder).name} "
+           f"(cosine weight {fusion.params['parts'][0]['weight']} and constants chosen on the same folds)")
+    return fusion.threshold, how, fusion.params, fusion.report
 
 
 def _eer_threshold(out: Path, recipe, users: str) -> float:
@@ -151,4 +176,4 @@ def _training_info(recipe, args, history, start) -> dict:
             "embedding_dim": cfg.dim * (1 if recipe.distill else recipe.towers),
             "final_loss": round(float(history["loss"][-1]), 5),
             "tower_final_loss": [round(v, 5) for v in history["tower_final_loss"]],
-            "train_seconds": round(time.time() - start, 1), "command": "sigpad-train fit " + " ".join(sys.argv[2:])}
+            "train_seconds": round(time.time() - start, 1), "threads": args.threads, "command": "sigpad-train fit " + " ".join(sys.argv[2:])}

@@ -19,7 +19,7 @@ from pathlib import Path
 from edge import scores as edge_scores
 from edge.preprocess import PreprocessConfig
 
-from .data import SigSet, load_svc2004
+from .data import SigSet, load_sigcomp2009, load_svc2004
 from .pretraining import CACHE, cache_key
 from .training_loop import TrainConfig
 
@@ -56,12 +56,18 @@ class Recipe:
     synthetic_epochs: int = 6        # pretraining epochs, at PRETRAIN_PAIRS_FACTOR x the pairs
     towers: int = 1                  # towers trained with seeds seed, seed + 1, ... (each pretrained on its own)
     distill: Distillation | None = None  # distil the towers into one; None: export them stacked
-    score: str = DEFAULT_SCORE       # the decision score (edge.decision) the threshold is chosen for
+    score: str = DEFAULT_SCORE       # the decision score (edge.scores) the threshold is chosen for
+    sigcomp2009: bool = False        # add SigComp2009's 12 authors and 1,845 real skilled forgeries (31 forgers)
+
+
+SIGCOMP_OFFSET = 90_000  # SigComp2009 author a becomes writer 90_000 + a
 
 
 def load_training(recipe: Recipe, users) -> SigSet:
-    return SigSet.concat([load_svc2004(d, set(users), recipe.preprocessing, WRITER_OFFSET * k)
-                          for k, d in enumerate(recipe.data)])
+    sets = [load_svc2004(d, set(users), recipe.preprocessing, WRITER_OFFSET * k) for k, d in enumerate(recipe.data)]
+    if recipe.sigcomp2009:  # never a test user: its authors are not SVC2004's
+        sets.append(load_sigcomp2009(recipe.preprocessing, SIGCOMP_OFFSET))
+    return SigSet.concat(sets)
 
 
 def train_recipe(recipe: Recipe, users):
@@ -159,14 +165,17 @@ def _copy(model):
 
 
 def export_recipe(recipe: Recipe, encoder, train_set: SigSet, out: Path, threshold: float, extra: dict,
-                  keras_path: Path | None = None):
+                  keras_path: Path | None = None, decision: dict | None = None):
+    """Save the Keras encoder, write the int8 file and its manifest. ``decision``
+    ({"score", "params"}) overrides the recipe's score (the fused decision)."""
     from .export import to_int8_tflite, write_model_dir
 
+    decision = decision or {"score": recipe.score, "params": None}
     keras_path = keras_path or out / "encoder.keras"
     keras_path.parent.mkdir(parents=True, exist_ok=True)
     encoder.save(keras_path)
     return write_model_dir(out, to_int8_tflite(encoder, train_set.x), recipe.preprocessing,
-                           threshold, extra, recipe.score)
+                           threshold, extra, decision["score"], decision["params"])
 
 
 def recipe_key(recipe: Recipe) -> str:
@@ -180,6 +189,8 @@ def recipe_key(recipe: Recipe) -> str:
         parts.append({"towers": recipe.towers, "distill": distill_record(recipe)})
     if recipe.score != DEFAULT_SCORE:
         parts.append({"score": recipe.score})
+    if recipe.sigcomp2009:
+        parts.append({"sigcomp2009": True})
     return cache_key(*parts)
 
 
@@ -188,14 +199,17 @@ def distill_record(recipe: Recipe) -> dict | None:
     return dataclasses.asdict(recipe.distill) if recipe.distill else None
 
 
-def run_fold(recipe: Recipe, train_users, test_users) -> dict:
-    """Train on train_users; float and int8 summaries and scores on test_users, per data folder."""
+def run_fold(recipe: Recipe, train_users, test_users, model_path: Path | None = None) -> dict:
+    """Train on train_users; float and int8 summaries and scores on test_users, per data folder.
+    The fold's int8 file is kept at ``model_path`` (other protocols, fused decisions)."""
     from .export import write_model_dir
     from .folds import evaluate_float, evaluate_int8
     from .export import to_int8_tflite
 
     encoder, data, history = train_recipe(recipe, train_users)
     model_bytes = to_int8_tflite(encoder, data.x)
+    if model_path is not None:
+        model_path.write_bytes(model_bytes)
     score = recipe.score
     writer = lambda p, b: write_model_dir(p, b, recipe.preprocessing, 0.0, {}, score)  # noqa: E731
     out = {"test_users": list(test_users), "final_loss": float(history["loss"][-1]), "data": {}}
@@ -211,7 +225,9 @@ def _strip(summary: dict) -> dict:
 
 
 def cross_validate(recipe: Recipe, users, n_folds: int = 5, log=print) -> list[dict]:
-    """One result per fold (see run_fold), cached in runs/cv/<recipe key>/."""
+    """One result per fold (see run_fold), cached in runs/cv/<recipe key>/, each
+    with its int8 file beside it (``fold_model``; folds cached before files were
+    kept have none)."""
     from .folds import user_folds
 
     folder = CACHE / "cv" / recipe_key(recipe)
@@ -222,11 +238,24 @@ def cross_validate(recipe: Recipe, users, n_folds: int = 5, log=print) -> list[d
         if path.exists():
             results.append(json.loads(path.read_text()))
             continue
-        res = run_fold(recipe, [u for u in users if u not in test], test)
+        res = run_fold(recipe, [u for u in users if u not in test], test, path.with_suffix(".tflite"))
+        res["model_file"] = path.with_suffix(".tflite").name
         path.write_text(json.dumps(res, default=int))
         log(f"fold {k} done: {json.dumps({n: d['int8'] for n, d in res['data'].items()})}")
         results.append(res)
     return results
+
+
+def fold_model(recipe: Recipe, fold: dict, out: Path) -> Path | None:
+    """A model directory (int8 file + manifest with the recipe's score) of one
+    cached fold in ``out``; None when the fold was cached without its file."""
+    from .export import write_model_dir
+
+    src = CACHE / "cv" / recipe_key(recipe) / fold.get("model_file", "")
+    if not fold.get("model_file") or not src.is_file():
+        return None
+    write_model_dir(out, src.read_bytes(), recipe.preprocessing, 0.0, {}, recipe.score)
+    return out
 
 
 def threshold_for(recipe: Recipe, users, args) -> tuple[float, str, dict]:

@@ -34,19 +34,29 @@ class TrainConfig:
     verbose: int | str = "auto"
 
 
-def configure_threads(threads: int | None = None) -> None:
-    """Pin TensorFlow's thread pools (call before TensorFlow runs anything).
+DEFAULT_THREADS = 2
+"""TensorFlow's intra-op threads unless told: the same on every machine, since
+another count sums in another order and one recipe should give one model."""
 
-    A 2-core box shared with others does best with intra-op = cores and one
-    inter-op thread; more threads only contend.
+
+def configure_threads(threads: int | None = None) -> int:
+    """Pin TensorFlow's thread pools and make its ops deterministic (call before
+    TensorFlow runs anything); returns the intra-op thread count.
+
+    One inter-op thread and a fixed intra-op count (``DEFAULT_THREADS``, or
+    ``--threads`` / ``$SIGPAD_THREADS``): with op determinism on, a recipe
+    gives the same bytes run after run on one machine. Across machines the
+    CPU's instruction set (oneDNN's kernels) can still change the last bits.
     """
     import tensorflow as tf
-    threads = threads or int(os.environ.get("SIGPAD_THREADS", 0)) or os.cpu_count() or 1
+    threads = threads or int(os.environ.get("SIGPAD_THREADS", 0)) or DEFAULT_THREADS
     try:
         tf.config.threading.set_intra_op_parallelism_threads(threads)
         tf.config.threading.set_inter_op_parallelism_threads(1)
     except RuntimeError:
         pass  # TensorFlow already initialised: keep what it has
+    tf.config.experimental.enable_op_determinism()
+    return threads
 
 
 def get_strategy(name: str):

@@ -19,8 +19,10 @@ def model_dir_for(has_pressure: bool = True) -> Path:
 
 # (user, a genuine signature, a skilled forgery) that the model under test decides
 # correctly; references are always S1-S5. They test the plumbing, not the model:
-# docs/edge.md reports the error rates over all held-out users.
-CASES = [(1, 8, 21), (5, 6, 21), (27, 6, 30)]
+# docs/results.md reports the error rates over all held-out users. Both shipped
+# fused decisions, with and without pressure, decide these by a margin of at
+# least 0.7 (user 1's S8 was one of the ~10 % of genuine signatures they refuse).
+CASES = [(1, 9, 21), (5, 6, 21), (27, 6, 30)]
 # Pads without a clock are timed by the host, which must not be busy with other
 # pads at the same time: these run one after the other, on users who sign fast.
-QUICK_CASES = [(1, 8, 21), (20, 6, 30)]
+QUICK_CASES = [(1, 9, 21), (20, 6, 30)]

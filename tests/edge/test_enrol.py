@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from edge import scores
 from edge.enrol import build
 from edge.errors import EnrolmentError
 
@@ -13,7 +14,9 @@ def test_enrol_stores_five_small_templates(make_verifier, sig):
     v = make_verifier()
     result = v.enrol("alice", [sig(1, s) for s in range(1, 6)])
     assert len(result.templates) == 5
-    assert all(len(t) == v.dim <= 80 for t in result.templates)
+    # the int8 embedding (<= 80 bytes), then the DTW sequence where the decision has one
+    sequence = v.scorer.dtw.sequence_bytes if v.scorer.dtw else 0
+    assert v.dim <= 80 and all(len(t) == v.dim + sequence for t in result.templates)
     assert 0 < result.stats["loo_sd"] < result.stats["loo_mean"] <= 1
     assert v.store.counters() == {"enrolments": 1}
 
@@ -61,7 +64,8 @@ def test_consistency_rule_by_hand():
     # At 0.6 only #3 is unlike the others; in the mean cosine (0.50, 0.55, 0.05) all three would be.
     sigs = [S(0), S(10), S(20)]
     with pytest.raises(EnrolmentError) as info:
-        build(e, sigs, b"k" * 32, count=3, min_consistency=0.6, replay_cosine=0.997, score_name="centroid-cosine")
+        build(e, sigs, b"k" * 32, count=3, min_consistency=0.6, replay_cosine=0.997,
+              score=scores.get("centroid-cosine"))
     assert info.value.outliers == (2,)
     with pytest.raises(EnrolmentError) as info:
         build(e, sigs, b"k" * 32, count=3, min_consistency=0.6, replay_cosine=0.997)

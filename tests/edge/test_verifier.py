@@ -43,8 +43,9 @@ def test_score_is_the_manifests_score_on_the_stored_references(make_verifier, si
                 "centroid-max-cosine": 0.5 * (float(centroid @ encoder.embed(test)) + float(np.max(cos)))}[name]
 
     d = v.verify("alice", sig(1, 9))
-    assert d.score_name == encoder.manifest.score
-    assert d.score == pytest.approx(expected(d.score_name, sig(1, 9)), abs=1e-5)
+    assert d.score_name == encoder.manifest.score  # the fused one: tests/edge/test_fused_decision.py
+    cmc = make_verifier(score="centroid-max-cosine", threshold=0.5).verify("alice", sig(1, 11))
+    assert cmc.score == pytest.approx(expected("centroid-max-cosine", sig(1, 11)), abs=1e-5)
     mean = make_verifier(score="mean-cosine", threshold=0.5).verify("alice", sig(1, 10))
     assert mean.score == pytest.approx(expected("mean-cosine", sig(1, 10)), abs=1e-5)
 

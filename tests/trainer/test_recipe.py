@@ -65,3 +65,9 @@ def test_a_recipe_cannot_be_changed_in_place():
         shipped.train.seed = 1
     one = _tower_recipe(shipped, 2)
     assert (one.towers, one.distill, one.train.seed) == (1, None, 2) and shipped.towers == 3
+
+
+def test_sigcomp2009_is_in_the_key_only_when_asked():
+    base = recipe(TINY)
+    assert recipe(TINY + ["--sigcomp2009"]) == dataclasses.replace(base, sigcomp2009=True)
+    assert recipe_key(dataclasses.replace(base, sigcomp2009=True)) != recipe_key(base)

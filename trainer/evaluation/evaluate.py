@@ -22,7 +22,7 @@ from firmware_bridge import svc2004
 from firmware_bridge.errors import DataFormatError
 
 from . import metrics
-from .trials import make_trials, parse_users
+from .trials import PROTOCOLS, make_trials, parse_users
 
 
 def add_arguments(p) -> None:
@@ -39,6 +39,9 @@ def add_arguments(p) -> None:
     p.add_argument("--refs", type=int, default=5)
     p.add_argument("--ref-pool", type=int, default=10)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--protocol", choices=sorted(PROTOCOLS), default="random-refs",
+                   help="random-refs: refs drawn from S1-S10 (SVC2004-style, default); session: refs "
+                        "S1-S5, genuine tests S11-S20 only (the second session)")
     p.add_argument("--json", action="store_true", help="one JSON object on stdout")
     p.add_argument("--plot", type=Path, default=None, help="write DET curves and histograms to this PNG")
 
@@ -59,25 +62,44 @@ def load_signatures(users: dict) -> tuple[dict, list[str]]:
 
 
 class EmbeddingScorer:
-    """The edge's score (``edge.scores``) over precomputed unit embeddings."""
+    """The edge's score (``edge.scores``) over precomputed unit embeddings and,
+    for scores that use DTW, precomputed int8 DTW sequences (``sequences_of``)."""
 
     name = "embedding"
 
-    def __init__(self, embeddings: dict, score_name: str = edge_scores.DEFAULT):
-        self._emb = embeddings
+    def __init__(self, embeddings: dict | None, score_name: str = edge_scores.DEFAULT,
+                 sequences: dict | None = None, params: dict | None = None):
+        self._emb, self._seq = embeddings, sequences
         self.score_name = score_name
-        self._stats: dict = {}  # per reference set, as enrolment stores them
+        self._score = edge_scores.get(score_name).configured(params)
+        if self._score.dtw is not None and sequences is None:
+            raise ValueError(f"score {score_name!r} needs the signatures' DTW sequences")
+        self._refs: dict = {}  # per reference set, as enrolment stores it
+
+    def references(self, refs) -> edge_scores.References:
+        known = self._refs.get(refs)
+        if known is None:
+            emb = None if self._emb is None else np.stack([self._emb[r] for r in refs])
+            seq = None if self._seq is None else np.stack([self._seq[r] for r in refs])
+            known = self._refs[refs] = edge_scores.References(
+                emb, edge_scores.reference_stats(emb, seq, self._score.dtw), seq)
+        return known
 
     def score(self, refs, test) -> float:
-        ref_emb = np.stack([self._emb[r] for r in refs])
-        stats = self._stats.get(refs)
-        if stats is None:
-            stats = self._stats[refs] = edge_scores.user_stats(ref_emb)
-        return edge_scores.score(self.score_name, ref_emb, self._emb[test], stats)
+        probe = edge_scores.Probe(None if self._emb is None else self._emb[test],
+                                  None if self._seq is None else self._seq[test])
+        return self._score(self.references(refs), probe)
+
+
+def sequences_of(signatures: dict, cfg) -> dict:
+    """Each signature's DTW sequence as the edge stores it (int8), as floats."""
+    from edge import dtw as device_dtw
+    return {k: device_dtw.unpack(device_dtw.sequence(s, cfg), cfg) for k, s in signatures.items()}
 
 
 class ModelScorer(EmbeddingScorer):
-    """Embeddings from the int8 file via the edge; the manifest's score unless ``score_name``."""
+    """The decision of an int8 model directory, through the edge: its embeddings,
+    and its manifest's score with the manifest's parameters, unless ``score_name``."""
 
     name = "model"
 
@@ -87,9 +109,13 @@ class ModelScorer(EmbeddingScorer):
 
         model_dir = model if model.is_dir() else model.parent
         self.encoder = Encoder(model_dir, backend=backend)
+        manifest = self.encoder.manifest
+        name = score_name or manifest.score
+        params = manifest.score_params if name == manifest.score else None
+        cfg = edge_scores.get(name).configured(params).dtw
         keys = list(signatures)
         emb = self.encoder.embed_many([signatures[k] for k in keys])
-        super().__init__(dict(zip(keys, emb)), score_name or self.encoder.manifest.score)
+        super().__init__(dict(zip(keys, emb)), name, sequences_of(signatures, cfg) if cfg else None, params)
 
 
 def score_trials(trials, scorer) -> dict[str, dict[int, list[float]]]:
@@ -124,7 +150,8 @@ def summarise(scores: dict) -> dict:
 
 def evaluate(data: Path, method: str = "dtw", model: Path | None = None, users: str | None = None,
              trials: int = 10, refs: int = 5, ref_pool: int = 10, seed: int = 0,
-             backend: str | None = None, score: str | None = None) -> tuple[dict, dict]:
+             backend: str | None = None, score: str | None = None,
+             protocol: str = "random-refs") -> tuple[dict, dict]:
     """(summary, raw scores) for one dataset and method."""
     index = svc2004.scan(data)
     wanted = parse_users(users)
@@ -136,12 +163,15 @@ def evaluate(data: Path, method: str = "dtw", model: Path | None = None, users: 
     else:
         from .dtw import DtwScorer
         scorer = DtwScorer(sigs)
-    plan = make_trials(index, trials=trials, refs=refs, ref_pool=ref_pool, seed=seed)
+    if protocol == "session":
+        plan = PROTOCOLS[protocol](index, seed=seed)
+    else:
+        plan = make_trials(index, trials=trials, refs=refs, ref_pool=ref_pool, seed=seed)
     if not plan:
-        raise DataFormatError(f"no user has {refs} genuine signatures among S1-S{ref_pool}", str(data))
+        raise DataFormatError(f"no user can be enrolled under the {protocol} protocol", str(data))
     scores = score_trials(plan, scorer)
     summary = {"method": method, "data": str(data), **summarise(scores), "trials": trials,
-               "refs": refs, "seed": seed, "files_skipped": len(skipped)}
+               "refs": refs, "seed": seed, "protocol": protocol, "files_skipped": len(skipped)}
     if model is not None:
         summary["model"] = str(model)
         summary["score"] = scorer.score_name
@@ -158,7 +188,7 @@ def run(args) -> int:
     data = args.data or svc2004.default_data_root() / "Task2"
     try:
         summary, scores = evaluate(data, method, args.model, args.users, args.trials, args.refs,
-                                   args.ref_pool, args.seed, args.backend, args.score)
+                                   args.ref_pool, args.seed, args.backend, args.score, args.protocol)
     except ValueError as exc:
         print(f"sigpad-train evaluate: {exc}", file=sys.stderr)
         return 2

@@ -65,3 +65,35 @@ def make_trials(users: dict[int, UserFiles], trials: int = 10, refs: int = 5,
                 random=tuple((v, int(rng.choice(sorted(users[v].genuine)))) for v in others),
             ))
     return out
+
+
+SESSION_REFS = range(1, 6)
+SESSION_TESTS = range(11, 21)
+
+
+def make_session_trials(users: dict[int, UserFiles], seed: int = 0) -> list[Trial]:
+    """Session drift: references S1-S5, genuine tests S11-S20 only.
+
+    SVC2004 collected S1-S10 in a first session and S11-S20 in a second one
+    at least a week later: enrolled in one session, verified in the next,
+    which is how a device is used. One trial per user; skilled impostors are
+    all the user's forgeries; random impostors one genuine signature of each
+    other user (drawn from ``seed``, as in ``make_trials``).
+    """
+    out = []
+    for u, files in users.items():
+        refs = [s for s in SESSION_REFS if s in files.genuine]
+        tests = [s for s in SESSION_TESTS if s in files.genuine]
+        if len(refs) < len(SESSION_REFS) or not tests:
+            continue
+        rng = np.random.default_rng([seed, u, 1_000])
+        others = [v for v in users if v != u and users[v].genuine]
+        out.append(Trial(user=u, index=0, refs=tuple((u, s) for s in refs),
+                         genuine=tuple((u, s) for s in tests),
+                         skilled=tuple((u, s) for s in sorted(files.forgeries)),
+                         random=tuple((v, int(rng.choice(sorted(users[v].genuine)))) for v in others)))
+    return out
+
+
+PROTOCOLS = {"random-refs": make_trials, "session": make_session_trials}
+"""The evaluation protocols by name: SVC2004-style (refs drawn from S1-S10) and session drift."""

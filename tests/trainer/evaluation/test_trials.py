@@ -55,3 +55,14 @@ def test_parse_users():
         parse_users("5-2")
     with pytest.raises(ValueError, match="bad user range 'a'"):
         parse_users("a")
+
+
+def test_session_trials_enrol_in_the_first_session_and_test_in_the_second():
+    from trainer.evaluation.trials import make_session_trials
+    trials = make_session_trials(users({1: FULL, 2: FULL, 3: (range(1, 11), range(21, 41))}))
+    assert [tr.user for tr in trials] == [1, 2]  # user 3 has no second session: cannot be tested
+    for tr in trials:
+        assert [s for _, s in tr.refs] == [1, 2, 3, 4, 5]
+        assert [s for _, s in tr.genuine] == list(range(11, 21))  # never S6-S10: same session as refs
+        assert [s for _, s in tr.skilled] == list(range(21, 41))
+        assert sorted(u for u, _ in tr.random) == sorted({1, 2, 3} - {tr.user})

@@ -1,0 +1,151 @@
+"""Accuracy of the shipped decisions over the five user folds, every choice made without the reported fold.
+
+For each pad kind (pressure: the distilled recipe on Task2; without pressure:
+the pressure-free recipe, judged on Task1) and each seed, the folds of
+``recipe.cross_validate`` (cached in runs/cv) give, per fold k:
+
+* ``cosine`` - the fold's int8 model and the recipe's score;
+* ``device-dtw`` - the edge's DTW (``edge.dtw``, 64 int8 points) alone;
+* ``fused`` - both, with weight and constants chosen on the OTHER folds'
+  held-out scores (``trainer.fusion.nested``): nothing is chosen on fold k;
+* ``dtw-reference`` - the project's DTW reference (dtaidistance, full rate).
+
+Two protocols: ``random-refs`` (SVC2004-style: 10 trials of 5 references
+drawn from S1-S10) and ``session`` (references S1-S5, genuine tests S11-S20:
+enrolled in one session, verified in the next), the latter through each
+fold's own int8 file and the edge's decision code.
+
+    python -m bench.bench_fusion --data ../shared/data/svc2004 --seeds 0 1 2
+
+One JSON line per (kind, seed, protocol, decision): mean/min/max over folds
+and the pooled figure (ONE threshold for all 30 held-out users); then a line
+per (kind, protocol, decision) over seeds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+KINDS = {"pressure": ("distilled", "Task2", True), "no_pressure": ("nopressure", "Task1", False),
+         # experiments, only with --kinds: one pretrained tower, without and with SigComp2009
+         "pressure-1tower": ("synth-contrastive", "Task2", True),
+         "pressure-1tower+sigcomp2009": ("synth-contrastive-sigcomp", "Task2", True)}
+DEFAULT_KINDS = ("pressure", "no_pressure")
+METRICS = ("eer_skilled", "eer_skilled_per_writer", "eer_random", "fnmr_at_fmr1_skilled")
+
+
+def _over_folds(summaries: list[dict]) -> dict:
+    return {m: {"mean": round(float(np.mean([s[m] for s in summaries])), 2),
+                "min": round(float(np.min([s[m] for s in summaries])), 2),
+                "max": round(float(np.max([s[m] for s in summaries])), 2)} for m in METRICS}
+
+
+def _pool(fold_scores: list[dict]) -> dict:
+    return {k: {int(u): v for s in fold_scores for u, v in s[k].items()} for k in ("genuine", "skilled", "random")}
+
+
+def _line(kind, seed, protocol, decision, per_fold, pooled, **extra) -> dict:
+    from trainer.evaluation.evaluate import summarise
+    return {"bench": "fusion", "kind": kind, "seed": seed, "protocol": protocol, "decision": decision,
+            "folds": _over_folds([summarise(s) for s in per_fold]),
+            "pooled": {m: summarise(_pool(pooled))[m] for m in METRICS}, **extra}
+
+
+def random_refs(kind, seed, recipe, folds, folder, cfg) -> list[dict]:
+    from trainer.evaluation.evaluate import evaluate
+    from trainer.folds import users_spec
+    from trainer.fusion import calibrate
+
+    fusion = calibrate(folds, folder, recipe.score, cfg)
+    ref = [evaluate(folder, "dtw", users=users_spec(f["test_users"]))[1] for f in folds]
+    lines = [_line(kind, seed, "random-refs", d, s, s) for d, s in fusion.scores.items()]
+    lines[0]["weights"] = fusion.report["nested_weights"]
+    return lines + [_line(kind, seed, "random-refs", "dtw-reference", ref, ref)]
+
+
+def session(kind, seed, recipe, folds, folder, cfg) -> list[dict]:
+    """Each fold's int8 file, with the fused decision chosen on the other folds, under the session protocol."""
+    from trainer.evaluation.evaluate import evaluate
+    from trainer.folds import users_spec
+    from trainer.fusion import nested_params
+    from trainer.recipe import fold_model
+
+    params = nested_params(folds, folder, recipe.score, cfg)
+    out = {"fused": [], "cosine": [], "dtw-reference": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        for k, fold in enumerate(folds):
+            model = fold_model(recipe, fold, Path(tmp) / f"fold{k}")
+            if model is None:
+                return [{"bench": "fusion", "kind": kind, "seed": seed, "protocol": "session",
+                         "error": "folds cached without their int8 files: delete runs/cv to retrain"}]
+            users = users_spec(fold["test_users"])
+            _write_fused(model, params[k])
+            out["fused"].append(evaluate(folder, "model", model, users=users, protocol="session")[1])
+            out["cosine"].append(evaluate(folder, "model", model, users=users, protocol="session",
+                                          score=recipe.score)[1])
+            out["dtw-reference"].append(evaluate(folder, "dtw", users=users, protocol="session")[1])
+    return [_line(kind, seed, "session", d, s, s) for d, s in out.items()]
+
+
+def _write_fused(model_dir: Path, params: dict) -> None:
+    manifest = json.loads((model_dir / "manifest.json").read_text())
+    manifest["decision"] = {"score": "fused", "threshold": 0.0, "params": params}
+    (model_dir / "manifest.json").write_text(json.dumps(manifest))
+
+
+def over_seeds(lines: list[dict]) -> list[dict]:
+    out = []
+    keys = sorted({(ln["kind"], ln["protocol"], ln["decision"]) for ln in lines if "decision" in ln})
+    for kind, protocol, decision in keys:
+        rows = [ln for ln in lines if (ln.get("kind"), ln.get("protocol"), ln.get("decision"))
+                == (kind, protocol, decision)]
+        summary = {where: {m: {"mean": round(float(np.mean([r[where][m]["mean"] if where == "folds"
+                                                            else r[where][m] for r in rows])), 2),
+                               "spread": round(float(np.ptp([r[where][m]["mean"] if where == "folds"
+                                                            else r[where][m] for r in rows])), 2)}
+                           for m in METRICS} for where in ("folds", "pooled")}
+        out.append({"bench": "fusion", "kind": kind, "protocol": protocol, "decision": decision,
+                    "summary": f"{len(rows)} seeds", "seeds": [r["seed"] for r in rows], **summary})
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    from bench.bench_accuracy import recipe_for
+    from firmware_bridge import svc2004
+    from trainer.fusion import dtw_config
+    from trainer.recipe import cross_validate
+    from trainer.training_loop import configure_threads
+
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--data", type=Path, default=None, help="SVC2004 root (Task1/, Task2/)")
+    p.add_argument("--kinds", nargs="*", default=list(DEFAULT_KINDS), choices=list(KINDS))
+    p.add_argument("--seeds", nargs="*", type=int, default=[0])
+    p.add_argument("--protocols", nargs="*", default=["random-refs", "session"], choices=["random-refs", "session"])
+    args = p.parse_args(argv)
+    root = (args.data or svc2004.default_data_root()).resolve()
+    configure_threads()
+    lines = []
+    for kind in args.kinds:
+        method, task, pressure = KINDS[kind]
+        for seed in args.seeds:
+            ns = argparse.Namespace(seed=seed, epochs=None, synthetic=2000, synthetic_epochs=6)
+            recipe = recipe_for(method, root, ns)
+            folds = cross_validate(recipe, list(range(1, 31)), log=lambda m: print(m, file=sys.stderr))
+            for protocol in args.protocols:
+                run = random_refs if protocol == "random-refs" else session
+                for ln in run(kind, seed, recipe, folds, root / task, dtw_config(pressure)):
+                    print(json.dumps(ln), flush=True)
+                    lines.append(ln)
+    for ln in over_seeds(lines):
+        print(json.dumps(ln), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
