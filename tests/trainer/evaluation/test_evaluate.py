@@ -54,6 +54,8 @@ def test_model_scores_are_the_edges(svc2004_root):
     assert mean["score"] == load_manifest(model / "manifest.json").score  # the manifest's
     ref, _ = evaluate(svc2004_root / "Task2", "model", model, users="1-2", trials=1,
                       score="refnorm-distance")
-    assert ref["score"] == "refnorm-distance"
-    assert ref["threshold_eer_skilled"] < 0 < mean["threshold_eer_skilled"]
+    cosine, _ = evaluate(svc2004_root / "Task2", "model", model, users="1-2", trials=1,
+                         score="centroid-max-cosine")
+    assert (ref["score"], cosine["score"]) == ("refnorm-distance", "centroid-max-cosine")
+    assert ref["threshold_eer_skilled"] < 0 < cosine["threshold_eer_skilled"]  # distances vs cosines
     assert ref["comparisons_skilled"] == mean["comparisons_skilled"] == 40
