@@ -60,6 +60,10 @@ class Score:
     """Its values are cosines (or means of them), so ``threshold - margin``
     means the same for it as for a cosine: enrolment's consistency check may
     ask it without the user's statistics (``enrol.leave_one_out``)."""
+    range: ClassVar[tuple[float, float]] = (-1.0, 1.0)
+    """The least and the greatest value it can take. A threshold at or below
+    the least accepts every signature, one above the greatest none
+    (``check_threshold``)."""
 
     def __call__(self, refs: np.ndarray, test: np.ndarray, stats: dict) -> float:
         raise NotImplementedError
@@ -86,6 +90,16 @@ def get(name: str) -> Score:
         return _REGISTRY[name]
     except KeyError:
         raise ConfigError(f"unknown score {name!r}") from None
+
+
+def check_threshold(name: str, threshold: float) -> float:
+    """``threshold`` if it can separate anything for score ``name``; else ``ConfigError``."""
+    lo, hi = get(name).range
+    if lo < threshold <= hi:
+        return threshold
+    effect = "would accept every signature" if threshold <= lo else "would reject every signature"
+    raise ConfigError(f"threshold {threshold:g} {effect}: score {name!r} lies in [{lo:g}, {hi:g}], "
+                      f"so its threshold must be above {lo:g} and at most {hi:g}")
 
 
 def score(name: str, refs: np.ndarray, test: np.ndarray, stats: dict) -> float:
@@ -143,6 +157,7 @@ class CentroidMaxCosine(Score):
 class ZnormMeanCosine(Score):
     name = "znorm-mean-cosine"
     on_cosine_scale = False
+    range = (-2.0 / SD_FLOOR, 2.0 / SD_FLOOR)  # a difference of cosines over at least the floor
 
     def __call__(self, refs, test, stats):
         return (_mean_cosine(refs, test) - stats["loo_mean"]) / max(stats["loo_sd"], SD_FLOOR)
@@ -152,6 +167,7 @@ class ZnormMeanCosine(Score):
 class RefnormDistance(Score):
     name = "refnorm-distance"
     on_cosine_scale = False
+    range = (-2.0 / DIST_FLOOR, 0.0)  # a cosine distance (0..2) over at least the floor
 
     def __call__(self, refs, test, stats):
         return -(1.0 - _mean_cosine(refs, test)) / max(1.0 - stats["loo_mean"], DIST_FLOOR)
