@@ -51,7 +51,7 @@ def add_arguments(p) -> None:
     p.add_argument("--no-pressure", action="store_true",
                    help="a pressure-free model (7 channels) for pads without pressure")
     p.add_argument("--synthetic", type=int, default=0, metavar="N",
-                   help="pretrain on N synthetic writers first (cached in runs/)")
+                   help="pretrain on N synthetic writers first (cached, see --cache)")
     p.add_argument("--synthetic-epochs", type=int, default=6, help="pretraining epochs")
     p.add_argument("--pair-ratio", default="40/30/30", type=_ratio,
                    help="genuine/skilled/random pair shares, e.g. 50/40/10 (Bromley's)")
@@ -71,7 +71,10 @@ def add_arguments(p) -> None:
     p.add_argument("--score", choices=edge_scores.names(), default=edge_scores.DEFAULT,
                    help="the decision score the threshold is for (edge.scores; written to the manifest)")
     p.add_argument("--threads", type=int, default=None)
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--quiet", action="store_true", help="Keras: one line per epoch, no progress bar")
+    p.add_argument("--cache", type=Path, default=None, metavar="DIR",
+                   help="keep trained folds, towers and pretraining here "
+                        "(default: $XDG_CACHE_HOME/sigpad, i.e. ~/.cache/sigpad)")
 
 
 def _ratio(text: str) -> tuple:
@@ -111,8 +114,10 @@ def run(args) -> int:
     from .training_loop import configure_threads
 
     configure_threads(args.threads)
+    from .pretraining import use_cache_dir
     from .recipe import train_recipe, export_recipe, threshold_for
 
+    use_cache_dir(args.cache)
     recipe = recipe_from_args(args)
     users = parse_users(args.users)
     start = time.time()
