@@ -247,7 +247,8 @@ def open_store(config: Settings, service: bool = False, create: bool = True) -> 
     if not create and not path.exists():
         raise StoreMissing(f"no template store at {path}: enrol someone first (enroll creates it, "
                            "as does init), or name the store in use with --store or [store] path "
-                           "(the service's is /var/lib/sigpad/templates.db: run as its user, e.g. sudo sigpad ...)")
+                           "(the service's is /var/lib/sigpad/templates.db: run as its user, "
+                           "e.g. sudo sigpad ...)")
     store = Store(path, load_keys(config.key_path(service), create=create))
     log.info("store %s", path)
     return store

@@ -111,7 +111,8 @@ def _add_commands(sub) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sigpad", description=__doc__.split("\n")[0], allow_abbrev=False,
-                                     epilog=exit_code_table(), formatter_class=argparse.RawDescriptionHelpFormatter)
+                                     epilog=exit_code_table(),
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"sigpad {version()}")
     sub = parser.add_subparsers(dest="command", required=True)
     _add_commands(sub)

@@ -147,7 +147,8 @@ def _pad_line(pad: dict) -> str:
     if not pad["present"]:
         return line + ": not present (unplugged, or another name?)"
     held = ", ".join(f"PID {h['pid']}" for h in pad["held_by"])
-    return line + ": present" + (f", held by {held}" if held else ", free") + (f"; {pad['fix']}" if pad["fix"] else "")
+    line += ": present" + (f", held by {held}" if held else ", free")
+    return line + (f"; {pad['fix']}" if pad["fix"] else "")
 
 
 # --- unlock and history ----------------------------------------------------------------
