@@ -16,6 +16,7 @@ import logging
 import socket
 import time
 from datetime import datetime
+from pathlib import Path
 
 from firmware_bridge.errors import SigpadError
 
@@ -50,9 +51,16 @@ def status(args, cfg: Config) -> int:
     return OK if report["store"]["exists"] else ERROR
 
 
-def _socket_path(cfg: Config):
+SERVICE_SOCKET = Path("/run/sigpad/control.sock")  # the unit's RuntimeDirectory=sigpad
+
+
+def _socket_path(cfg: Config) -> Path:
+    """The configured socket; else this user's default, or the installed service's if that exists."""
     from .service import default_socket_path
-    return cfg.socket or default_socket_path()
+    if cfg.socket:
+        return cfg.socket
+    mine = default_socket_path()
+    return SERVICE_SOCKET if not mine.exists() and SERVICE_SOCKET.exists() else mine
 
 
 def _ask(sock_file, request: str) -> dict:

@@ -16,8 +16,10 @@ error event; nothing a client sends stops the service or becomes an accept.
 
 On a decision, the accept or reject GPIO line (gpiozero) is pulsed for
 ``gpio_pulse_s``. Under systemd (``Type=notify``) the service sends
-``READY=1`` once the pad, model and store are open and ``WATCHDOG=1`` at
-half the watchdog interval, over a plain datagram to ``$NOTIFY_SOCKET``.
+``READY=1`` at once, before the pad is open (a missing pad is waited for,
+with ``STATUS=``); the control socket exists once the pad, model and store
+are open. ``WATCHDOG=1`` follows at half the watchdog interval, over a plain
+datagram to ``$NOTIFY_SOCKET``.
 """
 
 from __future__ import annotations
