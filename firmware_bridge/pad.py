@@ -36,6 +36,9 @@ from .stats import Stats
 from .stream import SampleStream
 from .transport import Transport
 
+GARBLED_SHARE = 0.25
+"""Bytes thrown away while resyncing, as a share of those received, above which the
+line is garbled rather than noisy (probe.MAX_SKIPPED_SHARE judges a protocol by it too)."""
 POLL_S = 1.0
 """Longest blocking read when nothing is in progress: only so that close()
 from another thread is seen on transports that cannot cancel a read."""
@@ -164,6 +167,8 @@ class Pad:
         if seen.bytes_in == 0:
             return PadSilent(f"nothing received {where}: is the pad plugged in, powered and on this "
                              f"port? `sigpad probe --port {port}` listens and says what it hears")
+        if (garbled := self.garbled(before)) is not None:
+            return garbled
         if seen.frames == 0:
             return PadGarbled(f"{seen.bytes_in} bytes received {where} but no {self.protocol.name} "
                               f"frame decoded: a wrong protocol or baud rate "
@@ -171,6 +176,18 @@ class Pad:
                               "tells which")
         return CaptureError(f"no signature {where}: the pad answers ({seen.frames} frames, "
                             f"{seen.samples} pen reports) but the pen was never put down on it")
+
+    def garbled(self, before: Stats) -> PadGarbled | None:
+        """``PadGarbled`` when most bytes since ``before`` did not decode: whatever a
+        wrong protocol or baud rate made of them (a "signature" of stray packets
+        too) is no signature, and must not count as someone's failed attempt."""
+        seen = self._stats.since(before)
+        if seen.bytes_in == 0 or seen.skipped_bytes <= GARBLED_SHARE * seen.bytes_in:
+            return None
+        port = self.transport.port or self.transport.url
+        return PadGarbled(f"{seen.skipped_bytes} of the {seen.bytes_in} bytes from {port} did not decode "
+                          f"as {self.protocol.name} ({self.transport.settings.baudrate} baud): a wrong "
+                          f"protocol or baud rate? `sigpad probe --port {port}` tells which")
 
     # --- the loop -------------------------------------------------------------------
 

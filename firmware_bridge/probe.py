@@ -19,6 +19,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+from .pad import GARBLED_SHARE
 from .protocols import PROTOCOLS, Protocol, get
 from .protocols.base import Capabilities, SerialSettings
 from .stats import Stats
@@ -26,7 +27,7 @@ from .stream import SampleStream
 from .transport import Transport
 
 LISTEN_S = 1.5
-MAX_SKIPPED_SHARE = 0.25   # a protocol whose decoder throws away more than this did not fit
+MAX_SKIPPED_SHARE = GARBLED_SHARE  # a protocol whose decoder throws away more than this did not fit
 MIN_FRAMES = 3             # pen packets that make a protocol recognised without a query answer
 
 

@@ -166,10 +166,9 @@ def unlock(args, cfg: Config) -> int:
         before = store.unlock(args.user)
         if before is None:
             raise UnknownUser(f"{args.user!r} is not enrolled in {store.path}")
-        by = _who()
+        by, was = _who(), max(0.0, before.locked_until - time.time())
         store.log_decision(args.user, time.time(), {"event": "unlocked", "by": by,
-                                                     "failures": before.failures})
-    was = max(0.0, before.locked_until - time.time())
+                                                     "failures": before.failures, "lock_left_s": round(was)})
     log.warning("unlocked %s by %s (%d failures, %.0f s of lock left)", args.user, by, before.failures, was)
     emit(args, {"user": args.user, "unlocked": True, "failures": before.failures, "was_locked_s": round(was),
                 "store": str(cfg.store_path())},
@@ -201,7 +200,7 @@ def history(args, cfg: Config) -> int:
 def _history_line(r: dict) -> str:
     when = datetime.fromtimestamp(r["at"]).strftime("%Y-%m-%d %H:%M:%S")
     if r.get("event") == "unlocked":
-        return f"{when}  unlocked by {r['by']} after {r['failures']} failures"
+        return f"{when}  unlocked by {r['by']} ({r['lock_left_s']} s of lock left, {r['failures']} failures)"
     verdict = "ACCEPTED" if r["accepted"] else "REJECTED"
     score = "-" if r["score"] is None else f"{r['score']:.3f}"
     return f"{when}  {verdict}  {r['reason']:20s} score {score}  {r.get('pad') or ''}".rstrip()

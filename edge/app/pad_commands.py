@@ -32,13 +32,20 @@ def _port_line(p) -> str:
     if p.by_id:
         parts.append(p.by_id)
     parts.append("looks like " + "/".join(p.looks_like) if p.looks_like else "protocol unknown (sigpad probe)")
-    if p.held_by:
-        parts.append("in use by " + ", ".join(f"PID {h.pid}" + (f" ({h.command})" if h.command else "")
-                                              for h in p.held_by))
-    else:
+    locked = [h for h in p.held_by if h.lock]
+    opened = [h for h in p.held_by if not h.lock]
+    if locked:
+        parts.append(f"in use by {_pids(locked)}")
+    if opened:
+        parts.append(f"open in {_pids(opened)}")
+    if not p.held_by:
         parts.append("free")
     parts.append("you may open it" if p.may_open else f"you may not open it: {p.fix}")
     return "; ".join(parts)
+
+
+def _pids(holders) -> str:
+    return ", ".join(f"PID {h.pid}" + (f" ({h.command})" if h.command else "") for h in holders)
 
 
 def probe(args, cfg: Config) -> int:

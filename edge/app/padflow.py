@@ -62,7 +62,8 @@ class PadSource:
 
     def next(self, timeout_s: float | None) -> Signature | Refusal:
         """The next signature or refusal; raises ``CaptureError`` on timeout (saying what
-        the pad sent meanwhile: ``PadSilent``, ``PadGarbled``) or at the end."""
+        the pad sent meanwhile: ``PadSilent``, ``PadGarbled``), when what came was
+        mostly undecodable (``PadGarbled``), or at the end."""
         before = self.pad.stats
         try:
             item = self._queue.get(timeout=timeout_s)
@@ -74,6 +75,9 @@ class PadSource:
         if isinstance(item, Exception):
             self._queue.put(None)
             raise CaptureError(f"the pad stopped: {item}") from item
+        garbled = self.pad.garbled(before)
+        if garbled is not None:
+            raise garbled
         return item
 
     def drain(self) -> int:

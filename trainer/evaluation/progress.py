@@ -47,7 +47,7 @@ class Progress:
         self.done = self.computed = 0
         self.start = self._computing_s = clock()
         self._spent_s = 0.0
-        self._last_line = -1.0
+        self._last_line = self.start  # the first line at a tenth, or after a minute
         self._last_tenth = 0
         self._ended = False
 

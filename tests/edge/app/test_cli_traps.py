@@ -195,12 +195,13 @@ def keep_sending(vpad: VirtualPad, data: bytes, stop: threading.Event) -> None:
 
 @pytest.mark.parametrize("protocol, garbage, reason, code, words", [
     ("topaz", None, "pad-silent", 2, "nothing received from"),
-    ("topaz", bytes(range(0x20, 0x7F)) * 4, "pad-garbled", 2, "but no topaz frame decoded"),
-    ("sigpad", None, "capture-failed", 1, "the pen was never put down")])
+    ("topaz", bytes(range(0x20, 0x7F)) * 4, "pad-garbled", 2, "did not decode as topaz (19200 baud)"),
+    ("sigpad", None, "capture-failed", 1, "the pen was never put down"),
+    ("isdv4", None, "pad-garbled", 2, "did not decode as isdv4")])   # a sigpad pad read as ISDV4
 def test_a_capture_that_times_out_says_what_the_pad_sent(cli, files, protocol, garbage, reason, code, words):
     has_pressure = protocol != "topaz"           # Topaz: the pressure-free model
     cli("enroll", "alice", "--file", *files["enrol" if has_pressure else "enrol_flat"])
-    with VirtualPad(protocol, heartbeat_s=0.2) as vpad:
+    with VirtualPad("sigpad" if protocol == "isdv4" else protocol, heartbeat_s=0.2) as vpad:
         stop = threading.Event()
         if garbage:  # a pad at the wrong baud rate: bytes all the time, none of them a frame
             threading.Thread(target=keep_sending, args=(vpad, garbage, stop), daemon=True).start()
