@@ -28,7 +28,9 @@ bench: $(STAMP)
 	$(PY) -m bench.run_all --data $(DATA)
 
 # The shipped encoders (docs/training.md): fixed seed; the 5 cross-validation
-# folds that choose each threshold are cached in runs/cv and shared with bench.
+# folds that choose each threshold are cached (~/.cache/sigpad/cv, or CACHE=DIR)
+# and shared with bench. Caches made when they lived in the checkout's runs/
+# are read there with `make model CACHE=runs`.
 # Synthetic pretraining helps the pressure model; on Task1 the pressure-free
 # model does better without it (docs/training.md).
 # The pressure model: three towers (seeds 0-2), each pretrained on synthetic
@@ -41,10 +43,10 @@ MODEL_DISTILL ?= --towers 3 --distill-epochs 16 --label-weight 5 --score centroi
 model: $(STAMP)
 	$(PY) -m trainer.cli fit --data $(DATA)/Task2 --users 1-30 --seed 0 --loss contrastive \
 		$(MODEL_SYNTH) $(MODEL_DISTILL) --cv-threshold --fuse --quiet --out edge/models/pressure \
-		--keras runs/shipped/pressure.keras
+		--keras runs/shipped/pressure.keras $(if $(CACHE),--cache $(CACHE))
 	$(PY) -m trainer.cli fit --no-pressure --data $(DATA)/Task1 --data $(DATA)/Task2 --users 1-30 \
 		--seed 0 --loss contrastive --cv-threshold --fuse --quiet --out edge/models/no_pressure \
-		--keras runs/shipped/no_pressure.keras
+		--keras runs/shipped/no_pressure.keras $(if $(CACHE),--cache $(CACHE))
 
 evaluate: $(STAMP)
 	$(VENV)/bin/sigpad-train evaluate --method dtw --data $(DATA)/Task2

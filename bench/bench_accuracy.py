@@ -3,7 +3,7 @@
 One JSON line per (method, fold, task, precision) and one summary line per
 (method, task, precision) with mean, min and max over folds, on stdout.
 Each fold trains on 24 users and is scored on the other 6 with the harness
-protocol (10 trials, 5 references). Training folds are cached in runs/cv, so
+protocol (10 trials, 5 references). Training folds are cached (``--cache``, default ~/.cache/sigpad), so
 a second run only re-evaluates; a first run takes tens of minutes on 2 cores.
 
     python -m bench.bench_accuracy --data ../shared/data/svc2004 [--methods ...] > runs/acc.jsonl
@@ -41,7 +41,7 @@ def recipe_for(method: str, root: Path, args, extra: list[str] = ()):
     """The trainer.recipe.Recipe of a method, built from fit's options as `make model` gives them."""
     from trainer.fit_command import add_arguments, recipe_from_args
 
-    p = argparse.ArgumentParser()
+    p = argparse.ArgumentParser(allow_abbrev=False)
     add_arguments(p)
     if method == "distilled":
         return recipe_for("synth-contrastive", root, args, extra=DISTILLED)
@@ -96,7 +96,7 @@ def markdown_table(lines) -> str:
 def main(argv: list[str] | None = None) -> int:
     from firmware_bridge import svc2004
 
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.splitlines()[0])
     p.add_argument("--table", type=Path, default=None,
                    help="print the markdown table of a saved run's JSON lines and exit")
     p.add_argument("--data", type=Path, default=None, help="SVC2004 root (Task1/, Task2/)")
@@ -105,6 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--epochs", type=int, default=None, help="(fine-tuning) epochs, default fit's")
     p.add_argument("--synthetic", type=int, default=2000, help="synthetic writers for synth-*")
     p.add_argument("--synthetic-epochs", type=int, default=6, help="pretraining epochs for synth-*")
+    p.add_argument("--cache", type=Path, default=None, help="trained folds (default: ~/.cache/sigpad)")
     args = p.parse_args(argv)
     if args.table:
         print(markdown_table(args.table.read_text().splitlines()))
@@ -115,9 +116,11 @@ def main(argv: list[str] | None = None) -> int:
             for task in ("Task2", "Task1"):
                 emit("dtw", task, "-", dtw_folds(root, task))
             continue
+        from trainer.pretraining import use_cache_dir
         from trainer.recipe import cross_validate
         from trainer.training_loop import configure_threads
         configure_threads()
+        use_cache_dir(args.cache)
         folds = cross_validate(recipe_for(method, root, args), list(range(1, 31)),
                                log=lambda m: print(m, file=sys.stderr))
         for task in folds[0]["data"]:

@@ -70,7 +70,7 @@ def bench_idle(protocol: str = "sigpad", seconds: float = 2.0) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m bench.bench_decode")
+    ap = argparse.ArgumentParser(allow_abbrev=False, prog="python -m bench.bench_decode")
     ap.add_argument("--samples", type=int, default=100_000)
     ap.add_argument("--idle-s", type=float, default=2.0)
     args = ap.parse_args(argv)

@@ -20,7 +20,7 @@ def main(argv: list[str] | None = None) -> int:
     from firmware_bridge import svc2004
     from trainer.evaluation.evaluate import evaluate
 
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.splitlines()[0])
     p.add_argument("--data", type=Path, default=None, help="SVC2004 root (Task1/, Task2/)")
     p.add_argument("--tasks", nargs="+", default=["Task2", "Task1"])
     args = p.parse_args(argv)

@@ -266,7 +266,7 @@ def operating_point_synthetic(encoder: Encoder, writers: int = 30) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="bench_edge", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(allow_abbrev=False, prog="bench_edge", description=__doc__.splitlines()[0])
     p.add_argument("--data", type=Path, default=None, help="SVC2004 root (Task2/ inside)")
     p.add_argument("--model", type=Path, default=None, help="model directory (default: shipped)")
     p.add_argument("-n", type=int, default=400, help="decisions timed")

@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     from firmware_bridge import svc2004
     from trainer.folds import user_folds
 
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.splitlines()[0])
     p.add_argument("--data", type=Path, default=None, help="SVC2004 root (Task2/ inside)")
     p.add_argument("--seeds", type=int, nargs="+", default=[0])
     p.add_argument("--synthetic", type=int, default=2000)

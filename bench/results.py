@@ -88,7 +88,7 @@ def write(out: Path | None = None, folder: Path | None = None, recorded: Path | 
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.splitlines()[0])
     p.add_argument("--runs", type=Path, default=None, help="the benchmarks' JSON (default runs/bench)")
     p.add_argument("--out", type=Path, default=None, help="the file to write (default docs/results.md)")
     args = p.parse_args(argv)

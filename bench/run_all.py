@@ -54,7 +54,7 @@ def run_one(name: str, argv: list[str]) -> tuple[int, list[dict]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=None, help="SVC2004 root (default: $SIGPAD_DATA or ../shared)")
     parser.add_argument("--only", nargs="*", default=None, help="run only these benchmarks")
     parser.add_argument("--results", type=Path, default=None,

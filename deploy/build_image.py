@@ -261,7 +261,7 @@ def build_image(source: Path, bundle: Path, out: Path) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.splitlines()[0])
     p.add_argument("--image", type=Path, required=True, help="Raspberry Pi OS (64-bit) .img or .img.xz")
     p.add_argument("--bundle", type=Path, required=True, help="an unpacked bundle folder")
     p.add_argument("--out", type=Path, required=True, help="the image to write")

@@ -291,7 +291,8 @@ def run(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="deploy/bundle.py", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(allow_abbrev=False, prog="deploy/bundle.py",
+                                description=__doc__.splitlines()[0])
     add_arguments(p)
     try:
         return run(p.parse_args(argv))

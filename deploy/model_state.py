@@ -104,7 +104,7 @@ def decide(models: Path, active: Path, db: Path, new: list[str], switch: bool) -
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.splitlines()[0])
     p.add_argument("--models", type=Path, required=True, help="directory of installed models")
     p.add_argument("--active", type=Path, required=True,
                    help="the active models' directory (links per kind), or an old single-model link")

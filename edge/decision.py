@@ -9,14 +9,17 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from firmware_bridge.errors import CaptureError, DataFormatError, SignatureError
+from firmware_bridge.errors import (CaptureError, DataFormatError, NoSuchFile, PadGarbled, PadSilent,
+                                    PortBusy, SignatureError)
 
-from .errors import ReenrolmentNeeded, TemplateIntegrityError, UnknownUser
+from .errors import (AlreadyEnrolled, EnrolmentError, ReenrolmentNeeded, StoreMissing,
+                     TemplateIntegrityError, UnknownUser, WrongPadKind)
 from .scores import DEFAULT as DEFAULT_SCORE
 
 
 class Reason:
-    """The ``reason`` codes of a decision."""
+    """The ``reason`` codes of a decision, and of the enrolments and commands that
+    end without one (the CLI's exit code for each: ``edge.app.report``)."""
 
     MATCH = "match"
     NO_MATCH = "no-match"
@@ -24,23 +27,53 @@ class Reason:
     LOCKED_OUT = "locked-out"
     UNKNOWN_USER = "unknown-user"
     REENROL = "reenrolment-needed"
+    WRONG_PAD_KIND = "wrong-pad-kind"
     INTEGRITY = "template-integrity"
     BAD_SIGNATURE = "bad-signature"
+    NO_SUCH_FILE = "no-such-file"
     CAPTURE = "capture-failed"
+    PAD_SILENT = "pad-silent"
+    PAD_GARBLED = "pad-garbled"
+    PAD_IN_USE = "pad-in-use"
+    NO_STORE = "no-store"
+    INCONSISTENT = "inconsistent"          # enrolment: a signature unlike the others, or a copy
+    ALREADY_ENROLLED = "already-enrolled"  # enrolment without replace
     ERROR = "error"
 
 
+# Reasons that say the setup is wrong (pad, store, model), not the signature:
+# logged as warnings, so that `journalctl -p warning` shows them.
+SETUP_PROBLEMS = frozenset({Reason.REENROL, Reason.WRONG_PAD_KIND, Reason.INTEGRITY, Reason.PAD_SILENT,
+                            Reason.PAD_GARBLED, Reason.PAD_IN_USE, Reason.NO_STORE, Reason.ERROR})
+
 # Exception type -> decision reason; the first match wins (subclasses first).
 _REASONS = (
-    (UnknownUser, Reason.UNKNOWN_USER), (ReenrolmentNeeded, Reason.REENROL),
-    (TemplateIntegrityError, Reason.INTEGRITY), (CaptureError, Reason.CAPTURE),
-    (SignatureError, Reason.BAD_SIGNATURE), (DataFormatError, Reason.BAD_SIGNATURE),
+    (UnknownUser, Reason.UNKNOWN_USER), (WrongPadKind, Reason.WRONG_PAD_KIND),
+    (ReenrolmentNeeded, Reason.REENROL), (StoreMissing, Reason.NO_STORE),
+    (TemplateIntegrityError, Reason.INTEGRITY), (PadSilent, Reason.PAD_SILENT),
+    (PadGarbled, Reason.PAD_GARBLED), (PortBusy, Reason.PAD_IN_USE), (CaptureError, Reason.CAPTURE),
+    (NoSuchFile, Reason.NO_SUCH_FILE), (SignatureError, Reason.BAD_SIGNATURE),
+    (DataFormatError, Reason.BAD_SIGNATURE), (AlreadyEnrolled, Reason.ALREADY_ENROLLED),
 )
 
 
 def reason_for(exc: BaseException) -> str:
-    """The reason a decision gives for an error that stopped it."""
+    """The reason a decision (or an enrolment) gives for an error that stopped it."""
+    if isinstance(exc, EnrolmentError) and exc.outliers:
+        return Reason.INCONSISTENT  # these signatures: sign them again
     return next((r for kind, r in _REASONS if isinstance(exc, kind)), Reason.ERROR)
+
+
+def logfmt(fields: dict) -> str:
+    """``key=value`` pairs, one line, as log search tools read them (values with spaces quoted)."""
+    def value(v) -> str:
+        if v is None:
+            return "-"
+        if isinstance(v, bool):
+            return str(v).lower()
+        text = str(v)
+        return '"' + text.replace('"', "'") + '"' if (" " in text or not text) else text
+    return " ".join(f"{k}={value(v)}" for k, v in fields.items())
 
 
 @dataclass(frozen=True)
@@ -59,6 +92,13 @@ class Decision:
         d["score"] = None if self.score is None else round(self.score, 6)
         d["latency_ms"] = round(self.latency_ms, 3)
         return d
+
+    def log_fields(self, pad: str = "") -> dict:
+        """What one log line (and the user's history) keeps of a decision."""
+        return {"user": self.user, "accepted": self.accepted, "reason": self.reason,
+                "score": None if self.score is None else round(self.score, 4),
+                "threshold": round(self.threshold, 4), "latency_ms": round(self.latency_ms, 2),
+                "pad": pad or None}
 
     def __repr__(self) -> str:
         verdict = "ACCEPT" if self.accepted else "REJECT"

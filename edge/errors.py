@@ -39,8 +39,17 @@ class TemplateIntegrityError(StoreError, ValueError):
     """A stored template fails authentication: tampered row or wrong key."""
 
 
+class StoreMissing(StoreError, FileNotFoundError):
+    """No store where one was to be read: only enrolment (or ``sigpad init``) creates one."""
+
+
 class ReenrolmentNeeded(StoreError):
     """The user's templates were made with another model and must be renewed."""
+
+
+class WrongPadKind(ReenrolmentNeeded):
+    """The user enrolled on a pad with pressure and signs on one without (or the reverse):
+    the templates belong to the other kind's model."""
 
 
 class UnknownUser(StoreError, KeyError):
@@ -62,6 +71,10 @@ class EnrolmentError(SigpadError, ValueError):
     def __init__(self, message: str, outliers: tuple[int, ...] = ()):
         super().__init__(message)
         self.outliers = tuple(outliers)
+
+
+class AlreadyEnrolled(EnrolmentError):
+    """The user is enrolled and ``replace`` was not asked for."""
 
 
 class ConfigError(SigpadError, ValueError):

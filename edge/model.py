@@ -9,11 +9,22 @@ Backends, in order of preference (``backend=`` picks one by name):
 
 The embedding comes out as int8; it is dequantized and L2-normalised here,
 before any cosine, so scores never depend on the output scale.
+
+The interpreter's C++ side prints "INFO: Created TensorFlow Lite XNNPACK
+delegate for CPU." straight to file descriptor 2 on every load, and no
+setting of ai-edge-litert turns it off: the load runs with fd 2 caught
+(``_native_stderr_to_log``), that line is dropped and anything else is
+passed on through ``logging``, so a journal shows real problems only.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import logging
+import os
+import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +37,30 @@ from .preprocess import PREPROCESS_VERSION, preprocess
 
 MODELS_DIR = Path(__file__).resolve().parent / "models"
 BACKENDS = ("litert", "tflite", "tensorflow")
+BENIGN_NATIVE_LINES = ("Created TensorFlow Lite XNNPACK delegate",)
+log = logging.getLogger("sigpad.model")
+
+
+@contextlib.contextmanager
+def _native_stderr_to_log():
+    """Catch what native code writes to fd 2 meanwhile; log it, less the benign lines."""
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError, AttributeError):
+        yield  # no usable fd 2 (closed, or replaced by a test): nothing to catch
+        return
+    with tempfile.TemporaryFile() as caught:
+        os.dup2(caught.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            caught.seek(0)
+            for line in caught.read().decode(errors="replace").splitlines():
+                if line.strip() and not any(b in line for b in BENIGN_NATIVE_LINES):
+                    log.warning("interpreter: %s", line.strip())
 
 
 KINDS = ("pressure", "no_pressure")   # one model per pad capability, by these names
@@ -112,8 +147,9 @@ class Encoder:
         check_model_bytes(self.manifest, content, str(self.model_path))
         cls, self.backend = interpreter_class(backend)
         try:
-            self._interp = cls(model_content=content, num_threads=num_threads)
-            self._interp.allocate_tensors()
+            with _native_stderr_to_log():
+                self._interp = cls(model_content=content, num_threads=num_threads)
+                self._interp.allocate_tensors()
         except (ValueError, RuntimeError) as exc:
             raise ModelError(f"{self.model_path}: the interpreter cannot load it: {exc}") from exc
         self._inp = self._interp.get_input_details()[0]

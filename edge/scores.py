@@ -94,6 +94,10 @@ class Score:
     """Its values are cosines (or means of them), so ``threshold - margin``
     means the same for it as for a cosine: enrolment's consistency check may
     ask it without the user's statistics (``enrol.leave_one_out``)."""
+    range: ClassVar[tuple[float, float]] = (-1.0, 1.0)
+    """The least and the greatest value it can take. A threshold at or below
+    the least accepts every signature, one above the greatest none
+    (``check_threshold``)."""
 
     dtw: device_dtw.DtwConfig | None = None
     """The DTW sequences it needs stored with each reference, if any."""
@@ -138,6 +142,18 @@ def get(name: str) -> Score:
         return _REGISTRY[name]
     except KeyError:
         raise ConfigError(f"unknown score {name!r}") from None
+
+
+def check_threshold(score: "str | Score", threshold: float) -> float:
+    """``threshold`` if it can separate anything for ``score`` (a name, or a
+    configured score, whose range may depend on its parameters); else ``ConfigError``."""
+    score = get(score) if isinstance(score, str) else score
+    name, (lo, hi) = score.name, score.range
+    if lo < threshold <= hi:
+        return threshold
+    effect = "would accept every signature" if threshold <= lo else "would reject every signature"
+    raise ConfigError(f"threshold {threshold:g} {effect}: score {name!r} lies in [{lo:g}, {hi:g}], "
+                      f"so its threshold must be above {lo:g} and at most {hi:g}")
 
 
 def score(name: str, refs: np.ndarray, test: np.ndarray, stats: dict) -> float:
@@ -206,6 +222,7 @@ class CentroidMaxCosine(Score):
 class ZnormMeanCosine(Score):
     name = "znorm-mean-cosine"
     on_cosine_scale = False
+    range = (-2.0 / SD_FLOOR, 2.0 / SD_FLOOR)  # a difference of cosines over at least the floor
 
     def __call__(self, refs, probe):
         s, stats = _mean_cosine(refs.embeddings, probe.embedding), refs.stats
@@ -216,6 +233,7 @@ class ZnormMeanCosine(Score):
 class RefnormDistance(Score):
     name = "refnorm-distance"
     on_cosine_scale = False
+    range = (-2.0 / DIST_FLOOR, 0.0)  # a cosine distance (0..2) over at least the floor
 
     def __call__(self, refs, probe):
         s = _mean_cosine(refs.embeddings, probe.embedding)
@@ -226,6 +244,7 @@ class RefnormDistance(Score):
 class Dtw(Score):
     name = "dtw"
     on_cosine_scale = False
+    range = (-np.inf, 0.0)  # a distance over the references' own, negated: 0 only for a copy
 
     def __init__(self, dtw: device_dtw.DtwConfig | None = None):
         self.dtw = dtw
@@ -274,9 +293,13 @@ class Part:
 class Fused(Score):
     name = "fused"
     on_cosine_scale = False
+    range = (-np.inf, np.inf)  # until configured: then the parts' ranges, standardised and weighted
 
     def __init__(self, parts: tuple[Part, ...] = (), dtw: device_dtw.DtwConfig | None = None):
         self.parts, self.dtw = parts, dtw
+        if parts:
+            ends = [sorted(p.weight * (v - p.mean) / p.sd for v in p.score.range) for p in parts]
+            self.range = (float(sum(lo for lo, _ in ends)), float(sum(hi for _, hi in ends)))
 
     def configured(self, params):
         try:

@@ -45,6 +45,8 @@ class Settings:
     def __post_init__(self):
         if self.score is not None and self.score not in scores.names():
             raise ConfigError(f"score {self.score!r}: choose from {', '.join(scores.names())}")
+        if self.threshold is not None and self.score is not None:
+            scores.check_threshold(self.score, self.threshold)  # else once the manifest names the score
         if not 1 <= self.enrol_count <= 10:
             raise ConfigError(f"enrol count {self.enrol_count}: must be 1..10")
         # The policy checks its own limits (ConfigError): validated there, once.

@@ -14,6 +14,8 @@ Rows and what protects them:
   sealed int8 embedding) for replay detection, pruned to a fixed history.
 * ``meta`` - the schema version and a sealed key check, so that a wrong key
   is reported as a wrong key rather than as tampering with every row.
+* ``history`` - each user's last decisions for the operator (``sigpad
+  history``): time in clear, reason, score and pad sealed; unlocks too.
 
 Every change is one ``BEGIN IMMEDIATE`` transaction: a crash in the middle of
 an enrolment leaves the previous enrolment intact, and two processes on one
@@ -36,7 +38,7 @@ from pathlib import Path
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from .errors import (ConfigError, EnrolmentError, ReenrolmentNeeded, StoreError, TemplateIntegrityError,
+from .errors import (AlreadyEnrolled, ConfigError, ReenrolmentNeeded, StoreError, TemplateIntegrityError,
                      UnknownUser)
 
 from .keys import StoreKeys
@@ -62,7 +64,11 @@ CREATE TABLE IF NOT EXISTS attempts (
     accepted INTEGER NOT NULL, stream_mac BLOB NOT NULL, sealed BLOB NOT NULL);
 CREATE INDEX IF NOT EXISTS attempts_by_user ON attempts (user_id, id);
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS history (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, user_id TEXT NOT NULL, at REAL NOT NULL, sealed BLOB NOT NULL);
+CREATE INDEX IF NOT EXISTS history_by_user ON history (user_id, id);
 """
+HISTORY_KEPT = 100  # decisions kept per user for `sigpad history`
 
 
 @dataclass(frozen=True)
@@ -230,7 +236,7 @@ class Store:
         with self._durable(), self._tx() as db:
             exists = db.execute("SELECT 1 FROM users WHERE user_id=?", (user,)).fetchone()
             if exists and not replace:
-                raise EnrolmentError(f"{user!r} is already enrolled; re-enrol with --replace")
+                raise AlreadyEnrolled(f"{user!r} is already enrolled; re-enrol with --replace")
             self._delete_rows(db, user)
             db.execute("INSERT INTO users (user_id, model_sha256, enrolled_at, profile) VALUES (?,?,?,?)",
                        (user, model_sha, time.time(), self._seal(profile, _ad("profile", user, model_sha))))
@@ -288,7 +294,13 @@ class Store:
         with self._tx() as db:
             found = db.execute("SELECT 1 FROM users WHERE user_id=?", (user,)).fetchone()
             self._delete_rows(db, user)
+            db.execute("DELETE FROM history WHERE user_id=?", (user,))
         return found is not None
+
+    def enrolled_model(self, user: str) -> str | None:
+        """The sha256 of the model the user was enrolled with (None: not enrolled)."""
+        rows = self._query("SELECT model_sha256 FROM users WHERE user_id=?", (user,))
+        return rows[0][0] if rows else None
 
     # --- attempts and lockout ---------------------------------------------------------
 
@@ -320,6 +332,33 @@ class Store:
                 db.execute("DELETE FROM attempts WHERE user_id=? AND id NOT IN (SELECT id FROM attempts "
                            "WHERE user_id=? ORDER BY id DESC LIMIT ?)", (user, user, history))
         return new
+
+    def unlock(self, user: str) -> LockState | None:
+        """Clear a user's failures and lock; the state it had (None: no such user)."""
+        with self._tx() as db:
+            row = db.execute("SELECT failures, locked_until FROM users WHERE user_id=?", (user,)).fetchone()
+            if row is not None:
+                db.execute("UPDATE users SET failures=0, locked_until=0 WHERE user_id=?", (user,))
+        return None if row is None else LockState(*row)
+
+    # --- history (for the operator) ------------------------------------------------------
+
+    def log_decision(self, user: str, at: float, entry: dict, keep: int = HISTORY_KEPT) -> None:
+        """Keep ``entry`` (JSON values) in an enrolled user's history; unknown users have none."""
+        sealed = self._seal(json.dumps(entry).encode(), _ad("history", user))
+        with self._tx() as db:
+            if db.execute("SELECT 1 FROM users WHERE user_id=?", (user,)).fetchone() is None:
+                return
+            db.execute("INSERT INTO history (user_id, at, sealed) VALUES (?,?,?)", (user, at, sealed))
+            db.execute("DELETE FROM history WHERE user_id=? AND id NOT IN (SELECT id FROM history "
+                       "WHERE user_id=? ORDER BY id DESC LIMIT ?)", (user, user, keep))
+
+    def history(self, user: str, limit: int = 20) -> list[dict]:
+        """The user's last ``limit`` entries, newest first, each with its time ``at``."""
+        rows = self._query("SELECT at, CAST(sealed AS BLOB) FROM history WHERE user_id=? "
+                           "ORDER BY id DESC LIMIT ?", (user, limit))
+        return [{"at": at, **json.loads(self._open(s, _ad("history", user), f"history of {user!r}"))}
+                for at, s in rows]
 
     # --- counters ---------------------------------------------------------------------
 

@@ -14,6 +14,12 @@ so a caller that only looks at ``accepted`` is safe. What it does, in order:
 6. record the attempt and move the lockout counter, in one transaction - if
    that fails the decision is a reject, since an unrecorded accept could be
    replayed and an unrecorded failure would dodge the lockout.
+
+Every decision is logged as one ``key=value`` line (user, accepted, reason,
+score, latency, pad; the fields also ride on the record as ``sigpad`` for
+a journald handler) and kept in the user's history (``Store.history``).
+``refusal`` runs steps 1-2 alone, so a front end can say "unknown user" or
+"locked out" before asking anyone to sign.
 """
 
 from __future__ import annotations
@@ -30,10 +36,11 @@ from firmware_bridge.signature import Signature, check_usable
 from . import enrol as enrolment
 from . import dtw as device_dtw
 from . import replay, scores
-from .decision import Decision, Reason, reason_for
-from .errors import ConfigError, EnrolmentError
+from .decision import SETUP_PROBLEMS, Decision, Reason, logfmt, reason_for
+from .errors import AlreadyEnrolled, ConfigError, EnrolmentError, ReenrolmentNeeded, StoreMissing, WrongPadKind
 from .keys import load_keys
-from .model import Encoder, resolve_model_dir, shipped_model_dir
+from .manifest import load_manifest
+from .model import Encoder, model_kind, resolve_model_dir, shipped_model_dir
 from .settings import Settings
 from .store import Store, check_user_id
 from .templates import dequantize, dequantize_many, quantize, split
@@ -64,7 +71,17 @@ class Verifier:
         else:
             raise ConfigError(f"score {self.score_name!r} needs a threshold (--threshold): "
                               f"the manifest's threshold is for {manifest.score!r}")
+        if config.threshold is not None:
+            try:
+                scores.check_threshold(self.scorer, self.threshold)
+            except ConfigError as exc:
+                raise ConfigError(f"--threshold / [decision] threshold: {exc}") from None
         self.lockout = config.lockout
+
+    @property
+    def has_pressure(self) -> bool:
+        """The model is for pads with pressure (the other kind's model is another file)."""
+        return self.encoder.manifest.preprocessing.use_pressure
 
     def close(self) -> None:
         self.store.close()
@@ -98,6 +115,12 @@ class Verifier:
         raise ConfigError(f"neither {self.score_name!r} nor the manifest's {manifest.score!r} "
                           "can check an enrolment's consistency")
 
+    def check_enrollable(self, user: str, replace: bool = False) -> None:
+        """Raise before anyone signs: an invalid user id, or one enrolled already without ``replace``."""
+        check_user_id(user)
+        if not replace and self.store.enrolled_model(user) is not None:
+            raise AlreadyEnrolled(f"{user!r} is already enrolled; re-enrol with --replace")
+
     def enrol(self, user: str, sigs: list[Signature], replace: bool = False,
               count_failure: bool = True) -> enrolment.Enrolment:
         """Enrol (or with ``replace`` re-enrol) a user; raises on failure, counting it
@@ -127,26 +150,73 @@ class Verifier:
         try:
             decision = self._verify(user, sig, t0)
         except Exception as exc:  # fail closed: whatever went wrong, it is not an accept
-            decision = self.reject(user, reason_for(exc), str(exc), t0)
+            decision = self._reject(user, reason_for(exc), str(exc), t0)
             if decision.reason == Reason.ERROR:
                 log.exception("verify %s failed", user)
-        log.info("%r", decision)
-        return decision
+        return self._decided(decision, sig.source)
+
+    def refusal(self, user: str) -> Decision | None:
+        """The rejection any signature of ``user`` would get (invalid id, locked out, unknown,
+        enrolled with another model or pad kind), or None: ask this before anyone signs."""
+        t0 = time.perf_counter()
+        try:
+            check_user_id(user)
+            refused = self._locked_out(user, self.clock(), t0)
+            if refused is None:
+                self._load(user)
+                return None
+        except Exception as exc:
+            refused = self._reject(user, reason_for(exc), str(exc), t0)
+        return self._decided(refused, "")
 
     def reject(self, user: str, reason: str, detail: str, t0: float | None = None,
-               score_value: float | None = None) -> Decision:
-        """A rejecting decision (also for callers whose capture failed before verify)."""
+               score_value: float | None = None, pad: str = "") -> Decision:
+        """A rejecting decision for callers whose capture failed before verify (logged and kept)."""
+        return self._decided(self._reject(user, reason, detail, t0, score_value), pad)
+
+    def _reject(self, user: str, reason: str, detail: str, t0: float | None = None,
+                score_value: float | None = None) -> Decision:
         latency = 0.0 if t0 is None else (time.perf_counter() - t0) * 1000
         return Decision(user, False, score_value, self.threshold, reason, latency, detail, self.score_name)
+
+    def _decided(self, d: Decision, pad: str) -> Decision:
+        """Log one line for the decision and keep it in the user's history."""
+        fields = d.log_fields(pad)
+        level = logging.WARNING if d.reason in SETUP_PROBLEMS else logging.INFO
+        log.log(level, "decision %s", logfmt(fields), extra={"sigpad": fields})
+        entry = {k: fields[k] for k in ("accepted", "reason", "score", "latency_ms", "pad")}
+        try:
+            self.store.log_decision(d.user, self.clock(), entry)
+        except Exception as exc:  # the history informs the operator; the decision stands
+            log.warning("history of %s not kept: %s", d.user, exc)
+        return d
+
+    def _locked_out(self, user: str, now: float, t0: float) -> Decision | None:
+        remaining = self.lockout.remaining_s(self.store.lock_state(user), now)
+        if remaining > 0:
+            return self._reject(user, Reason.LOCKED_OUT,
+                                f"too many failed attempts; locked for {remaining:.0f} s more", t0)
+        return None
+
+    def _load(self, user: str):
+        """The user's enrolment for this model; a user enrolled on the other pad kind is told so."""
+        try:
+            return self.store.load(user, self.model_sha)
+        except ReenrolmentNeeded as exc:
+            if self.store.enrolled_model(user) == _other_kind_sha(self.config, self.has_pressure):
+                enrolled, here = ("with", "has none") if not self.has_pressure else ("without", "has it")
+                raise WrongPadKind(f"{user!r} enrolled on a pad {enrolled} pressure and this pad {here}: "
+                                   "sign on a pad of the enrolment's kind, or re-enrol on this one "
+                                   "(enroll --replace)") from exc
+            raise
 
     def _verify(self, user: str, sig: Signature, t0: float) -> Decision:
         check_user_id(user)
         now = self.clock()
-        remaining = self.lockout.remaining_s(self.store.lock_state(user), now)
-        if remaining > 0:
-            return self.reject(user, Reason.LOCKED_OUT,
-                               f"too many failed attempts; locked for {remaining:.0f} s more", t0)
-        enrolled = self.store.load(user, self.model_sha)
+        refused = self._locked_out(user, now, t0)
+        if refused is not None:
+            return refused
+        enrolled = self._load(user)
         check_usable(sig)
         refs = self._references(enrolled)
         embedding = self.encoder.embed(sig)
@@ -160,7 +230,7 @@ class Verifier:
                                   lambda st: self.lockout.update(st, accepted, now),
                                   self.config.replay_history)
         if replayed is not None:
-            return self.reject(user, Reason.REPLAY, replayed, t0, value)
+            return self._reject(user, Reason.REPLAY, replayed, t0, value)
         reason = Reason.MATCH if accepted else Reason.NO_MATCH
         detail = "" if accepted else f"score {value:.3f} below threshold {self.threshold:.3f}"
         latency = (time.perf_counter() - t0) * 1000
@@ -181,6 +251,14 @@ class Verifier:
         return device_dtw.unpack(device_dtw.sequence(sig, cfg), cfg) if cfg else None
 
 
+def _other_kind_sha(config: Settings, has_pressure: bool) -> str | None:
+    """The sha256 of the model a pad of the other kind would use (None: there is none)."""
+    try:
+        return load_manifest(model_dir_of(config, not has_pressure) / "manifest.json").sha256
+    except Exception:  # no such model: then no one can be enrolled on it
+        return None
+
+
 def model_dir_of(config: Settings, has_pressure: bool = True) -> Path:
     """The model for a pad with (or without) pressure: the configured one
     (a models root gives the pad's kind), else the shipped one."""
@@ -189,13 +267,35 @@ def model_dir_of(config: Settings, has_pressure: bool = True) -> Path:
     return resolve_model_dir(config.model, has_pressure)
 
 
-def open_verifier(config: Settings, service: bool = False, has_pressure: bool = True) -> Verifier:
-    """Load the model, the key and the store that ``config`` names."""
+def open_store(config: Settings, service: bool = False, create: bool = True) -> Store:
+    """The store and key that ``config`` names.
+
+    ``create=False`` (every command but enrolment): a missing store is an
+    error naming its path, not a new empty store and a new key - which would
+    answer "nobody is enrolled" about the wrong place.
+    """
+    path = config.store_path(service)
+    if not create and not path.exists():
+        raise StoreMissing(f"no template store at {path}: enrol someone first (enroll creates it, "
+                           "as does init), or name the store in use with --store or [store] path "
+                           "(the service's is /var/lib/sigpad/templates.db: run as its user, "
+                           "e.g. sudo sigpad ...)")
+    store = Store(path, load_keys(config.key_path(service), create=create))
+    log.info("store %s", path)
+    return store
+
+
+def open_verifier(config: Settings, service: bool = False, has_pressure: bool = True,
+                  create: bool = True) -> Verifier:
+    """Load the model, the key and the store that ``config`` names (``create``: see ``open_store``)."""
     encoder = Encoder(model_dir_of(config, has_pressure), backend=config.backend)
-    keys = load_keys(config.key_path(service))
-    store = Store(config.store_path(service), keys)
+    store = open_store(config, service, create)
     try:
-        return Verifier(encoder, store, config)
+        verifier = Verifier(encoder, store, config)
     except Exception:
         store.close()
         raise
+    m = encoder.manifest
+    log.info("model %s (%s, sha256 %s..., %s, threshold %.3f)", encoder.model_path.parent,
+             model_kind(verifier.has_pressure), m.sha256[:12], verifier.score_name, verifier.threshold)
+    return verifier

@@ -40,6 +40,10 @@ class DataFormatError(SigpadError, ValueError):
         self.line = line
 
 
+class NoSuchFile(DataFormatError, FileNotFoundError):
+    """A signature file that is not there (a typo, not a bad signature)."""
+
+
 # --- the serial line ----------------------------------------------------------
 
 class ProtocolError(SigpadError, ValueError):
@@ -58,5 +62,25 @@ class PadDisconnected(TransportError, ConnectionError):
     """The pad went away (unplugged, port closed) in the middle of something."""
 
 
+class PortBusy(TransportError):
+    """Another process holds the serial port (ports are opened exclusively).
+
+    ``pids``: the processes seen holding it (empty when they cannot be seen,
+    e.g. another user's process without the rights to look).
+    """
+
+    def __init__(self, message: str, pids: tuple[int, ...] = ()):
+        super().__init__(message)
+        self.pids = tuple(pids)
+
+
 class CaptureError(SigpadError, RuntimeError):
     """A signature could not be captured: too short, too long, broken off."""
+
+
+class PadSilent(CaptureError):
+    """Nothing at all came from the pad while a signature was awaited."""
+
+
+class PadGarbled(CaptureError):
+    """Bytes came from the pad but none decoded: a wrong protocol or baud rate."""

@@ -22,12 +22,13 @@ CRC errors, resyncs, lost frames, reconnects, signatures and refusals.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from typing import Iterator
 
 from .capture import CaptureConfig, Refusal, SignatureCapture
-from .errors import PadDisconnected
+from .errors import CaptureError, PadDisconnected, PadGarbled, PadSilent, TransportError
 from .protocols import get
 from .protocols.base import Capabilities, Protocol, SerialSettings
 from .signature import Signature
@@ -35,6 +36,9 @@ from .stats import Stats
 from .stream import SampleStream
 from .transport import Transport
 
+GARBLED_SHARE = 0.25
+"""Bytes thrown away while resyncing, as a share of those received, above which the
+line is garbled rather than noisy (probe.MAX_SKIPPED_SHARE judges a protocol by it too)."""
 POLL_S = 1.0
 """Longest blocking read when nothing is in progress: only so that close()
 from another thread is seen on transports that cannot cancel a read."""
@@ -44,14 +48,22 @@ def open_pad(url: str, protocol: str | Protocol = "sigpad", *,
              config: CaptureConfig = CaptureConfig(), reconnect: bool = True,
              settings: SerialSettings | None = None,
              usb_ids: tuple[tuple[int, int], ...] | None = None,
-             handshake_timeout_s: float = 1.0) -> "Pad":
+             handshake_timeout_s: float = 1.0, baud: int | None = None) -> "Pad":
     """Open the pad at ``url`` speaking ``protocol`` (isdv4, sigpad, topaz).
 
+    ``baud`` overrides the protocol's line speed (some ISDV4 parts run at 19200).
     Raises ``TransportError`` when the port cannot be opened at all.
     """
     proto = get(protocol)
+    if url == "auto" and not (proto.usb_ids if usb_ids is None else usb_ids):
+        raise TransportError(f"port 'auto' finds a pad by its USB id, and {proto.name} pads have none "
+                             "(they sit behind a generic USB-serial adapter or on a UART): name the "
+                             "port, e.g. /dev/ttyUSB0 or /dev/serial0 (`sigpad ports` lists them)")
+    settings = settings or proto.serial
+    if baud is not None:
+        settings = dataclasses.replace(settings, baudrate=baud)
     pad = Pad(url, proto, config=config, reconnect=reconnect,
-              settings=settings or proto.serial,
+              settings=settings,
               usb_ids=proto.usb_ids if usb_ids is None else usb_ids,
               handshake_timeout_s=handshake_timeout_s)
     pad.open()
@@ -142,6 +154,40 @@ class Pad:
 
     def __repr__(self) -> str:
         return f"<Pad {self.protocol.name} {self.transport.port or self.transport.url}>"
+
+    def silence(self, before: Stats, seconds: float) -> CaptureError:
+        """Why no signature came in ``seconds`` since ``before`` (a ``stats`` copy): what was seen.
+
+        Nothing at all (``PadSilent``), bytes that never decoded (``PadGarbled``:
+        a wrong protocol or baud rate), or a pad that talks while nobody signs.
+        """
+        seen = self._stats.since(before)
+        port = self.transport.port or self.transport.url
+        where = f"from {port} in {seconds:g} s"
+        if seen.bytes_in == 0:
+            return PadSilent(f"nothing received {where}: is the pad plugged in, powered and on this "
+                             f"port? `sigpad probe --port {port}` listens and says what it hears")
+        if (garbled := self.garbled(before)) is not None:
+            return garbled
+        if seen.frames == 0:
+            return PadGarbled(f"{seen.bytes_in} bytes received {where} but no {self.protocol.name} "
+                              f"frame decoded: a wrong protocol or baud rate "
+                              f"({self.transport.settings.baudrate} baud)? `sigpad probe --port {port}` "
+                              "tells which")
+        return CaptureError(f"no signature {where}: the pad answers ({seen.frames} frames, "
+                            f"{seen.samples} pen reports) but the pen was never put down on it")
+
+    def garbled(self, before: Stats) -> PadGarbled | None:
+        """``PadGarbled`` when most bytes since ``before`` did not decode: whatever a
+        wrong protocol or baud rate made of them (a "signature" of stray packets
+        too) is no signature, and must not count as someone's failed attempt."""
+        seen = self._stats.since(before)
+        if seen.bytes_in == 0 or seen.skipped_bytes <= GARBLED_SHARE * seen.bytes_in:
+            return None
+        port = self.transport.port or self.transport.url
+        return PadGarbled(f"{seen.skipped_bytes} of the {seen.bytes_in} bytes from {port} did not decode "
+                          f"as {self.protocol.name} ({self.transport.settings.baudrate} baud): a wrong "
+                          f"protocol or baud rate? `sigpad probe --port {port}` tells which")
 
     # --- the loop -------------------------------------------------------------------
 

@@ -31,3 +31,7 @@ class Stats:
 
     def copy(self) -> "Stats":
         return replace(self)
+
+    def since(self, before: "Stats") -> "Stats":
+        """What was counted after ``before`` (an earlier copy) was taken."""
+        return Stats(**{k: v - getattr(before, k) for k, v in vars(self).items()})

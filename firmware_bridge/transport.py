@@ -14,6 +14,10 @@ them; ``stream.SampleStream`` decodes.
 * A failing read or write (unplugged adapter, closed pty) closes the port
   and raises ``PadDisconnected``; ``reconnect()`` then reopens the same URL
   with exponential backoff until it works or ``close()`` is called.
+* A port is opened exclusively (pyserial's ``exclusive=True``, a ``flock``):
+  two readers on one pad would each get part of the bytes and both judge
+  broken signatures, so the second open fails with ``PortBusy`` naming the
+  process that holds it (``ports.open_error``).
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ import serial
 from serial.tools import list_ports
 
 from .errors import PadDisconnected, TransportError
+from .ports import open_error
 from .protocols.base import SerialSettings
 from .stats import Stats
 
@@ -74,9 +79,9 @@ class Transport:
         try:
             self._ser = serial.serial_for_url(
                 port, baudrate=s.baudrate, bytesize=s.bytesize, parity=s.parity,
-                stopbits=s.stopbits, timeout=0, write_timeout=2.0)
+                stopbits=s.stopbits, timeout=0, write_timeout=2.0, exclusive=True)
         except (serial.SerialException, OSError, ValueError, termios.error) as exc:
-            raise TransportError(f"cannot open {port}: {exc}") from exc
+            raise open_error(port, exc) from exc
         self.port = port
 
     def reconnect(self) -> bool:

@@ -25,6 +25,8 @@ COMMANDS = {
     "bundle": ("deploy/bundle.py", "build the Raspberry Pi deployment bundle"),
 }
 CHECKOUT = Path(__file__).resolve().parents[1]
+DESCRIPTION = ("sigpad's workstation tools: score a verifier, write synthetic writers, "
+               "train and export the int8 encoder, build the Raspberry Pi bundle")
 
 
 def load(module: str):
@@ -47,10 +49,11 @@ def load(module: str):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="sigpad-train", description=__doc__.splitlines()[0])
+    # The help is for users; the module's docstring is for whoever adds a subcommand.
+    parser = argparse.ArgumentParser(allow_abbrev=False, prog="sigpad-train", description=DESCRIPTION)
     sub = parser.add_subparsers(dest="command", required=True)
     for name, (module, help_text) in COMMANDS.items():
-        p = sub.add_parser(name, help=help_text)
+        p = sub.add_parser(name, help=help_text, allow_abbrev=False)
         p.set_defaults(_module=module)
         try:
             load(module).add_arguments(p)

@@ -51,7 +51,7 @@ def add_arguments(p) -> None:
     p.add_argument("--no-pressure", action="store_true",
                    help="a pressure-free model (7 channels) for pads without pressure")
     p.add_argument("--synthetic", type=int, default=0, metavar="N",
-                   help="pretrain on N synthetic writers first (cached in runs/)")
+                   help="pretrain on N synthetic writers first (cached, see --cache)")
     p.add_argument("--synthetic-epochs", type=int, default=6, help="pretraining epochs")
     p.add_argument("--pair-ratio", default="40/30/30", type=_ratio,
                    help="genuine/skilled/random pair shares, e.g. 50/40/10 (Bromley's)")
@@ -77,7 +77,10 @@ def add_arguments(p) -> None:
                    help="ship the fused decision (cosine + the device's DTW, trainer.fusion): its "
                         "constants, weight and threshold from the 5 folds of --cv-threshold")
     p.add_argument("--threads", type=int, default=None)
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--quiet", action="store_true", help="Keras: one line per epoch, no progress bar")
+    p.add_argument("--cache", type=Path, default=None, metavar="DIR",
+                   help="keep trained folds, towers and pretraining here "
+                        "(default: $XDG_CACHE_HOME/sigpad, i.e. ~/.cache/sigpad)")
 
 
 def _ratio(text: str) -> tuple:
@@ -117,8 +120,10 @@ def run(args) -> int:
     from .training_loop import configure_threads
 
     args.threads = configure_threads(args.threads)
+    from .pretraining import use_cache_dir
     from .recipe import train_recipe, export_recipe, threshold_for
 
+    use_cache_dir(args.cache)
     recipe = recipe_from_args(args)
     users = parse_users(args.users)
     start = time.time()

@@ -4,15 +4,22 @@ The writers come from ``firmware_bridge.synthetic`` (sigma-lognormal; each
 writer has its own stroke plan, genuine signatures vary it the way one person
 varies, skilled forgeries imitate it with a forger's slower, less fluent
 motor program). Generating thousands takes minutes, so the preprocessed
-arrays are cached under ``runs/cache`` keyed by (N, seed, preprocessing),
-and the pretrained weights under ``runs/pretrain``: pretraining involves no
+arrays are cached under ``cache/`` keyed by (N, seed, preprocessing),
+and the pretrained weights under ``pretrain/``: pretraining involves no
 real user, so every fold of the benchmark fine-tunes the same weights.
+
+The caches (these, and the folds and towers of ``trainer.recipe``) live in
+``cache_dir()``: ``--cache DIR``, else ``$XDG_CACHE_HOME/sigpad`` (by default
+``~/.cache/sigpad``) - never beside the package, which is site-packages once
+installed. (They used to be in the checkout's ``runs/``: ``--cache runs``,
+or ``make model CACHE=runs``, still reads them there.)
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import replace
 from pathlib import Path
 
@@ -23,11 +30,27 @@ from edge.preprocess import PreprocessConfig
 from firmware_bridge.errors import SigpadError
 
 from .data import SigSet, from_signatures
+from .evaluation.progress import Progress
 
-CACHE = Path(__file__).resolve().parent.parent / "runs"
 GENUINE_PER_WRITER = 8
 FORGERIES_PER_WRITER = 4
 WRITER_ID_BASE = 1_000_000  # far above any real user number
+
+
+_cache_override: Path | None = None
+
+
+def cache_dir() -> Path:
+    """Where trained folds, towers, pretrained weights and synthetic sets are kept."""
+    if _cache_override is not None:
+        return _cache_override
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "sigpad"
+
+
+def use_cache_dir(path: str | os.PathLike | None) -> None:
+    """``--cache DIR``: keep the caches there from now on (None: the default again)."""
+    global _cache_override
+    _cache_override = None if path is None else Path(path).expanduser()
 
 
 def cache_key(*parts) -> str:
@@ -35,11 +58,11 @@ def cache_key(*parts) -> str:
 
 
 def _cache_path(n_writers: int, seed: int, config: PreprocessConfig) -> Path:
-    return CACHE / "cache" / f"synthetic-{cache_key(n_writers, seed, config.to_dict())}.npz"
+    return cache_dir() / "cache" / f"synthetic-{cache_key(n_writers, seed, config.to_dict())}.npz"
 
 
 def synthetic_set(n_writers: int, seed: int, config: PreprocessConfig) -> SigSet:
-    """N synthetic writers, preprocessed; cached in runs/cache.
+    """N synthetic writers, preprocessed; cached in cache_dir()/cache.
 
     Generation (~10 ms a signature) is the cost, so one pass preprocesses for
     both pad kinds (with and without pressure) and caches both.
@@ -56,16 +79,18 @@ def generate(n_writers: int, seed: int, configs) -> None:
     from firmware_bridge.synthetic import make_writer
 
     sigs = []
-    for w in range(n_writers):
-        writer = make_writer(seed * 1_000_003 + w)
-        wid = WRITER_ID_BASE + w
-        for genuine, count, draw in ((True, GENUINE_PER_WRITER, writer.genuine),
-                                     (False, FORGERIES_PER_WRITER, writer.forgery)):
-            for i in range(count):
-                try:
-                    sigs.append((wid, genuine, draw(i)))
-                except SigpadError:
-                    continue  # a draw too short to be a signature: skip it, as a pad would
+    with Progress(n_writers, "synthetic writers") as bar:
+        for w in range(n_writers):
+            writer = make_writer(seed * 1_000_003 + w)
+            wid = WRITER_ID_BASE + w
+            for genuine, count, draw in ((True, GENUINE_PER_WRITER, writer.genuine),
+                                         (False, FORGERIES_PER_WRITER, writer.forgery)):
+                for i in range(count):
+                    try:
+                        sigs.append((wid, genuine, draw(i)))
+                    except SigpadError:
+                        continue  # a draw too short to be a signature: skip it, as a pad would
+            bar.advance()
     for config in configs:
         data = from_signatures(sigs, config)
         path = _cache_path(n_writers, seed, config)
@@ -74,11 +99,11 @@ def generate(n_writers: int, seed: int, configs) -> None:
 
 
 def pretrained_encoder(n_writers: int, seed: int, config: PreprocessConfig, cfg):
-    """An encoder pretrained on N synthetic writers (cached weights in runs/pretrain)."""
+    """An encoder pretrained on N synthetic writers (cached weights in cache_dir()/pretrain)."""
     from .encoder import build_encoder
     from .training_loop import fit_encoder
 
-    path = CACHE / "pretrain" / f"{pretrain_key(n_writers, seed, config, cfg)}.weights.h5"
+    path = cache_dir() / "pretrain" / f"{pretrain_key(n_writers, seed, config, cfg)}.weights.h5"
     encoder = build_encoder(config.shape, dim=cfg.dim, width=cfg.width)
     if path.exists():
         encoder.load_weights(path)
@@ -90,6 +115,6 @@ def pretrained_encoder(n_writers: int, seed: int, config: PreprocessConfig, cfg)
 
 
 def pretrain_key(n_writers: int, seed: int, config: PreprocessConfig, cfg) -> str:
-    """The key of runs/pretrain weights: writers, preprocessing, TrainConfig and the tower's shape."""
+    """The key of pretrained weights: writers, preprocessing, TrainConfig and the tower's shape."""
     from .encoder import architecture
     return cache_key(n_writers, seed, config.to_dict(), vars(cfg) | {"verbose": None}, architecture())

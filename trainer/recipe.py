@@ -5,8 +5,9 @@ A ``Recipe`` (built from ``sigpad-train fit``'s options by
 trained model: data folders, preprocessing, TrainConfig, synthetic writers,
 towers and distillation, score. ``cross_validate`` trains one
 model per user fold and scores it on the held-out users, float and int8;
-each fold's result is cached in ``runs/cv`` under a key of the whole recipe,
-so ``make model`` and the benchmark share folds they have in common.
+each fold's result is cached in ``cv/`` of the cache directory
+(``trainer.pretraining.cache_dir``) under a key of the whole recipe, so
+``make model`` and the benchmark share folds they have in common.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from edge import scores as edge_scores
 from edge.preprocess import PreprocessConfig
 
 from .data import SigSet, load_sigcomp2009, load_svc2004
-from .pretraining import CACHE, cache_key
+from .pretraining import cache_dir, cache_key
+from .evaluation.progress import Progress
 from .training_loop import TrainConfig
 
 WRITER_OFFSET = 1000  # folder k's user u becomes writer k * 1000 + u
@@ -52,7 +54,7 @@ class Recipe:
     data: tuple[Path, ...]           # SVC2004-format folders, resolved; folder k's user u is writer k * 1000 + u
     train: TrainConfig               # the training loop: loss, epochs, pairs, batch, learning rate, shape, seed
     preprocessing: PreprocessConfig  # the edge's (with or without pressure): what the int8 file takes
-    synthetic: int = 0               # synthetic writers to pretrain on first (0: none; cached in runs/)
+    synthetic: int = 0               # synthetic writers to pretrain on first (0: none; cached)
     synthetic_epochs: int = 6        # pretraining epochs, at PRETRAIN_PAIRS_FACTOR x the pairs
     towers: int = 1                  # towers trained with seeds seed, seed + 1, ... (each pretrained on its own)
     distill: Distillation | None = None  # distil the towers into one; None: export them stacked
@@ -75,7 +77,7 @@ def train_recipe(recipe: Recipe, users):
 
     ``recipe.towers`` = n > 1 trains n towers independently (seeds seed,
     seed+1, ...; each pretrained and fine-tuned on its own; fine-tuned weights
-    cached in runs/towers). They are then either stacked into one encoder
+    cached in the cache's towers/). They are then either stacked into one encoder
     (trainer.encoder.stack_towers) or, with ``recipe.distill``, distilled
     into ONE tower (trainer.distill) that starts from the first: the student
     is what gets exported, the stack is only its teacher.
@@ -84,10 +86,12 @@ def train_recipe(recipe: Recipe, users):
 
     data = load_training(recipe, users)
     towers, finals = [], []
-    for i in range(recipe.towers):
-        encoder, final = _cached_tower(recipe, i, data, users)
-        towers.append(encoder)
-        finals.append(final)
+    with Progress(recipe.towers, "towers", silent=recipe.towers == 1) as bar:
+        for i in range(recipe.towers):
+            encoder, final, cached = _cached_tower(recipe, i, data, users)
+            towers.append(encoder)
+            finals.append(final)
+            bar.advance(cached=cached)
     if len(towers) == 1 or not recipe.distill:
         return stack_towers(towers), data, {"loss": finals, "tower_final_loss": finals}
     student, history = _distill(recipe, towers, data)
@@ -100,21 +104,21 @@ def _tower_recipe(recipe: Recipe, i: int) -> Recipe:
 
 
 def _cached_tower(recipe: Recipe, i: int, data: SigSet, users):
-    """Tower i fine-tuned on ``users``: (encoder, final loss), from runs/towers when trained before."""
+    """Tower i fine-tuned on ``users``: (encoder, final loss, read from the cache?)."""
     from .encoder import build_encoder
 
     one = _tower_recipe(recipe, i)
-    path = CACHE / "towers" / f"{cache_key(recipe_key(one), sorted(int(u) for u in users))}.weights.h5"
+    path = cache_dir() / "towers" / f"{cache_key(recipe_key(one), sorted(int(u) for u in users))}.weights.h5"
     cfg = one.train
     if path.exists():
         encoder = build_encoder(data.x.shape[1:], dim=cfg.dim, width=cfg.width)
         encoder.load_weights(path)
-        return encoder, json.loads(path.with_suffix(".json").read_text())["final_loss"]
+        return encoder, json.loads(path.with_suffix(".json").read_text())["final_loss"], True
     encoder, history = _train_tower(one, cfg, data)
     path.parent.mkdir(parents=True, exist_ok=True)
     encoder.save_weights(path)
     path.with_suffix(".json").write_text(json.dumps({"final_loss": float(history["loss"][-1])}))
-    return encoder, float(history["loss"][-1])
+    return encoder, float(history["loss"][-1]), False
 
 
 def _train_tower(recipe: Recipe, cfg, data: SigSet):
@@ -146,7 +150,7 @@ def _distill(recipe: Recipe, towers, data: SigSet):
     teacher = stack_towers([_copy(t) for t in towers], name="teacher", max_dim=None)
     # Seed before copying the student: its dropout draws a seed from the global
     # generator, whose state otherwise depends on what this process did before
-    # (trained the towers, or loaded them from runs/towers).
+    # (trained the towers, or loaded them from the cache).
     keras.utils.set_random_seed(cfg.seed + DISTILL_SEED_OFFSET)
     student = _copy(towers[0])
     sets = [data]
@@ -179,7 +183,7 @@ def export_recipe(recipe: Recipe, encoder, train_set: SigSet, out: Path, thresho
 
 
 def recipe_key(recipe: Recipe) -> str:
-    """The recipe's key in runs/cv and runs/towers: the same strings as when a recipe was a dict."""
+    """The recipe's key in the cache's cv/ and towers/: the same strings as when a recipe was a dict."""
     from .encoder import architecture
     cfg = dataclasses.asdict(recipe.train) | {"verbose": None}
     parts = [[str(d) for d in recipe.data], recipe.preprocessing.to_dict(), cfg,
@@ -225,24 +229,27 @@ def _strip(summary: dict) -> dict:
 
 
 def cross_validate(recipe: Recipe, users, n_folds: int = 5, log=print) -> list[dict]:
-    """One result per fold (see run_fold), cached in runs/cv/<recipe key>/, each
-    with its int8 file beside it (``fold_model``; folds cached before files were
-    kept have none)."""
+    """One result per fold (see run_fold), cached in cv/<recipe key>/ of the cache
+    directory, each with its int8 file beside it (``fold_model``; folds cached
+    before files were kept have none)."""
     from .folds import user_folds
 
-    folder = CACHE / "cv" / recipe_key(recipe)
+    folder = cache_dir() / "cv" / recipe_key(recipe)
     folder.mkdir(parents=True, exist_ok=True)
     results = []
-    for k, test in enumerate(user_folds(n_folds, sorted(users))):
-        path = folder / f"fold{k}-{'_'.join(map(str, test))}.json"
-        if path.exists():
-            results.append(json.loads(path.read_text()))
-            continue
-        res = run_fold(recipe, [u for u in users if u not in test], test, path.with_suffix(".tflite"))
-        res["model_file"] = path.with_suffix(".tflite").name
-        path.write_text(json.dumps(res, default=int))
-        log(f"fold {k} done: {json.dumps({n: d['int8'] for n, d in res['data'].items()})}")
-        results.append(res)
+    with Progress(n_folds, "cross-validation folds") as bar:
+        for k, test in enumerate(user_folds(n_folds, sorted(users))):
+            path = folder / f"fold{k}-{'_'.join(map(str, test))}.json"
+            if path.exists():
+                results.append(json.loads(path.read_text()))
+                bar.advance(cached=True)
+                continue
+            res = run_fold(recipe, [u for u in users if u not in test], test, path.with_suffix(".tflite"))
+            res["model_file"] = path.with_suffix(".tflite").name
+            path.write_text(json.dumps(res, default=int))
+            log(f"fold {k} done: {json.dumps({n: d['int8'] for n, d in res['data'].items()})}")
+            results.append(res)
+            bar.advance()
     return results
 
 
@@ -251,7 +258,7 @@ def fold_model(recipe: Recipe, fold: dict, out: Path) -> Path | None:
     cached fold in ``out``; None when the fold was cached without its file."""
     from .export import write_model_dir
 
-    src = CACHE / "cv" / recipe_key(recipe) / fold.get("model_file", "")
+    src = cache_dir() / "cv" / recipe_key(recipe) / fold.get("model_file", "")
     if not fold.get("model_file") or not src.is_file():
         return None
     write_model_dir(out, src.read_bytes(), recipe.preprocessing, 0.0, {}, recipe.score)

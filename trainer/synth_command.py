@@ -18,6 +18,8 @@ from firmware_bridge import svc2004
 from edge.errors import ConfigError
 from firmware_bridge.synthetic import Writer, make_writer
 
+from .evaluation.progress import Progress
+
 SEED_STRIDE = 100_000
 
 
@@ -56,12 +58,14 @@ def make_writers(args) -> dict[int, Writer]:
 def write_writers(writers: dict[int, Writer], out: Path, rate_hz: float) -> int:
     out.mkdir(parents=True, exist_ok=True)
     count = 0
-    for w, writer in writers.items():
-        for s in svc2004.GENUINE:
-            svc2004.write(writer.genuine(s - 1, rate_hz), out / f"U{w}S{s}.TXT")
-        for s in svc2004.FORGERIES:
-            svc2004.write(writer.forgery(s - 21, rate_hz), out / f"U{w}S{s}.TXT")
-        count += len(svc2004.GENUINE) + len(svc2004.FORGERIES)
+    with Progress(len(writers), "writers") as bar:
+        for w, writer in writers.items():
+            for s in svc2004.GENUINE:
+                svc2004.write(writer.genuine(s - 1, rate_hz), out / f"U{w}S{s}.TXT")
+            for s in svc2004.FORGERIES:
+                svc2004.write(writer.forgery(s - 21, rate_hz), out / f"U{w}S{s}.TXT")
+            count += len(svc2004.GENUINE) + len(svc2004.FORGERIES)
+            bar.advance()
     return count
 
 

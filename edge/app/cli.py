@@ -1,10 +1,11 @@
-"""``sigpad``: enrol, verify, list, delete, serve, demo.
+"""``sigpad``: enrol, verify, list, delete, serve, demo; ports and probe for a pad; status, unlock, history.
 
 Results go to stdout (one JSON object with ``--json``), diagnostics to
-stderr. Exit codes (``report``): 0 accepted / done, 1 rejected (the signature
-was judged and refused, an enrolment must be signed again, no such user to
-delete), 2 error (no decision possible: bad options, missing model,
-unreadable store, unknown user, tampered templates, re-enrolment needed).
+stderr. Every way a command ends has a reason and one exit code for it
+(0 accepted / done, 1 rejected: sign again, 2 error: fix something): the
+table is ``report.OUTCOMES``, printed at the end of ``sigpad --help``.
+Option prefixes are refused (``allow_abbrev=False``): ``--thresh`` is not
+``--threshold``.
 """
 
 from __future__ import annotations
@@ -15,13 +16,24 @@ import sys
 from pathlib import Path
 
 from firmware_bridge.errors import SigpadError
+from firmware_bridge.probe import LISTEN_S
 from firmware_bridge.protocols import PROTOCOLS
 
+from ..decision import reason_for
 from ..errors import EnrolmentError
 from ..model import BACKENDS
 from ..scores import names as score_names
 from . import config as config_mod
-from .report import REJECT, fail
+from . import logs
+from .report import exit_code_table, exit_for, fail
+
+
+def version() -> str:
+    from importlib.metadata import PackageNotFoundError, version as installed
+    try:
+        return installed("sigpad")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -36,43 +48,74 @@ def _common(p: argparse.ArgumentParser) -> None:
     g.add_argument("--threshold", type=float, help="decision threshold (default: the manifest's)")
     g.add_argument("--score", choices=score_names(), help="score (default: the manifest's)")
     g.add_argument("--lockout-after", type=int, help="failures before a lockout; 0 disables")
-    g.add_argument("-v", "--verbose", action="store_true", help="log decisions to stderr")
+    g.add_argument("-v", "--verbose", action="store_true",
+                   help="log the store and model in use and each decision to stderr")
+
+
+def _pad_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--protocol", choices=sorted(PROTOCOLS), help="pad protocol (default: [pad] protocol)")
+    p.add_argument("--baud", type=int, help="line speed (default: [pad] baud, else the protocol's)")
 
 
 def _source(p: argparse.ArgumentParser, many: bool) -> None:
-    src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--file", nargs="+" if many else 1, type=Path, metavar="F",
-                     help="SVC2004 text file(s)")
-    src.add_argument("--port", metavar="URL", help="serial port of the pad (or 'auto')")
-    p.add_argument("--protocol", choices=sorted(PROTOCOLS), help="pad protocol")
+    src = p.add_mutually_exclusive_group()
+    if many:
+        src.add_argument("--file", nargs="+", type=Path, metavar="F",
+                         help="SVC2004 text files, one per signature")
+    else:
+        src.add_argument("--file", nargs=1, type=Path, metavar="F", help="an SVC2004 text file")
+    src.add_argument("--port", metavar="URL", help="serial port of the pad, or 'auto' "
+                     "(default: [pad] port)")
+    _pad_options(p)
     p.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for each signature")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="sigpad", description=__doc__.split("\n")[0])
-    sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("enroll", aliases=["enrol"], help="enrol a user from N signatures")
+def _add_commands(sub) -> None:
+    add = lambda name, **kw: sub.add_parser(name, allow_abbrev=False, **kw)  # noqa: E731
+    p = add("enroll", aliases=["enrol"], help="enrol a user from N signatures")
     p.add_argument("user")
     _source(p, many=True)
     p.add_argument("--replace", action="store_true", help="re-enrol a user already enrolled")
     p.add_argument("--count", type=int, help="signatures to enrol (default 5)")
-    p = sub.add_parser("verify", help="accept or reject one signature as USER's")
+    p = add("verify", help="accept or reject one signature as USER's")
     p.add_argument("user")
     _source(p, many=False)
-    sub.add_parser("users", help="list enrolled users")
-    p = sub.add_parser("delete", help="delete a user's templates")
+    add("users", help="list enrolled users")
+    p = add("delete", help="delete a user's templates")
     p.add_argument("user")
-    p = sub.add_parser("serve", help="run the service: pad, control socket, GPIO")
-    p.add_argument("--port", metavar="URL", help="serial port of the pad (or 'auto')")
-    p.add_argument("--protocol", choices=sorted(PROTOCOLS))
+    add("init", help="create the store and its key (enroll does too)")
+    add("status", help="service, pad, models, store, users and lockouts")
+    p = add("unlock", help="clear a user's lockout (kept in the user's history)")
+    p.add_argument("user")
+    p = add("history", help="a user's recent decisions: time, reason, score")
+    p.add_argument("user")
+    p.add_argument("--last", type=int, default=20, help="entries to show (default 20)")
+    p = add("ports", help="serial ports: USB id, by-id name, likely protocol, in use, may open")
+    p.add_argument("names", nargs="*", metavar="PORT", help="also describe these (e.g. /dev/sigpad)")
+    p = add("probe", help="listen on a port and say which pad speaks there, at which baud")
+    p.add_argument("--port", metavar="URL", help="the port (default: [pad] port)")
+    _pad_options(p)
+    p.add_argument("--seconds", type=float, default=LISTEN_S, help="listening time per line setting")
+    p = add("serve", help="run the service: pad, control socket, GPIO")
+    p.add_argument("--port", metavar="URL", help="serial port of the pad, or 'auto' (default: [pad] port)")
+    _pad_options(p)
     p.add_argument("--socket", type=Path, help="control socket (default: $RUNTIME_DIRECTORY/control.sock)")
     p.add_argument("--gpio-accept", help="GPIO pin pulsed on accept (e.g. GPIO17)")
     p.add_argument("--gpio-reject", help="GPIO pin pulsed on reject")
-    p = sub.add_parser("demo", help="enrol and verify over a virtual pad, no hardware needed")
+    p = add("demo", help="enrol and verify over a virtual pad, no hardware needed")
     p.add_argument("--data", type=Path, help="SVC2004 Task2 folder: replay real signatures")
     p.add_argument("--protocol", choices=sorted(PROTOCOLS), default="sigpad")
     p.add_argument("--writer", type=int, default=1, help="synthetic seed or SVC2004 user number")
     p.add_argument("--speed", type=float, help="replay speed of a sigpad virtual pad (default 4)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sigpad", description=__doc__.split("\n")[0], allow_abbrev=False,
+                                     epilog=exit_code_table(),
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"sigpad {version()}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    _add_commands(sub)
     for q in {id(q): q for q in sub.choices.values()}.values():  # aliases share a parser
         _common(q)
     return parser
@@ -85,6 +128,7 @@ def load_config(args) -> config_mod.Config:
                        lockout_after=args.lockout_after,
                        enrol_count=getattr(args, "count", None),
                        port=getattr(args, "port", None), protocol=getattr(args, "protocol", None),
+                       baud=getattr(args, "baud", None),
                        socket=getattr(args, "socket", None),
                        gpio_accept=getattr(args, "gpio_accept", None),
                        gpio_reject=getattr(args, "gpio_reject", None))
@@ -93,17 +137,15 @@ def load_config(args) -> config_mod.Config:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     serving = args.command == "serve"
-    logging.basicConfig(stream=sys.stderr, format="%(levelname)s %(message)s",
-                        level=logging.INFO if (args.verbose or serving) else logging.WARNING)
+    logs.setup(logging.INFO if (args.verbose or serving) else logging.WARNING)
     from . import commands  # after logging is set up; keeps --help fast
     try:
         cfg = load_config(args)
         return commands.run(args, cfg)
     except EnrolmentError as exc:
-        fail(args, str(exc), outliers=list(exc.outliers))
-        return REJECT  # the signatures were judged: sign again
+        return fail(args, str(exc), exit_for(exc), reason=reason_for(exc), outliers=list(exc.outliers))
     except SigpadError as exc:
-        return fail(args, str(exc), type=type(exc).__name__)
+        return fail(args, str(exc), exit_for(exc), reason=reason_for(exc), type=type(exc).__name__)
     except KeyboardInterrupt:
         return fail(args, "interrupted")
 

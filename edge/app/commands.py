@@ -1,22 +1,38 @@
-"""What each ``sigpad`` subcommand does (the argparse side is in ``cli``)."""
+"""What each ``sigpad`` subcommand does (the argparse side is in ``cli``).
+
+Commands that read (``verify``, ``users``, ``delete`` and the operator's
+commands) open the store with ``create=False``: a store that is not there
+is an error naming its path, never a new empty one that answers "nobody is
+enrolled" about the wrong place. Only ``enroll`` and ``init`` create one.
+Every command's JSON names the store and the model it used.
+"""
 
 from __future__ import annotations
 
+import logging
 import sys
 from pathlib import Path
 
 from firmware_bridge import svc2004
-from firmware_bridge.errors import DataFormatError, SigpadError
+from firmware_bridge.errors import DataFormatError, NoSuchFile, SigpadError
 
 from ..decision import Reason
-from ..verifier import open_verifier
+from ..errors import ConfigError, UnknownUser
+from ..model import MODELS_DIR
+from ..verifier import open_store, open_verifier
 from .config import Config
-from .report import ERROR, OK, REJECT, decision_line, emit, show_decision, unjudged
+from .report import EXIT_CODES, OK, complain, decision_line, emit, show_decision, unjudged
+
+log = logging.getLogger("sigpad")
 
 
 def run(args, cfg: Config) -> int:
+    from . import operator_commands as ops
+    from . import pad_commands as pads
     handler = {"enroll": enroll, "enrol": enroll, "verify": verify, "users": users,
-               "delete": delete, "serve": serve, "demo": demo}[args.command]
+               "delete": delete, "serve": serve, "demo": demo, "init": ops.init,
+               "status": ops.status, "unlock": ops.unlock, "history": ops.history,
+               "ports": pads.ports, "probe": pads.probe}[args.command]
     return handler(args, cfg)
 
 
@@ -24,37 +40,58 @@ def say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+def in_use(verifier) -> dict:
+    """The store and the model a command used, for its JSON."""
+    return {"store": str(verifier.store.path), "model": str(verifier.encoder.model_path.parent)}
+
+
+def models_in_use(cfg: Config) -> str:
+    """The model (or models root) the settings name: what a command without a pad looks at."""
+    return str(cfg.model or MODELS_DIR)
+
+
 def _read_files(paths: list[Path]):
     for p in paths:
         if not p.is_file():
-            raise DataFormatError("no such file", str(p))
+            raise NoSuchFile("no such file", str(p))
     return [svc2004.read(p) for p in paths]
+
+
+def _pad_port(args, cfg: Config) -> str:
+    """The pad to use when no --file is given: --port, else [pad] port."""
+    if not cfg.port:
+        raise ConfigError(f"{args.command} needs --file F or a pad: --port URL (or 'auto'), "
+                          "or [pad] port in the config (`sigpad ports` lists them)")
+    return cfg.port
 
 
 def enroll(args, cfg: Config) -> int:
     if args.file:
         sigs = _read_files(args.file)
         with open_verifier(cfg, has_pressure=all(s.has_pressure for s in sigs)) as v:
+            v.check_enrollable(args.user, args.replace)
             result = v.enrol(args.user, sigs, replace=args.replace)
+            used = in_use(v)
     else:
         from .padflow import PadSource, enrol_from_pad
-        with PadSource(cfg.port, cfg.protocol) as src, \
+        with PadSource(_pad_port(args, cfg), cfg.protocol, baud=cfg.baud) as src, \
                 open_verifier(cfg, has_pressure=src.has_pressure) as v:
             result = enrol_from_pad(v, src, args.user, args.timeout, say, replace=args.replace)
+            used = in_use(v)
     emit(args, {"user": args.user, "enrolled": True, "templates": len(result.templates),
                 "template_bytes": len(result.templates[0]),
-                "consistency": list(result.consistency)},
+                "consistency": list(result.consistency), **used},
          f"enrolled {args.user}: {len(result.templates)} templates, consistency "
          + ", ".join(f"{v:.3f}" for v in result.consistency))
     return OK
 
 
-def _error_decision(args, exc: Exception) -> int:
+def _error_decision(args, cfg: Config, exc: Exception) -> int:
     """A decision-shaped JSON for a verify that could not even start (fail closed)."""
-    print(f"sigpad: {exc}", file=sys.stderr)
-    payload = unjudged(args.user, exc)
+    complain(str(exc))
+    payload = {**unjudged(args.user, exc), "store": str(cfg.store_path()), "model": models_in_use(cfg)}
     emit(args, payload, decision_line(payload))
-    return ERROR
+    return EXIT_CODES[payload["reason"]]
 
 
 def verify(args, cfg: Config) -> int:
@@ -62,32 +99,26 @@ def verify(args, cfg: Config) -> int:
         if args.file:
             return _verify_file(args, cfg, args.file[0])
         from .padflow import PadSource, verify_from_pad
-        with PadSource(cfg.port, cfg.protocol) as src, \
-                open_verifier(cfg, has_pressure=src.has_pressure) as v:
-            say("sign now")
-            return show_decision(args, verify_from_pad(v, src, args.user, args.timeout))
+        with PadSource(_pad_port(args, cfg), cfg.protocol, baud=cfg.baud) as src, \
+                open_verifier(cfg, has_pressure=src.has_pressure, create=False) as v:
+            return show_decision(args, verify_from_pad(v, src, args.user, args.timeout, say), in_use(v))
     except SigpadError as exc:
-        return _error_decision(args, exc)
+        return _error_decision(args, cfg, exc)
 
 
 def _verify_file(args, cfg: Config, path: Path) -> int:
     if not path.is_file():
-        raise DataFormatError("no such file", str(path))
+        raise NoSuchFile("no such file", str(path))
     try:
         sig, problem = svc2004.read(path), None
     except DataFormatError as exc:  # garbage is judged (rejected), not an error
         sig, problem = None, exc
     has_pressure = sig.has_pressure if sig is not None else True
-    with open_verifier(cfg, has_pressure=has_pressure) as v:
+    with open_verifier(cfg, has_pressure=has_pressure, create=False) as v:
         if problem is not None:
-            return show_decision(args, v.reject(args.user, Reason.BAD_SIGNATURE, str(problem)))
-        return show_decision(args, v.verify(args.user, sig))
-
-
-def _open_store(cfg: Config):
-    from ..keys import load_keys
-    from ..store import Store
-    return Store(cfg.store_path(), load_keys(cfg.key_path()))
+            return show_decision(args, v.reject(args.user, Reason.BAD_SIGNATURE, str(problem),
+                                                pad=str(path)), in_use(v))
+        return show_decision(args, v.verify(args.user, sig), in_use(v))
 
 
 def current_model_shas(cfg: Config) -> set[str]:
@@ -110,27 +141,37 @@ def current_model_shas(cfg: Config) -> set[str]:
 def users(args, cfg: Config) -> int:
     # No model at all: listing works, but re-enrolment state is then unknown (None).
     current = current_model_shas(cfg) or None
-    with _open_store(cfg) as store:
+    log.info("models %s (re-enrolment is judged against them)", models_in_use(cfg))
+    with open_store(cfg, create=False) as store:
         rows = [u.to_dict(current) for u in store.users()]
         counters = store.counters()
+        where = str(store.path)
     lines = [f"{r['user']:24s} {r['templates']} templates"
              + ("  (re-enrolment needed)" if r.get("needs_reenrolment") else "") for r in rows]
-    lines.append(f"{len(rows)} users; enrolments {counters.get('enrolments', 0)}, "
+    lines.append(f"{len(rows)} users in {where}; enrolments {counters.get('enrolments', 0)}, "
                  f"failures to enrol {counters.get('failures_to_enrol', 0)}")
-    emit(args, {"users": rows, "counters": counters}, "\n".join(lines))
+    emit(args, {"users": rows, "counters": counters, "store": where, "model": models_in_use(cfg)},
+         "\n".join(lines))
     return OK
 
 
 def delete(args, cfg: Config) -> int:
-    with _open_store(cfg) as store:
+    with open_store(cfg, create=False) as store:
         found = store.delete(args.user)
-    emit(args, {"user": args.user, "deleted": found},
-         f"deleted {args.user}" if found else f"{args.user} is not enrolled")
-    return OK if found else REJECT
+        where = str(store.path)
+    if not found:
+        raise UnknownUser(f"{args.user!r} is not enrolled in {where}: nothing deleted")
+    emit(args, {"user": args.user, "deleted": True, "store": where}, f"deleted {args.user} from {where}")
+    return OK
 
 
 def serve(args, cfg: Config) -> int:
+    from .gpio import Outputs
     from .service import serve as run_service
+    if cfg.gpio_accept or cfg.gpio_reject:
+        # Claim the lines once now: a missing pin library is reported before
+        # the service waits for a pad, not after.
+        Outputs(cfg.gpio_accept, cfg.gpio_reject).close()
     return run_service(cfg)
 
 

@@ -17,8 +17,11 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+from firmware_bridge.protocols import PROTOCOLS
+
 from ..errors import ConfigError
 from ..settings import Settings
+from .gpio import check_pin_name
 
 DEFAULT_FILE = Path(__file__).resolve().parent.parent / "sigpad.toml"
 
@@ -29,10 +32,22 @@ class Config(Settings):
 
     port: str | None = None
     protocol: str = "sigpad"
+    baud: int | None = None            # None: the protocol's own rate
     socket: Path | None = None
     gpio_accept: str | None = None
     gpio_reject: str | None = None
     gpio_pulse_s: float = 1.0
+
+    def __post_init__(self):
+        super().__post_init__()
+        # Checked when the settings load, not when a pad first opens hours later.
+        if self.protocol not in PROTOCOLS:
+            raise ConfigError(f"pad protocol {self.protocol!r}: choose from {', '.join(sorted(PROTOCOLS))}")
+        if self.baud is not None and not 50 <= self.baud <= 4_000_000:
+            raise ConfigError(f"pad baud {self.baud}: a serial line runs at 50 to 4000000 baud "
+                              "(ISDV4 pads: 38400 or 19200)")
+        check_pin_name(self.gpio_accept, "[service] gpio_accept / --gpio-accept")
+        check_pin_name(self.gpio_reject, "[service] gpio_reject / --gpio-reject")
 
 
 # TOML section/key -> Config field, and the type it must have.
@@ -46,7 +61,7 @@ _KEYS = {
     ("enrol", "retries"): ("enrol_retries", int),
     ("lockout", "after"): ("lockout_after", int), ("lockout", "duration_s"): ("lockout_s", float),
     ("replay", "cosine"): ("replay_cosine", float), ("replay", "history"): ("replay_history", int),
-    ("pad", "port"): ("port", str), ("pad", "protocol"): ("protocol", str),
+    ("pad", "port"): ("port", str), ("pad", "protocol"): ("protocol", str), ("pad", "baud"): ("baud", int),
     ("service", "socket"): ("socket", Path), ("service", "gpio_accept"): ("gpio_accept", str),
     ("service", "gpio_reject"): ("gpio_reject", str), ("service", "gpio_pulse_s"): ("gpio_pulse_s", float),
 }

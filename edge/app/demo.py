@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 
 from firmware_bridge.capture import CaptureConfig
-from firmware_bridge.errors import DataFormatError
+from firmware_bridge.errors import NoSuchFile
 from firmware_bridge.protocols import get as get_protocol
 from firmware_bridge.virtual import VirtualPad
 
@@ -42,7 +42,7 @@ def demo_signatures(writer: int, data: Path | None):
     folder = data / "Task2" if (data / "Task2").is_dir() else data
     read = lambda n: svc2004.read(folder / f"U{writer}S{n}.TXT")
     if not (folder / f"U{writer}S1.TXT").is_file():
-        raise DataFormatError(f"no U{writer}S1.TXT (SVC2004 Task2 files expected)", str(folder))
+        raise NoSuchFile(f"no U{writer}S1.TXT (SVC2004 Task2 files expected)", str(folder))
     return (f"SVC2004 user {writer}", [read(n) for n in (1, 2, 3, 4, 5, 7, 8, 9)], read(6), read(21))
 
 

@@ -4,7 +4,10 @@
 captures, so a caller can wait for "the next signature" with a timeout while
 the pad keeps reading (and reconnecting after an unplug) in the background.
 ``enrol_from_pad`` and ``verify_from_pad`` are the two interactive flows:
-they tell the writer what to do through ``say`` (stderr, a socket event...).
+they tell the writer what to do through ``say`` (stderr, a socket event...),
+and they check the user first (unknown, locked out, enrolled already), so
+nobody signs five times to hear that the name was wrong. A wait that ends
+without a signature says what the pad sent meanwhile (``Pad.silence``).
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from firmware_bridge.errors import CaptureError
 from firmware_bridge.pad import open_pad
 from firmware_bridge.signature import Signature
 
-from ..decision import Decision, Reason
+from ..decision import Decision, Reason, reason_for
 from ..enrol import Enrolment
 from ..errors import EnrolmentError
 
@@ -28,8 +31,9 @@ Say = Callable[[str], None]
 class PadSource:
     """A pad read continuously on a background thread."""
 
-    def __init__(self, url: str, protocol: str, capture: CaptureConfig = CaptureConfig()):
-        self.pad = open_pad(url, protocol, config=capture)
+    def __init__(self, url: str, protocol: str, capture: CaptureConfig = CaptureConfig(),
+                 baud: int | None = None):
+        self.pad = open_pad(url, protocol, config=capture, baud=baud)
         self._queue: queue.Queue = queue.Queue()
         self._thread = threading.Thread(target=self._read, name="pad-reader", daemon=True)
         self._thread.start()
@@ -51,18 +55,29 @@ class PadSource:
             self._queue.put(exc)
         self._queue.put(None)
 
+    @property
+    def name(self) -> str:
+        """protocol:port, as a log line names the pad."""
+        return f"{self.pad.protocol.name}:{self.pad.transport.port or self.pad.transport.url}"
+
     def next(self, timeout_s: float | None) -> Signature | Refusal:
-        """The next signature or refusal; raises ``CaptureError`` on timeout or end."""
+        """The next signature or refusal; raises ``CaptureError`` on timeout (saying what
+        the pad sent meanwhile: ``PadSilent``, ``PadGarbled``), when what came was
+        mostly undecodable (``PadGarbled``), or at the end."""
+        before = self.pad.stats
         try:
             item = self._queue.get(timeout=timeout_s)
         except queue.Empty:
-            raise CaptureError(f"no signature within {timeout_s:g} s") from None
+            raise self.pad.silence(before, timeout_s) from None
         if item is None:
             self._queue.put(None)  # stay ended for later callers
             raise CaptureError("the pad was closed")
         if isinstance(item, Exception):
             self._queue.put(None)
             raise CaptureError(f"the pad stopped: {item}") from item
+        garbled = self.pad.garbled(before)
+        if garbled is not None:
+            raise garbled
         return item
 
     def drain(self) -> int:
@@ -101,6 +116,7 @@ def next_signature(source: PadSource, timeout_s: float, say: Say) -> Signature:
 def enrol_from_pad(verifier, source: PadSource, user: str, timeout_s: float, say: Say,
                    replace: bool = False) -> Enrolment:
     """Capture ``enrol_count`` signatures, replacing outliers up to ``enrol_retries`` times."""
+    verifier.check_enrollable(user, replace)  # before anyone signs
     count, retries = verifier.config.enrol_count, verifier.config.enrol_retries
     sigs: list[Signature] = []
     while len(sigs) < count:
@@ -119,12 +135,22 @@ def enrol_from_pad(verifier, source: PadSource, user: str, timeout_s: float, say
     raise AssertionError("unreachable")
 
 
-def verify_from_pad(verifier, source: PadSource, user: str, timeout_s: float) -> Decision:
-    """One attempt: the next capture, whatever it is, is the answer (fail closed)."""
+def verify_from_pad(verifier, source: PadSource, user: str, timeout_s: float,
+                    say: Say | None = None) -> Decision:
+    """One attempt: the next capture, whatever it is, is the answer (fail closed).
+
+    A user who cannot be verified (unknown, locked out, other model or pad
+    kind) is refused before ``say("sign now")`` asks anyone to sign.
+    """
+    refused = verifier.refusal(user)
+    if refused is not None:
+        return refused
+    if say is not None:
+        say("sign now")
     try:
         item = source.next(timeout_s)
     except CaptureError as exc:
-        return verifier.reject(user, Reason.CAPTURE, str(exc))
+        return verifier.reject(user, reason_for(exc), str(exc), pad=source.name)
     if isinstance(item, Refusal):
-        return verifier.reject(user, Reason.CAPTURE, item.reason)
+        return verifier.reject(user, Reason.CAPTURE, item.reason, pad=source.name)
     return verifier.verify(user, item)

@@ -2,8 +2,10 @@
 
 The CLI's commands and the demo print a decision through ``decision_line``
 and exit through ``EXIT_CODES``, so "ACCEPTED"/"REJECTED" and what each
-reason means to a calling script are written once. (The service sends
-``Decision.to_dict()`` as a JSON event; it has no exit code.)
+reason means to a calling script are written once. ``OUTCOMES`` is the one
+table of reasons, exit codes and meanings: ``sigpad --help`` prints it
+(``exit_code_table``) and docs/edge.md repeats it (a test holds them equal).
+(The service sends ``Decision.to_dict()`` as a JSON event; it has no exit code.)
 """
 
 from __future__ import annotations
@@ -13,19 +15,44 @@ import sys
 from collections.abc import Mapping
 
 from ..decision import Decision, Reason, reason_for
+from .logs import error_prefix
 
 OK, REJECT, ERROR = 0, 1, 2
 """0 accepted / done; 1 rejected: the signature was judged and refused, an
 enrolment must be signed again, or there was no such user to delete; 2 error:
 no judgement was possible (bad options, missing model, unreadable store...)."""
 
-# The exit code of a decision, by its reason.
-EXIT_CODES = {
-    Reason.MATCH: OK,
-    Reason.NO_MATCH: REJECT, Reason.REPLAY: REJECT, Reason.LOCKED_OUT: REJECT,
-    Reason.BAD_SIGNATURE: REJECT, Reason.CAPTURE: REJECT,
-    Reason.UNKNOWN_USER: ERROR, Reason.REENROL: ERROR, Reason.INTEGRITY: ERROR, Reason.ERROR: ERROR,
+# Every reason a command can end with: its exit code and what it means.
+OUTCOMES = {
+    Reason.MATCH: (OK, "accepted"),
+    Reason.NO_MATCH: (REJECT, "judged: not the user's signature"),
+    Reason.REPLAY: (REJECT, "judged: a re-sent or copied signature"),
+    Reason.LOCKED_OUT: (REJECT, "too many failures: refused until the lock ends (`sigpad unlock USER`)"),
+    Reason.BAD_SIGNATURE: (REJECT, "a signature (or file) too short, flat or garbled to judge: sign again"),
+    Reason.CAPTURE: (REJECT, "the pad gave no usable signature (too short, broken off, nobody signed)"),
+    Reason.INCONSISTENT: (REJECT, "enrolment: a signature unlike the others, or a copy: sign it again"),
+    Reason.UNKNOWN_USER: (ERROR, "no such user in this store (`sigpad users`)"),
+    Reason.ALREADY_ENROLLED: (ERROR, "enrolment: the user is enrolled; add --replace to re-enrol"),
+    Reason.REENROL: (ERROR, "enrolled with another model: re-enrol (enroll --replace)"),
+    Reason.WRONG_PAD_KIND: (ERROR, "enrolled on a pad with pressure, signing on one without (or the reverse)"),
+    Reason.INTEGRITY: (ERROR, "a tampered store or the wrong key"),
+    Reason.NO_SUCH_FILE: (ERROR, "a --file that does not exist"),
+    Reason.NO_STORE: (ERROR, "no store at that path (only enroll or init create one)"),
+    Reason.PAD_SILENT: (ERROR, "nothing came from the pad (`sigpad probe`)"),
+    Reason.PAD_GARBLED: (ERROR, "bytes but no frames from the pad: wrong protocol or baud (`sigpad probe`)"),
+    Reason.PAD_IN_USE: (ERROR, "another process holds the pad's port"),
+    Reason.ERROR: (ERROR, "anything else that stops a command: a bad option or setting, a missing model"),
 }
+
+# The exit code of a decision, by its reason.
+EXIT_CODES = {reason: code for reason, (code, _) in OUTCOMES.items()}
+
+
+def exit_code_table() -> str:
+    """The table as ``sigpad --help`` ends with it."""
+    rows = [f"  {code}  {reason:20s} {meaning}" for reason, (code, meaning) in OUTCOMES.items()]
+    return "exit codes (0 accepted/done, 1 rejected: sign again, 2 error: fix something), by reason:\n" \
+        + "\n".join(rows)
 
 
 def decision_exit(d: Decision) -> int:
@@ -59,19 +86,29 @@ def unjudged(user: str, exc: Exception) -> dict:
             "reason": reason_for(exc), "latency_ms": None, "detail": str(exc)}
 
 
+def exit_for(exc: Exception) -> int:
+    """The exit code of a command stopped by ``exc`` (the table, by its reason)."""
+    return EXIT_CODES[reason_for(exc)]
+
+
 def emit(args, payload: dict, text: str) -> None:
     print(json.dumps(payload) if args.json else text, flush=True)
 
 
-def fail(args, message: str, **extra) -> int:
+def complain(message: str) -> None:
+    """An error on stderr (at error priority under journald)."""
+    print(f"{error_prefix()}sigpad: {message}", file=sys.stderr)
+
+
+def fail(args, message: str, code: int = ERROR, **extra) -> int:
     """Report an error: on stderr always, and as JSON on stdout with ``--json``."""
-    print(f"sigpad: {message}", file=sys.stderr)
+    complain(message)
     if args.json:
         print(json.dumps({"error": message, **extra}), flush=True)
-    return ERROR
+    return code
 
 
-def show_decision(args, d: Decision) -> int:
-    """Print a decision (JSON with ``--json``) and return its exit code."""
-    emit(args, d.to_dict(), decision_line(d))
+def show_decision(args, d: Decision, extra: dict | None = None) -> int:
+    """Print a decision (JSON with ``--json``, plus ``extra`` fields) and return its exit code."""
+    emit(args, {**d.to_dict(), **(extra or {})}, decision_line(d))
     return decision_exit(d)

@@ -16,8 +16,10 @@ error event; nothing a client sends stops the service or becomes an accept.
 
 On a decision, the accept or reject GPIO line (gpiozero) is pulsed for
 ``gpio_pulse_s``. Under systemd (``Type=notify``) the service sends
-``READY=1`` once the pad, model and store are open and ``WATCHDOG=1`` at
-half the watchdog interval, over a plain datagram to ``$NOTIFY_SOCKET``.
+``READY=1`` at once, before the pad is open (a missing pad is waited for,
+with ``STATUS=``); the control socket exists once the pad, model and store
+are open. ``WATCHDOG=1`` follows at half the watchdog interval, over a plain
+datagram to ``$NOTIFY_SOCKET``.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from ..errors import ConfigError, EnrolmentError
 from ..store import check_user_id
 from ..verifier import Verifier, open_verifier
 from .config import Config
+from .gpio import Outputs
 from .padflow import PadSource, enrol_from_pad, verify_from_pad
 
 log = logging.getLogger("sigpad.service")
@@ -77,30 +80,6 @@ def watchdog_interval_s() -> float | None:
         return int(usec) / 2e6
     except ValueError:
         return None
-
-
-# --- GPIO --------------------------------------------------------------------------
-
-class Outputs:
-    """Accept/reject lines through gpiozero; ``pin_factory`` lets tests use MockFactory."""
-
-    def __init__(self, accept: str | None, reject: str | None, pulse_s: float = 1.0,
-                 pin_factory=None):
-        from gpiozero import DigitalOutputDevice
-        self.pulse_s = pulse_s
-        make = lambda pin: DigitalOutputDevice(pin, pin_factory=pin_factory) if pin else None
-        self.accept, self.reject = make(accept), make(reject)
-
-    def show(self, accepted: bool) -> None:
-        line = self.accept if accepted else self.reject
-        if line is not None:
-            line.blink(on_time=self.pulse_s, off_time=0, n=1, background=True)
-
-    def close(self) -> None:
-        for line in (self.accept, self.reject):
-            if line is not None:
-                line.off()  # stops a pulse in progress before the pin is released
-                line.close()
 
 
 # --- requests ---------------------------------------------------------------------------
@@ -285,12 +264,14 @@ def serve(cfg: Config, stop: threading.Event | None = None, pin_factory=None) ->
 
 
 def _wait_for_pad(cfg: Config, stop: threading.Event, interval: float | None) -> PadSource | None:
-    delay = 0.5
+    delay, tries = 0.5, 0
     while not stop.is_set():
         try:
-            return PadSource(cfg.port, cfg.protocol)
+            return PadSource(cfg.port, cfg.protocol, baud=cfg.baud)
         except TransportError as exc:
-            log.warning("no pad yet (%s); retrying in %.0f s", exc, delay)
+            tries += 1  # the first miss is a warning; the retries, backing off, are info
+            log.log(logging.WARNING if tries == 1 else logging.INFO,
+                    "no pad yet (%s); try %d failed, next in %.1f s", exc, tries, delay)
         deadline = time.monotonic() + delay
         while not stop.wait(min(interval or delay, max(0.0, deadline - time.monotonic()))):
             if interval:

@@ -124,7 +124,8 @@ class Protocol:
     ``heartbeat``: the pad sends a ``Status`` now and then, even when idle.
     ``y_down``: the pad's y grows downward (screen convention); the stream
     turns it into ``max_y - y`` so every ``Sample`` has y growing upward, as
-    SVC2004 and the models do.
+    SVC2004 and the models do. ``other_bauds``: rates some models of the pad
+    use instead of ``serial.baudrate`` (``sigpad probe`` tries them too).
     """
 
     name: str
@@ -143,6 +144,12 @@ class Protocol:
     version: int = 0               # highest version the pad speaks, 0: unversioned
     heartbeat: bool = False        # the pad sends Status (heartbeats)
     description: str = ""
+    other_bauds: tuple[int, ...] = ()
+
+    @property
+    def bauds(self) -> tuple[int, ...]:
+        """The baud rates this pad may use, the usual one first."""
+        return (self.serial.baudrate, *self.other_bauds)
 
     def __repr__(self) -> str:
         return f"<Protocol {self.name} {self.serial.baudrate} baud>"

@@ -125,4 +125,4 @@ PROTOCOL = Protocol(
     name="isdv4", decode=decode, encode=encode, encode_command=encode_command,
     decode_commands=decode_commands, corrupt=corrupt, default_caps=DEFAULT_CAPS,
     serial=SerialSettings(baudrate=38400), usb_ids=(), query=True, y_down=True,
-    description="Wacom ISDV4 serial digitizer (tablet PCs), 38400 8N1")
+    description="Wacom ISDV4 serial digitizer (tablet PCs), 38400 8N1", other_bauds=(19200,))

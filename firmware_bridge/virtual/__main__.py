@@ -20,7 +20,7 @@ from . import VirtualPad, synthetic_signatures
 
 
 def _parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="python -m firmware_bridge.virtual",
+    ap = argparse.ArgumentParser(allow_abbrev=False, prog="python -m firmware_bridge.virtual",
                                  description="A virtual pen pad on a pseudo-terminal.")
     ap.add_argument("--protocol", choices=sorted(PROTOCOLS), default="sigpad")
     ap.add_argument("--file", action="append", default=[], metavar="PATH",

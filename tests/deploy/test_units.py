@@ -103,6 +103,15 @@ def test_udev_rule_grammar_and_content():
         assert needed in text
 
 
+def test_udev_rule_names_every_pad_usb_id_the_protocols_know():
+    # `--port auto` finds these ids; docs/deploy.md promises /dev/sigpad for them.
+    from firmware_bridge.protocols import PROTOCOLS
+    text = (DEPLOY / "99-sigpad.rules").read_text()
+    for proto in PROTOCOLS.values():
+        for vid, pid in proto.usb_ids:
+            assert f'ATTRS{{idVendor}}=="{vid:04x}", ATTRS{{idProduct}}=="{pid:04x}", GOTO="sigpad_pad"' in text
+
+
 def test_udevadm_verify_when_available():
     require("udevadm")
     helptext = subprocess.run(["udevadm", "--help"], capture_output=True, text=True).stdout

@@ -40,3 +40,22 @@ def test_embeddings_are_unit_float32_from_an_int8_model(encoder, sig):
     assert np.linalg.norm(e) == pytest.approx(1.0, abs=1e-5)
     batch = encoder.embed_many([sig(1, 1), sig(1, 2)])
     assert np.allclose(batch[0], e, atol=1e-6)
+
+
+def test_the_delegate_line_is_silenced(model_dir):
+    """ai-edge-litert prints "INFO: Created TensorFlow Lite XNNPACK delegate" to fd 2 on
+    every load, which a journal would keep forever; a real process shows it is gone."""
+    import subprocess
+    import sys
+    r = subprocess.run([sys.executable, "-c", f"from edge.model import Encoder; Encoder({str(model_dir)!r})"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and "XNNPACK" not in r.stderr and r.stderr.strip() == "", r.stderr
+
+
+def test_other_native_messages_are_passed_on_to_the_log(caplog):
+    import logging
+    import os
+    with caplog.at_level(logging.WARNING, logger="sigpad.model"):
+        with model._native_stderr_to_log():
+            os.write(2, b"INFO: Created TensorFlow Lite XNNPACK delegate for CPU.\nERROR: tensor 3 broke\n")
+    assert [r.getMessage() for r in caplog.records] == ["interpreter: ERROR: tensor 3 broke"]

@@ -52,9 +52,9 @@ def test_score_is_the_manifests_score_on_the_stored_references(make_verifier, si
 
 def test_threshold_is_configurable(make_verifier, sig):
     make_verifier().enrol("alice", [sig(1, s) for s in range(1, 6)])
-    v = make_verifier(threshold=1.01)  # nothing reaches it
+    v = make_verifier(threshold=1.0)  # the highest allowed: only a perfect score reaches it
     d = v.verify("alice", sig(1, 8))
-    assert not d.accepted and d.threshold == 1.01 and d.reason == "no-match"
+    assert not d.accepted and d.threshold == 1.0 and d.reason == "no-match"
 
 
 # --- replay --------------------------------------------------------------------------

@@ -78,7 +78,7 @@ def test_a_student_learns_the_teachers_cosines():
 
 
 def test_the_distilled_student_does_not_depend_on_what_the_process_did_before():
-    """make model trains the towers in-process or loads them from runs/towers:
+    """make model trains the towers in-process or loads them from the cache:
     the student must come out the same either way."""
     import keras
 

@@ -1,6 +1,6 @@
 """The recipe as a frozen dataclass: the same cache keys as the dict it replaced.
 
-runs/cv, runs/towers and runs/pretrain are keyed by the recipe; a key that
+The cache's cv/, towers/ and pretrain/ are keyed by the recipe; a key that
 changed would silently retrain (hours) instead of reusing what is cached, and
 ``make model`` shares its folds with the benchmark only through these keys.
 """

@@ -22,6 +22,7 @@ from firmware_bridge import svc2004
 from firmware_bridge.errors import DataFormatError
 
 from . import metrics
+from .progress import Progress
 from .trials import PROTOCOLS, make_trials, parse_users
 
 
@@ -121,10 +122,13 @@ class ModelScorer(EmbeddingScorer):
 def score_trials(trials, scorer) -> dict[str, dict[int, list[float]]]:
     """Scores by kind ('genuine', 'skilled', 'random') and user."""
     out = {"genuine": {}, "skilled": {}, "random": {}}
-    for tr in trials:
-        for kind in out:
-            tests = getattr(tr, kind)
-            out[kind].setdefault(tr.user, []).extend(scorer.score(tr.refs, t) for t in tests)
+    trials = list(trials)
+    with Progress(len(trials), f"{scorer.name} trials") as bar:
+        for tr in trials:
+            for kind in out:
+                tests = getattr(tr, kind)
+                out[kind].setdefault(tr.user, []).extend(scorer.score(tr.refs, t) for t in tests)
+            bar.advance()
     return out
 
 

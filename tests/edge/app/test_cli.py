@@ -42,8 +42,10 @@ def test_enrol_verify_list_delete(cli, task2):
     assert code == 0 and [u["user"] for u in out["users"]] == ["alice"]
     assert out["users"][0]["needs_reenrolment"] is False
     assert out["counters"] == {"enrolments": 1}
-    assert cli("delete", "alice") == (0, {"user": "alice", "deleted": True})
-    assert cli("delete", "alice") == (1, {"user": "alice", "deleted": False})
+    code, out = cli("delete", "alice")
+    assert (code, out["user"], out["deleted"]) == (0, "alice", True) and out["store"].endswith("t.db")
+    code, out = cli("delete", "alice")   # the same reason, and exit code, as verify's unknown user
+    assert (code, out["reason"]) == (2, "unknown-user") and "is not enrolled" in out["error"]
     code, out = cli("verify", "alice", "--file", *files(task2, 1, [8]))
     assert (code, out["accepted"], out["reason"]) == (2, False, "unknown-user")
 
@@ -51,11 +53,12 @@ def test_enrol_verify_list_delete(cli, task2):
 def test_enrolment_errors(cli, task2, tmp_path):
     code, out = cli("enroll", "alice", "--file", *files(task2, 1, [1, 2, 3, 4]), *files(task2, 2, [1]))
     assert code == 1 and out["outliers"] == [4] and "sign again" in out["error"]
+    assert out["reason"] == "inconsistent"
     code, out = cli("enroll", "alice", "--file", str(tmp_path / "absent.txt"))
-    assert code == 2 and "no such file" in out["error"]
+    assert (code, out["reason"]) == (2, "no-such-file") and "no such file" in out["error"]
     cli("enroll", "alice", "--file", *files(task2, 1, range(1, 6)))
     code, out = cli("enroll", "alice", "--file", *files(task2, 1, range(1, 6)))
-    assert code == 1 and "--replace" in out["error"]
+    assert (code, out["reason"]) == (2, "already-enrolled") and "--replace" in out["error"]
     code, out = cli("enroll", "alice", "--replace", "--file", *files(task2, 1, range(2, 7)))
     assert code == 0
 
@@ -66,6 +69,9 @@ def test_garbage_file_is_a_rejection(cli, task2, tmp_path):
     junk.write_bytes(os.urandom(300))
     code, out = cli("verify", "alice", "--file", str(junk))
     assert (code, out["accepted"], out["reason"]) == (1, False, "bad-signature")
+    # the same file in an enrolment: the same reason and exit code (it used to exit 2 there)
+    code, out = cli("enroll", "bob", "--file", str(junk), *files(task2, 1, range(1, 5)))
+    assert (code, out["reason"]) == (1, "bad-signature")
 
 
 def test_lockout_after_option(cli, task2):

@@ -97,7 +97,9 @@ def test_garbage_and_unplug_reject_then_the_pad_carries_on(tmp_path, sig):
         v.enrol("u1", [sig(1, s) for s in range(1, 6)])
         vpad.inject_garbage(4096, seed=1)                    # noise on the line: no signature
         d = verify_from_pad(v, src, "u1", timeout_s=1.5)
-        assert (d.accepted, d.reason) == (False, "capture-failed")
+        # Bytes and no frame (the noise's tail swallows the next heartbeat) unless a
+        # second heartbeat falls in the window, by the phase of the pad's 1 s beat.
+        assert not d.accepted and d.reason in ("pad-garbled", "capture-failed"), d
         vpad.sign(sig(1, 8), done=False)                     # unplugged half way through
         time.sleep(0.3)
         vpad.unplug()

@@ -36,3 +36,15 @@ def test_every_reason_has_an_exit_code():
     assert set(EXIT_CODES) == reasons
     assert decision_exit(ACCEPT) == 0 and decision_exit(REJECT) == 1
     assert decision_exit(Decision("x", False, None, 0.7, Reason.INTEGRITY, 0.0)) == 2
+
+
+def test_the_docs_table_is_the_codes_table():
+    """docs/edge.md repeats report.OUTCOMES row for row; sigpad --help prints it."""
+    import re
+    from pathlib import Path
+
+    from edge.app.report import OUTCOMES
+    text = (Path(__file__).resolve().parents[3] / "docs" / "edge.md").read_text()
+    rows = re.findall(r"^\| `([a-z-]+)` \| ([012]) \| (.+) \|$", text, re.MULTILINE)
+    assert [(reason, int(code), meaning) for reason, code, meaning in rows] == \
+        [(reason, code, meaning) for reason, (code, meaning) in OUTCOMES.items()]

@@ -1,0 +1,207 @@
+"""The operator's commands: ``init``, ``status``, ``unlock USER``, ``history USER``.
+
+``status`` asks a running service over its control socket first (``ping``,
+then ``status`` where the service answers it); whether it is up or not, it
+then reports what it can read itself: the pad named in the settings (present,
+held by which process), the model of each pad kind, the store, its users and
+who is locked out. ``unlock`` clears a lockout and keeps that in the user's
+history, beside the decisions ``history`` lists.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import logging
+import socket
+import time
+from datetime import datetime
+from pathlib import Path
+
+from firmware_bridge.errors import SigpadError
+
+from ..errors import UnknownUser
+from ..manifest import load_manifest
+from ..model import KINDS
+from ..verifier import model_dir_of, open_store
+from .config import Config
+from .report import ERROR, OK, emit
+
+log = logging.getLogger("sigpad.operator")
+SOCKET_TIMEOUT_S = 2.0
+
+
+def init(args, cfg: Config) -> int:
+    """Create the store and its key (what ``enroll`` would do on first use)."""
+    path = cfg.store_path()
+    existed = path.exists()
+    with open_store(cfg, create=True) as store:
+        users = len(store.users())
+    verb = "exists" if existed else "created"
+    emit(args, {"store": str(path), "key": str(cfg.key_path()), "created": not existed, "users": users},
+         f"store {path} {verb} ({users} users); key {cfg.key_path()}")
+    return OK
+
+
+# --- status ------------------------------------------------------------------------
+
+def status(args, cfg: Config) -> int:
+    report = {"service": _service(cfg), "pad": _pad(cfg), "models": _models(cfg), "store": _store(cfg)}
+    emit(args, report, "\n".join(_status_lines(report)))
+    return OK if report["store"]["exists"] else ERROR
+
+
+SERVICE_SOCKET = Path("/run/sigpad/control.sock")  # the unit's RuntimeDirectory=sigpad
+
+
+def _socket_path(cfg: Config) -> Path:
+    """The configured socket; else this user's default, or the installed service's if that exists."""
+    from .service import default_socket_path
+    if cfg.socket:
+        return cfg.socket
+    mine = default_socket_path()
+    return SERVICE_SOCKET if not mine.exists() and SERVICE_SOCKET.exists() else mine
+
+
+def _ask(sock_file, request: str) -> dict:
+    sock_file.write((request + "\n").encode())
+    sock_file.flush()
+    line = sock_file.readline()
+    return json.loads(line) if line else {}
+
+
+def _service(cfg: Config) -> dict:
+    path = _socket_path(cfg)
+    out = {"socket": str(path), "up": False}
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.settimeout(SOCKET_TIMEOUT_S)
+            s.connect(str(path))
+            f = s.makefile("rwb")
+            out["up"] = _ask(f, "ping").get("event") == "pong"
+            answer = _ask(f, '{"cmd": "status"}')
+            if answer.get("event") == "status":
+                out["reported"] = {k: v for k, v in answer.items() if k != "event"}
+    except FileNotFoundError:
+        out["why"] = "no socket: the service is not running"
+    except ConnectionRefusedError:
+        out["why"] = "nobody listens on the socket (a stale one): the service is not running"
+    except PermissionError:
+        out["why"] = "permission denied: run as the service's user or group (sudo sigpad status)"
+    except (OSError, ValueError) as exc:
+        out["why"] = f"no answer: {exc}"
+    return out
+
+
+def _pad(cfg: Config) -> dict:
+    from firmware_bridge.ports import describe
+    out = {"port": cfg.port, "protocol": cfg.protocol, "baud": cfg.baud}
+    if cfg.port and cfg.port != "auto" and "://" not in cfg.port:
+        info = describe(cfg.port)
+        out.update(present=info.exists, held_by=[vars(h) for h in info.held_by], may_open=info.may_open,
+                   fix=info.fix)
+    return out
+
+
+def _models(cfg: Config) -> dict:
+    out = {}
+    for kind in KINDS:
+        try:
+            directory = model_dir_of(cfg, kind == KINDS[0])
+            m = load_manifest(directory / "manifest.json")
+            out[kind] = {"path": str(directory), "sha256": m.sha256, "score": cfg.score or m.score,
+                         "threshold": cfg.threshold if cfg.threshold is not None else m.threshold}
+        except SigpadError as exc:
+            out[kind] = {"error": str(exc)}
+    return out
+
+
+def _store(cfg: Config) -> dict:
+    path = cfg.store_path()
+    out = {"path": str(path), "exists": path.exists()}
+    if not out["exists"]:
+        return out
+    now = time.time()
+    with open_store(cfg, create=False) as store:
+        users = store.users()
+        out["users"] = len(users)
+        out["locked_out"] = [{"user": u.user, "remaining_s": round(u.locked_until - now)}
+                             for u in users if u.locked_until > now]
+    return out
+
+
+def _status_lines(r: dict) -> list[str]:
+    svc, pad, store = r["service"], r["pad"], r["store"]
+    lines = [f"service  {'up' if svc['up'] else 'down'}: {svc['socket']}"
+             + ("" if svc["up"] else f" ({svc.get('why', 'no answer')})")]
+    lines.append(_pad_line(pad))
+    for kind, m in r["models"].items():
+        lines.append(f"model    {kind}: " + (m["error"] if "error" in m else
+                     f"{m['path']} (sha256 {m['sha256'][:12]}..., {m['score']}, threshold {m['threshold']:.3f})"))
+    if not store["exists"]:
+        lines.append(f"store    {store['path']}: does not exist (enroll or init creates it)")
+    else:
+        locked = ", ".join(f"{u['user']} ({u['remaining_s']} s left)" for u in store["locked_out"]) or "none"
+        lines.append(f"store    {store['path']}: {store['users']} users; locked out: {locked}")
+    return lines
+
+
+def _pad_line(pad: dict) -> str:
+    if not pad["port"]:
+        return "pad      none configured ([pad] port or --port)"
+    line = f"pad      {pad['port']} ({pad['protocol']}, {pad['baud'] or 'its usual'} baud)"
+    if "present" not in pad:
+        return line  # auto or a URL: nothing to look at without opening it
+    if not pad["present"]:
+        return line + ": not present (unplugged, or another name?)"
+    held = ", ".join(f"PID {h['pid']}" for h in pad["held_by"])
+    line += ": present" + (f", held by {held}" if held else ", free")
+    return line + (f"; {pad['fix']}" if pad["fix"] else "")
+
+
+# --- unlock and history ----------------------------------------------------------------
+
+def unlock(args, cfg: Config) -> int:
+    with open_store(cfg, create=False) as store:
+        before = store.unlock(args.user)
+        if before is None:
+            raise UnknownUser(f"{args.user!r} is not enrolled in {store.path}")
+        by, was = _who(), max(0.0, before.locked_until - time.time())
+        store.log_decision(args.user, time.time(), {"event": "unlocked", "by": by,
+                                                     "failures": before.failures, "lock_left_s": round(was)})
+    log.warning("unlocked %s by %s (%d failures, %.0f s of lock left)", args.user, by, before.failures, was)
+    emit(args, {"user": args.user, "unlocked": True, "failures": before.failures, "was_locked_s": round(was),
+                "store": str(cfg.store_path())},
+         f"unlocked {args.user} ({before.failures} failures"
+         + (f", {was:.0f} s of lock left)" if was else ", was not locked)"))
+    return OK
+
+
+def _who() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "?"
+
+
+def history(args, cfg: Config) -> int:
+    with open_store(cfg, create=False) as store:
+        if store.enrolled_model(args.user) is None:
+            raise UnknownUser(f"{args.user!r} is not enrolled in {store.path}")
+        rows = store.history(args.user, args.last)
+        lock = store.lock_state(args.user)
+    emit(args, {"user": args.user, "history": rows, "failures": lock.failures,
+                "locked_until": lock.locked_until, "store": str(cfg.store_path())},
+         "\n".join([*(_history_line(r) for r in rows),
+                    f"{len(rows)} entries for {args.user}; {lock.failures} failures in a row"]))
+    return OK
+
+
+def _history_line(r: dict) -> str:
+    when = datetime.fromtimestamp(r["at"]).strftime("%Y-%m-%d %H:%M:%S")
+    if r.get("event") == "unlocked":
+        return f"{when}  unlocked by {r['by']} ({r['lock_left_s']} s of lock left, {r['failures']} failures)"
+    verdict = "ACCEPTED" if r["accepted"] else "REJECTED"
+    score = "-" if r["score"] is None else f"{r['score']:.3f}"
+    return f"{when}  {verdict}  {r['reason']:20s} score {score}  {r.get('pad') or ''}".rstrip()
+
