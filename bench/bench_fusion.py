@@ -122,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     from trainer.recipe import cross_validate
     from trainer.training_loop import configure_threads
 
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
     p.add_argument("--data", type=Path, default=None, help="SVC2004 root (Task1/, Task2/)")
     p.add_argument("--kinds", nargs="*", default=list(DEFAULT_KINDS), choices=list(KINDS))
     p.add_argument("--seeds", nargs="*", type=int, default=[0])

@@ -130,12 +130,15 @@ def test_every_reason_is_in_the_help_with_its_exit_code():
 # --- safe settings -----------------------------------------------------------------------
 
 def test_a_threshold_that_accepts_everything_is_refused(cli, files, tmp_path):
+    # A cosine lies in [-1, 1]. (The shipped fused score has no lower end: its
+    # DTW part is a distance; its range is checked the same way, see test_scores.)
     cli("enroll", "alice", "--file", *files["enrol"])
-    code, out, err = cli("verify", "alice", "--file", files["forgery"], "--threshold", "-3")
-    assert (code, out["accepted"], out["reason"]) == (2, False, "error")
+    code, out, err = cli("verify", "alice", "--file", files["forgery"], "--score", "centroid-max-cosine",
+                         "--threshold", "-3")
+    assert (code, out.get("accepted", False), out["reason"]) == (2, False, "error")  # refused at load
     assert "would accept every signature" in err
     toml = tmp_path / "t.toml"
-    toml.write_text(cli.config.read_text() + "[decision]\nthreshold = -2\n")
+    toml.write_text(cli.config.read_text() + '[decision]\nscore = "centroid-max-cosine"\nthreshold = -2\n')
     code, out, err = cli("verify", "alice", "--file", files["forgery"], conf=toml)
     assert (code, out["accepted"]) == (2, False) and "[decision] threshold" in err
     toml.write_text(cli.config.read_text() + '[decision]\nscore = "mean-cosine"\nthreshold = -2\n')
