@@ -99,9 +99,9 @@ class SampleStream:
         return out
 
     def _convert(self, events: list, host_ms: float) -> list:
-        st, out, caps = self.stats, [], self.caps
+        st, out = self.stats, []
         counts_frames = not self.protocol.has_clock   # sigpad counts FrameSeq instead
-        limits = _Limits(caps, self.protocol.y_down)
+        limits = _Limits(self.caps, self.protocol.y_down)
         n_samples = 0
         for e in events:
             kind = type(e)
@@ -132,19 +132,11 @@ class SampleStream:
                 if lost:
                     out.append(Damage("lost", lost))
             elif kind is Skipped:
-                st.resyncs += 1
-                st.skipped_bytes += e.n
-                st.crc_errors += e.reason == "crc"
-                st.skipped[e.reason] = st.skipped.get(e.reason, 0) + e.n
-                out.append(Damage(e.reason, e.n))
+                self._skipped(e, out)
             elif kind is Capabilities:
                 st.frames += counts_frames
-                if self._refuse_caps(e):
-                    out.append(Damage("caps"))
-                    continue
-                self.caps = caps = e      # later reports in this batch use it too
-                limits = _Limits(caps, self.protocol.y_down)
-                out.append(e)
+                if self._take_caps(e, out):   # later reports in this batch use them too
+                    limits = _Limits(self.caps, self.protocol.y_down)
             elif kind is Status:
                 self._status(e, out)
             elif kind is Done:
@@ -171,15 +163,25 @@ class SampleStream:
         dx, dy = x - px, y - py
         return dx * dx + dy * dy > step * step
 
-    def _refuse_caps(self, caps: Capabilities) -> bool:
+    def _take_caps(self, caps: Capabilities, out: list) -> bool:
+        """Believe a capabilities reply if it was asked for and is plausible; else it is damage."""
         problem = "not asked for" if not self.awaiting_caps else self.protocol.caps_bounds.problem(caps)
-        if problem is None:
-            self.awaiting_caps = False
-            self.caps_refused = ""
+        if problem is not None:
+            self.stats.caps_refused += 1
+            self.caps_refused = f"capabilities reply refused: {problem}"
+            out.append(Damage("caps"))
             return False
-        self.stats.caps_refused += 1
-        self.caps_refused = f"capabilities reply refused: {problem}"
+        self.awaiting_caps, self.caps_refused, self.caps = False, "", caps
+        out.append(caps)
         return True
+
+    def _skipped(self, e: Skipped, out: list) -> None:
+        st = self.stats
+        st.resyncs += 1
+        st.skipped_bytes += e.n
+        st.crc_errors += e.reason == "crc"
+        st.skipped[e.reason] = st.skipped.get(e.reason, 0) + e.n
+        out.append(Damage(e.reason, e.n))
 
     def _status(self, e: Status, out: list) -> None:
         self.stats.pad_dropped = e.dropped
