@@ -5,18 +5,23 @@ is: its sha256, the preprocessing it expects (version and parameters), input
 and output shapes and int8 quantization, the decision threshold chosen on
 validation users, and how it was trained. The edge refuses a model whose
 bytes, shapes or preprocessing disagree with its manifest: a silent mismatch
-would turn every score into noise, and noise can accept.
+would turn every score into noise, and noise can accept. So does a threshold
+outside its score's range (``check_threshold``): a threshold of -1 on a
+cosine accepts every signature. The manifest itself is not signed, so the
+store remembers the one each model was enrolled with (``binding``) and the
+verifier refuses another (a model directory whose manifest was edited).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import scores
-from .errors import ManifestMismatch, ModelError
+from .errors import ConfigError, ManifestMismatch, ModelError
 from .preprocess import PreprocessConfig
 
 MANIFEST_FORMAT = "sigpad-model/1"
@@ -65,7 +70,7 @@ class Manifest:
         try:
             known = {"format", "model_file", "sha256", "preprocessing", "input", "output",
                      "embedding_dim", "quantization", "decision"}
-            return cls(
+            m = cls(
                 sha256=str(data["sha256"]),
                 preprocessing=PreprocessConfig.from_dict(data["preprocessing"]),
                 input_shape=tuple(int(v) for v in data["input"]["shape"]),
@@ -79,9 +84,51 @@ class Manifest:
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ManifestMismatch(f"{source}: missing or malformed field: {exc}") from exc
+        try:
+            check_threshold(m.score, m.threshold, f"{source}: decision.threshold")
+        except ConfigError as exc:
+            raise ManifestMismatch(str(exc)) from None
+        return m
 
     def write(self, path: str | Path) -> None:
         Path(path).write_text(json.dumps(self.to_dict(), indent=2, sort_keys=False) + "\n")
+
+
+def check_threshold(score_name: str, threshold: float, what: str = "threshold") -> None:
+    """Refuse a threshold that is not a number, or that every signature reaches.
+
+    Scores on the cosine's scale (``Score.on_cosine_scale``) lie in [-1, 1]: a
+    threshold at or below -1 accepts anything (one above 1 accepts nothing,
+    which fails closed and is allowed). Other scores (normalised ones) have no
+    fixed range; theirs must be finite.
+    """
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not math.isfinite(threshold):
+        raise ConfigError(f"{what} {threshold!r} is not a finite number")
+    if scores.get(score_name).on_cosine_scale and threshold <= -1.0:
+        raise ConfigError(f"{what} {threshold:g} is at or below the lowest {score_name!r} can be (-1): "
+                          "it would accept every signature")
+
+
+def binding(manifest) -> dict:
+    """What the store keeps of the manifest a model was enrolled with: its decision
+    and a digest of what decides (a manifest edited later no longer matches;
+    the training notes in it may change)."""
+    decisive = ("sha256", "decision", "preprocessing", "input", "output", "embedding_dim")
+    described = {"sha256": manifest.sha256, "decision": {"score": manifest.score, "threshold": manifest.threshold}}
+    if hasattr(manifest, "to_dict"):
+        described = {k: v for k, v in manifest.to_dict().items() if k in decisive}
+    digest = hashlib.sha256(json.dumps(described, sort_keys=True).encode()).hexdigest()
+    return {"score": manifest.score, "threshold": float(manifest.threshold), "manifest_sha256": digest}
+
+
+def check_binding(manifest, bound: dict | None, source: str = "model") -> None:
+    """Refuse ``manifest`` when the store's users were enrolled with another one for this model."""
+    if bound is None or bound.get("manifest_sha256") == binding(manifest)["manifest_sha256"]:
+        return
+    raise ManifestMismatch(
+        f"{source}: its manifest (score {manifest.score}, threshold {manifest.threshold:g}) is not the one "
+        f"this store's users were enrolled with for model {manifest.sha256[:12]}... (score {bound.get('score')}, "
+        f"threshold {bound.get('threshold')}): restore that manifest, or re-enrol")
 
 
 def sha256_of(path: str | Path) -> str:

@@ -2,67 +2,54 @@
 
 Rows and what protects them:
 
-* ``templates`` - one sealed int8 embedding per enrolment signature. The
-  AES-GCM associated data binds the user id, the template id and the model's
-  sha256, so a row copied to another user, renamed, or read under another
-  model fails authentication instead of matching.
-* ``users`` - the model sha256 the user was enrolled with (a different model
-  means "re-enrolment needed"), lockout counters, and a sealed *profile*: the
-  template ids and the user's own score statistics. Because the profile lists
-  the template ids, deleting or adding a template row is detected too.
-* ``attempts`` - the recent attempts of each user (HMAC of the stream and a
-  sealed int8 embedding) for replay detection, pruned to a fixed history.
-* ``meta`` - the schema version and a sealed key check, so that a wrong key
-  is reported as a wrong key rather than as tampering with every row.
+* ``templates`` - one sealed int8 embedding per enrolment signature; the
+  associated data binds user, template id and model sha256, so a row moved,
+  renamed or read under another model fails authentication.
+* ``users`` - the model enrolled with (another means "re-enrolment needed"),
+  a sealed profile listing the template ids (a template row deleted or added
+  is detected) and the lockout counters, tagged under the key with the
+  attempt numbers kept (``edge.ledger``).
+* ``attempts`` - the replay history: enrolment traces and the attempts kept
+  (accepted up to ``replay_history``, rejected up to ``REJECTED_KEPT``), each
+  sealed with its number, time, verdict and stream MAC.
+* ``meta`` - schema version, a sealed key check (a wrong key is reported as
+  such) and the sealed ledger; ``<store>.gen`` holds the newest generation.
 
-Every change is one ``BEGIN IMMEDIATE`` transaction: a crash in the middle of
-an enrolment leaves the previous enrolment intact, and two processes on one
-store wait for each other (busy timeout) instead of interleaving.
+Deleting, editing or restoring rows from an older copy - or the whole file
+while the anchor is newer - is refused as tampering, never read as a clean
+state. A file that is empty, truncated or not a sigpad store is reported as
+damaged and left as it is (``store_schema``). Every change is one ``BEGIN
+IMMEDIATE`` transaction (a crash mid-enrolment keeps the previous one; two
+processes wait for each other), and a judged attempt - lockout check, replay
+history, record, new counters - is one such transaction (``judge``).
 """
 
 from __future__ import annotations
 
 import json
-import re
 import os
+import re
 import sqlite3
 import threading
 import time
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
 from .errors import (ConfigError, EnrolmentError, ReenrolmentNeeded, StoreError, TemplateIntegrityError,
                      UnknownUser)
-
 from .keys import StoreKeys
+from .ledger import Anchor, Ledger, Sealer, ad, attempt_ad, read_ledger, user_state_ad, write_ledger
 from .lockout import LockState
+from .store_schema import SCHEMA_VERSION, pack_attempt, prepare, retag_user, unpack_attempt
 
-SCHEMA_VERSION = 1
+__all__ = ["Store", "Attempt", "History", "Judged", "Enrolled", "UserInfo", "check_user_id",
+           "SCHEMA_VERSION", "REJECTED_KEPT"]
+
 _USER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]{0,63}")
-NONCE = 12
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
-CREATE TABLE IF NOT EXISTS users (
-    user_id TEXT PRIMARY KEY, model_sha256 TEXT NOT NULL, enrolled_at REAL NOT NULL,
-    profile BLOB NOT NULL, failures INTEGER NOT NULL DEFAULT 0,
-    locked_until REAL NOT NULL DEFAULT 0);
-CREATE TABLE IF NOT EXISTS templates (
-    user_id TEXT NOT NULL, template_id TEXT NOT NULL, sealed BLOB NOT NULL,
-    stream_mac BLOB NOT NULL, PRIMARY KEY (user_id, template_id));
-CREATE TABLE IF NOT EXISTS raw_signatures (
-    user_id TEXT NOT NULL, template_id TEXT NOT NULL, sealed BLOB NOT NULL,
-    PRIMARY KEY (user_id, template_id));
-CREATE TABLE IF NOT EXISTS attempts (
-    id INTEGER PRIMARY KEY AUTOINCREMENT, user_id TEXT NOT NULL, at REAL NOT NULL,
-    accepted INTEGER NOT NULL, stream_mac BLOB NOT NULL, sealed BLOB NOT NULL);
-CREATE INDEX IF NOT EXISTS attempts_by_user ON attempts (user_id, id);
-CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
-"""
+REJECTED_KEPT = 50
+"""Rejected attempts kept per user (accepted ones: ``Settings.replay_history``)."""
 
 
 @dataclass(frozen=True)
@@ -95,9 +82,32 @@ class UserInfo:
 
 @dataclass(frozen=True)
 class Attempt:
+    """One entry of a user's replay history (``kind`` 'verify', or 'enrol' for an
+    enrolment signature: its trace and stream MAC, no embedding)."""
+
     stream_mac: bytes
     embedding: bytes
     accepted: bool
+    trace: bytes | None = None
+    kind: str = "verify"
+
+
+@dataclass(frozen=True)
+class History:
+    """What a judge sees of a user, authenticated: lock state and attempts, newest first."""
+
+    state: LockState
+    attempts: list[Attempt]
+
+
+@dataclass(frozen=True)
+class Judged:
+    """A judge's verdict: the attempt to record (None: none), the new lock state
+    (None: unchanged) and what ``Store.judge`` hands back to its caller."""
+
+    attempt: Attempt | None
+    state: LockState | None
+    result: object = None
 
 
 def check_user_id(user: str) -> str:
@@ -107,21 +117,22 @@ def check_user_id(user: str) -> str:
     return user
 
 
-def _ad(*parts: str) -> bytes:
-    return "\x00".join(("sigpad/1",) + parts).encode()
-
-
 class Store:
     """An open template store. Safe to share between threads of one process."""
 
     def __init__(self, path: str | os.PathLike, keys: StoreKeys, timeout_s: float = 10.0):
         self.path = Path(path)
-        self._aead = AESGCM(keys.aead)
+        self._sealer = Sealer(keys.aead)
         self.mac_key = keys.mac
+        self.anchor = Anchor(self.path, self._sealer)
         self._lock = threading.RLock()
+        self._advanced: int | None = None     # generation reached by the transaction in progress
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             fresh = not self.path.exists()
+            if not fresh and self.path.is_file() and self.path.stat().st_size == 0:
+                raise StoreError(f"{self.path}: the store file is empty (damaged or truncated); it was "
+                                 "left as it is: restore it, or move it away to start a new store")
             self._db = sqlite3.connect(self.path, timeout=timeout_s, isolation_level=None,
                                        check_same_thread=False)
         except (OSError, sqlite3.Error) as exc:
@@ -136,37 +147,42 @@ class Store:
         try:
             if fresh:
                 os.chmod(self.path, 0o600)
+                self.anchor.path.unlink(missing_ok=True)   # a new store: an old anchor is not its own
             self._db.execute("PRAGMA journal_mode=WAL")
             # NORMAL in WAL mode: never corrupt, but a power cut may lose the last
             # attempts logged; enrolments switch to FULL (see save_enrolment).
             self._db.execute("PRAGMA synchronous=NORMAL")
             with self._tx() as db:
-                # executescript() would commit first; run the statements in the transaction.
-                for statement in filter(str.strip, _SCHEMA.split(";")):
-                    db.execute(statement)
-                self._check_key(db)
+                prepare(db, self._sealer, fresh, str(self.path))
+                self._advanced = self._ledger(db).generation   # a migrated store gets its anchor
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.path}: damaged or not a sigpad store ({exc}); it was left as it is") \
+                from exc
         except sqlite3.Error as exc:
             raise StoreError(f"{self.path}: cannot open the store: {exc}") from exc
 
     # --- plumbing -----------------------------------------------------------------
 
     @contextmanager
-    def _tx(self):
+    def _tx(self, mode: str = "IMMEDIATE"):
+        """One transaction; after a commit that advanced the ledger, the anchor follows."""
         with self._lock:
             try:
-                self._db.execute("BEGIN IMMEDIATE")
+                self._db.execute(f"BEGIN {mode}")
             except sqlite3.Error as exc:
                 raise StoreError(f"{self.path}: {exc}") from exc
+            self._advanced = None
             try:
                 yield self._db
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
-            else:
-                try:
-                    self._db.execute("COMMIT")
-                except sqlite3.Error as exc:
-                    raise StoreError(f"{self.path}: commit failed: {exc}") from exc
+            try:
+                self._db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                raise StoreError(f"{self.path}: commit failed: {exc}") from exc
+            if self._advanced:
+                self.anchor.advance(self._advanced)
 
     def _query(self, sql: str, args=()) -> list:
         with self._lock:
@@ -185,28 +201,15 @@ class Store:
             finally:
                 self._db.execute("PRAGMA synchronous=NORMAL")
 
-    def _seal(self, plain: bytes, ad: bytes) -> bytes:
-        nonce = os.urandom(NONCE)
-        return nonce + self._aead.encrypt(nonce, plain, ad)
+    def _ledger(self, db) -> Ledger:
+        """The sealed ledger, checked against the anchor (rolled back: refused)."""
+        ledger = read_ledger(db, self._sealer)
+        self.anchor.check(ledger)
+        return ledger
 
-    def _open(self, sealed: bytes, ad: bytes, what: str) -> bytes:
-        try:
-            return self._aead.decrypt(bytes(sealed[:NONCE]), bytes(sealed[NONCE:]), ad)
-        except (InvalidTag, ValueError, TypeError):
-            raise TemplateIntegrityError(f"{what} fails authentication: the row was altered "
-                                         f"or moved; re-enrol this user") from None
-
-    def _check_key(self, db) -> None:
-        row = db.execute("SELECT value FROM meta WHERE key='key_check'").fetchone()
-        if row is None:
-            db.execute("INSERT INTO meta VALUES ('key_check', ?)", (self._seal(b"ok", _ad("key")),))
-            db.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
-            return
-        try:
-            self._aead.decrypt(row[0][:NONCE], row[0][NONCE:], _ad("key"))
-        except InvalidTag:
-            raise TemplateIntegrityError(
-                f"{self.path}: the key does not open this store (wrong key file or credential)") from None
+    def _commit_ledger(self, db, ledger: Ledger) -> None:
+        write_ledger(db, self._sealer, ledger)
+        self._advanced = ledger.generation
 
     def close(self) -> None:
         with self._lock:
@@ -222,27 +225,52 @@ class Store:
 
     def save_enrolment(self, user: str, model_sha: str, templates: list[bytes],
                        stream_macs: list[bytes], stats: dict, raw: list[str] | None = None,
-                       replace: bool = False) -> None:
-        """Store a user's enrolment in one transaction (replacing an old one if asked)."""
+                       replace: bool = False, traces: list[bytes | None] | None = None,
+                       binding: dict | None = None) -> None:
+        """Store a user's enrolment in one transaction (replacing an old one if asked).
+
+        ``traces``: the enrolment signatures' traces (``edge.replay``), kept in
+        the user's replay history; ``binding``: the model's manifest as it was
+        enrolled with (``edge.manifest.binding``), kept in the ledger.
+        """
         check_user_id(user)
         ids = [os.urandom(8).hex() for _ in templates]
         profile = json.dumps({"template_ids": ids, **stats}).encode()
         with self._durable(), self._tx() as db:
+            ledger = self._ledger(db)
             exists = db.execute("SELECT 1 FROM users WHERE user_id=?", (user,)).fetchone()
             if exists and not replace:
                 raise EnrolmentError(f"{user!r} is already enrolled; re-enrol with --replace")
             self._delete_rows(db, user)
-            db.execute("INSERT INTO users (user_id, model_sha256, enrolled_at, profile) VALUES (?,?,?,?)",
-                       (user, model_sha, time.time(), self._seal(profile, _ad("profile", user, model_sha))))
+            generation = ledger.advance(user)
+            if binding is not None:
+                ledger.models[model_sha] = binding
+            db.execute("INSERT INTO users (user_id, model_sha256, enrolled_at, profile, generation) "
+                       "VALUES (?,?,?,?,?)", (user, model_sha, time.time(),
+                                              self._sealer.seal(profile, ad("profile", user, model_sha)),
+                                              generation))
             for tid, tpl, mac in zip(ids, templates, stream_macs):
                 self._insert_template(db, user, tid, tpl, mac, model_sha)
             for tid, text in zip(ids, raw or []):
                 db.execute("INSERT INTO raw_signatures VALUES (?,?,?)",
-                           (user, tid, self._seal(text.encode(), _ad("raw", user, tid))))
+                           (user, tid, self._sealer.seal(text.encode(), ad("raw", user, tid))))
+            enrolled = [Attempt(mac, b"", True, tr, "enrol") for mac, tr in zip(stream_macs, traces or [])]
+            for seq, attempt in enumerate(enrolled):
+                self._insert_attempt(db, user, model_sha, seq, attempt)
+            db.execute("UPDATE users SET next_seq=? WHERE user_id=?", (len(enrolled), user))
+            retag_user(db, self._sealer, user)
+            self._commit_ledger(db, ledger)
 
     def _insert_template(self, db, user, tid, template, mac, model_sha) -> None:
         db.execute("INSERT INTO templates VALUES (?,?,?,?)",
-                   (user, tid, self._seal(template, _ad("template", user, tid, model_sha)), mac))
+                   (user, tid, self._sealer.seal(template, ad("template", user, tid, model_sha)), mac))
+
+    def _insert_attempt(self, db, user: str, model_sha: str, seq: int, a: Attempt) -> None:
+        at = time.time()
+        sealed = self._sealer.seal(pack_attempt(a.embedding, a.trace),
+                                   attempt_ad(user, model_sha, seq, at, a.accepted, a.kind, a.stream_mac))
+        db.execute("INSERT INTO attempts (user_id, seq, at, accepted, kind, stream_mac, sealed) "
+                   "VALUES (?,?,?,?,?,?,?)", (user, seq, at, int(a.accepted), a.kind, a.stream_mac, sealed))
 
     @staticmethod
     def _delete_rows(db, user: str) -> None:
@@ -258,22 +286,27 @@ class Store:
         if enrolled_sha != model_sha:
             raise ReenrolmentNeeded(f"{user!r} was enrolled with model {enrolled_sha[:12]}..., "
                                     f"this is {model_sha[:12]}...: re-enrolment needed")
-        profile = json.loads(self._open(sealed_profile, _ad("profile", user, model_sha),
-                                        f"profile of {user!r}"))  # authenticated: our own JSON
+        profile = json.loads(self._sealer.open(sealed_profile, ad("profile", user, model_sha),
+                                               f"profile of {user!r}"))  # authenticated: our own JSON
         rows = dict((tid, (sealed, mac)) for tid, sealed, mac in self._query(
             "SELECT template_id, CAST(sealed AS BLOB), CAST(stream_mac AS BLOB) FROM templates "
             "WHERE user_id=?", (user,)))
         if sorted(rows) != sorted(profile["template_ids"]):
             raise TemplateIntegrityError(f"templates of {user!r} were added or removed "
                                          f"({len(rows)} rows, {len(profile['template_ids'])} enrolled)")
-        templates = [self._open(rows[t][0], _ad("template", user, t, model_sha),
-                                f"template {t} of {user!r}") for t in profile["template_ids"]]
+        templates = [self._sealer.open(rows[t][0], ad("template", user, t, model_sha),
+                                       f"template {t} of {user!r}") for t in profile["template_ids"]]
         return Enrolled(user, templates, [bytes(rows[t][1]) for t in profile["template_ids"]], profile)
 
     def raw_signatures(self, user: str) -> list[str]:
         rows = self._query("SELECT template_id, CAST(sealed AS BLOB) FROM raw_signatures WHERE user_id=?", (user,))
-        return [self._open(s, _ad("raw", user, t), f"raw signature of {user!r}").decode()
+        return [self._sealer.open(s, ad("raw", user, t), f"raw signature of {user!r}").decode()
                 for t, s in rows]
+
+    def model_binding(self, model_sha: str) -> dict | None:
+        """The manifest ``model_sha`` was last enrolled with (None: no enrolment with it yet)."""
+        with self._tx("DEFERRED") as db:
+            return self._ledger(db).models.get(model_sha)
 
     # --- users ------------------------------------------------------------------
 
@@ -286,44 +319,89 @@ class Store:
 
     def delete(self, user: str) -> bool:
         with self._tx() as db:
+            ledger = self._ledger(db)
             found = db.execute("SELECT 1 FROM users WHERE user_id=?", (user,)).fetchone()
             self._delete_rows(db, user)
+            if found or user in ledger.users:
+                ledger.users.pop(user, None)
+                ledger.advance()
+                self._commit_ledger(db, ledger)
         return found is not None
 
-    # --- attempts and lockout ---------------------------------------------------------
+    # --- lockout and the replay history ---------------------------------------------
 
     def lock_state(self, user: str) -> LockState:
-        rows = self._query("SELECT failures, locked_until FROM users WHERE user_id=?", (user,))
-        return LockState(*rows[0]) if rows else LockState()
+        """The user's lockout counters, authenticated (an unknown user: none)."""
+        with self._tx("DEFERRED") as db:
+            row = self._user_row(db, user, self._ledger(db))
+        return LockState() if row is None else LockState(row[1], row[2])
 
-    def recent_attempts(self, user: str, model_sha: str) -> list[Attempt]:
-        rows = self._query("SELECT CAST(stream_mac AS BLOB), CAST(sealed AS BLOB), accepted FROM attempts "
-                           "WHERE user_id=? "
-                           "ORDER BY id DESC", (user,))
-        return [Attempt(bytes(mac), self._open(s, _ad("attempt", user, model_sha), f"attempt of {user!r}"),
-                        bool(ok)) for mac, s, ok in rows]
+    def history(self, user: str) -> History:
+        """The user's lock state and replay history, authenticated; ``UnknownUser`` if none."""
+        with self._tx("DEFERRED") as db:
+            return self._history(db, user, self._ledger(db))[1]
 
-    def record_attempt(self, user: str, model_sha: str, stream_mac: bytes, embedding: bytes | None,
-                       accepted: bool, update, history: int) -> LockState:
-        """Log an attempt and move the lockout state with ``update(old) -> new``, atomically."""
+    def judge(self, user: str, judge: Callable[[History], Judged], keep_accepted: int):
+        """Judge one attempt in one transaction: ``judge(history)`` sees the user's
+        authenticated state, and what it returns is recorded before anyone else is
+        judged (so parallel attempts cannot all pass a lockout check). Returns
+        ``judge``'s ``result``."""
         with self._tx() as db:
-            row = db.execute("SELECT failures, locked_until FROM users WHERE user_id=?", (user,)).fetchone()
-            if row is None:
-                return LockState()  # deleted meanwhile: nothing to count against
-            new = update(LockState(*row))
-            db.execute("UPDATE users SET failures=?, locked_until=? WHERE user_id=?",
-                       (new.failures, new.locked_until, user))
-            if embedding is not None:
-                db.execute("INSERT INTO attempts (user_id, at, accepted, stream_mac, sealed) VALUES (?,?,?,?,?)",
-                           (user, time.time(), int(accepted), stream_mac,
-                            self._seal(embedding, _ad("attempt", user, model_sha))))
-                db.execute("DELETE FROM attempts WHERE user_id=? AND id NOT IN (SELECT id FROM attempts "
-                           "WHERE user_id=? ORDER BY id DESC LIMIT ?)", (user, user, history))
-        return new
+            ledger = self._ledger(db)
+            row, history = self._history(db, user, ledger)
+            verdict = judge(history)
+            if verdict.attempt is None and verdict.state is None:
+                return verdict.result
+            sha, next_seq = row[0], row[4]
+            state = verdict.state or history.state
+            if verdict.attempt is not None:
+                self._insert_attempt(db, user, sha, next_seq, verdict.attempt)
+                next_seq += 1
+                self._prune(db, user, keep_accepted)
+            db.execute("UPDATE users SET failures=?, locked_until=?, generation=?, next_seq=? WHERE user_id=?",
+                       (state.failures, state.locked_until, ledger.advance(user), next_seq, user))
+            retag_user(db, self._sealer, user)
+            self._commit_ledger(db, ledger)
+            return verdict.result
+
+    @staticmethod
+    def _prune(db, user: str, keep_accepted: int) -> None:
+        for accepted, keep in ((1, keep_accepted), (0, REJECTED_KEPT)):
+            db.execute("DELETE FROM attempts WHERE user_id=? AND kind='verify' AND accepted=? AND seq NOT IN "
+                       "(SELECT seq FROM attempts WHERE user_id=? AND kind='verify' AND accepted=? "
+                       "ORDER BY seq DESC LIMIT ?)", (user, accepted, user, accepted, keep))
+
+    def _user_row(self, db, user: str, ledger: Ledger, seqs: list[int] | None = None):
+        """(model, failures, locked_until, generation, next_seq) of ``user``, checked; None if unknown."""
+        row = db.execute("SELECT model_sha256, failures, locked_until, generation, next_seq, tag "
+                         "FROM users WHERE user_id=?", (user,)).fetchone()
+        ledger.check_user(user, None if row is None else row[3])
+        if row is None:
+            return None
+        if seqs is None:
+            seqs = [r[0] for r in db.execute("SELECT seq FROM attempts WHERE user_id=?", (user,))]
+        self._sealer.check(row[5], user_state_ad(user, *row[:5], seqs),
+                           f"the lockout and attempt record of {user!r}")
+        return row[:5]
+
+    def _history(self, db, user: str, ledger: Ledger) -> tuple[tuple, History]:
+        rows = db.execute("SELECT seq, at, accepted, kind, CAST(stream_mac AS BLOB), CAST(sealed AS BLOB) "
+                          "FROM attempts WHERE user_id=? ORDER BY seq DESC", (user,)).fetchall()
+        row = self._user_row(db, user, ledger, [r[0] for r in rows])
+        if row is None:
+            raise UnknownUser(f"{user!r} is not enrolled")
+        attempts = []
+        for seq, at, accepted, kind, mac, sealed in rows:
+            plain = self._sealer.open(sealed, attempt_ad(user, row[0], seq, at, accepted, kind, mac),
+                                      f"attempt {seq} of {user!r}")
+            embedding, trace = unpack_attempt(plain)
+            attempts.append(Attempt(bytes(mac), embedding, bool(accepted), trace, kind))
+        return row, History(LockState(row[1], row[2]), attempts)
 
     # --- counters ---------------------------------------------------------------------
 
     def count(self, name: str, by: int = 1) -> None:
+        """Statistics (enrolments, failures to enrol): not part of the sealed state."""
         with self._tx() as db:
             db.execute("INSERT INTO counters VALUES (?, ?) ON CONFLICT(name) DO UPDATE "
                        "SET value = value + excluded.value", (name, by))

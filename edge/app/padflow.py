@@ -125,6 +125,6 @@ def verify_from_pad(verifier, source: PadSource, user: str, timeout_s: float) ->
         item = source.next(timeout_s)
     except CaptureError as exc:
         return verifier.reject(user, Reason.CAPTURE, str(exc))
-    if isinstance(item, Refusal):
-        return verifier.reject(user, Reason.CAPTURE, item.reason)
+    if isinstance(item, Refusal):   # not judged: too short, unplugged, damaged by line noise
+        return verifier.refused(user, item)
     return verifier.verify(user, item)
