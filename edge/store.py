@@ -150,7 +150,7 @@ class Store:
                 self.anchor.path.unlink(missing_ok=True)   # a new store: an old anchor is not its own
             self._db.execute("PRAGMA journal_mode=WAL")
             # NORMAL in WAL mode: never corrupt, but a power cut may lose the last
-            # attempts logged; enrolments switch to FULL (see save_enrolment).
+            # commits; every change of the sealed state switches to FULL (_durable).
             self._db.execute("PRAGMA synchronous=NORMAL")
             with self._tx() as db:
                 prepare(db, self._sealer, fresh, str(self.path))
@@ -318,7 +318,7 @@ class Store:
         return [UserInfo(*r) for r in rows]
 
     def delete(self, user: str) -> bool:
-        with self._tx() as db:
+        with self._durable(), self._tx() as db:
             ledger = self._ledger(db)
             found = db.execute("SELECT 1 FROM users WHERE user_id=?", (user,)).fetchone()
             self._delete_rows(db, user)
@@ -345,8 +345,10 @@ class Store:
         """Judge one attempt in one transaction: ``judge(history)`` sees the user's
         authenticated state, and what it returns is recorded before anyone else is
         judged (so parallel attempts cannot all pass a lockout check). Returns
-        ``judge``'s ``result``."""
-        with self._tx() as db:
+        ``judge``'s ``result``. Committed with FULL sync, like every change the anchor
+        follows: pulling the plug must not erase a failure (nor leave the anchor
+        ahead of the file)."""
+        with self._durable(), self._tx() as db:
             ledger = self._ledger(db)
             row, history = self._history(db, user, ledger)
             verdict = judge(history)
