@@ -21,10 +21,10 @@ them under the store key, in three links:
   fails.
 
 An **anchor** file beside the database (``<store>.gen``) holds the latest
-generation, sealed and written after each commit: a whole database restored
-from an older copy is behind it and is refused as rolled back. The anchor
-can only lag (a crash between commit and write), never lead, so it never
-refuses an honest store. Its limit, and the key's: docs/edge.md.
+generation, written after each commit: a whole database restored from an
+older copy is behind it and is refused as rolled back. The anchor can only
+lag (a crash between commit and write), never lead, so it never refuses an
+honest store. Its limit, and the key's: docs/edge.md.
 """
 
 from __future__ import annotations
@@ -32,7 +32,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -159,26 +158,30 @@ def write_ledger(db, sealer: Sealer, ledger: Ledger) -> None:
 # --- the anchor --------------------------------------------------------------------------
 
 class Anchor:
-    """``<store>.gen``: the newest generation committed, outside the database file."""
+    """``<store>.gen``: the newest generation committed, outside the database file.
 
-    def __init__(self, store_path: Path, sealer: Sealer):
+    Written in place after each commit (the commit itself is FULL-synced
+    first, the anchor is not), so after a crash it can only lag behind the
+    database, never lead. A missing or unreadable anchor counts as 0: that is
+    what removing it means (accepting a store restored on purpose), and
+    whoever could damage it could remove it.
+    """
+
+    WIDTH = 20
+
+    def __init__(self, store_path: Path):
         self.path = Path(str(store_path) + ".gen")
-        self._sealer = sealer
 
     def read(self) -> int:
-        """The generation recorded (0 when there is no anchor yet)."""
+        """The generation recorded (0 when there is no readable anchor)."""
         try:
-            text = self.path.read_text().split()
+            text = self.path.read_bytes()
         except FileNotFoundError:
             return 0
         except OSError as exc:
             raise StoreError(f"{self.path}: cannot read: {exc.strerror or exc}") from exc
-        try:
-            generation, tag = int(text[0]), bytes.fromhex(text[1])
-        except (IndexError, ValueError):
-            raise TemplateIntegrityError(f"{self.path}: damaged (not a sigpad anchor)") from None
-        self._sealer.check(tag, ad("anchor", generation), f"{self.path}")
-        return generation
+        digits = text[:-1]
+        return int(digits) if len(text) == self.WIDTH + 1 and digits.isdigit() else 0
 
     def check(self, ledger: Ledger) -> None:
         """The database is not behind the anchor."""
@@ -189,22 +192,15 @@ class Anchor:
                 + ROLLBACK_HELP.format(anchor=self.path))
 
     def advance(self, generation: int) -> None:
-        """Record ``generation`` if it is newer (after a commit; atomic replace)."""
+        """Record ``generation`` if it is newer (one fixed-size write in place)."""
+        if generation <= self.read():
+            return
         try:
-            if generation <= self.read():
-                return
-        except TemplateIntegrityError:
-            pass  # a damaged anchor is replaced by a good one for the committed state
-        tmp = None
-        try:
-            fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=self.path.name + ".")   # 0600
-            with os.fdopen(fd, "w") as f:
-                f.write(f"{generation} {self._sealer.tag(ad('anchor', generation)).hex()}\n")
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, self.path)
+            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600)
+            try:
+                os.pwrite(fd, f"{generation:0{self.WIDTH}d}\n".encode(), 0)
+            finally:
+                os.close(fd)
         except OSError as exc:
-            if tmp is not None and os.path.exists(tmp):
-                os.unlink(tmp)
             raise StoreError(f"{self.path}: cannot record the store's generation: "
                              f"{exc.strerror or exc}") from exc

@@ -124,7 +124,7 @@ class Store:
         self.path = Path(path)
         self._sealer = Sealer(keys.aead)
         self.mac_key = keys.mac
-        self.anchor = Anchor(self.path, self._sealer)
+        self.anchor = Anchor(self.path)
         self._lock = threading.RLock()
         self._advanced: int | None = None     # generation reached by the transaction in progress
         try:
