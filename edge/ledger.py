@@ -183,9 +183,9 @@ class Anchor:
         digits = text[:-1]
         return int(digits) if len(text) == self.WIDTH + 1 and digits.isdigit() else 0
 
-    def check(self, ledger: Ledger) -> None:
-        """The database is not behind the anchor."""
-        recorded = self.read()
+    def check(self, ledger: Ledger, recorded: int) -> None:
+        """The database is not behind ``recorded``, the anchor as read before the
+        transaction that read ``ledger`` began (``Store._tx`` says why before)."""
         if ledger.generation < recorded:
             raise TemplateIntegrityError(
                 f"the store is at generation {ledger.generation}, older than the {recorded} it reached: "

@@ -127,6 +127,7 @@ class Store:
         self.anchor = Anchor(self.path)
         self._lock = threading.RLock()
         self._advanced: int | None = None     # generation reached by the transaction in progress
+        self._anchor_seen = 0                  # the anchor as read before it began
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             fresh = not self.path.exists()
@@ -165,8 +166,14 @@ class Store:
 
     @contextmanager
     def _tx(self, mode: str = "IMMEDIATE"):
-        """One transaction; after a commit that advanced the ledger, the anchor follows."""
+        """One transaction; after a commit that advanced the ledger, the anchor follows.
+
+        The anchor is read before the transaction starts: anchors are written
+        after their commits, so whatever it says is inside this transaction's
+        snapshot (read later, a commit that landed meanwhile would look like
+        a database behind its anchor)."""
         with self._lock:
+            self._anchor_seen = self.anchor.read()
             try:
                 self._db.execute(f"BEGIN {mode}")
             except sqlite3.Error as exc:
@@ -204,7 +211,7 @@ class Store:
     def _ledger(self, db) -> Ledger:
         """The sealed ledger, checked against the anchor (rolled back: refused)."""
         ledger = read_ledger(db, self._sealer)
-        self.anchor.check(ledger)
+        self.anchor.check(ledger, self._anchor_seen)
         return ledger
 
     def _commit_ledger(self, db, ledger: Ledger) -> None:
