@@ -40,9 +40,10 @@ from pathlib import Path
 from .errors import (ConfigError, EnrolmentError, ReenrolmentNeeded, StoreError, TemplateIntegrityError,
                      UnknownUser)
 from .keys import StoreKeys
-from .ledger import Anchor, Ledger, Sealer, ad, attempt_ad, read_ledger, user_state_ad, write_ledger
+from .ledger import Anchor, Ledger, Sealer, ad, attempt_ad, read_ledger, write_ledger
 from .lockout import LockState
-from .store_schema import SCHEMA_VERSION, pack_attempt, prepare, retag_user, unpack_attempt
+from .store_schema import (SCHEMA_VERSION, Attempt, History, checked_user_row, pack_attempt, prepare,
+                           prune_attempts, read_history, retag_user)
 
 __all__ = ["Store", "Attempt", "History", "Judged", "Enrolled", "UserInfo", "check_user_id",
            "SCHEMA_VERSION", "REJECTED_KEPT"]
@@ -78,26 +79,6 @@ class UserInfo:
             current = {current_sha} if isinstance(current_sha, str) else set(current_sha)
             d["needs_reenrolment"] = self.model_sha256 not in current
         return d
-
-
-@dataclass(frozen=True)
-class Attempt:
-    """One entry of a user's replay history (``kind`` 'verify', or 'enrol' for an
-    enrolment signature: its trace and stream MAC, no embedding)."""
-
-    stream_mac: bytes
-    embedding: bytes
-    accepted: bool
-    trace: bytes | None = None
-    kind: str = "verify"
-
-
-@dataclass(frozen=True)
-class History:
-    """What a judge sees of a user, authenticated: lock state and attempts, newest first."""
-
-    state: LockState
-    attempts: list[Attempt]
 
 
 @dataclass(frozen=True)
@@ -181,8 +162,10 @@ class Store:
             self._advanced = None
             try:
                 yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
+            except BaseException as exc:
+                self._rollback()
+                if isinstance(exc, sqlite3.Error):   # a damaged file found mid-way: ours to name
+                    raise StoreError(f"{self.path}: damaged or unreadable store: {exc}") from exc
                 raise
             try:
                 self._db.execute("COMMIT")
@@ -190,6 +173,12 @@ class Store:
                 raise StoreError(f"{self.path}: commit failed: {exc}") from exc
             if self._advanced:
                 self.anchor.advance(self._advanced)
+
+    def _rollback(self) -> None:
+        try:
+            self._db.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass  # SQLite rolled back already (e.g. on a damaged page)
 
     def _query(self, sql: str, args=()) -> list:
         with self._lock:
@@ -285,8 +274,13 @@ class Store:
             db.execute(f"DELETE FROM {table} WHERE user_id=?", (user,))
 
     def load(self, user: str, model_sha: str) -> Enrolled:
-        """A user's templates, decrypted and checked; raises the store errors."""
-        rows = self._query("SELECT model_sha256, CAST(profile AS BLOB) FROM users WHERE user_id=?", (user,))
+        """A user's templates, decrypted and checked; raises the store errors.
+        One snapshot: a re-enrolment committed between two reads is no tampering."""
+        with self._tx("DEFERRED") as db:
+            rows = db.execute("SELECT model_sha256, CAST(profile AS BLOB) FROM users WHERE user_id=?",
+                              (user,)).fetchall()
+            templates = db.execute("SELECT template_id, CAST(sealed AS BLOB), CAST(stream_mac AS BLOB) "
+                                   "FROM templates WHERE user_id=?", (user,)).fetchall()
         if not rows:
             raise UnknownUser(f"{user!r} is not enrolled")
         enrolled_sha, sealed_profile = rows[0]
@@ -295,9 +289,7 @@ class Store:
                                     f"this is {model_sha[:12]}...: re-enrolment needed")
         profile = json.loads(self._sealer.open(sealed_profile, ad("profile", user, model_sha),
                                                f"profile of {user!r}"))  # authenticated: our own JSON
-        rows = dict((tid, (sealed, mac)) for tid, sealed, mac in self._query(
-            "SELECT template_id, CAST(sealed AS BLOB), CAST(stream_mac AS BLOB) FROM templates "
-            "WHERE user_id=?", (user,)))
+        rows = {tid: (sealed, mac) for tid, sealed, mac in templates}
         if sorted(rows) != sorted(profile["template_ids"]):
             raise TemplateIntegrityError(f"templates of {user!r} were added or removed "
                                          f"({len(rows)} rows, {len(profile['template_ids'])} enrolled)")
@@ -340,13 +332,13 @@ class Store:
     def lock_state(self, user: str) -> LockState:
         """The user's lockout counters, authenticated (an unknown user: none)."""
         with self._tx("DEFERRED") as db:
-            row = self._user_row(db, user, self._ledger(db))
+            row = checked_user_row(db, self._sealer, user, self._ledger(db))
         return LockState() if row is None else LockState(row[1], row[2])
 
     def history(self, user: str) -> History:
         """The user's lock state and replay history, authenticated; ``UnknownUser`` if none."""
         with self._tx("DEFERRED") as db:
-            return self._history(db, user, self._ledger(db))[1]
+            return read_history(db, self._sealer, user, self._ledger(db))[1]
 
     def judge(self, user: str, judge: Callable[[History], Judged], keep_accepted: int):
         """Judge one attempt in one transaction: ``judge(history)`` sees the user's
@@ -357,7 +349,7 @@ class Store:
         ahead of the file)."""
         with self._durable(), self._tx() as db:
             ledger = self._ledger(db)
-            row, history = self._history(db, user, ledger)
+            row, history = read_history(db, self._sealer, user, ledger)
             verdict = judge(history)
             if verdict.attempt is None and verdict.state is None:
                 return verdict.result
@@ -366,46 +358,12 @@ class Store:
             if verdict.attempt is not None:
                 self._insert_attempt(db, user, sha, next_seq, verdict.attempt)
                 next_seq += 1
-                self._prune(db, user, keep_accepted)
+                prune_attempts(db, user, keep_accepted, REJECTED_KEPT)
             db.execute("UPDATE users SET failures=?, locked_until=?, generation=?, next_seq=? WHERE user_id=?",
                        (state.failures, state.locked_until, ledger.advance(user), next_seq, user))
             retag_user(db, self._sealer, user)
             self._commit_ledger(db, ledger)
             return verdict.result
-
-    @staticmethod
-    def _prune(db, user: str, keep_accepted: int) -> None:
-        for accepted, keep in ((1, keep_accepted), (0, REJECTED_KEPT)):
-            db.execute("DELETE FROM attempts WHERE user_id=? AND kind='verify' AND accepted=? AND seq NOT IN "
-                       "(SELECT seq FROM attempts WHERE user_id=? AND kind='verify' AND accepted=? "
-                       "ORDER BY seq DESC LIMIT ?)", (user, accepted, user, accepted, keep))
-
-    def _user_row(self, db, user: str, ledger: Ledger, seqs: list[int] | None = None):
-        """(model, failures, locked_until, generation, next_seq) of ``user``, checked; None if unknown."""
-        row = db.execute("SELECT model_sha256, failures, locked_until, generation, next_seq, tag "
-                         "FROM users WHERE user_id=?", (user,)).fetchone()
-        ledger.check_user(user, None if row is None else row[3])
-        if row is None:
-            return None
-        if seqs is None:
-            seqs = [r[0] for r in db.execute("SELECT seq FROM attempts WHERE user_id=?", (user,))]
-        self._sealer.check(row[5], user_state_ad(user, *row[:5], seqs),
-                           f"the lockout and attempt record of {user!r}")
-        return row[:5]
-
-    def _history(self, db, user: str, ledger: Ledger) -> tuple[tuple, History]:
-        rows = db.execute("SELECT seq, at, accepted, kind, CAST(stream_mac AS BLOB), CAST(sealed AS BLOB) "
-                          "FROM attempts WHERE user_id=? ORDER BY seq DESC", (user,)).fetchall()
-        row = self._user_row(db, user, ledger, [r[0] for r in rows])
-        if row is None:
-            raise UnknownUser(f"{user!r} is not enrolled")
-        attempts = []
-        for seq, at, accepted, kind, mac, sealed in rows:
-            plain = self._sealer.open(sealed, attempt_ad(user, row[0], seq, at, accepted, kind, mac),
-                                      f"attempt {seq} of {user!r}")
-            embedding, trace = unpack_attempt(plain)
-            attempts.append(Attempt(bytes(mac), embedding, bool(accepted), trace, kind))
-        return row, History(LockState(row[1], row[2]), attempts)
 
     # --- counters ---------------------------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""The store's tables, what an existing file must be, and the move from schema 1.
+"""The store's tables and rows, what an existing file must be, and the move from schema 1.
 
 ``prepare`` runs once when a store is opened, inside its first transaction:
 a new file gets the tables, a sealed key check and an empty ledger; an
@@ -13,9 +13,11 @@ code is refused.
 from __future__ import annotations
 
 import struct
+from dataclasses import dataclass
 
-from .errors import StoreError, TemplateIntegrityError
+from .errors import StoreError, TemplateIntegrityError, UnknownUser
 from .ledger import NONCE, Ledger, Sealer, ad, attempt_ad, user_state_ad, write_ledger
+from .lockout import LockState
 
 SCHEMA_VERSION = 2
 TABLES = """
@@ -40,6 +42,26 @@ CREATE TABLE attempts (
     stream_mac BLOB NOT NULL, sealed BLOB NOT NULL);
 CREATE UNIQUE INDEX attempts_by_user ON attempts (user_id, seq);
 """
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One entry of a user's replay history (``kind`` 'verify', or 'enrol' for an
+    enrolment signature: its trace and stream MAC, no embedding)."""
+
+    stream_mac: bytes
+    embedding: bytes
+    accepted: bool
+    trace: bytes | None = None
+    kind: str = "verify"
+
+
+@dataclass(frozen=True)
+class History:
+    """What a judge sees of a user, authenticated: lock state and attempts, newest first."""
+
+    state: LockState
+    attempts: list[Attempt]
 
 
 def pack_attempt(embedding: bytes, trace: bytes | None) -> bytes:
@@ -134,3 +156,40 @@ def migrate_from_1(db, sealer: Sealer) -> None:
         retag_user(db, sealer, user)
     write_ledger(db, sealer, ledger)
     db.execute("UPDATE meta SET value=? WHERE key='schema'", (str(SCHEMA_VERSION),))
+
+
+def prune_attempts(db, user: str, keep_accepted: int, keep_rejected: int) -> None:
+    """Keep the enrolment entries, the last accepted and the last rejected attempts."""
+    for accepted, keep in ((1, keep_accepted), (0, keep_rejected)):
+        db.execute("DELETE FROM attempts WHERE user_id=? AND kind='verify' AND accepted=? AND seq NOT IN "
+                   "(SELECT seq FROM attempts WHERE user_id=? AND kind='verify' AND accepted=? "
+                   "ORDER BY seq DESC LIMIT ?)", (user, accepted, user, accepted, keep))
+
+
+def checked_user_row(db, sealer: Sealer, user: str, ledger: Ledger, seqs: list[int] | None = None):
+    """(model, failures, locked_until, generation, next_seq) of ``user``, checked; None if unknown."""
+    row = db.execute("SELECT model_sha256, failures, locked_until, generation, next_seq, tag "
+                     "FROM users WHERE user_id=?", (user,)).fetchone()
+    ledger.check_user(user, None if row is None else row[3])
+    if row is None:
+        return None
+    if seqs is None:
+        seqs = [r[0] for r in db.execute("SELECT seq FROM attempts WHERE user_id=?", (user,))]
+    sealer.check(row[5], user_state_ad(user, *row[:5], seqs), f"the lockout and attempt record of {user!r}")
+    return row[:5]
+
+
+def read_history(db, sealer: Sealer, user: str, ledger: Ledger) -> tuple[tuple, History]:
+    """``user``'s checked row and authenticated history; ``UnknownUser`` if none."""
+    rows = db.execute("SELECT seq, at, accepted, kind, CAST(stream_mac AS BLOB), CAST(sealed AS BLOB) "
+                      "FROM attempts WHERE user_id=? ORDER BY seq DESC", (user,)).fetchall()
+    row = checked_user_row(db, sealer, user, ledger, [r[0] for r in rows])
+    if row is None:
+        raise UnknownUser(f"{user!r} is not enrolled")
+    attempts = []
+    for seq, at, accepted, kind, mac, sealed in rows:
+        plain = sealer.open(sealed, attempt_ad(user, row[0], seq, at, accepted, kind, mac),
+                            f"attempt {seq} of {user!r}")
+        embedding, trace = unpack_attempt(plain)
+        attempts.append(Attempt(bytes(mac), embedding, bool(accepted), trace, kind))
+    return row, History(LockState(row[1], row[2]), attempts)
