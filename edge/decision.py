@@ -38,6 +38,7 @@ class Reason:
     NO_STORE = "no-store"
     INCONSISTENT = "inconsistent"          # enrolment: a signature unlike the others, or a copy
     ALREADY_ENROLLED = "already-enrolled"  # enrolment without replace
+    DAMAGED = "damaged-capture"    # noise on the line: not judged, not counted, sign again
     ERROR = "error"
 
 
@@ -86,11 +87,16 @@ class Decision:
     latency_ms: float
     detail: str = ""
     score_name: str = DEFAULT_SCORE
+    damage: tuple[tuple[str, int], ...] = ()   # a damaged capture's counts by kind
 
     def to_dict(self) -> dict:
         d = asdict(self)
         d["score"] = None if self.score is None else round(self.score, 6)
         d["latency_ms"] = round(self.latency_ms, 3)
+        if self.damage:
+            d["damage"] = dict(self.damage)
+        else:
+            del d["damage"]
         return d
 
     def log_fields(self, pad: str = "") -> dict:

@@ -5,7 +5,11 @@ is: its sha256, the preprocessing it expects (version and parameters), input
 and output shapes and int8 quantization, the decision threshold chosen on
 validation users, and how it was trained. The edge refuses a model whose
 bytes, shapes or preprocessing disagree with its manifest: a silent mismatch
-would turn every score into noise, and noise can accept.
+would turn every score into noise, and noise can accept. So does a threshold
+outside its score's range (``scores.check_threshold``): a threshold of -1
+on a cosine accepts every signature. The manifest itself is not signed, so the
+store remembers the one each model was enrolled with (``binding``) and the
+verifier refuses another (a model directory whose manifest was edited).
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import scores
-from .errors import ManifestMismatch, ModelError
+from .errors import ConfigError, ManifestMismatch, ModelError
 from .preprocess import PreprocessConfig
 
 MANIFEST_FORMAT = "sigpad-model/1"
@@ -71,7 +75,7 @@ class Manifest:
         try:
             known = {"format", "model_file", "sha256", "preprocessing", "input", "output",
                      "embedding_dim", "quantization", "decision"}
-            return cls(
+            m = cls(
                 sha256=str(data["sha256"]),
                 preprocessing=PreprocessConfig.from_dict(data["preprocessing"]),
                 input_shape=tuple(int(v) for v in data["input"]["shape"]),
@@ -86,9 +90,36 @@ class Manifest:
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ManifestMismatch(f"{source}: missing or malformed field: {exc}") from exc
+        try:  # the decision's parameters and a threshold it can separate with (scores.check_threshold)
+            scores.check_threshold(m.decision_score(), m.threshold)
+        except ConfigError as exc:
+            raise ManifestMismatch(f"{source}: decision: {exc}") from None
+        return m
 
     def write(self, path: str | Path) -> None:
         Path(path).write_text(json.dumps(self.to_dict(), indent=2, sort_keys=False) + "\n")
+
+
+def binding(manifest) -> dict:
+    """What the store keeps of the manifest a model was enrolled with: its decision
+    and a digest of what decides (a manifest edited later no longer matches;
+    the training notes in it may change)."""
+    decisive = ("sha256", "decision", "preprocessing", "input", "output", "embedding_dim")
+    described = {"sha256": manifest.sha256, "decision": {"score": manifest.score, "threshold": manifest.threshold}}
+    if hasattr(manifest, "to_dict"):
+        described = {k: v for k, v in manifest.to_dict().items() if k in decisive}
+    digest = hashlib.sha256(json.dumps(described, sort_keys=True).encode()).hexdigest()
+    return {"score": manifest.score, "threshold": float(manifest.threshold), "manifest_sha256": digest}
+
+
+def check_binding(manifest, bound: dict | None, source: str = "model") -> None:
+    """Refuse ``manifest`` when the store's users were enrolled with another one for this model."""
+    if bound is None or bound.get("manifest_sha256") == binding(manifest)["manifest_sha256"]:
+        return
+    raise ManifestMismatch(
+        f"{source}: its manifest (score {manifest.score}, threshold {manifest.threshold:g}) is not the one "
+        f"this store's users were enrolled with for model {manifest.sha256[:12]}... (score {bound.get('score')}, "
+        f"threshold {bound.get('threshold')}): restore that manifest, or re-enrol")
 
 
 def sha256_of(path: str | Path) -> str:

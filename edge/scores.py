@@ -149,6 +149,8 @@ def check_threshold(score: "str | Score", threshold: float) -> float:
     configured score, whose range may depend on its parameters); else ``ConfigError``."""
     score = get(score) if isinstance(score, str) else score
     name, (lo, hi) = score.name, score.range
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not np.isfinite(threshold):
+        raise ConfigError(f"threshold {threshold!r} is not a finite number")
     if lo < threshold <= hi:
         return threshold
     effect = "would accept every signature" if threshold <= lo else "would reject every signature"

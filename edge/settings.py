@@ -39,7 +39,7 @@ class Settings:
     lockout_after: int = 5
     lockout_s: float = 300.0
     replay_cosine: float = 0.995
-    replay_history: int = 50
+    replay_history: int = 200         # accepted attempts kept per user for replay checks
     lockout: LockoutPolicy = field(init=False, repr=False, compare=False)  # from lockout_after, lockout_s
 
     def __post_init__(self):

@@ -6,14 +6,22 @@ so a caller that only looks at ``accepted`` is safe. What it does, in order:
 
 1. lockout: a locked user is refused before the model runs;
 2. load and authenticate the user's templates (unknown user, tampered row,
-   wrong key, other model -> reject with that reason);
-3. embed the signature (preprocess + int8 invoke + dequantize);
-4. replay: same stream MAC, or an embedding practically identical to a
-   template or a recent attempt -> reject as a replay;
-5. score against the threshold;
-6. record the attempt and move the lockout counter, in one transaction - if
-   that fails the decision is a reject, since an unrecorded accept could be
-   replayed and an unrecorded failure would dodge the lockout.
+   wrong key, other model or pad kind, a manifest other than the one
+   enrolled with -> reject with that reason);
+3. embed the signature (preprocess + int8 invoke + dequantize) and score it
+   (with its DTW sequence where the decision is fused);
+4. in ONE store transaction (``Store.judge``): check the lockout again (a
+   parallel attempt may have locked the user meanwhile), check for a replay
+   (the same stream MAC, an embedding practically identical to a template
+   or a kept attempt, or - for an attempt that would be accepted - a path
+   that runs along an earlier accepted one: ``edge.replay``), decide, record
+   the attempt and move the lockout counter. If that fails the decision is
+   a reject, since an unrecorded accept could be replayed and an unrecorded
+   failure would dodge the lockout.
+
+A capture the pad refused (``Verifier.refused``) is a rejection too, but not
+a judged one: it is not recorded and does not count toward the lockout - a
+damaged capture (line noise) is ``damaged-capture``, "sign again".
 
 Every decision is logged as one ``key=value`` line (user, accepted, reason,
 score, latency, pad; the fields also ride on the record as ``sigpad`` for
@@ -26,11 +34,13 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from firmware_bridge.errors import SignatureError
+from firmware_bridge.capture import DAMAGED, Refusal
+from firmware_bridge.errors import SignatureError, SigpadError
 from firmware_bridge.signature import Signature, check_usable
 
 from . import enrol as enrolment
@@ -39,13 +49,26 @@ from . import replay, scores
 from .decision import SETUP_PROBLEMS, Decision, Reason, logfmt, reason_for
 from .errors import AlreadyEnrolled, ConfigError, EnrolmentError, ReenrolmentNeeded, StoreMissing, WrongPadKind
 from .keys import load_keys
-from .manifest import load_manifest
+from .manifest import binding, check_binding, load_manifest
 from .model import Encoder, model_kind, resolve_model_dir, shipped_model_dir
 from .settings import Settings
-from .store import Store, check_user_id
+from .store import Attempt, Enrolled, History, Judged, Store, check_user_id
 from .templates import dequantize, dequantize_many, quantize, split
 
 log = logging.getLogger("sigpad")
+
+
+@dataclass(frozen=True)
+class _Attempted:
+    """What the model made of one attempt, for the judgement in the store's transaction."""
+
+    enrolled: Enrolled
+    refs: scores.References
+    value: float
+    mac: bytes
+    template: bytes
+    path: replay.Trace | None      # only for an attempt that would be accepted
+
 
 class Verifier:
     """Enrolment and verification for one model and one store."""
@@ -71,11 +94,12 @@ class Verifier:
         else:
             raise ConfigError(f"score {self.score_name!r} needs a threshold (--threshold): "
                               f"the manifest's threshold is for {manifest.score!r}")
-        if config.threshold is not None:
-            try:
-                scores.check_threshold(self.scorer, self.threshold)
-            except ConfigError as exc:
-                raise ConfigError(f"--threshold / [decision] threshold: {exc}") from None
+        try:  # a threshold that every signature reaches is no threshold (scores.check_threshold)
+            scores.check_threshold(self.scorer, self.threshold)
+        except ConfigError as exc:
+            where = "--threshold / [decision] threshold" if config.threshold is not None else "manifest"
+            raise ConfigError(f"{where}: {exc}") from None
+        self.binding = binding(manifest)
         self.lockout = config.lockout
 
     @property
@@ -136,8 +160,9 @@ class Verifier:
         if self.config.store_raw:
             from firmware_bridge.svc2004 import format_signature
             raw = [format_signature(s) for s in sigs]
+        traces = [None if (t := replay.trace(s)) is None else t.to_bytes() for s in sigs]
         self.store.save_enrolment(user, self.model_sha, result.templates, result.stream_macs,
-                                  result.stats, raw=raw, replace=replace)
+                                  result.stats, raw=raw, replace=replace, traces=traces, binding=self.binding)
         self.store.count("enrolments")
         log.info("enrolled %s: %r", user, result)
         return result
@@ -151,8 +176,8 @@ class Verifier:
             decision = self._verify(user, sig, t0)
         except Exception as exc:  # fail closed: whatever went wrong, it is not an accept
             decision = self._reject(user, reason_for(exc), str(exc), t0)
-            if decision.reason == Reason.ERROR:
-                log.exception("verify %s failed", user)
+            if decision.reason == Reason.ERROR and not isinstance(exc, SigpadError):
+                log.exception("verify %s failed", user)  # a bug, not a state: the traceback helps
         return self._decided(decision, sig.source)
 
     def refusal(self, user: str) -> Decision | None:
@@ -174,6 +199,13 @@ class Verifier:
         """A rejecting decision for callers whose capture failed before verify (logged and kept)."""
         return self._decided(self._reject(user, reason, detail, t0, score_value), pad)
 
+    def refused(self, user: str, refusal: Refusal, pad: str = "") -> Decision:
+        """The decision on a capture the pad refused: not judged, not counted."""
+        if refusal.kind == DAMAGED:
+            return self._decided(Decision(user, False, None, self.threshold, Reason.DAMAGED, 0.0,
+                                          refusal.reason, self.score_name, refusal.damage), pad)
+        return self.reject(user, Reason.CAPTURE, refusal.reason, pad=pad)
+
     def _reject(self, user: str, reason: str, detail: str, t0: float | None = None,
                 score_value: float | None = None) -> Decision:
         latency = 0.0 if t0 is None else (time.perf_counter() - t0) * 1000
@@ -193,10 +225,7 @@ class Verifier:
 
     def _locked_out(self, user: str, now: float, t0: float) -> Decision | None:
         remaining = self.lockout.remaining_s(self.store.lock_state(user), now)
-        if remaining > 0:
-            return self._reject(user, Reason.LOCKED_OUT,
-                                f"too many failed attempts; locked for {remaining:.0f} s more", t0)
-        return None
+        return self._locked(user, remaining, t0) if remaining > 0 else None
 
     def _load(self, user: str):
         """The user's enrolment for this model; a user enrolled on the other pad kind is told so."""
@@ -217,18 +246,20 @@ class Verifier:
         if refused is not None:
             return refused
         enrolled = self._load(user)
+        check_binding(self.encoder.manifest, self.store.model_binding(self.model_sha),
+                      str(getattr(self.encoder, "model_path", "model")))
         check_usable(sig)
         refs = self._references(enrolled)
         embedding = self.encoder.embed(sig)
         value = self.scorer(refs, scores.Probe(embedding, self._sequence(sig)))
-        mac = replay.stream_mac(self.store.mac_key, sig)
-        template = quantize(embedding)  # compared as stored: int8, like the references
-        replayed = replay.check(mac, dequantize(template), refs.embeddings, enrolled.stream_macs,
-                                self.store.recent_attempts(user, self.model_sha), self.config.replay_cosine)
-        accepted = replayed is None and value >= self.threshold
-        self.store.record_attempt(user, self.model_sha, mac, template, accepted,
-                                  lambda st: self.lockout.update(st, accepted, now),
-                                  self.config.replay_history)
+        attempted = _Attempted(enrolled, refs, value, replay.stream_mac(self.store.mac_key, sig),
+                               quantize(embedding),  # compared as stored: int8, like the references
+                               replay.trace(sig) if value >= self.threshold else None)
+        outcome = self.store.judge(user, lambda history: self._judge(history, attempted, now),
+                                   self.config.replay_history)
+        if outcome[0] == "locked":
+            return self._locked(user, outcome[1], t0)
+        replayed, accepted = outcome
         if replayed is not None:
             return self._reject(user, Reason.REPLAY, replayed, t0, value)
         reason = Reason.MATCH if accepted else Reason.NO_MATCH
@@ -236,6 +267,20 @@ class Verifier:
         latency = (time.perf_counter() - t0) * 1000
         return Decision(user, accepted, value, self.threshold, reason, latency, detail, self.score_name)
 
+    def _judge(self, history: History, a: _Attempted, now: float) -> Judged:
+        """Inside the store's transaction: lockout, replay, verdict, what to record."""
+        remaining = self.lockout.remaining_s(history.state, now)
+        if remaining > 0:            # a parallel attempt locked the user meanwhile
+            return Judged(None, None, ("locked", remaining))
+        replayed = replay.check(a.mac, dequantize(a.template), a.refs.embeddings, a.enrolled.stream_macs,
+                                history.attempts, self.config.replay_cosine, a.path)
+        accepted = replayed is None and a.value >= self.threshold
+        kept = Attempt(a.mac, a.template, accepted, a.path.to_bytes() if accepted and a.path else None)
+        return Judged(kept, self.lockout.update(history.state, accepted, now), (replayed, accepted))
+
+    def _locked(self, user: str, remaining: float, t0: float) -> Decision:
+        return self._reject(user, Reason.LOCKED_OUT,
+                            f"too many failed attempts; locked for {remaining:.0f} s more", t0)
 
     def _references(self, enrolled) -> scores.References:
         """The user's stored references, split into embeddings and DTW sequences."""

@@ -16,8 +16,14 @@ call ``request_end()`` (finish the signature now) and ``close()``.
 
 When the pad is unplugged the signature in progress is refused
 (kind ``disconnected``), the port is reopened with backoff, the handshake is
-repeated and the generator carries on. ``pad.stats`` counts bytes, frames,
-CRC errors, resyncs, lost frames, reconnects, signatures and refusals.
+repeated and the generator carries on. A signature with a damaged stretch
+(line noise, lost frames, an impossible jump) is refused as ``damaged``.
+``pad.stats`` counts bytes, frames, CRC errors, resyncs, lost frames,
+damage, reconnects, signatures and refusals.
+
+A capabilities reply is believed only while the handshake waits for the
+answer to its query, and only within the protocol's plausible ranges: one
+arriving later, or implausible, is noise (``pad.caps_refused`` says why).
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ import threading
 import time
 from typing import Iterator
 
-from .capture import CaptureConfig, Refusal, SignatureCapture
+from .capture import DAMAGED, CaptureConfig, Refusal, SignatureCapture
 from .errors import CaptureError, PadDisconnected, PadGarbled, PadSilent, TransportError
 from .protocols import get
 from .protocols.base import Capabilities, Protocol, SerialSettings
@@ -107,27 +113,38 @@ class Pad:
         self.transport.open()
         self._handshake()
 
+    @property
+    def caps_refused(self) -> str:
+        """Why the last capabilities reply was refused ('' when none was)."""
+        return self.stream.caps_refused
+
     def signatures(self) -> Iterator[Signature | Refusal]:
         """Yield each finished ``Signature`` or ``Refusal`` until ``close()``."""
         cap = self.capture
         for now, item in self._items():
-            if item is None:
-                done = cap.request_end() if self._take_end() else cap.tick(now)
+            if type(item) is int:          # a read of that many bytes
+                done = cap.received(item, now)
+                if done is None:
+                    done = cap.request_end() if self._take_end() else cap.tick(now)
             elif item is PadDisconnected:
                 done = cap.abort("pad disconnected")
             else:
                 done = cap.feed(item, now)
             if done is not None:
-                if isinstance(done, Refusal):
-                    self._stats.refusals += 1
-                else:
-                    self._stats.signatures += 1
+                self._count(done)
                 yield done
 
+    def _count(self, done: Signature | Refusal) -> None:
+        if isinstance(done, Refusal):
+            self._stats.refusals += 1
+            self._stats.damaged += done.kind == DAMAGED
+        else:
+            self._stats.signatures += 1
+
     def events(self) -> Iterator:
-        """The raw stream: ``Sample``, ``Done``, ``Status``, ``Capabilities``."""
+        """The raw stream: ``Sample``, ``Done``, ``Status``, ``Capabilities``, ``Damage``."""
         for _now, item in self._items():
-            if item is not None and item is not PadDisconnected:
+            if type(item) is not int and item is not PadDisconnected:
                 yield item
 
     def request_end(self) -> None:
@@ -192,8 +209,9 @@ class Pad:
     # --- the loop -------------------------------------------------------------------
 
     def _items(self) -> Iterator[tuple[float, object]]:
-        """(now, item) pairs; item None after each read (a tick), the class
-        PadDisconnected after an unplug (once reconnected, or at the end)."""
+        """(now, item) pairs; after each read the number of bytes read (0:
+        a tick), the class PadDisconnected after an unplug (once reconnected,
+        or at the end)."""
         while not self._closed.is_set():
             try:
                 data = self.transport.read(self._timeout())
@@ -210,7 +228,7 @@ class Pad:
             if data:
                 for item in self.stream.feed(data, now):
                     yield now, item
-            yield now, None
+            yield now, len(data)
 
     def _timeout(self) -> float:
         if self._end.is_set():
@@ -250,8 +268,12 @@ class Pad:
             self.transport.discard_input()
             self.stream.reset()
             self.stream.expect_new_sequence()
-            self._command("query")
-            self.caps_reported = self._await_caps()
+            self.stream.awaiting_caps = True
+            try:
+                self._command("query")
+                self.caps_reported = self._await_caps()
+            finally:
+                self.stream.awaiting_caps = False   # a reply after this is noise
         self._command("start")
 
     def _await_caps(self) -> bool:

@@ -126,6 +126,7 @@ def decode(proto: Protocol, data: bytes) -> Decoded:
     """Decode a recording with one protocol, counting what a pad connection would."""
     stats = Stats()
     stream = SampleStream(proto, stats)
+    stream.awaiting_caps = bool(proto.query)  # the probe asked (_say_hello): a reply answers it
     events = stream.feed(data, 0.0)
     caps = next((e for e in reversed(events) if isinstance(e, Capabilities)), None)
     return Decoded(stats.frames, stats.samples, stats.skipped_bytes, caps)

@@ -8,7 +8,7 @@ the decoder layer (``stream``) to count.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 
 @dataclass
@@ -24,14 +24,23 @@ class Stats:
     lost_frames: int = 0       # gaps in the pad's sequence numbers
     pad_dropped: int = 0       # samples the pad says it dropped (sigpad STATUS)
     overflows: int = 0
+    out_of_range: int = 0      # reports beyond the pad's maxima (dropped)
+    jumps: int = 0             # moves faster than a pen can make
+    caps_refused: int = 0      # capabilities replies not asked for, or implausible
     disconnects: int = 0
     reconnects: int = 0
     signatures: int = 0
     refusals: int = 0
+    damaged: int = 0           # of the refusals: signatures with a damaged stretch
+    skipped: dict[str, int] = field(default_factory=dict)   # skipped bytes by the decoder's reason
 
     def copy(self) -> "Stats":
-        return replace(self)
+        return replace(self, skipped=dict(self.skipped))
 
     def since(self, before: "Stats") -> "Stats":
         """What was counted after ``before`` (an earlier copy) was taken."""
-        return Stats(**{k: v - getattr(before, k) for k, v in vars(self).items()})
+        def minus(now, then):
+            if isinstance(now, dict):
+                return {k: v - then.get(k, 0) for k, v in now.items() if v - then.get(k, 0)}
+            return now - then
+        return Stats(**{k: minus(v, getattr(before, k)) for k, v in vars(self).items()})

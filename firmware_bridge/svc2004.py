@@ -10,7 +10,12 @@ what this reader does about each (every repair is recorded in ``notes``):
 * Buttons 2 and 4 occur; in Task2 those rows always have pressure 0: pen-up.
   Buttons 3 and 5 have pressure: pen-down.
 * Timestamps sometimes step back 7-9 ms: rows are stably sorted by time.
-* Pressure is 10-bit (0..1023) and is scaled to 0..1.
+* Pressure is 10-bit (0..1023) and is scaled to 0..1; a value outside is
+  refused (a pad cannot report it), not clipped.
+
+Values are plain decimal integers: Python's ``int`` would also take
+``1_000`` and numbers of any length, so both are refused by name, as is any
+value of ``MAX_DIGITS`` digits or more (no pad or clock reports one).
 
 The synthetic writers write the Task2 form, so everything that reads SVC2004
 reads them too.
@@ -30,6 +35,8 @@ from .signature import Signature
 
 PRESSURE_MAX = 1023.0
 PEN_UP_BUTTONS = (2, 4)
+MAX_DIGITS = 13
+"""Values have fewer digits than this (SVC2004's timestamps have 8)."""
 _NAME = re.compile(r"^(?:U(\d+)S(\d+)|USER(\d+)_(\d+))\.txt$", re.IGNORECASE)
 GENUINE = range(1, 21)
 FORGERIES = range(21, 41)
@@ -51,7 +58,7 @@ def parse(text: str, source: str = "<text>") -> Signature:
     pressure = azimuth = altitude = None
     if rows.shape[1] == 7:
         azimuth, altitude = rows[:, 4], rows[:, 5]
-        pressure = np.clip(rows[:, 6] / PRESSURE_MAX, 0.0, 1.0)
+        pressure = rows[:, 6] / PRESSURE_MAX
     try:
         return Signature.create(
             t_ms=rows[:, 2], x=rows[:, 0], y=rows[:, 1], pen_down=pen_down,
@@ -65,10 +72,14 @@ def _parse_rows(text: str, source: str) -> np.ndarray:
     lines = text.splitlines()
     if not lines or not lines[0].strip():
         raise DataFormatError("empty file (line 1 should hold the point count)", source, 1)
-    try:
-        count = int(lines[0].strip())
-    except ValueError:
-        raise DataFormatError(f"point count {lines[0].strip()[:20]!r} is not an integer", source, 1)
+    odd = _ODD.search(text)      # what int() would take but the format has not
+    if odd is not None:
+        lineno = text.count("\n", 0, odd.start()) + 1
+        _refuse_value(lines[lineno - 1].split(), source, lineno)
+    head = lines[0].strip()
+    if not _is_int(head) or len(head) > 9:
+        raise DataFormatError(f"point count {head[:20]!r} is not an integer below 10^9", source, 1)
+    count = int(head)
     body = [(i + 2, ln.split()) for i, ln in enumerate(lines[1:]) if ln.strip()]
     if len(body) != count:
         raise DataFormatError(f"header says {count} points, file has {len(body)} rows", source, 1)
@@ -83,18 +94,36 @@ def _parse_rows(text: str, source: str) -> np.ndarray:
             raise DataFormatError(f"{len(cols)} columns, expected {width}", source, lineno)
         try:
             values[k] = [int(c) for c in cols]
-        except ValueError:
-            bad = next(c for c in cols if not _is_int(c))
-            raise DataFormatError(f"value {bad[:20]!r} is not an integer", source, lineno)
+        except (ValueError, OverflowError):   # OverflowError: too large even for a float
+            _refuse_value(cols, source, lineno)
+    _check_pressure(values, body, source)
     return values
 
 
+def _refuse_value(cols: list[str], source: str, lineno: int):
+    bad = next(c for c in cols if not _is_int(c))
+    if len(bad) >= MAX_DIGITS:
+        raise DataFormatError(f"a number of {len(bad)} digits ({bad[:12]}...) is out of range", source, lineno)
+    raise DataFormatError(f"value {bad[:20]!r} is not an integer", source, lineno)
+
+
+def _check_pressure(values: np.ndarray, body: list, source: str) -> None:
+    if values.shape[1] != 7:
+        return
+    p = values[:, 6]
+    bad = np.flatnonzero((p < 0) | (p > PRESSURE_MAX))
+    if len(bad):
+        raise DataFormatError(f"pressure {int(p[bad[0]])} outside 0..{int(PRESSURE_MAX)}",
+                              source, body[bad[0]][0])
+
+
+_DECIMAL = re.compile(r"-?[0-9]+")
+_ODD = re.compile(r"[_+]|[0-9]{%d}" % MAX_DIGITS)
+
+
 def _is_int(text: str) -> bool:
-    try:
-        int(text)
-        return True
-    except ValueError:
-        return False
+    """A plain decimal integer of fewer than ``MAX_DIGITS`` characters (no ``_``, no ``+``)."""
+    return len(text) < MAX_DIGITS and _DECIMAL.fullmatch(text) is not None
 
 
 def read(path: str | os.PathLike) -> Signature:

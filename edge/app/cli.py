@@ -148,6 +148,10 @@ def main(argv: list[str] | None = None) -> int:
         return fail(args, str(exc), exit_for(exc), reason=reason_for(exc), type=type(exc).__name__)
     except KeyboardInterrupt:
         return fail(args, "interrupted")
+    except Exception as exc:  # a bug, not an input: still one line (and JSON), never a traceback
+        logging.getLogger("sigpad").info("unexpected error", exc_info=True)  # shown with -v
+        return fail(args, f"internal error: {type(exc).__name__}: {exc} (run with -v for the traceback)",
+                    type=type(exc).__name__)
 
 
 if __name__ == "__main__":

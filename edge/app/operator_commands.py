@@ -188,7 +188,7 @@ def history(args, cfg: Config) -> int:
     with open_store(cfg, create=False) as store:
         if store.enrolled_model(args.user) is None:
             raise UnknownUser(f"{args.user!r} is not enrolled in {store.path}")
-        rows = store.history(args.user, args.last)
+        rows = store.decision_log(args.user, args.last)
         lock = store.lock_state(args.user)
     emit(args, {"user": args.user, "history": rows, "failures": lock.failures,
                 "locked_until": lock.locked_until, "store": str(cfg.store_path())},

@@ -151,6 +151,6 @@ def verify_from_pad(verifier, source: PadSource, user: str, timeout_s: float,
         item = source.next(timeout_s)
     except CaptureError as exc:
         return verifier.reject(user, reason_for(exc), str(exc), pad=source.name)
-    if isinstance(item, Refusal):
-        return verifier.reject(user, Reason.CAPTURE, item.reason, pad=source.name)
+    if isinstance(item, Refusal):   # not judged: too short, unplugged, damaged by line noise
+        return verifier.refused(user, item, pad=source.name)
     return verifier.verify(user, item)

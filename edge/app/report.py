@@ -30,6 +30,7 @@ OUTCOMES = {
     Reason.LOCKED_OUT: (REJECT, "too many failures: refused until the lock ends (`sigpad unlock USER`)"),
     Reason.BAD_SIGNATURE: (REJECT, "a signature (or file) too short, flat or garbled to judge: sign again"),
     Reason.CAPTURE: (REJECT, "the pad gave no usable signature (too short, broken off, nobody signed)"),
+    Reason.DAMAGED: (REJECT, "line noise damaged the capture: not judged, not counted; sign again"),
     Reason.INCONSISTENT: (REJECT, "enrolment: a signature unlike the others, or a copy: sign it again"),
     Reason.UNKNOWN_USER: (ERROR, "no such user in this store (`sigpad users`)"),
     Reason.ALREADY_ENROLLED: (ERROR, "enrolment: the user is enrolled; add --replace to re-enrol"),

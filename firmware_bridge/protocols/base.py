@@ -18,6 +18,10 @@ Events are small immutable records (NamedTuples, readable repr):
   layer counts gaps as lost frames.
 * ``Skipped`` - bytes thrown away to get back in sync, with the reason.
   Damaged input is reported this way, never raised.
+* ``Damage`` - not from a decoder: the stream layer (``firmware_bridge.stream``)
+  says that a stretch of the stream was damaged (bytes skipped, a sample out
+  of the pad's range or an impossible jump, lost frames, an unasked or
+  implausible capabilities reply), so that capture can refuse the signature.
 """
 
 from __future__ import annotations
@@ -84,10 +88,18 @@ class FrameSeq(NamedTuple):
 
 class Skipped(NamedTuple):
     """``n`` bytes discarded; reason is 'resync', 'crc', 'cobs', 'length',
-    'version', 'type', 'overlong' or 'unsupported'."""
+    'version', 'type', 'overlong', 'unsupported' or 'invalid' (a packet whose
+    reserved bits or flags no pad sends)."""
 
     n: int
     reason: str
+
+
+class Damage(NamedTuple):
+    """``n`` counts of damage of one ``kind`` in the stream (see ``stream.DAMAGE_KINDS``)."""
+
+    kind: str
+    n: int = 1
 
 
 class Command(NamedTuple):
@@ -98,6 +110,36 @@ class Command(NamedTuple):
 
 
 Event = PenReport | Capabilities | Done | Status | FrameSeq | Skipped
+
+
+@dataclass(frozen=True)
+class CapsBounds:
+    """What a capabilities reply may say and still be believed (inclusive ranges).
+
+    A reply outside them is line noise or a broken pad: believing it would
+    rescale every later sample (a maximum pressure of 300 makes honest
+    signatures look pressed three times harder, 0 makes them pressure-free).
+    ``pressure``: the range of a non-zero maximum; 0 (no pressure) is allowed
+    only when ``pressure_optional``.
+    """
+
+    axis: tuple[int, int] = (256, 65535)
+    pressure: tuple[int, int] = (255, 65535)
+    pressure_optional: bool = True
+    tilt: tuple[int, int] = (0, 127)
+    rate_hz: tuple[int, int] = (0, 2000)
+
+    def problem(self, caps: Capabilities) -> str | None:
+        """Why ``caps`` is not plausible, or None."""
+        checks = [("max_x", caps.max_x, self.axis), ("max_y", caps.max_y, self.axis),
+                  ("max_tilt_x", caps.max_tilt_x, self.tilt), ("max_tilt_y", caps.max_tilt_y, self.tilt),
+                  ("rate_hz", caps.rate_hz, self.rate_hz)]
+        if caps.max_pressure or not self.pressure_optional:
+            checks.append(("max_pressure", caps.max_pressure, self.pressure))
+        for name, value, (lo, hi) in checks:
+            if not lo <= value <= hi:
+                return f"{name} {value} outside {lo}..{hi}"
+        return None
 
 
 @dataclass(frozen=True)
@@ -126,6 +168,8 @@ class Protocol:
     turns it into ``max_y - y`` so every ``Sample`` has y growing upward, as
     SVC2004 and the models do. ``other_bauds``: rates some models of the pad
     use instead of ``serial.baudrate`` (``sigpad probe`` tries them too).
+    ``caps_bounds``: what a capabilities reply may say (``CapsBounds``); a
+    reply outside is refused.
     """
 
     name: str
@@ -143,6 +187,7 @@ class Protocol:
     y_down: bool = False           # y grows downward on the wire: the stream flips it
     version: int = 0               # highest version the pad speaks, 0: unversioned
     heartbeat: bool = False        # the pad sends Status (heartbeats)
+    caps_bounds: CapsBounds = field(default_factory=CapsBounds)
     description: str = ""
     other_bauds: tuple[int, ...] = ()
 
@@ -170,7 +215,8 @@ def resync_decode(buf: bytes, packet_len: Callable[[int], int],
 
     ``packet_len(b0)`` gives the length for a header byte (0: a packet kind we
     do not support; skip to the next header); ``parse(packet)`` returns one
-    event. ``packet_re``, matching exactly the well-formed packets, is the
+    event, or ``Skipped(len, 'invalid')`` for a packet no pad sends (reserved
+    bits set): on a line without a checksum that is how noise shows. ``packet_re``, matching exactly the well-formed packets, is the
     fast path: regex scanning runs in C, which is what makes pure Python fast
     enough; only the bytes between matches go through the careful loop.
     """

@@ -17,7 +17,12 @@ maxima of x, y and pressure packed like a pen packet, tilt maxima in b7 and
 b8, firmware version ``(b9 << 7) | b10``.
 
 Packets with bit 4 set (0x10) are touch reports; they are skipped as
-'unsupported' (disable touch, or use a pen-only digitizer).
+'unsupported' (disable touch, or use a pen-only digitizer), as are control
+packets other than the query reply. There is no checksum, so what the bytes
+themselves rule out is checked: a pen packet with the tip down but out of
+proximity is skipped as 'invalid', and a query reply is believed only when
+the host asked (``firmware_bridge.stream``) and its maxima are plausible
+(``CAPS_BOUNDS``: 16-bit axes of at least 1024, 255..1023 pressure levels).
 
 The digitizer has no clock: the stream layer stamps samples on arrival. y
 grows downward (screen convention): the protocol says so (``y_down``) and the
@@ -30,13 +35,14 @@ import re
 from typing import Iterable
 
 from ..errors import ProtocolError
-from .base import (Capabilities, Command, PenReport, Protocol, SerialSettings,
-                   resync_decode, split_commands)
+from .base import (Capabilities, CapsBounds, Command, PenReport, Protocol, SerialSettings,
+                   Skipped, resync_decode, split_commands)
 
 PEN_LEN = 9
 CONTROL_LEN = 11
 TIP, SIDE1, SIDE2, PROXIMITY = 0x01, 0x02, 0x04, 0x20
 CONTROL, TOUCH = 0x40, 0x10
+QUERY_REPLY = 0xC0
 
 COMMANDS = {"stop": b"0", "start": b"1", "query": b"*"}
 _BY_BYTE = {v[0]: k for k, v in COMMANDS.items()}
@@ -44,6 +50,8 @@ _BY_BYTE = {v[0]: k for k, v in COMMANDS.items()}
 # A typical TPC digitizer (e.g. Lenovo X-series: 26202 x 16325, 1023 levels).
 DEFAULT_CAPS = Capabilities(max_x=26202, max_y=16325, max_pressure=1023,
                             max_tilt_x=127, max_tilt_y=127, rate_hz=133)
+# What a query reply may say: pens always have pressure, carried in 10 bits.
+CAPS_BOUNDS = CapsBounds(axis=(1024, 65535), pressure=(255, 1023), pressure_optional=False)
 
 
 def _packet_len(b0: int) -> int:
@@ -60,8 +68,12 @@ def _parse(p: bytes):
     y = (p[3] & 0x7F) << 9 | (p[4] & 0x7F) << 2 | (b6 >> 3) & 3
     pressure = (b6 & 0x07) << 7 | (p[5] & 0x7F)
     if b0 & CONTROL:
+        if b0 != QUERY_REPLY:
+            return Skipped(CONTROL_LEN, "unsupported")
         return Capabilities(max_x=x, max_y=y, max_pressure=pressure,
                             max_tilt_x=p[7], max_tilt_y=p[8], firmware=p[9] << 7 | p[10])
+    if b0 & TIP and not b0 & PROXIMITY:
+        return Skipped(PEN_LEN, "invalid")      # a pen on the glass is in proximity
     return PenReport(x, y, pressure, bool(b0 & TIP), bool(b0 & PROXIMITY),
                      p[7], p[8], (b0 >> 1) & 3)
 
@@ -125,4 +137,5 @@ PROTOCOL = Protocol(
     name="isdv4", decode=decode, encode=encode, encode_command=encode_command,
     decode_commands=decode_commands, corrupt=corrupt, default_caps=DEFAULT_CAPS,
     serial=SerialSettings(baudrate=38400), usb_ids=(), query=True, y_down=True,
-    description="Wacom ISDV4 serial digitizer (tablet PCs), 38400 8N1", other_bauds=(19200,))
+    caps_bounds=CAPS_BOUNDS, description="Wacom ISDV4 serial digitizer (tablet PCs), 38400 8N1",
+    other_bauds=(19200,))

@@ -14,7 +14,8 @@ import pytest
 
 from edge import dtw as device_dtw
 from edge.settings import Settings
-from edge.templates import dequantize, quantize
+from edge.errors import ReenrolmentNeeded
+from edge.templates import dequantize, quantize, split
 from edge.verifier import open_verifier
 from trainer.evaluation.evaluate import EmbeddingScorer, sequences_of
 
@@ -82,13 +83,17 @@ def test_a_tampered_sequence_is_a_template_integrity_error(fused_model, tmp_path
     assert (d.accepted, d.reason) == (False, "template-integrity")
 
 
-def test_enrolled_without_sequences_means_reenrolment(cosine_model, fused_model, tmp_path, sig):
+def test_enrolled_without_sequences_is_never_judged_on_half_a_reference(cosine_model, fused_model,
+                                                                        tmp_path, sig):
     with open_verifier(settings(tmp_path, cosine_model)) as v:  # the cosine decision: embeddings only
         v.enrol("alice", [sig(1, s) for s in range(1, 6)])
     with open_verifier(settings(tmp_path, fused_model)) as v:  # same model file, fused decision
         d = v.verify("alice", sig(1, 8))
-    assert (d.accepted, d.reason) == (False, "reenrolment-needed")
-    assert "DTW sequences" in d.detail
+    # The store remembers the manifest each model was enrolled with: another one is refused.
+    assert (d.accepted, d.reason) == (False, "error") and "re-enrol" in d.detail
+    # And a stored reference without its sequence is a re-enrolment, not a half judgement.
+    with pytest.raises(ReenrolmentNeeded, match="DTW sequences"):
+        split(bytes(64), 64, 320)
 
 
 def test_a_pad_without_pressure_cannot_feed_a_pressure_dtw(fused_model, tmp_path, sig):

@@ -44,3 +44,45 @@ def test_lockout_through_the_verifier(make_verifier, sig):
     now[0] += 61                                       # the lock ends
     assert v.verify("alice", sig(1, 8)).accepted
     assert v.store.lock_state("alice") == LockState(0, 0.0)
+
+
+@pytest.mark.data
+def test_parallel_forgeries_get_no_more_judgements_than_the_policy(encoder, sig, tmp_path):
+    # The issue: 40 forgeries at once against "lock after 5" got up to 9 judged,
+    # because the lockout was checked before, not in, the transaction that records.
+    import threading
+    from edge.keys import load_keys
+    from edge.settings import Settings
+    from edge.store import Store
+    from edge.verifier import Verifier
+
+    class OneAtATime:               # the interpreter is not thread-safe; the store is the point
+        def __init__(self, inner):
+            self.manifest, self.model_path, self._inner, self._lock = inner.manifest, inner.model_path, inner, \
+                threading.Lock()
+
+        def embed(self, s):
+            with self._lock:
+                return self._inner.embed(s)
+
+    shared = OneAtATime(encoder)
+    settings = Settings(lockout_after=5, lockout_s=300)
+    path, key = tmp_path / "race.db", tmp_path / "store.key"
+    with Verifier(shared, Store(path, load_keys(key)), settings) as v:
+        v.enrol("alice", [sig(1, s) for s in range(1, 6)])
+    forgeries = [sig(2 + k % 3, 1 + k // 3) for k in range(40)]   # other writers: never a match
+    verifiers = [Verifier(shared, Store(path, load_keys(key)), settings) for _ in forgeries]
+    start, reasons = threading.Barrier(len(forgeries)), [None] * len(forgeries)
+
+    def attack(k):
+        start.wait()
+        reasons[k] = verifiers[k].verify("alice", forgeries[k]).reason
+    threads = [threading.Thread(target=attack, args=(k,)) for k in range(len(forgeries))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    for v in verifiers:
+        v.close()
+    judged = [r for r in reasons if r in ("no-match", "replay", "match")]
+    assert len(judged) == 5 and reasons.count("locked-out") == 35, reasons

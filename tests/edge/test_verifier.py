@@ -1,4 +1,5 @@
-"""The verifier with the real int8 model and a real store: decisions, replay, fail closed."""
+"""The verifier with the real int8 model and a real store: decisions, replay, fail closed,
+the manifest's checks, and line noise that is refused without being judged."""
 
 import shutil
 
@@ -168,3 +169,108 @@ def test_a_score_without_threshold_is_refused(encoder, store):
     with pytest.raises(ConfigError, match="needs a threshold"):
         Verifier(encoder, store, Settings(score="znorm-mean-cosine"))
     assert Verifier(encoder, store, Settings(score="znorm-mean-cosine", threshold=-1.5)).threshold == -1.5
+
+
+# --- replays in disguise (issue #14) ------------------------------------------------------
+
+def test_each_disguised_replay_of_an_accepted_signature_is_refused(make_verifier, sig):
+    from bench.replay_transforms import TRANSFORMS
+    v = make_verifier()
+    v.enrol("u5", [sig(5, s) for s in range(1, 6)])
+    assert v.verify("u5", sig(5, 6)).accepted
+    for name, transform in TRANSFORMS.items():
+        d = v.verify("u5", transform(sig(5, 6)))
+        # each scores above the threshold: only the replay rule stands in its way
+        assert (d.accepted, d.reason) == (False, "replay") and d.score >= d.threshold, (name, d)
+    for genuine in (7, 8, 9):                       # second genuine signatures still pass
+        assert v.verify("u5", sig(5, genuine)).reason == "match"
+
+
+def test_the_untouched_stream_is_refused_after_50_other_attempts(make_verifier, sig):
+    v = make_verifier()
+    v.enrol("u1", [sig(1, s) for s in range(1, 6)])
+    assert v.verify("u1", sig(1, 8)).accepted
+    others = [sig(u, s) for u in (2, 3, 4) for s in range(1, 18)][:50]   # other writers: 50 rejections
+    assert [v.verify("u1", o).reason for o in others] == ["no-match"] * 50
+    d = v.verify("u1", sig(1, 8))
+    assert (d.accepted, d.reason) == (False, "replay") and "replayed stream" in d.detail
+
+
+# --- the manifest ---------------------------------------------------------------------------
+
+def _edited_manifest(model_dir, tmp_path, **decision):
+    import json
+    other = _copy_model(model_dir, tmp_path / "edited")
+    m = json.loads((other / "manifest.json").read_text())
+    m["decision"].update(decision)
+    (other / "manifest.json").write_text(json.dumps(m))
+    return other
+
+
+def test_a_threshold_that_accepts_everything_is_refused(model_dir, tmp_path):
+    # The issue: a manifest threshold of -1 in a --model directory accepted a forgery.
+    # (A cosine decision: the shipped fused score has no lower end, so -1 is lax, not all-accepting.)
+    with pytest.raises(ManifestMismatch, match="threshold -1 would accept every signature"):
+        Encoder(_edited_manifest(model_dir, tmp_path, score="centroid-max-cosine", params={}, threshold=-1))
+    from edge.errors import ConfigError
+    with pytest.raises(ConfigError, match="accept every signature"):
+        open_verifier(Settings(store=tmp_path / "t.db", model=model_dir, score="centroid-max-cosine",
+                               threshold=-1.0))
+
+
+def test_a_model_directory_must_match_the_stores_binding(model_dir, tmp_path, sig):
+    cfg = Settings(store=tmp_path / "t.db", model=model_dir, lockout_after=0)
+    with open_verifier(cfg) as v:
+        v.enrol("alice", [sig(1, s) for s in range(1, 6)])
+    edited = _edited_manifest(model_dir, tmp_path, threshold=0.2)    # same model file, easier threshold
+    with open_verifier(cfg.replace(model=edited)) as v:
+        d = v.verify("alice", sig(1, 21))                             # a skilled forgery
+    assert (d.accepted, d.reason) == (False, "error")
+    assert "is not the one this store's users were enrolled with" in d.detail
+    with open_verifier(cfg) as v:                                     # the enrolled manifest still works
+        assert v.verify("alice", sig(1, 8)).accepted
+
+
+# --- line noise: damaged, not judged, not counted ------------------------------------------
+
+def _over_isdv4(s: Signature, ber: float, rng) -> "Signature | Refusal":
+    """``s`` sent by an ISDV4 pad (one packet a sample, at its own pace) over a line
+    that flips each bit with probability ``ber``; what the host captures."""
+    from firmware_bridge.capture import SignatureCapture
+    from firmware_bridge.protocols import isdv4
+    from firmware_bridge.stream import SampleStream
+    from firmware_bridge.virtual import reports_for
+    stream, cap = SampleStream("isdv4"), SignatureCapture()
+    found = []
+    for r, t in zip(reports_for(s, isdv4.DEFAULT_CAPS, y_down=True), s.t_ms - s.t_ms[0]):
+        packet = np.frombuffer(isdv4.encode_report(r), np.uint8)
+        flips = np.packbits(rng.random(len(packet) * 8) < ber)
+        now = 100.0 + t / 1000
+        found += [cap.feed(item, now) for item in stream.feed((packet ^ flips).tobytes(), now)]
+    found.append(cap.tick(now + 5.0))                  # the pen is lifted
+    return next(f for f in found if f is not None)
+
+
+def test_line_noise_gives_damaged_captures_and_never_a_lockout(make_verifier, sig):
+    # The issue: at a bit error rate of 1e-3 rejections were ordinary no-matches,
+    # counted toward the lockout. Genuine SVC2004 signatures sent as ISDV4 bytes.
+    from firmware_bridge.capture import Refusal
+    v = make_verifier(lockout_after=5)
+    v.enrol("u1", [sig(1, s) for s in range(1, 6)])
+    clean = _over_isdv4(sig(1, 8), 0.0, np.random.default_rng(0))
+    assert isinstance(clean, Signature) and v.verify("u1", clean).accepted
+    rng = np.random.default_rng(14)
+    decisions = []
+    for n in range(6, 21):
+        got = _over_isdv4(sig(1, n), 1e-3, rng)
+        decisions.append(v.refused("u1", got) if isinstance(got, Refusal) else v.verify("u1", got))
+    damaged = [d for d in decisions if d.reason == "damaged-capture"]
+    judged = [d for d in decisions if d.reason != "damaged-capture"]
+    assert len(damaged) >= 10 and all(not d.accepted and d.damage for d in damaged)   # 12 of 15 with this seed
+    assert all("sign again" in d.detail and d.to_dict()["damage"] for d in damaged)
+    # only judged attempts count: the counter is the run of judged rejections at the end
+    run = 0
+    for d in judged:
+        run = 0 if d.accepted else run + 1
+    state = v.store.lock_state("u1")
+    assert state.failures == run < 5 and state.locked_until == 0.0

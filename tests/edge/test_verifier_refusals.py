@@ -73,6 +73,6 @@ def test_one_structured_log_line_and_history_entry_per_decision(make_verifier, s
         f"decision user=alice accepted=true reason=match score={round(d.score, 4)} ")
     assert "latency_ms=" in first.getMessage() and f"pad={sig(1, 8).source}" in first.getMessage()
     assert lines[1].sigpad["pad"] == "sigpad:/dev/x" and lines[2].sigpad["reason"] == "unknown-user"
-    rows = v.store.history("alice")
+    rows = v.store.decision_log("alice")
     assert [r["reason"] for r in rows] == ["capture-failed", "match"]
     assert rows[1]["score"] == round(d.score, 4) and rows[1]["accepted"] is True

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
 import pytest
 
 from firmware_bridge.capture import CaptureConfig, Refusal, SignatureCapture
 from firmware_bridge.errors import CaptureError
-from firmware_bridge.protocols.base import Done
+from firmware_bridge.protocols.base import Damage, Done
 from firmware_bridge.signature import Sample, Signature
 
 CFG = CaptureConfig(lift_timeout_s=0.5, min_duration_ms=100, max_duration_ms=2000)
@@ -75,3 +80,90 @@ def test_disconnect_refuses_signature_in_progress():
 def test_config_checked():
     with pytest.raises(ValueError):
         CaptureConfig(lift_timeout_s=0)
+
+
+def test_damage_inside_a_signature_refuses_it_with_the_counts():
+    cap = SignatureCapture(CFG)
+    stroke(cap, 10)
+    assert cap.feed(Damage("resync", 7), 0.1) is None
+    assert cap.feed(Damage("jump"), 0.1) is None
+    stroke(cap, 10, t0_ms=100, now0=0.1)
+    r = cap.feed(Done(), 0.3)
+    assert isinstance(r, Refusal) and r.kind == "damaged" and r.n_samples == 20
+    assert r.damage == (("jump", 1), ("resync", 7))
+    assert r.reason == "damaged capture (1 impossible jumps, 7 bytes skipped (resync)): sign again"
+    assert cap.count == 0                                # not a signature
+    stroke(cap, 20, t0_ms=5000, now0=5.0)               # the next one is clean again
+    assert isinstance(cap.feed(Done(), 5.3), Signature)
+
+
+def test_damage_just_before_the_first_pen_down_counts_older_damage_does_not():
+    cap = SignatureCapture(CFG)                          # lift timeout 0.5 s
+    cap.feed(Damage("crc", 12), 1.0)                     # 0.6 s before: it cannot be this one's start
+    cap.feed(Damage("lost", 2), 1.3)                     # 0.3 s before: it may be
+    stroke(cap, 20, t0_ms=1600, now0=1.6)
+    r = cap.feed(Done(), 1.9)
+    assert r.kind == "damaged" and r.damage == (("lost", 2),)
+
+
+def test_hard_limits_samples_bytes_and_the_hosts_clock():
+    # A pad whose clock never moves: the pad's time span stays 0.
+    frozen = lambda i: Sample(0.0, float(i % 50), 1.0, 0.5, True)  # noqa: E731
+    cap = SignatureCapture(CaptureConfig(lift_timeout_s=0.5, max_samples=100))
+    out = [cap.feed(frozen(i), 0.001 * i) for i in range(150)]
+    refused = [r for r in out if r is not None]
+    assert [r.kind for r in refused] == ["too_long"] and "more than 100 samples" in refused[0].reason
+    assert not cap.active                                # the rest is discarded, not kept
+    cap = SignatureCapture(CaptureConfig(lift_timeout_s=0.5, max_bytes=1000))
+    cap.feed(frozen(0), 0.0)
+    assert cap.received(999, 0.0) is None
+    assert "more than 1000 bytes" in cap.received(2, 0.0).reason
+    cap = SignatureCapture(CaptureConfig(lift_timeout_s=0.5, max_wall_s=2.0))
+    out = [cap.feed(frozen(i), 0.1 * i) for i in range(30)]   # a report every 0.1 s of the host's clock
+    refused = [(i, r) for i, r in enumerate(out) if r is not None]
+    assert [(i, r.kind) for i, r in refused] == [(21, "too_long")]       # 2.1 s > 2 s
+    assert "longer than 2 s on the host's clock" in refused[0][1].reason
+
+
+ENDLESS_PAD = textwrap.dedent("""
+    # A sigpad-protocol pad whose clock barely moves, streaming pen-down reports
+    # for ever (here 2 million), read as Pad.signatures() reads: stream, then capture.
+    import resource, sys, time
+    from firmware_bridge.capture import SignatureCapture
+    from firmware_bridge.protocols import sigpad
+    from firmware_bridge.protocols.base import PenReport
+    from firmware_bridge.stream import SampleStream
+    FRAMES, BATCH = 4096, 16                     # 16 chunks of 4096 frames: the sequence wraps exactly
+    reports = [PenReport(20000 + k % 1000, 20000, 2000, True, True, 0, 0, 0, k // 1000) for k in range(FRAMES * BATCH)]
+    chunks = [sigpad.encode(reports, seq)[0] for seq in range(0, 65536, FRAMES)]
+    stream, cap = SampleStream("sigpad"), SignatureCapture()
+    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    refusals, now, n = [], 0.0, 0
+    while n < 2_000_000:
+        data = chunks[(n // (FRAMES * BATCH)) % len(chunks)]
+        for k in range(0, len(data), 4096):
+            now += 0.001
+            part = data[k:k + 4096]
+            done = cap.received(len(part), now)
+            refusals += [done] if done else []
+            for item in stream.feed(part, now):
+                done = cap.feed(item, now)
+                refusals += [done] if done else []
+        n += FRAMES * BATCH
+    grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base
+    print(stream.stats.samples, len(refusals), refusals[0].kind, refusals[0].n_samples, grown // 1024, cap.active)
+""")
+
+
+def test_a_pad_that_streams_for_ever_is_cut_off_with_bounded_memory():
+    # The issue's pad: 2 million samples took 508 MB. The capture now refuses
+    # at max_samples (30 000) and discards the rest while the pen stays down.
+    root = Path(__file__).resolve().parents[2]
+    r = subprocess.run([sys.executable, "-c", ENDLESS_PAD], cwd=root, capture_output=True, text=True,
+                       timeout=300)
+    assert r.returncode == 0, r.stderr
+    samples, refusals, kind, kept, grown_mb, active = r.stdout.split()
+    assert int(samples) >= 2_000_000
+    assert (int(refusals), kind, int(kept), active) == (1, "too_long", 30_001, "False")
+    # 30 001 samples held at the cut-off, about 150 bytes each: a few MB, not hundreds.
+    assert int(grown_mb) < 40

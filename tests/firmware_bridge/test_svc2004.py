@@ -52,6 +52,13 @@ def test_buttons_2_and_4_are_pen_up_and_recorded():
 @pytest.mark.parametrize("text, message", [
     ("", "f:1: empty file"),
     ("abc\n1 2 3 4\n", "f:1: point count 'abc' is not an integer"),
+    # What Python's int() takes but no pad writes: separators, signs, absurd sizes.
+    ("2\n1 2 3 4\n1 2 1_000 4\n", "f:3: value '1_000' is not an integer"),
+    ("2\n1 2 3 4\n1 +2 3 4\n", "f:3: value '+2' is not an integer"),
+    ("2\n1 2 3 4\n" + "9" * 309 + " 2 3 4\n", "f:3: a number of 309 digits (999999999999...) is out of range"),
+    ("9" * 309 + "\n1 2 3 4\n", "f:1: a number of 309 digits"),
+    ("2\n1 2 3 0 0 0 5\n1 2 13 1 0 0 1024\n", "f:3: pressure 1024 outside 0..1023"),
+    ("2\n1 2 3 0 0 0 -1\n1 2 13 1 0 0 5\n", "f:2: pressure -1 outside 0..1023"),
     ("3\n1 2 3 4\n5 6 7 8\n", "f:1: header says 3 points, file has 2 rows"),
     ("2\n1 2 3 4 5\n1 2 3 4 5\n", "f:2: 5 columns, expected 4"),
     ("2\n1 2 3 4\n1 2 3\n", "f:3: 3 columns, expected 4"),

@@ -62,6 +62,15 @@ def test_touch_packets_are_skipped():
     assert events == [Skipped(5, "unsupported"), REPORT]
 
 
+def test_packets_no_pen_sends_are_skipped_as_invalid_or_unsupported():
+    # Tip down but out of proximity (b0 = 0x81): the pen cannot touch the glass from afar.
+    tip_far = bytes((0x81,)) + VECTOR[1:]
+    # A control packet that is not the query reply (0xC1): nothing we asked for.
+    other_control = bytes.fromhex("c1 33 16 1f 71 7f 4f 7f 7f 02 23")
+    events, rest = isdv4.decode(tip_far + other_control + VECTOR)
+    assert events == [Skipped(9, "invalid"), Skipped(11, "unsupported"), REPORT] and rest == b""
+
+
 def test_host_commands():
     assert isdv4.encode_command("start") == b"1"
     assert isdv4.decode_commands(b"0*1x")[0] == [("stop", 0), ("query", 0), ("start", 0)]
@@ -70,7 +79,8 @@ def test_host_commands():
 reports = st.builds(
     PenReport, x=st.integers(0, 65535), y=st.integers(0, 65535), pressure=st.integers(0, 1023),
     tip=st.booleans(), proximity=st.booleans(), tilt_x=st.integers(0, 127),
-    tilt_y=st.integers(0, 127), buttons=st.integers(0, 3), t_us=st.none())
+    tilt_y=st.integers(0, 127), buttons=st.integers(0, 3), t_us=st.none()
+).filter(lambda r: r.proximity or not r.tip)      # what a pen can report
 
 
 @given(st.lists(reports, max_size=20))

@@ -1,0 +1,206 @@
+"""The store's authenticated state: who is enrolled, counters, lockout, replay history.
+
+Templates were always sealed (``edge.store``); the rows that say how many
+times a user failed, until when they are locked out and which attempts came
+before were not, so anyone who could write the database file could undo a
+lockout or erase the attempts a replay is compared with. This module seals
+them under the store key, in three links:
+
+* each **attempt row** is AES-GCM sealed with associated data binding the
+  user, the model, its sequence number (per user, never reused), time,
+  verdict, kind and stream MAC: a row edited or moved to another number
+  fails authentication;
+* each **user row** carries a tag (AES-GCM over no plaintext: a GMAC) of its
+  failures, lock, generation, next sequence number and the set of attempt
+  numbers kept: a row deleted, added or restored from an older copy, or a
+  counter edited, fails;
+* the **ledger** (one sealed record in ``meta``) lists every user with the
+  generation of their last change, the store's generation (one more on every
+  change) and the manifest each model was enrolled with (``edge.manifest``):
+  a user's rows restored together from an older copy, or a user removed,
+  fails.
+
+An **anchor** file beside the database (``<store>.gen``) holds the latest
+generation, written after each commit: a whole database restored from an
+older copy is behind it and is refused as rolled back. The anchor can only
+lag (a crash between commit and write), never lead, so it never refuses an
+honest store. Its limit, and the key's: docs/edge.md.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from .errors import StoreError, TemplateIntegrityError
+
+NONCE = 12
+ROLLBACK_HELP = ("if this store was restored from a backup on purpose, remove {anchor} "
+                 "to accept it; otherwise the store was rolled back")
+
+
+def ad(*parts) -> bytes:
+    """Associated data: the parts, in order, under the store's own prefix."""
+    return "\x00".join(("sigpad/1",) + tuple(str(p) for p in parts)).encode()
+
+
+class Sealer:
+    """AES-GCM under the store key: seal/open a value, tag/check a row."""
+
+    def __init__(self, key: bytes):
+        self._aead = AESGCM(key)
+
+    def seal(self, plain: bytes, data: bytes) -> bytes:
+        nonce = os.urandom(NONCE)
+        return nonce + self._aead.encrypt(nonce, plain, data)
+
+    def open(self, sealed, data: bytes, what: str) -> bytes:
+        try:
+            return self._aead.decrypt(bytes(sealed[:NONCE]), bytes(sealed[NONCE:]), data)
+        except (InvalidTag, ValueError, TypeError):
+            raise TemplateIntegrityError(f"{what} fails authentication: the row was altered, "
+                                         f"moved or restored from an older copy") from None
+
+    def opens(self, sealed: bytes, data: bytes) -> bool:
+        """Whether ``sealed`` authenticates under this key (the key check)."""
+        try:
+            self._aead.decrypt(sealed[:NONCE], sealed[NONCE:], data)
+            return True
+        except InvalidTag:
+            return False
+
+    def tag(self, data: bytes) -> bytes:
+        return self.seal(b"", data)
+
+    def check(self, tag, data: bytes, what: str) -> None:
+        self.open(tag, data, what)
+
+
+# --- user rows ----------------------------------------------------------------------------
+
+def seqs_digest(seqs) -> str:
+    """The set of attempt numbers a user row vouches for."""
+    return hashlib.sha256(",".join(str(int(s)) for s in sorted(seqs)).encode()).hexdigest()
+
+
+def user_state_ad(user: str, model_sha: str, failures: int, locked_until: float, generation: int,
+                  next_seq: int, seqs) -> bytes:
+    return ad("user-state", user, model_sha, int(failures), repr(float(locked_until)), int(generation),
+              int(next_seq), seqs_digest(seqs))
+
+
+def attempt_ad(user: str, model_sha: str, seq: int, at: float, accepted: bool, kind: str,
+               stream_mac: bytes) -> bytes:
+    return ad("attempt", user, model_sha, int(seq), repr(float(at)), int(bool(accepted)), kind,
+              bytes(stream_mac).hex())
+
+
+# --- the ledger -----------------------------------------------------------------------
+
+@dataclass
+class Ledger:
+    """The store's sealed head: its generation, each user's, each model's manifest."""
+
+    generation: int = 0
+    users: dict[str, int] = field(default_factory=dict)
+    models: dict[str, dict] = field(default_factory=dict)
+
+    def to_bytes(self) -> bytes:
+        return json.dumps({"generation": self.generation, "users": self.users, "models": self.models},
+                          sort_keys=True).encode()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> "Ledger":
+        d = json.loads(data)   # authenticated: our own JSON
+        return cls(int(d["generation"]), {k: int(v) for k, v in d["users"].items()}, d["models"])
+
+    def advance(self, user: str | None = None) -> int:
+        """One change more; ``user``'s rows changed with it. Returns the new generation."""
+        self.generation += 1
+        if user is not None:
+            self.users[user] = self.generation
+        return self.generation
+
+    def check_user(self, user: str, generation: int | None) -> None:
+        """``user``'s row (generation, or None when absent) is the one the ledger lists."""
+        listed = self.users.get(user)
+        if listed == generation:
+            return
+        if generation is None:
+            raise TemplateIntegrityError(f"{user!r} is enrolled but their rows were removed")
+        if listed is None:
+            raise TemplateIntegrityError(f"rows of {user!r} were added outside sigpad")
+        raise TemplateIntegrityError(f"the rows of {user!r} are from generation {generation}, the store "
+                                     f"is at {listed} for them: restored from an older copy")
+
+
+LEDGER_KEY = "ledger"
+
+
+def read_ledger(db, sealer: Sealer) -> Ledger:
+    row = db.execute("SELECT value FROM meta WHERE key=?", (LEDGER_KEY,)).fetchone()
+    if row is None:
+        raise TemplateIntegrityError("the store's ledger is missing: the meta table was altered")
+    return Ledger.from_bytes(sealer.open(row[0], ad("ledger"), "the store's ledger"))
+
+
+def write_ledger(db, sealer: Sealer, ledger: Ledger) -> None:
+    db.execute("INSERT INTO meta VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                (LEDGER_KEY, sealer.seal(ledger.to_bytes(), ad("ledger"))))
+
+
+# --- the anchor --------------------------------------------------------------------------
+
+class Anchor:
+    """``<store>.gen``: the newest generation committed, outside the database file.
+
+    Written in place after each commit (the commit itself is FULL-synced
+    first, the anchor is not), so after a crash it can only lag behind the
+    database, never lead. A missing or unreadable anchor counts as 0: that is
+    what removing it means (accepting a store restored on purpose), and
+    whoever could damage it could remove it.
+    """
+
+    WIDTH = 20
+
+    def __init__(self, store_path: Path):
+        self.path = Path(str(store_path) + ".gen")
+
+    def read(self) -> int:
+        """The generation recorded (0 when there is no readable anchor)."""
+        try:
+            text = self.path.read_bytes()
+        except FileNotFoundError:
+            return 0
+        except OSError as exc:
+            raise StoreError(f"{self.path}: cannot read: {exc.strerror or exc}") from exc
+        digits = text[:-1]
+        return int(digits) if len(text) == self.WIDTH + 1 and digits.isdigit() else 0
+
+    def check(self, ledger: Ledger, recorded: int) -> None:
+        """The database is not behind ``recorded``, the anchor as read before the
+        transaction that read ``ledger`` began (``Store._tx`` says why before)."""
+        if ledger.generation < recorded:
+            raise TemplateIntegrityError(
+                f"the store is at generation {ledger.generation}, older than the {recorded} it reached: "
+                + ROLLBACK_HELP.format(anchor=self.path))
+
+    def advance(self, generation: int) -> None:
+        """Record ``generation`` if it is newer (one fixed-size write in place)."""
+        if generation <= self.read():
+            return
+        try:
+            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600)
+            try:
+                os.pwrite(fd, f"{generation:0{self.WIDTH}d}\n".encode(), 0)
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            raise StoreError(f"{self.path}: cannot record the store's generation: "
+                             f"{exc.strerror or exc}") from exc

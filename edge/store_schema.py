@@ -1,0 +1,202 @@
+"""The store's tables and rows, what an existing file must be, and the move from schema 1.
+
+``prepare`` runs once when a store is opened, inside its first transaction:
+a new file gets the tables, a sealed key check and an empty ledger; an
+existing one must be a sigpad store (tables, key check, a known schema) or
+it is refused as damaged - never silently made into a new empty store. A
+schema 1 store (attempts and counters not yet authenticated) is migrated in
+that transaction: its counters and attempts are sealed as they are found,
+so the migration trusts them once (docs/edge.md). A schema newer than this
+code is refused.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+
+from .errors import StoreError, TemplateIntegrityError, UnknownUser
+from .ledger import NONCE, Ledger, Sealer, ad, attempt_ad, user_state_ad, write_ledger
+from .lockout import LockState
+
+SCHEMA_VERSION = 2
+TABLES = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
+CREATE TABLE users (
+    user_id TEXT PRIMARY KEY, model_sha256 TEXT NOT NULL, enrolled_at REAL NOT NULL,
+    profile BLOB NOT NULL, failures INTEGER NOT NULL DEFAULT 0,
+    locked_until REAL NOT NULL DEFAULT 0, generation INTEGER NOT NULL DEFAULT 0,
+    next_seq INTEGER NOT NULL DEFAULT 0, tag BLOB);
+CREATE TABLE templates (
+    user_id TEXT NOT NULL, template_id TEXT NOT NULL, sealed BLOB NOT NULL,
+    stream_mac BLOB NOT NULL, PRIMARY KEY (user_id, template_id));
+CREATE TABLE raw_signatures (
+    user_id TEXT NOT NULL, template_id TEXT NOT NULL, sealed BLOB NOT NULL,
+    PRIMARY KEY (user_id, template_id));
+CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+"""
+DECISIONS = """
+CREATE TABLE IF NOT EXISTS decisions (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, user_id TEXT NOT NULL, at REAL NOT NULL, sealed BLOB NOT NULL);
+CREATE INDEX IF NOT EXISTS decisions_by_user ON decisions (user_id, id);
+"""
+ATTEMPTS = """
+CREATE TABLE attempts (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, user_id TEXT NOT NULL, seq INTEGER NOT NULL,
+    at REAL NOT NULL, accepted INTEGER NOT NULL, kind TEXT NOT NULL,
+    stream_mac BLOB NOT NULL, sealed BLOB NOT NULL);
+CREATE UNIQUE INDEX attempts_by_user ON attempts (user_id, seq);
+"""
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One entry of a user's replay history (``kind`` 'verify', or 'enrol' for an
+    enrolment signature: its trace and stream MAC, no embedding)."""
+
+    stream_mac: bytes
+    embedding: bytes
+    accepted: bool
+    trace: bytes | None = None
+    kind: str = "verify"
+
+
+@dataclass(frozen=True)
+class History:
+    """What a judge sees of a user, authenticated: lock state and attempts, newest first."""
+
+    state: LockState
+    attempts: list[Attempt]
+
+
+def pack_attempt(embedding: bytes, trace: bytes | None) -> bytes:
+    """The sealed part of an attempt row: its int8 embedding and its trace (``edge.replay``)."""
+    return struct.pack("<H", len(embedding)) + embedding + (trace or b"")
+
+
+def unpack_attempt(plain: bytes) -> tuple[bytes, bytes | None]:
+    (n,) = struct.unpack_from("<H", plain)
+    return plain[2:2 + n], plain[2 + n:] or None
+
+
+def statements(script: str):
+    # executescript() would commit first; these run in the caller's transaction.
+    return [s for s in script.split(";") if s.strip()]
+
+
+def prepare(db, sealer: Sealer, fresh: bool, where: str) -> None:
+    """Create, check or migrate the store open in ``db`` (inside a transaction)."""
+    tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    if fresh and not tables:
+        for s in statements(TABLES + ATTEMPTS + DECISIONS):
+            db.execute(s)
+        db.execute("INSERT INTO meta VALUES ('key_check', ?)", (sealer.seal(b"ok", ad("key")),))
+        db.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+        write_ledger(db, sealer, Ledger())
+        return
+    if "meta" not in tables:
+        raise StoreError(f"{where}: not a sigpad store (an SQLite file with tables "
+                         f"{', '.join(sorted(tables)) or 'none'}); it was not changed")
+    meta = dict(db.execute("SELECT key, value FROM meta WHERE key IN ('key_check', 'schema')").fetchall())
+    _check_key(meta.get("key_check"), sealer, where)
+    schema = str(meta.get("schema"))
+    if schema == "1":
+        migrate_from_1(db, sealer)
+    elif schema != str(SCHEMA_VERSION):
+        raise StoreError(f"{where}: store schema {schema!r}; this sigpad reads schema {SCHEMA_VERSION} "
+                         f"(and migrates 1): a newer sigpad wrote it, or it is damaged")
+    missing = {"users", "templates", "raw_signatures", "attempts", "counters"} - tables
+    if missing:
+        raise StoreError(f"{where}: damaged store: table(s) {', '.join(sorted(missing))} missing")
+    for s in statements(DECISIONS):  # the operator's log: added to stores made before it
+        db.execute(s)
+
+
+def _check_key(value, sealer: Sealer, where: str) -> None:
+    if value is None:
+        raise StoreError(f"{where}: damaged store: its key check is missing")
+    if not isinstance(value, bytes) or len(value) < NONCE + 16:
+        raise StoreError(f"{where}: damaged store: its key check is not a sealed value "
+                         f"({type(value).__name__})")
+    if not sealer.opens(value, ad("key")):
+        raise TemplateIntegrityError(
+            f"{where}: the key does not open this store (wrong key file or credential)")
+
+
+def retag_user(db, sealer: Sealer, user: str) -> None:
+    """Seal ``user``'s row as it now stands, with the attempt numbers kept."""
+    sha, failures, locked, generation, next_seq = db.execute(
+        "SELECT model_sha256, failures, locked_until, generation, next_seq FROM users WHERE user_id=?",
+        (user,)).fetchone()
+    seqs = [r[0] for r in db.execute("SELECT seq FROM attempts WHERE user_id=?", (user,))]
+    tag = sealer.tag(user_state_ad(user, sha, failures, locked, generation, next_seq, seqs))
+    db.execute("UPDATE users SET tag=? WHERE user_id=?", (tag, user))
+
+
+def migrate_from_1(db, sealer: Sealer) -> None:
+    """Schema 1 -> 2: number and seal the attempts, tag the users, start the ledger."""
+    for column in ("generation INTEGER NOT NULL DEFAULT 0", "next_seq INTEGER NOT NULL DEFAULT 0", "tag BLOB"):
+        db.execute(f"ALTER TABLE users ADD COLUMN {column}")
+    db.execute("ALTER TABLE attempts RENAME TO attempts_v1")
+    db.execute("DROP INDEX IF EXISTS attempts_by_user")
+    for s in statements(ATTEMPTS):
+        db.execute(s)
+    models = dict(db.execute("SELECT user_id, model_sha256 FROM users").fetchall())
+    seqs: dict[str, int] = {}
+    rows = db.execute("SELECT user_id, at, accepted, stream_mac, sealed FROM attempts_v1 "
+                      "ORDER BY user_id, id").fetchall()
+    for user, at, accepted, mac, sealed in rows:
+        if user not in models:
+            continue                     # a deleted user's leftovers
+        emb = sealer.open(sealed, ad("attempt", user, models[user]), f"attempt of {user!r} (schema 1)")
+        seq = seqs[user] = seqs.get(user, -1) + 1
+        db.execute("INSERT INTO attempts (user_id, seq, at, accepted, kind, stream_mac, sealed) "
+                   "VALUES (?,?,?,?,?,?,?)",
+                   (user, seq, at, accepted, "verify", bytes(mac),
+                    sealer.seal(pack_attempt(emb, None), attempt_ad(user, models[user], seq, at, accepted, "verify", mac))))
+    db.execute("DROP TABLE attempts_v1")
+    ledger = Ledger()
+    ledger.generation = 1
+    for user in models:
+        ledger.users[user] = 1
+        db.execute("UPDATE users SET generation=1, next_seq=? WHERE user_id=?", (seqs.get(user, -1) + 1, user))
+        retag_user(db, sealer, user)
+    write_ledger(db, sealer, ledger)
+    db.execute("UPDATE meta SET value=? WHERE key='schema'", (str(SCHEMA_VERSION),))
+
+
+def prune_attempts(db, user: str, keep_accepted: int, keep_rejected: int) -> None:
+    """Keep the enrolment entries, the last accepted and the last rejected attempts."""
+    for accepted, keep in ((1, keep_accepted), (0, keep_rejected)):
+        db.execute("DELETE FROM attempts WHERE user_id=? AND kind='verify' AND accepted=? AND seq NOT IN "
+                   "(SELECT seq FROM attempts WHERE user_id=? AND kind='verify' AND accepted=? "
+                   "ORDER BY seq DESC LIMIT ?)", (user, accepted, user, accepted, keep))
+
+
+def checked_user_row(db, sealer: Sealer, user: str, ledger: Ledger, seqs: list[int] | None = None):
+    """(model, failures, locked_until, generation, next_seq) of ``user``, checked; None if unknown."""
+    row = db.execute("SELECT model_sha256, failures, locked_until, generation, next_seq, tag "
+                     "FROM users WHERE user_id=?", (user,)).fetchone()
+    ledger.check_user(user, None if row is None else row[3])
+    if row is None:
+        return None
+    if seqs is None:
+        seqs = [r[0] for r in db.execute("SELECT seq FROM attempts WHERE user_id=?", (user,))]
+    sealer.check(row[5], user_state_ad(user, *row[:5], seqs), f"the lockout and attempt record of {user!r}")
+    return row[:5]
+
+
+def read_history(db, sealer: Sealer, user: str, ledger: Ledger) -> tuple[tuple, History]:
+    """``user``'s checked row and authenticated history; ``UnknownUser`` if none."""
+    rows = db.execute("SELECT seq, at, accepted, kind, CAST(stream_mac AS BLOB), CAST(sealed AS BLOB) "
+                      "FROM attempts WHERE user_id=? ORDER BY seq DESC", (user,)).fetchall()
+    row = checked_user_row(db, sealer, user, ledger, [r[0] for r in rows])
+    if row is None:
+        raise UnknownUser(f"{user!r} is not enrolled")
+    attempts = []
+    for seq, at, accepted, kind, mac, sealed in rows:
+        plain = sealer.open(sealed, attempt_ad(user, row[0], seq, at, accepted, kind, mac),
+                            f"attempt {seq} of {user!r}")
+        embedding, trace = unpack_attempt(plain)
+        attempts.append(Attempt(bytes(mac), embedding, bool(accepted), trace, kind))
+    return row, History(LockState(row[1], row[2]), attempts)
