@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Iterator
+from typing import Callable, Iterator
 
 from .capture import CaptureConfig, Refusal, SignatureCapture
 from .errors import PadDisconnected
@@ -95,10 +95,19 @@ class Pad:
         self.transport.open()
         self._handshake()
 
-    def signatures(self) -> Iterator[Signature | Refusal]:
-        """Yield each finished ``Signature`` or ``Refusal`` until ``close()``."""
+    def signatures(self, observe: Callable[[object], None] | None = None
+                   ) -> Iterator[Signature | Refusal]:
+        """Yield each finished ``Signature`` or ``Refusal`` until ``close()``.
+
+        ``observe(item)``, if given, sees every item as it arrives, before
+        capture: a ``Sample`` (live ink), ``Done``, ``Capabilities``, the
+        class ``PadDisconnected`` after an unplug, and None after each read
+        (the pad answers again after a reconnect). It runs on this thread.
+        """
         cap = self.capture
         for now, item in self._items():
+            if observe is not None:
+                observe(item)
             if item is None:
                 done = cap.request_end() if self._take_end() else cap.tick(now)
             elif item is PadDisconnected:

@@ -42,10 +42,16 @@ def _common(p: argparse.ArgumentParser) -> None:
 def _source(p: argparse.ArgumentParser, many: bool) -> None:
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--file", nargs="+" if many else 1, type=Path, metavar="F",
-                     help="SVC2004 text file(s)")
+                     help="SVC2004 text file(s) or sigpad recordings (sigpad capture --out)")
     src.add_argument("--port", metavar="URL", help="serial port of the pad (or 'auto')")
+    _pad_options(p)
+
+
+def _pad_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--protocol", choices=sorted(PROTOCOLS), help="pad protocol")
     p.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for each signature")
+    p.add_argument("--lift-timeout", type=float, metavar="S",
+                   help="a signature ends after the pen is lifted this long (default 1.5)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -62,10 +68,20 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("users", help="list enrolled users")
     p = sub.add_parser("delete", help="delete a user's templates")
     p.add_argument("user")
-    p = sub.add_parser("serve", help="run the service: pad, control socket, GPIO")
+    p = sub.add_parser("capture", help="record one signature from a pad to a file (JSON)")
+    p.add_argument("--port", metavar="URL", required=True, help="serial port of the pad (or 'auto')")
+    p.add_argument("--out", type=Path, required=True, help="the recording to write (sig.json)")
+    _pad_options(p)
+    p = sub.add_parser("render", help="draw a signature file as PNG or SVG")
+    p.add_argument("file", type=Path, help="a recording or an SVC2004 text file")
+    p.add_argument("--out", type=Path, required=True, help="sig.png or sig.svg (by the extension)")
+    p.add_argument("--size", default="600x300", help="WIDTHxHEIGHT in pixels (default 600x300)")
+    p = sub.add_parser("serve", help="run the service: pad, control socket, web API and kiosk page, GPIO")
     p.add_argument("--port", metavar="URL", help="serial port of the pad (or 'auto')")
     p.add_argument("--protocol", choices=sorted(PROTOCOLS))
+    p.add_argument("--lift-timeout", type=float, metavar="S", help="pen lift that ends a signature (default 1.5)")
     p.add_argument("--socket", type=Path, help="control socket (default: $RUNTIME_DIRECTORY/control.sock)")
+    p.add_argument("--http", metavar="HOST:PORT", help="web API and kiosk page (default 127.0.0.1:8765; 'off')")
     p.add_argument("--gpio-accept", help="GPIO pin pulsed on accept (e.g. GPIO17)")
     p.add_argument("--gpio-reject", help="GPIO pin pulsed on reject")
     p = sub.add_parser("demo", help="enrol and verify over a virtual pad, no hardware needed")
@@ -73,6 +89,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--protocol", choices=sorted(PROTOCOLS), default="sigpad")
     p.add_argument("--writer", type=int, default=1, help="synthetic seed or SVC2004 user number")
     p.add_argument("--speed", type=float, help="replay speed of a sigpad virtual pad (default 4)")
+    p.add_argument("--web", action="store_true", help="run the service with its kiosk page and print its URL")
+    p.add_argument("--http", metavar="HOST:PORT", help="with --web: where (default 127.0.0.1:8765)")
+    p.add_argument("--rounds", type=int, help="with --web: verify rounds before exiting (default: until Ctrl-C)")
     for q in {id(q): q for q in sub.choices.values()}.values():  # aliases share a parser
         _common(q)
     return parser
@@ -85,7 +104,8 @@ def load_config(args) -> config_mod.Config:
                        lockout_after=args.lockout_after,
                        enrol_count=getattr(args, "count", None),
                        port=getattr(args, "port", None), protocol=getattr(args, "protocol", None),
-                       socket=getattr(args, "socket", None),
+                       socket=getattr(args, "socket", None), http=getattr(args, "http", None),
+                       lift_timeout_s=getattr(args, "lift_timeout", None),
                        gpio_accept=getattr(args, "gpio_accept", None),
                        gpio_reject=getattr(args, "gpio_reject", None))
 

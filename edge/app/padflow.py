@@ -25,12 +25,64 @@ from ..errors import EnrolmentError
 Say = Callable[[str], None]
 
 
-class PadSource:
-    """A pad read continuously on a background thread."""
+CANCELLED = object()
+"""Put in a ``Captures`` queue by ``cancel()``: the wait in progress ends."""
+
+
+class Captures:
+    """Finished signatures and refusals, waited for with a timeout.
+
+    The pad's thread ``put``s; one caller at a time waits in ``next``. An
+    exception put here is the reader's end, reported to every later caller.
+    """
+
+    def __init__(self):
+        self._queue: queue.Queue = queue.Queue()
+
+    def put(self, item) -> None:
+        self._queue.put(item)
+
+    def cancel(self) -> None:
+        """End the wait in progress (the host pressed Cancel, or its client left)."""
+        self._queue.put(CANCELLED)
+
+    def next(self, timeout_s: float | None) -> Signature | Refusal:
+        """The next signature or refusal; raises ``CaptureError`` on timeout, cancel or end."""
+        try:
+            item = self._queue.get(timeout=timeout_s)
+        except queue.Empty:
+            raise CaptureError(f"no signature within {timeout_s:g} s") from None
+        if item is CANCELLED:
+            raise CaptureError("cancelled by the host")
+        if item is None:
+            self._queue.put(None)  # stay ended for later callers
+            raise CaptureError("the pad was closed")
+        if isinstance(item, Exception):
+            self._queue.put(None)
+            raise CaptureError(f"the pad stopped: {item}") from item
+        return item
+
+    def drain(self) -> int:
+        """Forget what was captured while nobody asked (a stale signature is no answer)
+        and any cancel that came when nothing waited."""
+        n = 0
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                return n
+            if item is None or isinstance(item, Exception):
+                self._queue.put(item)
+                return n
+            n += item is not CANCELLED
+
+
+class PadSource(Captures):
+    """A pad read continuously on a background thread (the CLI's and the demo's)."""
 
     def __init__(self, url: str, protocol: str, capture: CaptureConfig = CaptureConfig()):
+        super().__init__()
         self.pad = open_pad(url, protocol, config=capture)
-        self._queue: queue.Queue = queue.Queue()
         self._thread = threading.Thread(target=self._read, name="pad-reader", daemon=True)
         self._thread.start()
 
@@ -46,37 +98,10 @@ class PadSource:
     def _read(self) -> None:
         try:
             for item in self.pad.signatures():
-                self._queue.put(item)
+                self.put(item)
         except Exception as exc:  # the reader's end is reported to whoever waits next
-            self._queue.put(exc)
-        self._queue.put(None)
-
-    def next(self, timeout_s: float | None) -> Signature | Refusal:
-        """The next signature or refusal; raises ``CaptureError`` on timeout or end."""
-        try:
-            item = self._queue.get(timeout=timeout_s)
-        except queue.Empty:
-            raise CaptureError(f"no signature within {timeout_s:g} s") from None
-        if item is None:
-            self._queue.put(None)  # stay ended for later callers
-            raise CaptureError("the pad was closed")
-        if isinstance(item, Exception):
-            self._queue.put(None)
-            raise CaptureError(f"the pad stopped: {item}") from item
-        return item
-
-    def drain(self) -> int:
-        """Forget what was captured while nobody asked (a stale signature is no answer)."""
-        n = 0
-        while True:
-            try:
-                item = self._queue.get_nowait()
-            except queue.Empty:
-                return n
-            if item is None or isinstance(item, Exception):
-                self._queue.put(item)
-                return n
-            n += 1
+            self.put(exc)
+        self.put(None)
 
     def close(self) -> None:
         self.pad.close()
