@@ -58,15 +58,24 @@ def sd_notify(state: str) -> bool:
     if address.startswith("@"):
         address = "\0" + address[1:]  # abstract namespace
     try:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC) as s:
-            # Never wait for the listener: a stuck notify socket must not stall the service.
-            s.sendto(state.encode(), socket.MSG_DONTWAIT, address)
+        # Never wait for the listener: a stuck notify socket must not stall the service.
+        _notify_socket().sendto(state.encode(), socket.MSG_DONTWAIT, address)
         return True
     except BlockingIOError:
         return False
     except OSError as exc:
         log.warning("sd_notify failed: %s", exc)
         return False
+
+
+_NOTIFY: list[socket.socket] = []
+
+
+def _notify_socket() -> socket.socket:
+    """One datagram socket, kept: a service out of file descriptors can still tell systemd."""
+    if not _NOTIFY:
+        _NOTIFY.append(socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC))
+    return _NOTIFY[0]
 
 
 def watchdog_interval_s() -> float | None:
