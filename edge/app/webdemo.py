@@ -33,7 +33,7 @@ def run_web_demo(args, cfg: Config) -> int:
     speed = (args.speed or 1.0) if get_protocol(args.protocol).has_clock else 1.0
     label, enrol_sigs, genuine, forgery = demo_signatures(args.writer, args.data)
     with tempfile.TemporaryDirectory(prefix="sigpad-webdemo-") as tmp, \
-            VirtualPad(args.protocol, speed=speed) as vpad:
+            VirtualPad(args.protocol, speed=speed, caps=_demo_caps(args.protocol)) as vpad:
         cfg = cfg.replace(store=cfg.store or Path(tmp) / "templates.db", lockout_after=0, port=vpad.path,
                           protocol=args.protocol, socket=Path(tmp) / "control.sock", lift_timeout_s=0.8)
         stop, result = threading.Event(), []
@@ -53,6 +53,13 @@ def run_web_demo(args, cfg: Config) -> int:
             stop.set()
             service.join(15)
     return OK
+
+
+def _demo_caps(protocol: str):
+    """A 2:1 signature pad that the demo writers fill (a sigpad pad reports its own range);
+    the others keep their usual ranges."""
+    caps = get_protocol(protocol).default_caps
+    return caps._replace(max_x=15000, max_y=7500) if protocol == "sigpad" else None
 
 
 def _connect(path: Path, service: threading.Thread) -> ServiceClient | None:
