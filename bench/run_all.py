@@ -23,7 +23,7 @@ from pathlib import Path
 
 from bench import results
 
-BENCHMARKS = ("bench_decode", "bench_edge", "bench_dtw", "bench_accuracy", "bench_scores")
+BENCHMARKS = ("bench_decode", "bench_edge", "bench_dtw", "bench_accuracy", "bench_scores", "bench_web")
 
 
 class _Tee(io.StringIO):
