@@ -16,7 +16,8 @@
   service the same way (``edge.client``): the peer of the socket must be
   root, the client's own user, or the ``sigpad`` user.
 * **The HTTP token** is 32 random bytes (hex) in a 0600 file beside the
-  socket, kept across restarts; HTTP writes must carry it.
+  socket, made when the service finds none (under systemd the runtime
+  directory, and so the token, is new at each start); HTTP writes carry it.
 """
 
 from __future__ import annotations
