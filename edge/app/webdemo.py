@@ -56,10 +56,10 @@ def run_web_demo(args, cfg: Config) -> int:
 
 
 def _demo_caps(protocol: str):
-    """A 2:1 signature pad that the demo writers fill (a sigpad pad reports its own range);
-    the others keep their usual ranges."""
-    caps = get_protocol(protocol).default_caps
-    return caps._replace(max_x=15000, max_y=7500) if protocol == "sigpad" else None
+    """A 2:1 signature pad that the demo writers fill, for pads that report their range
+    (the sigpad protocol's default, 65535 square, would show them small); others keep theirs."""
+    proto = get_protocol(protocol)
+    return proto.default_caps._replace(max_x=15000, max_y=7500) if proto.query else None
 
 
 def _connect(path: Path, service: threading.Thread) -> ServiceClient | None:

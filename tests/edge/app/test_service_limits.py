@@ -118,6 +118,10 @@ def test_an_abandoned_verify_frees_the_pad(tmp_path, model_dir):
                 while c.status()["busy"] is not None:
                     assert time.monotonic() < deadline + 10, "the abandoned HTTP verify holds the pad"
                     time.sleep(0.02)
+                # the pad is free by the time a decision arrives: asking again at once is no "busy"
+                d = c.verify("nobody", on_event=lambda e: vpad.sign(sigs[1]))
+                c.send("verify nobody")
+                assert (d["event"], c.event()["event"]) == ("decision", "prompt")
 
 
 def test_writes_need_the_services_user_root_or_its_group(tmp_path, model_dir):

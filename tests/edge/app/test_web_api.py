@@ -109,7 +109,10 @@ def test_ok_clear_and_cancel_from_the_host(service, sig):
         d = answer.result(30)
         assert d["reason"] == "unknown-user" and time.monotonic() - t < 1.5
         kept = recording.from_dict(api.recording(d["capture_id"]))
-        assert len(kept) == len(second) and len(second) != len(first)
+        # the second signature, from its first sample (the pad's units are SVC2004's here);
+        # OK may end it a sample or two before the last one is read, as a button would
+        assert list(kept.x[:20]) == list(second.x[:20]) != list(first.x[:20])
+        assert len(second) - 3 <= len(kept) <= len(second)
 
         # Cancel in the middle of a signature: a rejecting decision, not counted, the pad freed
         answer = in_thread(api.verify, "nobody")
