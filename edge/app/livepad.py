@@ -18,8 +18,10 @@ signature nobody asked for never answers a later request, and no ink
 streams while nobody is being asked to sign.
 
 OK, Clear and Cancel come from the host (``ok``, ``clear``, ``cancel``, any
-thread): OK ends the signature now; Clear throws away what was signed so
-far (the person signs again); Cancel ends the wait of the request.
+thread): OK ends the signature now; Clear throws away what the pad has
+delivered of it so far (the person signs again; the reader thread does it
+before the next item, so nothing sent after the press is lost); Cancel ends
+the wait of the request.
 """
 
 from __future__ import annotations
@@ -60,9 +62,7 @@ class LivePad(Captures):
         self.present = False
         self.armed = False                  # set by the service while a request waits
         self.last_signature: Signature | None = None
-        self._clears = 0                    # Clear presses so far
-        self._clears_at_start = 0           # ... when the signature in progress began
-        self._in_signature = False
+        self._clear = False                 # Clear pressed, not yet done on the reader's thread
         self._pen_down = False
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="pad-reader", daemon=True)
@@ -104,10 +104,11 @@ class LivePad(Captures):
             self.pad.request_end()
 
     def clear(self) -> None:
-        """Throw away the signature in progress; the next one counts."""
-        self._clears += 1
-        if self.pad is not None:
-            self.pad.request_end()      # ends it now; the reader drops it as cleared
+        """Throw away what the pad has delivered of the signature in progress; what comes next counts."""
+        self._clear = True
+        pad = self.pad
+        if pad is not None:
+            pad.transport.cancel()      # wake the reader, which drops it (``_observe``)
 
     def close(self) -> None:
         self._stop.set()
@@ -149,6 +150,12 @@ class LivePad(Captures):
             self._set_present(False)
 
     def _observe(self, item) -> None:
+        if self._clear and self.pad is not None:
+            # On the reader's thread, before this item is captured: every sample
+            # delivered before Clear was pressed goes, unseen; this one starts afresh.
+            self._clear = False
+            self.pad.capture.request_end()
+            self._pen_down = False
         if item is PadDisconnected:
             self._set_present(False)
         elif item is None:
@@ -158,9 +165,6 @@ class LivePad(Captures):
             self._sample(item)
 
     def _sample(self, s: Sample) -> None:
-        if s.pen_down and not self._in_signature:
-            self._in_signature = True
-            self._clears_at_start = self._clears
         if not self.armed:
             return
         if s.pen_down != self._pen_down:
@@ -171,16 +175,11 @@ class LivePad(Captures):
             self.emit(ink_event(s, caps))
 
     def _finished(self, item) -> None:
-        cleared = self._in_signature and self._clears != self._clears_at_start
-        self._in_signature = False
         if self._pen_down:
             self._pen_down = False
             self.emit({"event": "pen", "down": False})
         if not self.armed:
             return                      # nobody asked: dropped
-        if cleared:
-            self.emit({"event": "cleared"})
-            return
         self.put(item)
 
     def _set_present(self, present: bool) -> None:

@@ -52,8 +52,8 @@ def test_kiosk_page_in_chromium(tmp_path, model_dir, evil_site):
                      lift_timeout_s=0.8)
         with running(cfg):
             api = http_client(cfg)
-            enrol = ThreadPoolExecutor(1).submit(api.enrol, "demo")
-            with api.stream() as events:
+            with api.stream() as events:             # before the request: its first prompt is not missed
+                enrol = ThreadPoolExecutor(1).submit(api.enrol, "demo")
                 for i in range(5):
                     events.until("prompt")
                     vpad.sign(WRITER.genuine(i))
