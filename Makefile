@@ -15,8 +15,10 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e '.[edge,train,dev]'
 	rm -f $(VENV)/.installed-* && touch $@
 
+# `make demo DEMO_ARGS=--web`: the service with its kiosk page (prints the URL to open).
+DEMO_ARGS ?=
 demo: $(STAMP)
-	$(VENV)/bin/sigpad demo
+	$(VENV)/bin/sigpad demo $(DEMO_ARGS)
 
 test: $(STAMP)
 	$(PY) -m pytest -q

@@ -178,10 +178,11 @@ def cold_start(model_dir: Path) -> dict:
             "max_rss_mb": round(float(rss), 1), "tensorflow_imported": tf == "True"}
 
 
-def installed_size() -> dict:
+def installed_size(requirements: list[str] | None = None) -> dict:
+    """Installed MB of ``requirements`` (default: the core and edge ones) and their dependencies."""
     from importlib import metadata
     import re
-    seen, sizes, todo = set(), {}, edge_requirements()
+    seen, sizes, todo = set(), {}, list(requirements or edge_requirements())
     while todo:
         name = re.split(r"[ ;<>=!~\[]", todo.pop())[0].lower().replace("_", "-")
         if name in seen:

@@ -180,12 +180,30 @@ def fusion(results: list[dict]) -> list[str]:
     return out
 
 
-RENDER = {"bench_fusion": fusion, "bench_accuracy": accuracy, "bench_dtw": dtw, "bench_edge": edge, "bench_decode": decode,
-          "bench_scores": scores}
+def web(results: list[dict]) -> list[str]:
+    by = {r.get("metric"): r for r in results}
+    rows = []
+    if "ink_latency" in by:
+        r = by["ink_latency"]
+        rows.append([f"ink latency, pty to {r['measured_in']} (median / p90 / max)",
+                     f"{r['median_ms']} / {r['p90_ms']} / {r['max_ms']} ms over {r['events']} samples"])
+    if "status_rps" in by:
+        r = by["status_rps"]
+        rows.append([f"GET /v1/status, {r['concurrency']} clients", f"{r['requests_per_s']:,} requests/s"])
+    if "install" in by:
+        r = by["install"]
+        rows.append(["installed: aiohttp and its dependencies / the whole edge extra",
+                     f"{r['aiohttp_closure_mb']} / {r['edge_extra_mb']} MB"])
+    return table(["what", "measured"], rows)
+
+
+RENDER = {"bench_fusion": fusion, "bench_accuracy": accuracy, "bench_dtw": dtw, "bench_edge": edge,
+          "bench_decode": decode, "bench_scores": scores, "bench_web": web}
 TITLES = {"bench_fusion": "Accuracy of the shipped decisions: five user folds, every choice made without the "
                           "reported fold (fused = learned cosine + the device's DTW)",
           "bench_accuracy": "Accuracy: five user folds of SVC2004 users 1-30 (the siamese encoder vs DTW)",
           "bench_dtw": "The DTW reference on whole SVC2004 tasks (all users)",
           "bench_edge": "On the device: size, latency, memory, operating point",
           "bench_decode": "Pad protocol decoding",
-          "bench_scores": "Edge scores and a seed ensemble, five user folds"}
+          "bench_scores": "Edge scores and a seed ensemble, five user folds",
+          "bench_web": "The web API: ink latency, status throughput, install size"}

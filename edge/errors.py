@@ -79,3 +79,18 @@ class AlreadyEnrolled(EnrolmentError):
 
 class ConfigError(SigpadError, ValueError):
     """A configuration file or option is invalid."""
+
+
+# --- the service ----------------------------------------------------------------------
+
+class ServiceError(SigpadError, OSError):
+    """The service cannot start safely: a squatted socket directory, a second
+    instance, a port already taken, a token file with the wrong mode."""
+
+
+class ApiError(SigpadError, RuntimeError):
+    """The service answered a client's request with an error (``status``: the HTTP status)."""
+
+    def __init__(self, message: str, status: int = 0, answer: dict | None = None):
+        super().__init__(message)
+        self.status, self.answer = status, answer or {}

@@ -31,7 +31,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
-from typing import Iterator
+from typing import Callable, Iterator
 
 from .capture import DAMAGED, CaptureConfig, Refusal, SignatureCapture
 from .errors import CaptureError, PadDisconnected, PadGarbled, PadSilent, TransportError
@@ -118,10 +118,19 @@ class Pad:
         """Why the last capabilities reply was refused ('' when none was)."""
         return self.stream.caps_refused
 
-    def signatures(self) -> Iterator[Signature | Refusal]:
-        """Yield each finished ``Signature`` or ``Refusal`` until ``close()``."""
+    def signatures(self, observe: Callable[[object], None] | None = None
+                   ) -> Iterator[Signature | Refusal]:
+        """Yield each finished ``Signature`` or ``Refusal`` until ``close()``.
+
+        ``observe(item)``, if given, sees every item as it arrives, before
+        capture: a ``Sample`` (live ink), ``Done``, ``Capabilities``, ``Damage``,
+        the class ``PadDisconnected`` after an unplug, and None after each read
+        (the pad answers again after a reconnect). It runs on this thread.
+        """
         cap = self.capture
         for now, item in self._items():
+            if observe is not None:
+                observe(None if type(item) is int else item)
             if type(item) is int:          # a read of that many bytes
                 done = cap.received(item, now)
                 if done is None:

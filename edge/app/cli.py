@@ -1,4 +1,4 @@
-"""``sigpad``: enrol, verify, list, delete, serve, demo; ports and probe for a pad; status, unlock, history.
+"""``sigpad``: enrol, verify, list, delete, serve, demo, capture, render; ports and probe for a pad; status, unlock, history.
 
 Results go to stdout (one JSON object with ``--json``), diagnostics to
 stderr. Every way a command ends has a reason and one exit code for it
@@ -55,15 +55,18 @@ def _common(p: argparse.ArgumentParser) -> None:
 def _pad_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--protocol", choices=sorted(PROTOCOLS), help="pad protocol (default: [pad] protocol)")
     p.add_argument("--baud", type=int, help="line speed (default: [pad] baud, else the protocol's)")
+    p.add_argument("--lift-timeout", type=float, metavar="S",
+                   help="a signature ends after the pen is lifted this long (default: [pad] lift_timeout_s)")
 
 
 def _source(p: argparse.ArgumentParser, many: bool) -> None:
     src = p.add_mutually_exclusive_group()
     if many:
         src.add_argument("--file", nargs="+", type=Path, metavar="F",
-                         help="SVC2004 text files, one per signature")
+                         help="SVC2004 text files or sigpad recordings (sigpad capture), one per signature")
     else:
-        src.add_argument("--file", nargs=1, type=Path, metavar="F", help="an SVC2004 text file")
+        src.add_argument("--file", nargs=1, type=Path, metavar="F",
+                         help="an SVC2004 text file or a sigpad recording (sigpad capture)")
     src.add_argument("--port", metavar="URL", help="serial port of the pad, or 'auto' "
                      "(default: [pad] port)")
     _pad_options(p)
@@ -96,10 +99,20 @@ def _add_commands(sub) -> None:
     p.add_argument("--port", metavar="URL", help="the port (default: [pad] port)")
     _pad_options(p)
     p.add_argument("--seconds", type=float, default=LISTEN_S, help="listening time per line setting")
-    p = add("serve", help="run the service: pad, control socket, GPIO")
+    p = add("capture", help="record one signature from a pad to a file (JSON)")
+    p.add_argument("--port", metavar="URL", help="serial port of the pad, or 'auto' (default: [pad] port)")
+    p.add_argument("--out", type=Path, required=True, help="the recording to write (sig.json)")
+    p.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for the signature")
+    _pad_options(p)
+    p = add("render", help="draw a signature file as PNG or SVG")
+    p.add_argument("file", type=Path, help="a recording or an SVC2004 text file")
+    p.add_argument("--out", type=Path, required=True, help="sig.png or sig.svg (by the extension)")
+    p.add_argument("--size", default="600x300", help="WIDTHxHEIGHT in pixels (default 600x300)")
+    p = add("serve", help="run the service: pad, control socket, web API and kiosk page, GPIO")
     p.add_argument("--port", metavar="URL", help="serial port of the pad, or 'auto' (default: [pad] port)")
     _pad_options(p)
     p.add_argument("--socket", type=Path, help="control socket (default: $RUNTIME_DIRECTORY/control.sock)")
+    p.add_argument("--http", metavar="HOST:PORT", help="web API and kiosk page (default 127.0.0.1:8765; 'off')")
     p.add_argument("--gpio-accept", help="GPIO pin pulsed on accept (e.g. GPIO17)")
     p.add_argument("--gpio-reject", help="GPIO pin pulsed on reject")
     p = add("demo", help="enrol and verify over a virtual pad, no hardware needed")
@@ -107,6 +120,9 @@ def _add_commands(sub) -> None:
     p.add_argument("--protocol", choices=sorted(PROTOCOLS), default="sigpad")
     p.add_argument("--writer", type=int, default=1, help="synthetic seed or SVC2004 user number")
     p.add_argument("--speed", type=float, help="replay speed of a sigpad virtual pad (default 4)")
+    p.add_argument("--web", action="store_true", help="run the service with its kiosk page and print its URL")
+    p.add_argument("--http", metavar="HOST:PORT", help="with --web: where (default 127.0.0.1:8765)")
+    p.add_argument("--rounds", type=int, help="with --web: verify rounds before exiting (default: until Ctrl-C)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -129,7 +145,8 @@ def load_config(args) -> config_mod.Config:
                        enrol_count=getattr(args, "count", None),
                        port=getattr(args, "port", None), protocol=getattr(args, "protocol", None),
                        baud=getattr(args, "baud", None),
-                       socket=getattr(args, "socket", None),
+                       socket=getattr(args, "socket", None), http=getattr(args, "http", None),
+                       lift_timeout_s=getattr(args, "lift_timeout", None),
                        gpio_accept=getattr(args, "gpio_accept", None),
                        gpio_reject=getattr(args, "gpio_reject", None))
 

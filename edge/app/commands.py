@@ -13,15 +13,16 @@ import logging
 import sys
 from pathlib import Path
 
-from firmware_bridge import svc2004
-from firmware_bridge.errors import DataFormatError, NoSuchFile, SigpadError
+from firmware_bridge import recording
+from firmware_bridge.capture import CaptureConfig
+from firmware_bridge.errors import CaptureError, DataFormatError, NoSuchFile, SigpadError
 
 from ..decision import Reason
 from ..errors import ConfigError, UnknownUser
 from ..model import MODELS_DIR
 from ..verifier import open_store, open_verifier
 from .config import Config
-from .report import EXIT_CODES, OK, complain, decision_line, emit, show_decision, unjudged
+from .report import EXIT_CODES, OK, complain, decision_line, emit, fail, show_decision, unjudged
 
 log = logging.getLogger("sigpad")
 
@@ -32,7 +33,8 @@ def run(args, cfg: Config) -> int:
     handler = {"enroll": enroll, "enrol": enroll, "verify": verify, "users": users,
                "delete": delete, "serve": serve, "demo": demo, "init": ops.init,
                "status": ops.status, "unlock": ops.unlock, "history": ops.history,
-               "ports": pads.ports, "probe": pads.probe}[args.command]
+               "ports": pads.ports, "probe": pads.probe, "capture": capture,
+               "render": render}[args.command]
     return handler(args, cfg)
 
 
@@ -54,7 +56,13 @@ def _read_files(paths: list[Path]):
     for p in paths:
         if not p.is_file():
             raise NoSuchFile("no such file", str(p))
-    return [svc2004.read(p) for p in paths]
+    return [recording.read_signature_file(p) for p in paths]
+
+
+def _pad(args, cfg: Config):
+    from .padflow import PadSource
+    return PadSource(_pad_port(args, cfg), cfg.protocol, CaptureConfig(lift_timeout_s=cfg.lift_timeout_s),
+                     baud=cfg.baud)
 
 
 def _pad_port(args, cfg: Config) -> str:
@@ -73,8 +81,8 @@ def enroll(args, cfg: Config) -> int:
             result = v.enrol(args.user, sigs, replace=args.replace)
             used = in_use(v)
     else:
-        from .padflow import PadSource, enrol_from_pad
-        with PadSource(_pad_port(args, cfg), cfg.protocol, baud=cfg.baud) as src, \
+        from .padflow import enrol_from_pad
+        with _pad(args, cfg) as src, \
                 open_verifier(cfg, has_pressure=src.has_pressure) as v:
             result = enrol_from_pad(v, src, args.user, args.timeout, say, replace=args.replace)
             used = in_use(v)
@@ -98,8 +106,8 @@ def verify(args, cfg: Config) -> int:
     try:
         if args.file:
             return _verify_file(args, cfg, args.file[0])
-        from .padflow import PadSource, verify_from_pad
-        with PadSource(_pad_port(args, cfg), cfg.protocol, baud=cfg.baud) as src, \
+        from .padflow import verify_from_pad
+        with _pad(args, cfg) as src, \
                 open_verifier(cfg, has_pressure=src.has_pressure, create=False) as v:
             return show_decision(args, verify_from_pad(v, src, args.user, args.timeout, say), in_use(v))
     except SigpadError as exc:
@@ -110,7 +118,7 @@ def _verify_file(args, cfg: Config, path: Path) -> int:
     if not path.is_file():
         raise NoSuchFile("no such file", str(path))
     try:
-        sig, problem = svc2004.read(path), None
+        sig, problem = recording.read_signature_file(path), None
     except DataFormatError as exc:  # garbage is judged (rejected), not an error
         sig, problem = None, exc
     has_pressure = sig.has_pressure if sig is not None else True
@@ -165,6 +173,42 @@ def delete(args, cfg: Config) -> int:
     return OK
 
 
+def capture(args, cfg: Config) -> int:
+    """One signature from the pad, written as a recording (``firmware_bridge.recording``)."""
+    from .padflow import next_signature
+    with _pad(args, cfg) as src:
+        say("sign now")
+        try:
+            sig = next_signature(src, args.timeout, say)
+        except CaptureError as exc:
+            return fail(args, str(exc))
+        recording.write(args.out, sig, cfg.protocol, src.pad.transport.port or cfg.port, src.pad.caps)
+    emit(args, {"out": str(args.out), "samples": len(sig), "duration_ms": round(sig.duration_ms, 1),
+                "rate_hz": recording.measured_rate_hz(sig), "pressure": sig.has_pressure},
+         f"recorded {len(sig)} samples ({sig.duration_ms / 1000:.2f} s) to {args.out}")
+    return OK
+
+
+def render(args, cfg: Config) -> int:
+    from .render import render as draw
+    kind = args.out.suffix.lower().lstrip(".")
+    if kind not in ("png", "svg"):
+        return fail(args, f"--out {args.out}: the extension must be .png or .svg")
+    try:
+        width, height = (int(v) for v in args.size.lower().split("x"))
+        if not (16 <= width <= 8000 and 16 <= height <= 8000):
+            raise ValueError
+    except ValueError:
+        return fail(args, f"--size {args.size!r}: expected WIDTHxHEIGHT, each 16..8000")
+    if not args.file.is_file():
+        raise DataFormatError("no such file", str(args.file))
+    sig = recording.read_signature_file(args.file)
+    args.out.write_bytes(draw(sig, kind, width=width, height=height))
+    emit(args, {"out": str(args.out), "kind": kind, "width": width, "height": height},
+         f"wrote {args.out} ({width}x{height})")
+    return OK
+
+
 def serve(args, cfg: Config) -> int:
     from .gpio import Outputs
     from .service import serve as run_service
@@ -176,5 +220,8 @@ def serve(args, cfg: Config) -> int:
 
 
 def demo(args, cfg: Config) -> int:
+    if args.web:
+        from .webdemo import run_web_demo
+        return run_web_demo(args, cfg)
     from .demo import run_demo
     return run_demo(args, cfg)

@@ -37,6 +37,31 @@ class Config(Settings):
     gpio_accept: str | None = None
     gpio_reject: str | None = None
     gpio_pulse_s: float = 1.0
+    lift_timeout_s: float = 1.5
+    http: str = "127.0.0.1:8765"
+    token_file: Path | None = None
+    writers_group: str | None = None
+    max_clients: int = 64
+    idle_timeout_s: float = 300.0
+
+    def __post_init__(self):
+        super().__post_init__()
+        if not 0 < self.lift_timeout_s <= 60:
+            raise ConfigError(f"lift timeout {self.lift_timeout_s!r} s: must be in (0, 60]")
+        if not 1 <= self.max_clients <= 10_000 or not self.idle_timeout_s > 0:
+            raise ConfigError("max_clients must be 1..10000 and idle_timeout_s > 0")
+        http_address(self.http)         # raises ConfigError naming the value
+
+
+def http_address(value: str) -> tuple[str, int] | None:
+    """``HOST:PORT`` (``[::1]:PORT`` for IPv6) as a pair, or None for ``off``."""
+    if value.strip().lower() == "off":
+        return None
+    host, sep, port = value.rpartition(":")
+    host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ConfigError(f"http address {value!r}: expected HOST:PORT (e.g. 127.0.0.1:8765) or off")
+    return host, int(port)
 
     def __post_init__(self):
         super().__post_init__()
@@ -64,6 +89,10 @@ _KEYS = {
     ("pad", "port"): ("port", str), ("pad", "protocol"): ("protocol", str), ("pad", "baud"): ("baud", int),
     ("service", "socket"): ("socket", Path), ("service", "gpio_accept"): ("gpio_accept", str),
     ("service", "gpio_reject"): ("gpio_reject", str), ("service", "gpio_pulse_s"): ("gpio_pulse_s", float),
+    ("pad", "lift_timeout_s"): ("lift_timeout_s", float),
+    ("service", "http"): ("http", str), ("service", "token_file"): ("token_file", Path),
+    ("service", "writers_group"): ("writers_group", str),
+    ("service", "max_clients"): ("max_clients", int), ("service", "idle_timeout_s"): ("idle_timeout_s", float),
 }
 
 

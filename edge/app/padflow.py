@@ -28,13 +28,69 @@ from ..errors import EnrolmentError
 Say = Callable[[str], None]
 
 
-class PadSource:
-    """A pad read continuously on a background thread."""
+CANCELLED = object()
+"""Put in a ``Captures`` queue by ``cancel()``: the wait in progress ends."""
+
+
+class Captures:
+    """Finished signatures and refusals, waited for with a timeout.
+
+    The pad's thread ``put``s; one caller at a time waits in ``next``. An
+    exception put here is the reader's end, reported to every later caller.
+    """
+
+    def __init__(self):
+        self._queue: queue.Queue = queue.Queue()
+
+    def put(self, item) -> None:
+        self._queue.put(item)
+
+    def cancel(self) -> None:
+        """End the wait in progress (the host pressed Cancel, or its client left)."""
+        self._queue.put(CANCELLED)
+
+    def next(self, timeout_s: float | None) -> Signature | Refusal:
+        """The next signature or refusal; raises ``CaptureError`` on timeout, cancel or end."""
+        try:
+            item = self._queue.get(timeout=timeout_s)
+        except queue.Empty:
+            raise self._timed_out(timeout_s) from None
+        if item is CANCELLED:
+            raise CaptureError("cancelled by the host")
+        if item is None:
+            self._queue.put(None)  # stay ended for later callers
+            raise CaptureError("the pad was closed")
+        if isinstance(item, Exception):
+            self._queue.put(None)
+            raise CaptureError(f"the pad stopped: {item}") from item
+        return item
+
+    def _timed_out(self, timeout_s: float | None) -> CaptureError:
+        return CaptureError(f"no signature within {timeout_s:g} s")
+
+    def drain(self) -> int:
+        """Forget what was captured while nobody asked (a stale signature is no answer)
+        and any cancel that came when nothing waited."""
+        n = 0
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                return n
+            if item is None or isinstance(item, Exception):
+                self._queue.put(item)
+                return n
+            n += item is not CANCELLED
+
+
+class PadSource(Captures):
+    """A pad read continuously on a background thread (the CLI's and the demo's)."""
 
     def __init__(self, url: str, protocol: str, capture: CaptureConfig = CaptureConfig(),
                  baud: int | None = None):
+        super().__init__()
         self.pad = open_pad(url, protocol, config=capture, baud=baud)
-        self._queue: queue.Queue = queue.Queue()
+        self._before = self.pad.stats
         self._thread = threading.Thread(target=self._read, name="pad-reader", daemon=True)
         self._thread.start()
 
@@ -50,10 +106,10 @@ class PadSource:
     def _read(self) -> None:
         try:
             for item in self.pad.signatures():
-                self._queue.put(item)
+                self.put(item)
         except Exception as exc:  # the reader's end is reported to whoever waits next
-            self._queue.put(exc)
-        self._queue.put(None)
+            self.put(exc)
+        self.put(None)
 
     @property
     def name(self) -> str:
@@ -61,37 +117,18 @@ class PadSource:
         return f"{self.pad.protocol.name}:{self.pad.transport.port or self.pad.transport.url}"
 
     def next(self, timeout_s: float | None) -> Signature | Refusal:
-        """The next signature or refusal; raises ``CaptureError`` on timeout (saying what
-        the pad sent meanwhile: ``PadSilent``, ``PadGarbled``), when what came was
-        mostly undecodable (``PadGarbled``), or at the end."""
-        before = self.pad.stats
-        try:
-            item = self._queue.get(timeout=timeout_s)
-        except queue.Empty:
-            raise self.pad.silence(before, timeout_s) from None
-        if item is None:
-            self._queue.put(None)  # stay ended for later callers
-            raise CaptureError("the pad was closed")
-        if isinstance(item, Exception):
-            self._queue.put(None)
-            raise CaptureError(f"the pad stopped: {item}") from item
-        garbled = self.pad.garbled(before)
+        """The next signature or refusal; a timeout says what the pad sent meanwhile
+        (``PadSilent``, ``PadGarbled``, or frames but no pen), and what came mostly
+        undecodable is ``PadGarbled``."""
+        self._before = self.pad.stats
+        item = super().next(timeout_s)
+        garbled = self.pad.garbled(self._before)
         if garbled is not None:
             raise garbled
         return item
 
-    def drain(self) -> int:
-        """Forget what was captured while nobody asked (a stale signature is no answer)."""
-        n = 0
-        while True:
-            try:
-                item = self._queue.get_nowait()
-            except queue.Empty:
-                return n
-            if item is None or isinstance(item, Exception):
-                self._queue.put(item)
-                return n
-            n += 1
+    def _timed_out(self, timeout_s: float | None) -> CaptureError:
+        return self.pad.silence(self._before, timeout_s)
 
     def close(self) -> None:
         self.pad.close()

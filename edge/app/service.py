@@ -1,52 +1,52 @@
-"""``sigpad serve``: the pad, a local control socket, GPIO lines, systemd.
+"""``sigpad serve``: one asyncio process for the pad, the control socket, the
+web API and kiosk page, GPIO lines and systemd.
 
-The host application connects to a Unix socket and writes one request per
-line, as JSON (``{"cmd": "verify", "user": "alice"}``) or as words
-(``verify alice``). Commands: ``verify USER``, ``enrol USER [replace]``,
-``users``, ``delete USER``, ``ping``. The service answers with JSON lines:
-``{"event": "prompt", "message": "sign (1/5)"}`` while it waits for the pen,
-then ``{"event": "decision", ...}`` (the fields of ``Decision``),
-``{"event": "enrolled", ...}``, ``{"event": "users", ...}`` or
-``{"event": "error", "error": ...}``.
+The pieces: ``livepad`` (the pad on its thread), ``hub`` (one request at a
+time, events), ``control`` (the Unix socket of JSON lines), ``web`` (HTTP,
+WebSocket, the kiosk page), ``runtime`` (socket directory, lock, peers,
+token). This module starts them in that order and watches them.
 
 One pad, one writer: a second ``verify``/``enrol`` while one is in progress
 gets ``busy``. Signatures made while nobody asked are thrown away, so a
 stale signature can never answer a later request. Malformed requests get an
 error event; nothing a client sends stops the service or becomes an accept.
 
-On a decision, the accept or reject GPIO line (gpiozero) is pulsed for
-``gpio_pulse_s``. Under systemd (``Type=notify``) the service sends
-``READY=1`` at once, before the pad is open (a missing pad is waited for,
-with ``STATUS=``); the control socket exists once the pad, model and store
-are open. ``WATCHDOG=1`` follows at half the watchdog interval, over a plain
-datagram to ``$NOTIFY_SOCKET``.
+The service exists from start-up whether or not a pad is there: ``READY=1``
+goes to systemd (``Type=notify``, a datagram to ``$NOTIFY_SOCKET``) once the
+sockets listen, and ``STATUS=`` says whether the pad is present, each time
+that changes. ``WATCHDOG=1`` follows at half ``WatchdogSec`` while the
+service is healthy: when it cannot accept connections (out of file
+descriptors) it logs it and stops pinging, so systemd restarts it; when the
+pad reader dies it exits 1. On a decision, the accept or reject GPIO line
+(gpiozero) is pulsed for ``gpio_pulse_s``.
 """
 
 from __future__ import annotations
 
-import json
+import asyncio
+import errno
 import logging
 import os
+import resource
 import signal
 import socket
-import socketserver
 import threading
 import time
 from pathlib import Path
 
-from firmware_bridge.errors import SigpadError, TransportError
-
-from ..decision import Decision
-from ..errors import ConfigError, EnrolmentError
-from ..store import check_user_id
-from ..verifier import Verifier, open_verifier
-from .config import Config
+from ..errors import ConfigError
+from ..keys import load_keys
+from ..store import Store
+from .config import Config, http_address
+from .control import ControlServer, parse_request  # noqa: F401  (parse_request: the socket's grammar)
 from .gpio import Outputs
-from .padflow import PadSource, enrol_from_pad, verify_from_pad
+from .hub import Hub
+from .runtime import InstanceLock, group_id, load_token, runtime_dir, secure_dir
 
 log = logging.getLogger("sigpad.service")
-MAX_LINE = 4096
 SIGN_TIMEOUT_S = 60.0
+ACCEPT_GRACE_S = 5.0
+"""After a failed accept, this long without pinging the watchdog (asyncio retries each second)."""
 
 
 # --- systemd ----------------------------------------------------------------------
@@ -59,15 +59,24 @@ def sd_notify(state: str) -> bool:
     if address.startswith("@"):
         address = "\0" + address[1:]  # abstract namespace
     try:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC) as s:
-            # Never wait for the listener: a stuck notify socket must not stall the service.
-            s.sendto(state.encode(), socket.MSG_DONTWAIT, address)
+        # Never wait for the listener: a stuck notify socket must not stall the service.
+        _notify_socket().sendto(state.encode(), socket.MSG_DONTWAIT, address)
         return True
     except BlockingIOError:
         return False
     except OSError as exc:
         log.warning("sd_notify failed: %s", exc)
         return False
+
+
+_NOTIFY: list[socket.socket] = []
+
+
+def _notify_socket() -> socket.socket:
+    """One datagram socket, kept: a service out of file descriptors can still tell systemd."""
+    if not _NOTIFY:
+        _NOTIFY.append(socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC))
+    return _NOTIFY[0]
 
 
 def watchdog_interval_s() -> float | None:
@@ -82,204 +91,131 @@ def watchdog_interval_s() -> float | None:
         return None
 
 
-# --- requests ---------------------------------------------------------------------------
+# --- health -------------------------------------------------------------------------------
 
-def parse_request(line: str) -> dict:
-    """A request line (JSON object, or words) as a dict with ``cmd``."""
-    line = line.strip()
-    if line.startswith("{"):
-        req = json.loads(line)
-        if not isinstance(req, dict) or not isinstance(req.get("cmd"), str):
-            raise ValueError('a JSON request needs a string "cmd"')
-        return req
-    words = line.split()
-    if not words:
-        raise ValueError("empty request")
-    req = {"cmd": words[0].lower()}
-    if len(words) > 1:
-        req["user"] = words[1]
-    if len(words) > 2 and words[2] == "replace":
-        req["replace"] = True
-    return req
+class Health:
+    """Whether the loop can still accept connections (asyncio reports EMFILE to its handler)."""
 
+    RESOURCE_ERRORS = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
 
-class Service:
-    """The running service: verifier, pad source, optional outputs."""
+    def __init__(self):
+        self.accept_failed_at = -1e9
+        self.accept_failures = 0
 
-    def __init__(self, verifier: Verifier, source: PadSource, outputs: Outputs | None = None,
-                 sign_timeout_s: float = SIGN_TIMEOUT_S):
-        self.verifier, self.source, self.outputs = verifier, source, outputs
-        self.sign_timeout_s = sign_timeout_s
-        self._busy = threading.Lock()
-
-    def handle(self, req: dict, send) -> None:
-        """Answer one request through ``send(dict)``; never raises."""
-        try:
-            cmd = req["cmd"]
-            if cmd == "ping":
-                send({"event": "pong"})
-            elif cmd == "users":
-                send({"event": "users", "users": [u.to_dict(self.verifier.model_sha)
-                                                  for u in self.verifier.store.users()]})
-            elif cmd == "delete":
-                send({"event": "deleted", "user": req["user"],
-                      "deleted": self.verifier.store.delete(str(req["user"]))})
-            elif cmd in ("verify", "enrol", "enroll"):
-                self._with_pad(cmd, req, send)
-            else:
-                send({"event": "error", "error": f"unknown command {cmd!r}"})
-        except KeyError as exc:
-            send({"event": "error", "error": f"missing {exc.args[0]!r}"})
-        except Exception as exc:  # a request must never take the service down
-            if not isinstance(exc, SigpadError):
-                log.exception("request %r failed", req)
-            send({"event": "error", "error": str(exc), "type": type(exc).__name__})
-
-    def _with_pad(self, cmd: str, req: dict, send) -> None:
-        if not self._busy.acquire(blocking=False):
-            send({"event": "error", "error": "busy: another request is using the pad"})
+    def handler(self, loop, context) -> None:
+        exc = context.get("exception")
+        if isinstance(exc, OSError) and exc.errno in self.RESOURCE_ERRORS and "accept" in context.get("message", ""):
+            if time.monotonic() - self.accept_failed_at > ACCEPT_GRACE_S:
+                log.error("cannot accept connections: %s; not pinging the watchdog until it can", exc)
+            self.accept_failed_at = time.monotonic()
+            self.accept_failures += 1
             return
-        try:
-            user = check_user_id(str(req["user"]))
-            self.source.drain()  # signatures nobody asked for answer nothing
-            prompt = lambda m: send({"event": "prompt", "user": user, "message": m})
-            if cmd == "verify":
-                prompt("sign now")
-                self.decided(verify_from_pad(self.verifier, self.source, user, self.sign_timeout_s), send)
-            else:
-                self._enrol(user, bool(req.get("replace")), prompt, send)
-        finally:
-            self._busy.release()
+        loop.default_exception_handler(context)
 
-    def _enrol(self, user: str, replace: bool, prompt, send) -> None:
-        try:
-            result = enrol_from_pad(self.verifier, self.source, user, self.sign_timeout_s,
-                                    prompt, replace=replace)
-        except EnrolmentError as exc:
-            send({"event": "error", "user": user, "error": str(exc),
-                  "outliers": list(exc.outliers)})
-            return
-        send({"event": "enrolled", "user": user, "templates": len(result.templates)})
-
-    def decided(self, d: Decision, send) -> None:
-        send({"event": "decision", **d.to_dict()})
-        if self.outputs is not None:
-            try:
-                self.outputs.show(d.accepted)
-            except Exception:  # a broken LED must not break verification
-                log.exception("GPIO output failed")
+    @property
+    def accepting(self) -> bool:
+        return time.monotonic() - self.accept_failed_at > ACCEPT_GRACE_S
 
 
-class _Handler(socketserver.StreamRequestHandler):
-    def handle(self) -> None:
-        service: Service = self.server.service
-        lock = threading.Lock()
-
-        def send(event: dict) -> None:
-            with lock:
-                try:
-                    self.wfile.write((json.dumps(event) + "\n").encode())
-                    self.wfile.flush()
-                except OSError:
-                    pass  # the client left; the decision still stands (and was logged)
-        while True:
-            raw = self.rfile.readline(MAX_LINE + 1)
-            if not raw:
-                return
-            if len(raw) > MAX_LINE:
-                send({"event": "error", "error": "request line too long"})
-                return
-            try:
-                req = parse_request(raw.decode("utf-8", errors="strict"))
-            except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-                # RecursionError: a line of 4000 '[' nests too deep for json.
-                send({"event": "error", "error": f"bad request: {exc}"})
-                continue
-            service.handle(req, send)
+def raise_fd_limit(max_clients: int) -> None:
+    """Room for both servers' clients and the rest (the soft limit is often 1024)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = 2 * max_clients + 128
+    if soft != resource.RLIM_INFINITY and soft < want:
+        new = want if hard == resource.RLIM_INFINITY else min(want, hard)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (new, hard))
 
 
-class ControlServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
-    daemon_threads = True
-    block_on_close = False  # an idle client must not hold up a shutdown
-
-    def __init__(self, path: Path, service: Service):
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        if path.is_socket():
-            path.unlink()  # left over from a crash
-        self.service = service
-        super().__init__(str(path), _Handler)
-        os.chmod(path, 0o660)  # the host application's group may talk to it
+def socket_path(cfg: Config) -> Path:
+    """The control socket; its directory is created 0700 or checked (``runtime``)."""
+    path = cfg.socket or runtime_dir() / "control.sock"
+    secure_dir(path.parent)
+    return path
 
 
 def default_socket_path() -> Path:
-    runtime = os.environ.get("RUNTIME_DIRECTORY") or (
-        os.path.join(os.environ["XDG_RUNTIME_DIR"], "sigpad") if os.environ.get("XDG_RUNTIME_DIR")
-        else f"/tmp/sigpad-{os.getuid()}")
-    return Path(runtime.split(":")[0]) / "control.sock"
+    return runtime_dir() / "control.sock"
 
+
+# --- the service ------------------------------------------------------------------------------
 
 def serve(cfg: Config, stop: threading.Event | None = None, pin_factory=None) -> int:
     """Run until SIGTERM/SIGINT (or ``stop``); returns the exit code.
 
-    A missing pad is waited for (the udev rule may start us before it is
-    plugged in): systemd hears READY=1 at once and a STATUS saying so, and
-    the watchdog keeps being pinged while we wait.
+    Raises ``ServiceError`` (before anything listens) for a socket directory
+    someone else owns or can write to, a second instance, a taken HTTP port.
     """
     if not cfg.port:
         raise ConfigError("serve needs a pad: --port URL or [pad] port in the config")
     stop = stop or _stop_on_signals()
-    interval = watchdog_interval_s()
-    sd_notify(f"READY=1\nSTATUS=waiting for the pad at {cfg.port}")
-    source = _wait_for_pad(cfg, stop, interval)
-    if source is None:
-        return 0  # stopped while waiting
-    outputs = server = verifier = None
+    return asyncio.run(_serve(cfg, stop, pin_factory))
+
+
+async def _serve(cfg: Config, stop: threading.Event, pin_factory) -> int:
+    path = socket_path(cfg)
+    lock = InstanceLock(path.parent / f"{path.name}.lock")
+    closers = [lock.release]
     try:
-        verifier = open_verifier(cfg, service=True, has_pressure=source.has_pressure)
-        if cfg.gpio_accept or cfg.gpio_reject:
-            outputs = Outputs(cfg.gpio_accept, cfg.gpio_reject, cfg.gpio_pulse_s, pin_factory)
-        path = cfg.socket or default_socket_path()
-        server = ControlServer(path, Service(verifier, source, outputs))
-        threading.Thread(target=server.serve_forever, name="control", daemon=True).start()
-        log.info("serving %s (%s) on %s; model %s, threshold %.3f", cfg.port, cfg.protocol, path,
-                 verifier.model_sha[:12], verifier.threshold)
-        sd_notify(f"STATUS=ready: pad {cfg.port}, socket {path}")
-        while not stop.wait(min(interval or 1.0, 1.0)):
-            if not source.alive:  # the read loop died: let systemd restart us
-                log.error("the pad reader stopped; exiting for a restart")
-                return 1
-            if interval:
-                sd_notify("WATCHDOG=1")
-        sd_notify("STOPPING=1")
-        return 0
+        health = Health()
+        asyncio.get_running_loop().set_exception_handler(health.handler)
+        raise_fd_limit(cfg.max_clients)
+        hub = await _start(cfg, path, pin_factory, closers)
+        return await _watch(cfg, hub, health, stop, path)
     finally:
-        if server is not None:
-            server.shutdown()
-            server.server_close()
-        if outputs is not None:
-            outputs.close()
-        if verifier is not None:
-            verifier.close()
-        source.close()
+        for close in reversed(closers):
+            result = close()
+            if asyncio.iscoroutine(result):
+                await result
 
 
-def _wait_for_pad(cfg: Config, stop: threading.Event, interval: float | None) -> PadSource | None:
-    delay, tries = 0.5, 0
+async def _start(cfg: Config, path: Path, pin_factory, closers: list) -> Hub:
+    from .commands import current_model_shas
+    store = Store(cfg.store_path(True), load_keys(cfg.key_path(True)))
+    closers.append(store.close)
+    outputs = None
+    if cfg.gpio_accept or cfg.gpio_reject:
+        outputs = Outputs(cfg.gpio_accept, cfg.gpio_reject, cfg.gpio_pulse_s, pin_factory)
+        closers.append(outputs.close)
+    hub = Hub(cfg, store, outputs, SIGN_TIMEOUT_S)
+    closers.append(hub.close)
+    control = ControlServer(hub, path, cfg.max_clients, cfg.idle_timeout_s, group_id(cfg.writers_group),
+                            lambda: current_model_shas(cfg))
+    await control.start()
+    closers.append(control.close)
+    address = http_address(cfg.http)
+    if address is not None:
+        from .web import WebServer
+        token = load_token(cfg.token_file or path.parent / "http.token")
+        web = WebServer(hub, token, *address, cfg.max_clients, cfg.idle_timeout_s)
+        await web.start()
+        closers.append(web.close)
+        hub.url = web.url
+    log.info("serving %s (%s) on %s%s", cfg.port, cfg.protocol, path,
+             f"; kiosk page {hub.url}" if hub.url else "")
+    return hub
+
+
+async def _watch(cfg: Config, hub: Hub, health: Health, stop: threading.Event, path: Path) -> int:
+    """READY, STATUS as the pad comes and goes, WATCHDOG while healthy; until ``stop``."""
+    interval = watchdog_interval_s()
+    where = f"socket {path}" + (f", {hub.url}" if hub.url else "")
+    present = None
+    next_ping = 0.0
     while not stop.is_set():
-        try:
-            return PadSource(cfg.port, cfg.protocol, baud=cfg.baud)
-        except TransportError as exc:
-            tries += 1  # the first miss is a warning; the retries, backing off, are info
-            log.log(logging.WARNING if tries == 1 else logging.INFO,
-                    "no pad yet (%s); try %d failed, next in %.1f s", exc, tries, delay)
-        deadline = time.monotonic() + delay
-        while not stop.wait(min(interval or delay, max(0.0, deadline - time.monotonic()))):
-            if interval:
-                sd_notify("WATCHDOG=1")
-            if time.monotonic() >= deadline:
-                break
-        delay = min(delay * 2, 10.0)
-    return None
+        if hub.pad.present != present:
+            present = hub.pad.present
+            state = f"ready: pad {cfg.port}" if present else f"waiting for the pad at {cfg.port}"
+            sd_notify(("READY=1\n" if next_ping == 0.0 else "") + f"STATUS={state}, {where}")
+            next_ping = next_ping or time.monotonic()
+        if not hub.pad.alive:             # the read loop died: let systemd restart us
+            log.error("the pad reader stopped; exiting for a restart")
+            return 1
+        if interval and time.monotonic() >= next_ping and health.accepting:
+            sd_notify("WATCHDOG=1")
+            next_ping = time.monotonic() + interval
+        await asyncio.sleep(min(interval or 0.1, 0.1))
+    sd_notify("STOPPING=1")
+    return 0
 
 
 def _stop_on_signals() -> threading.Event:

@@ -13,7 +13,7 @@ import signal
 import sys
 import threading
 
-from .. import svc2004
+from .. import recording
 from ..errors import SigpadError
 from ..protocols import PROTOCOLS
 from . import VirtualPad, synthetic_signatures
@@ -24,7 +24,7 @@ def _parser() -> argparse.ArgumentParser:
                                  description="A virtual pen pad on a pseudo-terminal.")
     ap.add_argument("--protocol", choices=sorted(PROTOCOLS), default="sigpad")
     ap.add_argument("--file", action="append", default=[], metavar="PATH",
-                    help="SVC2004 file to sign (repeat for several)")
+                    help="SVC2004 file or sigpad recording to sign (repeat for several)")
     ap.add_argument("--synthetic", type=int, metavar="SEED",
                     help="sign with the synthetic writer of this seed")
     ap.add_argument("--count", type=int, default=5, help="synthetic signatures (default 5)")
@@ -37,7 +37,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _signatures(args) -> list:
-    sigs = [svc2004.read(p) for p in args.file]
+    sigs = [recording.read_signature_file(p) for p in args.file]
     if args.synthetic is not None:
         sigs += list(synthetic_signatures(args.synthetic, args.count, args.forgeries))
     return sigs

@@ -73,3 +73,15 @@ def test_a_failed_benchmark_keeps_the_last_good_figures(tmp_path, monkeypatch):
     assert run_all.main(["--only", "bench_decode", "--no-such-flag", "--results", str(tmp_path / "r.md")]) == 1
     kept = json.loads((tmp_path / "runs" / "bench_decode.json").read_text())
     assert kept["results"][0]["cpu_percent"] == 0.04
+
+
+def test_web_table():
+    lines = results.section("bench_web", rec("bench_web", [
+        {"bench": "web", "metric": "ink_latency", "measured_in": "chromium", "events": 178, "median_ms": 0.89,
+         "p90_ms": 2.29, "max_ms": 16.57},
+        {"bench": "web", "metric": "status_rps", "requests_per_s": 5533.4, "concurrency": 16},
+        {"bench": "web", "metric": "install", "aiohttp_closure_mb": 13.1, "edge_extra_mb": 171.0}]))
+    text = "\n".join(lines)
+    assert "ink latency, pty to chromium (median / p90 / max) | 0.89 / 2.29 / 16.57 ms over 178 samples" in text
+    assert "GET /v1/status, 16 clients | 5,533.4 requests/s" in text
+    assert "| 13.1 / 171.0 MB" in text and "bench_web" in run_all.BENCHMARKS

@@ -28,6 +28,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -245,7 +246,7 @@ def test_serve_with_the_virtual_pad(enrolled, tmp_path):
         # A private mount namespace: the bind mount disappears with the process.
         script = (f"mount --bind {tty} {root}/dev/sigpad && exec env -i {env} chroot {spec} {root} {EMU} "
                   "/opt/sigpad/bin/python /opt/sigpad/bin/sigpad serve --config /etc/sigpad/sigpad.toml "
-                  "--protocol isdv4")
+                  "--protocol isdv4 --http 127.0.0.1:0")
         t = time.monotonic()
         serve = subprocess.Popen(["unshare", "--mount", "--propagation", "private", "sh", "-c", script],
                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -272,6 +273,12 @@ def test_serve_with_the_virtual_pad(enrolled, tmp_path):
             buf += chunk
             *lines, buf = buf.split(b"\n")
             events += [json.loads(line) for line in lines if line.strip()]
+        control.sendall(b"status\n")        # the web API runs on the Pi's aarch64 wheels too
+        while b"\n" not in buf:
+            buf += control.recv(65536)
+        status = json.loads(buf.split(b"\n")[0])
+        with urllib.request.urlopen(status["url"] + "v1/status", timeout=60) as resp:
+            assert json.load(resp)["api"] == 1
         control.close()
         final = events[-1]
         pi["decisions"]["serve"] = {k: final.get(k) for k in ("accepted", "score", "reason")}

@@ -7,7 +7,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from edge.app.service import Service, parse_request
+from service_harness import running
+
+from edge.app.config import Config
+from edge.client import FINAL_EVENTS, ServiceClient
 from firmware_bridge.signature import Signature
 
 pytestmark = pytest.mark.data
@@ -50,25 +53,27 @@ def test_random_scribbles_are_rejected_without_raising(enrolled, scribble):
     assert d.reason in ("no-match", "bad-signature", "replay")
 
 
+@pytest.fixture
+def no_pad_service(enrolled, tmp_path, model_dir):
+    """The real service on alice's store, with no pad: pad requests must fail cleanly."""
+    cfg = Config(store=tmp_path / "templates.db", model=model_dir, port=str(tmp_path / "no-pad"),
+                 socket=tmp_path / "run" / "control.sock", http="off")
+    with running(cfg, wait_pad=False):
+        yield cfg
+
+
 @FAST
 @given(st.one_of(st.binary(max_size=200), st.text(max_size=200),
                  st.dictionaries(st.sampled_from(["cmd", "user", "replace", "x"]),
                                  st.one_of(st.none(), st.integers(), st.text(max_size=20),
                                            st.sampled_from(["verify", "enrol", "users", "delete", "ping"])),
                                  max_size=4)))
-def test_control_requests_never_raise(enrolled, raw):
-    events = []
-    service = Service(enrolled, source=None)  # no pad: pad commands must fail cleanly
-    if isinstance(raw, dict):
-        line = json.dumps(raw)
-    elif isinstance(raw, bytes):
-        line = raw.decode("latin-1")
-    else:
-        line = raw
-    try:
-        req = parse_request(line)
-    except ValueError:
-        return
-    service.handle(req, events.append)
-    assert events and all(e.get("accepted") is not True for e in events)
+def test_control_requests_never_raise(no_pad_service, enrolled, raw):
+    line = json.dumps(raw).encode() if isinstance(raw, dict) else (
+        raw if isinstance(raw, bytes) else raw.encode())
+    with ServiceClient(no_pad_service.socket, timeout_s=10) as c:
+        c.sock.sendall(line.replace(b"\n", b" ") + b"\n")
+        answer = c.event()                  # every whole line gets an answer, errors included
+        assert answer["event"] in FINAL_EVENTS and answer.get("accepted") is not True
+        assert c.ping() == {"event": "pong"}                 # and the service carries on
     assert [u.user for u in enrolled.store.users()] in (["alice"], [])

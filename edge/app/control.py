@@ -1,0 +1,188 @@
+"""The control socket: JSON lines on a Unix socket, served by asyncio.
+
+Requests are one line each, JSON (``{"cmd": "verify", "user": "alice"}``)
+or words (``verify alice``): ``verify USER``, ``enrol USER [replace]``,
+``capture``, ``ok``, ``clear``, ``cancel``, ``status``, ``users``,
+``delete USER``, ``ping``. Answers are JSON lines (``hub`` says which).
+
+Limits, so that no client can hurt the service or the next client:
+
+* a request runs only once its whole line (up to the newline) has arrived:
+  a connection closed in the middle of ``delete ab`` deletes nothing;
+* at most ``max_clients`` connections; the next one is told so and closed;
+  an idle connection is closed after ``idle_timeout_s``; no thread per
+  client (asyncio), a backlog of 128;
+* a client that goes away while its ``verify`` or ``enrol`` waits for the
+  pen cancels it, so the pad is free for the next person at once;
+* writes (``enrol``, ``delete``, and ``unlock`` / ``threshold`` where they
+  exist) are refused unless the peer (``SO_PEERCRED``) is the service's
+  user, root or in ``writers_group``; every connection is logged with its
+  pid, uid and gid.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+from pathlib import Path
+
+from firmware_bridge.errors import SigpadError
+
+from .hub import Hub
+from .runtime import Peer, may_write, peer_of
+
+log = logging.getLogger("sigpad.service")
+MAX_LINE = 4096
+BACKLOG = 128
+WRITES = frozenset({"enrol", "enroll", "delete", "unlock", "threshold"})
+PAD_REQUESTS = frozenset({"verify", "enrol", "enroll", "capture"})
+
+
+def parse_request(line: str) -> dict:
+    """A request line (JSON object, or words) as a dict with ``cmd``."""
+    line = line.strip()
+    if line.startswith("{"):
+        req = json.loads(line)
+        if not isinstance(req, dict) or not isinstance(req.get("cmd"), str):
+            raise ValueError('a JSON request needs a string "cmd"')
+        return req
+    words = line.split()
+    if not words:
+        raise ValueError("empty request")
+    req = {"cmd": words[0].lower()}
+    if len(words) > 1:
+        req["user"] = words[1]
+    if len(words) > 2 and words[2] == "replace":
+        req["replace"] = True
+    return req
+
+
+class ControlServer:
+    def __init__(self, hub: Hub, path: Path, max_clients: int, idle_timeout_s: float,
+                 writers_gid: int | None, model_shas):
+        self.hub, self.path = hub, path
+        self.max_clients, self.idle_timeout_s = max_clients, idle_timeout_s
+        self.writers_gid = writers_gid
+        self.model_shas = model_shas      # () -> the sha256 of each current model
+        self.clients = 0
+        self.server: asyncio.AbstractServer | None = None
+
+    async def start(self) -> None:
+        if self.path.is_socket():
+            self.path.unlink()            # left over from a crash (the lock says no one runs)
+        self.server = await asyncio.start_unix_server(self._client, path=str(self.path),
+                                                      backlog=BACKLOG, limit=MAX_LINE + 1)
+        os.chmod(self.path, 0o660)        # the host application's group may talk to it
+
+    async def close(self) -> None:
+        if self.server is not None:
+            self.server.close()
+            self.path.unlink(missing_ok=True)
+
+    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        def send(event: dict) -> None:
+            if not writer.is_closing():
+                writer.write((json.dumps(event) + "\n").encode())
+        if self.clients >= self.max_clients:
+            self.hub.count("refused_connections")
+            send({"event": "error", "error": f"too many connections ({self.max_clients}); try again later"})
+            writer.close()
+            return
+        self.clients += 1
+        peer = peer_of(writer.get_extra_info("socket"))
+        log.info("control: connection from %s", peer)
+        running: asyncio.Task | None = None
+        try:
+            while True:
+                line = await self._line(reader, send, busy=lambda: running is not None and not running.done())
+                if line is None:
+                    return
+                req = self._parse(line, send)
+                if req is None:
+                    continue
+                if req["cmd"] in PAD_REQUESTS:
+                    if running is not None and not running.done():
+                        send({"event": "error", "error": "busy: this connection's request is still running"})
+                        continue
+                    running = asyncio.ensure_future(self._handle(req, send, peer))
+                else:
+                    await self._handle(req, send, peer)
+                await writer.drain()
+        except (ConnectionError, OSError):
+            pass                          # the client left
+        finally:
+            self.clients -= 1
+            if running is not None and not running.done():
+                running.cancel()          # the client left: stop waiting for its signature
+            writer.close()
+
+    async def _line(self, reader, send, busy) -> bytes | None:
+        """The next whole line, or None to close (end, idle, too long)."""
+        while True:
+            try:
+                return await asyncio.wait_for(reader.readuntil(b"\n"), self.idle_timeout_s)
+            except asyncio.IncompleteReadError:
+                return None               # closed, maybe mid-line: an unfinished request never runs
+            except asyncio.LimitOverrunError:
+                send({"event": "error", "error": f"request line too long (max {MAX_LINE} bytes)"})
+                return None
+            except TimeoutError:
+                if busy():
+                    continue              # waiting for its signature is not idle
+                send({"event": "error", "error": f"idle for {self.idle_timeout_s:g} s; closing"})
+                return None
+
+    @staticmethod
+    def _parse(line: bytes, send) -> dict | None:
+        try:
+            return parse_request(line.decode("utf-8", errors="strict"))
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+            # RecursionError: a line of 4000 '[' nests too deep for json.
+            send({"event": "error", "error": f"bad request: {exc}"})
+            return None
+
+    async def _handle(self, req: dict, send, peer: Peer) -> None:
+        """Answer one request through ``send``; never raises."""
+        cmd, hub = req["cmd"], self.hub
+        if cmd in WRITES and not may_write(peer, self.writers_gid):
+            log.warning("control: %s refused to %s (not the service's user, root or writers_group)", cmd, peer)
+            hub.count("refused_peer")
+            send({"event": "error", "error": f"{cmd}: not allowed for uid {peer.uid} "
+                  "(only the service's user, root or its writers_group)"})
+            return
+        try:
+            await self._dispatch(cmd, req, send)
+        except KeyError as exc:
+            send({"event": "error", "error": f"missing {exc.args[0]!r}"})
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:          # a request must never take the service down
+            if not isinstance(exc, SigpadError):
+                log.exception("request %r failed", req)
+            send({"event": "error", "error": str(exc), "type": type(exc).__name__})
+
+    async def _dispatch(self, cmd: str, req: dict, send) -> None:
+        hub, rid = self.hub, req.get("request_id")
+        if cmd == "ping":
+            send({"event": "pong"})
+        elif cmd == "verify":
+            await hub.verify(str(req["user"]), rid, listen=send)
+        elif cmd in ("enrol", "enroll"):
+            await hub.enrol(str(req["user"]), bool(req.get("replace")), rid, listen=send)
+        elif cmd == "capture":
+            await hub.capture(rid, listen=send)
+        elif cmd in ("ok", "clear", "cancel"):
+            send(getattr(hub, cmd)())
+        elif cmd == "status":
+            send({"event": "status", **await asyncio.to_thread(hub.status)})
+        elif cmd == "users":
+            rows = await asyncio.to_thread(lambda: [u.to_dict(self.model_shas() or None)
+                                                    for u in hub.store.users()])
+            send({"event": "users", "users": rows})
+        elif cmd == "delete":
+            user = str(req["user"])
+            send({"event": "deleted", "user": user, "deleted": await asyncio.to_thread(hub.store.delete, user)})
+        else:
+            send({"event": "error", "error": f"unknown command {cmd!r}"})

@@ -1,0 +1,76 @@
+"""``sigpad serve`` in a thread of the test process, on a virtual pad, for the service tests.
+
+``running(cfg)`` starts it, waits until the control socket answers and the
+pad is present, and stops it at the end (asserting it exited 0 unless told
+not to). ``Notify`` is a datagram socket standing in for systemd's.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from contextlib import contextmanager
+
+from edge.app.service import serve
+from edge.client import HttpClient, ServiceClient
+
+
+class Notify:
+    """A stand-in for systemd's notify socket; ``states()`` reads what arrived."""
+
+    def __init__(self, path, monkeypatch, watchdog_usec: int | None = None):
+        self.rx = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.rx.bind(str(path))
+        self.rx.settimeout(0.2)
+        monkeypatch.setenv("NOTIFY_SOCKET", str(path))
+        monkeypatch.delenv("WATCHDOG_PID", raising=False)
+        if watchdog_usec is None:
+            monkeypatch.delenv("WATCHDOG_USEC", raising=False)
+        else:
+            monkeypatch.setenv("WATCHDOG_USEC", str(watchdog_usec))
+        self.seen: list[str] = []
+
+    def until(self, wanted, timeout_s: float = 30.0) -> list[str]:
+        """Messages until one for which ``wanted(message)`` holds (AssertionError after the timeout)."""
+        end = time.monotonic() + timeout_s
+        while time.monotonic() < end:
+            try:
+                msg = self.rx.recv(4096).decode()
+            except socket.timeout:
+                continue
+            self.seen.append(msg)
+            if wanted(msg):
+                return self.seen
+        raise AssertionError(f"no such notify message within {timeout_s} s; got {self.seen}")
+
+
+@contextmanager
+def running(cfg, pin_factory=None, expect_exit: int | None = 0, wait_pad: bool = True):
+    stop, result = threading.Event(), []
+    t = threading.Thread(target=lambda: result.append(serve(cfg, stop, pin_factory=pin_factory)),
+                         daemon=True)
+    t.start()
+    try:
+        end = time.monotonic() + 30
+        while not cfg.socket.exists():
+            assert t.is_alive() and time.monotonic() < end, f"serve did not start: {result}"
+            time.sleep(0.02)
+        with ServiceClient(cfg.socket, timeout_s=30) as c:
+            while wait_pad and not c.status()["pad"]["present"]:
+                assert time.monotonic() < end, "the pad never became present"
+                time.sleep(0.05)
+        yield t
+    finally:
+        stop.set()
+        t.join(20)
+    assert not t.is_alive(), "serve did not stop"
+    if expect_exit is not None:
+        assert result == [expect_exit]
+
+
+def http_client(cfg, **kw) -> HttpClient:
+    """The web API of a running service (the URL from its status, the token from its file)."""
+    with ServiceClient(cfg.socket) as c:
+        url = c.status()["url"]
+    return HttpClient(url, token_file=cfg.socket.parent / "http.token", **kw)

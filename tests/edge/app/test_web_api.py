@@ -1,0 +1,234 @@
+"""The web API over real HTTP and WebSocket connections, with the virtual pad on a pty.
+
+Enrol 5, verify a genuine signature and a forgery while the ink streams,
+OK / Clear / Cancel from the host, the pad unplugged and replugged during a
+request, 50 concurrent status requests, captures as PNG / SVG / recording,
+and the guards: token, Origin, Host.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import aiohttp
+import asyncio
+import pytest
+from service_harness import http_client, running
+
+from edge.app.config import Config
+from edge.errors import ApiError, ServiceError
+from firmware_bridge import recording
+from firmware_bridge.virtual import VirtualPad, reports_for
+
+pytestmark = [pytest.mark.data]
+
+
+@pytest.fixture
+def service(tmp_path, model_dir):
+    """(cfg, virtual pad, HttpClient) of a running service; lift timeout 2 s, so OK and Clear
+    can come after a signature and before the lift ends it."""
+    with VirtualPad("sigpad", speed=8.0) as vpad:
+        cfg = Config(store=tmp_path / "t.db", model=model_dir, lockout_after=0, port=vpad.path,
+                     protocol="sigpad", socket=tmp_path / "control.sock", http="127.0.0.1:0",
+                     lift_timeout_s=2.0)
+        with running(cfg):
+            yield cfg, vpad, http_client(cfg)
+
+
+def in_thread(fn, *args):
+    """Run a blocking call (an HTTP request that waits for the pen); ``.result()`` joins it."""
+    pool = ThreadPoolExecutor(1)
+    future = pool.submit(fn, *args)
+    pool.shutdown(wait=False)
+    return future
+
+
+def test_enrol_verify_and_the_ink_stream(service, sig):
+    cfg, vpad, api = service
+    with api.stream() as events:
+        assert events.hello["api"] == 1 and events.hello["pad"]["present"] is True
+        enrolment = in_thread(api.enrol, "alice")
+        for n in range(1, 6):
+            prompt, _ = events.until("prompt")
+            assert prompt["message"] == f"sign ({n}/5)"
+            vpad.sign(sig(1, n))
+        assert enrolment.result(60)["templates"] == 5
+
+        genuine = sig(1, 8)
+        answer = in_thread(api.verify, "alice", "req-42")
+        assert events.until("prompt")[0]["request_id"] == "req-42"
+        vpad.sign(genuine)
+        decision, seen = events.until("decision")
+        assert (decision["accepted"], decision["reason"], decision["request_id"]) == (True, "match", "req-42")
+        assert answer.result(30) == decision                     # the HTTP answer is the event
+        ink = [e for e in seen if e["event"] == "ink"]
+        assert len(ink) >= 0.9 * len(genuine)                    # every sample streamed (pen-up ones too)
+        assert {"event": "pen", "down": True} in seen
+        # the first sample as the pad sent it: raw units, and 0..1 of the pad's range, y downward
+        caps = vpad.caps
+        first = reports_for(genuine, caps)[0]
+        assert (ink[0]["x"], ink[0]["y"]) == (first.x, first.y)
+        assert ink[0]["nx"] == pytest.approx(first.x / caps.max_x, abs=1e-5)
+        assert ink[0]["ny"] == pytest.approx(1 - first.y / caps.max_y, abs=1e-5)
+        assert ink[0]["p"] == pytest.approx(first.pressure / caps.max_pressure, abs=1e-4)
+
+        forged = in_thread(api.verify, "alice")
+        events.until("prompt")
+        vpad.sign(sig(1, 21))
+        assert (forged.result(30)["accepted"], forged.result()["reason"]) == (False, "no-match")
+
+    capture = decision["capture_id"]
+    png, svg = api.image(capture, "png"), api.image(capture, "svg")
+    assert png.startswith(b"\x89PNG\r\n\x1a\n") and b"<svg" in svg
+    rec = api.recording(capture)
+    assert recording.from_dict(rec).n_strokes >= 1 and rec["pad"]["protocol"] == "sigpad"
+    assert rec["capabilities"]["max_x"] == caps.max_x
+    status = api.status()
+    assert status["users"] == 1 and status["model"]["kind"] == "pressure" and status["busy"] is None
+
+
+def wait_for_ink(events, n: int) -> None:
+    """Until the stream has shown ``n`` samples: the service has read them all."""
+    while n > 0:
+        n -= events.next(10)["event"] == "ink"
+
+
+def test_ok_clear_and_cancel_from_the_host(service, sig):
+    cfg, vpad, api = service
+    first, second = sig(2, 1), sig(2, 2)
+    with api.stream() as events:
+        # Clear: the first signature is thrown away, the second answers (an unknown user: judged as such).
+        answer = in_thread(api.verify, "nobody")
+        events.until("prompt")
+        vpad.sign(first, done=False)                            # the pen lifts; the lift has 2 s to run
+        wait_for_ink(events, len(first))                        # the service has all of it: now Clear
+        assert api.clear()["event"] == "cleared"
+        vpad.sign(second, done=False)
+        # OK: the second ends now, not after the lift timeout
+        wait_for_ink(events, len(second))
+        t = time.monotonic()
+        api.ok()
+        d = answer.result(30)
+        assert d["reason"] == "unknown-user" and time.monotonic() - t < 1.5, d
+        kept = recording.from_dict(api.recording(d["capture_id"]))
+        # the second signature, all of it (the pad's units are SVC2004's here), none of the first
+        assert list(kept.x) == list(second.x) and len(second) != len(first)
+
+        # Cancel in the middle of a signature: a rejecting decision, not counted, the pad freed
+        answer = in_thread(api.verify, "nobody")
+        events.until("prompt")
+        vpad.sign(sig(2, 3))
+        events.until("ink")
+        assert api.cancel()["event"] == "cancelled"
+        d = answer.result(30)
+        assert (d["accepted"], d["reason"], d["detail"]) == (False, "capture-failed", "cancelled by the host")
+        assert api.status()["busy"] is None
+        vpad.wait_idle(30)
+
+
+def test_pad_unplugged_and_replugged_during_a_request(service, sig):
+    cfg, vpad, api = service
+    with api.stream() as events:
+        answer = in_thread(api.verify, "nobody")
+        events.until("prompt")
+        vpad.unplug()                                            # nothing signed yet: the request waits
+        assert events.until("pad")[0]["present"] is False
+        assert api.status()["busy"]["kind"] == "verify"
+        vpad.replug()
+        assert events.until("pad")[0]["present"] is True
+        vpad.sign(sig(3, 1))
+        assert answer.result(30)["reason"] == "unknown-user"     # judged after the replug
+
+        answer = in_thread(api.verify, "nobody")
+        events.until("prompt")
+        vpad.sign(sig(3, 2))
+        events.until("ink")
+        vpad.unplug()                                            # in the middle of a signature
+        d = answer.result(30)
+        assert (d["reason"], d["detail"]) == ("capture-failed", "signature broken off: pad disconnected")
+        vpad.replug()
+        events.until("pad")
+
+
+def test_fifty_concurrent_status_requests(service):
+    cfg, vpad, api = service
+    with ThreadPoolExecutor(50) as pool:
+        answers = list(pool.map(lambda _: api.status(), range(50)))
+    assert len(answers) == 50 and all(a["api"] == 1 and a["pad"]["present"] for a in answers)
+
+
+def raw(api, method, path, headers=None, body=None):
+    conn = http.client.HTTPConnection(api.host, api.port, timeout=10)
+    try:
+        conn.request(method, path, body=None if body is None else json.dumps(body).encode(),
+                     headers={"Content-Type": "application/json", **(headers or {})})
+        resp = conn.getresponse()
+        return resp.status, json.loads(resp.read() or b"{}")
+    finally:
+        conn.close()
+
+
+def test_token_origin_and_host_guards(service):
+    cfg, vpad, api = service
+    own = f"http://127.0.0.1:{api.port}"
+    bearer = {"Authorization": f"Bearer {api.token}"}
+    # writes and captures need the token from the 0600 file
+    assert (cfg.socket.parent / "http.token").stat().st_mode & 0o777 == 0o600
+    assert raw(api, "POST", "/v1/enrol", body={"user": "mallory"})[0] == 401
+    assert raw(api, "POST", "/v1/enrol", {"Authorization": "Bearer " + "0" * 64}, {"user": "m"})[0] == 401
+    assert raw(api, "DELETE", "/v1/users/alice")[0] == 401
+    assert raw(api, "GET", "/v1/users")[0] == 401
+    assert raw(api, "GET", "/v1/captures/0123456789abcdef.png")[0] == 401
+    assert raw(api, "GET", "/v1/users", bearer) == (200, {"users": []})
+    # another site's page, in a browser on this machine, token or not
+    evil = {"Origin": "http://evil.example"}
+    assert raw(api, "POST", "/v1/enrol", {**evil, **bearer}, {"user": "mallory"})[0] == 403
+    assert raw(api, "POST", "/v1/cancel", evil)[0] == 403
+    assert raw(api, "GET", "/v1/status", {"Origin": "null"})[0] == 403
+    assert raw(api, "POST", "/v1/verify", {"Origin": own}, {})[0] == 400      # own origin: judged on its body
+    # a DNS-rebinding page reaches 127.0.0.1 under its own name
+    assert raw(api, "GET", "/v1/status", {"Host": f"evil.example:{api.port}"})[0] == 403
+
+    async def websocket(origin):
+        async with aiohttp.ClientSession() as s:
+            async with s.ws_connect(f"ws://127.0.0.1:{api.port}/v1/stream", origin=origin) as ws:
+                return (await ws.receive_json())["event"]
+    assert asyncio.run(websocket(own)) == "hello"
+    with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+        asyncio.run(websocket("http://evil.example"))
+    assert refused.value.status == 403
+    counters = api.status()["counters"]
+    assert counters["refused_token"] == 5 and counters["refused_origin"] == 4 and counters["refused_host"] == 1
+    # the client checks the service's proof of the token
+    api.token = "f" * 64
+    with pytest.raises(ServiceError, match="does not prove the token"):
+        api.status()
+
+
+def test_bad_requests_are_clear_errors(service):
+    cfg, vpad, api = service
+    assert raw(api, "POST", "/v1/verify", body=None)[0] == 400
+    status, answer = raw(api, "POST", "/v1/verify", body={"user": "no/such"})
+    assert status == 400 and "invalid user id" in answer["error"]
+    with pytest.raises(ApiError) as err:
+        api.image("0123456789abcdef", "png")
+    assert err.value.status == 404
+    conn = http.client.HTTPConnection(api.host, api.port, timeout=10)
+    conn.request("POST", "/v1/verify", body=b"{" * 100, headers={"Content-Type": "application/json"})
+    assert conn.getresponse().status == 400
+    conn.close()
+    busy = threading.Event()
+    answer = in_thread(lambda: (busy.set(), api.verify("nobody"))[1])
+    busy.wait(5)
+    deadline = time.monotonic() + 10
+    while api.status()["busy"] is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    with pytest.raises(ApiError) as err:
+        api.verify("someone")
+    assert err.value.status == 409 and "busy" in str(err.value)
+    api.cancel()
+    assert answer.result(10)["reason"] == "capture-failed"
