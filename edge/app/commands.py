@@ -201,7 +201,7 @@ def render(args, cfg: Config) -> int:
     except ValueError:
         return fail(args, f"--size {args.size!r}: expected WIDTHxHEIGHT, each 16..8000")
     if not args.file.is_file():
-        raise DataFormatError("no such file", str(args.file))
+        raise NoSuchFile("no such file", str(args.file))
     sig = recording.read_signature_file(args.file)
     args.out.write_bytes(draw(sig, kind, width=width, height=height))
     emit(args, {"out": str(args.out), "kind": kind, "width": width, "height": height},

@@ -46,6 +46,14 @@ class Config(Settings):
 
     def __post_init__(self):
         super().__post_init__()
+        # Checked when the settings load, not when a pad first opens hours later.
+        if self.protocol not in PROTOCOLS:
+            raise ConfigError(f"pad protocol {self.protocol!r}: choose from {', '.join(sorted(PROTOCOLS))}")
+        if self.baud is not None and not 50 <= self.baud <= 4_000_000:
+            raise ConfigError(f"pad baud {self.baud}: a serial line runs at 50 to 4000000 baud "
+                              "(ISDV4 pads: 38400 or 19200)")
+        check_pin_name(self.gpio_accept, "[service] gpio_accept / --gpio-accept")
+        check_pin_name(self.gpio_reject, "[service] gpio_reject / --gpio-reject")
         if not 0 < self.lift_timeout_s <= 60:
             raise ConfigError(f"lift timeout {self.lift_timeout_s!r} s: must be in (0, 60]")
         if not 1 <= self.max_clients <= 10_000 or not self.idle_timeout_s > 0:
@@ -62,17 +70,6 @@ def http_address(value: str) -> tuple[str, int] | None:
     if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
         raise ConfigError(f"http address {value!r}: expected HOST:PORT (e.g. 127.0.0.1:8765) or off")
     return host, int(port)
-
-    def __post_init__(self):
-        super().__post_init__()
-        # Checked when the settings load, not when a pad first opens hours later.
-        if self.protocol not in PROTOCOLS:
-            raise ConfigError(f"pad protocol {self.protocol!r}: choose from {', '.join(sorted(PROTOCOLS))}")
-        if self.baud is not None and not 50 <= self.baud <= 4_000_000:
-            raise ConfigError(f"pad baud {self.baud}: a serial line runs at 50 to 4000000 baud "
-                              "(ISDV4 pads: 38400 or 19200)")
-        check_pin_name(self.gpio_accept, "[service] gpio_accept / --gpio-accept")
-        check_pin_name(self.gpio_reject, "[service] gpio_reject / --gpio-reject")
 
 
 # TOML section/key -> Config field, and the type it must have.

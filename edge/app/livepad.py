@@ -76,6 +76,11 @@ class LivePad(Captures):
         return self._thread.is_alive()
 
     @property
+    def name(self) -> str:
+        """protocol:port, as a log line names the pad."""
+        return f"{self.protocol}:{self.url}"
+
+    @property
     def caps(self) -> Capabilities | None:
         return self.pad.caps if self.pad is not None else None
 

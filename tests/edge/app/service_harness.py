@@ -74,3 +74,17 @@ def http_client(cfg, **kw) -> HttpClient:
     with ServiceClient(cfg.socket) as c:
         url = c.status()["url"]
     return HttpClient(url, token_file=cfg.socket.parent / "http.token", **kw)
+
+
+JUDGED = ("match", "no-match", "replay")
+"""The reasons of a decision that judged a signature (the user was checked first)."""
+
+
+def enrol_directly(cfg, user: str = "writer", seed: int = 7_000_000_099) -> None:
+    """Enrol ``user`` in ``cfg``'s store from 5 synthetic signatures, before the service
+    starts: a verify asks for an enrolled user before anyone signs (unknown users are
+    refused at once), so the tests that hold the pad with a verify need one."""
+    from edge.verifier import open_verifier
+    from firmware_bridge.virtual import synthetic_signatures
+    with open_verifier(cfg) as v:
+        v.enrol(user, list(synthetic_signatures(seed, 5)))
