@@ -108,7 +108,8 @@ def bench_cost(root, history: int = 200, repeat: int = 20) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m bench.bench_replay", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python -m bench.bench_replay", description=__doc__.splitlines()[0],
+                                 allow_abbrev=False)
     ap.add_argument("--data", default=None, help="SVC2004 root (default: $SIGPAD_DATA or ../shared)")
     ap.add_argument("--users", default="1-30", help="user range, e.g. 1-30")
     args = ap.parse_args(argv)
