@@ -90,10 +90,10 @@ def ink_latency(api: HttpClient, vpad: VirtualPad, n: int) -> dict:
         with api.stream() as events:
             for i in range(n):
                 arrived = []
-                verify = ThreadPoolExecutor(1).submit(api.verify, "bench")
+                verify = ThreadPoolExecutor(1).submit(api.capture)
                 events.until("prompt")
                 vpad.sign(writer.genuine(i))
-                while (e := events.next(30))["event"] != "decision":
+                while (e := events.next(30))["event"] != "captured":
                     if e["event"] == "ink":
                         arrived.append((e["t_ms"], time.time() * 1000))
                 verify.result(30)
@@ -105,7 +105,7 @@ def ink_latency(api: HttpClient, vpad: VirtualPad, n: int) -> dict:
 
 
 def _sign_once(api: HttpClient, vpad: VirtualPad, sig) -> None:
-    verify = ThreadPoolExecutor(1).submit(api.verify, "bench")        # an unknown user: judged as such
+    verify = ThreadPoolExecutor(1).submit(api.capture)   # holds the pad like a verify (no user to check)
     deadline = time.monotonic() + 10
     while api.status()["busy"] is None and time.monotonic() < deadline:
         time.sleep(0.01)
