@@ -132,6 +132,11 @@ def sequence(sig: Signature, cfg: DtwConfig) -> bytes:
     return np.clip(np.round(f / cfg.step), -127, 127).astype(np.int8).tobytes()
 
 
+def quantized(sig: Signature, cfg: DtwConfig) -> np.ndarray:
+    """A signature's sequence as it is stored and compared: int8, back as floats."""
+    return unpack(sequence(sig, cfg), cfg)
+
+
 def unpack(seq: bytes, cfg: DtwConfig) -> np.ndarray:
     """(points, channels) float64 of an int8 sequence."""
     if len(seq) != cfg.sequence_bytes:

@@ -86,7 +86,8 @@ class Verifier:
         # What a reference holds is the model's business, not the score's: with
         # a fused manifest every reference keeps its DTW sequence, whatever
         # score a command line asks for.
-        self.stored_dtw = manifest.decision_score().dtw
+        self.decision = manifest.decision_score()
+        self.stored_dtw = self.decision.dtw
         if config.threshold is not None:
             self.threshold = float(config.threshold)
         elif self.score_name == manifest.score:
@@ -132,7 +133,7 @@ class Verifier:
         decision's score where a cosine margin means something for it, else
         the manifest's, at ``threshold - margin`` in that score's units."""
         manifest = self.encoder.manifest
-        for score, threshold in ((self.scorer, self.threshold), (manifest.decision_score(), manifest.threshold)):
+        for score, threshold in ((self.scorer, self.threshold), (self.decision, manifest.threshold)):
             scale = score.margin_scale()
             if scale is not None:
                 return score, threshold - self.config.consistency_margin * scale
@@ -293,7 +294,7 @@ class Verifier:
     def _sequence(self, sig: Signature) -> np.ndarray | None:
         """The probe's DTW sequence, int8 like the stored ones, where the score needs it."""
         cfg = self.scorer.dtw
-        return device_dtw.unpack(device_dtw.sequence(sig, cfg), cfg) if cfg else None
+        return device_dtw.quantized(sig, cfg) if cfg else None
 
 
 def _other_kind_sha(config: Settings, has_pressure: bool) -> str | None:

@@ -95,7 +95,7 @@ class EmbeddingScorer:
 def sequences_of(signatures: dict, cfg) -> dict:
     """Each signature's DTW sequence as the edge stores it (int8), as floats."""
     from edge import dtw as device_dtw
-    return {k: device_dtw.unpack(device_dtw.sequence(s, cfg), cfg) for k, s in signatures.items()}
+    return {k: device_dtw.quantized(s, cfg) for k, s in signatures.items()}
 
 
 class ModelScorer(EmbeddingScorer):
