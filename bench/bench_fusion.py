@@ -46,37 +46,30 @@ def _over_folds(summaries: list[dict]) -> dict:
                 "max": round(float(np.max([s[m] for s in summaries])), 2)} for m in METRICS}
 
 
-def _pool(fold_scores: list[dict]) -> dict:
-    return {k: {int(u): v for s in fold_scores for u, v in s[k].items()} for k in ("genuine", "skilled", "random")}
-
-
 def _line(kind, seed, protocol, decision, per_fold, pooled, **extra) -> dict:
     from trainer.evaluation.evaluate import summarise
+    from trainer.fusion import pool
     return {"bench": "fusion", "kind": kind, "seed": seed, "protocol": protocol, "decision": decision,
             "folds": _over_folds([summarise(s) for s in per_fold]),
-            "pooled": {m: summarise(_pool(pooled))[m] for m in METRICS}, **extra}
+            "pooled": {m: summarise(pool(pooled))[m] for m in METRICS}, **extra}
 
 
-def random_refs(kind, seed, recipe, folds, folder, cfg) -> list[dict]:
+def random_refs(kind, seed, recipe, folds, folder, fusion) -> list[dict]:
     from trainer.evaluation.evaluate import evaluate
     from trainer.folds import users_spec
-    from trainer.fusion import calibrate
 
-    fusion = calibrate(folds, folder, recipe.score, cfg)
     ref = [evaluate(folder, "dtw", users=users_spec(f["test_users"]))[1] for f in folds]
     lines = [_line(kind, seed, "random-refs", d, s, s) for d, s in fusion.scores.items()]
     lines[0]["weights"] = fusion.report["nested_weights"]
     return lines + [_line(kind, seed, "random-refs", "dtw-reference", ref, ref)]
 
 
-def session(kind, seed, recipe, folds, folder, cfg) -> list[dict]:
+def session(kind, seed, recipe, folds, folder, fusion) -> list[dict]:
     """Each fold's int8 file, with the fused decision chosen on the other folds, under the session protocol."""
     from trainer.evaluation.evaluate import evaluate
     from trainer.folds import users_spec
-    from trainer.fusion import nested_params
     from trainer.recipe import fold_model
 
-    params = nested_params(folds, folder, recipe.score, cfg)
     out = {"fused": [], "cosine": [], "dtw-reference": []}
     with tempfile.TemporaryDirectory() as tmp:
         for k, fold in enumerate(folds):
@@ -85,7 +78,7 @@ def session(kind, seed, recipe, folds, folder, cfg) -> list[dict]:
                 return [{"bench": "fusion", "kind": kind, "seed": seed, "protocol": "session",
                          "error": "folds cached without their int8 files: delete runs/cv to retrain"}]
             users = users_spec(fold["test_users"])
-            _write_fused(model, params[k])
+            _write_fused(model, fusion.fold_params[k])
             out["fused"].append(evaluate(folder, "model", model, users=users, protocol="session")[1])
             out["cosine"].append(evaluate(folder, "model", model, users=users, protocol="session",
                                           score=recipe.score)[1])
@@ -118,7 +111,7 @@ def over_seeds(lines: list[dict]) -> list[dict]:
 def main(argv: list[str] | None = None) -> int:
     from bench.bench_accuracy import recipe_for
     from firmware_bridge import svc2004
-    from trainer.fusion import dtw_config
+    from trainer.fusion import calibrate, dtw_config
     from trainer.recipe import cross_validate
     from trainer.training_loop import configure_threads
 
@@ -137,9 +130,10 @@ def main(argv: list[str] | None = None) -> int:
             ns = argparse.Namespace(seed=seed, epochs=None, synthetic=2000, synthetic_epochs=6)
             recipe = recipe_for(method, root, ns)
             folds = cross_validate(recipe, list(range(1, 31)), log=lambda m: print(m, file=sys.stderr))
+            fusion = calibrate(folds, root / task, recipe.score, dtw_config(pressure))  # once: both use it
             for protocol in args.protocols:
                 run = random_refs if protocol == "random-refs" else session
-                for ln in run(kind, seed, recipe, folds, root / task, dtw_config(pressure)):
+                for ln in run(kind, seed, recipe, folds, root / task, fusion):
                     print(json.dumps(ln), flush=True)
                     lines.append(ln)
     for ln in over_seeds(lines):

@@ -48,6 +48,7 @@ class Fusion:
     threshold: float
     report: dict          # nested per-fold figures and what was chosen (for the manifest)
     scores: dict          # per fold, by decision: the raw held-out scores (for benchmarks)
+    fold_params: list     # fold k's decision.params, chosen on the other folds (for benchmarks)
 
 
 def dtw_config(use_pressure: bool) -> DtwConfig:
@@ -68,7 +69,8 @@ def _by_int_user(scores: dict) -> dict:
     return {k: {int(u): np.asarray(v, dtype=float) for u, v in scores[k].items()} for k in KINDS}
 
 
-def _pool(fold_scores: list[dict]) -> dict:
+def pool(fold_scores: list[dict]) -> dict:
+    """The scores of several folds (disjoint users) as one set: ONE threshold for all."""
     return {k: {u: v for s in fold_scores for u, v in s[k].items()} for k in KINDS}
 
 
@@ -97,7 +99,7 @@ def choose(cos_folds: list[dict], dtw_folds: list[dict]) -> tuple[tuple, float]:
     consts = standardisers(cos_folds, dtw_folds)
 
     def pooled_eer(w: float) -> float:
-        fused = _pool([fuse(c, d, consts, w) for c, d in zip(cos_folds, dtw_folds)])
+        fused = pool([fuse(c, d, consts, w) for c, d in zip(cos_folds, dtw_folds)])
         gen = np.concatenate(list(fused["genuine"].values()))
         return metrics.eer(gen, np.concatenate(list(fused["skilled"].values())))[0]
 
@@ -133,25 +135,20 @@ def components(folds: list[dict], folder: Path, cfg: DtwConfig) -> tuple[list[di
     return cos_folds, dtw_folds
 
 
-def nested_params(folds: list[dict], folder: Path, base: str, cfg: DtwConfig) -> list[dict]:
-    """Fold k's fused decision parameters, chosen on the other folds."""
-    _, weights, consts = nested(*components(folds, folder, cfg))
-    return [params_of(base, c, w, cfg) for c, w in zip(consts, weights)]
-
-
 def calibrate(folds: list[dict], folder: Path, base: str, cfg: DtwConfig) -> Fusion:
     """The shipped fused decision and its honest (nested) figures, from the
     cached cross-validation folds of ``recipe.cross_validate`` on ``folder``."""
     cos_folds, dtw_folds = components(folds, folder, cfg)
-    fused, weights, _ = nested(cos_folds, dtw_folds)
+    fused, weights, fold_consts = nested(cos_folds, dtw_folds)
     consts, w = choose(cos_folds, dtw_folds)
-    shipped = _pool([fuse(c, d, consts, w) for c, d in zip(cos_folds, dtw_folds)])
+    shipped = pool([fuse(c, d, consts, w) for c, d in zip(cos_folds, dtw_folds)])
     threshold = metrics.eer(np.concatenate(list(shipped["genuine"].values())),
                             np.concatenate(list(shipped["skilled"].values())))[1]
     report = {"data": Path(folder).name, "nested_weights": weights, "weight": w,
               "folds": {"fused": [summarise(f) for f in fused], "cosine": [summarise(c) for c in cos_folds],
                         "dtw": [summarise(d) for d in dtw_folds]},
-              "pooled": {"fused": summarise(_pool(fused)), "cosine": summarise(_pool(cos_folds)),
-                         "dtw": summarise(_pool(dtw_folds))}}
+              "pooled": {"fused": summarise(pool(fused)), "cosine": summarise(pool(cos_folds)),
+                         "dtw": summarise(pool(dtw_folds))}}
     return Fusion(params_of(base, consts, w, cfg), float(threshold), report,
-                  {"fused": fused, "cosine": cos_folds, "device-dtw": dtw_folds})
+                  {"fused": fused, "cosine": cos_folds, "device-dtw": dtw_folds},
+                  [params_of(base, c, wk, cfg) for c, wk in zip(fold_consts, weights)])
