@@ -116,10 +116,6 @@ class Score:
             raise ConfigError(f"score {self.name!r} takes no parameters, the manifest gives {sorted(params)}")
         return self
 
-    @property
-    def params(self) -> dict:
-        return {}
-
 
 _REGISTRY: dict[str, Score] = {}
 
@@ -257,10 +253,6 @@ class Dtw(Score):
         except (KeyError, TypeError, ValueError) as exc:
             raise ConfigError(f"score 'dtw' needs params {{'dtw': {{...}}}}: {exc}") from None
 
-    @property
-    def params(self):
-        return {"dtw": self._config().to_dict()}
-
     def margin_scale(self):
         # In units of the references' own spread, where a genuine signature
         # scores about -1: a margin of a fraction of that is taken as is.
@@ -287,9 +279,6 @@ class Part:
     sd: float
     weight: float
 
-    def to_dict(self) -> dict:
-        return {"score": self.score.name, "mean": self.mean, "sd": self.sd, "weight": self.weight}
-
 
 @register
 class Fused(Score):
@@ -312,11 +301,6 @@ class Fused(Score):
         if not parts:
             raise ConfigError("score 'fused' needs at least one part")
         return Fused(parts, dtw)
-
-    @property
-    def params(self):
-        return {"parts": [p.to_dict() for p in self.parts],
-                **({"dtw": self.dtw.to_dict()} if self.dtw else {})}
 
     def margin_scale(self):
         # A cosine margin is read in the cosine's genuine spreads (0.15 is about
