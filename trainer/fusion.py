@@ -35,6 +35,7 @@ from firmware_bridge import svc2004
 from .evaluation import metrics
 from .evaluation.evaluate import EmbeddingScorer, load_signatures, score_trials, sequences_of, summarise
 from .evaluation.trials import make_trials
+from .folds import pooled_threshold
 
 WEIGHTS = tuple(round(float(w), 2) for w in np.linspace(0.0, 1.0, 11))
 """The cosine's weights tried (the DTW's is 1 - w): fixed before any run."""
@@ -141,9 +142,7 @@ def calibrate(folds: list[dict], folder: Path, base: str, cfg: DtwConfig) -> Fus
     cos_folds, dtw_folds = components(folds, folder, cfg)
     fused, weights, fold_consts = nested(cos_folds, dtw_folds)
     consts, w = choose(cos_folds, dtw_folds)
-    shipped = pool([fuse(c, d, consts, w) for c, d in zip(cos_folds, dtw_folds)])
-    threshold = metrics.eer(np.concatenate(list(shipped["genuine"].values())),
-                            np.concatenate(list(shipped["skilled"].values())))[1]
+    threshold = pooled_threshold([fuse(c, d, consts, w) for c, d in zip(cos_folds, dtw_folds)])
     report = {"data": Path(folder).name, "nested_weights": weights, "weight": w,
               "folds": {"fused": [summarise(f) for f in fused], "cosine": [summarise(c) for c in cos_folds],
                         "dtw": [summarise(d) for d in dtw_folds]},
