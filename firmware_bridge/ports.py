@@ -112,7 +112,10 @@ def _command(pid: int, proc: Path) -> str:
         raw = (proc / str(pid) / "cmdline").read_bytes()
     except OSError:
         return ""
-    text = raw.replace(b"\0", b" ").decode(errors="replace").strip()
+    # The program by its name, not its path: where a venv lives says nothing,
+    # and a long path would push what runs out of the 80 characters shown.
+    argv = raw.decode(errors="replace").split("\0")
+    text = " ".join([os.path.basename(argv[0]), *argv[1:]]).strip()
     return text if len(text) <= 80 else text[:77] + "..."
 
 
