@@ -31,9 +31,14 @@ from edge.scores import CentroidMaxCosine
 
 METHODS = ("dtw", "contrastive", "bromley", "seed-answer", "nopressure",
            "synth-contrastive", "synth-nopressure", "distilled", "distilled-nopressure",
-           "synth-contrastive-sigcomp")
+           "synth-contrastive-sigcomp", "distilled-dtw", "nopressure-dtw", "distilled-variants",
+           "nopressure-variants")
 # The shipped pressure recipe (Makefile `model`): teacher towers and distillation.
 DISTILLED = ["--towers", "3", "--distill-epochs", "16", "--label-weight", "5", "--score", CentroidMaxCosine.name]
+# Fixed before any run: half the teacher's say on same-writer pairs goes to DTW.
+DTW_TEACHER = ["--distill-dtw", "0.5"]
+# Fixed before any run: 5 fits per training writer (4 genuine variants and 4 forgeries each).
+VARIANTS = ["--variants", "5"]
 METRICS = ("eer_skilled", "eer_skilled_per_writer", "eer_random", "eer_random_per_writer")
 
 
@@ -45,6 +50,15 @@ def recipe_for(method: str, root: Path, args, extra: list[str] = ()):
     add_arguments(p)
     if method == "distilled":
         return recipe_for("synth-contrastive", root, args, extra=DISTILLED)
+    if method == "distilled-dtw":  # the shipped distillation with DTW in its teacher (trainer.dtw_teacher)
+        return recipe_for("synth-contrastive", root, args, extra=[*DISTILLED, *DTW_TEACHER])
+    if method == "nopressure-dtw":  # the pressure-free tower teaching itself, plus DTW
+        return recipe_for("nopressure", root, args, extra=["--distill-epochs", "16", "--label-weight", "5",
+                                                            *DTW_TEACHER])
+    if method == "distilled-variants":  # + variants of the training writers (trainer.variants)
+        return recipe_for("synth-contrastive", root, args, extra=[*DISTILLED, *VARIANTS])
+    if method == "nopressure-variants":
+        return recipe_for("nopressure", root, args, extra=VARIANTS)
     if method == "distilled-nopressure":  # real writers only, as the nopressure row
         return recipe_for("nopressure", root, args, extra=DISTILLED)
     if method == "synth-contrastive-sigcomp":  # + SigComp2009's real forgeries by 31 forgers

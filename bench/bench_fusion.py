@@ -35,7 +35,13 @@ import numpy as np
 KINDS = {"pressure": ("distilled", "Task2", True), "no_pressure": ("nopressure", "Task1", False),
          # experiments, only with --kinds: one pretrained tower, without and with SigComp2009
          "pressure-1tower": ("synth-contrastive", "Task2", True),
-         "pressure-1tower+sigcomp2009": ("synth-contrastive-sigcomp", "Task2", True)}
+         "pressure-1tower+sigcomp2009": ("synth-contrastive-sigcomp", "Task2", True),
+         # experiments: DTW in the distillation's teacher (#12 item 3)
+         "pressure-dtwteacher": ("distilled-dtw", "Task2", True),
+         "no_pressure-dtwteacher": ("nopressure-dtw", "Task1", False),
+         # experiments: synthetic variants of the training writers (#12 item 7)
+         "pressure-variants": ("distilled-variants", "Task2", True),
+         "no_pressure-variants": ("nopressure-variants", "Task1", False)}
 DEFAULT_KINDS = ("pressure", "no_pressure")
 METRICS = ("eer_skilled", "eer_skilled_per_writer", "eer_random", "fnmr_at_fmr1_skilled")
 

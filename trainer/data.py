@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+from edge import dtw as device_dtw
+from edge.dtw import DtwConfig
 from edge.preprocess import PreprocessConfig, preprocess
 from firmware_bridge import svc2004
 from firmware_bridge.errors import DataFormatError, SignatureError
@@ -27,6 +29,7 @@ class SigSet:
     x: np.ndarray        # (n, length, channels) float32
     writer: np.ndarray   # (n,) int64
     genuine: np.ndarray  # (n,) bool
+    sequences: np.ndarray | None = None  # (n, points, channels) the device's DTW sequences, where asked for
 
     def __len__(self) -> int:
         return len(self.writer)
@@ -34,29 +37,36 @@ class SigSet:
     @staticmethod
     def concat(sets) -> "SigSet":
         sets = [s for s in sets if len(s)]
+        # Sequences only where every part has them: a set half with and half without is no use.
+        seqs = None if any(s.sequences is None for s in sets) else np.concatenate([s.sequences for s in sets])
         return SigSet(np.concatenate([s.x for s in sets]), np.concatenate([s.writer for s in sets]),
-                      np.concatenate([s.genuine for s in sets]))
+                      np.concatenate([s.genuine for s in sets]), seqs)
 
 
 def load_svc2004(folder: str | Path, users: set[int] | None, config: PreprocessConfig,
-                 writer_offset: int = 0) -> SigSet:
-    """Every readable signature of the chosen users of one SVC2004 folder."""
+                 writer_offset: int = 0, dtw: DtwConfig | None = None) -> SigSet:
+    """Every readable signature of the chosen users of one SVC2004 folder
+    (with ``dtw``, also each one's DTW sequence as the device stores it)."""
     index = svc2004.scan(folder)
-    xs, writers, genuine = [], [], []
+    xs, writers, genuine, seqs = [], [], [], []
     for u, files in index.items():
         if users is not None and u not in users:
             continue
         for is_gen, paths in ((True, files.genuine), (False, files.forgeries)):
             for path in paths.values():
                 try:
-                    xs.append(preprocess(svc2004.read(path), config))
+                    sig = svc2004.read(path)
+                    xs.append(preprocess(sig, config))
                 except (DataFormatError, SignatureError):
                     continue  # the evaluation harness skips the same files
+                if dtw is not None:
+                    seqs.append(device_dtw.quantized(sig, dtw))
                 writers.append(u + writer_offset)
                 genuine.append(is_gen)
     if not xs:
         raise DataFormatError("no usable signatures for the chosen users", str(folder))
-    return SigSet(np.stack(xs), np.array(writers, np.int64), np.array(genuine, bool))
+    return SigSet(np.stack(xs), np.array(writers, np.int64), np.array(genuine, bool),
+                  np.stack(seqs).astype(np.float32) if dtw is not None else None)
 
 
 def from_signatures(items, config: PreprocessConfig) -> SigSet:

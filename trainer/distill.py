@@ -27,6 +27,7 @@ from __future__ import annotations
 import numpy as np
 
 from .data import SigSet
+from .dtw_teacher import NO_GROUP, mixed_targets
 
 SIGNATURES_PER_WRITER = 8  # a batch of 128 holds 16 writers
 
@@ -34,9 +35,13 @@ SIGNATURES_PER_WRITER = 8  # a batch of 128 holds 16 writers
 def relational_loss(student, teacher):
     """Mean squared difference of the two batches' cosine matrices (rows are unit vectors)."""
     import tensorflow as tf
-    s = tf.matmul(student, student, transpose_b=True)
-    t = tf.matmul(teacher, teacher, transpose_b=True)
-    return tf.reduce_mean(tf.square(s - t))
+    return relational_loss_to(student, tf.matmul(teacher, teacher, transpose_b=True))
+
+
+def relational_loss_to(student, targets):
+    """Mean squared difference of the student's cosine matrix and target cosines."""
+    import tensorflow as tf
+    return tf.reduce_mean(tf.square(tf.matmul(student, student, transpose_b=True) - targets))
 
 
 def label_loss(student, writer, genuine):
@@ -86,17 +91,21 @@ def writer_batches(sets: list[SigSet], batches: int, rng: np.random.Generator, b
     return out
 
 
-def distill_dataset(sets: list[SigSet], steps: int, batch_size: int, seed: int, augment: bool = True):
-    """tf.data of (batch, (writer, genuine)) over ``steps`` writer batches."""
+def distill_dataset(sets: list[SigSet], steps: int, batch_size: int, seed: int, augment: bool = True,
+                    groups: tuple[np.ndarray, np.ndarray] | None = None):
+    """tf.data of (batch, (writer, genuine, group, position)) over ``steps`` writer batches;
+    ``groups`` are the rows' (group, position) in the DTW targets (``trainer.dtw_teacher``)."""
     import tensorflow as tf
 
     from .pairs import _augment
 
     idx = writer_batches(sets, steps, np.random.default_rng(seed), batch_size)
     x = tf.constant(np.concatenate([s.x for s in sets]))
+    n = sum(len(s) for s in sets)
+    group, pos = groups if groups is not None else (np.full(n, NO_GROUP), np.zeros(n))
     # writer ids < 2**24 (synthetic ones start at 1e6), so float32 holds them exactly
     labels = tf.constant(np.stack([np.concatenate([s.writer for s in sets]),
-                                   np.concatenate([s.genuine for s in sets])], axis=1).astype(np.float32))
+                                   np.concatenate([s.genuine for s in sets]), group, pos], axis=1).astype(np.float32))
 
     def gather(step, rows):
         xb = tf.gather(x, rows)
@@ -108,7 +117,7 @@ def distill_dataset(sets: list[SigSet], steps: int, batch_size: int, seed: int, 
     return ds.map(gather, num_parallel_calls=2, deterministic=True).prefetch(2)
 
 
-def distill(student, teacher, sets: list[SigSet], cfg, label_weight: float = 0.0):
+def distill(student, teacher, sets: list[SigSet], cfg, label_weight: float = 0.0, dtw=None, dtw_weight: float = 0.0):
     """Train ``student`` (in place) on the teacher's cosines; returns (student, history).
 
     The teacher is frozen and its dropout set to zero, in place.
@@ -116,8 +125,12 @@ def distill(student, teacher, sets: list[SigSet], cfg, label_weight: float = 0.0
     ``cfg`` is the TrainConfig: epochs, learning rate, seed; an epoch is
     ``pairs_per_epoch / batch_size`` batches, as in pair training.
     ``label_weight`` > 0 adds that much of ``label_loss``: the labels next to the teacher.
+    ``dtw`` = (group, position, table) of the rows of ``sets`` concatenated
+    (``trainer.dtw_teacher.dtw_targets``): with ``dtw_weight`` > 0 the targets of
+    same-writer pairs move that far toward DTW's (``mixed_targets``).
     """
     import keras
+    import tensorflow as tf
 
     keras.utils.set_random_seed(cfg.seed)
     teacher.trainable = False  # frozen, and its batch normalisation in inference mode
@@ -132,8 +145,14 @@ def distill(student, teacher, sets: list[SigSet], cfg, label_weight: float = 0.0
     model = keras.Model(inp, both, name="distiller")
     dim = int(student.output_shape[-1])
 
+    table = tf.constant(dtw[2]) if dtw_weight else None
+
     def loss(labels, y):
-        value = relational_loss(y[:, :dim], y[:, dim:])
+        teacher_cos = tf.matmul(y[:, dim:], y[:, dim:], transpose_b=True)
+        if dtw_weight:
+            teacher_cos = mixed_targets(teacher_cos, tf.cast(labels[:, 2], tf.int32),
+                                        tf.cast(labels[:, 3], tf.int32), table, dtw_weight)
+        value = relational_loss_to(y[:, :dim], teacher_cos)
         if label_weight:
             value += label_weight * label_loss(y[:, :dim], labels[:, 0], labels[:, 1])
         return value
@@ -141,7 +160,8 @@ def distill(student, teacher, sets: list[SigSet], cfg, label_weight: float = 0.0
     steps = cfg.pairs_per_epoch // cfg.batch_size
     schedule = keras.optimizers.schedules.CosineDecay(cfg.learning_rate, steps * cfg.epochs, alpha=0.05)
     model.compile(optimizer=keras.optimizers.Adam(schedule), loss=loss)
-    ds = distill_dataset(sets, steps * cfg.epochs, cfg.batch_size, cfg.seed, cfg.augment)
+    ds = distill_dataset(sets, steps * cfg.epochs, cfg.batch_size, cfg.seed, cfg.augment,
+                         None if dtw is None else dtw[:2])
     hist = model.fit(ds, epochs=cfg.epochs, steps_per_epoch=steps, verbose=cfg.verbose, shuffle=False)
     return student, hist.history
 

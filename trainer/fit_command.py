@@ -65,11 +65,17 @@ def add_arguments(p) -> None:
                         "is the mean of theirs; towers x dim <= 80), or with --distill-epochs the teacher")
     p.add_argument("--distill-epochs", type=int, default=0,
                    help="distil the towers' stack into one tower for this many epochs (0: no distillation)")
+    p.add_argument("--distill-dtw", type=float, default=0.0,
+                   help="move the teacher's cosines of same-writer pairs this far (0-1) toward the device's "
+                        "DTW (trainer.dtw_teacher); with one tower, the tower teaches itself plus DTW")
     p.add_argument("--distill-lr", type=float, default=1e-3, help="distillation learning rate")
     p.add_argument("--label-weight", type=float, default=1.0,
                    help="weight of the contrastive loss on labelled pairs next to the teacher's cosines")
     p.add_argument("--score", choices=edge_scores.names(), default=edge_scores.DEFAULT,
                    help="the decision score the threshold is for (edge.scores; written to the manifest)")
+    p.add_argument("--variants", type=int, default=0,
+                   help="fit this many genuine signatures of each training writer with the sigma-lognormal "
+                        "model and train on variants and synthetic forgeries of them too (trainer.variants)")
     p.add_argument("--sigcomp2009", action="store_true",
                    help="also train on SigComp2009's authors and their real skilled forgeries "
                         "($SIGPAD_SIGCOMP2009 or ../shared/data/sigcomp2009_train)")
@@ -103,16 +109,17 @@ def recipe_from_args(args):
                       width=args.width, seed=args.seed, strategy=args.strategy, pair_ratio=args.pair_ratio,
                       verbose=2 if args.quiet else "auto")
     distill = None
-    if args.distill_epochs > 0 and args.towers > 1:
+    if args.distill_epochs > 0 and (args.towers > 1 or args.distill_dtw):
         distill = Distillation(epochs=args.distill_epochs, learning_rate=args.distill_lr,
-                               label_weight=args.label_weight)
+                               label_weight=args.label_weight, dtw_weight=args.distill_dtw)
     exported = args.dim if distill else args.towers * args.dim
     if args.towers < 1 or exported > MAX_EMBEDDING_DIM:
         raise ConfigError(f"--towers {args.towers} x --dim {args.dim} without distillation: need 1 or "
                           f"more towers and at most {MAX_EMBEDDING_DIM} dimensions in all")
     return Recipe(data=data, train=cfg, preprocessing=PreprocessConfig(use_pressure=not args.no_pressure),
                   synthetic=args.synthetic, synthetic_epochs=args.synthetic_epochs,
-                  towers=args.towers, distill=distill, score=args.score, sigcomp2009=args.sigcomp2009)
+                  towers=args.towers, distill=distill, score=args.score, sigcomp2009=args.sigcomp2009,
+                  variants=args.variants)
 
 
 def run(args) -> int:

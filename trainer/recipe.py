@@ -39,6 +39,7 @@ class Distillation:
     epochs: int           # of pairs_per_epoch / batch_size writer batches each
     learning_rate: float  # Adam's, cosine-decayed
     label_weight: float   # share of the contrastive loss on labelled pairs next to the teacher's cosines
+    dtw_weight: float = 0.0  # how far same-writer targets move toward the device's DTW (trainer.dtw_teacher)
 
 
 @dataclass(frozen=True)
@@ -60,16 +61,31 @@ class Recipe:
     distill: Distillation | None = None  # distil the towers into one; None: export them stacked
     score: str = DEFAULT_SCORE       # the decision score (edge.scores) the threshold is chosen for
     sigcomp2009: bool = False        # add SigComp2009's 12 authors and 1,845 real skilled forgeries (31 forgers)
+    variants: int = 0                # fit this many signatures of each training writer and add variants (trainer.variants)
 
 
 SIGCOMP_OFFSET = 90_000  # SigComp2009 author a becomes writer 90_000 + a
 
 
 def load_training(recipe: Recipe, users) -> SigSet:
-    sets = [load_svc2004(d, set(users), recipe.preprocessing, WRITER_OFFSET * k) for k, d in enumerate(recipe.data)]
+    dtw = _teacher_dtw(recipe)
+    sets = [load_svc2004(d, set(users), recipe.preprocessing, WRITER_OFFSET * k, dtw)
+            for k, d in enumerate(recipe.data)]
+    if recipe.variants:  # only the training users are fitted
+        from .variants import variants_set
+        sets += [variants_set(d, users, recipe.variants, recipe.preprocessing, WRITER_OFFSET * k)
+                 for k, d in enumerate(recipe.data)]
     if recipe.sigcomp2009:  # never a test user: its authors are not SVC2004's
         sets.append(load_sigcomp2009(recipe.preprocessing, SIGCOMP_OFFSET))
     return SigSet.concat(sets)
+
+
+def _teacher_dtw(recipe: Recipe):
+    """The device's DTW, where the distillation's teacher includes it (else None)."""
+    if not (recipe.distill and recipe.distill.dtw_weight):
+        return None
+    from .fusion import dtw_config
+    return dtw_config(recipe.preprocessing.use_pressure)
 
 
 def train_recipe(recipe: Recipe, users):
@@ -92,7 +108,7 @@ def train_recipe(recipe: Recipe, users):
             towers.append(encoder)
             finals.append(final)
             bar.advance(cached=cached)
-    if len(towers) == 1 or not recipe.distill:
+    if not recipe.distill:
         return stack_towers(towers), data, {"loss": finals, "tower_final_loss": finals}
     student, history = _distill(recipe, towers, data)
     return student, data, {**history, "tower_final_loss": finals}
@@ -148,6 +164,7 @@ def _distill(recipe: Recipe, towers, data: SigSet):
 
     opts, cfg = recipe.distill, recipe.train
     teacher = stack_towers([_copy(t) for t in towers], name="teacher", max_dim=None)
+    teacher.name = "teacher"  # one tower is its own stack: the student's copy has its name
     # Seed before copying the student: its dropout draws a seed from the global
     # generator, whose state otherwise depends on what this process did before
     # (trained the towers, or loaded them from the cache).
@@ -158,7 +175,21 @@ def _distill(recipe: Recipe, towers, data: SigSet):
         sets.append(synthetic_set(recipe.synthetic, cfg.seed, recipe.preprocessing))
     cfg = dataclasses.replace(cfg, epochs=opts.epochs, learning_rate=opts.learning_rate,
                               seed=cfg.seed + DISTILL_SEED_OFFSET)
-    return distill(student, teacher, sets, cfg, label_weight=opts.label_weight)
+    dtw = _dtw_targets(recipe, teacher, data, sum(len(s) for s in sets)) if opts.dtw_weight else None
+    return distill(student, teacher, sets, cfg, label_weight=opts.label_weight, dtw=dtw,
+                   dtw_weight=opts.dtw_weight)
+
+
+def _dtw_targets(recipe: Recipe, teacher, data: SigSet, rows: int):
+    """The DTW targets of the real writers (``data``, the first rows), none for the rest."""
+    import numpy as np
+
+    from .dtw_teacher import NO_GROUP, dtw_targets
+
+    emb = teacher.predict(data.x, batch_size=256, verbose=0)
+    group, pos, table = dtw_targets(data.sequences, data.writer, data.genuine, emb, _teacher_dtw(recipe).band)
+    pad = rows - len(data)
+    return (np.concatenate([group, np.full(pad, NO_GROUP)]), np.concatenate([pos, np.zeros(pad, np.int64)]), table)
 
 
 def _copy(model):
@@ -189,18 +220,25 @@ def recipe_key(recipe: Recipe) -> str:
     parts = [[str(d) for d in recipe.data], recipe.preprocessing.to_dict(), cfg,
              recipe.synthetic, recipe.synthetic_epochs, architecture()]
     # Keys of recipes without towers or another score stay what they were: cached folds stay valid.
-    if recipe.towers != 1:
+    if recipe.towers != 1 or recipe.distill:
         parts.append({"towers": recipe.towers, "distill": distill_record(recipe)})
     if recipe.score != DEFAULT_SCORE:
         parts.append({"score": recipe.score})
     if recipe.sigcomp2009:
         parts.append({"sigcomp2009": True})
+    if recipe.variants:
+        parts.append({"variants": recipe.variants})
     return cache_key(*parts)
 
 
 def distill_record(recipe: Recipe) -> dict | None:
     """The distillation as plain values, as cache keys and manifests have always held it."""
-    return dataclasses.asdict(recipe.distill) if recipe.distill else None
+    if not recipe.distill:
+        return None
+    record = dataclasses.asdict(recipe.distill)
+    if not record["dtw_weight"]:  # out at its default: older keys and manifests stand
+        del record["dtw_weight"]
+    return record
 
 
 def run_fold(recipe: Recipe, train_users, test_users, model_path: Path | None = None) -> dict:
