@@ -8,6 +8,7 @@ import pytest
 
 from edge import dtw as device_dtw
 from edge.adaptation import DAY_S
+from edge.settings import Settings
 from edge.templates import pack, quantize
 
 pytestmark = pytest.mark.data
@@ -25,8 +26,9 @@ def enrolled(make_verifier, sig, clock=None, **adapt):
     return v
 
 
-def test_off_by_default_and_below_the_margin(make_verifier, sig):
-    v = enrolled(make_verifier, sig)
+def test_on_by_default_off_when_disabled_and_never_below_the_margin(make_verifier, sig):
+    assert Settings().adaptation.enabled                     # the default: docs/edge.md says why
+    v = enrolled(make_verifier, sig, adapt=False)
     before = profile(v)["template_ids"]
     d = v.verify("alice", sig(1, 9))
     assert d.accepted and d.adapted == "" and "adapted" not in d.to_dict()
