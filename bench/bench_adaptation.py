@@ -45,7 +45,6 @@ then one line per (kind, variant) with the mean and spread over seeds.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 from dataclasses import asdict, dataclass
@@ -198,16 +197,10 @@ def figures(folds: list[dict]) -> dict:
 
 def run_seed(kind: str, seed: int, root: Path) -> list[dict]:
     """One JSON line per variant for one pad kind and seed."""
-    from bench.bench_accuracy import recipe_for
-    from bench.bench_fusion import KINDS
-    from trainer.fusion import calibrate, dtw_config
-    from trainer.recipe import cross_validate, fold_model
+    from bench.bench_fusion import calibrated
+    from trainer.recipe import fold_model
 
-    method, task, pressure = KINDS[kind]
-    recipe = recipe_for(method, root, argparse.Namespace(seed=seed, epochs=None, synthetic=2000,
-                                                         synthetic_epochs=6))
-    folds = cross_validate(recipe, list(range(1, 31)), log=lambda m: print(m, file=sys.stderr))
-    fusion = calibrate(folds, root / task, recipe.score, dtw_config(pressure))
+    recipe, folds, fusion, folder = calibrated(kind, seed, root)
     judged = []
     with tempfile.TemporaryDirectory() as tmp:
         for k, fold in enumerate(folds):
@@ -215,7 +208,7 @@ def run_seed(kind: str, seed: int, root: Path) -> list[dict]:
             if model is None:
                 return [{"bench": "adaptation", "kind": kind, "seed": seed,
                          "error": "folds cached without their int8 files: delete runs/cv to retrain"}]
-            data = load_fold(model, root / task, fold["test_users"], fusion.fold_params[k],
+            data = load_fold(model, folder, fold["test_users"], fusion.fold_params[k],
                              fold_threshold(fusion, k))
             judged.append(judge_fold(data, fold["test_users"]))
     return [{"bench": "adaptation", "kind": kind, "seed": seed, "protocol": "session-adaptation",
@@ -236,24 +229,18 @@ def over_seeds(lines: list[dict]) -> list[dict]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from bench.bench_fusion import kind_seed_parser, printed
     from firmware_bridge import svc2004
     from trainer.training_loop import configure_threads
 
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
-    p.add_argument("--data", type=Path, default=None, help="SVC2004 root (Task1/, Task2/)")
-    p.add_argument("--kinds", nargs="*", default=["pressure", "no_pressure"])
-    p.add_argument("--seeds", nargs="*", type=int, default=[0])
-    args = p.parse_args(argv)
+    args = kind_seed_parser(__doc__).parse_args(argv)
     root = (args.data or svc2004.default_data_root()).resolve()
     configure_threads()
     lines = []
     for kind in args.kinds:
         for seed in args.seeds:
-            for ln in run_seed(kind, seed, root):
-                print(json.dumps(ln), flush=True)
-                lines.append(ln)
-    for ln in over_seeds(lines):
-        print(json.dumps(ln), flush=True)
+            printed(run_seed(kind, seed, root), lines)
+    printed(over_seeds(lines), [])
     return 0
 
 

@@ -216,8 +216,8 @@ def web(results: list[dict]) -> list[str]:
     return table(["what", "measured"], rows)
 
 
-RENDER = {"bench_fusion": fusion, "bench_adaptation": adaptation, "bench_accuracy": accuracy, "bench_dtw": dtw, "bench_edge": edge,
-          "bench_decode": decode, "bench_scores": scores, "bench_web": web}
+RENDER = {"bench_fusion": fusion, "bench_adaptation": adaptation, "bench_accuracy": accuracy, "bench_dtw": dtw,
+          "bench_edge": edge, "bench_decode": decode, "bench_scores": scores, "bench_web": web}
 TITLES = {"bench_fusion": "Accuracy of the shipped decisions: five user folds, every choice made without the "
                           "reported fold (fused = learned cosine + the device's DTW)",
           "bench_adaptation": "Template adaptation under session drift (enrol S1-S5, a session-2 stream "
