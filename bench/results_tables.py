@@ -187,7 +187,8 @@ def adaptation(results: list[dict]) -> list[str]:
             ("far_skilled_at_threshold", "skilled FAR there"), ("forgeries_admitted", "forgeries into templates")]
     runs = [r for r in results if "seed" in r and "variant" in r]
     out = table(["pad kind", "seed", "variant", *[h for _, h in cols], "genuine into templates"],
-                [[r["kind"], r["seed"], r["variant"], *[num(r.get(k)) for k, _ in cols],
+                [[r["kind"], r["seed"], r["variant"], *[num(r.get(k), "d" if k.endswith("admitted") else ".2f")
+                                                         for k, _ in cols],
                   num(r.get("genuine_admitted"), "d")] for r in runs])
     seeds = [r for r in results if r.get("summary")]
     if seeds:
