@@ -17,7 +17,10 @@ so a caller that only looks at ``accepted`` is safe. What it does, in order:
    that runs along an earlier accepted one: ``edge.replay``), decide, record
    the attempt and move the lockout counter. If that fails the decision is
    a reject, since an unrecorded accept could be replayed and an unrecorded
-   failure would dodge the lockout.
+   failure would dodge the lockout;
+5. in that same transaction, an accept far above the threshold may replace
+   the user's least typical reference (``edge.adaptation``; ``[adaptation]``
+   settings): never after a replay match, bounded, and said in the decision.
 
 A capture the pad refused (``Verifier.refused``) is a rejection too, but not
 a judged one: it is not recorded and does not count toward the lockout - a
