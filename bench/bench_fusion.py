@@ -114,36 +114,53 @@ def over_seeds(lines: list[dict]) -> list[dict]:
     return out
 
 
-def main(argv: list[str] | None = None) -> int:
+def calibrated(kind: str, seed: int, root: Path):
+    """(recipe, its cached folds, the fused decision calibrated on them, the data folder)
+    of one pad kind and seed: computed once, both protocols (and bench_adaptation) use it."""
     from bench.bench_accuracy import recipe_for
-    from firmware_bridge import svc2004
     from trainer.fusion import calibrate, dtw_config
     from trainer.recipe import cross_validate
-    from trainer.training_loop import configure_threads
 
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
+    method, task, pressure = KINDS[kind]
+    ns = argparse.Namespace(seed=seed, epochs=None, synthetic=2000, synthetic_epochs=6)
+    recipe = recipe_for(method, root, ns)
+    folds = cross_validate(recipe, list(range(1, 31)), log=lambda m: print(m, file=sys.stderr))
+    return recipe, folds, calibrate(folds, root / task, recipe.score, dtw_config(pressure)), root / task
+
+
+def printed(lines, kept: list[dict]) -> None:
+    """Print each line as JSON as it comes, and keep it."""
+    for ln in lines:
+        print(json.dumps(ln), flush=True)
+        kept.append(ln)
+
+
+def kind_seed_parser(doc: str) -> argparse.ArgumentParser:
+    """The options of a benchmark over pad kinds and seeds of the cached folds."""
+    p = argparse.ArgumentParser(description=doc.splitlines()[0], allow_abbrev=False)
     p.add_argument("--data", type=Path, default=None, help="SVC2004 root (Task1/, Task2/)")
     p.add_argument("--kinds", nargs="*", default=list(DEFAULT_KINDS), choices=list(KINDS))
     p.add_argument("--seeds", nargs="*", type=int, default=[0])
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    from firmware_bridge import svc2004
+    from trainer.training_loop import configure_threads
+
+    p = kind_seed_parser(__doc__)
     p.add_argument("--protocols", nargs="*", default=["random-refs", "session"], choices=["random-refs", "session"])
     args = p.parse_args(argv)
     root = (args.data or svc2004.default_data_root()).resolve()
     configure_threads()
     lines = []
     for kind in args.kinds:
-        method, task, pressure = KINDS[kind]
         for seed in args.seeds:
-            ns = argparse.Namespace(seed=seed, epochs=None, synthetic=2000, synthetic_epochs=6)
-            recipe = recipe_for(method, root, ns)
-            folds = cross_validate(recipe, list(range(1, 31)), log=lambda m: print(m, file=sys.stderr))
-            fusion = calibrate(folds, root / task, recipe.score, dtw_config(pressure))  # once: both use it
+            recipe, folds, fusion, folder = calibrated(kind, seed, root)
             for protocol in args.protocols:
                 run = random_refs if protocol == "random-refs" else session
-                for ln in run(kind, seed, recipe, folds, root / task, fusion):
-                    print(json.dumps(ln), flush=True)
-                    lines.append(ln)
-    for ln in over_seeds(lines):
-        print(json.dumps(ln), flush=True)
+                printed(run(kind, seed, recipe, folds, folder, fusion), lines)
+    printed(over_seeds(lines), [])
     return 0
 
 

@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 RUNS = ROOT / "runs" / "bench"
 RECORDED = Path(__file__).resolve().parent / "recorded"
 OUT = ROOT / "docs" / "results.md"
-ORDER = ("bench_fusion", "bench_accuracy", "bench_dtw", "bench_edge", "bench_decode", "bench_scores",
+ORDER = ("bench_fusion", "bench_adaptation", "bench_accuracy", "bench_dtw", "bench_edge", "bench_decode", "bench_scores",
          "bench_web")
 
 

@@ -180,6 +180,26 @@ def fusion(results: list[dict]) -> list[str]:
     return out
 
 
+def adaptation(results: list[dict]) -> list[str]:
+    """bench_adaptation: session drift with and without template adaptation, both pad kinds."""
+    cols = [("eer_skilled", "skilled EER, ONE threshold"), ("eer_skilled_per_writer", "skilled EER, per writer"),
+            ("eer_random", "random EER"), ("frr_at_threshold", "FRR at the threshold"),
+            ("far_skilled_at_threshold", "skilled FAR there"), ("forgeries_admitted", "forgeries into templates")]
+    runs = [r for r in results if "seed" in r and "variant" in r]
+    out = table(["pad kind", "seed", "variant", *[h for _, h in cols], "genuine into templates"],
+                [[r["kind"], r["seed"], r["variant"], *[num(r.get(k), "d" if k.endswith("admitted") else ".2f")
+                                                         for k, _ in cols],
+                  num(r.get("genuine_admitted"), "d")] for r in runs])
+    seeds = [r for r in results if r.get("summary")]
+    if seeds:
+        m = lambda d: f"{d['mean']:.2f} (spread {d['spread']:.2f})"  # noqa: E731
+        out += ["", "Over seeds (mean, and spread max - min):", ""]
+        out += table(["pad kind", "variant", "seeds", *[h for _, h in cols]],
+                     [[r["kind"], r["variant"], ", ".join(map(str, r["seeds"])), *[m(r[k]) for k, _ in cols]]
+                      for r in seeds])
+    return out
+
+
 def web(results: list[dict]) -> list[str]:
     by = {r.get("metric"): r for r in results}
     rows = []
@@ -197,10 +217,12 @@ def web(results: list[dict]) -> list[str]:
     return table(["what", "measured"], rows)
 
 
-RENDER = {"bench_fusion": fusion, "bench_accuracy": accuracy, "bench_dtw": dtw, "bench_edge": edge,
-          "bench_decode": decode, "bench_scores": scores, "bench_web": web}
+RENDER = {"bench_fusion": fusion, "bench_adaptation": adaptation, "bench_accuracy": accuracy, "bench_dtw": dtw,
+          "bench_edge": edge, "bench_decode": decode, "bench_scores": scores, "bench_web": web}
 TITLES = {"bench_fusion": "Accuracy of the shipped decisions: five user folds, every choice made without the "
                           "reported fold (fused = learned cosine + the device's DTW)",
+          "bench_adaptation": "Template adaptation under session drift (enrol S1-S5, a session-2 stream "
+                              "of genuine S11-S15 and forgeries S21-S25, tests S16-S20 / S26-S40)",
           "bench_accuracy": "Accuracy: five user folds of SVC2004 users 1-30 (the siamese encoder vs DTW)",
           "bench_dtw": "The DTW reference on whole SVC2004 tasks (all users)",
           "bench_edge": "On the device: size, latency, memory, operating point",

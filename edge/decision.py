@@ -88,6 +88,7 @@ class Decision:
     detail: str = ""
     score_name: str = DEFAULT_SCORE
     damage: tuple[tuple[str, int], ...] = ()   # a damaged capture's counts by kind
+    adapted: str = ""   # template adaptation after this accept: which reference went ("" none)
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -97,14 +98,17 @@ class Decision:
             d["damage"] = dict(self.damage)
         else:
             del d["damage"]
+        if not self.adapted:
+            del d["adapted"]
         return d
 
     def log_fields(self, pad: str = "") -> dict:
         """What one log line (and the user's history) keeps of a decision."""
-        return {"user": self.user, "accepted": self.accepted, "reason": self.reason,
-                "score": None if self.score is None else round(self.score, 4),
-                "threshold": round(self.threshold, 4), "latency_ms": round(self.latency_ms, 2),
-                "pad": pad or None}
+        fields = {"user": self.user, "accepted": self.accepted, "reason": self.reason,
+                  "score": None if self.score is None else round(self.score, 4),
+                  "threshold": round(self.threshold, 4), "latency_ms": round(self.latency_ms, 2),
+                  "pad": pad or None}
+        return {**fields, "adapted": self.adapted} if self.adapted else fields
 
     def __repr__(self) -> str:
         verdict = "ACCEPT" if self.accepted else "REJECT"

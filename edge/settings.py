@@ -2,8 +2,8 @@
 
 The boundary between the verifier core and the application (``edge.app``)
 runs through the settings: the verifier needs its store, model, score,
-threshold, enrolment, lockout and replay settings (the ``[store]``,
-``[model]``, ``[decision]``, ``[enrol]``, ``[lockout]`` and ``[replay]``
+threshold, enrolment, lockout, replay and adaptation settings (the ``[store]``,
+``[model]``, ``[decision]``, ``[enrol]``, ``[lockout]``, ``[replay]`` and ``[adaptation]``
 sections of ``sigpad.toml``), so that record lives here, in the core, with
 its checks. Reading TOML, command-line overrides and the pad and service
 settings (``[pad]``, ``[service]``) belong to the application:
@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import scores
+from .adaptation import AdaptationPolicy
 from .errors import ConfigError
 from .lockout import LockoutPolicy
 
@@ -40,7 +41,12 @@ class Settings:
     lockout_s: float = 300.0
     replay_cosine: float = 0.995
     replay_history: int = 200         # accepted attempts kept per user for replay checks
+    adapt: bool = True                 # template adaptation (edge.adaptation; docs/edge.md: why on)
+    adapt_margin: float = 1.0          # above the threshold, in the decision score's units
+    adapt_max_per_day: int = 3
+    adapt_keep_enrolled: int = 2
     lockout: LockoutPolicy = field(init=False, repr=False, compare=False)  # from lockout_after, lockout_s
+    adaptation: AdaptationPolicy = field(init=False, repr=False, compare=False)  # from the adapt_* fields
 
     def __post_init__(self):
         if self.score is not None and self.score not in scores.names():
@@ -51,6 +57,8 @@ class Settings:
             raise ConfigError(f"enrol count {self.enrol_count}: must be 1..10")
         # The policy checks its own limits (ConfigError): validated there, once.
         object.__setattr__(self, "lockout", LockoutPolicy(self.lockout_after, self.lockout_s))
+        object.__setattr__(self, "adaptation", AdaptationPolicy(self.adapt, self.adapt_margin,
+                                                                self.adapt_max_per_day, self.adapt_keep_enrolled))
         if not 0.0 < self.replay_cosine <= 1.0 or self.replay_history < 0:
             raise ConfigError("replay cosine must be in (0, 1], history >= 0")
 

@@ -29,6 +29,7 @@ history, record, new counters - is one such transaction (``judge``).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -45,16 +46,17 @@ from .errors import (AlreadyEnrolled, ConfigError, ReenrolmentNeeded, StoreError
 from .keys import StoreKeys
 from .ledger import Anchor, Ledger, Sealer, ad, attempt_ad, read_ledger, write_ledger
 from .lockout import LockState
-from .store_schema import (SCHEMA_VERSION, Attempt, History, checked_user_row, pack_attempt, prepare,
-                           prune_attempts, read_history, retag_user)
+from .store_schema import (SCHEMA_VERSION, Attempt, History, Replacement, checked_user_row, insert_template,
+                           open_profile, pack_attempt, prepare, prune_attempts, read_history, replace_template,
+                           retag_user, seal_profile)
 
-__all__ = ["Store", "Attempt", "History", "Judged", "Enrolled", "UserInfo", "check_user_id",
+__all__ = ["Store", "Attempt", "History", "Judged", "Replacement", "Enrolled", "UserInfo", "check_user_id",
            "SCHEMA_VERSION", "REJECTED_KEPT"]
 
 _USER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]{0,63}")
 REJECTED_KEPT = 50
-DECISIONS_KEPT = 100  # decisions kept per user for `sigpad history`
 """Rejected attempts kept per user (accepted ones: ``Settings.replay_history``)."""
+DECISIONS_KEPT = 100  # decisions kept per user for `sigpad history`
 
 
 @dataclass(frozen=True)
@@ -88,11 +90,13 @@ class UserInfo:
 @dataclass(frozen=True)
 class Judged:
     """A judge's verdict: the attempt to record (None: none), the new lock state
-    (None: unchanged) and what ``Store.judge`` hands back to its caller."""
+    (None: unchanged), what ``Store.judge`` hands back to its caller, and a
+    template to replace (None: none) in the same transaction."""
 
     attempt: Attempt | None
     state: LockState | None
     result: object = None
+    replacement: Replacement | None = None
 
 
 def check_user_id(user: str) -> str:
@@ -235,7 +239,6 @@ class Store:
         """
         check_user_id(user)
         ids = [os.urandom(8).hex() for _ in templates]
-        profile = json.dumps({"template_ids": ids, **stats}).encode()
         with self._durable(), self._tx() as db:
             ledger = self._ledger(db)
             exists = db.execute("SELECT 1 FROM users WHERE user_id=?", (user,)).fetchone()
@@ -247,7 +250,8 @@ class Store:
                 ledger.models[model_sha] = binding
             db.execute("INSERT INTO users (user_id, model_sha256, enrolled_at, profile, generation) "
                        "VALUES (?,?,?,?,?)", (user, model_sha, time.time(),
-                                              self._sealer.seal(profile, ad("profile", user, model_sha)),
+                                              seal_profile(self._sealer, user, model_sha,
+                                                           {"template_ids": ids, **stats}),
                                               generation))
             for tid, tpl, mac in zip(ids, templates, stream_macs):
                 self._insert_template(db, user, tid, tpl, mac, model_sha)
@@ -262,8 +266,7 @@ class Store:
             self._commit_ledger(db, ledger)
 
     def _insert_template(self, db, user, tid, template, mac, model_sha) -> None:
-        db.execute("INSERT INTO templates VALUES (?,?,?,?)",
-                   (user, tid, self._sealer.seal(template, ad("template", user, tid, model_sha)), mac))
+        insert_template(db, self._sealer, user, tid, template, mac, model_sha)  # adaptation seals the same way
 
     def _insert_attempt(self, db, user: str, model_sha: str, seq: int, a: Attempt) -> None:
         at = time.time()
@@ -291,8 +294,7 @@ class Store:
         if enrolled_sha != model_sha:
             raise ReenrolmentNeeded(f"{user!r} was enrolled with model {enrolled_sha[:12]}..., "
                                     f"this is {model_sha[:12]}...: re-enrolment needed")
-        profile = json.loads(self._sealer.open(sealed_profile, ad("profile", user, model_sha),
-                                               f"profile of {user!r}"))  # authenticated: our own JSON
+        profile = open_profile(self._sealer, user, model_sha, sealed_profile)
         rows = {tid: (sealed, mac) for tid, sealed, mac in templates}
         if sorted(rows) != sorted(profile["template_ids"]):
             raise TemplateIntegrityError(f"templates of {user!r} were added or removed "
@@ -355,7 +357,9 @@ class Store:
         with self._durable(), self._tx() as db:
             ledger = self._ledger(db)
             row, history = read_history(db, self._sealer, user, ledger)
-            verdict = judge(history)
+            profile = open_profile(self._sealer, user, row[0], db.execute(
+                "SELECT CAST(profile AS BLOB) FROM users WHERE user_id=?", (user,)).fetchone()[0])
+            verdict = judge(dataclasses.replace(history, profile=profile))
             if verdict.attempt is None and verdict.state is None:
                 return verdict.result
             sha, next_seq = row[0], row[4]
@@ -364,6 +368,8 @@ class Store:
                 self._insert_attempt(db, user, sha, next_seq, verdict.attempt)
                 next_seq += 1
                 prune_attempts(db, user, keep_accepted, REJECTED_KEPT)
+            if verdict.replacement is not None:
+                replace_template(db, self._sealer, user, sha, profile, verdict.replacement)
             db.execute("UPDATE users SET failures=?, locked_until=?, generation=?, next_seq=? WHERE user_id=?",
                        (state.failures, state.locked_until, ledger.advance(user), next_seq, user))
             retag_user(db, self._sealer, user)

@@ -12,6 +12,8 @@ code is refused.
 
 from __future__ import annotations
 
+import json
+import os
 import struct
 from dataclasses import dataclass
 
@@ -63,10 +65,61 @@ class Attempt:
 
 @dataclass(frozen=True)
 class History:
-    """What a judge sees of a user, authenticated: lock state and attempts, newest first."""
+    """What a judge sees of a user, authenticated: lock state and attempts, newest first;
+    in ``Store.judge`` also the user's profile (template ids, statistics) as it stands."""
 
     state: LockState
     attempts: list[Attempt]
+    profile: dict | None = None
+
+
+@dataclass(frozen=True)
+class Replacement:
+    """Template adaptation (``edge.adaptation``): template ``index`` of the profile
+    the judge saw gives way to ``template`` (packed as enrolment packs it), with
+    the references' statistics recomputed; ``at`` counts toward the daily bound."""
+
+    index: int
+    template: bytes
+    stream_mac: bytes
+    stats: dict
+    at: float
+
+
+ADAPTATIONS_KEPT = 100  # times of a user's last template replacements (the daily bound reads them)
+
+
+def seal_profile(sealer: Sealer, user: str, model_sha: str, profile: dict) -> bytes:
+    """A user's profile (template ids, statistics), sealed and bound to user and model."""
+    return sealer.seal(json.dumps(profile).encode(), ad("profile", user, model_sha))
+
+
+def open_profile(sealer: Sealer, user: str, model_sha: str, sealed) -> dict:
+    return json.loads(sealer.open(sealed, ad("profile", user, model_sha), f"profile of {user!r}"))  # our own JSON
+
+
+def insert_template(db, sealer: Sealer, user: str, tid: str, template: bytes, mac: bytes, model_sha: str) -> None:
+    """One template row, sealed; the associated data binds user, template id and model."""
+    db.execute("INSERT INTO templates VALUES (?,?,?,?)",
+               (user, tid, sealer.seal(template, ad("template", user, tid, model_sha)), mac))
+
+
+def replace_template(db, sealer: Sealer, user: str, model_sha: str, profile: dict, r: Replacement) -> None:
+    """Template adaptation inside a judging transaction: the new template is sealed
+    and bound exactly as enrolment seals it (``insert_template``, a new id), the
+    old row (and its raw signature, if kept) goes, and the profile is resealed
+    with the new statistics, the ids still from the enrolment, and the time."""
+    ids = list(profile["template_ids"])
+    old, new = ids[r.index], os.urandom(8).hex()
+    for table in ("templates", "raw_signatures"):
+        db.execute(f"DELETE FROM {table} WHERE user_id=? AND template_id=?", (user, old))
+    insert_template(db, sealer, user, new, r.template, r.stream_mac, model_sha)
+    ids[r.index] = new
+    enrolled = [t for t in profile.get("enrolled_ids", profile["template_ids"]) if t != old]
+    times = (list(profile.get("adaptations", [])) + [r.at])[-ADAPTATIONS_KEPT:]
+    db.execute("UPDATE users SET profile=? WHERE user_id=?", (seal_profile(
+        sealer, user, model_sha, {"template_ids": ids, **r.stats, "enrolled_ids": enrolled, "adaptations": times}),
+        user))
 
 
 def pack_attempt(embedding: bytes, trace: bytes | None) -> bytes:

@@ -17,7 +17,10 @@ so a caller that only looks at ``accepted`` is safe. What it does, in order:
    that runs along an earlier accepted one: ``edge.replay``), decide, record
    the attempt and move the lockout counter. If that fails the decision is
    a reject, since an unrecorded accept could be replayed and an unrecorded
-   failure would dodge the lockout.
+   failure would dodge the lockout;
+5. in that same transaction, an accept far above the threshold may replace
+   the user's least typical reference (``edge.adaptation``; ``[adaptation]``
+   settings): never after a replay match, bounded, and said in the decision.
 
 A capture the pad refused (``Verifier.refused``) is a rejection too, but not
 a judged one: it is not recorded and does not count toward the lockout - a
@@ -45,15 +48,15 @@ from firmware_bridge.signature import Signature, check_usable
 
 from . import enrol as enrolment
 from . import dtw as device_dtw
-from . import replay, scores
+from . import adaptation, replay, scores
 from .decision import SETUP_PROBLEMS, Decision, Reason, logfmt, reason_for
 from .errors import AlreadyEnrolled, ConfigError, EnrolmentError, ReenrolmentNeeded, StoreMissing, WrongPadKind
 from .keys import load_keys
 from .manifest import binding, check_binding, load_manifest
 from .model import Encoder, model_kind, resolve_model_dir, shipped_model_dir
 from .settings import Settings
-from .store import Attempt, Enrolled, History, Judged, Store, check_user_id
-from .templates import dequantize, dequantize_many, quantize, split
+from .store import Attempt, Enrolled, History, Judged, Replacement, Store, check_user_id
+from .templates import dequantize, dequantize_many, pack, quantize, split
 
 log = logging.getLogger("sigpad")
 
@@ -68,6 +71,8 @@ class _Attempted:
     mac: bytes
     template: bytes
     path: replay.Trace | None      # only for an attempt that would be accepted
+    adaptation: adaptation.Adaptation | None = None   # what an accept would replace (``_proposal``)
+    replacement: Replacement | None = None
 
 
 class Verifier:
@@ -217,7 +222,7 @@ class Verifier:
         fields = d.log_fields(pad)
         level = logging.WARNING if d.reason in SETUP_PROBLEMS else logging.INFO
         log.log(level, "decision %s", logfmt(fields), extra={"sigpad": fields})
-        entry = {k: fields[k] for k in ("accepted", "reason", "score", "latency_ms", "pad")}
+        entry = {k: fields[k] for k in ("accepted", "reason", "score", "latency_ms", "pad", "adapted") if k in fields}
         try:
             self.store.log_decision(d.user, self.clock(), entry)
         except Exception as exc:  # the history informs the operator; the decision stands
@@ -253,20 +258,23 @@ class Verifier:
         refs = self._references(enrolled)
         embedding = self.encoder.embed(sig)
         value = self.scorer(refs, scores.Probe(embedding, self._sequence(sig)))
-        attempted = _Attempted(enrolled, refs, value, replay.stream_mac(self.store.mac_key, sig),
-                               quantize(embedding),  # compared as stored: int8, like the references
-                               replay.trace(sig) if value >= self.threshold else None)
+        template = quantize(embedding)  # compared as stored: int8, like the references
+        mac = replay.stream_mac(self.store.mac_key, sig)
+        attempted = _Attempted(enrolled, refs, value, mac, template,
+                               replay.trace(sig) if value >= self.threshold else None,
+                               *self._proposal(enrolled, refs, sig, template, mac, value, now))
         outcome = self.store.judge(user, lambda history: self._judge(history, attempted, now),
                                    self.config.replay_history)
         if outcome[0] == "locked":
             return self._locked(user, outcome[1], t0)
-        replayed, accepted = outcome
+        replayed, accepted, adapted = outcome
         if replayed is not None:
             return self._reject(user, Reason.REPLAY, replayed, t0, value)
         reason = Reason.MATCH if accepted else Reason.NO_MATCH
         detail = "" if accepted else f"score {value:.3f} below threshold {self.threshold:.3f}"
         latency = (time.perf_counter() - t0) * 1000
-        return Decision(user, accepted, value, self.threshold, reason, latency, detail, self.score_name)
+        return Decision(user, accepted, value, self.threshold, reason, latency, detail, self.score_name,
+                        adapted=adapted)
 
     def _judge(self, history: History, a: _Attempted, now: float) -> Judged:
         """Inside the store's transaction: lockout, replay, verdict, what to record."""
@@ -277,11 +285,36 @@ class Verifier:
                                 history.attempts, self.config.replay_cosine, a.path)
         accepted = replayed is None and a.value >= self.threshold
         kept = Attempt(a.mac, a.template, accepted, a.path.to_bytes() if accepted and a.path else None)
-        return Judged(kept, self.lockout.update(history.state, accepted, now), (replayed, accepted))
+        # Adapt only on an accept (so nothing matched a replay: no stream MAC, embedding
+        # or path), and only if the references are still those the proposal was made on
+        # and the daily bound still holds (a parallel attempt may have adapted meanwhile).
+        adapt = accepted and a.replacement is not None and _unchanged(history.profile, a.enrolled.profile)
+        adapted = _adapted_entry(a) if adapt else ""
+        return Judged(kept, self.lockout.update(history.state, accepted, now), (replayed, accepted, adapted),
+                      a.replacement if adapt else None)
 
     def _locked(self, user: str, remaining: float, t0: float) -> Decision:
         return self._reject(user, Reason.LOCKED_OUT,
                             f"too many failed attempts; locked for {remaining:.0f} s more", t0)
+
+    def _proposal(self, enrolled: Enrolled, refs: scores.References, sig: Signature, template: bytes,
+                  mac: bytes, value: float, now: float):
+        """(adaptation, store replacement) an accept of this attempt would bring, or (None, None):
+        the pure choice is ``edge.adaptation.propose``'s; the blob is packed as enrolment packs it."""
+        policy = self.config.adaptation
+        if not policy.enabled or value < self.threshold + policy.margin:
+            return None, None
+        cfg = self.stored_dtw
+        sequence = device_dtw.sequence(sig, cfg) if cfg else b""
+        probe = scores.Probe(dequantize(template), device_dtw.unpack(sequence, cfg) if cfg else None)
+        ids = enrolled.profile["template_ids"]
+        originals = set(enrolled.profile.get("enrolled_ids", ids))
+        proposed = adaptation.propose(policy, refs, [t in originals for t in ids], probe, self.scorer,
+                                      self.threshold, value, enrolled.profile.get("adaptations", ()), now, cfg)
+        if proposed is None:
+            return None, None
+        return proposed, Replacement(proposed.index, pack(template, sequence), mac,
+                                     dict(proposed.references.stats), now)
 
     def _references(self, enrolled) -> scores.References:
         """The user's stored references, split into embeddings and DTW sequences."""
@@ -295,6 +328,19 @@ class Verifier:
         """The probe's DTW sequence, int8 like the stored ones, where the score needs it."""
         cfg = self.scorer.dtw
         return device_dtw.quantized(sig, cfg) if cfg else None
+
+
+def _unchanged(now: dict | None, loaded: dict) -> bool:
+    """The user's references and adaptations as the judge sees them are those loaded."""
+    keys = ("template_ids", "adaptations")
+    return now is not None and all(now.get(k) == loaded.get(k) for k in keys)
+
+
+def _adapted_entry(a: _Attempted) -> str:
+    """The decision log's word on an adaptation: which reference went, why, at what score."""
+    e = a.adaptation.log_entry(a.value)
+    return (f"reference {e['replaced'] + 1} of {len(a.refs.embeddings)} replaced (typicality "
+            f"{e['replaced_typicality']:.3f}, least of those not kept) at score {e['score']:.3f}")
 
 
 def _other_kind_sha(config: Settings, has_pressure: bool) -> str | None:

@@ -203,5 +203,6 @@ def _history_line(r: dict) -> str:
         return f"{when}  unlocked by {r['by']} ({r['lock_left_s']} s of lock left, {r['failures']} failures)"
     verdict = "ACCEPTED" if r["accepted"] else "REJECTED"
     score = "-" if r["score"] is None else f"{r['score']:.3f}"
-    return f"{when}  {verdict}  {r['reason']:20s} score {score}  {r.get('pad') or ''}".rstrip()
+    adapted = f"  adapted: {r['adapted']}" if r.get("adapted") else ""
+    return f"{when}  {verdict}  {r['reason']:20s} score {score}  {r.get('pad') or ''}".rstrip() + adapted
 

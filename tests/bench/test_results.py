@@ -85,3 +85,16 @@ def test_web_table():
     assert "ink latency, pty to chromium (median / p90 / max) | 0.89 / 2.29 / 16.57 ms over 178 samples" in text
     assert "GET /v1/status, 16 clients | 5,533.4 requests/s" in text
     assert "| 13.1 / 171.0 MB" in text and "bench_web" in run_all.BENCHMARKS
+
+
+def test_adaptation_table():
+    run = {"bench": "adaptation", "kind": "pressure", "seed": 0, "variant": "adapted", "eer_skilled": 10.222,
+           "eer_skilled_per_writer": 4.222, "eer_random": 0.0, "frr_at_threshold": 16.0,
+           "far_skilled_at_threshold": 8.44, "forgeries_admitted": 0, "genuine_admitted": 67}
+    summary = {"bench": "adaptation", "kind": "pressure", "variant": "adapted", "summary": "1 seeds", "seeds": [0],
+               **{k: {"mean": v, "spread": 0.0} for k, v in run.items() if k.endswith(("eer_skilled", "writer",
+                  "random", "threshold", "admitted"))}}
+    text = "\n".join(results.section("bench_adaptation", rec("bench_adaptation", [run, summary])))
+    assert "| pressure | 0 | adapted | 10.22 | 4.22 | 0.00 | 16.00 | 8.44 | 0 | 67 |" in text
+    assert "| pressure | adapted | 0 | 10.22 (spread 0.00) | 4.22 (spread 0.00) |" in text
+    assert "bench_adaptation" in run_all.BENCHMARKS

@@ -56,9 +56,10 @@ def store(tmp_path) -> Store:
 
 @pytest.fixture
 def make_verifier(encoder, store):
-    """``make_verifier(**config)``: a Verifier on the session encoder and a fresh store."""
+    """``make_verifier(**config)``: a Verifier on the session encoder and a fresh store;
+    no lockout and no template adaptation unless asked (they change what later attempts meet)."""
     def make(clock=None, **changes) -> Verifier:
-        cfg = Settings(lockout_after=0).replace(**changes)
+        cfg = Settings(lockout_after=0, adapt=False).replace(**changes)
         return Verifier(encoder, store, cfg, **({"clock": clock} if clock else {}))
     return make
 

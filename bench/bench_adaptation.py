@@ -1,0 +1,248 @@
+"""Template adaptation under session drift, every choice made without the reported fold.
+
+For each pad kind (pressure: the distilled recipe on Task2; without pressure:
+the pressure-free recipe on Task1) and seed, each cached cross-validation
+fold k (``recipe.cross_validate``) gives its int8 file and the fused decision
+chosen on the other folds (``trainer.fusion.calibrate(...).fold_params[k]``,
+as ``bench_fusion.session``). Fold k's threshold is made the way the shipped
+one is (``trainer.fusion``: the EER point of the pooled fused scores) on the
+OTHER four folds' held-out scores, fused with fold k's parameters.
+
+Per held-out user, through the edge's own score and ``edge.adaptation``:
+
+1. enrol S1-S5 (session 1), stored as int8 templates like the device does;
+2. a stream of session-2 attempts in a fixed order, genuine S11-S15
+   interleaved with skilled forgeries S21-S25 (G11 F21 G12 F22 ... F25: the
+   attack that poisons a template), each judged at the fold's threshold;
+   an accept that clears the margin replaces the least typical reference
+   (``edge.adaptation.propose``), the whole stream within one day;
+3. test genuine S16-S20 against skilled forgeries S26-S40 and random
+   forgeries (one genuine signature of each other held-out user of the
+   fold, drawn as ``trials.make_session_trials`` draws them), with the
+   adapted references and, as the baseline, the enrolled ones: the same tests.
+
+The policy is FIXED here, before any result was seen (``POLICY``):
+
+* ``margin`` 1.0 fused units: the fused score is a weighted sum of parts
+  each standardised to the genuine scores' mean 0 and spread 1 (weights
+  summing to 1), so 1.0 is about one genuine spread above the threshold,
+  which itself sits about 1.2 spreads below the genuine mean: only attempts
+  near the middle of the genuine distribution adapt, while a forgery must
+  beat the threshold by a whole spread;
+* ``max_per_day`` 3 and ``keep_enrolled`` 2: the shipped defaults
+  (``edge.adaptation.AdaptationPolicy``): with 5 references, at most the 3
+  least typical ever go, and 2 enrolment references always anchor the set.
+
+Per (kind, seed) and variant (``baseline``, ``adapted``): pooled skilled and
+random EER (ONE threshold over all 30 held-out users) and skilled per
+writer, FRR and skilled / random FAR at each fold's own threshold, and what
+the stream did (accepts, replacements by genuine attempts and by forgeries);
+then one line per (kind, variant) with the mean and spread over seeds.
+
+    python -m bench.bench_adaptation --data ../shared/data/svc2004 --seeds 0 1 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from edge.adaptation import AdaptationPolicy
+
+POLICY = AdaptationPolicy(enabled=True, margin=1.0, max_per_day=3, keep_enrolled=2)
+ENROL = tuple(range(1, 6))
+STREAM = tuple(s for pair in zip(range(11, 16), range(21, 26)) for s in pair)   # G11 F21 G12 ... F25
+TEST_GENUINE = tuple(range(16, 21))
+TEST_SKILLED = tuple(range(26, 41))
+VARIANTS = ("baseline", "adapted")
+METRICS = ("eer_skilled", "eer_skilled_per_writer", "eer_random", "frr_at_threshold",
+           "far_skilled_at_threshold", "far_random_at_threshold", "forgeries_admitted",
+           "genuine_admitted")
+
+
+@dataclass(frozen=True)
+class Fold:
+    """What fold k's users are judged with: probes by (user, n), the score, the threshold."""
+
+    probes: dict
+    score: object
+    threshold: float
+    random: dict      # user -> the random impostors' keys
+
+
+def fold_threshold(fusion, k: int) -> float:
+    """The shipped threshold's rule (pooled EER point of the fused scores) on the
+    folds other than k, fused with fold k's own nested parameters."""
+    from trainer.folds import pooled_threshold
+    from trainer.fusion import fuse
+
+    cos, dtw, parts = fusion.scores["cosine"], fusion.scores["device-dtw"], fusion.fold_params[k]["parts"]
+    consts = tuple((p["mean"], p["sd"]) for p in parts)
+    return float(pooled_threshold([fuse(cos[j], dtw[j], consts, parts[0]["weight"])
+                                   for j in range(len(cos)) if j != k]))
+
+
+def load_fold(model_dir: Path, folder: Path, users, params: dict, threshold: float) -> Fold:
+    """Every signature of ``users`` as the device sees it: the fold model's embedding and the int8 DTW sequence."""
+    from edge import dtw as device_dtw
+    from edge import scores
+    from edge.model import Encoder
+    from firmware_bridge import svc2004
+    from trainer.evaluation.evaluate import load_signatures
+    from trainer.evaluation.trials import make_session_trials
+
+    index = {u: f for u, f in svc2004.scan(folder).items() if u in set(users)}
+    sigs, _ = load_signatures(index)
+    score = scores.get("fused").configured(params)
+    keys = list(sigs)
+    embeddings = Encoder(model_dir).embed_many([sigs[k] for k in keys])
+    probes = {k: scores.Probe(e, device_dtw.quantized(sigs[k], score.dtw)) for k, e in zip(keys, embeddings)}
+    random = {t.user: t.random for t in make_session_trials(index)}
+    return Fold(probes, score, threshold, random)
+
+
+def enrolled(fold: Fold, user: int):
+    """References S1-S5 as stored: int8 templates, statistics as enrolment computes them."""
+    from edge import scores
+    from edge.templates import dequantize, quantize
+
+    emb = np.stack([dequantize(quantize(fold.probes[(user, s)].embedding)) for s in ENROL])
+    seqs = np.stack([fold.probes[(user, s)].sequence for s in ENROL])
+    return scores.References(emb, scores.reference_stats(emb, seqs, fold.score.dtw), seqs)
+
+
+def run_stream(fold: Fold, user: int, refs):
+    """The session-2 stream: (references after it, stream counts)."""
+    from edge import scores
+    from edge.adaptation import propose
+    from edge.templates import dequantize, quantize
+
+    originals, recent = [True] * len(refs.embeddings), []
+    counts = {"forgeries_admitted": 0, "genuine_admitted": 0, "forgeries_accepted": 0, "genuine_accepted": 0}
+    for s in STREAM:
+        probe = fold.probes.get((user, s))
+        if probe is None:
+            continue
+        value = fold.score(refs, probe)
+        kind = "genuine" if s <= 20 else "forgeries"
+        counts[f"{kind}_accepted"] += int(value >= fold.threshold)
+        stored = scores.Probe(dequantize(quantize(probe.embedding)), probe.sequence)  # what a template keeps
+        a = propose(POLICY, refs, originals, stored, fold.score, fold.threshold, value, recent, now=0.0)
+        if a is not None:
+            refs, originals[a.index] = a.references, False
+            recent.append(0.0)
+            counts[f"{kind}_admitted"] += 1
+    return refs, counts
+
+
+def test_scores(fold: Fold, user: int, refs) -> dict:
+    """Scores of the test attempts by kind, as ``score_trials`` gives them (one user)."""
+    keys = {"genuine": [(user, s) for s in TEST_GENUINE], "skilled": [(user, s) for s in TEST_SKILLED],
+            "random": list(fold.random.get(user, ()))}
+    return {kind: [fold.score(refs, fold.probes[k]) for k in ks if k in fold.probes] for kind, ks in keys.items()}
+
+
+def judge_fold(fold: Fold, users) -> dict:
+    """Per variant: the test scores by kind and user, the stream counts, the threshold."""
+    out = {v: {"scores": {"genuine": {}, "skilled": {}, "random": {}}, "counts": {}} for v in VARIANTS}
+    for u in users:
+        if any((u, s) not in fold.probes for s in ENROL):
+            continue
+        base = enrolled(fold, u)
+        adapted, counts = run_stream(fold, u, base)
+        for variant, refs in (("baseline", base), ("adapted", adapted)):
+            for kind, values in test_scores(fold, u, refs).items():
+                out[variant]["scores"][kind][u] = np.asarray(values, dtype=float)
+        for name, n in counts.items():
+            out["adapted"]["counts"][name] = out["adapted"]["counts"].get(name, 0) + n
+    for v in VARIANTS:
+        out[v]["threshold"] = fold.threshold
+    return out
+
+
+def at_threshold(folds: list[dict]) -> dict:
+    """FRR and FAR (percent) with each fold's own threshold, over all folds' attempts."""
+    def rate(kind: str, below: bool) -> float:
+        hits = total = 0
+        for f in folds:
+            values = np.concatenate([v for v in f["scores"][kind].values()])
+            hits += int(np.sum(values < f["threshold"]) if below else np.sum(values >= f["threshold"]))
+            total += len(values)
+        return round(100 * hits / max(total, 1), 2)
+    return {"frr_at_threshold": rate("genuine", True), "far_skilled_at_threshold": rate("skilled", False),
+            "far_random_at_threshold": rate("random", False)}
+
+
+def figures(folds: list[dict]) -> dict:
+    """The metrics of one variant over all folds (EERs pooled: one threshold for all users)."""
+    from trainer.evaluation.evaluate import summarise
+    from trainer.fusion import pool
+
+    pooled = summarise(pool([f["scores"] for f in folds]))
+    out = {m: pooled[m] for m in ("eer_skilled", "eer_skilled_per_writer", "eer_random")}
+    out.update(at_threshold(folds))
+    counts = {}
+    for f in folds:
+        for name, n in f["counts"].items():
+            counts[name] = counts.get(name, 0) + n
+    out["forgeries_admitted"] = counts.get("forgeries_admitted", 0)
+    out["genuine_admitted"] = counts.get("genuine_admitted", 0)
+    return {**out, **{k: v for k, v in counts.items() if k not in out}}
+
+
+def run_seed(kind: str, seed: int, root: Path) -> list[dict]:
+    """One JSON line per variant for one pad kind and seed."""
+    from bench.bench_fusion import calibrated
+    from trainer.recipe import fold_model
+
+    recipe, folds, fusion, folder = calibrated(kind, seed, root)
+    judged = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for k, fold in enumerate(folds):
+            model = fold_model(recipe, fold, Path(tmp) / f"fold{k}")
+            if model is None:
+                return [{"bench": "adaptation", "kind": kind, "seed": seed,
+                         "error": "folds cached without their int8 files: delete runs/cv to retrain"}]
+            data = load_fold(model, folder, fold["test_users"], fusion.fold_params[k],
+                             fold_threshold(fusion, k))
+            judged.append(judge_fold(data, fold["test_users"]))
+    return [{"bench": "adaptation", "kind": kind, "seed": seed, "protocol": "session-adaptation",
+             "variant": v, "policy": asdict(POLICY), "thresholds": [round(j[v]["threshold"], 4) for j in judged],
+             **figures([j[v] for j in judged])} for v in VARIANTS]
+
+
+def over_seeds(lines: list[dict]) -> list[dict]:
+    """Mean and spread (max - min) over seeds, per (kind, variant)."""
+    out = []
+    for kind, variant in sorted({(ln["kind"], ln["variant"]) for ln in lines if "variant" in ln}):
+        rows = [ln for ln in lines if (ln.get("kind"), ln.get("variant")) == (kind, variant)]
+        out.append({"bench": "adaptation", "kind": kind, "variant": variant, "summary": f"{len(rows)} seeds",
+                    "seeds": [r["seed"] for r in rows],
+                    **{m: {"mean": round(float(np.mean([r[m] for r in rows])), 2),
+                           "spread": round(float(np.ptp([r[m] for r in rows])), 2)} for m in METRICS}})
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    from bench.bench_fusion import kind_seed_parser, printed
+    from firmware_bridge import svc2004
+    from trainer.training_loop import configure_threads
+
+    args = kind_seed_parser(__doc__).parse_args(argv)
+    root = (args.data or svc2004.default_data_root()).resolve()
+    configure_threads()
+    lines = []
+    for kind in args.kinds:
+        for seed in args.seeds:
+            printed(run_seed(kind, seed, root), lines)
+    printed(over_seeds(lines), [])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

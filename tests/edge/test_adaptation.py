@@ -1,0 +1,84 @@
+"""Template adaptation, the pure part: numbers worked out by hand.
+
+Three unit references in the plane, scored by ``mean-cosine``:
+e1 = (1, 0), e2 = (0.6, 0.8), e3 = (0.8, 0.6); their cosines are
+e1.e2 = 0.6, e1.e3 = 0.8, e2.e3 = 0.48 + 0.48 = 0.96, so the leave-one-out
+means are e1 (0.6 + 0.8) / 2 = 0.70, e2 (0.6 + 0.96) / 2 = 0.78,
+e3 (0.8 + 0.96) / 2 = 0.88: e1 is the least typical, e3 the most.
+
+The probe p = (0.96, 0.28) (unit: 0.9216 + 0.0784 = 1) has cosines
+p.e1 = 0.96, p.e2 = 0.576 + 0.224 = 0.80, p.e3 = 0.768 + 0.168 = 0.936:
+mean-cosine (0.96 + 0.80 + 0.936) / 3 = 2.696 / 3 = 0.898667.
+"""
+
+import numpy as np
+import pytest
+
+from edge import scores
+from edge.adaptation import DAY_S, AdaptationPolicy, propose, replaceable, typicality
+from edge.errors import ConfigError
+
+E = np.array([[1.0, 0.0], [0.6, 0.8], [0.8, 0.6]])
+P = scores.Probe(np.array([0.96, 0.28]))
+MEAN = scores.get("mean-cosine")
+REFS = scores.References(E, scores.reference_stats(E))
+VALUE = 2.696 / 3
+ON = AdaptationPolicy(enabled=True, margin=0.15, max_per_day=2, keep_enrolled=1)
+
+
+def _propose(policy=ON, originals=(True, True, True), value=VALUE, threshold=0.7, **kw):
+    return propose(policy, REFS, originals, P, MEAN, threshold, value, **kw)
+
+
+def test_typicality_is_the_leave_one_out_score():
+    assert typicality(REFS, MEAN) == pytest.approx([0.70, 0.78, 0.88])
+    assert MEAN(REFS, P) == pytest.approx(VALUE)
+
+
+def test_the_least_typical_reference_gives_way_and_stats_are_recomputed():
+    a = _propose()                        # 0.898667 >= 0.7 + 0.15
+    assert a.index == 0 and a.typicality == pytest.approx((0.70, 0.78, 0.88))
+    assert a.references.embeddings[0] == pytest.approx([0.96, 0.28])
+    # new set p, e2, e3: p.e2 = 0.8, p.e3 = 0.936, e2.e3 = 0.96 ->
+    # loo p 0.868, e2 0.88, e3 0.948; mean 2.696 / 3
+    stats = a.references.stats
+    assert stats["loo"] == pytest.approx([0.868, 0.88, 0.948])
+    assert stats["loo_mean"] == pytest.approx(2.696 / 3) and stats["n"] == 3
+    assert REFS.embeddings[0] == pytest.approx([1.0, 0.0])     # the old set is untouched
+    assert a.log_entry(VALUE) == {"replaced": 0, "replaced_typicality": 0.7, "score": 0.8987}
+
+
+def test_only_above_the_margin_and_only_when_enabled():
+    assert _propose(policy=AdaptationPolicy(enabled=True, margin=0.2)) is None   # 0.8987 < 0.9
+    assert _propose(policy=AdaptationPolicy(enabled=False, margin=0.0)) is None
+    assert _propose(value=0.85) is not None                                      # exactly on the bar
+
+
+def test_keep_enrolled_protects_the_most_typical_originals():
+    typical = np.array([0.70, 0.78, 0.88])
+    assert replaceable(typical, (True, True, True), 1) == [0, 1]      # e3 kept
+    assert replaceable(typical, (True, True, True), 2) == [0]         # e3, e2 kept
+    assert replaceable(typical, (True, False, False), 1) == [1, 2]    # e1 is the last original: kept
+    assert _propose(originals=(True, False, False)).index == 1        # so e2 (0.78) goes
+    assert _propose(policy=AdaptationPolicy(enabled=True, margin=0.1, keep_enrolled=3)) is None
+
+
+def test_at_most_max_per_day():
+    now = 10 * DAY_S
+    assert _propose(recent=(now - 100, now - 200), now=now) is None               # 2 today: full
+    assert _propose(recent=(now - 100, now - DAY_S), now=now).index == 0          # 1 a day ago: expired
+
+
+def test_dtw_sequences_follow_their_embedding():
+    seqs = np.arange(3 * 4 * 2, dtype=float).reshape(3, 4, 2)
+    refs = scores.References(E, scores.reference_stats(E), seqs)
+    probe = scores.Probe(P.embedding, np.full((4, 2), -1.0))
+    a = propose(ON, refs, (True,) * 3, probe, MEAN, 0.7, VALUE)
+    assert a.index == 0
+    assert (a.references.sequences[0] == -1).all() and (a.references.sequences[1:] == seqs[1:]).all()
+
+
+def test_policy_limits_are_checked():
+    for bad in ({"margin": -0.1}, {"margin": float("nan")}, {"max_per_day": -1}, {"keep_enrolled": -1}):
+        with pytest.raises(ConfigError):
+            AdaptationPolicy(**bad)

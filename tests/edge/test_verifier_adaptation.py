@@ -1,0 +1,104 @@
+"""Template adaptation in the verifier: the real int8 model (its fused decision), a real
+SQLite store, SVC2004 signatures. Only when enabled, only above the margin, never after
+a replay, within keep_enrolled and the daily bound, logged, sealed like enrolment."""
+
+import sqlite3
+
+import pytest
+
+from edge import dtw as device_dtw
+from edge.adaptation import DAY_S
+from edge.settings import Settings
+from edge.templates import pack, quantize
+
+pytestmark = pytest.mark.data
+
+SEALED = 12 + 16  # nonce + tag around every sealed template
+
+
+def profile(v, user="alice"):
+    return v.store.load(user, v.model_sha).profile
+
+
+def enrolled(make_verifier, sig, clock=None, **adapt):
+    v = make_verifier(clock=clock, **adapt)
+    v.enrol("alice", [sig(1, s) for s in range(1, 6)])
+    return v
+
+
+def test_on_by_default_off_when_disabled_and_never_below_the_margin(make_verifier, sig):
+    assert Settings().adaptation.enabled                     # the default: docs/edge.md says why
+    v = enrolled(make_verifier, sig, adapt=False)
+    before = profile(v)["template_ids"]
+    d = v.verify("alice", sig(1, 9))
+    assert d.accepted and d.adapted == "" and "adapted" not in d.to_dict()
+    assert profile(v)["template_ids"] == before
+    v = make_verifier(adapt=True, adapt_margin=50.0)      # far above any genuine score
+    d = v.verify("alice", sig(1, 11))
+    assert d.accepted and d.adapted == "" and profile(v)["template_ids"] == before
+
+
+def test_an_accept_above_the_margin_replaces_one_reference_and_is_logged(make_verifier, sig):
+    v = enrolled(make_verifier, sig, adapt=True, adapt_margin=0.0)
+    before = profile(v)
+    d = v.verify("alice", sig(1, 9))
+    assert d.accepted and d.adapted.startswith("reference ") and "replaced" in d.adapted
+    after = profile(v)
+    changed = [i for i, (a, b) in enumerate(zip(before["template_ids"], after["template_ids"])) if a != b]
+    assert len(changed) == 1 and len(after["template_ids"]) == 5
+    assert after["enrolled_ids"] == [t for t in before["template_ids"] if t != before["template_ids"][changed[0]]]
+    assert len(after["adaptations"]) == 1 and after["loo"] != before["loo"]   # statistics recomputed
+    assert after["dtw_spread"] != before["dtw_spread"]
+    assert v.store.decision_log("alice", 1)[0]["adapted"] == d.adapted
+    assert d.to_dict()["adapted"] == d.adapted and d.log_fields()["adapted"] == d.adapted
+
+
+def test_an_adapted_template_is_sealed_and_bound_like_an_enrolled_one(make_verifier, sig):
+    v = enrolled(make_verifier, sig, adapt=True, adapt_margin=0.0)
+    v.enrol("bob", [sig(5, s) for s in range(1, 6)])
+    old = set(profile(v)["template_ids"])
+    assert v.verify("alice", sig(1, 9)).adapted
+    new_id = next(t for t in profile(v)["template_ids"] if t not in old)
+    cfg = v.stored_dtw
+    plain = pack(quantize(v.encoder.embed(sig(1, 9))), device_dtw.sequence(sig(1, 9), cfg))
+    stored = v.store.load("alice", v.model_sha)
+    assert plain in stored.templates                          # what was stored is the attempt's
+    with sqlite3.connect(v.store.path) as db:
+        (row,) = db.execute("SELECT sealed FROM templates WHERE user_id='alice' AND template_id=?",
+                            (new_id,)).fetchone()
+        assert len(row) == SEALED + len(plain) and plain[:32] not in row and plain[-64:] not in row
+        bob_id = db.execute("SELECT template_id FROM templates WHERE user_id='bob'").fetchone()[0]
+        db.execute("UPDATE templates SET sealed=? WHERE user_id='bob' AND template_id=?", (row, bob_id))
+    d = v.verify("bob", sig(5, 6))                            # alice's sealed row under bob's name
+    assert (d.accepted, d.reason) == (False, "template-integrity")
+
+
+def test_never_after_a_replay(make_verifier, sig):
+    v = enrolled(make_verifier, sig, adapt=True, adapt_margin=0.0)
+    assert v.verify("alice", sig(1, 9)).adapted
+    ids = profile(v)["template_ids"]
+    d = v.verify("alice", sig(1, 9))                          # the same stream again
+    assert (d.accepted, d.reason, d.adapted) == (False, "replay", "")
+    assert profile(v)["template_ids"] == ids and len(profile(v)["adaptations"]) == 1
+
+
+def test_a_rejected_forgery_never_adapts(make_verifier, sig):
+    v = enrolled(make_verifier, sig, adapt=True, adapt_margin=0.0)
+    ids = profile(v)["template_ids"]
+    d = v.verify("alice", sig(1, 21))
+    assert not d.accepted and d.adapted == "" and profile(v)["template_ids"] == ids
+
+
+def test_keep_enrolled_and_the_daily_bound(make_verifier, sig):
+    now = [1_000_000.0]
+    v = enrolled(make_verifier, sig, clock=lambda: now[0], adapt=True, adapt_margin=0.0,
+                 adapt_max_per_day=2, adapt_keep_enrolled=4)
+    first = profile(v)["template_ids"]
+    adapted = [v.verify("alice", sig(1, s)).adapted for s in (6, 7, 8, 9, 10, 11)]
+    assert sum(map(bool, adapted)) == 2                       # two a day, however many accepts
+    now[0] += DAY_S + 1                                       # a day later: room again
+    more = [v.verify("alice", sig(1, s)).adapted for s in (12, 13, 14, 15, 16)]
+    assert sum(map(bool, more)) >= 1
+    p = profile(v)
+    assert len(p["enrolled_ids"]) >= 4 and set(p["enrolled_ids"]) <= set(first)   # 4 originals kept
+    assert sum(t not in first for t in p["template_ids"]) == 1   # only the one slot not kept turns over
