@@ -67,7 +67,21 @@ def random_refs(kind, seed, recipe, folds, folder, fusion) -> list[dict]:
     ref = [evaluate(folder, "dtw", users=users_spec(f["test_users"]))[1] for f in folds]
     lines = [_line(kind, seed, "random-refs", d, s, s) for d, s in fusion.scores.items()]
     lines[0]["weights"] = fusion.report["nested_weights"]
+    lines[0]["random_errors"] = random_errors(fusion.scores["fused"])
     return lines + [_line(kind, seed, "random-refs", "dtw-reference", ref, ref)]
+
+
+def random_errors(per_fold: list[dict]) -> dict:
+    """Who makes the pooled random EER: per user, (random forgeries accepted, genuine
+    tests rejected) at the pooled random-EER threshold; users with neither left out."""
+    from trainer.evaluation import metrics
+    from trainer.fusion import pool
+
+    p = pool(per_fold)
+    _, thr = metrics.eer(np.concatenate(list(p["genuine"].values())), np.concatenate(list(p["random"].values())))
+    out = {str(u): [int(np.sum(np.asarray(p["random"][u]) >= thr)), int(np.sum(np.asarray(p["genuine"][u]) < thr))]
+           for u in sorted(p["genuine"])}
+    return {u: v for u, v in out.items() if any(v)}
 
 
 def session(kind, seed, recipe, folds, folder, fusion) -> list[dict]:
