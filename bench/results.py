@@ -25,8 +25,8 @@ ROOT = Path(__file__).resolve().parent.parent
 RUNS = ROOT / "runs" / "bench"
 RECORDED = Path(__file__).resolve().parent / "recorded"
 OUT = ROOT / "docs" / "results.md"
-ORDER = ("bench_fusion", "bench_adaptation", "bench_accuracy", "bench_dtw", "bench_edge", "bench_decode", "bench_scores",
-         "bench_web")
+ORDER = ("bench_fusion", "bench_adaptation", "bench_alternatives", "bench_accuracy", "bench_dtw", "bench_edge",
+         "bench_decode", "bench_scores", "bench_web")
 
 
 def commit() -> str:

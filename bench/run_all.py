@@ -23,7 +23,8 @@ from pathlib import Path
 
 from bench import results
 
-BENCHMARKS = ("bench_decode", "bench_edge", "bench_dtw", "bench_fusion", "bench_adaptation", "bench_accuracy",
+BENCHMARKS = ("bench_decode", "bench_edge", "bench_dtw", "bench_fusion", "bench_adaptation", "bench_alternatives",
+              "bench_accuracy",
               "bench_scores", "bench_replay", "bench_web")
 
 
