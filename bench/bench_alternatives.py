@@ -6,6 +6,7 @@
 * ``*-variants``: synthetic variants of each fold's 24 training writers
   (``trainer.variants``, ``fit --variants 5``) in training.
 
+Under the random-refs protocol only, unless ``--protocols`` says otherwise.
 Both settings were fixed before any run (``bench.bench_accuracy``:
 ``DTW_TEACHER``, ``VARIANTS``); every fused figure is nested as in
 bench_fusion (weights and constants from the other folds). Compare the rows
@@ -29,6 +30,8 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if "--kinds" not in argv:
         argv += ["--kinds", *ALTERNATIVES]
+    if "--protocols" not in argv:  # the alternatives are compared where the choice is made
+        argv += ["--protocols", "random-refs"]
     return bench_fusion.main(argv)
 
 
