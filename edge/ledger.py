@@ -90,9 +90,12 @@ def seqs_digest(seqs) -> str:
 
 
 def user_state_ad(user: str, model_sha: str, failures: int, locked_until: float, generation: int,
-                  next_seq: int, seqs) -> bytes:
+                  next_seq: int, seqs, profile_digest: str | None = None) -> bytes:
+    """What a user row's tag covers. ``profile_digest``: the sealed profile's, once
+    template adaptation has changed it (``store_schema.adapted_profile_digest``)."""
+    extra = () if profile_digest is None else (profile_digest,)
     return ad("user-state", user, model_sha, int(failures), repr(float(locked_until)), int(generation),
-              int(next_seq), seqs_digest(seqs))
+              int(next_seq), seqs_digest(seqs), *extra)
 
 
 def attempt_ad(user: str, model_sha: str, seq: int, at: float, accepted: bool, kind: str,

@@ -12,6 +12,7 @@ code is refused.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import struct
@@ -176,13 +177,28 @@ def _check_key(value, sealer: Sealer, where: str) -> None:
             f"{where}: the key does not open this store (wrong key file or credential)")
 
 
+def adapted_profile_digest(sealer: Sealer, user: str, model_sha: str, sealed) -> str | None:
+    """The digest of a user's sealed profile once adaptation has resealed it, else None.
+
+    Until then the profile changes only with an enrolment, and the tag keeps
+    the form it always had (older stores stay valid). After an adaptation the
+    tag covers the profile too, so putting back an older profile (with the
+    older templates it names) no longer passes: the older one either has no
+    adaptations (the check then leaves the digest out, unlike the tag) or
+    another digest."""
+    if not open_profile(sealer, user, model_sha, sealed).get("adaptations"):
+        return None
+    return hashlib.sha256(bytes(sealed)).hexdigest()
+
+
 def retag_user(db, sealer: Sealer, user: str) -> None:
     """Seal ``user``'s row as it now stands, with the attempt numbers kept."""
-    sha, failures, locked, generation, next_seq = db.execute(
-        "SELECT model_sha256, failures, locked_until, generation, next_seq FROM users WHERE user_id=?",
-        (user,)).fetchone()
+    sha, failures, locked, generation, next_seq, profile = db.execute(
+        "SELECT model_sha256, failures, locked_until, generation, next_seq, CAST(profile AS BLOB) "
+        "FROM users WHERE user_id=?", (user,)).fetchone()
     seqs = [r[0] for r in db.execute("SELECT seq FROM attempts WHERE user_id=?", (user,))]
-    tag = sealer.tag(user_state_ad(user, sha, failures, locked, generation, next_seq, seqs))
+    digest = adapted_profile_digest(sealer, user, sha, profile)
+    tag = sealer.tag(user_state_ad(user, sha, failures, locked, generation, next_seq, seqs, digest))
     db.execute("UPDATE users SET tag=? WHERE user_id=?", (tag, user))
 
 
@@ -228,14 +244,15 @@ def prune_attempts(db, user: str, keep_accepted: int, keep_rejected: int) -> Non
 
 def checked_user_row(db, sealer: Sealer, user: str, ledger: Ledger, seqs: list[int] | None = None):
     """(model, failures, locked_until, generation, next_seq) of ``user``, checked; None if unknown."""
-    row = db.execute("SELECT model_sha256, failures, locked_until, generation, next_seq, tag "
-                     "FROM users WHERE user_id=?", (user,)).fetchone()
+    row = db.execute("SELECT model_sha256, failures, locked_until, generation, next_seq, tag, "
+                     "CAST(profile AS BLOB) FROM users WHERE user_id=?", (user,)).fetchone()
     ledger.check_user(user, None if row is None else row[3])
     if row is None:
         return None
     if seqs is None:
         seqs = [r[0] for r in db.execute("SELECT seq FROM attempts WHERE user_id=?", (user,))]
-    sealer.check(row[5], user_state_ad(user, *row[:5], seqs), f"the lockout and attempt record of {user!r}")
+    digest = adapted_profile_digest(sealer, user, row[0], row[6])
+    sealer.check(row[5], user_state_ad(user, *row[:5], seqs, digest), f"the lockout and attempt record of {user!r}")
     return row[:5]
 
 

@@ -102,3 +102,26 @@ def test_keep_enrolled_and_the_daily_bound(make_verifier, sig):
     p = profile(v)
     assert len(p["enrolled_ids"]) >= 4 and set(p["enrolled_ids"]) <= set(first)   # 4 originals kept
     assert sum(t not in first for t in p["template_ids"]) == 1   # only the one slot not kept turns over
+
+
+def test_putting_back_the_profile_and_templates_from_before_an_adaptation_is_detected(make_verifier, sig):
+    # An adaptation reseals the profile; the user row's tag then covers it, so the
+    # older profile and its templates put back (to undo an adaptation, or to bring
+    # back a reference that had gone) no longer pass, though the tag itself is current.
+    v = enrolled(make_verifier, sig, adapt=True, adapt_margin=0.0)
+
+    def rows(db):
+        return (db.execute("SELECT CAST(profile AS BLOB) FROM users WHERE user_id='alice'").fetchone()[0],
+                db.execute("SELECT * FROM templates WHERE user_id='alice'").fetchall())
+
+    with sqlite3.connect(v.store.path) as db:
+        profile_before, templates_before = rows(db)
+    assert v.verify("alice", sig(1, 9)).adapted
+    assert v.verify("alice", sig(1, 10)).accepted             # adapted and tagged: still fine
+    with sqlite3.connect(v.store.path) as db:
+        db.execute("UPDATE users SET profile=? WHERE user_id='alice'", (profile_before,))
+        db.execute("DELETE FROM templates WHERE user_id='alice'")
+        db.executemany(f"INSERT INTO templates VALUES ({','.join('?' * len(templates_before[0]))})",
+                       templates_before)
+    d = v.verify("alice", sig(1, 11))
+    assert (d.accepted, d.reason) == (False, "template-integrity")
