@@ -8,8 +8,9 @@ so the references follow the writer. The risk is the mirror image: a
 skilled forgery accepted that far above the threshold would poison the
 template and make the next forgeries easier. Hence the bounds:
 
-* off unless enabled (``AdaptationPolicy.enabled``; docs/edge.md says why
-  the default is what it is);
+* only when enabled (``AdaptationPolicy.enabled``, False for a policy built
+  bare; the product's setting ``[adaptation] enabled`` is on by default, and
+  docs/edge.md says why);
 * only an accept scoring at least ``threshold + margin`` (in the decision
   score's own units), never one flagged as a replay (the verifier asks only
   after an accept, and an accept had no replay match);
@@ -95,7 +96,8 @@ def propose(policy: AdaptationPolicy, refs: scores.References, originals: Sequen
     ``originals[i]``: reference i is from the enrolment; ``recent``: the times
     of this user's earlier replacements (the daily bound); ``dtw``: the DTW
     settings the references' statistics are kept for (default: the score's)."""
-    if not policy.enabled or value < threshold + policy.margin or len(refs.embeddings) < 2:
+    # "not >=" so that a NaN score never adapts
+    if not policy.enabled or not value >= threshold + policy.margin or len(refs.embeddings) < 2:
         return None
     if sum(1 for t in recent if now - t < DAY_S) >= policy.max_per_day:
         return None

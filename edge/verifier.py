@@ -302,7 +302,7 @@ class Verifier:
         """(adaptation, store replacement) an accept of this attempt would bring, or (None, None):
         the pure choice is ``edge.adaptation.propose``'s; the blob is packed as enrolment packs it."""
         policy = self.config.adaptation
-        if not policy.enabled or value < self.threshold + policy.margin:
+        if not policy.enabled or not value >= self.threshold + policy.margin:  # a NaN never adapts
             return None, None
         cfg = self.stored_dtw
         sequence = device_dtw.sequence(sig, cfg) if cfg else b""

@@ -108,6 +108,7 @@ def recipe_from_args(args):
                       batch_size=args.batch_size, learning_rate=args.lr, dim=args.dim,
                       width=args.width, seed=args.seed, strategy=args.strategy, pair_ratio=args.pair_ratio,
                       verbose=2 if args.quiet else "auto")
+    _check_dtw_teacher(args)
     distill = None
     if args.distill_epochs > 0 and (args.towers > 1 or args.distill_dtw):
         distill = Distillation(epochs=args.distill_epochs, learning_rate=args.distill_lr,
@@ -120,6 +121,20 @@ def recipe_from_args(args):
                   synthetic=args.synthetic, synthetic_epochs=args.synthetic_epochs,
                   towers=args.towers, distill=distill, score=args.score, sigcomp2009=args.sigcomp2009,
                   variants=args.variants)
+
+
+def _check_dtw_teacher(args) -> None:
+    """``--distill-dtw`` needs a distillation, a share in [0, 1], and only SVC2004-format data:
+    other sources carry no DTW sequences, and the teacher would fail after the towers trained."""
+    if not args.distill_dtw:
+        return
+    if not 0.0 < args.distill_dtw <= 1.0:
+        raise ConfigError(f"--distill-dtw {args.distill_dtw:g}: a share of the teacher's say, in (0, 1]")
+    if args.distill_epochs <= 0:
+        raise ConfigError("--distill-dtw needs --distill-epochs: it changes the distillation's teacher")
+    if args.variants or args.sigcomp2009:
+        raise ConfigError("--distill-dtw cannot be combined with --variants or --sigcomp2009: "
+                          "their signatures have no DTW sequences for the teacher")
 
 
 def run(args) -> int:

@@ -37,7 +37,7 @@ from .pretraining import cache_dir, cache_key
 
 GENUINE_PER_FIT = 4
 FORGERIES_PER_FIT = 4
-VARIANTS_VERSION = 1
+VARIANTS_VERSION = 1  # bump when firmware_bridge.synthetic draws other signatures: the cache key has no other way to know
 SEED_BASE = 7_000_000  # writer seeds apart from the synthetic writers' (seed * 1_000_003 + w)
 
 
@@ -81,7 +81,9 @@ def user_set(folder: Path, user: int, fits: int, config: PreprocessConfig) -> Si
             s = from_signatures(items, cfg)
             out = _cache_path(folder, user, fits, cfg)
             out.parent.mkdir(parents=True, exist_ok=True)
-            np.savez(out, x=s.x, writer=s.writer, genuine=s.genuine)
+            part = out.with_suffix(".part.npz")   # a killed run leaves no half-written cache behind
+            np.savez(part, x=s.x, writer=s.writer, genuine=s.genuine)
+            part.replace(out)
     z = np.load(path)
     return SigSet(z["x"], z["writer"], z["genuine"])
 

@@ -52,6 +52,7 @@ def test_only_above_the_margin_and_only_when_enabled():
     assert _propose(policy=AdaptationPolicy(enabled=True, margin=0.2)) is None   # 0.8987 < 0.9
     assert _propose(policy=AdaptationPolicy(enabled=False, margin=0.0)) is None
     assert _propose(value=0.85) is not None                                      # exactly on the bar
+    assert _propose(value=float("nan")) is None                                  # a broken score never adapts
 
 
 def test_keep_enrolled_protects_the_most_typical_originals():

@@ -75,11 +75,14 @@ def test_mixed_targets_move_only_same_writer_pairs():
     from trainer.dtw_teacher import mixed_targets
 
     teacher = np.full((3, 3), 0.5, np.float32)
-    table = np.array([[[1.0, 0.1, 0.3], [0.1, 1.0, -0.5], [0.3, -0.5, 1.0]]], np.float32)
+    # not symmetric, so a transposed lookup would show: [g, p, q] is row p, column q
+    table = np.array([[[1.0, 0.1, 0.3], [0.1, 1.0, -0.5], [0.7, -0.5, 1.0]]], np.float32)
     # rows 0 and 1: writer 0 at positions 2 and 0; row 2: a synthetic writer (no DTW)
     group, pos = np.array([0, 0, NO_GROUP], np.int32), np.array([2, 0, 0], np.int32)
     out = np.asarray(mixed_targets(teacher, group, pos, table, 0.25))
-    # the pair (0, 1) is table[0, 2, 0] = 0.3: 0.75 * 0.5 + 0.25 * 0.3 = 0.45
-    assert out[0, 1] == pytest.approx(0.45) and out[1, 0] == pytest.approx(0.45)
+    # the pair (0, 1) is table[0, 2, 0] = 0.7: 0.75 * 0.5 + 0.25 * 0.7 = 0.55
+    assert out[0, 1] == pytest.approx(0.55)
+    # the pair (1, 0) is table[0, 0, 2] = 0.3: 0.75 * 0.5 + 0.25 * 0.3 = 0.45
+    assert out[1, 0] == pytest.approx(0.45)
     # the diagonal and the synthetic row keep the teacher's cosine
     assert out[0, 0] == out[2, 2] == out[0, 2] == out[2, 1] == 0.5

@@ -84,3 +84,30 @@ def test_the_benchmark_measures_the_recipe_make_model_ships():
     makefile = (ROOT / "Makefile").read_text()
     flags = re.search(r"^MODEL_DISTILL \?= (.*)$", makefile, re.M).group(1).split()
     assert flags == DISTILLED
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--distill-dtw", "1.5"], "in \\(0, 1\\]"),
+    (["--distill-dtw", "0.5"], "needs --distill-epochs"),
+    (["--distill-dtw", "0.5", "--distill-epochs", "4", "--variants", "5"], "no DTW sequences"),
+    (["--distill-dtw", "0.5", "--distill-epochs", "4", "--sigcomp2009"], "no DTW sequences"),
+])
+def test_a_dtw_teacher_that_could_not_work_is_refused_before_training(tmp_path, extra, message):
+    from edge.errors import ConfigError
+    from trainer import cli
+    from trainer.fit_command import recipe_from_args
+
+    with pytest.raises(ConfigError, match=message):
+        recipe_from_args(cli.build_parser().parse_args(["fit", "--data", str(tmp_path), *extra]))
+
+
+def test_a_dtw_teacher_with_one_tower_distils_and_has_its_own_cache_key(tmp_path):
+    from trainer import cli
+    from trainer.fit_command import recipe_from_args
+    from trainer.recipe import recipe_key
+
+    plain = recipe_from_args(cli.build_parser().parse_args(["fit", "--data", str(tmp_path)]))
+    taught = recipe_from_args(cli.build_parser().parse_args(
+        ["fit", "--data", str(tmp_path), "--distill-epochs", "16", "--distill-dtw", "0.5"]))
+    assert taught.towers == 1 and taught.distill.dtw_weight == 0.5
+    assert recipe_key(taught) != recipe_key(plain)
