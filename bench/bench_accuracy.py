@@ -32,13 +32,15 @@ from edge.scores import CentroidMaxCosine
 METHODS = ("dtw", "contrastive", "bromley", "seed-answer", "nopressure",
            "synth-contrastive", "synth-nopressure", "distilled", "distilled-nopressure",
            "synth-contrastive-sigcomp", "distilled-dtw", "nopressure-dtw", "distilled-variants",
-           "nopressure-variants")
+           "nopressure-variants", "distilled-session", "nopressure-session")
 # The shipped pressure recipe (Makefile `model`): teacher towers and distillation.
 DISTILLED = ["--towers", "3", "--distill-epochs", "16", "--label-weight", "5", "--score", CentroidMaxCosine.name]
 # Fixed before any run: half the teacher's say on same-writer pairs goes to DTW.
 DTW_TEACHER = ["--distill-dtw", "0.5"]
 # Fixed before any run: 5 fits per training writer (4 genuine variants and 4 forgeries each).
 VARIANTS = ["--variants", "5"]
+# Fixed before any run: the session change at the ranges of trainer.session_augment.
+SESSION = ["--session-augment", "1.0"]
 METRICS = ("eer_skilled", "eer_skilled_per_writer", "eer_random", "eer_random_per_writer")
 
 
@@ -59,6 +61,10 @@ def recipe_for(method: str, root: Path, args, extra: list[str] = ()):
         return recipe_for("synth-contrastive", root, args, extra=[*DISTILLED, *VARIANTS])
     if method == "nopressure-variants":
         return recipe_for("nopressure", root, args, extra=VARIANTS)
+    if method == "distilled-session":  # + session-change augmentation (trainer.session_augment)
+        return recipe_for("synth-contrastive", root, args, extra=[*DISTILLED, *SESSION])
+    if method == "nopressure-session":
+        return recipe_for("nopressure", root, args, extra=SESSION)
     if method == "distilled-nopressure":  # real writers only, as the nopressure row
         return recipe_for("nopressure", root, args, extra=DISTILLED)
     if method == "synth-contrastive-sigcomp":  # + SigComp2009's real forgeries by 31 forgers

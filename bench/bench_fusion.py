@@ -41,7 +41,10 @@ KINDS = {"pressure": ("distilled", "Task2", True), "no_pressure": ("nopressure",
          "no_pressure-dtwteacher": ("nopressure-dtw", "Task1", False),
          # experiments: synthetic variants of the training writers (#12 item 7)
          "pressure-variants": ("distilled-variants", "Task2", True),
-         "no_pressure-variants": ("nopressure-variants", "Task1", False)}
+         "no_pressure-variants": ("nopressure-variants", "Task1", False),
+         # experiments: session-change augmentation (#12 item 4, beside template adaptation)
+         "pressure-session": ("distilled-session", "Task2", True),
+         "no_pressure-session": ("nopressure-session", "Task1", False)}
 DEFAULT_KINDS = ("pressure", "no_pressure")
 METRICS = ("eer_skilled", "eer_skilled_per_writer", "eer_random", "fnmr_at_fmr1_skilled")
 

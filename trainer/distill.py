@@ -92,7 +92,7 @@ def writer_batches(sets: list[SigSet], batches: int, rng: np.random.Generator, b
 
 
 def distill_dataset(sets: list[SigSet], steps: int, batch_size: int, seed: int, augment: bool = True,
-                    groups: tuple[np.ndarray, np.ndarray] | None = None):
+                    groups: tuple[np.ndarray, np.ndarray] | None = None, session: float = 0.0):
     """tf.data of (batch, (writer, genuine, group, position)) over ``steps`` writer batches;
     ``groups`` are the rows' (group, position) in the DTW targets (``trainer.dtw_teacher``)."""
     import tensorflow as tf
@@ -110,7 +110,7 @@ def distill_dataset(sets: list[SigSet], steps: int, batch_size: int, seed: int, 
     def gather(step, rows):
         xb = tf.gather(x, rows)
         if augment:
-            xb = _augment(xb, tf.stack([tf.cast(seed, tf.int64), step]))
+            xb = _augment(xb, tf.stack([tf.cast(seed, tf.int64), step]), session)
         return xb, tf.gather(labels, rows)
 
     ds = tf.data.Dataset.from_tensor_slices(idx).enumerate()
@@ -161,7 +161,7 @@ def distill(student, teacher, sets: list[SigSet], cfg, label_weight: float = 0.0
     schedule = keras.optimizers.schedules.CosineDecay(cfg.learning_rate, steps * cfg.epochs, alpha=0.05)
     model.compile(optimizer=keras.optimizers.Adam(schedule), loss=loss)
     ds = distill_dataset(sets, steps * cfg.epochs, cfg.batch_size, cfg.seed, cfg.augment,
-                         None if dtw is None else dtw[:2])
+                         None if dtw is None else dtw[:2], cfg.session_augment)
     hist = model.fit(ds, epochs=cfg.epochs, steps_per_epoch=steps, verbose=cfg.verbose, shuffle=False)
     return student, hist.history
 

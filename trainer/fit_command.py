@@ -73,6 +73,9 @@ def add_arguments(p) -> None:
                    help="weight of the contrastive loss on labelled pairs next to the teacher's cosines")
     p.add_argument("--score", choices=edge_scores.names(), default=edge_scores.DEFAULT,
                    help="the decision score the threshold is for (edge.scores; written to the manifest)")
+    p.add_argument("--session-augment", type=float, default=0.0,
+                   help="imitate a new session in fine-tuning and distillation (trainer.session_augment): "
+                        "rotation, slant, aspect, pressure curve, tempo, at this strength (0: none)")
     p.add_argument("--variants", type=int, default=0,
                    help="fit this many genuine signatures of each training writer with the sigma-lognormal "
                         "model and train on variants and synthetic forgeries of them too (trainer.variants)")
@@ -107,7 +110,7 @@ def recipe_from_args(args):
     cfg = TrainConfig(loss=args.loss, epochs=args.epochs, pairs_per_epoch=args.pairs_per_epoch,
                       batch_size=args.batch_size, learning_rate=args.lr, dim=args.dim,
                       width=args.width, seed=args.seed, strategy=args.strategy, pair_ratio=args.pair_ratio,
-                      verbose=2 if args.quiet else "auto")
+                      verbose=2 if args.quiet else "auto", session_augment=args.session_augment)
     _check_dtw_teacher(args)
     distill = None
     if args.distill_epochs > 0 and (args.towers > 1 or args.distill_dtw):

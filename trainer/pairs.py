@@ -57,9 +57,13 @@ def sample_pairs(data: SigSet, n: int, rng: np.random.Generator,
     return a, b, kinds.astype(np.int32)
 
 
-def _augment(x, seed):
-    """Augment a batch (batch, length, channels) with one scale per signature."""
+def _augment(x, seed, session: float = 0.0):
+    """Augment a batch (batch, length, channels) with one scale per signature, and
+    with ``session`` > 0 a session change of that strength (``trainer.session_augment``)."""
     import tensorflow as tf
+    if session:
+        from .session_augment import session_change
+        x = session_change(x, tf.random.experimental.stateless_fold_in(seed, 7), session)
     s1, s2 = tf.unstack(tf.random.split(seed, 2))
     n, channels = tf.shape(x)[0], x.shape[-1]
     scale = tf.random.stateless_uniform([n, 1, 1], s1, 1.0 - AUG_SCALE, 1.0 + AUG_SCALE)
@@ -69,7 +73,7 @@ def _augment(x, seed):
 
 
 def pair_dataset(data: SigSet, pairs_per_epoch: int, batch_size: int, seed: int,
-                 augment: bool = True, epochs: int = 1, ratio: dict = PAIR_RATIO):
+                 augment: bool = True, epochs: int = 1, ratio: dict = PAIR_RATIO, session: float = 0.0):
     """A tf.data.Dataset of ({"a", "b"}, kind) batches, ``epochs`` epochs long.
 
     The pairs are drawn in numpy (cheap index arithmetic); the pipeline
@@ -84,17 +88,17 @@ def pair_dataset(data: SigSet, pairs_per_epoch: int, batch_size: int, seed: int,
     a, b, kind = (np.concatenate(v) for v in zip(*idx))
     x = tf.constant(data.x)
     ds = tf.data.Dataset.from_tensor_slices((a, b, kind)).batch(batch_size, drop_remainder=True)
-    ds = ds.enumerate().map(lambda step, t: _gather(x, t, step, seed, augment),
+    ds = ds.enumerate().map(lambda step, t: _gather(x, t, step, seed, augment, session),
                             num_parallel_calls=2, deterministic=True)
     return ds.prefetch(2)
 
 
-def _gather(x, triple, step, seed, augment):
+def _gather(x, triple, step, seed, augment, session=0.0):
     import tensorflow as tf
     i, j, kind = triple
     xa, xb = tf.gather(x, i), tf.gather(x, j)
     if augment:
         base = tf.stack([tf.cast(seed, tf.int64), step])
-        xa = _augment(xa, tf.random.experimental.stateless_fold_in(base, 0))
-        xb = _augment(xb, tf.random.experimental.stateless_fold_in(base, 1))
+        xa = _augment(xa, tf.random.experimental.stateless_fold_in(base, 0), session)
+        xb = _augment(xb, tf.random.experimental.stateless_fold_in(base, 1), session)
     return {"a": xa, "b": xb}, kind

@@ -117,4 +117,5 @@ def pretrained_encoder(n_writers: int, seed: int, config: PreprocessConfig, cfg)
 def pretrain_key(n_writers: int, seed: int, config: PreprocessConfig, cfg) -> str:
     """The key of pretrained weights: writers, preprocessing, TrainConfig and the tower's shape."""
     from .encoder import architecture
-    return cache_key(n_writers, seed, config.to_dict(), vars(cfg) | {"verbose": None}, architecture())
+    from .training_loop import key_fields
+    return cache_key(n_writers, seed, config.to_dict(), key_fields(cfg), architecture())

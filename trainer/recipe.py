@@ -143,8 +143,9 @@ def _train_tower(recipe: Recipe, cfg, data: SigSet):
 
     encoder = None
     if recipe.synthetic:
+        # session changes are the real writers' trait: the synthetic pretraining is shared without them
         pre = dataclasses.replace(cfg, epochs=recipe.synthetic_epochs,
-                                  pairs_per_epoch=cfg.pairs_per_epoch * PRETRAIN_PAIRS_FACTOR)
+                                  pairs_per_epoch=cfg.pairs_per_epoch * PRETRAIN_PAIRS_FACTOR, session_augment=0.0)
         encoder = pretrained_encoder(recipe.synthetic, cfg.seed, recipe.preprocessing, pre)
         cfg = dataclasses.replace(cfg, learning_rate=cfg.learning_rate * FINE_TUNE_LR_FACTOR)
     return fit_encoder(data, cfg, encoder=encoder)
@@ -216,7 +217,8 @@ def export_recipe(recipe: Recipe, encoder, train_set: SigSet, out: Path, thresho
 def recipe_key(recipe: Recipe) -> str:
     """The recipe's key in the cache's cv/ and towers/: the same strings as when a recipe was a dict."""
     from .encoder import architecture
-    cfg = dataclasses.asdict(recipe.train) | {"verbose": None}
+    from .training_loop import key_fields
+    cfg = key_fields(recipe.train)
     parts = [[str(d) for d in recipe.data], recipe.preprocessing.to_dict(), cfg,
              recipe.synthetic, recipe.synthetic_epochs, architecture()]
     # Keys of recipes without towers or another score stay what they were: cached folds stay valid.

@@ -10,6 +10,7 @@ the same code under all three: Keras distributes the tf.data pipeline.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass
 
@@ -32,11 +33,21 @@ class TrainConfig:
     augment: bool = True
     pair_ratio: tuple = (0.4, 0.3, 0.3)  # genuine / skilled / random: trainer.pairs.PAIR_RATIO
     verbose: int | str = "auto"
+    session_augment: float = 0.0  # strength of trainer.session_augment on real writers (0: none; out of keys at 0)
 
 
 DEFAULT_THREADS = 2
 """TensorFlow's intra-op threads unless told: the same on every machine, since
 another count sums in another order and one recipe should give one model."""
+
+
+def key_fields(cfg: TrainConfig) -> dict:
+    """The config as cache keys see it: the run's verbosity left out, and fields added
+    since keys were first made left out at their defaults, so older caches stay valid."""
+    out = dataclasses.asdict(cfg) | {"verbose": None}
+    if not out["session_augment"]:
+        del out["session_augment"]
+    return out
 
 
 def configure_threads(threads: int | None = None) -> int:
@@ -90,7 +101,8 @@ def fit_encoder(data: SigSet, cfg: TrainConfig, encoder=None, callbacks=()):
                                                           alpha=0.05)
         model.compile(optimizer=keras.optimizers.Adam(schedule), loss=keras_loss(cfg.loss))
     ds = pair_dataset(data, steps * cfg.batch_size, cfg.batch_size, cfg.seed, cfg.augment,
-                      epochs=cfg.epochs, ratio=dict(zip((GENUINE, SKILLED, RANDOM), cfg.pair_ratio)))
+                      epochs=cfg.epochs, ratio=dict(zip((GENUINE, SKILLED, RANDOM), cfg.pair_ratio)),
+                      session=cfg.session_augment)
     hist = model.fit(ds, epochs=cfg.epochs, steps_per_epoch=steps, verbose=cfg.verbose, shuffle=False,
                      callbacks=list(callbacks))
     return encoder, hist.history
