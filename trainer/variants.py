@@ -23,6 +23,7 @@ every run.
 
 from __future__ import annotations
 
+import os
 from dataclasses import replace
 from pathlib import Path
 
@@ -33,7 +34,7 @@ from firmware_bridge import svc2004
 from firmware_bridge.errors import SigpadError
 
 from .data import SigSet, from_signatures
-from .pretraining import cache_dir, cache_key
+from .pretraining import cache_dir, cache_key, use_cache_dir
 
 GENUINE_PER_FIT = 4
 FORGERIES_PER_FIT = 4
@@ -89,7 +90,20 @@ def user_set(folder: Path, user: int, fits: int, config: PreprocessConfig) -> Si
 
 
 def variants_set(folder: Path, users, fits: int, config: PreprocessConfig, writer_offset: int = 0) -> SigSet:
-    """The variants of these users of one SVC2004 folder, with the loader's writer ids."""
-    sets = [user_set(folder, int(u), fits, config) for u in sorted(users)]
+    """The variants of these users of one SVC2004 folder, with the loader's writer ids.
+
+    Users not in the cache yet are fitted in parallel, one process per core
+    (a fit is seconds of numpy; "spawn", so a parent that has loaded
+    TensorFlow is never forked)."""
+    users = sorted(int(u) for u in users)
+    missing = [u for u in users if not _cache_path(folder, u, fits, config).exists()]
+    if len(missing) > 1:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+        workers = min(len(missing), os.cpu_count() or 1)
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                                 initializer=use_cache_dir, initargs=(cache_dir(),)) as pool:
+            list(pool.map(user_set, *zip(*[(folder, u, fits, config) for u in missing])))
+    sets = [user_set(folder, u, fits, config) for u in users]
     s = SigSet.concat(sets)
     return SigSet(s.x, s.writer + writer_offset, s.genuine)

@@ -44,3 +44,11 @@ def test_a_recipe_with_variants_has_its_own_cache_key(tmp_path):
     base = Recipe(data=(tmp_path,), train=TrainConfig(), preprocessing=PreprocessConfig())
     assert recipe_key(dataclasses.replace(base, variants=5)) != recipe_key(base)
     assert recipe_key(dataclasses.replace(base, variants=0)) == recipe_key(base)
+
+
+def test_users_missing_from_the_cache_are_fitted_in_parallel_processes(svc2004_root, cache):
+    s = variants.variants_set(svc2004_root / "Task2", [4, 2], fits=1, config=PreprocessConfig())
+    per_user = variants.GENUINE_PER_FIT + variants.FORGERIES_PER_FIT
+    assert s.writer.tolist() == [2] * per_user + [4] * per_user          # in user order, whoever finished first
+    assert len(list((cache / "variants").glob("Task2-u*.npz"))) == 4      # both users, both pad kinds
+    assert not list((cache / "variants").glob("*.part.npz"))             # nothing half-written left
