@@ -111,3 +111,41 @@ def test_a_dtw_teacher_with_one_tower_distils_and_has_its_own_cache_key(tmp_path
         ["fit", "--data", str(tmp_path), "--distill-epochs", "16", "--distill-dtw", "0.5"]))
     assert taught.towers == 1 and taught.distill.dtw_weight == 0.5
     assert recipe_key(taught) != recipe_key(plain)
+
+
+def _make_model_recipes(data_root: Path) -> dict:
+    """The recipes of the Makefile's `model` target, by output folder, its variables expanded."""
+    import re
+    import shlex
+
+    from trainer import cli
+    from trainer.fit_command import recipe_from_args
+
+    makefile = (ROOT / "Makefile").read_text()
+    variables = dict(re.findall(r"^(MODEL_\w+) \?= (.*)$", makefile, re.M)) | {"DATA": str(data_root), "PY": "py"}
+    body = re.search(r"^model: .*\n((?:\t.*\n)+)", makefile, re.M).group(1).replace("\\\n", " ")
+    recipes = {}
+    for line in body.splitlines():
+        line = re.sub(r"\$\((\w+)\)", lambda m: variables.get(m.group(1), ""), line)
+        line = re.sub(r"\$\(if [^)]*\)\)?", "", line)
+        words = shlex.split(line)
+        args = cli.build_parser().parse_args(words[words.index("fit"):])   # after `py -m trainer.cli`
+        recipes[args.out.name] = recipe_from_args(args)
+    return recipes
+
+
+def test_bench_fusion_measures_exactly_the_recipes_make_model_ships(tmp_path):
+    """results.md's shipped rows are only the shipped models' if the recipes agree, key for key."""
+    import argparse
+
+    from bench.bench_accuracy import recipe_for
+    from bench.bench_fusion import KINDS
+    from trainer.recipe import recipe_key
+
+    for kind in ("Task1", "Task2"):
+        (tmp_path / kind).mkdir()
+    shipped = _make_model_recipes(tmp_path)
+    ns = argparse.Namespace(seed=0, epochs=None, synthetic=2000, synthetic_epochs=6)
+    for kind, folder in (("pressure", "pressure"), ("no_pressure", "no_pressure")):
+        benched = recipe_for(KINDS[kind][0], tmp_path, ns)
+        assert recipe_key(benched) == recipe_key(shipped[folder]), kind
