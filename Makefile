@@ -40,14 +40,19 @@ bench: $(STAMP)
 # "distilled" method is the same recipe).
 MODEL_SYNTH ?= --synthetic 2000
 MODEL_DISTILL ?= --towers 3 --distill-epochs 16 --label-weight 5 --score centroid-max-cosine
+# Chosen between recipes on the 5 folds by the rule in docs/training.md (and
+# labelled there): session-change augmentation for the pressure model,
+# variants of the training writers (sigma-lognormal fits) for the other.
+MODEL_PRESSURE ?= --session-augment 1.0
+MODEL_NOPRESSURE ?= --variants 5
 # Both models ship the fused decision (the cosine and the device's DTW,
 # trainer/fusion.py): weight, constants and threshold from the 5 folds.
 model: $(STAMP)
 	$(PY) -m trainer.cli fit --data $(DATA)/Task2 --users 1-30 --seed 0 --loss contrastive \
-		$(MODEL_SYNTH) $(MODEL_DISTILL) --cv-threshold --fuse --quiet --out edge/models/pressure \
+		$(MODEL_SYNTH) $(MODEL_DISTILL) $(MODEL_PRESSURE) --cv-threshold --fuse --quiet --out edge/models/pressure \
 		--keras runs/shipped/pressure.keras $(if $(CACHE),--cache $(CACHE))
 	$(PY) -m trainer.cli fit --no-pressure --data $(DATA)/Task1 --data $(DATA)/Task2 --users 1-30 \
-		--seed 0 --loss contrastive --cv-threshold --fuse --quiet --out edge/models/no_pressure \
+		--seed 0 --loss contrastive $(MODEL_NOPRESSURE) --cv-threshold --fuse --quiet --out edge/models/no_pressure \
 		--keras runs/shipped/no_pressure.keras $(if $(CACHE),--cache $(CACHE))
 
 evaluate: $(STAMP)
