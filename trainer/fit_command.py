@@ -201,6 +201,7 @@ def _training_info(recipe, args, history, start) -> dict:
             "loss": cfg.loss, "epochs": cfg.epochs, "pairs_per_epoch": cfg.pairs_per_epoch,
             "batch_size": cfg.batch_size, "learning_rate": cfg.learning_rate,
             "synthetic_writers": recipe.synthetic, "pair_ratio": list(cfg.pair_ratio),
+            "session_augment": cfg.session_augment, "variants_per_writer": recipe.variants,
             "architecture": architecture(), "width": cfg.width, "towers": recipe.towers,
             "distill": distill_record(recipe),
             "embedding_dim": cfg.dim * (1 if recipe.distill else recipe.towers),
