@@ -103,7 +103,14 @@ def pretrained_encoder(n_writers: int, seed: int, config: PreprocessConfig, cfg)
     from .encoder import build_encoder
     from .training_loop import fit_encoder
 
+    import keras
+
     path = cache_dir() / "pretrain" / f"{pretrain_key(n_writers, seed, config, cfg)}.weights.h5"
+    # Seed before building: the dropout layers draw their seeds from the global
+    # generator when built, and neither fit_encoder's seeding (after) nor loading
+    # weights resets them; unseeded, every fine-tuning of a pretrained tower
+    # dropped other units in every run (found when two `make model`s differed).
+    keras.utils.set_random_seed(cfg.seed)
     encoder = build_encoder(config.shape, dim=cfg.dim, width=cfg.width)
     if path.exists():
         encoder.load_weights(path)
