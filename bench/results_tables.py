@@ -219,10 +219,11 @@ def web(results: list[dict]) -> list[str]:
 
 RENDER = {"bench_fusion": fusion, "bench_alternatives": fusion, "bench_adaptation": adaptation, "bench_accuracy": accuracy, "bench_dtw": dtw,
           "bench_edge": edge, "bench_decode": decode, "bench_scores": scores, "bench_web": web}
-TITLES = {"bench_fusion": "Accuracy of the shipped decisions: five user folds, every choice made without the "
-                          "reported fold (fused = learned cosine + the device's DTW)",
-          "bench_alternatives": "Alternatives not shipped (issue #12): DTW in the distillation's teacher, "
-                                "synthetic variants of the training writers (compare with bench_fusion's rows)",
+TITLES = {"bench_fusion": "Accuracy of the shipped decisions: five user folds, fusion weights and constants chosen "
+                          "without the reported fold, the recipe chosen on these folds by the rule of "
+                          "docs/training.md (fused = learned cosine + the device's DTW)",
+          "bench_alternatives": "The previous recipes and the alternatives not shipped (issue #12): DTW in the "
+                                "distillation's teacher, writer variants, session-change augmentation",
           "bench_adaptation": "Template adaptation under session drift (enrol S1-S5, a session-2 stream "
                               "of genuine S11-S15 and forgeries S21-S25, tests S16-S20 / S26-S40)",
           "bench_accuracy": "Accuracy: five user folds of SVC2004 users 1-30 (the siamese encoder vs DTW)",

@@ -73,12 +73,13 @@ def decision_line(d: Decision | Mapping, label: str | None = None) -> str:
     if f["threshold"] is None:
         return f"{verdict} {f['user']}: {f['reason']} - {f['detail']}"
     score = "-" if f["score"] is None else f"{f['score']:.3f}"
+    adapted = f"; {f['adapted']}" if f.get("adapted") else ""   # template adaptation said where it happens
     if label is not None:
         return (f"{label:16s} {verdict}  score {score}  threshold {f['threshold']:.3f}  "
-                f"latency {f['latency_ms']:.2f} ms  ({f['reason']})")
+                f"latency {f['latency_ms']:.2f} ms  ({f['reason']}{adapted})")
     why = f" - {f['detail']}" if f["detail"] and not f["accepted"] else ""
     return (f"{verdict} {f['user']}: {f['reason']}, score {score} (threshold {f['threshold']:.3f}), "
-            f"{f['latency_ms']:.2f} ms{why}")
+            f"{f['latency_ms']:.2f} ms{why}{adapted}")
 
 
 def unjudged(user: str, exc: Exception) -> dict:

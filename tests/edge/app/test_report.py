@@ -24,6 +24,14 @@ def test_demo_row():
         "skilled forgery  REJECTED  score 0.500  threshold 0.747  latency 2.00 ms  (no-match)")
 
 
+def test_an_accept_that_adapted_says_so():
+    import dataclasses
+    adapted = dataclasses.replace(ACCEPT, adapted="reference 2 of 5 replaced")
+    assert decision_line(adapted) == ("ACCEPTED alice: match, score 0.912 (threshold 0.747), 1.23 ms"
+                                      "; reference 2 of 5 replaced")
+    assert decision_line(adapted, label="genuine").endswith("(match; reference 2 of 5 replaced)")
+
+
 def test_a_verify_that_could_not_start():
     fields = unjudged("carol", UnknownUser("'carol' is not enrolled"))
     assert fields == {"user": "carol", "accepted": False, "score": None, "threshold": None,
