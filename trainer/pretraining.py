@@ -17,6 +17,7 @@ or ``make model CACHE=runs``, still reads them there.)
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -55,6 +56,14 @@ def use_cache_dir(path: str | os.PathLike | None) -> None:
 
 def cache_key(*parts) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def key_record(obj, added: tuple[str, ...] = ()) -> dict:
+    """A dataclass's fields as a cache key holds them. ``added`` names fields added
+    after keys were first made: each is left out while it has its default, so the
+    keys (and cached folds, towers, pretraining) of older recipes stand."""
+    defaults = {f.name: f.default for f in dataclasses.fields(obj)}
+    return {k: v for k, v in dataclasses.asdict(obj).items() if not (k in added and v == defaults[k])}
 
 
 def _cache_path(n_writers: int, seed: int, config: PreprocessConfig) -> Path:

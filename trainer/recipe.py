@@ -21,7 +21,7 @@ from edge import scores as edge_scores
 from edge.preprocess import PreprocessConfig
 
 from .data import SigSet, load_sigcomp2009, load_svc2004
-from .pretraining import cache_dir, cache_key
+from .pretraining import cache_dir, cache_key, key_record
 from .evaluation.progress import Progress
 from .training_loop import TrainConfig
 
@@ -235,12 +235,7 @@ def recipe_key(recipe: Recipe) -> str:
 
 def distill_record(recipe: Recipe) -> dict | None:
     """The distillation as plain values, as cache keys and manifests have always held it."""
-    if not recipe.distill:
-        return None
-    record = dataclasses.asdict(recipe.distill)
-    if not record["dtw_weight"]:  # out at its default: older keys and manifests stand
-        del record["dtw_weight"]
-    return record
+    return key_record(recipe.distill, added=("dtw_weight",)) if recipe.distill else None
 
 
 def run_fold(recipe: Recipe, train_users, test_users, model_path: Path | None = None) -> dict:

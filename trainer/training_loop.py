@@ -10,7 +10,6 @@ the same code under all three: Keras distributes the tf.data pipeline.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from dataclasses import dataclass
 
@@ -42,12 +41,10 @@ another count sums in another order and one recipe should give one model."""
 
 
 def key_fields(cfg: TrainConfig) -> dict:
-    """The config as cache keys see it: the run's verbosity left out, and fields added
-    since keys were first made left out at their defaults, so older caches stay valid."""
-    out = dataclasses.asdict(cfg) | {"verbose": None}
-    if not out["session_augment"]:
-        del out["session_augment"]
-    return out
+    """The config as cache keys see it: the run's verbosity left out, and the fields
+    added since keys were first made left out at their defaults (``key_record``)."""
+    from .pretraining import key_record
+    return key_record(cfg, added=("session_augment",)) | {"verbose": None}
 
 
 def configure_threads(threads: int | None = None) -> int:
