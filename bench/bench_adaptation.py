@@ -186,13 +186,11 @@ def figures(folds: list[dict]) -> dict:
     pooled = summarise(pool([f["scores"] for f in folds]))
     out = {m: pooled[m] for m in ("eer_skilled", "eer_skilled_per_writer", "eer_random")}
     out.update(at_threshold(folds))
-    counts = {}
+    counts = {"forgeries_admitted": 0, "genuine_admitted": 0}   # present even where nothing was admitted
     for f in folds:
         for name, n in f["counts"].items():
             counts[name] = counts.get(name, 0) + n
-    out["forgeries_admitted"] = counts.get("forgeries_admitted", 0)
-    out["genuine_admitted"] = counts.get("genuine_admitted", 0)
-    return {**out, **{k: v for k, v in counts.items() if k not in out}}
+    return {**out, **counts}
 
 
 def run_seed(kind: str, seed: int, root: Path) -> list[dict]:

@@ -109,10 +109,10 @@ def generate(n_writers: int, seed: int, configs) -> None:
 
 def pretrained_encoder(n_writers: int, seed: int, config: PreprocessConfig, cfg):
     """An encoder pretrained on N synthetic writers (cached weights in cache_dir()/pretrain)."""
+    import keras
+
     from .encoder import build_encoder
     from .training_loop import fit_encoder
-
-    import keras
 
     path = cache_dir() / "pretrain" / f"{pretrain_key(n_writers, seed, config, cfg)}.weights.h5"
     # Seed before building: the dropout layers draw their seeds from the global
