@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 DATA   ?= $(abspath ../shared/data/svc2004)
 
-.PHONY: demo test bench model evaluate venv clean bundle
+.PHONY: demo test test-fast lint bench model evaluate venv clean bundle
 
 venv: $(STAMP)
 
@@ -22,6 +22,15 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q
+
+# The suite less Chromium, training and the emulated Pi (marked slow): a quick check while working.
+test-fast: $(STAMP)
+	$(PY) -m pytest -q -m "not slow"
+
+# Style and types, configured once in pyproject.toml ([tool.ruff], [tool.mypy]).
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 
 # Every benchmark (~2 h: bench_accuracy retrains); keeps their JSON in runs/bench and
 # writes docs/results.md from it. `--only NAME...` reruns some, e.g. the quick ones:

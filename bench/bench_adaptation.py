@@ -44,7 +44,6 @@ then one line per (kind, variant) with the mean and spread over seeds.
 
 from __future__ import annotations
 
-import argparse
 import sys
 import tempfile
 from dataclasses import asdict, dataclass

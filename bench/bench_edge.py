@@ -46,6 +46,7 @@ from edge.templates import dequantize_many, quantize
 from firmware_bridge import svc2004
 from firmware_bridge.signature import Signature
 
+
 def edge_requirements() -> list[str]:
     """What `pip install sigpad[edge]` pulls in directly, from pyproject.toml."""
     import tomllib
@@ -120,6 +121,7 @@ def model_latency(encoder: Encoder, data: dict, n: int, score=None) -> tuple[lis
 def dtw_latency(pairs, rate_hz: float | None) -> list | None:
     try:
         from dtaidistance import dtw_ndim
+
         from trainer.evaluation.dtw import dtw_features
     except ImportError:
         return None
@@ -139,6 +141,7 @@ def dtw_latency(pairs, rate_hz: float | None) -> list | None:
 def verify_latency(model_dir: Path, data: dict, n: int) -> tuple[list, list]:
     """(every decision's latency, those of the accepts that adapted a reference), default settings."""
     import tempfile
+
     from edge.settings import Settings
     from edge.verifier import open_verifier
     times, adapting = [], []
@@ -183,8 +186,8 @@ def cold_start(model_dir: Path) -> dict:
 
 def installed_size(requirements: list[str] | None = None) -> dict:
     """Installed MB of ``requirements`` (default: the core and edge ones) and their dependencies."""
-    from importlib import metadata
     import re
+    from importlib import metadata
     seen, sizes, todo = set(), {}, list(requirements or edge_requirements())
     while todo:
         name = re.split(r"[ ;<>=!~\[]", todo.pop())[0].lower().replace("_", "-")
@@ -252,8 +255,8 @@ def seen_users(encoder: Encoder) -> set[int] | None:
 
 def operating_point_synthetic(encoder: Encoder, writers: int = 30) -> dict:
     """FAR/FRR of the shipped decision at its threshold on synthetic writers no model was trained on."""
-    from firmware_bridge import synthetic
     from edge.app.demo import UNSEEN_SEED_BASE
+    from firmware_bridge import synthetic
     from trainer.evaluation.trials import Trial
 
     sigs, trials = {}, []

@@ -71,9 +71,9 @@ def mean_scores(score_sets: list[dict]) -> dict:
 def fold_scores(root: Path, model: Path, test_users: list[int]) -> dict:
     """{score name: raw scores} of one fold model: embedded once, scored every way."""
     from edge.scores import names
+    from firmware_bridge import svc2004
     from trainer.evaluation.evaluate import ModelScorer, load_signatures, score_trials
     from trainer.evaluation.trials import make_trials
-    from firmware_bridge import svc2004
 
     index = {u: f for u, f in svc2004.scan(root / "Task2").items() if u in set(test_users)}
     sigs, _ = load_signatures(index)

@@ -123,7 +123,7 @@ class ServiceClient:
         self._file.close()
         self.sock.close()
 
-    def __enter__(self) -> "ServiceClient":
+    def __enter__(self) -> ServiceClient:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -249,7 +249,7 @@ class HttpClient:
     def recording(self, capture_id: str) -> dict:
         return self.call("GET", f"/v1/captures/{capture_id}.json")
 
-    def stream(self, timeout_s: float = 10.0) -> "EventStream":
+    def stream(self, timeout_s: float = 10.0) -> EventStream:
         """The live event stream, open (its ``hello`` received)."""
         return EventStream(f"ws://{urlsplit(self.base).netloc}/v1/stream", timeout_s)
 
@@ -309,7 +309,7 @@ class EventStream:
         if not self._thread.is_alive():
             self._loop.close()
 
-    def __enter__(self) -> "EventStream":
+    def __enter__(self) -> EventStream:
         return self
 
     def __exit__(self, *exc) -> None:

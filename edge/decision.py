@@ -9,11 +9,25 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from firmware_bridge.errors import (CaptureError, DataFormatError, NoSuchFile, PadGarbled, PadSilent,
-                                    PortBusy, SignatureError)
+from firmware_bridge.errors import (
+    CaptureError,
+    DataFormatError,
+    NoSuchFile,
+    PadGarbled,
+    PadSilent,
+    PortBusy,
+    SignatureError,
+)
 
-from .errors import (AlreadyEnrolled, EnrolmentError, ReenrolmentNeeded, StoreMissing,
-                     TemplateIntegrityError, UnknownUser, WrongPadKind)
+from .errors import (
+    AlreadyEnrolled,
+    EnrolmentError,
+    ReenrolmentNeeded,
+    StoreMissing,
+    TemplateIntegrityError,
+    UnknownUser,
+    WrongPadKind,
+)
 from .scores import DEFAULT as DEFAULT_SCORE
 
 

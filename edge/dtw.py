@@ -67,11 +67,11 @@ class DtwConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict) -> "DtwConfig":
+    def from_dict(cls, d: dict) -> DtwConfig:
         cfg = cls(**d)
         if cfg.version != DTW_VERSION:
             raise ValueError(f"DTW version {cfg.version}; this edge has {DTW_VERSION}")
-        if not (2 <= cfg.points <= 255 and 0 <= cfg.band and 0 < cfg.step <= 1):
+        if not (2 <= cfg.points <= 255 and cfg.band >= 0 and 0 < cfg.step <= 1):
             raise ValueError(f"implausible DTW settings {d}")
         return cfg
 

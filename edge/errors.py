@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from firmware_bridge.errors import SigpadError
 
-
 # --- the model ----------------------------------------------------------------
 
 class BackendUnavailable(SigpadError, ImportError):

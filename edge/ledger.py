@@ -119,7 +119,7 @@ class Ledger:
                           sort_keys=True).encode()
 
     @classmethod
-    def from_bytes(cls, data: bytes) -> "Ledger":
+    def from_bytes(cls, data: bytes) -> Ledger:
         d = json.loads(data)   # authenticated: our own JSON
         return cls(int(d["generation"]), {k: int(v) for k, v in d["users"].items()}, d["models"])
 

@@ -69,7 +69,7 @@ class Manifest:
         }
 
     @classmethod
-    def from_dict(cls, data: dict, source: str = "manifest") -> "Manifest":
+    def from_dict(cls, data: dict, source: str = "manifest") -> Manifest:
         if data.get("format") != MANIFEST_FORMAT:
             raise ManifestMismatch(f"{source}: format {data.get('format')!r}, expected {MANIFEST_FORMAT!r}")
         try:

@@ -67,7 +67,7 @@ class PreprocessConfig:
         return asdict(self) | {"channels": list(self.channels)}
 
     @classmethod
-    def from_dict(cls, data: dict) -> "PreprocessConfig":
+    def from_dict(cls, data: dict) -> PreprocessConfig:
         known = {k: data[k] for k in ("length", "gap_cap_ms", "use_pressure", "clip", "version")
                  if k in data}
         cfg = cls(**known)

@@ -89,7 +89,7 @@ class Trace:
         return _FORMAT + struct.pack("<H", len(t)) + q.tobytes() + t.tobytes()
 
     @classmethod
-    def from_bytes(cls, data: bytes) -> "Trace":
+    def from_bytes(cls, data: bytes) -> Trace:
         if data[:2] != _FORMAT or len(data) < 4:
             raise ValueError("not a stored trace")
         (n,) = struct.unpack_from("<H", data, 2)
@@ -154,7 +154,7 @@ class _Paths:
         offsets = np.arange(-_WINDOW, _WINDOW)[None, None, :]
         self.seg = np.minimum(np.clip(j[..., None] + offsets, 0, None), (n - 2)[:, None, None])
 
-    def subset(self, rows: np.ndarray) -> "_Paths":
+    def subset(self, rows: np.ndarray) -> _Paths:
         return _Paths([], np.empty(0), (self.P[rows], self.seg[rows], self.at_test_times[rows]))
 
 

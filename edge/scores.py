@@ -110,7 +110,7 @@ class Score:
         cosine's kin): enrolment's consistency margin is given in cosines."""
         return 1.0 if self.on_cosine_scale else None
 
-    def configured(self, params: dict | None) -> "Score":
+    def configured(self, params: dict | None) -> Score:
         """The score with a manifest's parameters (scores without any ignore none given)."""
         if params:
             raise ConfigError(f"score {self.name!r} takes no parameters, the manifest gives {sorted(params)}")
@@ -140,7 +140,7 @@ def get(name: str) -> Score:
         raise ConfigError(f"unknown score {name!r}") from None
 
 
-def check_threshold(score: "str | Score", threshold: float) -> float:
+def check_threshold(score: str | Score, threshold: float) -> float:
     """``threshold`` if it can separate anything for ``score`` (a name, or a
     configured score, whose range may depend on its parameters); else ``ConfigError``."""
     score = get(score) if isinstance(score, str) else score

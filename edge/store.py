@@ -41,17 +41,39 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import (AlreadyEnrolled, ConfigError, ReenrolmentNeeded, StoreError, TemplateIntegrityError,
-                     UnknownUser)
+from .errors import AlreadyEnrolled, ConfigError, ReenrolmentNeeded, StoreError, TemplateIntegrityError, UnknownUser
 from .keys import StoreKeys
 from .ledger import Anchor, Ledger, Sealer, ad, attempt_ad, read_ledger, write_ledger
 from .lockout import LockState
-from .store_schema import (SCHEMA_VERSION, Attempt, History, Replacement, checked_user_row, insert_template,
-                           open_profile, pack_attempt, prepare, prune_attempts, read_history, replace_template,
-                           retag_user, seal_profile)
+from .store_schema import (
+    SCHEMA_VERSION,
+    Attempt,
+    History,
+    Replacement,
+    checked_user_row,
+    insert_template,
+    open_profile,
+    pack_attempt,
+    prepare,
+    prune_attempts,
+    read_history,
+    replace_template,
+    retag_user,
+    seal_profile,
+)
 
-__all__ = ["Store", "Attempt", "History", "Judged", "Replacement", "Enrolled", "UserInfo", "check_user_id",
-           "SCHEMA_VERSION", "REJECTED_KEPT"]
+__all__ = [
+    "REJECTED_KEPT",
+    "SCHEMA_VERSION",
+    "Attempt",
+    "Enrolled",
+    "History",
+    "Judged",
+    "Replacement",
+    "Store",
+    "UserInfo",
+    "check_user_id",
+]
 
 _USER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]{0,63}")
 REJECTED_KEPT = 50

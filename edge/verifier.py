@@ -46,9 +46,9 @@ from firmware_bridge.capture import DAMAGED, Refusal
 from firmware_bridge.errors import SignatureError, SigpadError
 from firmware_bridge.signature import Signature, check_usable
 
-from . import enrol as enrolment
-from . import dtw as device_dtw
 from . import adaptation, replay, scores
+from . import dtw as device_dtw
+from . import enrol as enrolment
 from .decision import SETUP_PROBLEMS, Decision, Reason, logfmt, reason_for
 from .errors import AlreadyEnrolled, ConfigError, EnrolmentError, ReenrolmentNeeded, StoreMissing, WrongPadKind
 from .keys import load_keys
@@ -116,7 +116,7 @@ class Verifier:
     def close(self) -> None:
         self.store.close()
 
-    def __enter__(self) -> "Verifier":
+    def __enter__(self) -> Verifier:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -3,7 +3,7 @@
 The lowest layer of sigpad: it imports nothing from ``edge`` or ``trainer``.
 """
 
-from .errors import SigpadError, SignatureError
+from .errors import SignatureError, SigpadError
 from .signature import Sample, Signature
 
-__all__ = ["Sample", "Signature", "SigpadError", "SignatureError"]
+__all__ = ["Sample", "Signature", "SignatureError", "SigpadError"]

@@ -29,8 +29,7 @@ from typing import NamedTuple
 
 from .errors import CaptureError, SignatureError
 from .protocols.base import Damage, Done
-from .signature import (MAX_DURATION_MS, MIN_DURATION_MS, MIN_POINTS, MIN_USABLE_MS, Sample, Signature,
-                        too_short)
+from .signature import MAX_DURATION_MS, MIN_DURATION_MS, MIN_POINTS, MIN_USABLE_MS, Sample, Signature, too_short
 
 TOO_SHORT, TOO_LONG, DISCONNECTED, INVALID = "too_short", "too_long", "disconnected", "invalid"
 DAMAGED = "damaged"

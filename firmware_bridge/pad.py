@@ -31,7 +31,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 from .capture import DAMAGED, CaptureConfig, Refusal, SignatureCapture
 from .errors import CaptureError, PadDisconnected, PadGarbled, PadSilent, TransportError
@@ -54,7 +54,7 @@ def open_pad(url: str, protocol: str | Protocol = "sigpad", *,
              config: CaptureConfig = CaptureConfig(), reconnect: bool = True,
              settings: SerialSettings | None = None,
              usb_ids: tuple[tuple[int, int], ...] | None = None,
-             handshake_timeout_s: float = 1.0, baud: int | None = None) -> "Pad":
+             handshake_timeout_s: float = 1.0, baud: int | None = None) -> Pad:
     """Open the pad at ``url`` speaking ``protocol`` (isdv4, sigpad, topaz).
 
     ``baud`` overrides the protocol's line speed (some ISDV4 parts run at 19200).
@@ -172,7 +172,7 @@ class Pad:
             pass
         self.transport.close()
 
-    def __enter__(self) -> "Pad":
+    def __enter__(self) -> Pad:
         return self
 
     def __exit__(self, *exc) -> None:

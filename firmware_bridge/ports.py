@@ -136,7 +136,7 @@ class Identity:
     name: str
 
     @classmethod
-    def current(cls) -> "Identity":
+    def current(cls) -> Identity:
         uid = os.geteuid()
         try:
             name = pwd.getpwuid(uid).pw_name

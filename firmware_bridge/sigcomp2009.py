@@ -24,9 +24,9 @@ from __future__ import annotations
 import os
 import re
 import tarfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 

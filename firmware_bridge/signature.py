@@ -17,8 +17,9 @@ have none.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Iterable, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 
@@ -77,7 +78,7 @@ class Signature:
 
     @classmethod
     def create(cls, t_ms, x, y, pen_down=None, pressure=None, azimuth=None,
-               altitude=None, source: str = "", notes: Iterable[str] = ()) -> "Signature":
+               altitude=None, source: str = "", notes: Iterable[str] = ()) -> Signature:
         """Build and validate a signature; raises ``SignatureError``."""
         n = len(t_ms)
         if pen_down is None:
@@ -93,7 +94,7 @@ class Signature:
         return sig
 
     @classmethod
-    def from_samples(cls, samples: Iterable[Sample], source: str = "") -> "Signature":
+    def from_samples(cls, samples: Iterable[Sample], source: str = "") -> Signature:
         """Collect decoded samples into a validated signature."""
         rows = list(samples)
         if not rows:

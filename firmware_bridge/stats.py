@@ -34,10 +34,10 @@ class Stats:
     damaged: int = 0           # of the refusals: signatures with a damaged stretch
     skipped: dict[str, int] = field(default_factory=dict)   # skipped bytes by the decoder's reason
 
-    def copy(self) -> "Stats":
+    def copy(self) -> Stats:
         return replace(self, skipped=dict(self.skipped))
 
-    def since(self, before: "Stats") -> "Stats":
+    def since(self, before: Stats) -> Stats:
         """What was counted after ``before`` (an earlier copy) was taken."""
         def minus(now, then):
             if isinstance(now, dict):

@@ -29,11 +29,10 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from .protocols import get
-from .protocols.base import (Capabilities, Damage, Done, FrameSeq, PenReport, Protocol,
-                             Skipped, Status)
+from .protocols.base import Capabilities, Damage, Done, FrameSeq, PenReport, Protocol, Skipped, Status
 from .signature import Sample
 from .stats import Stats
 from .transport import READ_CHUNK
@@ -144,7 +143,7 @@ class SampleStream:
         st.samples += n_samples
         return out
 
-    def _jumped(self, x: int, y: int, t: float, host_ms: float, limits: "_Limits") -> bool:
+    def _jumped(self, x: int, y: int, t: float, host_ms: float, limits: _Limits) -> bool:
         """Did the pen move faster than a pen can since the last report in proximity?
 
         With a pad clock ``t`` is the pad's time. Without, two reports read
@@ -212,7 +211,7 @@ class SampleStream:
 class _Limits:
     """What one set of capabilities allows, worked out once per batch."""
 
-    __slots__ = ("max_x", "max_y", "pmax", "tilt", "max_tilt", "flip_y", "speed", "period_ms")
+    __slots__ = ("flip_y", "max_tilt", "max_x", "max_y", "period_ms", "pmax", "speed", "tilt")
 
     def __init__(self, caps: Capabilities, y_down: bool):
         self.max_x, self.max_y = caps.max_x, caps.max_y

@@ -34,13 +34,13 @@ import numpy as np
 import pytest
 
 from edge import scores
+from edge.dtw import DtwConfig
+from edge.errors import ConfigError
 from edge.keys import load_keys
 from edge.settings import Settings
 from edge.store import Store
 from edge.verifier import Verifier
 from firmware_bridge.signature import Signature
-from edge.dtw import DtwConfig
-from edge.errors import ConfigError
 from trainer.evaluation.evaluate import EmbeddingScorer, sequences_of
 
 VECTORS = {"r0": (1.0, 0.0, 0.0), "r1": (0.0, 1.0, 0.0), "r2": (0.0, 0.0, 1.0), "t": (0.6, 0.8, 0.0)}

@@ -35,7 +35,7 @@ class SigSet:
         return len(self.writer)
 
     @staticmethod
-    def concat(sets) -> "SigSet":
+    def concat(sets) -> SigSet:
         sets = [s for s in sets if len(s)]
         # Sequences only where every part has them: a set half with and half without is no use.
         seqs = None if any(s.sequences is None for s in sets) else np.concatenate([s.sequences for s in sets])

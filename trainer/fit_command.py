@@ -24,13 +24,12 @@ import sys
 import time
 from pathlib import Path
 
+from edge import scores as edge_scores
 from edge.errors import ConfigError
 
-from edge import scores as edge_scores
-
 from .encoder import MAX_EMBEDDING_DIM
-from .training_loop import STRATEGIES, TrainConfig
 from .losses import LOSSES
+from .training_loop import STRATEGIES, TrainConfig
 
 
 def add_arguments(p) -> None:
@@ -146,7 +145,7 @@ def run(args) -> int:
 
     args.threads = configure_threads(args.threads)
     from .pretraining import use_cache_dir
-    from .recipe import train_recipe, export_recipe, threshold_for
+    from .recipe import export_recipe, threshold_for, train_recipe
 
     use_cache_dir(args.cache)
     recipe = recipe_from_args(args)

@@ -38,6 +38,7 @@ def evaluate_float(encoder, data: Path, users, config, trials: int = 10, seed: i
                    score: str = edge_scores.DEFAULT):
     """(summary, scores) of the Keras encoder under the harness protocol."""
     from edge.preprocess import preprocess_many
+
     from .training_loop import embed
 
     index = {u: f for u, f in svc2004.scan(data).items() if u in set(users)}

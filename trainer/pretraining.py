@@ -27,7 +27,6 @@ from pathlib import Path
 import numpy as np
 
 from edge.preprocess import PreprocessConfig
-
 from firmware_bridge.errors import SigpadError
 
 from .data import SigSet, from_signatures

@@ -21,8 +21,8 @@ from edge import scores as edge_scores
 from edge.preprocess import PreprocessConfig
 
 from .data import SigSet, load_sigcomp2009, load_svc2004
-from .pretraining import cache_dir, cache_key, key_record
 from .evaluation.progress import Progress
+from .pretraining import cache_dir, cache_key, key_record
 from .training_loop import TrainConfig
 
 WRITER_OFFSET = 1000  # folder k's user u becomes writer k * 1000 + u
@@ -241,9 +241,8 @@ def distill_record(recipe: Recipe) -> dict | None:
 def run_fold(recipe: Recipe, train_users, test_users, model_path: Path | None = None) -> dict:
     """Train on train_users; float and int8 summaries and scores on test_users, per data folder.
     The fold's int8 file is kept at ``model_path`` (other protocols, fused decisions)."""
-    from .export import write_model_dir
+    from .export import to_int8_tflite, write_model_dir
     from .folds import evaluate_float, evaluate_int8
-    from .export import to_int8_tflite
 
     encoder, data, history = train_recipe(recipe, train_users)
     model_bytes = to_int8_tflite(encoder, data.x)
@@ -303,7 +302,8 @@ def fold_model(recipe: Recipe, fold: dict, out: Path) -> Path | None:
 def threshold_for(recipe: Recipe, users, args) -> tuple[float, str, dict]:
     """(threshold, how it was chosen, cross-validation metrics or {})."""
     import sys
-    from .folds import evaluate_int8, pooled_threshold
+
+    from .folds import pooled_threshold
 
     if args.threshold is not None:
         return float(args.threshold), "given on the command line", {}

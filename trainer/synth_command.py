@@ -14,8 +14,8 @@ import json
 import sys
 from pathlib import Path
 
-from firmware_bridge import svc2004
 from edge.errors import ConfigError
+from firmware_bridge import svc2004
 from firmware_bridge.synthetic import Writer, make_writer
 
 from .evaluation.progress import Progress

@@ -29,7 +29,8 @@ from .report import exit_code_table, exit_for, fail
 
 
 def version() -> str:
-    from importlib.metadata import PackageNotFoundError, version as installed
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as installed
     try:
         return installed("sigpad")
     except PackageNotFoundError:

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Callable
+from collections.abc import Callable
 
 from firmware_bridge.capture import CaptureConfig
 from firmware_bridge.errors import PadDisconnected, TransportError

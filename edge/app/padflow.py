@@ -14,14 +14,14 @@ from __future__ import annotations
 
 import queue
 import threading
-from typing import Callable
+from collections.abc import Callable
 
 from firmware_bridge.capture import CaptureConfig, Refusal
 from firmware_bridge.errors import CaptureError
 from firmware_bridge.pad import open_pad
 from firmware_bridge.signature import Signature
 
-from ..decision import Decision, Reason, reason_for
+from ..decision import Decision, reason_for
 from ..enrol import Enrolment
 from ..errors import EnrolmentError
 

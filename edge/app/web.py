@@ -40,6 +40,7 @@ from pathlib import Path
 from aiohttp import WSMsgType, web
 
 from firmware_bridge import recording
+
 from ..errors import ConfigError, ServiceError
 from . import render
 from .hub import API_VERSION, Busy, Hub, NoPad

@@ -14,8 +14,7 @@ from __future__ import annotations
 
 from ..errors import ProtocolError
 from . import isdv4, sigpad, topaz
-from .base import (Capabilities, Command, Done, Event, FrameSeq, PenReport,
-                   Protocol, SerialSettings, Skipped, Status)
+from .base import Capabilities, Command, Done, Event, FrameSeq, PenReport, Protocol, SerialSettings, Skipped, Status
 
 PROTOCOLS: dict[str, Protocol] = {
     p.name: p for p in (isdv4.PROTOCOL, sigpad.PROTOCOL, topaz.PROTOCOL)}
@@ -32,5 +31,17 @@ def get(name: str | Protocol) -> Protocol:
             f"unknown pad protocol {name!r}; known: {', '.join(sorted(PROTOCOLS))}") from None
 
 
-__all__ = ["PROTOCOLS", "get", "Protocol", "SerialSettings", "Capabilities", "Command",
-           "Done", "Event", "FrameSeq", "PenReport", "Skipped", "Status"]
+__all__ = [
+    "PROTOCOLS",
+    "Capabilities",
+    "Command",
+    "Done",
+    "Event",
+    "FrameSeq",
+    "PenReport",
+    "Protocol",
+    "SerialSettings",
+    "Skipped",
+    "Status",
+    "get",
+]

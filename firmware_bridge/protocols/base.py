@@ -27,8 +27,9 @@ Events are small immutable records (NamedTuples, readable repr):
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable, NamedTuple, Sequence
+from typing import NamedTuple
 
 
 class PenReport(NamedTuple):

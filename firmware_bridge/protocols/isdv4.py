@@ -32,11 +32,20 @@ stream flips it to ``max_y - y``, since the models were trained with y up.
 from __future__ import annotations
 
 import re
-from typing import Iterable
+from collections.abc import Iterable
 
 from ..errors import ProtocolError
-from .base import (Capabilities, CapsBounds, Command, PenReport, Protocol, SerialSettings,
-                   Skipped, resync_decode, split_commands)
+from .base import (
+    Capabilities,
+    CapsBounds,
+    Command,
+    PenReport,
+    Protocol,
+    SerialSettings,
+    Skipped,
+    resync_decode,
+    split_commands,
+)
 
 PEN_LEN = 9
 CONTROL_LEN = 11

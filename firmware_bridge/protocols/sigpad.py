@@ -19,11 +19,10 @@ from __future__ import annotations
 
 import struct
 from binascii import crc_hqx
-from typing import Iterable
+from collections.abc import Iterable
 
 from ..errors import FrameError, ProtocolError
-from .base import (Capabilities, Command, Done, FrameSeq, PenReport, Protocol,
-                   SerialSettings, Skipped, Status)
+from .base import Capabilities, Command, Done, FrameSeq, PenReport, Protocol, SerialSettings, Skipped, Status
 
 VERSION = 1
 HELLO, START, STOP = 0x01, 0x02, 0x03

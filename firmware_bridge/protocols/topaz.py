@@ -22,11 +22,10 @@ picks the first FTDI adapter, so name the port when there are several.
 from __future__ import annotations
 
 import re
-from typing import Iterable
+from collections.abc import Iterable
 
 from ..errors import ProtocolError
-from .base import (Capabilities, Command, PenReport, Protocol, SerialSettings,
-                   Skipped, resync_decode)
+from .base import Capabilities, Command, PenReport, Protocol, SerialSettings, Skipped, resync_decode
 
 PACKET_LEN = 5
 SYNC, PROXIMITY, PEN_DOWN = 0x80, 0x40, 0x01

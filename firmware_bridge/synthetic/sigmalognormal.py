@@ -107,13 +107,13 @@ class SigmaLognormal:
     def __len__(self) -> int:
         return len(self.t0)
 
-    def replace(self, **changes) -> "SigmaLognormal":
+    def replace(self, **changes) -> SigmaLognormal:
         """A validated copy with some fields changed."""
         fields = {k: getattr(self, k) for k in _FIELDS + ("air", "x0", "y0")}
         fields.update(changes)
         return SigmaLognormal.create(**fields)
 
-    def select(self, keep: np.ndarray) -> "SigmaLognormal":
+    def select(self, keep: np.ndarray) -> SigmaLognormal:
         """A copy with only the strokes where ``keep`` is true (or at those indices)."""
         return self.replace(**{k: getattr(self, k)[keep] for k in _FIELDS + ("air",)})
 

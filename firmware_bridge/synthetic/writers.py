@@ -64,7 +64,7 @@ class Writer:
         return render(params, style, rate_hz, source=f"{self.source}:{self.seed}:forgery:{index}")
 
     @classmethod
-    def from_signature(cls, sig: Signature, seed: int = 0) -> "Writer":
+    def from_signature(cls, sig: Signature, seed: int = 0) -> Writer:
         """A writer whose template is the sigma-lognormal fit of ``sig``."""
         params, quality = extract(sig)
         style = PenStyle()

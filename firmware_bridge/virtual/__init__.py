@@ -28,7 +28,7 @@ tests need no dataset.
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from ..errors import SignatureError
 from ..signature import Signature
@@ -53,4 +53,4 @@ def synthetic_signatures(seed: int, count: int = 5, forgeries: bool = False,
         yield make(i, rate_hz=rate_hz)
 
 
-__all__ = ["VirtualPad", "PtyLink", "Replay", "reports_for", "synthetic_signatures"]
+__all__ = ["PtyLink", "Replay", "VirtualPad", "reports_for", "synthetic_signatures"]

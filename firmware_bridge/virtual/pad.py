@@ -120,7 +120,7 @@ class VirtualPad:
 
     # --- life cycle -------------------------------------------------------------------
 
-    def start(self) -> "VirtualPad":
+    def start(self) -> VirtualPad:
         if self._thread is None:
             self._thread = threading.Thread(target=self._run, name="virtual-pad", daemon=True)
             self._thread.start()
@@ -139,7 +139,7 @@ class VirtualPad:
         for job in self._jobs:
             job.finished.set()
 
-    def __enter__(self) -> "VirtualPad":
+    def __enter__(self) -> VirtualPad:
         return self.start()
 
     def __exit__(self, *exc) -> None:

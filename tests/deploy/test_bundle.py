@@ -15,6 +15,7 @@ import pytest
 
 from edge.app import config as edge_config
 from firmware_bridge.errors import SigpadError
+
 from .conftest import REPO, B, fake_model
 
 

@@ -256,7 +256,7 @@ def test_serve_with_the_virtual_pad(enrolled, tmp_path):
             assert serve.poll() is None, f"serve exited {serve.returncode}: {serve.communicate()[1][-2000:]}"
             try:
                 states += notify.recv(4096).decode().splitlines()
-            except socket.timeout:
+            except TimeoutError:
                 continue
             if any(s == "READY=1" for s in states) and "ready_s" not in pi["times"]:
                 pi["times"]["ready_s"] = time.monotonic() - t

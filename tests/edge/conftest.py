@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from edge_cases import model_dir_for
 
 from edge.keys import load_keys
 from edge.model import Encoder
@@ -18,7 +19,6 @@ from edge.store import Store
 from edge.verifier import Verifier
 from firmware_bridge import svc2004
 
-from edge_cases import model_dir_for
 
 @pytest.fixture(scope="session")
 def model_dir() -> Path:

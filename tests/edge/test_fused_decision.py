@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 from edge import dtw as device_dtw
-from edge.settings import Settings
 from edge.errors import ReenrolmentNeeded
+from edge.settings import Settings
 from edge.templates import dequantize, quantize, split
 from edge.verifier import open_verifier
 from trainer.evaluation.evaluate import EmbeddingScorer, sequences_of

@@ -51,6 +51,7 @@ def test_parallel_forgeries_get_no_more_judgements_than_the_policy(encoder, sig,
     # The issue: 40 forgeries at once against "lock after 5" got up to 9 judged,
     # because the lockout was checked before, not in, the transaction that records.
     import threading
+
     from edge.keys import load_keys
     from edge.settings import Settings
     from edge.store import Store

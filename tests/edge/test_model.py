@@ -5,7 +5,7 @@ import pytest
 
 from edge import model
 from edge.errors import BackendUnavailable
-from edge.model import Encoder, interpreter_class
+from edge.model import interpreter_class
 
 
 def test_litert_is_the_default():
@@ -55,7 +55,6 @@ def test_the_delegate_line_is_silenced(model_dir):
 def test_other_native_messages_are_passed_on_to_the_log(caplog):
     import logging
     import os
-    with caplog.at_level(logging.WARNING, logger="sigpad.model"):
-        with model._native_stderr_to_log():
-            os.write(2, b"INFO: Created TensorFlow Lite XNNPACK delegate for CPU.\nERROR: tensor 3 broke\n")
+    with caplog.at_level(logging.WARNING, logger="sigpad.model"), model._native_stderr_to_log():
+        os.write(2, b"INFO: Created TensorFlow Lite XNNPACK delegate for CPU.\nERROR: tensor 3 broke\n")
     assert [r.getMessage() for r in caplog.records] == ["interpreter: ERROR: tensor 3 broke"]

@@ -11,14 +11,13 @@ import json
 import shutil
 
 import pytest
+from edge_cases import model_dir_for
 
 from edge.app.cli import main
 from edge.errors import ModelError
 from edge.model import KINDS
 from edge.settings import Settings
 from edge.verifier import model_dir_of, open_verifier
-
-from edge_cases import model_dir_for
 
 
 def manifest(model_dir):

@@ -11,8 +11,7 @@ import textwrap
 
 import pytest
 
-from edge.errors import (ConfigError, EnrolmentError, ReenrolmentNeeded, StoreError, TemplateIntegrityError,
-                         UnknownUser)
+from edge.errors import ConfigError, EnrolmentError, ReenrolmentNeeded, StoreError, TemplateIntegrityError, UnknownUser
 from edge.keys import load_keys
 from edge.lockout import LockoutPolicy, LockState
 from edge.store import Attempt, Judged, Store, check_user_id
@@ -313,9 +312,8 @@ def test_empty_truncated_or_foreign_files_are_reported_never_recreated(store, tm
         Store(store.path, keys)
     assert store.path.read_bytes() == b""
     store.path.write_bytes(whole[:len(whole) // 2])                      # truncated half way
-    with pytest.raises(StoreError):
-        with Store(store.path, keys) as half:
-            half.load("alice", SHA)
+    with pytest.raises(StoreError), Store(store.path, keys) as half:
+        half.load("alice", SHA)
     foreign = tmp_path / "other.db"
     with sqlite3.connect(foreign) as db:
         db.execute("CREATE TABLE notes (text TEXT)")

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from edge.scores import score
 from edge.errors import TemplateIntegrityError
+from edge.scores import score
 from edge.templates import SCALE, dequantize, dequantize_many, quantize
 
 
@@ -16,7 +16,7 @@ def test_known_vector_by_hand():
     back = dequantize(t)
     assert np.linalg.norm(back) == pytest.approx(1.0, abs=1e-6)
     assert back @ v == pytest.approx(1.0, abs=1e-4)
-    assert SCALE == pytest.approx(1 / 127)
+    assert pytest.approx(1 / 127) == SCALE
 
 
 def test_size_limit_and_bad_values():

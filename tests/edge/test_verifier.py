@@ -5,14 +5,13 @@ import shutil
 
 import numpy as np
 import pytest
+from edge_cases import CASES
 
 from edge.errors import ManifestMismatch, ModelError
 from edge.model import Encoder
 from edge.settings import Settings
 from edge.verifier import Verifier, open_verifier
 from firmware_bridge.signature import Signature
-
-from edge_cases import CASES
 
 pytestmark = pytest.mark.data
 

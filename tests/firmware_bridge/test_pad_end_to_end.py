@@ -13,13 +13,12 @@ import time
 
 import numpy as np
 import pytest
+from conftest import loop_signature
 
 from firmware_bridge.capture import CaptureConfig, Refusal
 from firmware_bridge.pad import open_pad
 from firmware_bridge.signature import Signature
 from firmware_bridge.virtual import VirtualPad, reports_for
-
-from conftest import loop_signature
 
 FAST_END = CaptureConfig(lift_timeout_s=0.3)
 PROTOCOLS = ["isdv4", "sigpad", "topaz"]

@@ -62,9 +62,10 @@ def test_training_set_from_the_archive_labels_genuine_and_forgeries_by_author():
     archive = sigcomp2009.default_archive()
     if not archive.exists():
         pytest.skip("SigComp2009 is not in ../shared")
+    import csv
+
     from edge.preprocess import PreprocessConfig
     from trainer.data import load_sigcomp2009
-    import csv
     sets = load_sigcomp2009(PreprocessConfig(), 90_000)
     # The README: 60 genuine (12 authors x 5) and 1,845 forgeries; a signature
     # lasts at most 60 s, so forgeries of more than 12,001 rows (5 ms each) are left out.

@@ -7,14 +7,13 @@ import subprocess
 import sys
 
 import pytest
+from conftest import loop_signature
 
 from firmware_bridge import svc2004
 from firmware_bridge.capture import CaptureConfig
 from firmware_bridge.pad import open_pad
 from firmware_bridge.signature import Signature
 from firmware_bridge.virtual import VirtualPad, synthetic_signatures
-
-from conftest import loop_signature
 
 
 def test_cli_serves_a_file(tmp_path):

@@ -8,8 +8,8 @@ import pytest
 
 pytest.importorskip("tensorflow")
 
-from trainer.data import SigSet  # noqa: E402
-from trainer.distill import label_loss, relational_loss, writer_batches  # noqa: E402
+from trainer.data import SigSet
+from trainer.distill import label_loss, relational_loss, writer_batches
 
 
 def test_relational_loss_by_hand():

@@ -5,8 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from trainer.dtw_teacher import (NO_GROUP, cosine_units, dtw_targets, genuine_pair_mask, pair_scores,
-                                 teacher_genuine_stats, writer_groups)
+from trainer.dtw_teacher import (
+    NO_GROUP,
+    cosine_units,
+    dtw_targets,
+    genuine_pair_mask,
+    pair_scores,
+    teacher_genuine_stats,
+    writer_groups,
+)
 
 
 def test_writer_groups_number_writers_and_their_signatures():

@@ -7,7 +7,7 @@ import pytest
 
 pytest.importorskip("tensorflow")
 
-from trainer.encoder import MAX_EMBEDDING_DIM, build_encoder, stack_towers  # noqa: E402
+from trainer.encoder import MAX_EMBEDDING_DIM, build_encoder, stack_towers
 
 SHAPE = (256, 8)
 

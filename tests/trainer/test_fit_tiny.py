@@ -13,9 +13,9 @@ import pytest
 
 pytest.importorskip("tensorflow")
 
-from edge.preprocess import PreprocessConfig  # noqa: E402
-from trainer.data import SigSet  # noqa: E402
-from trainer.training_loop import TrainConfig, fit_encoder  # noqa: E402
+from edge.preprocess import PreprocessConfig
+from trainer.data import SigSet
+from trainer.training_loop import TrainConfig, fit_encoder
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = PreprocessConfig()

@@ -7,7 +7,7 @@ import pytest
 
 pytest.importorskip("tensorflow")
 
-from trainer import session_augment as sa  # noqa: E402
+from trainer import session_augment as sa
 
 
 def _batch(channels: int, n: int = 64, length: int = 16) -> np.ndarray:

@@ -147,8 +147,8 @@ def summarise(scores: dict) -> dict:
                     for u in scores["genuine"] if len(scores[kind].get(u, [])) and len(scores["genuine"][u])]
         res[f"eer_{kind}_per_writer"] = round(100 * float(np.mean(per_user)), 3)
         res[f"fnmr_at_fmr1_{kind}"] = round(100 * metrics.fnmr_at_fmr(gen, imp, 0.01)[0], 3)
-        res[f"comparisons_{kind}"] = int(len(imp))
-    res["comparisons_genuine"] = int(len(gen))
+        res[f"comparisons_{kind}"] = len(imp)
+    res["comparisons_genuine"] = len(gen)
     return res
 
 

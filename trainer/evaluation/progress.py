@@ -103,7 +103,7 @@ class Progress:
     def close(self) -> None:
         self._show(self.clock(), final=True)
 
-    def __enter__(self) -> "Progress":
+    def __enter__(self) -> Progress:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -37,7 +37,7 @@ class Notify:
         while time.monotonic() < end:
             try:
                 msg = self.rx.recv(4096).decode()
-            except socket.timeout:
+            except TimeoutError:
                 continue
             self.seen.append(msg)
             if wanted(msg):

@@ -110,6 +110,7 @@ def test_enrol_and_verify_on_a_pad(tmp_path, model_dir, task2, capsys):
     """``--port`` over a real pty: the virtual pad signs as the CLI prompts."""
     import threading
     import time
+
     from firmware_bridge import svc2004
     from firmware_bridge.virtual import VirtualPad
     sig = lambda n: svc2004.read(task2 / f"U1S{n}.TXT")

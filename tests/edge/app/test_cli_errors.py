@@ -44,7 +44,7 @@ def test_a_309_digit_number_is_a_rejected_signature_not_an_overflow(enrolled, ta
     bad = tmp_path / "overflow.TXT"
     bad.write_text("\n".join(text) + "\n")
     code, out, err = enrolled("verify", "alice", "--file", str(bad))
-    assert code == 1 and DECISION <= set(out)
+    assert code == 1 and set(out) >= DECISION
     assert (out["accepted"], out["reason"]) == (False, "bad-signature")
     assert "overflow.TXT:6: a number of 309 digits" in out["detail"]
 
@@ -65,7 +65,7 @@ def test_a_damaged_key_check_is_a_json_error(enrolled, task2, tmp_path):
     with sqlite3.connect(tmp_path / "t.db") as db:          # the TypeError
         db.execute("UPDATE meta SET value=5 WHERE key='key_check'")
     code, out, err = enrolled("verify", "alice", "--file", str(task2 / "U1S8.TXT"))
-    assert code == 2 and DECISION <= set(out) and out["accepted"] is False
+    assert code == 2 and set(out) >= DECISION and out["accepted"] is False
     assert out["reason"] == "error" and "damaged store: its key check is not a sealed value" in out["detail"]
     code, out, err = enrolled("users")
     assert code == 2 and out["type"] == "StoreError" and "key check" in out["error"]

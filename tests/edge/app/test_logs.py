@@ -18,8 +18,6 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
-
 from edge.app.logs import JournalHandler, PriorityFormatter, handler_for, priority, stderr_is_journal
 
 ROOT = Path(__file__).resolve().parents[3]

@@ -13,6 +13,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from edge_cases import CASES, QUICK_CASES, model_dir_for
 
 from edge.app.config import Config
 from edge.app.padflow import PadSource, enrol_from_pad, verify_from_pad
@@ -20,7 +21,6 @@ from edge.keys import load_keys
 from edge.model import Encoder
 from edge.store import Store
 from edge.verifier import Verifier
-from edge_cases import CASES, QUICK_CASES, model_dir_for
 from firmware_bridge.capture import CaptureConfig
 from firmware_bridge.virtual import VirtualPad
 

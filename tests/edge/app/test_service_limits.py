@@ -154,7 +154,7 @@ def as_user(uid: int, fn) -> str:
             os.setgid(uid)
             os.setuid(uid)
             out = fn()
-        except BaseException as exc:               # noqa: BLE001 - reported to the parent
+        except BaseException as exc:
             out = f"child failed: {exc!r}"
         os.write(w, out.encode())
         os._exit(0)
@@ -167,9 +167,8 @@ def as_user(uid: int, fn) -> str:
 
 def test_a_client_refuses_a_service_run_by_someone_else(tmp_path, model_dir):
     cfg = no_pad(tmp_path, model_dir)
-    with running(cfg, wait_pad=False):
-        with pytest.raises(ServiceError, match="is not the sigpad service"):
-            ServiceClient(cfg.socket, trusted_uids={12345})     # as if we expected another uid
+    with running(cfg, wait_pad=False), pytest.raises(ServiceError, match="is not the sigpad service"):
+        ServiceClient(cfg.socket, trusted_uids={12345})     # as if we expected another uid
 
 
 def serve_process(tmp_path, model_dir, config: str, env=None, preexec_fn=None):
@@ -254,7 +253,7 @@ def test_the_watchdog_stops_when_the_service_cannot_accept(tmp_path, model_dir, 
         while time.monotonic() < end:
             try:
                 notify.seen.append(notify.rx.recv(100).decode())
-            except socket.timeout:
+            except TimeoutError:
                 pass
         assert "WATCHDOG=1" not in notify.seen
         assert proc.poll() is None                # alive, for systemd to restart

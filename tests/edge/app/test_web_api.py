@@ -8,6 +8,7 @@ and the guards: token, Origin, Host.
 
 from __future__ import annotations
 
+import asyncio
 import http.client
 import json
 import threading
@@ -15,7 +16,6 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import aiohttp
-import asyncio
 import pytest
 from service_harness import JUDGED, enrol_directly, http_client, running
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from firmware_bridge.protocols import isdv4
 from firmware_bridge.protocols.base import Capabilities, PenReport, Skipped

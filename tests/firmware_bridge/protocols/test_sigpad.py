@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from binascii import crc_hqx
 
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from firmware_bridge.protocols import sigpad
-from firmware_bridge.protocols.base import (Capabilities, Command, Done, FrameSeq, PenReport,
-                                            Skipped, Status)
+from firmware_bridge.protocols.base import Capabilities, Command, Done, FrameSeq, PenReport, Skipped, Status
 
 
 def test_crc_is_ccitt_false():

@@ -5,8 +5,7 @@ import pytest
 
 from firmware_bridge.errors import SynthesisError
 from firmware_bridge.signature import Signature
-from firmware_bridge.synthetic.sigmalognormal import (SigmaLognormal, extract, pen_down_times,
-                                                      trajectory, velocity)
+from firmware_bridge.synthetic.sigmalognormal import SigmaLognormal, extract, pen_down_times, trajectory, velocity
 
 
 def one_stroke(**kw):

@@ -33,9 +33,9 @@ def test_signatures_keep_the_contract():
     for w in WRITERS[:4]:
         for sig in (w.genuine(0), w.forgery(0), w.genuine(10_000)):
             assert sig.pen_down.all()  # pen-up movement is not sampled
-            assert 0.0 <= sig.pressure.min() and sig.pressure.max() <= 1.0
-            assert -3000 < sig.x.min() and sig.x.max() < 15000
-            assert -3000 < sig.y.min() and sig.y.max() < 15000
+            assert sig.pressure.min() >= 0.0 and sig.pressure.max() <= 1.0
+            assert sig.x.min() > -3000 and sig.x.max() < 15000
+            assert sig.y.min() > -3000 and sig.y.max() < 15000
             steps = np.diff(sig.t_ms)
             assert np.all(steps > 0)
             assert np.isclose(np.median(steps), 10.0)
