@@ -32,8 +32,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sqlite3
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -45,7 +48,7 @@ ROLLBACK_HELP = ("if this store was restored from a backup on purpose, remove {a
                  "to accept it; otherwise the store was rolled back")
 
 
-def ad(*parts) -> bytes:
+def ad(*parts: object) -> bytes:
     """Associated data: the parts, in order, under the store's own prefix."""
     return "\x00".join(("sigpad/1",) + tuple(str(p) for p in parts)).encode()
 
@@ -60,8 +63,10 @@ class Sealer:
         nonce = os.urandom(NONCE)
         return nonce + self._aead.encrypt(nonce, plain, data)
 
-    def open(self, sealed, data: bytes, what: str) -> bytes:
+    def open(self, sealed: bytes | None, data: bytes, what: str) -> bytes:
         try:
+            if sealed is None:   # a NULL column (a tag never written)
+                raise ValueError("nothing sealed")
             return self._aead.decrypt(bytes(sealed[:NONCE]), bytes(sealed[NONCE:]), data)
         except (InvalidTag, ValueError, TypeError):
             raise TemplateIntegrityError(f"{what} fails authentication: the row was altered, "
@@ -78,19 +83,19 @@ class Sealer:
     def tag(self, data: bytes) -> bytes:
         return self.seal(b"", data)
 
-    def check(self, tag, data: bytes, what: str) -> None:
+    def check(self, tag: bytes | None, data: bytes, what: str) -> None:
         self.open(tag, data, what)
 
 
 # --- user rows ----------------------------------------------------------------------------
 
-def seqs_digest(seqs) -> str:
+def seqs_digest(seqs: Iterable[int]) -> str:
     """The set of attempt numbers a user row vouches for."""
     return hashlib.sha256(",".join(str(int(s)) for s in sorted(seqs)).encode()).hexdigest()
 
 
 def user_state_ad(user: str, model_sha: str, failures: int, locked_until: float, generation: int,
-                  next_seq: int, seqs, profile_digest: str | None = None) -> bytes:
+                  next_seq: int, seqs: Iterable[int], profile_digest: str | None = None) -> bytes:
     """What a user row's tag covers. ``profile_digest``: the sealed profile's, once
     template adaptation has changed it (``store_schema.adapted_profile_digest``)."""
     extra = () if profile_digest is None else (profile_digest,)
@@ -112,7 +117,7 @@ class Ledger:
 
     generation: int = 0
     users: dict[str, int] = field(default_factory=dict)
-    models: dict[str, dict] = field(default_factory=dict)
+    models: dict[str, dict[str, Any]] = field(default_factory=dict)   # manifest.binding's
 
     def to_bytes(self) -> bytes:
         return json.dumps({"generation": self.generation, "users": self.users, "models": self.models},
@@ -146,14 +151,14 @@ class Ledger:
 LEDGER_KEY = "ledger"
 
 
-def read_ledger(db, sealer: Sealer) -> Ledger:
+def read_ledger(db: sqlite3.Connection, sealer: Sealer) -> Ledger:
     row = db.execute("SELECT value FROM meta WHERE key=?", (LEDGER_KEY,)).fetchone()
     if row is None:
         raise TemplateIntegrityError("the store's ledger is missing: the meta table was altered")
-    return Ledger.from_bytes(sealer.open(row[0], ad("ledger"), "the store's ledger"))
+    return Ledger.from_bytes(sealer.open(row["value"], ad("ledger"), "the store's ledger"))
 
 
-def write_ledger(db, sealer: Sealer, ledger: Ledger) -> None:
+def write_ledger(db: sqlite3.Connection, sealer: Sealer, ledger: Ledger) -> None:
     db.execute("INSERT INTO meta VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                 (LEDGER_KEY, sealer.seal(ledger.to_bytes(), ad("ledger"))))
 

@@ -15,8 +15,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sqlite3
 import struct
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from .errors import StoreError, TemplateIntegrityError, UnknownUser
 from .ledger import NONCE, Ledger, Sealer, ad, attempt_ad, user_state_ad, write_ledger
@@ -43,6 +46,9 @@ CREATE TABLE IF NOT EXISTS decisions (
     id INTEGER PRIMARY KEY AUTOINCREMENT, user_id TEXT NOT NULL, at REAL NOT NULL, sealed BLOB NOT NULL);
 CREATE INDEX IF NOT EXISTS decisions_by_user ON decisions (user_id, id);
 """
+Profile = dict[str, Any]
+"""A user's profile: template ids and statistics (our own JSON, sealed)."""
+
 ATTEMPTS = """
 CREATE TABLE attempts (
     id INTEGER PRIMARY KEY AUTOINCREMENT, user_id TEXT NOT NULL, seq INTEGER NOT NULL,
@@ -71,7 +77,7 @@ class History:
 
     state: LockState
     attempts: list[Attempt]
-    profile: dict | None = None
+    profile: Profile | None = None
 
 
 @dataclass(frozen=True)
@@ -83,40 +89,61 @@ class Replacement:
     index: int
     template: bytes
     stream_mac: bytes
-    stats: dict
+    stats: dict[str, Any]
     at: float
+
+
+@dataclass(frozen=True)
+class UserRow:
+    """A user's row as its tag vouches for it (``checked_user_row``)."""
+
+    model_sha256: str
+    failures: int
+    locked_until: float
+    generation: int
+    next_seq: int
+    profile: bytes      # sealed
+    tag: bytes | None   # over the rest (``edge.ledger.user_state_ad``)
+
+    @property
+    def lock_state(self) -> LockState:
+        return LockState(self.failures, self.locked_until)
 
 
 ADAPTATIONS_KEPT = 100  # times of a user's last template replacements (the daily bound reads them)
 
 
-def seal_profile(sealer: Sealer, user: str, model_sha: str, profile: dict) -> bytes:
+def seal_profile(sealer: Sealer, user: str, model_sha: str, profile: Profile) -> bytes:
     """A user's profile (template ids, statistics), sealed and bound to user and model."""
     return sealer.seal(json.dumps(profile).encode(), ad("profile", user, model_sha))
 
 
-def open_profile(sealer: Sealer, user: str, model_sha: str, sealed) -> dict:
-    return json.loads(sealer.open(sealed, ad("profile", user, model_sha), f"profile of {user!r}"))  # our own JSON
+def open_profile(sealer: Sealer, user: str, model_sha: str, sealed: bytes) -> Profile:
+    profile: Profile = json.loads(sealer.open(sealed, ad("profile", user, model_sha), f"profile of {user!r}"))
+    return profile   # our own JSON, authenticated
 
 
-def insert_template(db, sealer: Sealer, user: str, tid: str, template: bytes, mac: bytes, model_sha: str) -> None:
+def insert_template(db: sqlite3.Connection, sealer: Sealer, user: str, tid: str, template: bytes, mac: bytes,
+                    model_sha: str) -> None:
     """One template row, sealed; the associated data binds user, template id and model."""
     db.execute("INSERT INTO templates VALUES (?,?,?,?)",
                (user, tid, sealer.seal(template, ad("template", user, tid, model_sha)), mac))
 
 
-def replace_template(db, sealer: Sealer, user: str, model_sha: str, profile: dict, r: Replacement) -> None:
+def replace_template(db: sqlite3.Connection, sealer: Sealer, user: str, model_sha: str, profile: Profile,
+                     r: Replacement) -> None:
     """Template adaptation inside a judging transaction: the new template is sealed
     and bound exactly as enrolment seals it (``insert_template``, a new id), the
     old row (and its raw signature, if kept) goes, and the profile is resealed
     with the new statistics, the ids still from the enrolment, and the time."""
-    ids = list(profile["template_ids"])
+    current: list[str] = profile["template_ids"]
+    ids = list(current)
     old, new = ids[r.index], os.urandom(8).hex()
     for table in ("templates", "raw_signatures"):
         db.execute(f"DELETE FROM {table} WHERE user_id=? AND template_id=?", (user, old))
     insert_template(db, sealer, user, new, r.template, r.stream_mac, model_sha)
     ids[r.index] = new
-    enrolled = [t for t in profile.get("enrolled_ids", profile["template_ids"]) if t != old]
+    enrolled = [t for t in profile.get("enrolled_ids", current) if t != old]
     times = (list(profile.get("adaptations", [])) + [r.at])[-ADAPTATIONS_KEPT:]
     db.execute("UPDATE users SET profile=? WHERE user_id=?", (seal_profile(
         sealer, user, model_sha, {"template_ids": ids, **r.stats, "enrolled_ids": enrolled, "adaptations": times}),
@@ -133,14 +160,14 @@ def unpack_attempt(plain: bytes) -> tuple[bytes, bytes | None]:
     return plain[2:2 + n], plain[2 + n:] or None
 
 
-def statements(script: str):
+def statements(script: str) -> list[str]:
     # executescript() would commit first; these run in the caller's transaction.
     return [s for s in script.split(";") if s.strip()]
 
 
-def prepare(db, sealer: Sealer, fresh: bool, where: str) -> None:
+def prepare(db: sqlite3.Connection, sealer: Sealer, fresh: bool, where: str) -> None:
     """Create, check or migrate the store open in ``db`` (inside a transaction)."""
-    tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    tables = {r["name"] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     if fresh and not tables:
         for s in statements(TABLES + ATTEMPTS + DECISIONS):
             db.execute(s)
@@ -151,7 +178,8 @@ def prepare(db, sealer: Sealer, fresh: bool, where: str) -> None:
     if "meta" not in tables:
         raise StoreError(f"{where}: not a sigpad store (an SQLite file with tables "
                          f"{', '.join(sorted(tables)) or 'none'}); it was not changed")
-    meta = dict(db.execute("SELECT key, value FROM meta WHERE key IN ('key_check', 'schema')").fetchall())
+    meta = {r["key"]: r["value"]
+            for r in db.execute("SELECT key, value FROM meta WHERE key IN ('key_check', 'schema')")}
     _check_key(meta.get("key_check"), sealer, where)
     schema = str(meta.get("schema"))
     if schema == "1":
@@ -166,7 +194,7 @@ def prepare(db, sealer: Sealer, fresh: bool, where: str) -> None:
         db.execute(s)
 
 
-def _check_key(value, sealer: Sealer, where: str) -> None:
+def _check_key(value: object, sealer: Sealer, where: str) -> None:
     if value is None:
         raise StoreError(f"{where}: damaged store: its key check is missing")
     if not isinstance(value, bytes) or len(value) < NONCE + 16:
@@ -177,7 +205,7 @@ def _check_key(value, sealer: Sealer, where: str) -> None:
             f"{where}: the key does not open this store (wrong key file or credential)")
 
 
-def adapted_profile_digest(sealer: Sealer, user: str, model_sha: str, sealed) -> str | None:
+def adapted_profile_digest(sealer: Sealer, user: str, model_sha: str, sealed: bytes) -> str | None:
     """The digest of a user's sealed profile once adaptation has resealed it, else None.
 
     Until then the profile changes only with an enrolment, and the tag keeps
@@ -191,18 +219,26 @@ def adapted_profile_digest(sealer: Sealer, user: str, model_sha: str, sealed) ->
     return hashlib.sha256(bytes(sealed)).hexdigest()
 
 
-def retag_user(db, sealer: Sealer, user: str) -> None:
+def retag_user(db: sqlite3.Connection, sealer: Sealer, user: str) -> None:
     """Seal ``user``'s row as it now stands, with the attempt numbers kept."""
-    sha, failures, locked, generation, next_seq, profile = db.execute(
-        "SELECT model_sha256, failures, locked_until, generation, next_seq, CAST(profile AS BLOB) "
-        "FROM users WHERE user_id=?", (user,)).fetchone()
-    seqs = [r[0] for r in db.execute("SELECT seq FROM attempts WHERE user_id=?", (user,))]
-    digest = adapted_profile_digest(sealer, user, sha, profile)
-    tag = sealer.tag(user_state_ad(user, sha, failures, locked, generation, next_seq, seqs, digest))
+    row = _user_row(db, user)
+    if row is None:
+        raise UnknownUser(f"{user!r} is not enrolled")
+    digest = adapted_profile_digest(sealer, user, row.model_sha256, row.profile)
+    tag = sealer.tag(_state_ad(user, row, attempt_seqs(db, user), digest))
     db.execute("UPDATE users SET tag=? WHERE user_id=?", (tag, user))
 
 
-def migrate_from_1(db, sealer: Sealer) -> None:
+def attempt_seqs(db: sqlite3.Connection, user: str) -> list[int]:
+    return [r["seq"] for r in db.execute("SELECT seq FROM attempts WHERE user_id=?", (user,))]
+
+
+def _state_ad(user: str, row: UserRow, seqs: Iterable[int], digest: str | None) -> bytes:
+    return user_state_ad(user, row.model_sha256, row.failures, row.locked_until, row.generation, row.next_seq,
+                         seqs, digest)
+
+
+def migrate_from_1(db: sqlite3.Connection, sealer: Sealer) -> None:
     """Schema 1 -> 2: number and seal the attempts, tag the users, start the ledger."""
     for column in ("generation INTEGER NOT NULL DEFAULT 0", "next_seq INTEGER NOT NULL DEFAULT 0", "tag BLOB"):
         db.execute(f"ALTER TABLE users ADD COLUMN {column}")
@@ -210,19 +246,16 @@ def migrate_from_1(db, sealer: Sealer) -> None:
     db.execute("DROP INDEX IF EXISTS attempts_by_user")
     for s in statements(ATTEMPTS):
         db.execute(s)
-    models = dict(db.execute("SELECT user_id, model_sha256 FROM users").fetchall())
+    models = {r["user_id"]: r["model_sha256"] for r in db.execute("SELECT user_id, model_sha256 FROM users")}
     seqs: dict[str, int] = {}
     rows = db.execute("SELECT user_id, at, accepted, stream_mac, sealed FROM attempts_v1 "
                       "ORDER BY user_id, id").fetchall()
-    for user, at, accepted, mac, sealed in rows:
+    for r in rows:
+        user = r["user_id"]
         if user not in models:
             continue                     # a deleted user's leftovers
-        emb = sealer.open(sealed, ad("attempt", user, models[user]), f"attempt of {user!r} (schema 1)")
         seq = seqs[user] = seqs.get(user, -1) + 1
-        db.execute("INSERT INTO attempts (user_id, seq, at, accepted, kind, stream_mac, sealed) "
-                   "VALUES (?,?,?,?,?,?,?)",
-                   (user, seq, at, accepted, "verify", bytes(mac),
-                    sealer.seal(pack_attempt(emb, None), attempt_ad(user, models[user], seq, at, accepted, "verify", mac))))
+        _migrate_attempt(db, sealer, user, models[user], seq, r)
     db.execute("DROP TABLE attempts_v1")
     ledger = Ledger()
     ledger.generation = 1
@@ -234,7 +267,17 @@ def migrate_from_1(db, sealer: Sealer) -> None:
     db.execute("UPDATE meta SET value=? WHERE key='schema'", (str(SCHEMA_VERSION),))
 
 
-def prune_attempts(db, user: str, keep_accepted: int, keep_rejected: int) -> None:
+def _migrate_attempt(db: sqlite3.Connection, sealer: Sealer, user: str, model_sha: str, seq: int,
+                     r: sqlite3.Row) -> None:
+    """A schema 1 attempt, numbered ``seq`` and sealed as schema 2 seals it."""
+    at, accepted, mac = r["at"], r["accepted"], r["stream_mac"]
+    emb = sealer.open(r["sealed"], ad("attempt", user, model_sha), f"attempt of {user!r} (schema 1)")
+    sealed = sealer.seal(pack_attempt(emb, None), attempt_ad(user, model_sha, seq, at, accepted, "verify", mac))
+    db.execute("INSERT INTO attempts (user_id, seq, at, accepted, kind, stream_mac, sealed) "
+               "VALUES (?,?,?,?,?,?,?)", (user, seq, at, accepted, "verify", bytes(mac), sealed))
+
+
+def prune_attempts(db: sqlite3.Connection, user: str, keep_accepted: int, keep_rejected: int) -> None:
     """Keep the enrolment entries, the last accepted and the last rejected attempts."""
     for accepted, keep in ((1, keep_accepted), (0, keep_rejected)):
         db.execute("DELETE FROM attempts WHERE user_id=? AND kind='verify' AND accepted=? AND seq NOT IN "
@@ -242,31 +285,42 @@ def prune_attempts(db, user: str, keep_accepted: int, keep_rejected: int) -> Non
                    "ORDER BY seq DESC LIMIT ?)", (user, accepted, user, accepted, keep))
 
 
-def checked_user_row(db, sealer: Sealer, user: str, ledger: Ledger, seqs: list[int] | None = None):
-    """(model, failures, locked_until, generation, next_seq) of ``user``, checked; None if unknown."""
-    row = db.execute("SELECT model_sha256, failures, locked_until, generation, next_seq, tag, "
-                     "CAST(profile AS BLOB) FROM users WHERE user_id=?", (user,)).fetchone()
-    ledger.check_user(user, None if row is None else row[3])
+def _user_row(db: sqlite3.Connection, user: str) -> UserRow | None:
+    """``user``'s row as it stands, unchecked (None: no such user)."""
+    r = db.execute("SELECT model_sha256, failures, locked_until, generation, next_seq, "
+                   "CAST(profile AS BLOB) AS profile, tag FROM users WHERE user_id=?", (user,)).fetchone()
+    if r is None:
+        return None
+    return UserRow(r["model_sha256"], r["failures"], r["locked_until"], r["generation"], r["next_seq"],
+                   r["profile"], r["tag"])
+
+
+def checked_user_row(db: sqlite3.Connection, sealer: Sealer, user: str, ledger: Ledger,
+                     seqs: list[int] | None = None) -> UserRow | None:
+    """``user``'s row, checked against its tag and the ledger; None if unknown."""
+    row = _user_row(db, user)
+    ledger.check_user(user, None if row is None else row.generation)
     if row is None:
         return None
-    if seqs is None:
-        seqs = [r[0] for r in db.execute("SELECT seq FROM attempts WHERE user_id=?", (user,))]
-    digest = adapted_profile_digest(sealer, user, row[0], row[6])
-    sealer.check(row[5], user_state_ad(user, *row[:5], seqs, digest), f"the lockout and attempt record of {user!r}")
-    return row[:5]
+    digest = adapted_profile_digest(sealer, user, row.model_sha256, row.profile)
+    sealer.check(row.tag, _state_ad(user, row, attempt_seqs(db, user) if seqs is None else seqs, digest),
+                 f"the lockout and attempt record of {user!r}")
+    return row
 
 
-def read_history(db, sealer: Sealer, user: str, ledger: Ledger) -> tuple[tuple, History]:
+def read_history(db: sqlite3.Connection, sealer: Sealer, user: str, ledger: Ledger) -> tuple[UserRow, History]:
     """``user``'s checked row and authenticated history; ``UnknownUser`` if none."""
-    rows = db.execute("SELECT seq, at, accepted, kind, CAST(stream_mac AS BLOB), CAST(sealed AS BLOB) "
-                      "FROM attempts WHERE user_id=? ORDER BY seq DESC", (user,)).fetchall()
-    row = checked_user_row(db, sealer, user, ledger, [r[0] for r in rows])
+    rows = db.execute("SELECT seq, at, accepted, kind, CAST(stream_mac AS BLOB) AS stream_mac, "
+                      "CAST(sealed AS BLOB) AS sealed FROM attempts WHERE user_id=? ORDER BY seq DESC",
+                      (user,)).fetchall()
+    row = checked_user_row(db, sealer, user, ledger, [r["seq"] for r in rows])
     if row is None:
         raise UnknownUser(f"{user!r} is not enrolled")
     attempts = []
-    for seq, at, accepted, kind, mac, sealed in rows:
-        plain = sealer.open(sealed, attempt_ad(user, row[0], seq, at, accepted, kind, mac),
+    for r in rows:
+        seq, at, accepted, kind, mac = r["seq"], r["at"], r["accepted"], r["kind"], r["stream_mac"]
+        plain = sealer.open(r["sealed"], attempt_ad(user, row.model_sha256, seq, at, accepted, kind, mac),
                             f"attempt {seq} of {user!r}")
         embedding, trace = unpack_attempt(plain)
         attempts.append(Attempt(bytes(mac), embedding, bool(accepted), trace, kind))
-    return row, History(LockState(row[1], row[2]), attempts)
+    return row, History(row.lock_state, attempts)

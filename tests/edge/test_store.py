@@ -14,7 +14,7 @@ import pytest
 from edge.errors import ConfigError, EnrolmentError, ReenrolmentNeeded, StoreError, TemplateIntegrityError, UnknownUser
 from edge.keys import load_keys
 from edge.lockout import LockoutPolicy, LockState
-from edge.store import Attempt, Judged, Store, check_user_id
+from edge.store import Attempt, Judged, LockedOut, Replayed, Scored, Store, Verdict, check_user_id
 
 SHA = "a" * 64
 TEMPLATES = [bytes([i] * 64) for i in range(1, 6)]
@@ -163,9 +163,9 @@ WORKER = textwrap.dedent("""
     from edge.store import Store
     store = Store(sys.argv[1], load_keys(sys.argv[2]))
     name = sys.argv[3]
-    from edge.store import Attempt, Judged
+    from edge.store import Attempt, Judged, Scored
     policy = LockoutPolicy(after=1000)
-    fail = lambda h: Judged(Attempt(b"m" * 32, bytes(64), False), policy.update(h.state, False, 0.0))
+    fail = lambda h: Judged(Attempt(b"m" * 32, bytes(64), False), policy.update(h.state, False, 0.0), Scored(False))
     for k in range(30):
         store.save_enrolment(f"{name}{k % 3}", "a" * 64, [bytes([k % 100 + 1] * 64)] * 5,
                              [bytes([k % 200]) * 32] * 5, {}, replace=True)
@@ -200,7 +200,8 @@ def judge_one(store, user="alice", accepted=False, now=1000.0, mac=None):
     """Record one judged attempt the way the verifier does (lockout moved with it)."""
     mac = mac or os.urandom(32)
     return store.judge(user, lambda h: Judged(Attempt(mac, bytes(64), accepted),
-                                              POLICY.update(h.state, accepted, now)), keep_accepted=200)
+                                              POLICY.update(h.state, accepted, now), Scored(accepted)),
+                       keep_accepted=200)
 
 
 def locked_out(store, user="alice"):
@@ -295,9 +296,27 @@ def test_history_keeps_enrolment_traces_and_bounded_attempts(store):
     assert kinds.count(("enrol", True)) == 5 and kinds.count(("verify", True)) == 30
     assert kinds.count(("verify", False)) == 30
     assert [a.trace for a in h.attempts if a.kind == "enrol"] == [b"T" * 10] * 5
-    for k in range(60):
+    for _ in range(60):
         judge_one(store)
     assert [(a.kind, a.accepted) for a in store.history("alice").attempts].count(("verify", False)) == 50
+
+
+def test_judge_hands_back_its_verdict_and_a_lockout_records_nothing(store):
+    enrol(store)
+    assert judge_one(store) == Scored(False)
+    before, generation = store.history("alice"), store.anchor.read()
+    assert store.judge("alice", lambda h: Judged(None, None, LockedOut(12.5)), keep_accepted=200) == LockedOut(12.5)
+    assert store.history("alice") == before and store.anchor.read() == generation
+    replayed = store.judge("alice", lambda h: Judged(Attempt(b"r" * 32, bytes(64), False),
+                                                     POLICY.update(h.state, False, 1000.0), Replayed("same stream")),
+                           keep_accepted=200)
+    match replayed:                                   # what the verifier does with it
+        case Replayed(why):
+            assert why == "same stream"
+        case _:
+            raise AssertionError(replayed)
+    assert store.lock_state("alice").failures == 2 and store.history("alice").attempts[0].stream_mac == b"r" * 32
+    assert isinstance(judge_one(store, accepted=True), Verdict)
 
 
 # --- damaged files -----------------------------------------------------------------------
@@ -370,7 +389,8 @@ def test_a_schema_1_store_is_migrated_and_sealed(tmp_path):
         db.execute("INSERT INTO meta VALUES ('schema', '1')")
         tid = "00112233"
         profile = json.dumps({"template_ids": [tid]}).encode()
-        db.execute("INSERT INTO users VALUES ('alice', ?, 1.0, ?, 3, 0)", (SHA, seal(profile, ad("profile", "alice", SHA))))
+        db.execute("INSERT INTO users VALUES ('alice', ?, 1.0, ?, 3, 0)",
+                   (SHA, seal(profile, ad("profile", "alice", SHA))))
         db.execute("INSERT INTO templates VALUES ('alice', ?, ?, ?)",
                    (tid, seal(TEMPLATES[0], ad("template", "alice", tid, SHA)), MACS[0]))
         for k in range(3):
@@ -414,7 +434,8 @@ def test_parallel_readers_and_writers_never_see_a_false_rollback(store, tmp_path
                 try:
                     mine.lock_state(user)
                     mine.judge(user, lambda h: Judged(Attempt(os.urandom(32), bytes(64), False),
-                                                      policy.update(h.state, False, 0.0)), keep_accepted=200)
+                                                      policy.update(h.state, False, 0.0), Scored(False)),
+                               keep_accepted=200)
                     mine.history(user)
                     mine.model_binding(SHA)
                 except TemplateIntegrityError as exc:

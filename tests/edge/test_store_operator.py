@@ -7,7 +7,7 @@ import pytest
 
 from edge.errors import TemplateIntegrityError
 from edge.lockout import LockState
-from edge.store import Attempt, Judged
+from edge.store import Attempt, Judged, Scored
 
 SHA = "a" * 64
 TEMPLATES = [bytes([i] * 64) for i in range(1, 6)]
@@ -26,7 +26,8 @@ def test_enrolled_model(store):
 
 def test_unlock_clears_failures_and_the_lock(store):
     enrol(store)
-    store.judge("alice", lambda history: Judged(Attempt(b"m" * 32, bytes(64), False), LockState(5, 2e9)), 50)
+    store.judge("alice", lambda history: Judged(Attempt(b"m" * 32, bytes(64), False), LockState(5, 2e9),
+                                                Scored(False)), 50)
     assert store.lock_state("alice") == LockState(5, 2e9)
     assert store.unlock("alice") == LockState(5, 2e9)      # what it was
     assert store.lock_state("alice") == LockState(0, 0.0)
