@@ -26,13 +26,15 @@ through the store's judging transaction (``edge.store.Replacement``).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
-from . import dtw as device_dtw
 from . import scores
+from .dtw import DtwConfig
 from .enrol import leave_one_out
 from .errors import ConfigError
 
@@ -48,7 +50,7 @@ class AdaptationPolicy:
     max_per_day: int = 3       # replacements per user in any 24 hours
     keep_enrolled: int = 2     # enrolment references never replaced (the most typical left)
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if not (np.isfinite(self.margin) and self.margin >= 0):
             raise ConfigError(f"adaptation margin {self.margin!r}: must be a finite number >= 0")
         if self.max_per_day < 0 or self.keep_enrolled < 0:
@@ -63,13 +65,19 @@ class Adaptation:
     typicality: tuple[float, ...]     # each old reference's leave-one-out score
     references: scores.References     # the new set, statistics recomputed
 
-    def log_entry(self, value: float) -> dict:
+    def log_entry(self, value: float) -> dict[str, Any]:
         """What the decision log keeps of it (no biometric data: an index and scores)."""
         return {"replaced": self.index, "replaced_typicality": round(self.typicality[self.index], 4),
                 "score": round(float(value), 4)}
 
+    def describe(self, value: float) -> str:
+        """The decision's word on it (``Decision.adapted``): which reference went, why, at what score."""
+        e = self.log_entry(value)
+        return (f"reference {e['replaced'] + 1} of {len(self.typicality)} replaced (typicality "
+                f"{e['replaced_typicality']:.3f}, least of those not kept) at score {e['score']:.3f}")
 
-def typicality(refs: scores.References, score: scores.Score) -> np.ndarray:
+
+def typicality(refs: scores.References, score: scores.Score) -> npt.NDArray[np.float64]:
     """Each reference's score against the others under the decision's own score.
 
     The decision's score, not a plain cosine, because "typical" must mean what
@@ -80,7 +88,7 @@ def typicality(refs: scores.References, score: scores.Score) -> np.ndarray:
     return leave_one_out(refs.embeddings, score, refs.sequences)
 
 
-def replaceable(typical: np.ndarray, originals: Sequence[bool], keep_enrolled: int) -> list[int]:
+def replaceable(typical: npt.NDArray[np.float64], originals: Sequence[bool], keep_enrolled: int) -> list[int]:
     """The indices that may go: all but the ``keep_enrolled`` most typical originals."""
     kept_originals = sorted((i for i, o in enumerate(originals) if o), key=lambda i: -typical[i])
     protected = set(kept_originals[:keep_enrolled])
@@ -90,7 +98,7 @@ def replaceable(typical: np.ndarray, originals: Sequence[bool], keep_enrolled: i
 def propose(policy: AdaptationPolicy, refs: scores.References, originals: Sequence[bool],
             probe: scores.Probe, score: scores.Score, threshold: float, value: float,
             recent: Sequence[float] = (), now: float = 0.0,
-            dtw: device_dtw.DtwConfig | None = None) -> Adaptation | None:
+            dtw: DtwConfig | None = None) -> Adaptation | None:
     """The replacement an accepted attempt scoring ``value`` earns, or None.
 
     ``originals[i]``: reference i is from the enrolment; ``recent``: the times
@@ -109,8 +117,27 @@ def propose(policy: AdaptationPolicy, refs: scores.References, originals: Sequen
     return Adaptation(index, tuple(float(v) for v in typical), replaced(refs, index, probe, dtw or score.dtw))
 
 
+def propose_for(policy: AdaptationPolicy, refs: scores.References, profile: Mapping[str, Any],
+                probe: scores.Probe, score: scores.Score, threshold: float, value: float, now: float,
+                dtw: DtwConfig | None = None) -> Adaptation | None:
+    """``propose`` for a user as the store keeps them: the profile's ``template_ids``
+    (the references, in order), ``enrolled_ids`` (those from the enrolment: all
+    of them until an adaptation) and ``adaptations`` (the times of earlier ones)."""
+    ids: list[str] = profile["template_ids"]
+    originals = set(profile.get("enrolled_ids", ids))
+    return propose(policy, refs, [t in originals for t in ids], probe, score, threshold, value,
+                   profile.get("adaptations", ()), now, dtw)
+
+
+def still_applies(seen: Mapping[str, Any] | None, proposed_on: Mapping[str, Any]) -> bool:
+    """A proposal made on the profile ``proposed_on`` still applies to ``seen`` (the profile
+    as the store's transaction sees it): the same references, the same adaptations."""
+    keys = ("template_ids", "adaptations")
+    return seen is not None and all(seen.get(k) == proposed_on.get(k) for k in keys)
+
+
 def replaced(refs: scores.References, index: int, probe: scores.Probe,
-             dtw: device_dtw.DtwConfig | None = None) -> scores.References:
+             dtw: DtwConfig | None = None) -> scores.References:
     """``refs`` with reference ``index`` replaced by ``probe``, statistics recomputed
     as enrolment computes them (``scores.reference_stats``)."""
     embeddings = np.array(refs.embeddings, copy=True)

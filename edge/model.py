@@ -25,15 +25,20 @@ import logging
 import os
 import sys
 import tempfile
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
+from firmware_bridge.errors import SigpadError
 from firmware_bridge.signature import Signature
 
 from .errors import BackendUnavailable, ManifestMismatch, ModelError
 from .manifest import Manifest, check_model_bytes, load_manifest
-from .preprocess import PREPROCESS_VERSION, preprocess
+from .preprocess import PREPROCESS_VERSION, PreprocessConfig, preprocess, preprocess_many
+from .settings import Settings
 
 MODELS_DIR = Path(__file__).resolve().parent / "models"
 BACKENDS = ("litert", "tflite", "tensorflow")
@@ -42,7 +47,7 @@ log = logging.getLogger("sigpad.model")
 
 
 @contextlib.contextmanager
-def _native_stderr_to_log():
+def _native_stderr_to_log() -> Iterator[None]:
     """Catch what native code writes to fd 2 meanwhile; log it, less the benign lines."""
     try:
         sys.stderr.flush()
@@ -102,8 +107,39 @@ def resolve_model_dir(path: str | Path, has_pressure: bool = True) -> Path:
                      f"{pad} pressure; this models root only has {', '.join(found)}")
 
 
-def interpreter_class(backend: str | None = None):
-    """(Interpreter class, backend name) of the first usable backend."""
+def model_dir_of(settings: Settings, has_pressure: bool = True) -> Path:
+    """The model for a pad with (or without) pressure: the configured one
+    (a models root gives the pad's kind), else the shipped one."""
+    if settings.model is None:
+        return shipped_model_dir(has_pressure)
+    return resolve_model_dir(settings.model, has_pressure)
+
+
+def model_sha_of(settings: Settings, has_pressure: bool = True) -> str:
+    """The sha256 (as its manifest says) of the model ``model_dir_of`` gives;
+    ``SigpadError`` (``ModelError``, ``ManifestMismatch``) when there is none."""
+    return load_manifest(model_dir_of(settings, has_pressure) / "manifest.json").sha256
+
+
+def current_model_shas(settings: Settings) -> set[str]:
+    """The sha256 of each model a pad could use (with and without pressure).
+
+    A user enrolled on a pad without pressure has templates from that kind's
+    model: only a sha that neither kind uses any more means re-enrolment. A
+    kind whose model is missing adds none.
+    """
+    shas = set()
+    for has_pressure in (True, False):
+        try:
+            shas.add(model_sha_of(settings, has_pressure))
+        except SigpadError:
+            pass  # that kind is missing: listing still works, its users look stale
+    return shas
+
+
+def interpreter_class(backend: str | None = None) -> tuple[Any, str]:
+    """(Interpreter class, backend name) of the first usable backend (the backends
+    ship no type information: the class is ``Any``)."""
     names = BACKENDS if backend is None else (backend,)
     reasons = []
     for name in names:
@@ -115,7 +151,7 @@ def interpreter_class(backend: str | None = None):
                              + ". Install one with: pip install 'sigpad[edge]'")
 
 
-def _import_backend(name: str):
+def _import_backend(name: str) -> Any:
     if name == "litert":
         module = "ai_edge_litert.interpreter"
     elif name == "tflite":
@@ -158,7 +194,7 @@ class Encoder:
         self._check_against_manifest()
 
     @property
-    def preprocessing(self):
+    def preprocessing(self) -> PreprocessConfig:
         return self.manifest.preprocessing
 
     def _check_against_manifest(self) -> None:
@@ -180,27 +216,28 @@ class Encoder:
         if problems:
             raise ManifestMismatch(f"{self.model_path}: " + "; ".join(problems))
 
-    def embed_inputs(self, x: np.ndarray) -> np.ndarray:
+    def embed_inputs(self, x: npt.ArrayLike) -> npt.NDArray[np.float32]:
         """Unit embeddings (float32, shape (n, dim)) of preprocessed inputs (n, length, channels)."""
-        x = np.asarray(x, dtype=np.float32)
-        if x.ndim == 2:
-            x = x[None]
+        inputs = np.asarray(x, dtype=np.float32)
+        if inputs.ndim == 2:
+            inputs = inputs[None]
         scale, zero = self._inp["quantization"]
-        q = x / scale  # in place from here: same values as the one-liner, fewer temporaries
+        q = inputs / scale  # in place from here: same values as the one-liner, fewer temporaries
         np.round(q, out=q)
         q += zero
         np.clip(q, -128, 127, out=q)
-        q = q.astype(np.int8)
-        self._resize(len(q))
-        self._interp.set_tensor(self._inp["index"], q)
+        quantized = q.astype(np.int8)
+        self._resize(len(quantized))
+        self._interp.set_tensor(self._inp["index"], quantized)
         self._interp.invoke()
         raw = self._interp.get_tensor(self._out["index"])
         out_scale, out_zero = self._out["quantization"]
-        emb = raw.astype(np.float32)
+        emb: npt.NDArray[np.float32] = raw.astype(np.float32)
         emb -= out_zero
         emb *= out_scale
         norms = np.linalg.norm(emb, axis=1, keepdims=True)
-        return emb / np.maximum(norms, 1e-12)
+        unit: npt.NDArray[np.float32] = emb / np.maximum(norms, 1e-12)
+        return unit
 
     def _resize(self, n: int) -> None:
         # Batching speeds evaluation up; the device always runs batch 1.
@@ -214,13 +251,13 @@ class Encoder:
             raise ModelError(f"{self.model_path}: cannot run a batch of {n}: {exc}") from exc
         self._batch = n
 
-    def embed(self, sig: Signature) -> np.ndarray:
+    def embed(self, sig: Signature) -> npt.NDArray[np.float32]:
         """Unit embedding (float32, shape (dim,)) of one signature."""
-        return self.embed_inputs(preprocess(sig, self.preprocessing))[0]
+        one: npt.NDArray[np.float32] = self.embed_inputs(preprocess(sig, self.preprocessing))[0]
+        return one
 
-    def embed_many(self, sigs, batch: int = 64) -> np.ndarray:
-        from .preprocess import preprocess_many
-        sigs = list(sigs)
-        out = [self.embed_inputs(preprocess_many(sigs[i:i + batch], self.preprocessing))
-               for i in range(0, len(sigs), batch)]
+    def embed_many(self, sigs: Iterable[Signature], batch: int = 64) -> npt.NDArray[np.float32]:
+        signatures = list(sigs)
+        out = [self.embed_inputs(preprocess_many(signatures[i:i + batch], self.preprocessing))
+               for i in range(0, len(signatures), batch)]
         return np.concatenate(out) if out else np.zeros((0, self.manifest.embedding_dim), np.float32)

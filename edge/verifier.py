@@ -22,43 +22,72 @@ so a caller that only looks at ``accepted`` is safe. What it does, in order:
    the user's least typical reference (``edge.adaptation``; ``[adaptation]``
    settings): never after a replay match, bounded, and said in the decision.
 
-A capture the pad refused (``Verifier.refused``) is a rejection too, but not
-a judged one: it is not recorded and does not count toward the lockout - a
-damaged capture (line noise) is ``damaged-capture``, "sign again".
+A capture the pad refused (``Verifier.reject_refused_capture``) is a rejection
+too, but not a judged one: it is not recorded and does not count toward the
+lockout - a damaged capture (line noise) is ``damaged-capture``, "sign again".
+So is an attempt that brought no signature at all (the capture failed, the
+file was unreadable: ``Verifier.reject_without_signature``).
 
 Every decision is logged as one ``key=value`` line (user, accepted, reason,
 score, latency, pad; the fields also ride on the record as ``sigpad`` for
 a journald handler) and kept in the user's history (``Store.history``).
-``refusal`` runs steps 1-2 alone, so a front end can say "unknown user" or
-"locked out" before asking anyone to sign.
+``refuse_before_signing`` runs steps 1-2 alone, so a front end can say
+"unknown user" or "locked out" before asking anyone to sign.
+
+The names: ``reject_*`` and ``refuse_*`` give a decision that is logged and
+kept; ``_rejection`` and ``_locked_out`` only build one (a ``Decision`` value).
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from firmware_bridge.capture import DAMAGED, Refusal
 from firmware_bridge.errors import SignatureError, SigpadError
 from firmware_bridge.signature import Signature, check_usable
 
-from . import adaptation, replay, scores
-from . import dtw as device_dtw
+from . import adaptation, dtw, replay, scores
 from . import enrol as enrolment
 from .decision import SETUP_PROBLEMS, Decision, Reason, logfmt, reason_for
 from .errors import AlreadyEnrolled, ConfigError, EnrolmentError, ReenrolmentNeeded, StoreMissing, WrongPadKind
 from .keys import load_keys
-from .manifest import binding, check_binding, load_manifest
-from .model import Encoder, model_kind, resolve_model_dir, shipped_model_dir
+from .manifest import binding, check_binding
+from .model import Encoder, model_dir_of, model_kind, model_sha_of
 from .settings import Settings
-from .store import Attempt, Enrolled, History, Judged, Replacement, Store, check_user_id
+from .store import (
+    Attempt,
+    Enrolled,
+    History,
+    Judged,
+    LockedOut,
+    Replacement,
+    Replayed,
+    Scored,
+    Store,
+    Verdict,
+    check_user_id,
+)
 from .templates import dequantize, dequantize_many, pack, quantize, split
 
+__all__ = ["Verifier", "model_dir_of", "open_store", "open_verifier"]   # model_dir_of: edge.model's
+
 log = logging.getLogger("sigpad")
+
+
+@dataclass(frozen=True)
+class _Proposal:
+    """What an accept of an attempt would adapt: the template replacement the store
+    makes, and the decision's word on it (``edge.adaptation.Adaptation.describe``)."""
+
+    replacement: Replacement
+    described: str
 
 
 @dataclass(frozen=True)
@@ -71,14 +100,15 @@ class _Attempted:
     mac: bytes
     template: bytes
     path: replay.Trace | None      # only for an attempt that would be accepted
-    adaptation: adaptation.Adaptation | None = None   # what an accept would replace (``_proposal``)
-    replacement: Replacement | None = None
+    proposal: _Proposal | None = None   # what an accept would replace (``_proposal``)
 
 
 class Verifier:
     """Enrolment and verification for one model and one store."""
 
-    def __init__(self, encoder: Encoder, store: Store, config: Settings = Settings(), clock=time.time):
+    def __init__(self, encoder: Encoder, store: Store, config: Settings | None = None,
+                 clock: Callable[[], float] = time.time):
+        config = Settings() if config is None else config
         self.encoder, self.store, self.config, self.clock = encoder, store, config, clock
         manifest = encoder.manifest
         self.model_sha = manifest.sha256
@@ -119,7 +149,7 @@ class Verifier:
     def __enter__(self) -> Verifier:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     # --- enrolment ----------------------------------------------------------------
@@ -181,59 +211,63 @@ class Verifier:
         try:
             decision = self._verify(user, sig, t0)
         except Exception as exc:  # fail closed: whatever went wrong, it is not an accept
-            decision = self._reject(user, reason_for(exc), str(exc), t0)
+            decision = self._rejection(user, reason_for(exc), str(exc), t0)
             if decision.reason == Reason.ERROR and not isinstance(exc, SigpadError):
                 log.exception("verify %s failed", user)  # a bug, not a state: the traceback helps
-        return self._decided(decision, sig.source)
+        return self._logged(decision, sig.source)
 
-    def refusal(self, user: str) -> Decision | None:
+    def refuse_before_signing(self, user: str) -> Decision | None:
         """The rejection any signature of ``user`` would get (invalid id, locked out, unknown,
-        enrolled with another model or pad kind), or None: ask this before anyone signs."""
+        enrolled with another model or pad kind), logged and kept, or None: ask this
+        before anyone signs."""
         t0 = time.perf_counter()
         try:
             check_user_id(user)
-            refused = self._locked_out(user, self.clock(), t0)
+            refused = self._lockout_rejection(user, self.clock(), t0)
             if refused is None:
                 self._load(user)
                 return None
         except Exception as exc:
-            refused = self._reject(user, reason_for(exc), str(exc), t0)
-        return self._decided(refused, "")
+            refused = self._rejection(user, reason_for(exc), str(exc), t0)
+        return self._logged(refused, "")
 
-    def reject(self, user: str, reason: str, detail: str, t0: float | None = None,
-               score_value: float | None = None, pad: str = "") -> Decision:
-        """A rejecting decision for callers whose capture failed before verify (logged and kept)."""
-        return self._decided(self._reject(user, reason, detail, t0, score_value), pad)
+    def reject_without_signature(self, user: str, reason: str, detail: str, pad: str = "") -> Decision:
+        """The decision on an attempt that brought no signature to judge (the capture
+        failed, the file was unreadable): not judged, not counted; logged and kept."""
+        return self._logged(self._rejection(user, reason, detail), pad)
 
-    def refused(self, user: str, refusal: Refusal, pad: str = "") -> Decision:
-        """The decision on a capture the pad refused: not judged, not counted."""
+    def reject_refused_capture(self, user: str, refusal: Refusal, pad: str = "") -> Decision:
+        """The decision on a capture the pad refused: not judged, not counted; logged and kept."""
         if refusal.kind == DAMAGED:
-            return self._decided(Decision(user, False, None, self.threshold, Reason.DAMAGED, 0.0,
-                                          refusal.reason, self.score_name, refusal.damage), pad)
-        return self.reject(user, Reason.CAPTURE, refusal.reason, pad=pad)
+            return self._logged(Decision(user, False, None, self.threshold, Reason.DAMAGED, 0.0,
+                                         refusal.reason, self.score_name, refusal.damage), pad)
+        return self.reject_without_signature(user, Reason.CAPTURE, refusal.reason, pad=pad)
 
-    def _reject(self, user: str, reason: str, detail: str, t0: float | None = None,
-                score_value: float | None = None) -> Decision:
+    def _rejection(self, user: str, reason: str, detail: str, t0: float | None = None,
+                   score_value: float | None = None) -> Decision:
+        """A rejecting decision (a value: not logged, not kept)."""
         latency = 0.0 if t0 is None else (time.perf_counter() - t0) * 1000
         return Decision(user, False, score_value, self.threshold, reason, latency, detail, self.score_name)
 
-    def _decided(self, d: Decision, pad: str) -> Decision:
+    def _logged(self, d: Decision, pad: str) -> Decision:
         """Log one line for the decision and keep it in the user's history."""
         fields = d.log_fields(pad)
         level = logging.WARNING if d.reason in SETUP_PROBLEMS else logging.INFO
         log.log(level, "decision %s", logfmt(fields), extra={"sigpad": fields})
-        entry = {k: fields[k] for k in ("accepted", "reason", "score", "latency_ms", "pad", "adapted") if k in fields}
+        kept = ("accepted", "reason", "score", "latency_ms", "pad", "adapted")
+        entry: dict[str, Any] = {k: fields[k] for k in kept if k in fields}
         try:
             self.store.log_decision(d.user, self.clock(), entry)
         except Exception as exc:  # the history informs the operator; the decision stands
             log.warning("history of %s not kept: %s", d.user, exc)
         return d
 
-    def _locked_out(self, user: str, now: float, t0: float) -> Decision | None:
+    def _lockout_rejection(self, user: str, now: float, t0: float) -> Decision | None:
+        """The rejection of a locked-out user (None: not locked out)."""
         remaining = self.lockout.remaining_s(self.store.lock_state(user), now)
-        return self._locked(user, remaining, t0) if remaining > 0 else None
+        return self._locked_out(user, remaining, t0) if remaining > 0 else None
 
-    def _load(self, user: str):
+    def _load(self, user: str) -> Enrolled:
         """The user's enrolment for this model; a user enrolled on the other pad kind is told so."""
         try:
             return self.store.load(user, self.model_sha)
@@ -248,7 +282,7 @@ class Verifier:
     def _verify(self, user: str, sig: Signature, t0: float) -> Decision:
         check_user_id(user)
         now = self.clock()
-        refused = self._locked_out(user, now, t0)
+        refused = self._lockout_rejection(user, now, t0)
         if refused is not None:
             return refused
         enrolled = self._load(user)
@@ -262,25 +296,30 @@ class Verifier:
         mac = replay.stream_mac(self.store.mac_key, sig)
         attempted = _Attempted(enrolled, refs, value, mac, template,
                                replay.trace(sig) if value >= self.threshold else None,
-                               *self._proposal(enrolled, refs, sig, template, mac, value, now))
-        outcome = self.store.judge(user, lambda history: self._judge(history, attempted, now),
+                               self._proposal(enrolled, refs, sig, template, mac, value, now))
+        verdict = self.store.judge(user, lambda history: self._judge(history, attempted, now),
                                    self.config.replay_history)
-        if outcome[0] == "locked":
-            return self._locked(user, outcome[1], t0)
-        replayed, accepted, adapted = outcome
-        if replayed is not None:
-            return self._reject(user, Reason.REPLAY, replayed, t0, value)
-        reason = Reason.MATCH if accepted else Reason.NO_MATCH
-        detail = "" if accepted else f"score {value:.3f} below threshold {self.threshold:.3f}"
-        latency = (time.perf_counter() - t0) * 1000
-        return Decision(user, accepted, value, self.threshold, reason, latency, detail, self.score_name,
-                        adapted=adapted)
+        return self._decision(user, verdict, value, t0)
+
+    def _decision(self, user: str, verdict: Verdict, value: float, t0: float) -> Decision:
+        """The decision the store's verdict on an attempt scoring ``value`` means."""
+        match verdict:
+            case LockedOut(remaining_s):
+                return self._locked_out(user, remaining_s, t0)
+            case Replayed(why):
+                return self._rejection(user, Reason.REPLAY, why, t0, value)
+            case Scored(accepted, adapted):
+                reason = Reason.MATCH if accepted else Reason.NO_MATCH
+                detail = "" if accepted else f"score {value:.3f} below threshold {self.threshold:.3f}"
+                latency = (time.perf_counter() - t0) * 1000
+                return Decision(user, accepted, value, self.threshold, reason, latency, detail, self.score_name,
+                                adapted=adapted)
 
     def _judge(self, history: History, a: _Attempted, now: float) -> Judged:
         """Inside the store's transaction: lockout, replay, verdict, what to record."""
         remaining = self.lockout.remaining_s(history.state, now)
         if remaining > 0:            # a parallel attempt locked the user meanwhile
-            return Judged(None, None, ("locked", remaining))
+            return Judged(None, None, LockedOut(remaining))
         replayed = replay.check(a.mac, dequantize(a.template), a.refs.embeddings, a.enrolled.stream_macs,
                                 history.attempts, self.config.replay_cosine, a.path)
         accepted = replayed is None and a.value >= self.threshold
@@ -288,75 +327,54 @@ class Verifier:
         # Adapt only on an accept (so nothing matched a replay: no stream MAC, embedding
         # or path), and only if the references are still those the proposal was made on
         # and the daily bound still holds (a parallel attempt may have adapted meanwhile).
-        adapt = accepted and a.replacement is not None and _unchanged(history.profile, a.enrolled.profile)
-        adapted = _adapted_entry(a) if adapt else ""
-        return Judged(kept, self.lockout.update(history.state, accepted, now), (replayed, accepted, adapted),
-                      a.replacement if adapt else None)
+        adapt = a.proposal if accepted and adaptation.still_applies(history.profile, a.enrolled.profile) else None
+        verdict: Verdict = Replayed(replayed) if replayed is not None else \
+            Scored(accepted, "" if adapt is None else adapt.described)
+        return Judged(kept, self.lockout.update(history.state, accepted, now), verdict,
+                      None if adapt is None else adapt.replacement)
 
-    def _locked(self, user: str, remaining: float, t0: float) -> Decision:
-        return self._reject(user, Reason.LOCKED_OUT,
-                            f"too many failed attempts; locked for {remaining:.0f} s more", t0)
+    def _locked_out(self, user: str, remaining_s: float, t0: float) -> Decision:
+        """The rejection of a user locked out for ``remaining_s`` more (a value)."""
+        return self._rejection(user, Reason.LOCKED_OUT,
+                               f"too many failed attempts; locked for {remaining_s:.0f} s more", t0)
 
     def _proposal(self, enrolled: Enrolled, refs: scores.References, sig: Signature, template: bytes,
-                  mac: bytes, value: float, now: float):
-        """(adaptation, store replacement) an accept of this attempt would bring, or (None, None):
-        the pure choice is ``edge.adaptation.propose``'s; the blob is packed as enrolment packs it."""
+                  mac: bytes, value: float, now: float) -> _Proposal | None:
+        """The adaptation an accept of this attempt would bring, or None: the pure choice
+        is ``edge.adaptation.propose``'s; the blob is packed as enrolment packs it."""
         policy = self.config.adaptation
         if not policy.enabled or not value >= self.threshold + policy.margin:  # a NaN never adapts
-            return None, None
+            return None
         cfg = self.stored_dtw
-        sequence = device_dtw.sequence(sig, cfg) if cfg else b""
-        probe = scores.Probe(dequantize(template), device_dtw.unpack(sequence, cfg) if cfg else None)
-        ids = enrolled.profile["template_ids"]
-        originals = set(enrolled.profile.get("enrolled_ids", ids))
-        proposed = adaptation.propose(policy, refs, [t in originals for t in ids], probe, self.scorer,
-                                      self.threshold, value, enrolled.profile.get("adaptations", ()), now, cfg)
-        if proposed is None:
-            return None, None
-        return proposed, Replacement(proposed.index, pack(template, sequence), mac,
-                                     dict(proposed.references.stats), now)
+        sequence = dtw.sequence(sig, cfg) if cfg else b""
+        probe = scores.Probe(dequantize(template), dtw.unpack(sequence, cfg) if cfg else None)
+        chosen = adaptation.propose_for(policy, refs, enrolled.profile, probe, self.scorer, self.threshold,
+                                        value, now, cfg)
+        if chosen is None:
+            return None
+        return _Proposal(Replacement(chosen.index, pack(template, sequence), mac, dict(chosen.references.stats), now),
+                         chosen.describe(value))
 
-    def _references(self, enrolled) -> scores.References:
+    def _references(self, enrolled: Enrolled) -> scores.References:
         """The user's stored references, split into embeddings and DTW sequences."""
         cfg = self.stored_dtw
         parts = [split(blob, self.dim, cfg.sequence_bytes if cfg else 0) for blob in enrolled.templates]
         embeddings = dequantize_many([e for e, _ in parts], self.dim)
-        seqs = np.stack([device_dtw.unpack(q, cfg) for _, q in parts]) if cfg else None
+        seqs = np.stack([dtw.unpack(q, cfg) for _, q in parts]) if cfg else None
         return scores.References(embeddings, enrolled.profile, seqs)
 
-    def _sequence(self, sig: Signature) -> np.ndarray | None:
+    def _sequence(self, sig: Signature) -> npt.NDArray[np.float64] | None:
         """The probe's DTW sequence, int8 like the stored ones, where the score needs it."""
         cfg = self.scorer.dtw
-        return device_dtw.quantized(sig, cfg) if cfg else None
-
-
-def _unchanged(now: dict | None, loaded: dict) -> bool:
-    """The user's references and adaptations as the judge sees them are those loaded."""
-    keys = ("template_ids", "adaptations")
-    return now is not None and all(now.get(k) == loaded.get(k) for k in keys)
-
-
-def _adapted_entry(a: _Attempted) -> str:
-    """The decision log's word on an adaptation: which reference went, why, at what score."""
-    e = a.adaptation.log_entry(a.value)
-    return (f"reference {e['replaced'] + 1} of {len(a.refs.embeddings)} replaced (typicality "
-            f"{e['replaced_typicality']:.3f}, least of those not kept) at score {e['score']:.3f}")
+        return dtw.quantized(sig, cfg) if cfg else None
 
 
 def _other_kind_sha(config: Settings, has_pressure: bool) -> str | None:
     """The sha256 of the model a pad of the other kind would use (None: there is none)."""
     try:
-        return load_manifest(model_dir_of(config, not has_pressure) / "manifest.json").sha256
+        return model_sha_of(config, not has_pressure)
     except Exception:  # no such model: then no one can be enrolled on it
         return None
-
-
-def model_dir_of(config: Settings, has_pressure: bool = True) -> Path:
-    """The model for a pad with (or without) pressure: the configured one
-    (a models root gives the pad's kind), else the shipped one."""
-    if config.model is None:
-        return shipped_model_dir(has_pressure)
-    return resolve_model_dir(config.model, has_pressure)
 
 
 def open_store(config: Settings, service: bool = False, create: bool = True) -> Store:

@@ -124,8 +124,8 @@ def _verify_file(args, cfg: Config, path: Path) -> int:
     has_pressure = sig.has_pressure if sig is not None else True
     with open_verifier(cfg, has_pressure=has_pressure, create=False) as v:
         if problem is not None:
-            return show_decision(args, v.reject(args.user, Reason.BAD_SIGNATURE, str(problem),
-                                                pad=str(path)), in_use(v))
+            return show_decision(args, v.reject_without_signature(args.user, Reason.BAD_SIGNATURE,
+                                                                  str(problem), pad=str(path)), in_use(v))
         return show_decision(args, v.verify(args.user, sig), in_use(v))
 
 

@@ -179,7 +179,7 @@ def verify_from_pad(verifier, source: PadSource, user: str, timeout_s: float,
     A user who cannot be verified (unknown, locked out, other model or pad
     kind) is refused before ``say("sign now")`` asks anyone to sign.
     """
-    refused = verifier.refusal(user)
+    refused = verifier.refuse_before_signing(user)
     if refused is not None:
         return refused
     if say is not None:
@@ -187,7 +187,7 @@ def verify_from_pad(verifier, source: PadSource, user: str, timeout_s: float,
     try:
         item = source.next(timeout_s)
     except CaptureError as exc:
-        return verifier.reject(user, reason_for(exc), str(exc), pad=source.name)
+        return verifier.reject_without_signature(user, reason_for(exc), str(exc), pad=source.name)
     if isinstance(item, Refusal):   # not judged: too short, unplugged, damaged by line noise
-        return verifier.refused(user, item, pad=source.name)
+        return verifier.reject_refused_capture(user, item, pad=source.name)
     return verifier.verify(user, item)

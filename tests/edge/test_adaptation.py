@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from edge import scores
-from edge.adaptation import DAY_S, AdaptationPolicy, propose, replaceable, typicality
+from edge.adaptation import DAY_S, AdaptationPolicy, propose, propose_for, replaceable, still_applies, typicality
 from edge.errors import ConfigError
 
 E = np.array([[1.0, 0.0], [0.6, 0.8], [0.8, 0.6]])
@@ -83,3 +83,23 @@ def test_policy_limits_are_checked():
     for bad in ({"margin": -0.1}, {"margin": float("nan")}, {"max_per_day": -1}, {"keep_enrolled": -1}):
         with pytest.raises(ConfigError):
             AdaptationPolicy(**bad)
+
+
+def test_a_stored_profile_says_which_references_are_originals_and_when_adaptations_were():
+    ids = ["a", "b", "c"]
+    fresh = {"template_ids": ids}                                  # as enrolment stores it
+    assert propose_for(ON, REFS, fresh, P, MEAN, 0.7, VALUE, now=0.0).index == 0
+    adapted = {"template_ids": ids, "enrolled_ids": ["a"], "adaptations": [DAY_S]}
+    assert propose_for(ON, REFS, adapted, P, MEAN, 0.7, VALUE, now=DAY_S + 1).index == 1   # e1 the last original
+    full = {**adapted, "adaptations": [DAY_S, DAY_S + 1]}
+    assert propose_for(ON, REFS, full, P, MEAN, 0.7, VALUE, now=DAY_S + 2) is None        # 2 today: full
+
+
+def test_the_decision_says_which_reference_went_and_a_proposal_needs_the_same_profile():
+    assert _propose().describe(VALUE) == ("reference 1 of 3 replaced (typicality 0.700, least of those "
+                                          "not kept) at score 0.899")
+    loaded = {"template_ids": ["a", "b"], "loo_mean": 0.9}
+    assert still_applies({"template_ids": ["a", "b"], "loo_mean": 0.8}, loaded)   # statistics are no matter
+    assert not still_applies({"template_ids": ["x", "b"]}, loaded)                # adapted meanwhile
+    assert not still_applies({**loaded, "adaptations": [1.0]}, loaded)
+    assert not still_applies(None, loaded)

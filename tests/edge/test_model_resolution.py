@@ -15,7 +15,7 @@ from edge_cases import model_dir_for
 
 from edge.app.cli import main
 from edge.errors import ModelError
-from edge.model import KINDS
+from edge.model import KINDS, current_model_shas, model_sha_of
 from edge.settings import Settings
 from edge.verifier import model_dir_of, open_verifier
 
@@ -56,6 +56,21 @@ def test_a_model_directory_or_file_serves_every_pad(tmp_path):
         assert model_dir_of(Settings(model=one), has_pressure) == one
         assert model_dir_of(Settings(model=one / "encoder_int8.tflite"), has_pressure) == one
     assert model_dir_of(Settings(), False) == model_dir_for(False)  # unconfigured: the shipped one
+
+
+def test_the_current_model_shas_are_those_of_each_kind_present(tmp_path):
+    root = models_root(tmp_path)
+    assert current_model_shas(Settings(model=root)) == {manifest(root / kind)["sha256"] for kind in KINDS}
+    assert model_sha_of(Settings(model=root), False) == manifest(root / "no_pressure")["sha256"]
+    one = root / "pressure"                                      # one model serves both kinds
+    assert current_model_shas(Settings(model=one)) == {manifest(one)["sha256"]}
+    (tmp_path / "half").mkdir()
+    half = models_root(tmp_path / "half", kinds=("pressure",))   # a missing kind adds none
+    assert current_model_shas(Settings(model=half)) == {manifest(half / "pressure")["sha256"]}
+    with pytest.raises(ModelError, match="no no_pressure model"):
+        model_sha_of(Settings(model=half), False)
+    assert current_model_shas(Settings(model=tmp_path / "nowhere")) == set()
+    assert current_model_shas(Settings()) == {manifest(model_dir_for(p))["sha256"] for p in (True, False)}
 
 
 @pytest.mark.parametrize("present", ["pressure", "no_pressure"])

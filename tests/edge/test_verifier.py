@@ -11,6 +11,7 @@ from edge.errors import ManifestMismatch, ModelError
 from edge.model import Encoder
 from edge.settings import Settings
 from edge.verifier import Verifier, open_verifier
+from firmware_bridge.capture import Refusal
 from firmware_bridge.signature import Signature
 
 pytestmark = pytest.mark.data
@@ -253,7 +254,6 @@ def _over_isdv4(s: Signature, ber: float, rng) -> "Signature | Refusal":
 def test_line_noise_gives_damaged_captures_and_never_a_lockout(make_verifier, sig):
     # The issue: at a bit error rate of 1e-3 rejections were ordinary no-matches,
     # counted toward the lockout. Genuine SVC2004 signatures sent as ISDV4 bytes.
-    from firmware_bridge.capture import Refusal
     v = make_verifier(lockout_after=5)
     v.enrol("u1", [sig(1, s) for s in range(1, 6)])
     clean = _over_isdv4(sig(1, 8), 0.0, np.random.default_rng(0))
@@ -262,7 +262,7 @@ def test_line_noise_gives_damaged_captures_and_never_a_lockout(make_verifier, si
     decisions = []
     for n in range(6, 21):
         got = _over_isdv4(sig(1, n), 1e-3, rng)
-        decisions.append(v.refused("u1", got) if isinstance(got, Refusal) else v.verify("u1", got))
+        decisions.append(v.reject_refused_capture("u1", got) if isinstance(got, Refusal) else v.verify("u1", got))
     damaged = [d for d in decisions if d.reason == "damaged-capture"]
     judged = [d for d in decisions if d.reason != "damaged-capture"]
     assert len(damaged) >= 10 and all(not d.accepted and d.damage for d in damaged)   # 12 of 15 with this seed

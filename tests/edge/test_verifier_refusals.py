@@ -20,11 +20,11 @@ def without_pressure(s: Signature) -> Signature:
 
 def test_refusal_before_signing(make_verifier, sig):
     v = make_verifier(lockout_after=1)
-    assert v.refusal("alice").reason == "unknown-user"
+    assert v.refuse_before_signing("alice").reason == "unknown-user"
     v.enrol("alice", [sig(1, s) for s in range(1, 6)])
-    assert v.refusal("alice") is None
+    assert v.refuse_before_signing("alice") is None
     assert v.verify("alice", sig(2, 1)).reason == "no-match"  # one failure: locked
-    refused = v.refusal("alice")
+    refused = v.refuse_before_signing("alice")
     assert (refused.accepted, refused.reason) == (False, "locked-out") and "locked for" in refused.detail
 
 
@@ -48,7 +48,7 @@ def test_the_other_pad_kind_is_named_as_the_cause(tmp_path, sig, enrolled_with, 
     with open_verifier(cfg, has_pressure=signs_with) as v:
         d = v.verify("alice", pad(sig(1, 8), signs_with))
         assert (d.accepted, d.reason) == (False, "wrong-pad-kind") and words in d.detail
-        assert v.refusal("alice").reason == "wrong-pad-kind"   # and before anyone signs
+        assert v.refuse_before_signing("alice").reason == "wrong-pad-kind"   # and before anyone signs
 
 
 def test_a_model_that_is_neither_kind_is_still_reenrolment(sig, store, encoder):
@@ -63,7 +63,7 @@ def test_one_structured_log_line_and_history_entry_per_decision(make_verifier, s
     v.enrol("alice", [sig(1, s) for s in range(1, 6)])
     with caplog.at_level(logging.INFO, logger="sigpad"):
         d = v.verify("alice", sig(1, 8))
-        v.reject("alice", "capture-failed", "nobody signed", pad="sigpad:/dev/x")
+        v.reject_without_signature("alice", "capture-failed", "nobody signed", pad="sigpad:/dev/x")
         v.verify("bob", sig(1, 8))
     lines = [r for r in caplog.records if r.getMessage().startswith("decision ")]
     assert len(lines) == 3
