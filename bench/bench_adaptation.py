@@ -88,8 +88,7 @@ def fold_threshold(fusion, k: int) -> float:
 
 def load_fold(model_dir: Path, folder: Path, users, params: dict, threshold: float) -> Fold:
     """Every signature of ``users`` as the device sees it: the fold model's embedding and the int8 DTW sequence."""
-    from edge import dtw as device_dtw
-    from edge import scores
+    from edge import dtw, scores
     from edge.model import Encoder
     from firmware_bridge import svc2004
     from trainer.evaluation.evaluate import load_signatures
@@ -100,7 +99,7 @@ def load_fold(model_dir: Path, folder: Path, users, params: dict, threshold: flo
     score = scores.get("fused").configured(params)
     keys = list(sigs)
     embeddings = Encoder(model_dir).embed_many([sigs[k] for k in keys])
-    probes = {k: scores.Probe(e, device_dtw.quantized(sigs[k], score.dtw)) for k, e in zip(keys, embeddings)}
+    probes = {k: scores.Probe(e, dtw.quantized(sigs[k], score.dtw)) for k, e in zip(keys, embeddings)}
     random = {t.user: t.random for t in make_session_trials(index)}
     return Fold(probes, score, threshold, random)
 

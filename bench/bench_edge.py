@@ -90,7 +90,7 @@ def model_latency(encoder: Encoder, data: dict, n: int, score=None) -> tuple[lis
     """(per-decision ms, the (refs, test) pairs used) for preprocess + invoke +
     the decision's score (with its DTW sequence where it has one), against 5
     references stored as at enrolment (int8 embeddings and sequences)."""
-    from edge import dtw as device_dtw
+    from edge import dtw
     from edge.scores import Probe, References, reference_stats
 
     score = score or encoder.manifest.decision_score()
@@ -107,12 +107,12 @@ def model_latency(encoder: Encoder, data: dict, n: int, score=None) -> tuple[lis
         key = id(refs[0])
         if key not in cache:  # enrolment happens once, before: templates are stored int8
             emb = dequantize_many([quantize(e) for e in encoder.embed_many(refs)])
-            seqs = np.stack([device_dtw.quantized(r, cfg) for r in refs]) if cfg else None
+            seqs = np.stack([dtw.quantized(r, cfg) for r in refs]) if cfg else None
             cache[key] = References(emb, reference_stats(emb, seqs, cfg), seqs)
         t0 = time.perf_counter_ns()
         x = preprocess(test, encoder.preprocessing)
         e = encoder.embed_inputs(x)[0]
-        seq = device_dtw.quantized(test, cfg) if cfg else None
+        seq = dtw.quantized(test, cfg) if cfg else None
         score(cache[key], Probe(e, seq))
         times.append((time.perf_counter_ns() - t0) / 1e6)
     return times, pairs

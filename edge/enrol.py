@@ -13,13 +13,15 @@ same embedding) are refused: they would make a replay look like a template.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from firmware_bridge.signature import Signature
 
-from . import dtw as device_dtw
-from . import scores
+from . import dtw, scores
+from .dtw import DtwConfig
 from .errors import EnrolmentError
 from .replay import stream_mac
 from .templates import dequantize_many, pack, quantize
@@ -29,7 +31,7 @@ from .templates import dequantize_many, pack, quantize
 class Enrolment:
     templates: list[bytes]
     stream_macs: list[bytes]
-    stats: dict
+    stats: dict[str, Any]
     consistency: tuple[float, ...] = ()  # each signature's score against the others, as checked
 
     def __repr__(self) -> str:
@@ -37,22 +39,24 @@ class Enrolment:
         return f"<Enrolment {len(self.templates)} templates of {len(self.templates[0])} B, consistency=[{ours}]>"
 
 
-def build(embeddings: np.ndarray, sigs: list[Signature], mac_key: bytes, count: int,
+def build(embeddings: scores.Floats, sigs: list[Signature], mac_key: bytes, count: int,
           min_consistency: float, replay_cosine: float,
-          score: scores.Score = scores.get(scores.DEFAULT),
-          dtw: device_dtw.DtwConfig | None = None) -> Enrolment:
+          score: scores.Score | None = None,
+          dtw_config: DtwConfig | None = None) -> Enrolment:
     """Check an enrolment and make its templates, with DTW sequences where the
-    model's decision stores them (``dtw``, else ``score``'s); raises ``EnrolmentError``."""
-    dtw = dtw or score.dtw
+    model's decision stores them (``dtw_config``, else ``score``'s; ``score``
+    defaults to ``scores.DEFAULT``); raises ``EnrolmentError``."""
+    score = scores.get(scores.DEFAULT) if score is None else score
+    cfg = dtw_config or score.dtw
     if len(sigs) < count:
         raise EnrolmentError(f"{len(sigs)} signatures given, enrolment needs {count}")
     templates = [quantize(e) for e in embeddings]
     refs = dequantize_many(templates)  # check what will be stored, not the float originals
-    seq_bytes = [device_dtw.sequence(s, dtw) for s in sigs] if dtw else [b""] * len(sigs)
-    seqs = np.stack([device_dtw.unpack(b, dtw) for b in seq_bytes]) if dtw else None
+    seq_bytes = [dtw.sequence(s, cfg) for s in sigs] if cfg else [b""] * len(sigs)
+    seqs = np.stack([dtw.unpack(b, cfg) for b in seq_bytes]) if cfg else None
     macs = [stream_mac(mac_key, s) for s in sigs]
     _refuse_copies(refs, macs, replay_cosine)
-    stats = scores.reference_stats(refs, seqs, dtw)
+    stats = scores.reference_stats(refs, seqs, cfg)
     loo = leave_one_out(refs, score, seqs)
     bad = [int(i) for i in np.flatnonzero(loo < min_consistency)]
     if bad:
@@ -63,7 +67,8 @@ def build(embeddings: np.ndarray, sigs: list[Signature], mac_key: bytes, count: 
                      tuple(round(float(v), 6) for v in loo))
 
 
-def leave_one_out(refs: np.ndarray, score: scores.Score, seqs: np.ndarray | None = None) -> np.ndarray:
+def leave_one_out(refs: scores.Floats, score: scores.Score,
+                  seqs: scores.Floats | None = None) -> npt.NDArray[np.float64]:
     """Each reference's score against the others (for mean-cosine: ``user_stats``' "loo")."""
     if len(refs) < 2:
         return np.ones(1)
@@ -76,7 +81,7 @@ def leave_one_out(refs: np.ndarray, score: scores.Score, seqs: np.ndarray | None
     return np.array(out)
 
 
-def _refuse_copies(refs: np.ndarray, macs: list[bytes], replay_cosine: float) -> None:
+def _refuse_copies(refs: scores.Floats, macs: list[bytes], replay_cosine: float) -> None:
     sims = refs @ refs.T
     for i in range(len(refs)):
         for j in range(i + 1, len(refs)):

@@ -58,12 +58,17 @@ manifests' thresholds hold only for these exact floats.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
+import numpy.typing as npt
 
-from . import dtw as device_dtw
+from . import dtw
+from .dtw import DtwConfig
 from .errors import ConfigError
+
+Floats = npt.NDArray[np.floating[Any]]
+"""Embeddings and DTW sequences as scores take them (float32 from the model, float64 from the store)."""
 
 SD_FLOOR = 0.02
 DIST_FLOOR = 0.01
@@ -73,17 +78,17 @@ DIST_FLOOR = 0.01
 class References:
     """A user's references as a score sees them."""
 
-    embeddings: np.ndarray              # unit rows
-    stats: dict = field(default_factory=dict)   # computed at enrolment (``reference_stats``)
-    sequences: np.ndarray | None = None  # (n, points, channels) DTW sequences, where stored
+    embeddings: Floats                   # unit rows
+    stats: dict[str, Any] = field(default_factory=dict)   # computed at enrolment (``reference_stats``)
+    sequences: Floats | None = None      # (n, points, channels) DTW sequences, where stored
 
 
 @dataclass(frozen=True)
 class Probe:
     """The signature being judged."""
 
-    embedding: np.ndarray                # unit, (dim,)
-    sequence: np.ndarray | None = None   # (points, channels) DTW sequence, where needed
+    embedding: Floats                    # unit, (dim,)
+    sequence: Floats | None = None       # (points, channels) DTW sequence, where needed
 
 
 class Score:
@@ -94,12 +99,12 @@ class Score:
     """Its values are cosines (or means of them), so ``threshold - margin``
     means the same for it as for a cosine: enrolment's consistency check may
     ask it without the user's statistics (``enrol.leave_one_out``)."""
-    range: ClassVar[tuple[float, float]] = (-1.0, 1.0)
+    range: tuple[float, float] = (-1.0, 1.0)
     """The least and the greatest value it can take. A threshold at or below
     the least accepts every signature, one above the greatest none
-    (``check_threshold``)."""
+    (``check_threshold``); a configured score's may depend on its parameters."""
 
-    dtw: device_dtw.DtwConfig | None = None
+    dtw: DtwConfig | None = None
     """The DTW sequences it needs stored with each reference, if any."""
 
     def __call__(self, refs: References, probe: Probe) -> float:
@@ -110,7 +115,7 @@ class Score:
         cosine's kin): enrolment's consistency margin is given in cosines."""
         return 1.0 if self.on_cosine_scale else None
 
-    def configured(self, params: dict | None) -> Score:
+    def configured(self, params: dict[str, Any] | None) -> Score:
         """The score with a manifest's parameters (scores without any ignore none given)."""
         if params:
             raise ConfigError(f"score {self.name!r} takes no parameters, the manifest gives {sorted(params)}")
@@ -154,22 +159,22 @@ def check_threshold(score: str | Score, threshold: float) -> float:
                       f"so its threshold must be above {lo:g} and at most {hi:g}")
 
 
-def score(name: str, refs: np.ndarray, test: np.ndarray, stats: dict) -> float:
+def score(name: str, refs: Floats, test: Floats, stats: dict[str, Any]) -> float:
     """The named embedding score of ``test`` (unit, (dim,)) against ``refs`` (unit rows)."""
     return get(name)(References(refs, stats), Probe(test))
 
 
-def reference_stats(embeddings: np.ndarray, sequences: np.ndarray | None = None,
-                    dtw: device_dtw.DtwConfig | None = None) -> dict:
+def reference_stats(embeddings: Floats | None, sequences: Floats | None = None,
+                    dtw_config: DtwConfig | None = None) -> dict[str, Any]:
     """What enrolment stores about a user's references: ``user_stats``, and
     the DTW spread among the sequences where the decision uses DTW."""
     stats = user_stats(embeddings) if embeddings is not None else {}
-    if dtw is not None and sequences is not None:
-        stats["dtw_spread"] = round(device_dtw.spread(sequences, dtw.band), 9)
+    if dtw_config is not None and sequences is not None:
+        stats["dtw_spread"] = round(dtw.spread(sequences, dtw_config.band), 9)
     return stats
 
 
-def user_stats(refs: np.ndarray) -> dict:
+def user_stats(refs: Floats) -> dict[str, Any]:
     """Leave-one-out statistics of a user's references (unit rows): stored at enrolment."""
     refs = np.asarray(refs, dtype=np.float64)
     n = len(refs)
@@ -181,11 +186,11 @@ def user_stats(refs: np.ndarray) -> dict:
             "loo": [round(float(v), 6) for v in loo]}
 
 
-def _mean_cosine(refs: np.ndarray, test: np.ndarray) -> float:
+def _mean_cosine(refs: Floats, test: Floats) -> float:
     return float(np.mean(refs @ test))
 
 
-def _centroid_cosine(refs: np.ndarray, test: np.ndarray) -> float:
+def _centroid_cosine(refs: Floats, test: Floats) -> float:
     centroid = np.mean(refs, axis=0)
     # References that cancel out leave no direction: 0, not a division by zero.
     return float(centroid @ test / max(float(np.linalg.norm(centroid)), 1e-12))
@@ -195,7 +200,7 @@ def _centroid_cosine(refs: np.ndarray, test: np.ndarray) -> float:
 class MeanCosine(Score):
     name = "mean-cosine"
 
-    def __call__(self, refs, probe):
+    def __call__(self, refs: References, probe: Probe) -> float:
         return _mean_cosine(refs.embeddings, probe.embedding)
 
 
@@ -203,7 +208,7 @@ class MeanCosine(Score):
 class CentroidCosine(Score):
     name = "centroid-cosine"
 
-    def __call__(self, refs, probe):
+    def __call__(self, refs: References, probe: Probe) -> float:
         return _centroid_cosine(refs.embeddings, probe.embedding)
 
 
@@ -211,7 +216,7 @@ class CentroidCosine(Score):
 class CentroidMaxCosine(Score):
     name = "centroid-max-cosine"
 
-    def __call__(self, refs, probe):
+    def __call__(self, refs: References, probe: Probe) -> float:
         e, t = refs.embeddings, probe.embedding
         return 0.5 * (_centroid_cosine(e, t) + float(np.max(e @ t)))
 
@@ -222,9 +227,9 @@ class ZnormMeanCosine(Score):
     on_cosine_scale = False
     range = (-2.0 / SD_FLOOR, 2.0 / SD_FLOOR)  # a difference of cosines over at least the floor
 
-    def __call__(self, refs, probe):
+    def __call__(self, refs: References, probe: Probe) -> float:
         s, stats = _mean_cosine(refs.embeddings, probe.embedding), refs.stats
-        return (s - stats["loo_mean"]) / max(stats["loo_sd"], SD_FLOOR)
+        return float((s - stats["loo_mean"]) / max(stats["loo_sd"], SD_FLOOR))
 
 
 @register
@@ -233,9 +238,9 @@ class RefnormDistance(Score):
     on_cosine_scale = False
     range = (-2.0 / DIST_FLOOR, 0.0)  # a cosine distance (0..2) over at least the floor
 
-    def __call__(self, refs, probe):
+    def __call__(self, refs: References, probe: Probe) -> float:
         s = _mean_cosine(refs.embeddings, probe.embedding)
-        return -(1.0 - s) / max(1.0 - refs.stats["loo_mean"], DIST_FLOOR)
+        return float(-(1.0 - s) / max(1.0 - refs.stats["loo_mean"], DIST_FLOOR))
 
 
 @register
@@ -244,30 +249,30 @@ class Dtw(Score):
     on_cosine_scale = False
     range = (-np.inf, 0.0)  # a distance over the references' own, negated: 0 only for a copy
 
-    def __init__(self, dtw: device_dtw.DtwConfig | None = None):
-        self.dtw = dtw
+    def __init__(self, dtw_config: DtwConfig | None = None):
+        self.dtw = dtw_config
 
-    def configured(self, params):
+    def configured(self, params: dict[str, Any] | None) -> Score:
         try:
-            return Dtw(device_dtw.DtwConfig.from_dict(dict(params["dtw"])))
+            return Dtw(DtwConfig.from_dict(dict((params or {})["dtw"])))
         except (KeyError, TypeError, ValueError) as exc:
             raise ConfigError(f"score 'dtw' needs params {{'dtw': {{...}}}}: {exc}") from None
 
-    def margin_scale(self):
+    def margin_scale(self) -> float | None:
         # In units of the references' own spread, where a genuine signature
         # scores about -1: a margin of a fraction of that is taken as is.
         return 1.0
 
-    def _config(self) -> device_dtw.DtwConfig:
+    def _config(self) -> DtwConfig:
         if self.dtw is None:
             raise ConfigError("score 'dtw' needs the manifest's DTW settings")
         return self.dtw
 
-    def __call__(self, refs, probe):
+    def __call__(self, refs: References, probe: Probe) -> float:
         cfg = self._config()
         if refs.sequences is None or probe.sequence is None:
             raise ConfigError("score 'dtw' needs DTW sequences of the references and the probe")
-        return device_dtw.dtw_score(probe.sequence, refs.sequences, refs.stats["dtw_spread"], cfg.band)
+        return dtw.dtw_score(probe.sequence, refs.sequences, refs.stats["dtw_spread"], cfg.band)
 
 
 @dataclass(frozen=True)
@@ -286,40 +291,41 @@ class Fused(Score):
     on_cosine_scale = False
     range = (-np.inf, np.inf)  # until configured: then the parts' ranges, standardised and weighted
 
-    def __init__(self, parts: tuple[Part, ...] = (), dtw: device_dtw.DtwConfig | None = None):
-        self.parts, self.dtw = parts, dtw
+    def __init__(self, parts: tuple[Part, ...] = (), dtw_config: DtwConfig | None = None):
+        self.parts, self.dtw = parts, dtw_config
         if parts:
             ends = [sorted(p.weight * (v - p.mean) / p.sd for v in p.score.range) for p in parts]
             self.range = (float(sum(lo for lo, _ in ends)), float(sum(hi for _, hi in ends)))
 
-    def configured(self, params):
+    def configured(self, params: dict[str, Any] | None) -> Score:
         try:
-            dtw = device_dtw.DtwConfig.from_dict(dict(params["dtw"])) if params.get("dtw") else None
-            parts = tuple(_part(p, dtw) for p in params["parts"])
+            params = params or {}
+            cfg = DtwConfig.from_dict(dict(params["dtw"])) if params.get("dtw") else None
+            parts = tuple(_part(p, cfg) for p in params["parts"])
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise ConfigError(f"score 'fused' needs params {{'parts': [...], 'dtw': {{...}}}}: {exc}") from None
         if not parts:
             raise ConfigError("score 'fused' needs at least one part")
-        return Fused(parts, dtw)
+        return Fused(parts, cfg)
 
-    def margin_scale(self):
+    def margin_scale(self) -> float | None:
         # A cosine margin is read in the cosine's genuine spreads (0.15 is about
         # one) and given as as many of this score's: each part is standardised,
         # so one spread of every part moves the sum by the sum of the weights.
         cosines = [p for p in self.parts if p.score.on_cosine_scale]
         return sum(p.weight for p in self.parts) / cosines[0].sd if cosines else None
 
-    def __call__(self, refs, probe):
+    def __call__(self, refs: References, probe: Probe) -> float:
         if not self.parts:
             raise ConfigError("score 'fused' needs the manifest's parts")
         return float(sum(p.weight * (p.score(refs, probe) - p.mean) / p.sd for p in self.parts))
 
 
-def _part(d: dict, dtw: device_dtw.DtwConfig | None) -> Part:
+def _part(d: dict[str, Any], dtw_config: DtwConfig | None) -> Part:
     name = str(d["score"])
     if name == Fused.name:
         raise ValueError("a fused score cannot be a part of itself")
-    score = get(name).configured({"dtw": dtw.to_dict()} if name == Dtw.name and dtw else None)
+    score = get(name).configured({"dtw": dtw_config.to_dict()} if name == Dtw.name and dtw_config else None)
     sd = float(d["sd"])
     if not (sd > 0 and np.isfinite(sd) and np.isfinite(float(d["mean"])) and np.isfinite(float(d["weight"]))):
         raise ValueError(f"part {name!r}: mean, sd and weight must be finite and sd > 0")

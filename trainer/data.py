@@ -17,8 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edge import dtw as device_dtw
-from edge.dtw import DtwConfig
+from edge.dtw import DtwConfig, quantized
 from edge.preprocess import PreprocessConfig, preprocess
 from firmware_bridge import svc2004
 from firmware_bridge.errors import DataFormatError, SignatureError
@@ -60,7 +59,7 @@ def load_svc2004(folder: str | Path, users: set[int] | None, config: PreprocessC
                 except (DataFormatError, SignatureError):
                     continue  # the evaluation harness skips the same files
                 if dtw is not None:
-                    seqs.append(device_dtw.quantized(sig, dtw))
+                    seqs.append(quantized(sig, dtw))
                 writers.append(u + writer_offset)
                 genuine.append(is_gen)
     if not xs:

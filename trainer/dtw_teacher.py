@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from edge import dtw as device_dtw
+from edge import dtw
 
 NO_GROUP = -1  # a signature without DTW targets (synthetic writers)
 
@@ -52,7 +52,7 @@ def pair_scores(sequences: np.ndarray, group: np.ndarray, genuine: np.ndarray, b
     out = np.full((group.max() + 1, size, size), np.nan)
     for g in range(group.max() + 1):
         rows = np.flatnonzero(group == g)
-        d = np.stack([device_dtw.distances(sequences[r], sequences[rows], band) for r in rows])
+        d = np.stack([dtw.distances(sequences[r], sequences[rows], band) for r in rows])
         gen = genuine[rows]
         off = ~np.eye(len(rows), dtype=bool)
         spread = d[np.ix_(gen, gen)][off[np.ix_(gen, gen)]]

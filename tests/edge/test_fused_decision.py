@@ -12,7 +12,7 @@ import sqlite3
 import numpy as np
 import pytest
 
-from edge import dtw as device_dtw
+from edge import dtw
 from edge.errors import ReenrolmentNeeded
 from edge.settings import Settings
 from edge.templates import dequantize, quantize, split
@@ -63,8 +63,8 @@ def test_references_carry_a_sealed_sequence_and_the_score_is_the_trainers(fused_
     # 64-byte embedding + 64 x 5 int8 sequence, sealed: nonce 12 + tag 16
     rows = sealed_rows(tmp_path / "t.db")
     assert [len(r) for r in rows] == [12 + 64 + 320 + 16] * 5
-    cfg = device_dtw.DtwConfig.from_dict(DTW)
-    plain = device_dtw.sequence(refs[0], cfg)
+    cfg = dtw.DtwConfig.from_dict(DTW)
+    plain = dtw.sequence(refs[0], cfg)
     assert not any(plain[:32] in r for r in rows)  # the trajectory is not stored in the clear
     # the edge's decision is the trainer's fused score of the same int8 sequences
     trainer = EmbeddingScorer(embeddings, "fused", sequences_of(dict(enumerate(refs + [sig(1, 8)])), cfg),

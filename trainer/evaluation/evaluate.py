@@ -94,8 +94,8 @@ class EmbeddingScorer:
 
 def sequences_of(signatures: dict, cfg) -> dict:
     """Each signature's DTW sequence as the edge stores it (int8), as floats."""
-    from edge import dtw as device_dtw
-    return {k: device_dtw.quantized(s, cfg) for k, s in signatures.items()}
+    from edge import dtw
+    return {k: dtw.quantized(s, cfg) for k, s in signatures.items()}
 
 
 class ModelScorer(EmbeddingScorer):
