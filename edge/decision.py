@@ -8,6 +8,7 @@ A rejection is a value, never an exception: ``Decision`` says why.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import Any
 
 from firmware_bridge.errors import (
     CaptureError,
@@ -79,9 +80,9 @@ def reason_for(exc: BaseException) -> str:
     return next((r for kind, r in _REASONS if isinstance(exc, kind)), Reason.ERROR)
 
 
-def logfmt(fields: dict) -> str:
+def logfmt(fields: dict[str, Any]) -> str:
     """``key=value`` pairs, one line, as log search tools read them (values with spaces quoted)."""
-    def value(v) -> str:
+    def value(v: object) -> str:
         if v is None:
             return "-"
         if isinstance(v, bool):
@@ -104,7 +105,7 @@ class Decision:
     damage: tuple[tuple[str, int], ...] = ()   # a damaged capture's counts by kind
     adapted: str = ""   # template adaptation after this accept: which reference went ("" none)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["score"] = None if self.score is None else round(self.score, 6)
         d["latency_ms"] = round(self.latency_ms, 3)
@@ -116,9 +117,9 @@ class Decision:
             del d["adapted"]
         return d
 
-    def log_fields(self, pad: str = "") -> dict:
+    def log_fields(self, pad: str = "") -> dict[str, Any]:
         """What one log line (and the user's history) keeps of a decision."""
-        fields = {"user": self.user, "accepted": self.accepted, "reason": self.reason,
+        fields: dict[str, Any] = {"user": self.user, "accepted": self.accepted, "reason": self.reason,
                   "score": None if self.score is None else round(self.score, 4),
                   "threshold": round(self.threshold, 4), "latency_ms": round(self.latency_ms, 2),
                   "pad": pad or None}

@@ -35,13 +35,17 @@ of another.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from firmware_bridge.signature import Signature
 
 DTW_VERSION = 1
+F64 = npt.NDArray[np.float64]
 FAR = 1e12  # a cost no real path reaches: stands for "outside the band" (inf would make inf - inf)
 
 
@@ -63,11 +67,11 @@ class DtwConfig:
     def sequence_bytes(self) -> int:
         return self.points * self.channels
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict) -> DtwConfig:
+    def from_dict(cls, d: dict[str, Any]) -> DtwConfig:
         cfg = cls(**d)
         if cfg.version != DTW_VERSION:
             raise ValueError(f"DTW version {cfg.version}; this edge has {DTW_VERSION}")
@@ -89,15 +93,15 @@ def strokes(sig: Signature) -> list[slice]:
     step = float(np.median(dt[dt > 0])) if np.any(dt > 0) else 1.0
     cut = (np.diff(idx) > 1) | (dt > max(GAP_STEPS * step, GAP_MS))
     bounds = [0, *(np.flatnonzero(cut) + 1).tolist(), len(idx)]
-    return [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:])]
+    return [slice(a, b) for a, b in itertools.pairwise(bounds)]
 
 
-def _per_sample_gradient(v: np.ndarray, parts: list[slice]) -> np.ndarray:
+def _per_sample_gradient(v: F64, parts: list[slice]) -> F64:
     return np.concatenate([np.gradient(v[p]) if p.stop - p.start > 1 else np.zeros(p.stop - p.start)
                            for p in parts])
 
 
-def features(sig: Signature, pressure: bool = True) -> np.ndarray:
+def features(sig: Signature, pressure: bool = True) -> F64:
     """(n, channels) z-normalised features of the pen-down samples.
 
     Velocity is the change per *sample* within a stroke, not per millisecond:
@@ -116,10 +120,11 @@ def features(sig: Signature, pressure: bool = True) -> np.ndarray:
         cols.append(sig.pressure[down])
     f = np.stack(cols, axis=1).astype(np.float64)
     std = f.std(axis=0)
-    return (f - f.mean(axis=0)) / np.where(std > 0, std, 1.0)
+    z: F64 = (f - f.mean(axis=0)) / np.where(std > 0, std, 1.0)
+    return z
 
 
-def resample(f: np.ndarray, points: int) -> np.ndarray:
+def resample(f: F64, points: int) -> F64:
     """``points`` rows evenly spaced along the sample index, linearly interpolated."""
     at = np.linspace(0.0, len(f) - 1, points)
     idx = np.arange(len(f))
@@ -132,24 +137,25 @@ def sequence(sig: Signature, cfg: DtwConfig) -> bytes:
     return np.clip(np.round(f / cfg.step), -127, 127).astype(np.int8).tobytes()
 
 
-def quantized(sig: Signature, cfg: DtwConfig) -> np.ndarray:
+def quantized(sig: Signature, cfg: DtwConfig) -> F64:
     """A signature's sequence as it is stored and compared: int8, back as floats."""
     return unpack(sequence(sig, cfg), cfg)
 
 
-def unpack(seq: bytes, cfg: DtwConfig) -> np.ndarray:
+def unpack(seq: bytes, cfg: DtwConfig) -> F64:
     """(points, channels) float64 of an int8 sequence."""
     if len(seq) != cfg.sequence_bytes:
         raise ValueError(f"sequence of {len(seq)} bytes, the model's DTW stores {cfg.sequence_bytes}")
-    return np.frombuffer(seq, dtype=np.int8).reshape(cfg.points, cfg.channels) * cfg.step
+    return np.frombuffer(seq, dtype=np.int8).reshape(cfg.points, cfg.channels).astype(np.float64) * cfg.step
 
 
-def _local_costs(probe: np.ndarray, refs: np.ndarray) -> np.ndarray:
+def _local_costs(probe: F64, refs: F64) -> F64:
     """(B, n, m) squared Euclidean costs."""
-    return ((probe[None, :, None, :] - refs[:, None, :, :]) ** 2).sum(axis=-1)
+    costs: F64 = ((probe[None, :, None, :] - refs[:, None, :, :]) ** 2).sum(axis=-1)
+    return costs
 
 
-def _outside_band(n: int, m: int, band: float) -> np.ndarray:
+def _outside_band(n: int, m: int, band: float) -> F64:
     """(n, m): FAR where a cell lies more than ``band`` from the diagonal, else 0."""
     if not band:
         return np.zeros((n, m))
@@ -157,15 +163,14 @@ def _outside_band(n: int, m: int, band: float) -> np.ndarray:
     return np.where(np.abs(diagonal - np.arange(m)[None, :]) > band, FAR, 0.0)
 
 
-def distances(probe: np.ndarray, refs: np.ndarray, band: float = 0) -> np.ndarray:
+def distances(probe: npt.ArrayLike, refs: npt.ArrayLike, band: float = 0) -> F64:
     """DTW distance of ``probe`` (n, d) to each of ``refs`` (B, m, d): (B,).
 
     ``band`` 0 means no band. Cells outside the band are kept out of the
     running sums (which must stay small to subtract exactly) and are added
     as FAR to what enters and leaves each row instead.
     """
-    refs = np.asarray(refs, dtype=np.float64)
-    c = _local_costs(np.asarray(probe, dtype=np.float64), refs)
+    c = _local_costs(np.asarray(probe, dtype=np.float64), np.asarray(refs, dtype=np.float64))
     B, n, m = c.shape
     far = _outside_band(n, m, band)
     running = np.cumsum(c, axis=2)   # C[j] of every row
@@ -179,16 +184,17 @@ def distances(probe: np.ndarray, refs: np.ndarray, band: float = 0) -> np.ndarra
         a += enter[:, i]
         np.minimum.accumulate(a, axis=1, out=a)
         np.add(a, leave[:, i], out=row[:, 1:])
-    return np.sqrt(row[:, -1]) / (n + m)
+    d: F64 = np.sqrt(row[:, -1]) / (n + m)
+    return d
 
 
-def spread(refs: np.ndarray, band: float = 0) -> float:
+def spread(refs: npt.ArrayLike, band: float = 0) -> float:
     """Mean DTW distance between the references: the unit of the DTW score."""
-    refs = np.asarray(refs, dtype=np.float64)
-    pairs = [distances(refs[i], refs[i + 1:], band) for i in range(len(refs) - 1)]
+    seqs = np.asarray(refs, dtype=np.float64)
+    pairs = [distances(seqs[i], seqs[i + 1:], band) for i in range(len(seqs) - 1)]
     return float(np.mean(np.concatenate(pairs))) if pairs else 1.0
 
 
-def dtw_score(probe: np.ndarray, refs: np.ndarray, ref_spread: float, band: float = 0) -> float:
+def dtw_score(probe: npt.ArrayLike, refs: npt.ArrayLike, ref_spread: float, band: float = 0) -> float:
     """``-mean_r d(probe, r) / spread``: distance in units of the references' own (<= 0)."""
     return float(-np.mean(distances(probe, refs, band)) / max(ref_spread, 1e-9))

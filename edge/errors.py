@@ -12,6 +12,9 @@ Exceptions are for inputs and states that make a decision impossible.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
 from firmware_bridge.errors import SigpadError
 
 # --- the model ----------------------------------------------------------------
@@ -67,7 +70,7 @@ class EnrolmentError(SigpadError, ValueError):
     again would not help (too few given, already enrolled).
     """
 
-    def __init__(self, message: str, outliers: tuple[int, ...] = ()):
+    def __init__(self, message: str, outliers: Iterable[int] = ()):
         super().__init__(message)
         self.outliers = tuple(outliers)
 
@@ -90,6 +93,6 @@ class ServiceError(SigpadError, OSError):
 class ApiError(SigpadError, RuntimeError):
     """The service answered a client's request with an error (``status``: the HTTP status)."""
 
-    def __init__(self, message: str, status: int = 0, answer: dict | None = None):
+    def __init__(self, message: str, status: int = 0, answer: dict[str, Any] | None = None):
         super().__init__(message)
         self.status, self.answer = status, answer or {}

@@ -62,7 +62,7 @@ def credential_path() -> Path | None:
     return path if path.exists() else None
 
 
-def load_keys(key_file: str | os.PathLike, create: bool = True) -> StoreKeys:
+def load_keys(key_file: str | os.PathLike[str], create: bool = True) -> StoreKeys:
     """The store keys from the systemd credential or ``key_file`` (made if absent)."""
     cred = credential_path()
     if cred is not None:

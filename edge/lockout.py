@@ -27,7 +27,7 @@ class LockoutPolicy:
     after: int = 5
     duration_s: float = 300.0
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if self.after < 0 or self.duration_s < 0:
             raise ConfigError("lockout values must be >= 0 (0 disables lockout)")
 

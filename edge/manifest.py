@@ -18,6 +18,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Protocol
 
 from . import scores
 from .errors import ConfigError, ManifestMismatch, ModelError
@@ -31,7 +32,7 @@ class Quantization:
     scale: float
     zero_point: int
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {"scale": self.scale, "zero_point": self.zero_point}
 
 
@@ -46,14 +47,14 @@ class Manifest:
     threshold: float
     model_file: str = "encoder_int8.tflite"
     score: str = scores.DEFAULT
-    extra: dict = field(default_factory=dict)
-    score_params: dict = field(default_factory=dict)  # a parametrised score's (``fused``, ``dtw``)
+    extra: dict[str, Any] = field(default_factory=dict)
+    score_params: dict[str, Any] = field(default_factory=dict)  # a parametrised score's (``fused``, ``dtw``)
 
     def decision_score(self) -> scores.Score:
         """The decision's score, configured as the manifest says (raises ConfigError)."""
         return scores.get(self.score).configured(self.score_params)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "format": MANIFEST_FORMAT,
             "model_file": self.model_file,
@@ -69,7 +70,7 @@ class Manifest:
         }
 
     @classmethod
-    def from_dict(cls, data: dict, source: str = "manifest") -> Manifest:
+    def from_dict(cls, data: dict[str, Any], source: str = "manifest") -> Manifest:
         if data.get("format") != MANIFEST_FORMAT:
             raise ManifestMismatch(f"{source}: format {data.get('format')!r}, expected {MANIFEST_FORMAT!r}")
         try:
@@ -100,19 +101,31 @@ class Manifest:
         Path(path).write_text(json.dumps(self.to_dict(), indent=2, sort_keys=False) + "\n")
 
 
-def binding(manifest) -> dict:
+class Decides(Protocol):
+    """What ``binding`` needs of a manifest (a ``Manifest``'s ``to_dict``, where it has one, too)."""
+
+    @property
+    def sha256(self) -> str: ...
+    @property
+    def score(self) -> str: ...
+    @property
+    def threshold(self) -> float: ...
+
+
+def binding(manifest: Decides) -> dict[str, Any]:
     """What the store keeps of the manifest a model was enrolled with: its decision
     and a digest of what decides (a manifest edited later no longer matches;
     the training notes in it may change)."""
     decisive = ("sha256", "decision", "preprocessing", "input", "output", "embedding_dim")
-    described = {"sha256": manifest.sha256, "decision": {"score": manifest.score, "threshold": manifest.threshold}}
+    described: dict[str, Any] = {"sha256": manifest.sha256,
+                                 "decision": {"score": manifest.score, "threshold": manifest.threshold}}
     if hasattr(manifest, "to_dict"):
         described = {k: v for k, v in manifest.to_dict().items() if k in decisive}
     digest = hashlib.sha256(json.dumps(described, sort_keys=True).encode()).hexdigest()
     return {"score": manifest.score, "threshold": float(manifest.threshold), "manifest_sha256": digest}
 
 
-def check_binding(manifest, bound: dict | None, source: str = "model") -> None:
+def check_binding(manifest: Decides, bound: dict[str, Any] | None, source: str = "model") -> None:
     """Refuse ``manifest`` when the store's users were enrolled with another one for this model."""
     if bound is None or bound.get("manifest_sha256") == binding(manifest)["manifest_sha256"]:
         return

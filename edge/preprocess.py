@@ -26,14 +26,18 @@ What it does, and why:
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from firmware_bridge.errors import SignatureError
 from firmware_bridge.signature import MIN_POINTS, Signature
 
 PREPROCESS_VERSION = 1
+F64 = npt.NDArray[np.float64]
 
 # Scales that bring each channel to about unit spread, measured on SVC2004
 # Task2 genuine signatures of users 1-30 (tests/edge/test_preprocess.py checks
@@ -54,7 +58,7 @@ class PreprocessConfig:
 
     @property
     def channels(self) -> tuple[str, ...]:
-        names = ("x", "y", "vx", "vy", "speed")
+        names: tuple[str, ...] = ("x", "y", "vx", "vy", "speed")
         if self.use_pressure:
             names += ("pressure",)
         return names + ("pen_down", "log_duration")
@@ -63,11 +67,11 @@ class PreprocessConfig:
     def shape(self) -> tuple[int, int]:
         return (self.length, len(self.channels))
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self) | {"channels": list(self.channels)}
 
     @classmethod
-    def from_dict(cls, data: dict) -> PreprocessConfig:
+    def from_dict(cls, data: dict[str, Any]) -> PreprocessConfig:
         known = {k: data[k] for k in ("length", "gap_cap_ms", "use_pressure", "clip", "version")
                  if k in data}
         cfg = cls(**known)
@@ -80,7 +84,7 @@ class PreprocessConfig:
 DEFAULT = PreprocessConfig()
 
 
-def preprocess(sig: Signature, config: PreprocessConfig = DEFAULT) -> np.ndarray:
+def preprocess(sig: Signature, config: PreprocessConfig = DEFAULT) -> npt.NDArray[np.float32]:
     """The model input for ``sig``: float32 array of shape ``config.shape``."""
     if config.version != PREPROCESS_VERSION:
         raise SignatureError(
@@ -109,12 +113,12 @@ def preprocess(sig: Signature, config: PreprocessConfig = DEFAULT) -> np.ndarray
     return out.astype(np.float32)
 
 
-def preprocess_many(sigs, config: PreprocessConfig = DEFAULT) -> np.ndarray:
+def preprocess_many(sigs: Iterable[Signature], config: PreprocessConfig = DEFAULT) -> npt.NDArray[np.float32]:
     """Stack ``preprocess`` over several signatures: shape (n, length, channels)."""
     return np.stack([preprocess(s, config) for s in sigs])
 
 
-def _pen_down_samples(sig: Signature):
+def _pen_down_samples(sig: Signature) -> tuple[F64, F64, F64, F64]:
     down = sig.pen_down
     t, x, y = sig.t_ms[down], sig.x[down], sig.y[down]
     p = sig.pressure[down] if sig.pressure is not None else np.ones_like(t)
@@ -129,7 +133,7 @@ def _pen_down_samples(sig: Signature):
     return t[keep] - t[keep][0], x[keep], y[keep], p[keep]
 
 
-def _shorten_lifts(t: np.ndarray, cap_ms: float):
+def _shorten_lifts(t: F64, cap_ms: float) -> tuple[F64, npt.NDArray[np.bool_]]:
     """Times with every pen lift shortened to ``cap_ms``, and the lift mask per step."""
     dt = np.diff(t)
     period = _quantile(dt, 0.5)
@@ -141,14 +145,14 @@ def _shorten_lifts(t: np.ndarray, cap_ms: float):
     return out, lifted
 
 
-def _inside_lifts(grid: np.ndarray, t: np.ndarray, lifted: np.ndarray) -> np.ndarray:
+def _inside_lifts(grid: F64, t: F64, lifted: npt.NDArray[np.bool_]) -> F64:
     """1.0 where a resampled instant falls strictly inside a pen lift."""
     step = np.clip(np.searchsorted(t, grid, side="right") - 1, 0, len(lifted) - 1)
     inside = lifted[step] & (grid > t[step]) & (grid < t[step + 1])
     return inside.astype(np.float64)
 
 
-def _normalise_position(x: np.ndarray, y: np.ndarray):
+def _normalise_position(x: F64, y: F64) -> tuple[F64, F64]:
     x, y = x - x.mean(), y - y.mean()
     radius = np.sqrt((np.dot(x, x) + np.dot(y, y)) / len(x))
     if radius <= 0:
@@ -156,14 +160,14 @@ def _normalise_position(x: np.ndarray, y: np.ndarray):
     return x / radius, y / radius
 
 
-def _velocity(x: np.ndarray, y: np.ndarray, length: int):
+def _velocity(x: F64, y: F64, length: int) -> tuple[F64, F64]:
     # Per unit of normalised time (the whole signature lasts 1): independent
     # of the resampling length and of the pad's rate.
     scale = (length - 1) * VELOCITY_SCALE
     return _gradient(x) * scale, _gradient(y) * scale
 
 
-def _gradient(v: np.ndarray) -> np.ndarray:
+def _gradient(v: F64) -> F64:
     # np.gradient's central differences, without its generality (and cost).
     g = np.empty_like(v)
     g[1:-1] = (v[2:] - v[:-2]) * 0.5
@@ -171,7 +175,7 @@ def _gradient(v: np.ndarray) -> np.ndarray:
     return g
 
 
-def _linspace(stop: float, num: int) -> np.ndarray:
+def _linspace(stop: float, num: int) -> F64:
     """``np.linspace(0.0, stop, num)``, bit for bit, without its generality (and cost)."""
     grid = np.arange(num, dtype=np.float64)
     grid *= stop / (num - 1)
@@ -179,12 +183,12 @@ def _linspace(stop: float, num: int) -> np.ndarray:
     return grid
 
 
-def _quantile(v: np.ndarray, q: float) -> float:
+def _quantile(v: F64, q: float) -> float:
     # The lower order statistic: np.percentile's interpolation costs 5x more.
     k = int(q * (len(v) - 1))
     return float(np.partition(v, k)[k])
 
 
-def _normalise_pressure(p: np.ndarray) -> np.ndarray:
+def _normalise_pressure(p: F64) -> F64:
     top = _quantile(p, 0.95)
     return p / top if top > 0 else np.zeros_like(p)

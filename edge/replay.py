@@ -40,13 +40,19 @@ from __future__ import annotations
 import hashlib
 import hmac
 import struct
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
+import numpy.typing as npt
 
 from firmware_bridge.signature import Signature
 
 from .templates import dequantize_many
+
+F64 = npt.NDArray[np.float64]
+Ints = npt.NDArray[np.intp]
 
 TRACE_LIMIT = 0.004
 """Median distance (RMS radii) at or below which a trace is a replay."""
@@ -80,8 +86,8 @@ def stream_mac(key: bytes, sig: Signature) -> bytes:
 class Trace:
     """A signature's pen-down path, normalised: ``points`` (n, 2) and ``tau`` (n,) in 0..1."""
 
-    points: np.ndarray
-    tau: np.ndarray
+    points: F64
+    tau: F64
 
     def to_bytes(self) -> bytes:
         q = np.clip(np.round(self.points * _QUANT), -32767, 32767).astype("<i2")
@@ -116,7 +122,7 @@ def trace(sig: Signature) -> Trace | None:
     return Trace(p / radius, (t - t[0]) / (t[-1] - t[0]))
 
 
-def trace_distances(test: Trace, stored: list[Trace]) -> np.ndarray:
+def trace_distances(test: Trace, stored: list[Trace]) -> F64:
     """How far ``test`` lies from each stored path (median, RMS radii; inf: no match)."""
     out = np.full(len(stored), np.inf)
     usable = [k for k, s in enumerate(stored) if len(s.tau) >= 2]
@@ -124,7 +130,7 @@ def trace_distances(test: Trace, stored: list[Trace]) -> np.ndarray:
         return out
     idx = np.linspace(0, len(test.tau) - 1, min(_TEST_POINTS, len(test.tau))).round().astype(int)
     q0, tq = test.points[idx], test.tau[idx]
-    paths = _Paths([stored[k] for k in usable], tq)
+    paths = _Paths.of([stored[k] for k in usable], tq)
     q = _similarity(np.broadcast_to(q0, paths.at_test_times.shape), paths.at_test_times)
     residual = _median(np.linalg.norm(q - paths.at_test_times, axis=-1))
     near = np.flatnonzero(residual <= _PREFILTER)
@@ -134,31 +140,36 @@ def trace_distances(test: Trace, stored: list[Trace]) -> np.ndarray:
     return out
 
 
+@dataclass(frozen=True, eq=False)
 class _Paths:
-    """Stored paths padded to one length, with the segment at each test time."""
+    """Stored paths padded to one length (``P``), the segments around each test
+    time (``seg``) and each path's point at each test time."""
 
-    def __init__(self, traces: list[Trace], tq: np.ndarray, _arrays=None):
-        if _arrays is not None:
-            self.P, self.seg, self.at_test_times = _arrays
-            return
+    P: F64
+    seg: Ints
+    at_test_times: F64
+
+    @classmethod
+    def of(cls, traces: list[Trace], tq: F64) -> _Paths:
         n = np.array([len(t.tau) for t in traces])
         m = int(n.max())
-        self.P = np.stack([np.vstack([t.points, np.repeat(t.points[-1:], m - len(t.tau), 0)]) for t in traces])
+        P = np.stack([np.vstack([t.points, np.repeat(t.points[-1:], m - len(t.tau), 0)]) for t in traces])
         T = np.stack([np.r_[t.tau, np.full(m - len(t.tau), np.inf)] for t in traces])
         h = np.arange(len(traces))[:, None]
         j = np.array([np.searchsorted(T[k], tq) for k in range(len(traces))])
         j = np.clip(j, 1, (n - 1)[:, None])                    # segment j-1 -> j holds tq
         t0, t1 = T[h, j - 1], T[h, j]
         w = ((tq[None] - t0) / np.maximum(t1 - t0, 1e-12)).clip(0, 1)[..., None]
-        self.at_test_times = self.P[h, j - 1] * (1 - w) + self.P[h, j] * w
+        at_test_times = P[h, j - 1] * (1 - w) + P[h, j] * w
         offsets = np.arange(-_WINDOW, _WINDOW)[None, None, :]
-        self.seg = np.minimum(np.clip(j[..., None] + offsets, 0, None), (n - 2)[:, None, None])
+        seg = np.minimum(np.clip(j[..., None] + offsets, 0, None), (n - 2)[:, None, None])
+        return cls(P, seg, at_test_times)
 
-    def subset(self, rows: np.ndarray) -> _Paths:
-        return _Paths([], np.empty(0), (self.P[rows], self.seg[rows], self.at_test_times[rows]))
+    def subset(self, rows: Ints) -> _Paths:
+        return _Paths(self.P[rows], self.seg[rows], self.at_test_times[rows])
 
 
-def _refined(q: np.ndarray, q0: np.ndarray, paths: _Paths) -> np.ndarray:
+def _refined(q: F64, q0: F64, paths: _Paths) -> F64:
     """Point-to-line refinement onto each path; the median distance after it."""
     h = np.arange(len(q))[:, None, None]
     a, b = paths.P[h, paths.seg], paths.P[h, paths.seg + 1]          # (H, points, 2W, 2)
@@ -172,39 +183,52 @@ def _refined(q: np.ndarray, q0: np.ndarray, paths: _Paths) -> np.ndarray:
         d = np.sqrt(np.take_along_axis(d2, k, -1)[..., 0])
         if step == _REFINEMENTS:
             break
-        pick = lambda arr: np.take_along_axis(arr, k[..., None].repeat(2, -1), 2)[:, :, 0]  # noqa: E731
-        tangent = pick(ab)
+        tangent = _pick(ab, k)
         tangent /= np.maximum(np.linalg.norm(tangent, axis=-1, keepdims=True), 1e-12)
         normal = np.stack([-tangent[..., 1], tangent[..., 0]], -1)
         inliers = d <= 2 * _median(d)[:, None] + 1e-12
-        q = _point_to_line(q, pick(closest), normal, inliers)
-    spread = lambda z: np.sqrt(((z - z.mean(-2, keepdims=True)) ** 2).sum((-2, -1)))  # noqa: E731
-    scale = spread(q) / max(spread(q0), 1e-12)
-    return np.where(np.abs(np.log(np.maximum(scale, 1e-12))) <= _SCALE_TOLERANCE, _median(d), np.inf)
+        q = _point_to_line(q, _pick(closest, k), normal, inliers)
+    scale = _spread(q) / max(float(_spread(q0)), 1e-12)
+    out: F64 = np.where(np.abs(np.log(np.maximum(scale, 1e-12))) <= _SCALE_TOLERANCE, _median(d), np.inf)
+    return out
 
 
-def _median(rows: np.ndarray) -> np.ndarray:
+def _pick(arr: F64, k: Ints) -> F64:
+    """The segment ``k`` picked of each point's (H, points, 2W, 2) candidates."""
+    picked: F64 = np.take_along_axis(arr, k[..., None].repeat(2, -1), 2)[:, :, 0]
+    return picked
+
+
+def _spread(z: F64) -> F64:
+    """The root of the summed squared distances of each row's points from their mean."""
+    spread: F64 = np.sqrt(((z - z.mean(-2, keepdims=True)) ** 2).sum((-2, -1)))
+    return spread
+
+
+def _median(rows: F64) -> F64:
     """Median of each row (np.median's first call imports for 13 ms: a verify's whole budget)."""
     s = np.sort(rows, axis=-1)
     n = s.shape[-1]
-    return 0.5 * (s[..., (n - 1) // 2] + s[..., n // 2])
+    median: F64 = 0.5 * (s[..., (n - 1) // 2] + s[..., n // 2])
+    return median
 
 
-def _similarity(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+def _similarity(x: F64, y: F64) -> F64:
     """``x`` moved by the rotation, scale and shift that best map it onto ``y`` (per row)."""
     mx, my = x.mean(1, keepdims=True), y.mean(1, keepdims=True)
     xc, yc = x - mx, y - my
     den = np.maximum((xc ** 2).sum((1, 2)), 1e-18)
     c = (xc * yc).sum((1, 2)) / den                                   # scale * cos
     s = (xc[..., 0] * yc[..., 1] - xc[..., 1] * yc[..., 0]).sum(1) / den   # scale * sin
-    return _turn(xc, c[:, None], s[:, None]) + my
+    moved: F64 = _turn(xc, c[:, None], s[:, None]) + my
+    return moved
 
 
-def _turn(p: np.ndarray, c, s) -> np.ndarray:
+def _turn(p: F64, c: F64, s: F64) -> F64:
     return np.stack([c * p[..., 0] - s * p[..., 1], s * p[..., 0] + c * p[..., 1]], -1)
 
 
-def _point_to_line(q, target, normal, inliers) -> np.ndarray:
+def _point_to_line(q: F64, target: F64, normal: F64, inliers: npt.NDArray[np.bool_]) -> F64:
     """One Gauss-Newton step: the similarity that puts the inliers on their lines."""
     x, y = q[..., 0], q[..., 1]
     nx, ny = normal[..., 0], normal[..., 1]
@@ -212,20 +236,32 @@ def _point_to_line(q, target, normal, inliers) -> np.ndarray:
     rhs = (normal * target).sum(-1) * inliers
     normal_eq = np.einsum("hni,hnj->hij", jac, jac) + 1e-12 * np.eye(4)
     c, s, tx, ty = np.linalg.solve(normal_eq, np.einsum("hni,hn->hi", jac, rhs)[..., None])[..., 0].T
-    return _turn(q, c[:, None], s[:, None]) + np.stack([tx, ty], -1)[:, None, :]
+    moved: F64 = _turn(q, c[:, None], s[:, None]) + np.stack([tx, ty], -1)[:, None, :]
+    return moved
 
 
 # --- the rule --------------------------------------------------------------------------
 
-def closest(embedding: np.ndarray, stored: np.ndarray) -> float:
+def closest(embedding: npt.NDArray[np.floating], stored: npt.NDArray[np.floating]) -> float:
     """Highest cosine of a unit embedding to stored unit rows (-1 when none)."""
     if len(stored) == 0:
         return -1.0
     return float(np.max(stored @ embedding))
 
 
-def check(mac: bytes, test: np.ndarray, refs: np.ndarray, enrol_macs, attempts,
-          cosine_limit: float, path: Trace | None = None,
+class Kept(Protocol):
+    """An attempt kept in a user's history (``edge.store.Attempt``), as the rule reads it."""
+
+    @property
+    def stream_mac(self) -> bytes: ...
+    @property
+    def embedding(self) -> bytes: ...      # int8; b"" for an enrolment entry
+    @property
+    def trace(self) -> bytes | None: ...
+
+
+def check(mac: bytes, test: npt.NDArray[np.floating], refs: npt.NDArray[np.floating],
+          enrol_macs: Collection[bytes], attempts: Sequence[Kept], cosine_limit: float, path: Trace | None = None,
           trace_limit: float = TRACE_LIMIT) -> str | None:
     """Why this attempt is a replay, or None.
 

@@ -18,6 +18,7 @@ import dataclasses
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Self
 
 from . import scores
 from .adaptation import AdaptationPolicy
@@ -48,7 +49,7 @@ class Settings:
     lockout: LockoutPolicy = field(init=False, repr=False, compare=False)  # from lockout_after, lockout_s
     adaptation: AdaptationPolicy = field(init=False, repr=False, compare=False)  # from the adapt_* fields
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if self.score is not None and self.score not in scores.names():
             raise ConfigError(f"score {self.score!r}: choose from {', '.join(scores.names())}")
         if self.threshold is not None and self.score is not None:
@@ -62,7 +63,7 @@ class Settings:
         if not 0.0 < self.replay_cosine <= 1.0 or self.replay_history < 0:
             raise ConfigError("replay cosine must be in (0, 1], history >= 0")
 
-    def replace(self, **changes):
+    def replace(self, **changes: Any) -> Self:
         """A copy with the given values; None values are ignored (option not given)."""
         return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
 

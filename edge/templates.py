@@ -15,7 +15,10 @@ own int8 output already has a coarser step (1/128).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import numpy as np
+import numpy.typing as npt
 
 from .errors import ReenrolmentNeeded, TemplateIntegrityError
 
@@ -23,7 +26,7 @@ SCALE = 1.0 / 127.0
 MAX_DIM = 80
 
 
-def quantize(embedding: np.ndarray) -> bytes:
+def quantize(embedding: npt.ArrayLike) -> bytes:
     """Int8 bytes of a unit embedding (dim <= 80)."""
     v = np.asarray(embedding, dtype=np.float32).ravel()
     if not 0 < len(v) <= MAX_DIM:
@@ -33,7 +36,7 @@ def quantize(embedding: np.ndarray) -> bytes:
     return np.clip(np.round(v / SCALE), -127, 127).astype(np.int8).tobytes()
 
 
-def dequantize(template: bytes, dim: int | None = None) -> np.ndarray:
+def dequantize(template: bytes, dim: int | None = None) -> npt.NDArray[np.float32]:
     """The float32 unit vector of an int8 template (renormalised)."""
     if dim is not None and len(template) != dim:
         raise TemplateIntegrityError(f"template of {len(template)} bytes, the model embeds in {dim}")
@@ -44,7 +47,7 @@ def dequantize(template: bytes, dim: int | None = None) -> np.ndarray:
     return v / norm
 
 
-def dequantize_many(templates, dim: int | None = None) -> np.ndarray:
+def dequantize_many(templates: Iterable[bytes], dim: int | None = None) -> npt.NDArray[np.float32]:
     return np.stack([dequantize(t, dim) for t in templates])
 
 

@@ -9,7 +9,7 @@ from edge.model import interpreter_class
 
 
 def test_litert_is_the_default():
-    cls, name = interpreter_class()
+    _cls, name = interpreter_class()
     assert name == "litert"
 
 
