@@ -46,9 +46,6 @@ CREATE TABLE IF NOT EXISTS decisions (
     id INTEGER PRIMARY KEY AUTOINCREMENT, user_id TEXT NOT NULL, at REAL NOT NULL, sealed BLOB NOT NULL);
 CREATE INDEX IF NOT EXISTS decisions_by_user ON decisions (user_id, id);
 """
-Profile = dict[str, Any]
-"""A user's profile: template ids and statistics (our own JSON, sealed)."""
-
 ATTEMPTS = """
 CREATE TABLE attempts (
     id INTEGER PRIMARY KEY AUTOINCREMENT, user_id TEXT NOT NULL, seq INTEGER NOT NULL,
@@ -56,6 +53,9 @@ CREATE TABLE attempts (
     stream_mac BLOB NOT NULL, sealed BLOB NOT NULL);
 CREATE UNIQUE INDEX attempts_by_user ON attempts (user_id, seq);
 """
+
+Profile = dict[str, Any]
+"""A user's profile: template ids and statistics (our own JSON, sealed)."""
 
 
 @dataclass(frozen=True)
@@ -95,7 +95,7 @@ class Replacement:
 
 @dataclass(frozen=True)
 class UserRow:
-    """A user's row as its tag vouches for it (``checked_user_row``)."""
+    """A user's row, by column (``checked_user_row``: as its tag vouches for it)."""
 
     model_sha256: str
     failures: int
