@@ -391,3 +391,18 @@ def open_verifier(config: Settings, service: bool = False, has_pressure: bool = 
     log.info("model %s (%s, sha256 %s..., %s, threshold %.3f)", encoder.model_path.parent,
              model_kind(verifier.has_pressure), m.sha256[:12], verifier.score_name, verifier.threshold)
     return verifier
+
+
+def current_model_shas(config: Settings) -> set[str]:
+    """The sha256 of each model a pad could use (with and without pressure).
+
+    A user enrolled on a pad without pressure has templates from that kind's
+    model: only a sha that neither kind uses any more means re-enrolment.
+    """
+    shas = set()
+    for has_pressure in (True, False):
+        try:
+            shas.add(load_manifest(model_dir_of(config, has_pressure) / "manifest.json").sha256)
+        except SigpadError:
+            pass  # that kind is missing: listing still works, its users look stale
+    return shas

@@ -20,7 +20,7 @@ from firmware_bridge.errors import CaptureError, DataFormatError, NoSuchFile, Si
 from ..decision import Reason
 from ..errors import ConfigError, UnknownUser
 from ..model import MODELS_DIR
-from ..verifier import open_store, open_verifier
+from ..verifier import current_model_shas, open_store, open_verifier
 from .config import Config
 from .report import EXIT_CODES, OK, complain, decision_line, emit, fail, show_decision, unjudged
 
@@ -127,23 +127,6 @@ def _verify_file(args, cfg: Config, path: Path) -> int:
             return show_decision(args, v.reject(args.user, Reason.BAD_SIGNATURE, str(problem),
                                                 pad=str(path)), in_use(v))
         return show_decision(args, v.verify(args.user, sig), in_use(v))
-
-
-def current_model_shas(cfg: Config) -> set[str]:
-    """The sha256 of each model a pad could use (with and without pressure).
-
-    A user enrolled on a pad without pressure has templates from that kind's
-    model: only a sha that neither kind uses any more means re-enrolment.
-    """
-    from ..manifest import load_manifest
-    from ..verifier import model_dir_of
-    shas = set()
-    for has_pressure in (True, False):
-        try:
-            shas.add(load_manifest(model_dir_of(cfg, has_pressure) / "manifest.json").sha256)
-        except SigpadError:
-            pass  # that kind is missing: listing still works, its users look stale
-    return shas
 
 
 def users(args, cfg: Config) -> int:

@@ -37,6 +37,7 @@ from pathlib import Path
 from ..errors import ConfigError
 from ..keys import load_keys
 from ..store import Store
+from ..verifier import current_model_shas
 from .config import Config, http_address
 from .control import ControlServer, parse_request  # noqa: F401  (parse_request: the socket's grammar)
 from .gpio import Outputs
@@ -169,7 +170,6 @@ async def _serve(cfg: Config, stop: threading.Event, pin_factory) -> int:
 
 
 async def _start(cfg: Config, path: Path, pin_factory, closers: list) -> Hub:
-    from .commands import current_model_shas
     store = Store(cfg.store_path(True), load_keys(cfg.key_path(True)))
     closers.append(store.close)
     outputs = None
