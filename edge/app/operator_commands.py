@@ -11,19 +11,19 @@ history, beside the decisions ``history`` lists.
 from __future__ import annotations
 
 import getpass
-import json
 import logging
-import socket
 import time
 from datetime import datetime
-from pathlib import Path
+from typing import Any
 
 from firmware_bridge.errors import SigpadError
 
+from ..client import ServiceClient
 from ..errors import UnknownUser
 from ..manifest import load_manifest
 from ..model import KINDS
 from ..verifier import model_dir_of, open_store
+from ..wire import find_socket
 from .config import Config
 from .report import ERROR, OK, emit
 
@@ -51,35 +51,14 @@ def status(args, cfg: Config) -> int:
     return OK if report["store"]["exists"] else ERROR
 
 
-SERVICE_SOCKET = Path("/run/sigpad/control.sock")  # the unit's RuntimeDirectory=sigpad
-
-
-def _socket_path(cfg: Config) -> Path:
-    """The configured socket; else this user's default, or the installed service's if that exists."""
-    from .service import default_socket_path
-    if cfg.socket:
-        return cfg.socket
-    mine = default_socket_path()
-    return SERVICE_SOCKET if not mine.exists() and SERVICE_SOCKET.exists() else mine
-
-
-def _ask(sock_file, request: str) -> dict:
-    sock_file.write((request + "\n").encode())
-    sock_file.flush()
-    line = sock_file.readline()
-    return json.loads(line) if line else {}
-
-
-def _service(cfg: Config) -> dict:
-    path = _socket_path(cfg)
-    out = {"socket": str(path), "up": False}
+def _service(cfg: Config) -> dict[str, Any]:
+    """Whether the service answers on its socket (``edge.wire.find_socket``), and what it reports."""
+    path = find_socket(cfg.socket)
+    out: dict[str, Any] = {"socket": str(path), "up": False}
     try:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-            s.settimeout(SOCKET_TIMEOUT_S)
-            s.connect(str(path))
-            f = s.makefile("rwb")
-            out["up"] = _ask(f, "ping").get("event") == "pong"
-            answer = _ask(f, '{"cmd": "status"}')
+        with ServiceClient(path, timeout_s=SOCKET_TIMEOUT_S) as service:
+            out["up"] = service.ping().get("event") == "pong"
+            answer = service.status()
             if answer.get("event") == "status":
                 out["reported"] = {k: v for k, v in answer.items() if k != "event"}
     except FileNotFoundError:
