@@ -10,6 +10,7 @@ history, beside the decisions ``history`` lists.
 
 from __future__ import annotations
 
+import argparse
 import getpass
 import logging
 import time
@@ -29,9 +30,11 @@ from .report import ERROR, OK, emit
 
 log = logging.getLogger("sigpad.operator")
 SOCKET_TIMEOUT_S = 2.0
+Report = dict[str, Any]
+"""A part of the status report, as ``--json`` prints it."""
 
 
-def init(args, cfg: Config) -> int:
+def init(args: argparse.Namespace, cfg: Config) -> int:
     """Create the store and its key (what ``enroll`` would do on first use)."""
     path = cfg.store_path()
     existed = path.exists()
@@ -45,16 +48,16 @@ def init(args, cfg: Config) -> int:
 
 # --- status ------------------------------------------------------------------------
 
-def status(args, cfg: Config) -> int:
+def status(args: argparse.Namespace, cfg: Config) -> int:
     report = {"service": _service(cfg), "pad": _pad(cfg), "models": _models(cfg), "store": _store(cfg)}
     emit(args, report, "\n".join(_status_lines(report)))
     return OK if report["store"]["exists"] else ERROR
 
 
-def _service(cfg: Config) -> dict[str, Any]:
+def _service(cfg: Config) -> Report:
     """Whether the service answers on its socket (``edge.wire.find_socket``), and what it reports."""
     path = find_socket(cfg.socket)
-    out: dict[str, Any] = {"socket": str(path), "up": False}
+    out: Report = {"socket": str(path), "up": False}
     try:
         with ServiceClient(path, timeout_s=SOCKET_TIMEOUT_S) as service:
             out["up"] = service.ping().get("event") == "pong"
@@ -72,9 +75,9 @@ def _service(cfg: Config) -> dict[str, Any]:
     return out
 
 
-def _pad(cfg: Config) -> dict:
+def _pad(cfg: Config) -> Report:
     from firmware_bridge.ports import describe
-    out = {"port": cfg.port, "protocol": cfg.protocol, "baud": cfg.baud}
+    out: Report = {"port": cfg.port, "protocol": cfg.protocol, "baud": cfg.baud}
     if cfg.port and cfg.port != "auto" and "://" not in cfg.port:
         info = describe(cfg.port)
         out.update(present=info.exists, held_by=[vars(h) for h in info.held_by], may_open=info.may_open,
@@ -82,8 +85,8 @@ def _pad(cfg: Config) -> dict:
     return out
 
 
-def _models(cfg: Config) -> dict:
-    out = {}
+def _models(cfg: Config) -> Report:
+    out: Report = {}
     for kind in KINDS:
         try:
             directory = model_dir_of(cfg, kind == KINDS[0])
@@ -95,9 +98,9 @@ def _models(cfg: Config) -> dict:
     return out
 
 
-def _store(cfg: Config) -> dict:
+def _store(cfg: Config) -> Report:
     path = cfg.store_path()
-    out = {"path": str(path), "exists": path.exists()}
+    out: Report = {"path": str(path), "exists": path.exists()}
     if not out["exists"]:
         return out
     now = time.time()
@@ -109,7 +112,7 @@ def _store(cfg: Config) -> dict:
     return out
 
 
-def _status_lines(r: dict) -> list[str]:
+def _status_lines(r: Report) -> list[str]:
     svc, pad, store = r["service"], r["pad"], r["store"]
     lines = [f"service  {'up' if svc['up'] else 'down'}: {svc['socket']}"
              + ("" if svc["up"] else f" ({svc.get('why', 'no answer')})")]
@@ -125,7 +128,7 @@ def _status_lines(r: dict) -> list[str]:
     return lines
 
 
-def _pad_line(pad: dict) -> str:
+def _pad_line(pad: Report) -> str:
     if not pad["port"]:
         return "pad      none configured ([pad] port or --port)"
     line = f"pad      {pad['port']} ({pad['protocol']}, {pad['baud'] or 'its usual'} baud)"
@@ -140,7 +143,7 @@ def _pad_line(pad: dict) -> str:
 
 # --- unlock and history ----------------------------------------------------------------
 
-def unlock(args, cfg: Config) -> int:
+def unlock(args: argparse.Namespace, cfg: Config) -> int:
     with open_store(cfg, create=False) as store:
         before = store.unlock(args.user)
         if before is None:
@@ -163,7 +166,7 @@ def _who() -> str:
         return "?"
 
 
-def history(args, cfg: Config) -> int:
+def history(args: argparse.Namespace, cfg: Config) -> int:
     with open_store(cfg, create=False) as store:
         if store.enrolled_model(args.user) is None:
             raise UnknownUser(f"{args.user!r} is not enrolled in {store.path}")
@@ -176,7 +179,7 @@ def history(args, cfg: Config) -> int:
     return OK
 
 
-def _history_line(r: dict) -> str:
+def _history_line(r: Report) -> str:
     when = datetime.fromtimestamp(r["at"]).strftime("%Y-%m-%d %H:%M:%S")
     if r.get("event") == "unlocked":
         return f"{when}  unlocked by {r['by']} ({r['lock_left_s']} s of lock left, {r['failures']} failures)"
