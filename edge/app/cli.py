@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -82,8 +83,19 @@ Subcommands = argparse._SubParsersAction  # the type of add_subparsers(); argpar
 
 
 def _add_commands(sub: Subcommands[argparse.ArgumentParser]) -> None:
+    """Every subcommand, in the order ``sigpad --help`` lists them."""
     def add(name: str, **kw: Any) -> argparse.ArgumentParser:
         return sub.add_parser(name, allow_abbrev=False, **kw)
+    _store_commands(add)
+    _pad_commands(add)
+
+
+Add = Callable[..., argparse.ArgumentParser]
+"""``add(name, **options)``: a subcommand's parser (no option prefixes)."""
+
+
+def _store_commands(add: Add) -> None:
+    """The user's and the operator's commands: enroll, verify, users, delete, init, status, unlock, history."""
     p = add("enroll", aliases=["enrol"], help="enrol a user from N signatures")
     p.add_argument("user")
     _source(p, many=True)
@@ -102,6 +114,10 @@ def _add_commands(sub: Subcommands[argparse.ArgumentParser]) -> None:
     p = add("history", help="a user's recent decisions: time, reason, score")
     p.add_argument("user")
     p.add_argument("--last", type=int, default=20, help="entries to show (default 20)")
+
+
+def _pad_commands(add: Add) -> None:
+    """The pad's, the service's and the demo's: ports, probe, capture, render, serve, demo."""
     p = add("ports", help="serial ports: USB id, by-id name, likely protocol, in use, may open")
     p.add_argument("names", nargs="*", metavar="PORT", help="also describe these (e.g. /dev/sigpad)")
     p = add("probe", help="listen on a port and say which pad speaks there, at which baud")

@@ -78,7 +78,6 @@ class Kept:
     caps: Capabilities | None
     protocol: str
     port: str
-    at: float
 
 
 class Hub:
@@ -280,7 +279,7 @@ class Hub:
         if not isinstance(sig, Signature):
             return None
         cid = secrets.token_hex(8)
-        self.captures[cid] = Kept(sig, self.pad.caps, self.cfg.protocol, self.port, time.time())
+        self.captures[cid] = Kept(sig, self.pad.caps, self.cfg.protocol, self.port)
         while len(self.captures) > KEEP_CAPTURES:
             self.captures.popitem(last=False)
         return cid

@@ -88,19 +88,17 @@ class Captures:
     def _timed_out(self, timeout_s: float) -> CaptureError:
         return CaptureError(f"no signature within {timeout_s:g} s")
 
-    def drain(self) -> int:
+    def drain(self) -> None:
         """Forget what was captured while nobody asked (a stale signature is no answer)
         and any cancel that came when nothing waited."""
-        n = 0
         while True:
             try:
                 item = self._queue.get_nowait()
             except queue.Empty:
-                return n
+                return
             if item is None or isinstance(item, Exception):
                 self._queue.put(item)
-                return n
-            n += not isinstance(item, _Cancelled)
+                return
 
 
 class PadSource(Captures):
@@ -113,11 +111,6 @@ class PadSource(Captures):
         self._before = self.pad.stats
         self._thread = threading.Thread(target=self._read, name="pad-reader", daemon=True)
         self._thread.start()
-
-    @property
-    def alive(self) -> bool:
-        """The background reader is still running."""
-        return self._thread.is_alive()
 
     @property
     def has_pressure(self) -> bool:

@@ -53,7 +53,6 @@ class InstanceLock:
     """``flock`` on a file for as long as the service runs; a second holder is refused."""
 
     def __init__(self, path: Path):
-        self.path = path
         self._fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
         try:
             fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
