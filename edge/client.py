@@ -18,7 +18,9 @@ someone else in a directory they control is not trusted. ``HttpClient``
 with a token sends a random nonce with each request and checks the
 service's ``X-Sigpad-Proof`` (HMAC-SHA256 of the nonce under the token):
 only the service holds the token. Without a token the HTTP answer is not
-authenticated; use the socket when that matters.
+authenticated; use the socket when that matters. Where the socket is, how
+its lines are framed and these checks are ``edge.wire``'s, shared with the
+service.
 
 The socket side needs only the standard library; the stream needs aiohttp
 (the ``edge`` extra).
@@ -26,94 +28,43 @@ The socket side needs only the standard library; the stream needs aiohttp
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import http.client
 import json
 import os
-import pwd
 import queue
 import secrets
 import socket
-import struct
 import threading
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, overload
 from urllib.parse import urlsplit
 
+from . import wire
 from .errors import ApiError, ServiceError
+from .wire import FINAL_EVENTS, Message, runtime_dir
 
-SERVICE_USER = "sigpad"
-FINAL_EVENTS = {"decision", "enrolled", "captured", "error", "pong", "users", "deleted", "status",
-                "ok", "cleared", "cancelled"}
+if TYPE_CHECKING:
+    import aiohttp
 
+__all__ = ["FINAL_EVENTS", "EventStream", "HttpClient", "Message", "OnEvent", "ServiceClient", "runtime_dir"]
 
-@dataclass(frozen=True)
-class Peer:
-    """Who is at the other end of a Unix socket, as the kernel says."""
-
-    pid: int
-    uid: int
-    gid: int
-
-    def __str__(self) -> str:
-        return f"pid {self.pid} uid {self.uid} gid {self.gid}"
-
-
-def peer_of(sock: socket.socket) -> Peer:
-    pid, uid, gid = struct.unpack("3i", sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED,
-                                                        struct.calcsize("3i")))
-    return Peer(pid, uid, gid)
-
-
-def trusted_service_uids() -> set[int]:
-    """The uids a client accepts as the service: root, itself, and the ``sigpad`` user."""
-    uids = {0, os.geteuid()}
-    try:
-        uids.add(pwd.getpwnam(SERVICE_USER).pw_uid)
-    except KeyError:
-        pass
-    return uids
-
-
-def token_proof(token: str, nonce: str) -> str:
-    """HMAC-SHA256(token, nonce), hex: what the service answers to a nonce."""
-    return hmac.new(token.encode(), nonce.encode(), hashlib.sha256).hexdigest()
-
-
-def runtime_dir() -> Path:
-    """Where the service puts its socket: ``$RUNTIME_DIRECTORY`` (systemd), else
-    ``$XDG_RUNTIME_DIR/sigpad``, else ``/tmp/sigpad-<uid>``."""
-    if os.environ.get("RUNTIME_DIRECTORY"):
-        return Path(os.environ["RUNTIME_DIRECTORY"].split(":")[0])
-    if os.environ.get("XDG_RUNTIME_DIR"):
-        return Path(os.environ["XDG_RUNTIME_DIR"]) / "sigpad"
-    return Path(f"/tmp/sigpad-{os.getuid()}")
-
-
-def default_socket() -> Path:
-    """The service's socket as a client finds it: the installed service's, else ``runtime_dir``'s."""
-    installed = Path("/run/sigpad/control.sock")
-    if not os.environ.get("RUNTIME_DIRECTORY") and installed.exists():
-        return installed
-    return runtime_dir() / "control.sock"
+OnEvent = Callable[[Message], object]
+"""Called with each event that comes before the answer (prompts, ink)."""
 
 
 class ServiceClient:
     """The control socket: one request at a time, answers as dicts."""
 
-    def __init__(self, path: str | os.PathLike | None = None, timeout_s: float = 90.0,
+    def __init__(self, path: str | os.PathLike[str] | None = None, timeout_s: float = 90.0,
                  trusted_uids: set[int] | None = None):
-        self.path = Path(path) if path is not None else default_socket()
+        self.path = wire.find_socket(Path(path) if path is not None else None)
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             self.sock.settimeout(timeout_s)
             self.sock.connect(str(self.path))
-            self.peer = peer_of(self.sock)
-            trusted = trusted_service_uids() if trusted_uids is None else trusted_uids
-            if self.peer.uid not in trusted:
-                raise ServiceError(f"{self.path}: the process behind it ({self.peer}) is not the sigpad "
-                                   f"service (trusted uids: {sorted(trusted)}); not talking to it")
+            self.peer = wire.peer_of(self.sock)
+            wire.check_service_peer(self.peer, self.path, trusted_uids)
         except OSError:
             self.sock.close()
             raise
@@ -126,60 +77,68 @@ class ServiceClient:
     def __enter__(self) -> ServiceClient:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def send(self, request: dict | str) -> None:
-        line = request if isinstance(request, str) else json.dumps(request)
-        self.sock.sendall(line.encode() + b"\n")
+    def send(self, request: Mapping[str, Any] | str) -> None:
+        self.sock.sendall(wire.encode(request))
 
-    def event(self) -> dict:
+    def event(self) -> Message:
         line = self._file.readline()
         if not line:
             raise ConnectionError(f"{self.path}: the service closed the connection")
-        return json.loads(line)
+        return wire.decode(line)
 
-    def request(self, request: dict | str, on_event=None) -> dict:
+    def request(self, request: Mapping[str, Any] | str, on_event: OnEvent | None = None) -> Message:
         """Send one request; events before the answer go to ``on_event``; returns the answer."""
         self.send(request)
         while True:
             event = self.event()
-            if event.get("event") in FINAL_EVENTS:
+            if wire.is_final(event):
                 return event
             if on_event is not None:
                 on_event(event)
 
-    def ping(self) -> dict:
+    def ping(self) -> Message:
         return self.request({"cmd": "ping"})
 
-    def status(self) -> dict:
+    def status(self) -> Message:
         return self.request({"cmd": "status"})
 
-    def users(self) -> list[dict]:
-        return self.request({"cmd": "users"})["users"]
+    def users(self) -> list[Message]:
+        return _rows(self.request({"cmd": "users"}), "users")
 
-    def verify(self, user: str, on_event=None, request_id: str | None = None) -> dict:
+    def verify(self, user: str, on_event: OnEvent | None = None, request_id: str | None = None) -> Message:
         return self.request(_with_id({"cmd": "verify", "user": user}, request_id), on_event)
 
-    def enrol(self, user: str, replace: bool = False, on_event=None, request_id: str | None = None) -> dict:
+    def enrol(self, user: str, replace: bool = False, on_event: OnEvent | None = None,
+              request_id: str | None = None) -> Message:
         return self.request(_with_id({"cmd": "enrol", "user": user, "replace": replace}, request_id), on_event)
 
-    def capture(self, on_event=None) -> dict:
+    def capture(self, on_event: OnEvent | None = None) -> Message:
         return self.request({"cmd": "capture"}, on_event)
 
-    def delete(self, user: str) -> dict:
+    def delete(self, user: str) -> Message:
         return self.request({"cmd": "delete", "user": user})
 
 
-def _with_id(request: dict, request_id: str | None) -> dict:
+def _with_id(request: Message, request_id: str | None) -> Message:
     return {**request, "request_id": request_id} if request_id else request
+
+
+def _rows(answer: Message, key: str) -> list[Message]:
+    """``answer[key]``, a list of objects (``ServiceError`` if it is something else)."""
+    rows = answer[key]
+    if not isinstance(rows, list):
+        raise ServiceError(f"the service's answer has no list {key!r}: {answer}")
+    return rows
 
 
 class HttpClient:
     """The web API (``/v1``). Errors raise ``ApiError`` with the HTTP status."""
 
     def __init__(self, url: str = "http://127.0.0.1:8765", token: str | None = None,
-                 token_file: str | os.PathLike | None = None, timeout_s: float = 90.0):
+                 token_file: str | os.PathLike[str] | None = None, timeout_s: float = 90.0):
         parts = urlsplit(url)
         self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 80
         self.base = f"http://{parts.netloc}"
@@ -187,8 +146,24 @@ class HttpClient:
             Path(token_file).read_text().strip() if token_file is not None else None)
         self.timeout_s = timeout_s
 
-    def call(self, method: str, path: str, body: dict | None = None, raw: bool = False):
+    @overload
+    def call(self, method: str, path: str, body: Mapping[str, Any] | None = None,
+             raw: Literal[False] = False) -> Message: ...
+
+    @overload
+    def call(self, method: str, path: str, body: Mapping[str, Any] | None = None, *,
+             raw: Literal[True]) -> bytes: ...
+
+    def call(self, method: str, path: str, body: Mapping[str, Any] | None = None,
+             raw: bool = False) -> Message | bytes:
         """One request; the decoded JSON answer (or bytes with ``raw``)."""
+        status, payload = self._exchange(method, path, body)
+        if status >= 400 and not (status == 422 and not raw):
+            raise ApiError(f"{method} {path}: {status} {_error_of(payload)}", status)
+        return payload if raw else wire.decode(payload)
+
+    def _exchange(self, method: str, path: str, body: Mapping[str, Any] | None) -> tuple[int, bytes]:
+        """(HTTP status, body) of one request, the token's proof checked when we hold the token."""
         headers = {"Accept": "application/json"}
         nonce = None
         if self.token is not None:
@@ -205,48 +180,42 @@ class HttpClient:
             payload = resp.read()
         finally:
             conn.close()
-        if nonce is not None and not hmac.compare_digest(resp.getheader("X-Sigpad-Proof", ""),
-                                                         token_proof(self.token, nonce)):
+        if (self.token is not None and nonce is not None
+                and not wire.proves_token(resp.getheader("X-Sigpad-Proof", ""), self.token, nonce)):
             raise ServiceError(f"{self.base}: the answer does not prove the token; not the sigpad service")
-        if resp.status >= 400 and not (resp.status == 422 and not raw):
-            try:
-                message = json.loads(payload).get("error", "")
-            except ValueError:
-                message = payload[:200].decode(errors="replace")
-            raise ApiError(f"{method} {path}: {resp.status} {message}", resp.status)
-        return payload if raw else json.loads(payload)
+        return resp.status, payload
 
-    def status(self) -> dict:
+    def status(self) -> Message:
         return self.call("GET", "/v1/status")
 
-    def verify(self, user: str, request_id: str | None = None) -> dict:
+    def verify(self, user: str, request_id: str | None = None) -> Message:
         return self.call("POST", "/v1/verify", _with_id({"user": user}, request_id))
 
-    def enrol(self, user: str, replace: bool = False, request_id: str | None = None) -> dict:
+    def enrol(self, user: str, replace: bool = False, request_id: str | None = None) -> Message:
         return self.call("POST", "/v1/enrol", _with_id({"user": user, "replace": replace}, request_id))
 
-    def capture(self, request_id: str | None = None) -> dict:
+    def capture(self, request_id: str | None = None) -> Message:
         return self.call("POST", "/v1/capture", _with_id({}, request_id))
 
-    def ok(self) -> dict:
+    def ok(self) -> Message:
         return self.call("POST", "/v1/ok")
 
-    def clear(self) -> dict:
+    def clear(self) -> Message:
         return self.call("POST", "/v1/clear")
 
-    def cancel(self) -> dict:
+    def cancel(self) -> Message:
         return self.call("POST", "/v1/cancel")
 
-    def users(self) -> list[dict]:
-        return self.call("GET", "/v1/users")["users"]
+    def users(self) -> list[Message]:
+        return _rows(self.call("GET", "/v1/users"), "users")
 
-    def delete(self, user: str) -> dict:
+    def delete(self, user: str) -> Message:
         return self.call("DELETE", f"/v1/users/{user}")
 
     def image(self, capture_id: str, kind: str = "png") -> bytes:
         return self.call("GET", f"/v1/captures/{capture_id}.{kind}", raw=True)
 
-    def recording(self, capture_id: str) -> dict:
+    def recording(self, capture_id: str) -> Message:
         return self.call("GET", f"/v1/captures/{capture_id}.json")
 
     def stream(self, timeout_s: float = 10.0) -> EventStream:
@@ -254,14 +223,23 @@ class HttpClient:
         return EventStream(f"ws://{urlsplit(self.base).netloc}/v1/stream", timeout_s)
 
 
+def _error_of(payload: bytes) -> str:
+    """What an error answer says: its JSON ``error``, else the start of its text."""
+    try:
+        return str(json.loads(payload).get("error", ""))
+    except (ValueError, AttributeError):
+        return payload[:200].decode(errors="replace")
+
+
 class EventStream:
     """The WebSocket stream as an iterator of event dicts (aiohttp, on a thread of its own)."""
 
     def __init__(self, url: str, timeout_s: float = 10.0):
         import asyncio
-        self.url, self._events = url, queue.Queue()
+        self.url = url
+        self._events: queue.Queue[Message | None] = queue.Queue()
         self._loop = asyncio.new_event_loop()
-        self._ws = None
+        self._ws: aiohttp.ClientWebSocketResponse | None = None
         self._thread = threading.Thread(target=self._loop.run_until_complete, args=(self._run(),),
                                         name="sigpad-stream", daemon=True)
         self._thread.start()
@@ -282,11 +260,11 @@ class EventStream:
         finally:
             self._events.put(None)
 
-    def next(self, timeout_s: float | None = None) -> dict | None:
+    def next(self, timeout_s: float | None = None) -> Message | None:
         """The next event; None when the stream has ended; ``queue.Empty`` on timeout."""
         return self._events.get(timeout=timeout_s)
 
-    def until(self, kind: str, timeout_s: float = 60.0) -> tuple[dict, list[dict]]:
+    def until(self, kind: str, timeout_s: float = 60.0) -> tuple[Message, list[Message]]:
         """Events up to the first of ``kind``: (that event, all seen)."""
         seen = []
         while True:
@@ -297,7 +275,7 @@ class EventStream:
             if event.get("event") == kind:
                 return event, seen
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Message]:
         while (event := self.next()) is not None:
             yield event
 
@@ -312,5 +290,5 @@ class EventStream:
     def __enter__(self) -> EventStream:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()

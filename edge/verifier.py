@@ -409,3 +409,4 @@ def open_verifier(config: Settings, service: bool = False, has_pressure: bool = 
     log.info("model %s (%s, sha256 %s..., %s, threshold %.3f)", encoder.model_path.parent,
              model_kind(verifier.has_pressure), m.sha256[:12], verifier.score_name, verifier.threshold)
     return verifier
+

@@ -1,4 +1,5 @@
-"""``sigpad``: enrol, verify, list, delete, serve, demo, capture, render; ports and probe for a pad; status, unlock, history.
+"""``sigpad``: enrol, verify, list, delete, serve, demo, capture, render; ports and probe for a pad;
+status, unlock, history.
 
 Results go to stdout (one JSON object with ``--json``), diagnostics to
 stderr. Every way a command ends has a reason and one exit code for it
@@ -13,7 +14,9 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from firmware_bridge.errors import SigpadError
 from firmware_bridge.probe import LISTEN_S
@@ -74,8 +77,25 @@ def _source(p: argparse.ArgumentParser, many: bool) -> None:
     p.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for each signature")
 
 
-def _add_commands(sub) -> None:
-    add = lambda name, **kw: sub.add_parser(name, allow_abbrev=False, **kw)  # noqa: E731
+DESCRIPTION = " ".join((__doc__ or "sigpad").split("\n\n")[0].splitlines())
+"""The docstring's first paragraph, as one line: what ``sigpad --help`` starts with."""
+Subcommands = argparse._SubParsersAction  # the type of add_subparsers(); argparse gives it no public name
+
+
+def _add_commands(sub: Subcommands[argparse.ArgumentParser]) -> None:
+    """Every subcommand, in the order ``sigpad --help`` lists them."""
+    def add(name: str, **kw: Any) -> argparse.ArgumentParser:
+        return sub.add_parser(name, allow_abbrev=False, **kw)
+    _store_commands(add)
+    _pad_commands(add)
+
+
+Add = Callable[..., argparse.ArgumentParser]
+"""``add(name, **options)``: a subcommand's parser (no option prefixes)."""
+
+
+def _store_commands(add: Add) -> None:
+    """The user's and the operator's commands: enroll, verify, users, delete, init, status, unlock, history."""
     p = add("enroll", aliases=["enrol"], help="enrol a user from N signatures")
     p.add_argument("user")
     _source(p, many=True)
@@ -94,6 +114,10 @@ def _add_commands(sub) -> None:
     p = add("history", help="a user's recent decisions: time, reason, score")
     p.add_argument("user")
     p.add_argument("--last", type=int, default=20, help="entries to show (default 20)")
+
+
+def _pad_commands(add: Add) -> None:
+    """The pad's, the service's and the demo's: ports, probe, capture, render, serve, demo."""
     p = add("ports", help="serial ports: USB id, by-id name, likely protocol, in use, may open")
     p.add_argument("names", nargs="*", metavar="PORT", help="also describe these (e.g. /dev/sigpad)")
     p = add("probe", help="listen on a port and say which pad speaks there, at which baud")
@@ -127,7 +151,7 @@ def _add_commands(sub) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="sigpad", description=__doc__.split("\n")[0], allow_abbrev=False,
+    parser = argparse.ArgumentParser(prog="sigpad", description=DESCRIPTION, allow_abbrev=False,
                                      epilog=exit_code_table(),
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"sigpad {version()}")
@@ -138,7 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def load_config(args) -> config_mod.Config:
+def load_config(args: argparse.Namespace) -> config_mod.Config:
     cfg = config_mod.load(args.config)
     return cfg.replace(store=args.store, key_file=args.key_file, model=args.model,
                        backend=args.backend, threshold=args.threshold, score=args.score,

@@ -9,28 +9,37 @@ Every command's JSON names the store and the model it used.
 
 from __future__ import annotations
 
+import argparse
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from firmware_bridge import recording
 from firmware_bridge.capture import CaptureConfig
 from firmware_bridge.errors import CaptureError, DataFormatError, NoSuchFile, SigpadError
+from firmware_bridge.signature import Signature
 
 from ..decision import Reason
 from ..errors import ConfigError, UnknownUser
-from ..model import MODELS_DIR
-from ..verifier import open_store, open_verifier
+from ..model import MODELS_DIR, current_model_shas
+from ..verifier import Verifier, open_store, open_verifier
 from .config import Config
 from .report import EXIT_CODES, OK, complain, decision_line, emit, fail, show_decision, unjudged
 
+if TYPE_CHECKING:
+    from .padflow import PadSource
+
 log = logging.getLogger("sigpad")
+Command = Callable[[argparse.Namespace, Config], int]
+"""A subcommand: the parsed options and the settings in, the exit code out."""
 
 
-def run(args, cfg: Config) -> int:
+def run(args: argparse.Namespace, cfg: Config) -> int:
     from . import operator_commands as ops
     from . import pad_commands as pads
-    handler = {"enroll": enroll, "enrol": enroll, "verify": verify, "users": users,
+    handler: Command = {"enroll": enroll, "enrol": enroll, "verify": verify, "users": users,
                "delete": delete, "serve": serve, "demo": demo, "init": ops.init,
                "status": ops.status, "unlock": ops.unlock, "history": ops.history,
                "ports": pads.ports, "probe": pads.probe, "capture": capture,
@@ -42,7 +51,7 @@ def say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def in_use(verifier) -> dict:
+def in_use(verifier: Verifier) -> dict[str, str]:
     """The store and the model a command used, for its JSON."""
     return {"store": str(verifier.store.path), "model": str(verifier.encoder.model_path.parent)}
 
@@ -52,20 +61,20 @@ def models_in_use(cfg: Config) -> str:
     return str(cfg.model or MODELS_DIR)
 
 
-def _read_files(paths: list[Path]):
+def _read_files(paths: list[Path]) -> list[Signature]:
     for p in paths:
         if not p.is_file():
             raise NoSuchFile("no such file", str(p))
     return [recording.read_signature_file(p) for p in paths]
 
 
-def _pad(args, cfg: Config):
+def _pad(args: argparse.Namespace, cfg: Config) -> PadSource:
     from .padflow import PadSource
     return PadSource(_pad_port(args, cfg), cfg.protocol, CaptureConfig(lift_timeout_s=cfg.lift_timeout_s),
                      baud=cfg.baud)
 
 
-def _pad_port(args, cfg: Config) -> str:
+def _pad_port(args: argparse.Namespace, cfg: Config) -> str:
     """The pad to use when no --file is given: --port, else [pad] port."""
     if not cfg.port:
         raise ConfigError(f"{args.command} needs --file F or a pad: --port URL (or 'auto'), "
@@ -73,7 +82,7 @@ def _pad_port(args, cfg: Config) -> str:
     return cfg.port
 
 
-def enroll(args, cfg: Config) -> int:
+def enroll(args: argparse.Namespace, cfg: Config) -> int:
     if args.file:
         sigs = _read_files(args.file)
         with open_verifier(cfg, has_pressure=all(s.has_pressure for s in sigs)) as v:
@@ -94,7 +103,7 @@ def enroll(args, cfg: Config) -> int:
     return OK
 
 
-def _error_decision(args, cfg: Config, exc: Exception) -> int:
+def _error_decision(args: argparse.Namespace, cfg: Config, exc: Exception) -> int:
     """A decision-shaped JSON for a verify that could not even start (fail closed)."""
     complain(str(exc))
     payload = {**unjudged(args.user, exc), "store": str(cfg.store_path()), "model": models_in_use(cfg)}
@@ -102,7 +111,7 @@ def _error_decision(args, cfg: Config, exc: Exception) -> int:
     return EXIT_CODES[payload["reason"]]
 
 
-def verify(args, cfg: Config) -> int:
+def verify(args: argparse.Namespace, cfg: Config) -> int:
     try:
         if args.file:
             return _verify_file(args, cfg, args.file[0])
@@ -114,39 +123,24 @@ def verify(args, cfg: Config) -> int:
         return _error_decision(args, cfg, exc)
 
 
-def _verify_file(args, cfg: Config, path: Path) -> int:
+def _verify_file(args: argparse.Namespace, cfg: Config, path: Path) -> int:
     if not path.is_file():
         raise NoSuchFile("no such file", str(path))
     try:
-        sig, problem = recording.read_signature_file(path), None
+        sig = recording.read_signature_file(path)
     except DataFormatError as exc:  # garbage is judged (rejected), not an error
-        sig, problem = None, exc
-    has_pressure = sig.has_pressure if sig is not None else True
-    with open_verifier(cfg, has_pressure=has_pressure, create=False) as v:
-        if problem is not None:
-            return show_decision(args, v.reject_without_signature(args.user, Reason.BAD_SIGNATURE,
-                                                                  str(problem), pad=str(path)), in_use(v))
+        return _reject_unreadable(args, cfg, path, exc)
+    with open_verifier(cfg, has_pressure=sig.has_pressure, create=False) as v:
         return show_decision(args, v.verify(args.user, sig), in_use(v))
 
 
-def current_model_shas(cfg: Config) -> set[str]:
-    """The sha256 of each model a pad could use (with and without pressure).
-
-    A user enrolled on a pad without pressure has templates from that kind's
-    model: only a sha that neither kind uses any more means re-enrolment.
-    """
-    from ..manifest import load_manifest
-    from ..verifier import model_dir_of
-    shas = set()
-    for has_pressure in (True, False):
-        try:
-            shas.add(load_manifest(model_dir_of(cfg, has_pressure) / "manifest.json").sha256)
-        except SigpadError:
-            pass  # that kind is missing: listing still works, its users look stale
-    return shas
+def _reject_unreadable(args: argparse.Namespace, cfg: Config, path: Path, problem: DataFormatError) -> int:
+    with open_verifier(cfg, has_pressure=True, create=False) as v:
+        decision = v.reject_without_signature(args.user, Reason.BAD_SIGNATURE, str(problem), pad=str(path))
+        return show_decision(args, decision, in_use(v))
 
 
-def users(args, cfg: Config) -> int:
+def users(args: argparse.Namespace, cfg: Config) -> int:
     # No model at all: listing works, but re-enrolment state is then unknown (None).
     current = current_model_shas(cfg) or None
     log.info("models %s (re-enrolment is judged against them)", models_in_use(cfg))
@@ -163,7 +157,7 @@ def users(args, cfg: Config) -> int:
     return OK
 
 
-def delete(args, cfg: Config) -> int:
+def delete(args: argparse.Namespace, cfg: Config) -> int:
     with open_store(cfg, create=False) as store:
         found = store.delete(args.user)
         where = str(store.path)
@@ -173,7 +167,7 @@ def delete(args, cfg: Config) -> int:
     return OK
 
 
-def capture(args, cfg: Config) -> int:
+def capture(args: argparse.Namespace, cfg: Config) -> int:
     """One signature from the pad, written as a recording (``firmware_bridge.recording``)."""
     from .padflow import next_signature
     with _pad(args, cfg) as src:
@@ -182,14 +176,14 @@ def capture(args, cfg: Config) -> int:
             sig = next_signature(src, args.timeout, say)
         except CaptureError as exc:
             return fail(args, str(exc))
-        recording.write(args.out, sig, cfg.protocol, src.pad.transport.port or cfg.port, src.pad.caps)
+        recording.write(args.out, sig, cfg.protocol, src.pad.transport.port or _pad_port(args, cfg), src.pad.caps)
     emit(args, {"out": str(args.out), "samples": len(sig), "duration_ms": round(sig.duration_ms, 1),
                 "rate_hz": recording.measured_rate_hz(sig), "pressure": sig.has_pressure},
          f"recorded {len(sig)} samples ({sig.duration_ms / 1000:.2f} s) to {args.out}")
     return OK
 
 
-def render(args, cfg: Config) -> int:
+def render(args: argparse.Namespace, cfg: Config) -> int:
     from .render import render as draw
     kind = args.out.suffix.lower().lstrip(".")
     if kind not in ("png", "svg"):
@@ -209,7 +203,7 @@ def render(args, cfg: Config) -> int:
     return OK
 
 
-def serve(args, cfg: Config) -> int:
+def serve(args: argparse.Namespace, cfg: Config) -> int:
     from .gpio import Outputs
     from .service import serve as run_service
     if cfg.gpio_accept or cfg.gpio_reject:
@@ -219,7 +213,7 @@ def serve(args, cfg: Config) -> int:
     return run_service(cfg)
 
 
-def demo(args, cfg: Config) -> int:
+def demo(args: argparse.Namespace, cfg: Config) -> int:
     if args.web:
         from .webdemo import run_web_demo
         return run_web_demo(args, cfg)

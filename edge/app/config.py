@@ -16,6 +16,7 @@ import os
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from firmware_bridge.protocols import PROTOCOLS
 
@@ -44,7 +45,7 @@ class Config(Settings):
     max_clients: int = 64
     idle_timeout_s: float = 300.0
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         super().__post_init__()
         # Checked when the settings load, not when a pad first opens hours later.
         if self.protocol not in PROTOCOLS:
@@ -96,7 +97,7 @@ _KEYS = {
 }
 
 
-def load(path: str | os.PathLike | None = None, base: Config = Config()) -> Config:
+def load(path: str | os.PathLike[str] | None = None, base: Config = Config()) -> Config:
     """``base`` updated from a TOML file (the shipped defaults when ``path`` is None)."""
     path = Path(path) if path is not None else DEFAULT_FILE
     try:
@@ -105,7 +106,7 @@ def load(path: str | os.PathLike | None = None, base: Config = Config()) -> Conf
         raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from exc
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
-    changes = {}
+    changes: dict[str, Any] = {}          # each value of the type its field has (``_convert``)
     for section, table in data.items():
         if not isinstance(table, dict):
             raise ConfigError(f"{path}: {section!r} must be a [section]")
@@ -120,7 +121,7 @@ def load(path: str | os.PathLike | None = None, base: Config = Config()) -> Conf
         raise ConfigError(f"{path}: {exc}") from None
 
 
-def _convert(value, kind, where: str):
+def _convert(value: object, kind: type, where: str) -> object:
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     if kind is Path and isinstance(value, str):

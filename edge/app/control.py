@@ -4,6 +4,8 @@ Requests are one line each, JSON (``{"cmd": "verify", "user": "alice"}``)
 or words (``verify alice``): ``verify USER``, ``enrol USER [replace]``,
 ``capture``, ``ok``, ``clear``, ``cancel``, ``status``, ``users``,
 ``delete USER``, ``ping``. Answers are JSON lines (``hub`` says which).
+The grammar, the framing and the peer checks are ``edge.wire``'s, which
+the client (``edge.client``) shares.
 
 Limits, so that no client can hurt the service or the next client:
 
@@ -23,49 +25,31 @@ Limits, so that no client can hurt the service or the next client:
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from firmware_bridge.errors import SigpadError
 
-from .hub import Hub
-from .runtime import Peer, may_write, peer_of
+from ..wire import MAX_LINE, Message, Peer, decode_request, encode, may_write, peer_of
+from .hub import Hub, Listener
 
 log = logging.getLogger("sigpad.service")
-MAX_LINE = 4096
 BACKLOG = 128
 WRITES = frozenset({"enrol", "enroll", "delete", "unlock", "threshold"})
 PAD_REQUESTS = frozenset({"verify", "enrol", "enroll", "capture"})
-
-
-def parse_request(line: str) -> dict:
-    """A request line (JSON object, or words) as a dict with ``cmd``."""
-    line = line.strip()
-    if line.startswith("{"):
-        req = json.loads(line)
-        if not isinstance(req, dict) or not isinstance(req.get("cmd"), str):
-            raise ValueError('a JSON request needs a string "cmd"')
-        return req
-    words = line.split()
-    if not words:
-        raise ValueError("empty request")
-    req = {"cmd": words[0].lower()}
-    if len(words) > 1:
-        req["user"] = words[1]
-    if len(words) > 2 and words[2] == "replace":
-        req["replace"] = True
-    return req
+ModelShas = Callable[[], set[str]]
+"""The sha256 of each current model (``edge.model.current_model_shas``)."""
 
 
 class ControlServer:
     def __init__(self, hub: Hub, path: Path, max_clients: int, idle_timeout_s: float,
-                 writers_gid: int | None, model_shas):
+                 writers_gid: int | None, model_shas: ModelShas):
         self.hub, self.path = hub, path
         self.max_clients, self.idle_timeout_s = max_clients, idle_timeout_s
         self.writers_gid = writers_gid
-        self.model_shas = model_shas      # () -> the sha256 of each current model
+        self.model_shas = model_shas
         self.clients = 0
         self.server: asyncio.AbstractServer | None = None
 
@@ -82,9 +66,9 @@ class ControlServer:
             self.path.unlink(missing_ok=True)
 
     async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        def send(event: dict) -> None:
+        def send(event: Message) -> None:
             if not writer.is_closing():
-                writer.write((json.dumps(event) + "\n").encode())
+                writer.write(encode(event))
         if self.clients >= self.max_clients:
             self.hub.count("refused_connections")
             send({"event": "error", "error": f"too many connections ({self.max_clients}); try again later"})
@@ -93,32 +77,34 @@ class ControlServer:
         self.clients += 1
         peer = peer_of(writer.get_extra_info("socket"))
         log.info("control: connection from %s", peer)
-        running: asyncio.Task | None = None
+        session = _Session()
         try:
-            while True:
-                line = await self._line(reader, send, busy=lambda: running is not None and not running.done())
-                if line is None:
-                    return
-                req = self._parse(line, send)
-                if req is None:
-                    continue
-                if req["cmd"] in PAD_REQUESTS:
-                    if running is not None and not running.done():
-                        send({"event": "error", "error": "busy: this connection's request is still running"})
-                        continue
-                    running = asyncio.ensure_future(self._handle(req, send, peer))
-                else:
-                    await self._handle(req, send, peer)
-                await writer.drain()
+            await self._serve(reader, writer, send, peer, session)
         except (ConnectionError, OSError):
             pass                          # the client left
         finally:
             self.clients -= 1
-            if running is not None and not running.done():
-                running.cancel()          # the client left: stop waiting for its signature
+            session.cancel()              # the client left: stop waiting for its signature
             writer.close()
 
-    async def _line(self, reader, send, busy) -> bytes | None:
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, send: Listener,
+                     peer: Peer, session: _Session) -> None:
+        """Requests, one whole line each, until the client goes (or idles, or sends too long a line)."""
+        while (line := await self._line(reader, send, session.busy)) is not None:
+            req = self._parse(line, send)
+            if req is None:
+                continue
+            if req["cmd"] in PAD_REQUESTS:
+                if session.busy():
+                    send({"event": "error", "error": "busy: this connection's request is still running"})
+                    continue
+                session.running = asyncio.ensure_future(self._handle(req, send, peer))
+            else:
+                await self._handle(req, send, peer)
+            await writer.drain()
+
+    async def _line(self, reader: asyncio.StreamReader, send: Listener,
+                    busy: Callable[[], bool]) -> bytes | None:
         """The next whole line, or None to close (end, idle, too long)."""
         while True:
             try:
@@ -135,15 +121,15 @@ class ControlServer:
                 return None
 
     @staticmethod
-    def _parse(line: bytes, send) -> dict | None:
+    def _parse(line: bytes, send: Listener) -> Message | None:
         try:
-            return parse_request(line.decode("utf-8", errors="strict"))
-        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+            return decode_request(line)
+        except (ValueError, RecursionError) as exc:
             # RecursionError: a line of 4000 '[' nests too deep for json.
             send({"event": "error", "error": f"bad request: {exc}"})
             return None
 
-    async def _handle(self, req: dict, send, peer: Peer) -> None:
+    async def _handle(self, req: Message, send: Listener, peer: Peer) -> None:
         """Answer one request through ``send``; never raises."""
         cmd, hub = req["cmd"], self.hub
         if cmd in WRITES and not may_write(peer, self.writers_gid):
@@ -163,7 +149,7 @@ class ControlServer:
                 log.exception("request %r failed", req)
             send({"event": "error", "error": str(exc), "type": type(exc).__name__})
 
-    async def _dispatch(self, cmd: str, req: dict, send) -> None:
+    async def _dispatch(self, cmd: str, req: Message, send: Listener) -> None:
         hub, rid = self.hub, req.get("request_id")
         if cmd == "ping":
             send({"event": "pong"})
@@ -174,15 +160,32 @@ class ControlServer:
         elif cmd == "capture":
             await hub.capture(rid, listen=send)
         elif cmd in ("ok", "clear", "cancel"):
-            send(getattr(hub, cmd)())
+            send(hub.button(cmd))
         elif cmd == "status":
             send({"event": "status", **await asyncio.to_thread(hub.status)})
         elif cmd == "users":
-            rows = await asyncio.to_thread(lambda: [u.to_dict(self.model_shas() or None)
-                                                    for u in hub.store.users()])
-            send({"event": "users", "users": rows})
+            send({"event": "users", "users": await asyncio.to_thread(self._users)})
         elif cmd == "delete":
             user = str(req["user"])
             send({"event": "deleted", "user": user, "deleted": await asyncio.to_thread(hub.store.delete, user)})
         else:
             send({"event": "error", "error": f"unknown command {cmd!r}"})
+
+    def _users(self) -> list[Message]:
+        """The enrolled users, with whether each must re-enrol (blocking: the store)."""
+        current = self.model_shas() or None
+        return [u.to_dict(current) for u in self.hub.store.users()]
+
+
+class _Session:
+    """One connection's request that waits for the pen, if any."""
+
+    def __init__(self) -> None:
+        self.running: asyncio.Future[None] | None = None
+
+    def busy(self) -> bool:
+        return self.running is not None and not self.running.done()
+
+    def cancel(self) -> None:
+        if self.running is not None and not self.running.done():
+            self.running.cancel()

@@ -11,13 +11,16 @@ The store is a temporary one unless ``--store`` is given.
 
 from __future__ import annotations
 
+import argparse
 import json
 import tempfile
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from firmware_bridge.capture import CaptureConfig
 from firmware_bridge.errors import NoSuchFile
 from firmware_bridge.protocols import get as get_protocol
+from firmware_bridge.signature import Signature
 from firmware_bridge.virtual import VirtualPad
 
 from ..verifier import open_verifier
@@ -29,9 +32,12 @@ SIGN_TIMEOUT_S = 60.0
 UNSEEN_SEED_BASE = 7_000_000_000
 """Synthetic writer N of the demo is seed UNSEEN_SEED_BASE + N: far from the seeds
 the trainer draws its synthetic writers from, so the model never saw them."""
+DemoSignatures = tuple[str, list[Signature], Signature, Signature]
+"""(label, enrolment signatures and spares, a genuine signature, a skilled forgery)."""
+Out = Callable[[str], None]
 
 
-def demo_signatures(writer: int, data: Path | None):
+def demo_signatures(writer: int, data: Path | None) -> DemoSignatures:
     """(label, enrolment+spares, genuine, forgery) for the demo writer."""
     if data is None:
         from firmware_bridge import synthetic
@@ -40,7 +46,9 @@ def demo_signatures(writer: int, data: Path | None):
                 w.genuine(10), w.forgery(0))
     from firmware_bridge import svc2004
     folder = data / "Task2" if (data / "Task2").is_dir() else data
-    read = lambda n: svc2004.read(folder / f"U{writer}S{n}.TXT")
+
+    def read(n: int) -> Signature:
+        return svc2004.read(folder / f"U{writer}S{n}.TXT")
     if not (folder / f"U{writer}S1.TXT").is_file():
         raise NoSuchFile(f"no U{writer}S1.TXT (SVC2004 Task2 files expected)", str(folder))
     return (f"SVC2004 user {writer}", [read(n) for n in (1, 2, 3, 4, 5, 7, 8, 9)], read(6), read(21))
@@ -49,7 +57,7 @@ def demo_signatures(writer: int, data: Path | None):
 class _Writer:
     """Signs the next signature on the virtual pad whenever the edge asks."""
 
-    def __init__(self, vpad: VirtualPad, sigs, out):
+    def __init__(self, vpad: VirtualPad, sigs: Iterable[Signature], out: Out):
         self.vpad, self.sigs, self.out = vpad, list(sigs), out
 
     def __call__(self, message: str) -> None:
@@ -58,10 +66,13 @@ class _Writer:
             self.vpad.sign(self.sigs.pop(0))
 
 
-def run_demo(args, cfg: Config) -> int:
+def run_demo(args: argparse.Namespace, cfg: Config) -> int:
     # Pads without a clock are timed by the host: those replay in real time only.
     speed = (args.speed or 4.0) if get_protocol(args.protocol).has_clock else 1.0
-    out = (lambda *_: None) if args.json else (lambda line: print(line, flush=True))
+
+    def out(line: str) -> None:
+        if not args.json:
+            print(line, flush=True)
     label, enrol_sigs, genuine, forgery = demo_signatures(args.writer, args.data)
     with tempfile.TemporaryDirectory(prefix="sigpad-demo-") as tmp:
         if cfg.store is None:

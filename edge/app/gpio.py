@@ -12,8 +12,12 @@ from __future__ import annotations
 
 import re
 import warnings
+from typing import TYPE_CHECKING
 
 from ..errors import ConfigError
+
+if TYPE_CHECKING:                     # gpiozero ships no types: these are Any to mypy
+    from gpiozero import DigitalOutputDevice, Factory
 
 # The names gpiozero takes for a Pi's pins: GPIO17, BCM17, BOARD11, J8:11, WPI0, or the number.
 _PIN = re.compile(r"(GPIO|BCM|BOARD|WPI|J8:)?\d{1,2}", re.IGNORECASE)
@@ -29,7 +33,7 @@ def check_pin_name(name: str | None, setting: str) -> str | None:
     return name
 
 
-def output_device(pin: str, pin_factory=None):
+def output_device(pin: str, pin_factory: Factory | None = None) -> DigitalOutputDevice:
     """A gpiozero ``DigitalOutputDevice`` on ``pin``; ``ConfigError`` naming the fix on failure."""
     try:
         from gpiozero import DigitalOutputDevice
@@ -52,9 +56,10 @@ class Outputs:
     """Accept/reject lines; ``pin_factory`` lets tests use gpiozero's MockFactory."""
 
     def __init__(self, accept: str | None, reject: str | None, pulse_s: float = 1.0,
-                 pin_factory=None):
+                 pin_factory: Factory | None = None):
         self.pulse_s = pulse_s
-        self.accept = self.reject = None
+        self.accept: DigitalOutputDevice | None = None
+        self.reject: DigitalOutputDevice | None = None
         try:
             self.accept = output_device(accept, pin_factory) if accept else None
             self.reject = output_device(reject, pin_factory) if reject else None

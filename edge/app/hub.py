@@ -20,33 +20,46 @@ web API (``web``) - call the same ``Hub`` methods, so they behave alike:
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import json
 import logging
 import secrets
 import time
 from collections import OrderedDict
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 from firmware_bridge.capture import CaptureConfig, Refusal
 from firmware_bridge.errors import CaptureError, SigpadError
+from firmware_bridge.protocols.base import Capabilities
 from firmware_bridge.signature import Signature
 
-from ..errors import EnrolmentError
+from ..enrol import Enrolment
+from ..errors import ConfigError, EnrolmentError
 from ..model import Encoder
 from ..store import Store, check_user_id
 from ..verifier import Verifier, model_dir_of
+from ..wire import Message
 from .config import Config
+from .gpio import Outputs
 from .livepad import LivePad
-from .padflow import enrol_from_pad, next_signature, verify_from_pad
+from .padflow import Say, enrol_from_pad, next_signature, verify_from_pad
 from .report import unjudged
 
 log = logging.getLogger("sigpad.service")
 API_VERSION = 1
 SUBSCRIBER_QUEUE = 4096             # events buffered per stream client (~20 s of ink)
 KEEP_CAPTURES = 8
+Listener = Callable[[Message], None]
+"""Where a request's events go as they happen (its client), besides the stream."""
+Subscriber = asyncio.Queue[str | None]
+"""A stream client's events, as JSON text; None: it fell behind and is dropped."""
+T = TypeVar("T")
 
 
 class Busy(SigpadError, RuntimeError):
@@ -57,16 +70,29 @@ class NoPad(SigpadError, RuntimeError):
     """No pad is connected right now."""
 
 
+@dataclass(frozen=True)
+class Kept:
+    """A captured signature kept for the API (``/v1/captures/{id}``), with what a recording names."""
+
+    signature: Signature
+    caps: Capabilities | None
+    protocol: str
+    port: str
+
+
 class Hub:
-    def __init__(self, cfg: Config, store: Store, outputs=None,
+    def __init__(self, cfg: Config, store: Store, outputs: Outputs | None = None,
                  sign_timeout_s: float = 60.0):
+        if not cfg.port:
+            raise ConfigError("serve needs a pad: --port URL or [pad] port in the config")
         self.cfg, self.store, self.outputs = cfg, store, outputs
+        self.port = cfg.port
         self.sign_timeout_s = sign_timeout_s
         self.loop = asyncio.get_running_loop()
-        self.subscribers: set[asyncio.Queue] = set()
+        self.subscribers: set[Subscriber] = set()
         self.counters: dict[str, int] = {}
-        self.captures: OrderedDict[str, dict] = OrderedDict()
-        self.request: dict | None = None       # the request using the pad
+        self.captures: OrderedDict[str, Kept] = OrderedDict()
+        self.request: Message | None = None    # the request using the pad
         self.url: str | None = None            # the kiosk page, when the web API runs
         self._verifiers: dict[Path, Verifier] = {}
         self._worker = ThreadPoolExecutor(1, thread_name_prefix="sigpad-request")
@@ -84,15 +110,15 @@ class Hub:
 
     # --- events -------------------------------------------------------------------------
 
-    def subscribe(self) -> asyncio.Queue:
-        q: asyncio.Queue = asyncio.Queue(SUBSCRIBER_QUEUE)
+    def subscribe(self) -> Subscriber:
+        q: Subscriber = asyncio.Queue(SUBSCRIBER_QUEUE)
         self.subscribers.add(q)
         return q
 
-    def unsubscribe(self, q: asyncio.Queue) -> None:
+    def unsubscribe(self, q: Subscriber) -> None:
         self.subscribers.discard(q)
 
-    def publish(self, event: dict) -> None:
+    def publish(self, event: Message) -> None:
         text = json.dumps(event)
         for q in list(self.subscribers):
             try:
@@ -106,7 +132,7 @@ class Hub:
         if event["event"] == "pad" and event["present"]:
             self.loop.run_in_executor(self._worker, self._quiet_preload)
 
-    def _from_pad_thread(self, event: dict) -> None:
+    def _from_pad_thread(self, event: Message) -> None:
         try:
             self.loop.call_soon_threadsafe(self.publish, event)
         except RuntimeError:
@@ -114,18 +140,19 @@ class Hub:
 
     # --- the requests ---------------------------------------------------------------------
 
-    async def verify(self, user: str, request_id: str | None = None, listen=None) -> dict:
+    async def verify(self, user: str, request_id: str | None = None, listen: Listener | None = None) -> Message:
         async with self._armed("verify", user, request_id, listen) as (rid, say):
             say("sign now")
-            result, sig = await self._blocking(self._verify, user)
+            result, sig = await self._blocking(functools.partial(self._verify, user))
         return self._answer({"event": "decision", "request_id": rid, **result,
                              "capture_id": self._keep(sig)}, listen)
 
     async def enrol(self, user: str, replace: bool = False, request_id: str | None = None,
-                    listen=None) -> dict:
+                    listen: Listener | None = None) -> Message:
         async with self._armed("enrol", user, request_id, listen) as (rid, say):
+            answer: Message
             try:
-                result = await self._blocking(self._enrol, user, replace, say)
+                result = await self._blocking(functools.partial(self._enrol, user, replace, say))
                 answer = {"event": "enrolled", "request_id": rid, "user": user,
                           "templates": len(result.templates),
                           "consistency": [round(c, 4) for c in result.consistency]}
@@ -136,39 +163,46 @@ class Hub:
                 answer = {"event": "error", "request_id": rid, "user": user, "error": str(exc)}
         return self._answer(answer, listen)
 
-    async def capture(self, request_id: str | None = None, listen=None) -> dict:
+    async def capture(self, request_id: str | None = None, listen: Listener | None = None) -> Message:
         async with self._armed("capture", None, request_id, listen) as (rid, say):
             say("sign now")
+            answer: Message
             try:
-                sig = await self._blocking(lambda: next_signature(self.pad, self.sign_timeout_s, say))
+                sig = await self._blocking(functools.partial(next_signature, self.pad, self.sign_timeout_s, say))
                 answer = {"event": "captured", "request_id": rid, "capture_id": self._keep(sig),
                           "samples": len(sig), "duration_ms": round(sig.duration_ms, 1)}
             except CaptureError as exc:
                 answer = {"event": "error", "request_id": rid, "error": str(exc)}
         return self._answer(answer, listen)
 
-    def ok(self) -> dict:
+    def ok(self) -> Message:
         self.pad.ok()
         return self._answer({"event": "ok"}, None)
 
-    def clear(self) -> dict:
+    def clear(self) -> Message:
         self.pad.clear()
         return self._answer({"event": "cleared"}, None)
 
-    def cancel(self) -> dict:
+    def cancel(self) -> Message:
         if self.request is not None:
             self.pad.cancel()
         return self._answer({"event": "cancelled", "request_id": (self.request or {}).get("request_id")},
                             None)
 
+    def button(self, name: str) -> Message:
+        """The host's button ``name`` (``ok``, ``clear``, ``cancel``) pressed; ``KeyError`` for another."""
+        press: dict[str, Callable[[], Message]] = {"ok": self.ok, "clear": self.clear, "cancel": self.cancel}
+        return press[name]()
+
     @asynccontextmanager
-    async def _armed(self, kind: str, user: str | None, request_id: str | None, listen):
+    async def _armed(self, kind: str, user: str | None, request_id: str | None,
+                     listen: Listener | None) -> AsyncIterator[tuple[str, Say]]:
         if user is not None:
             check_user_id(user)
         if self.request is not None:
             raise Busy("busy: another request is using the pad")
         if not self.pad.present:
-            raise NoPad(f"no pad at {self.cfg.port} (plug it in; the service waits for it)")
+            raise NoPad(f"no pad at {self.port} (plug it in; the service waits for it)")
         rid = str(request_id) if request_id else f"r{next(self._ids)}-{secrets.token_hex(3)}"
         self.request = {"request_id": rid, "kind": kind, "user": user, "since": time.time()}
         self.pad.drain()
@@ -180,13 +214,13 @@ class Hub:
             self.pad.armed = False
             self.request = None
 
-    def _say(self, rid: str, user: str | None, listen):
+    def _say(self, rid: str, user: str | None, listen: Listener | None) -> Say:
         def say(message: str) -> None:     # called on the worker thread or the loop
             event = {"event": "prompt", "request_id": rid, "user": user, "message": message}
             self.loop.call_soon_threadsafe(self._answer, event, listen)
         return say
 
-    def _answer(self, event: dict, listen) -> dict:
+    def _answer(self, event: Message, listen: Listener | None) -> Message:
         if listen is not None:
             listen(event)
         self.publish(event)
@@ -197,9 +231,9 @@ class Hub:
                 log.exception("GPIO output failed")
         return event
 
-    async def _blocking(self, fn, *args):
+    async def _blocking(self, fn: Callable[[], T]) -> T:
         """Run ``fn`` on the request thread; if our caller goes, cancel the wait for the pen."""
-        future = self.loop.run_in_executor(self._worker, fn, *args)
+        future = self.loop.run_in_executor(self._worker, fn)
         try:
             return await asyncio.shield(future)
         except asyncio.CancelledError:
@@ -227,7 +261,7 @@ class Hub:
         except SigpadError as exc:
             log.error("cannot load the model for this pad: %s", exc)
 
-    def _verify(self, user: str) -> tuple[dict, Signature | None]:
+    def _verify(self, user: str) -> tuple[dict[str, Any], Signature | None]:
         self.pad.last_signature = None
         try:
             verifier = self.verifier()
@@ -236,7 +270,7 @@ class Hub:
         return verify_from_pad(verifier, self.pad, user, self.sign_timeout_s).to_dict(), \
             self.pad.last_signature
 
-    def _enrol(self, user: str, replace: bool, say):
+    def _enrol(self, user: str, replace: bool, say: Say) -> Enrolment:
         return enrol_from_pad(self.verifier(), self.pad, user, self.sign_timeout_s, say, replace=replace)
 
     # --- captures and status ------------------------------------------------------------------
@@ -245,26 +279,27 @@ class Hub:
         if not isinstance(sig, Signature):
             return None
         cid = secrets.token_hex(8)
-        self.captures[cid] = {"signature": sig, "caps": self.pad.caps, "protocol": self.cfg.protocol,
-                              "port": self.cfg.port, "at": time.time()}
+        self.captures[cid] = Kept(sig, self.pad.caps, self.cfg.protocol, self.port)
         while len(self.captures) > KEEP_CAPTURES:
             self.captures.popitem(last=False)
         return cid
 
-    def status(self) -> dict:
+    def status(self) -> Message:
         """Blocking (reads the store): call through ``asyncio.to_thread``."""
-        caps = self.pad.caps
         pad = {**self.pad.info(), "lift_timeout_s": self.cfg.lift_timeout_s}
-        model = None
-        loaded = self._verifiers.get(model_dir_of(self.cfg, self.pad.has_pressure)) if caps else None
-        if loaded is not None:
-            m = loaded.encoder.manifest
-            model = {"kind": "pressure" if m.preprocessing.use_pressure else "no_pressure",
-                     "sha256": loaded.model_sha, "path": str(loaded.encoder.model_path),
-                     "score": loaded.score_name, "threshold": loaded.threshold}
         now = time.time()
         users = self.store.users()
-        return {"api": API_VERSION, "url": self.url, "pad": pad, "model": model, "users": len(users),
+        return {"api": API_VERSION, "url": self.url, "pad": pad, "model": self._model_status(), "users": len(users),
                 "lockouts": [u.user for u in users if u.locked_until > now],
                 "busy": None if self.request is None else dict(self.request),
                 "counters": dict(self.counters)}
+
+    def _model_status(self) -> Message | None:
+        """The model loaded for the pad's kind, or None (no pad yet, or not loaded)."""
+        loaded = self._verifiers.get(model_dir_of(self.cfg, self.pad.has_pressure)) if self.pad.caps else None
+        if loaded is None:
+            return None
+        m = loaded.encoder.manifest
+        return {"kind": "pressure" if m.preprocessing.use_pressure else "no_pressure",
+                "sha256": loaded.model_sha, "path": str(loaded.encoder.model_path),
+                "score": loaded.score_name, "threshold": loaded.threshold}

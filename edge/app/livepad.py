@@ -30,19 +30,20 @@ import logging
 import threading
 from collections.abc import Callable
 
-from firmware_bridge.capture import CaptureConfig
+from firmware_bridge.capture import CaptureConfig, Refusal
 from firmware_bridge.errors import PadDisconnected, TransportError
 from firmware_bridge.pad import Pad, open_pad
 from firmware_bridge.protocols.base import Capabilities
 from firmware_bridge.signature import Sample, Signature
 
+from ..wire import Message
 from .padflow import Captures
 
 log = logging.getLogger("sigpad.service")
-Emit = Callable[[dict], None]
+Emit = Callable[[Message], None]
 
 
-def ink_event(s: Sample, caps: Capabilities) -> dict:
+def ink_event(s: Sample, caps: Capabilities) -> Message:
     """One pen sample for the stream: pad units and 0..1 of the pad's range."""
     nx = s.x / caps.max_x if caps.max_x > 0 else 0.0
     ny = 1.0 - s.y / caps.max_y if caps.max_y > 0 else 0.0
@@ -89,16 +90,16 @@ class LivePad(Captures):
         caps = self.caps
         return caps is not None and caps.max_pressure > 0
 
-    def info(self) -> dict:
+    def info(self) -> Message:
         """Whether the pad is there, and what a screen needs to know of it."""
         caps = self.caps if self.present else None
-        info = {"present": self.present, "port": self.url, "protocol": self.protocol}
+        info: Message = {"present": self.present, "port": self.url, "protocol": self.protocol}
         if caps is not None:
             info["pressure"] = caps.max_pressure > 0
             info["aspect"] = round(caps.max_x / caps.max_y, 4) if caps.max_y > 0 else None
         return info
 
-    def next(self, timeout_s):
+    def next(self, timeout_s: float) -> Signature | Refusal:
         item = super().next(timeout_s)
         if isinstance(item, Signature):
             self.last_signature = item
@@ -157,7 +158,7 @@ class LivePad(Captures):
             pad.close()
             self._set_present(False)
 
-    def _observe(self, item) -> None:
+    def _observe(self, item: object) -> None:
         if self._clear and self.pad is not None:
             # On the reader's thread, before this item is captured: every sample
             # delivered before Clear was pressed goes, unseen; this one starts afresh.
@@ -182,7 +183,7 @@ class LivePad(Captures):
         if caps is not None:
             self.emit(ink_event(s, caps))
 
-    def _finished(self, item) -> None:
+    def _finished(self, item: Signature | Refusal) -> None:
         if self._pen_down:
             self._pen_down = False
             self.emit({"event": "pen", "down": False})

@@ -20,10 +20,14 @@ import os
 import socket
 import struct
 import sys
+from collections.abc import Mapping
 from pathlib import Path
+from typing import TextIO
 
 JOURNAL_SOCKET = Path(os.environ.get("SIGPAD_JOURNAL_SOCKET", "/run/systemd/journal/socket"))
 IDENTIFIER = "sigpad"
+HANDLER_NAME = "sigpad"
+"""The name of the handler ``setup`` adds, so that a second ``setup`` replaces it."""
 
 # Python level -> syslog priority (what journald's -p filters on).
 PRIORITIES = ((logging.CRITICAL, 2), (logging.ERROR, 3), (logging.WARNING, 4), (logging.INFO, 6))
@@ -33,12 +37,12 @@ def priority(levelno: int) -> int:
     return next((p for level, p in PRIORITIES if levelno >= level), 7)
 
 
-def error_prefix(stream=None) -> str:
+def error_prefix(stream: TextIO | None = None) -> str:
     """What a line printed to stderr as an error starts with: ``<3>`` under journald."""
     return "<3>" if stderr_is_journal(stream) else ""
 
 
-def stderr_is_journal(stream=None, environ=os.environ) -> bool:
+def stderr_is_journal(stream: TextIO | None = None, environ: Mapping[str, str] = os.environ) -> bool:
     """Is ``stream`` (stderr) the stream systemd connected to journald?"""
     expected = environ.get("JOURNAL_STREAM", "")
     stream = stream or sys.stderr
@@ -89,7 +93,7 @@ class JournalHandler(logging.Handler):
         super().close()
 
 
-def _text(value) -> str:
+def _text(value: object) -> str:
     if value is None:
         return ""
     return str(value).lower() if isinstance(value, bool) else str(value)
@@ -103,10 +107,11 @@ def _field(key: str, value: str) -> bytes:
     return key.encode() + b"\n" + struct.pack("<Q", len(data)) + data + b"\n"
 
 
-def handler_for(stream=None, environ=os.environ, journal_socket: Path = JOURNAL_SOCKET) -> logging.Handler:
+def handler_for(stream: TextIO | None = None, environ: Mapping[str, str] = os.environ,
+                journal_socket: Path = JOURNAL_SOCKET) -> logging.Handler:
     """The handler for this process: journald's socket, a prefixed stream, or a plain one."""
     stream = stream or sys.stderr
-    plain = logging.StreamHandler(stream)
+    plain: logging.Handler = logging.StreamHandler(stream)
     if not stderr_is_journal(stream, environ):
         plain.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
         return plain
@@ -118,14 +123,14 @@ def handler_for(stream=None, environ=os.environ, journal_socket: Path = JOURNAL_
     return plain
 
 
-def setup(level: int, stream=None) -> None:
+def setup(level: int, stream: TextIO | None = None) -> None:
     """Route the root logger through ``handler_for`` at ``level`` (replacing one set up before)."""
     root = logging.getLogger()
-    for old in [h for h in root.handlers if getattr(h, "sigpad", False)]:
+    for old in [h for h in root.handlers if h.get_name() == HANDLER_NAME]:
         root.removeHandler(old)
         old.close()
     handler = handler_for(stream)
-    handler.sigpad = True
+    handler.set_name(HANDLER_NAME)
     root.addHandler(handler)
     root.setLevel(level)
     logging.captureWarnings(True)  # gpiozero's fallback warnings too, at warning priority

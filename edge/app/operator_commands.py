@@ -10,28 +10,31 @@ history, beside the decisions ``history`` lists.
 
 from __future__ import annotations
 
+import argparse
 import getpass
-import json
 import logging
-import socket
 import time
 from datetime import datetime
-from pathlib import Path
+from typing import Any
 
 from firmware_bridge.errors import SigpadError
 
+from ..client import ServiceClient
 from ..errors import UnknownUser
 from ..manifest import load_manifest
 from ..model import KINDS
 from ..verifier import model_dir_of, open_store
+from ..wire import find_socket
 from .config import Config
 from .report import ERROR, OK, emit
 
 log = logging.getLogger("sigpad.operator")
 SOCKET_TIMEOUT_S = 2.0
+Report = dict[str, Any]
+"""A part of the status report, as ``--json`` prints it."""
 
 
-def init(args, cfg: Config) -> int:
+def init(args: argparse.Namespace, cfg: Config) -> int:
     """Create the store and its key (what ``enroll`` would do on first use)."""
     path = cfg.store_path()
     existed = path.exists()
@@ -45,41 +48,20 @@ def init(args, cfg: Config) -> int:
 
 # --- status ------------------------------------------------------------------------
 
-def status(args, cfg: Config) -> int:
+def status(args: argparse.Namespace, cfg: Config) -> int:
     report = {"service": _service(cfg), "pad": _pad(cfg), "models": _models(cfg), "store": _store(cfg)}
     emit(args, report, "\n".join(_status_lines(report)))
     return OK if report["store"]["exists"] else ERROR
 
 
-SERVICE_SOCKET = Path("/run/sigpad/control.sock")  # the unit's RuntimeDirectory=sigpad
-
-
-def _socket_path(cfg: Config) -> Path:
-    """The configured socket; else this user's default, or the installed service's if that exists."""
-    from .service import default_socket_path
-    if cfg.socket:
-        return cfg.socket
-    mine = default_socket_path()
-    return SERVICE_SOCKET if not mine.exists() and SERVICE_SOCKET.exists() else mine
-
-
-def _ask(sock_file, request: str) -> dict:
-    sock_file.write((request + "\n").encode())
-    sock_file.flush()
-    line = sock_file.readline()
-    return json.loads(line) if line else {}
-
-
-def _service(cfg: Config) -> dict:
-    path = _socket_path(cfg)
-    out = {"socket": str(path), "up": False}
+def _service(cfg: Config) -> Report:
+    """Whether the service answers on its socket (``edge.wire.find_socket``), and what it reports."""
+    path = find_socket(cfg.socket)
+    out: Report = {"socket": str(path), "up": False}
     try:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-            s.settimeout(SOCKET_TIMEOUT_S)
-            s.connect(str(path))
-            f = s.makefile("rwb")
-            out["up"] = _ask(f, "ping").get("event") == "pong"
-            answer = _ask(f, '{"cmd": "status"}')
+        with ServiceClient(path, timeout_s=SOCKET_TIMEOUT_S) as service:
+            out["up"] = service.ping().get("event") == "pong"
+            answer = service.status()
             if answer.get("event") == "status":
                 out["reported"] = {k: v for k, v in answer.items() if k != "event"}
     except FileNotFoundError:
@@ -93,9 +75,9 @@ def _service(cfg: Config) -> dict:
     return out
 
 
-def _pad(cfg: Config) -> dict:
+def _pad(cfg: Config) -> Report:
     from firmware_bridge.ports import describe
-    out = {"port": cfg.port, "protocol": cfg.protocol, "baud": cfg.baud}
+    out: Report = {"port": cfg.port, "protocol": cfg.protocol, "baud": cfg.baud}
     if cfg.port and cfg.port != "auto" and "://" not in cfg.port:
         info = describe(cfg.port)
         out.update(present=info.exists, held_by=[vars(h) for h in info.held_by], may_open=info.may_open,
@@ -103,8 +85,8 @@ def _pad(cfg: Config) -> dict:
     return out
 
 
-def _models(cfg: Config) -> dict:
-    out = {}
+def _models(cfg: Config) -> Report:
+    out: Report = {}
     for kind in KINDS:
         try:
             directory = model_dir_of(cfg, kind == KINDS[0])
@@ -116,9 +98,9 @@ def _models(cfg: Config) -> dict:
     return out
 
 
-def _store(cfg: Config) -> dict:
+def _store(cfg: Config) -> Report:
     path = cfg.store_path()
-    out = {"path": str(path), "exists": path.exists()}
+    out: Report = {"path": str(path), "exists": path.exists()}
     if not out["exists"]:
         return out
     now = time.time()
@@ -130,7 +112,7 @@ def _store(cfg: Config) -> dict:
     return out
 
 
-def _status_lines(r: dict) -> list[str]:
+def _status_lines(r: Report) -> list[str]:
     svc, pad, store = r["service"], r["pad"], r["store"]
     lines = [f"service  {'up' if svc['up'] else 'down'}: {svc['socket']}"
              + ("" if svc["up"] else f" ({svc.get('why', 'no answer')})")]
@@ -146,7 +128,7 @@ def _status_lines(r: dict) -> list[str]:
     return lines
 
 
-def _pad_line(pad: dict) -> str:
+def _pad_line(pad: Report) -> str:
     if not pad["port"]:
         return "pad      none configured ([pad] port or --port)"
     line = f"pad      {pad['port']} ({pad['protocol']}, {pad['baud'] or 'its usual'} baud)"
@@ -161,7 +143,7 @@ def _pad_line(pad: dict) -> str:
 
 # --- unlock and history ----------------------------------------------------------------
 
-def unlock(args, cfg: Config) -> int:
+def unlock(args: argparse.Namespace, cfg: Config) -> int:
     with open_store(cfg, create=False) as store:
         before = store.unlock(args.user)
         if before is None:
@@ -184,7 +166,7 @@ def _who() -> str:
         return "?"
 
 
-def history(args, cfg: Config) -> int:
+def history(args: argparse.Namespace, cfg: Config) -> int:
     with open_store(cfg, create=False) as store:
         if store.enrolled_model(args.user) is None:
             raise UnknownUser(f"{args.user!r} is not enrolled in {store.path}")
@@ -197,7 +179,7 @@ def history(args, cfg: Config) -> int:
     return OK
 
 
-def _history_line(r: dict) -> str:
+def _history_line(r: Report) -> str:
     when = datetime.fromtimestamp(r["at"]).strftime("%Y-%m-%d %H:%M:%S")
     if r.get("event") == "unlocked":
         return f"{when}  unlocked by {r['by']} ({r['lock_left_s']} s of lock left, {r['failures']} failures)"

@@ -8,7 +8,10 @@ pad was recognised, else with the reason of what it heard (``pad-silent``,
 
 from __future__ import annotations
 
-from firmware_bridge.ports import list_ports
+import argparse
+from collections.abc import Iterable
+
+from firmware_bridge.ports import Holder, PortInfo, list_ports
 from firmware_bridge.probe import probe as run_probe
 
 from ..decision import Reason
@@ -16,7 +19,7 @@ from .config import Config
 from .report import EXIT_CODES, OK, emit
 
 
-def ports(args, cfg: Config) -> int:
+def ports(args: argparse.Namespace, cfg: Config) -> int:
     extra = [*args.names, *([cfg.port] if cfg.port and cfg.port != "auto" and "://" not in cfg.port else [])]
     found = list_ports(extra)
     emit(args, {"ports": [p.to_dict() for p in found]},
@@ -24,7 +27,7 @@ def ports(args, cfg: Config) -> int:
     return OK
 
 
-def _port_line(p) -> str:
+def _port_line(p: PortInfo) -> str:
     parts = [p.device + (f" -> {p.path}" if p.path != p.device else "")]
     parts.append(f"usb {p.usb_id}" if p.usb_id else "no usb id")
     if p.description:
@@ -44,11 +47,11 @@ def _port_line(p) -> str:
     return "; ".join(parts)
 
 
-def _pids(holders) -> str:
+def _pids(holders: Iterable[Holder]) -> str:
     return ", ".join(f"PID {h.pid}" + (f" ({h.command})" if h.command else "") for h in holders)
 
 
-def probe(args, cfg: Config) -> int:
+def probe(args: argparse.Namespace, cfg: Config) -> int:
     port = args.port or cfg.port
     if not port:
         from ..errors import ConfigError

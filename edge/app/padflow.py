@@ -15,6 +15,7 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Callable
+from typing import Protocol
 
 from firmware_bridge.capture import CaptureConfig, Refusal
 from firmware_bridge.errors import CaptureError
@@ -24,12 +25,31 @@ from firmware_bridge.signature import Signature
 from ..decision import Decision, reason_for
 from ..enrol import Enrolment
 from ..errors import EnrolmentError
+from ..verifier import Verifier
 
 Say = Callable[[str], None]
+Item = Signature | Refusal | Exception | None
+"""What a ``Captures`` queue holds: a capture, the reader's end (an exception, or None once closed)."""
 
 
-CANCELLED = object()
-"""Put in a ``Captures`` queue by ``cancel()``: the wait in progress ends."""
+class Source(Protocol):
+    """Where the flows wait for signatures: ``PadSource`` (the CLI, the demo) or the service's ``LivePad``."""
+
+    @property
+    def name(self) -> str:
+        """protocol:port, as a log line names the pad."""
+        ...
+
+    def next(self, timeout_s: float) -> Signature | Refusal:
+        """The next signature or refusal; ``CaptureError`` when none comes."""
+        ...
+
+
+class _Cancelled:
+    """Put in a ``Captures`` queue by ``cancel()``: the wait in progress ends."""
+
+
+CANCELLED = _Cancelled()
 
 
 class Captures:
@@ -39,23 +59,23 @@ class Captures:
     exception put here is the reader's end, reported to every later caller.
     """
 
-    def __init__(self):
-        self._queue: queue.Queue = queue.Queue()
+    def __init__(self) -> None:
+        self._queue: queue.Queue[Item | _Cancelled] = queue.Queue()
 
-    def put(self, item) -> None:
+    def put(self, item: Item) -> None:
         self._queue.put(item)
 
     def cancel(self) -> None:
         """End the wait in progress (the host pressed Cancel, or its client left)."""
         self._queue.put(CANCELLED)
 
-    def next(self, timeout_s: float | None) -> Signature | Refusal:
+    def next(self, timeout_s: float) -> Signature | Refusal:
         """The next signature or refusal; raises ``CaptureError`` on timeout, cancel or end."""
         try:
             item = self._queue.get(timeout=timeout_s)
         except queue.Empty:
             raise self._timed_out(timeout_s) from None
-        if item is CANCELLED:
+        if isinstance(item, _Cancelled):
             raise CaptureError("cancelled by the host")
         if item is None:
             self._queue.put(None)  # stay ended for later callers
@@ -65,39 +85,32 @@ class Captures:
             raise CaptureError(f"the pad stopped: {item}") from item
         return item
 
-    def _timed_out(self, timeout_s: float | None) -> CaptureError:
+    def _timed_out(self, timeout_s: float) -> CaptureError:
         return CaptureError(f"no signature within {timeout_s:g} s")
 
-    def drain(self) -> int:
+    def drain(self) -> None:
         """Forget what was captured while nobody asked (a stale signature is no answer)
         and any cancel that came when nothing waited."""
-        n = 0
         while True:
             try:
                 item = self._queue.get_nowait()
             except queue.Empty:
-                return n
+                return
             if item is None or isinstance(item, Exception):
                 self._queue.put(item)
-                return n
-            n += item is not CANCELLED
+                return
 
 
 class PadSource(Captures):
     """A pad read continuously on a background thread (the CLI's and the demo's)."""
 
-    def __init__(self, url: str, protocol: str, capture: CaptureConfig = CaptureConfig(),
+    def __init__(self, url: str, protocol: str, capture: CaptureConfig | None = None,
                  baud: int | None = None):
         super().__init__()
-        self.pad = open_pad(url, protocol, config=capture, baud=baud)
+        self.pad = open_pad(url, protocol, config=capture or CaptureConfig(), baud=baud)
         self._before = self.pad.stats
         self._thread = threading.Thread(target=self._read, name="pad-reader", daemon=True)
         self._thread.start()
-
-    @property
-    def alive(self) -> bool:
-        """The background reader is still running."""
-        return self._thread.is_alive()
 
     @property
     def has_pressure(self) -> bool:
@@ -116,7 +129,7 @@ class PadSource(Captures):
         """protocol:port, as a log line names the pad."""
         return f"{self.pad.protocol.name}:{self.pad.transport.port or self.pad.transport.url}"
 
-    def next(self, timeout_s: float | None) -> Signature | Refusal:
+    def next(self, timeout_s: float) -> Signature | Refusal:
         """The next signature or refusal; a timeout says what the pad sent meanwhile
         (``PadSilent``, ``PadGarbled``, or frames but no pen), and what came mostly
         undecodable is ``PadGarbled``."""
@@ -127,21 +140,21 @@ class PadSource(Captures):
             raise garbled
         return item
 
-    def _timed_out(self, timeout_s: float | None) -> CaptureError:
+    def _timed_out(self, timeout_s: float) -> CaptureError:
         return self.pad.silence(self._before, timeout_s)
 
     def close(self) -> None:
         self.pad.close()
         self._thread.join(5.0)
 
-    def __enter__(self):
+    def __enter__(self) -> PadSource:
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
 
-def next_signature(source: PadSource, timeout_s: float, say: Say) -> Signature:
+def next_signature(source: Source, timeout_s: float, say: Say) -> Signature:
     """The next good signature; refusals (too short, unplugged...) ask to sign again."""
     while True:
         item = source.next(timeout_s)
@@ -150,7 +163,7 @@ def next_signature(source: PadSource, timeout_s: float, say: Say) -> Signature:
         say(f"sign again: {item.reason}")
 
 
-def enrol_from_pad(verifier, source: PadSource, user: str, timeout_s: float, say: Say,
+def enrol_from_pad(verifier: Verifier, source: Source, user: str, timeout_s: float, say: Say,
                    replace: bool = False) -> Enrolment:
     """Capture ``enrol_count`` signatures, replacing outliers up to ``enrol_retries`` times."""
     verifier.check_enrollable(user, replace)  # before anyone signs
@@ -172,7 +185,7 @@ def enrol_from_pad(verifier, source: PadSource, user: str, timeout_s: float, say
     raise AssertionError("unreachable")
 
 
-def verify_from_pad(verifier, source: PadSource, user: str, timeout_s: float,
+def verify_from_pad(verifier: Verifier, source: Source, user: str, timeout_s: float,
                     say: Say | None = None) -> Decision:
     """One attempt: the next capture, whatever it is, is the answer (fail closed).
 

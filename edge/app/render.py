@@ -26,7 +26,7 @@ MIN_WIDTH_FRACTION = 0.35
 INK_GREY = 20                       # 0 black .. 255 white
 
 
-def _segments(sig: Signature, width: int, height: int, pen_px: float):
+def _segments(sig: Signature, width: int, height: int, pen_px: float) -> np.ndarray:
     """(x0, y0, x1, y1, radius) rows in pixel coordinates, one per pen-down step."""
     down = sig.pen_down
     x, y = sig.x, sig.y
@@ -44,7 +44,8 @@ def _segments(sig: Signature, width: int, height: int, pen_px: float):
     else:
         radius = np.full(len(sig) - 1, pen_px / 2)
     rows = np.stack([px[:-1], py[:-1], px[1:], py[1:], radius], axis=1)
-    return rows[both]
+    segments: np.ndarray = rows[both]
+    return segments
 
 
 def rasterize(sig: Signature, width: int = 600, height: int = 300, pen_px: float = 3.0) -> np.ndarray:
@@ -101,7 +102,7 @@ def to_svg(sig: Signature, width: int = 600, height: int = 300, pen_px: float = 
             f'stroke-linejoin="round">{"".join(paths)}</g></svg>\n')
 
 
-def render(sig: Signature, kind: str, **size) -> bytes:
+def render(sig: Signature, kind: str, **size: int) -> bytes:
     """``kind`` 'png' or 'svg' as bytes."""
     if kind == "png":
         return to_png(sig, **size)

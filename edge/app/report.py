@@ -10,9 +10,11 @@ table of reasons, exit codes and meanings: ``sigpad --help`` prints it
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from collections.abc import Mapping
+from typing import Any
 
 from ..decision import Decision, Reason, reason_for
 from .logs import error_prefix
@@ -62,7 +64,7 @@ def decision_exit(d: Decision) -> int:
     return EXIT_CODES.get(d.reason, REJECT)
 
 
-def decision_line(d: Decision | Mapping, label: str | None = None) -> str:
+def decision_line(d: Decision | Mapping[str, Any], label: str | None = None) -> str:
     """A decision as a person reads it: the CLI's sentence, or with ``label`` the demo's row.
 
     ``d`` may also be the fields of a verify that could not even start
@@ -82,7 +84,7 @@ def decision_line(d: Decision | Mapping, label: str | None = None) -> str:
             f"{f['latency_ms']:.2f} ms{why}{adapted}")
 
 
-def unjudged(user: str, exc: Exception) -> dict:
+def unjudged(user: str, exc: Exception) -> dict[str, Any]:
     """The decision fields of a verify that could not even start (it fails closed)."""
     return {"user": user, "accepted": False, "score": None, "threshold": None,
             "reason": reason_for(exc), "latency_ms": None, "detail": str(exc)}
@@ -93,7 +95,7 @@ def exit_for(exc: Exception) -> int:
     return EXIT_CODES[reason_for(exc)]
 
 
-def emit(args, payload: dict, text: str) -> None:
+def emit(args: argparse.Namespace, payload: Mapping[str, Any], text: str) -> None:
     print(json.dumps(payload) if args.json else text, flush=True)
 
 
@@ -102,7 +104,7 @@ def complain(message: str) -> None:
     print(f"{error_prefix()}sigpad: {message}", file=sys.stderr)
 
 
-def fail(args, message: str, code: int = ERROR, **extra) -> int:
+def fail(args: argparse.Namespace, message: str, code: int = ERROR, **extra: Any) -> int:
     """Report an error: on stderr always, and as JSON on stdout with ``--json``."""
     complain(message)
     if args.json:
@@ -110,7 +112,7 @@ def fail(args, message: str, code: int = ERROR, **extra) -> int:
     return code
 
 
-def show_decision(args, d: Decision, extra: dict | None = None) -> int:
+def show_decision(args: argparse.Namespace, d: Decision, extra: Mapping[str, Any] | None = None) -> int:
     """Print a decision (JSON with ``--json``, plus ``extra`` fields) and return its exit code."""
     emit(args, {**d.to_dict(), **(extra or {})}, decision_line(d))
     return decision_exit(d)

@@ -18,25 +18,27 @@
 * **The HTTP token** is 32 random bytes (hex) in a 0600 file beside the
   socket, made when the service finds none (under systemd the runtime
   directory, and so the token, is new at each start); HTTP writes carry it.
+
+The rules both sides share (where the socket is, the peer and the
+owner/mode checks, the token's proof) are ``edge.wire``'s; this module is
+what only the service does with them: make the directory, hold the lock,
+make the token.
 """
 
 from __future__ import annotations
 
 import fcntl
 import grp
-import hmac
-import logging
 import os
 import secrets
-import stat
 from pathlib import Path
 
-from ..client import Peer, peer_of, runtime_dir, token_proof, trusted_service_uids  # noqa: F401  (shared with clients)
 from ..errors import ServiceError
+from ..wire import check_private_dir, check_private_file
 
-log = logging.getLogger("sigpad.service")
+
 def secure_dir(path: Path) -> Path:
-    """Create ``path`` 0700 if missing, then refuse it unless it is ours alone."""
+    """Create ``path`` 0700 if missing, then refuse it unless it is ours alone (``wire.check_private_dir``)."""
     try:
         path.mkdir(mode=0o700, parents=False)
     except FileExistsError:
@@ -47,29 +49,10 @@ def secure_dir(path: Path) -> Path:
     return path
 
 
-def check_private_dir(path: Path, owner: int | None = None) -> None:
-    """Raise ``ServiceError`` unless ``path`` is a real directory owned by ``owner``
-    (default: this process's user) that no one else may write to."""
-    owner = os.geteuid() if owner is None else owner
-    try:
-        st = os.lstat(path)
-    except OSError as exc:
-        raise ServiceError(f"{path}: {exc.strerror or exc}") from exc
-    if stat.S_ISLNK(st.st_mode) or not stat.S_ISDIR(st.st_mode):
-        raise ServiceError(f"{path}: not a directory (a symlink or a file is refused)")
-    if st.st_uid != owner:
-        raise ServiceError(f"{path}: owned by uid {st.st_uid}, not by this service's uid {owner}; "
-                           "someone else made it - refusing to put the control socket there")
-    if st.st_mode & 0o022:
-        raise ServiceError(f"{path}: mode {stat.S_IMODE(st.st_mode):04o} lets others write to it; "
-                           "refusing to put the control socket there (chmod 700, or remove it)")
-
-
 class InstanceLock:
     """``flock`` on a file for as long as the service runs; a second holder is refused."""
 
     def __init__(self, path: Path):
-        self.path = path
         self._fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
         try:
             fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -86,33 +69,14 @@ class InstanceLock:
             self._fd = -1
 
 
-def supplementary_groups(pid: int) -> set[int]:
-    """The groups of a process (``/proc/PID/status``); empty when it cannot be read."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("Groups:"):
-                return {int(g) for g in line.split()[1:]}
-    except (OSError, ValueError):
-        pass
-    return set()
-
-
 def group_id(name: str | None) -> int | None:
+    """The gid of ``[service] writers_group`` (None when unset); ``ServiceError`` for no such group."""
     if not name:
         return None
     try:
         return grp.getgrnam(name).gr_gid
     except KeyError:
         raise ServiceError(f"[service] writers_group {name!r}: no such group") from None
-
-
-def may_write(peer: Peer, writers_gid: int | None) -> bool:
-    """The service's user, root, or a member of the writers' group."""
-    if peer.uid in (0, os.geteuid()):
-        return True
-    if writers_gid is None:
-        return False
-    return peer.gid == writers_gid or writers_gid in supplementary_groups(peer.pid)
 
 
 # --- the HTTP token -------------------------------------------------------------------
@@ -128,15 +92,8 @@ def load_token(path: Path) -> str:
     else:
         with os.fdopen(fd, "w") as f:
             f.write(secrets.token_hex(32) + "\n")
-    st = os.lstat(path)
-    if not stat.S_ISREG(st.st_mode) or st.st_uid != os.geteuid() or st.st_mode & 0o077:
-        raise ServiceError(f"{path}: the token file must be a regular file of this user with mode 0600 "
-                           f"(it is {stat.S_IMODE(st.st_mode):04o}, uid {st.st_uid})")
+    check_private_file(path)
     token = path.read_text().strip()
     if len(token) < 32:
         raise ServiceError(f"{path}: the token is too short ({len(token)} characters, 32 at least)")
     return token
-
-
-def same_token(given: str | None, token: str) -> bool:
-    return given is not None and hmac.compare_digest(given.encode(), token.encode())

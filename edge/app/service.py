@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import inspect
 import logging
 import os
 import resource
@@ -32,21 +33,31 @@ import signal
 import socket
 import threading
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError
 from ..keys import load_keys
+from ..model import current_model_shas
 from ..store import Store
+from ..wire import parse_request as parse_request  # the socket's grammar, named here for its tests
+from ..wire import service_socket
 from .config import Config, http_address
-from .control import ControlServer, parse_request  # noqa: F401  (parse_request: the socket's grammar)
+from .control import ControlServer
 from .gpio import Outputs
 from .hub import Hub
-from .runtime import InstanceLock, group_id, load_token, runtime_dir, secure_dir
+from .runtime import InstanceLock, group_id, load_token, secure_dir
+
+if TYPE_CHECKING:
+    from gpiozero import Factory
 
 log = logging.getLogger("sigpad.service")
 SIGN_TIMEOUT_S = 60.0
 ACCEPT_GRACE_S = 5.0
 """After a failed accept, this long without pinging the watchdog (asyncio retries each second)."""
+Closer = Callable[[], Awaitable[None] | None]
+"""What to call at the end, in reverse order of starting (a coroutine is awaited)."""
 
 
 # --- systemd ----------------------------------------------------------------------
@@ -98,17 +109,15 @@ class Health:
 
     RESOURCE_ERRORS = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.accept_failed_at = -1e9
-        self.accept_failures = 0
 
-    def handler(self, loop, context) -> None:
+    def handler(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
         exc = context.get("exception")
         if isinstance(exc, OSError) and exc.errno in self.RESOURCE_ERRORS and "accept" in context.get("message", ""):
             if time.monotonic() - self.accept_failed_at > ACCEPT_GRACE_S:
                 log.error("cannot accept connections: %s; not pinging the watchdog until it can", exc)
             self.accept_failed_at = time.monotonic()
-            self.accept_failures += 1
             return
         loop.default_exception_handler(context)
 
@@ -127,19 +136,15 @@ def raise_fd_limit(max_clients: int) -> None:
 
 
 def socket_path(cfg: Config) -> Path:
-    """The control socket; its directory is created 0700 or checked (``runtime``)."""
-    path = cfg.socket or runtime_dir() / "control.sock"
+    """The control socket (``wire.service_socket``); its directory is created 0700 or checked (``runtime``)."""
+    path = service_socket(cfg.socket)
     secure_dir(path.parent)
     return path
 
 
-def default_socket_path() -> Path:
-    return runtime_dir() / "control.sock"
-
-
 # --- the service ------------------------------------------------------------------------------
 
-def serve(cfg: Config, stop: threading.Event | None = None, pin_factory=None) -> int:
+def serve(cfg: Config, stop: threading.Event | None = None, pin_factory: Factory | None = None) -> int:
     """Run until SIGTERM/SIGINT (or ``stop``); returns the exit code.
 
     Raises ``ServiceError`` (before anything listens) for a socket directory
@@ -151,10 +156,10 @@ def serve(cfg: Config, stop: threading.Event | None = None, pin_factory=None) ->
     return asyncio.run(_serve(cfg, stop, pin_factory))
 
 
-async def _serve(cfg: Config, stop: threading.Event, pin_factory) -> int:
+async def _serve(cfg: Config, stop: threading.Event, pin_factory: Factory | None) -> int:
     path = socket_path(cfg)
     lock = InstanceLock(path.parent / f"{path.name}.lock")
-    closers = [lock.release]
+    closers: list[Closer] = [lock.release]
     try:
         health = Health()
         asyncio.get_running_loop().set_exception_handler(health.handler)
@@ -164,12 +169,11 @@ async def _serve(cfg: Config, stop: threading.Event, pin_factory) -> int:
     finally:
         for close in reversed(closers):
             result = close()
-            if asyncio.iscoroutine(result):
+            if inspect.isawaitable(result):
                 await result
 
 
-async def _start(cfg: Config, path: Path, pin_factory, closers: list) -> Hub:
-    from .commands import current_model_shas
+async def _start(cfg: Config, path: Path, pin_factory: Factory | None, closers: list[Closer]) -> Hub:
     store = Store(cfg.store_path(True), load_keys(cfg.key_path(True)))
     closers.append(store.close)
     outputs = None

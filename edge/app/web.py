@@ -35,16 +35,19 @@ import ipaddress
 import json
 import logging
 import re
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 from aiohttp import WSMsgType, web
+from aiohttp.web_protocol import RequestHandler
 
 from firmware_bridge import recording
 
 from ..errors import ConfigError, ServiceError
+from ..wire import Message, same_token, token_proof
 from . import render
 from .hub import API_VERSION, Busy, Hub, NoPad
-from .runtime import same_token, token_proof
 
 log = logging.getLogger("sigpad.service")
 KIOSK_DIR = Path(__file__).resolve().parent / "kiosk"
@@ -57,7 +60,10 @@ _CAPTURE = re.compile(r"^([0-9a-f]{16})\.(png|svg|json)$")
 _STATUS = {Busy: 409, NoPad: 503, ConfigError: 400}
 
 
-def json_error(status: int, message: str, **extra) -> web.Response:
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def json_error(status: int, message: str, **extra: Any) -> web.Response:
     return web.json_response({"error": message, "status": status, **extra}, status=status)
 
 
@@ -85,7 +91,7 @@ def needs_token(request: web.Request) -> bool:
 
 
 @web.middleware
-async def guard(request: web.Request, handler):
+async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     app, hub = request.app, request.app[HUB]
     if request.host not in app[HOSTS]:
         hub.count("refused_host")
@@ -109,7 +115,7 @@ async def guard(request: web.Request, handler):
     return response
 
 
-async def _body(request: web.Request) -> dict:
+async def _body(request: web.Request) -> Message:
     if not request.can_read_body:
         return {}
     try:
@@ -123,7 +129,7 @@ async def _body(request: web.Request) -> dict:
     return body
 
 
-async def _run(coro) -> web.Response:
+async def _run(coro: Awaitable[Message]) -> web.Response:
     """A hub request as an HTTP answer: its event, or an error with its status."""
     try:
         event = await coro
@@ -166,7 +172,7 @@ async def capture(request: web.Request) -> web.Response:
 
 
 async def button(request: web.Request) -> web.Response:
-    return web.json_response(getattr(request.app[HUB], request.path.rsplit("/", 1)[1])())
+    return web.json_response(request.app[HUB].button(request.path.rsplit("/", 1)[1]))
 
 
 async def users(request: web.Request) -> web.Response:
@@ -182,13 +188,13 @@ async def delete_user(request: web.Request) -> web.Response:
 
 async def captured(request: web.Request) -> web.Response:
     m = _CAPTURE.match(request.match_info["name"])
-    entry = request.app[HUB].captures.get(m.group(1)) if m else None
-    if entry is None:
+    kept = request.app[HUB].captures.get(m.group(1)) if m else None
+    if m is None or kept is None:
         return json_error(404, "no such capture (the service keeps the last few only)")
-    sig, kind = entry["signature"], m.group(2)
+    kind = m.group(2)
     if kind == "json":
-        return web.json_response(recording.to_dict(sig, entry["protocol"], entry["port"], entry["caps"]))
-    body = await asyncio.to_thread(render.render, sig, kind)
+        return web.json_response(recording.to_dict(kept.signature, kept.protocol, kept.port, kept.caps))
+    body = await asyncio.to_thread(render.render, kept.signature, kind)
     return web.Response(body=body, content_type="image/png" if kind == "png" else "image/svg+xml")
 
 
@@ -247,8 +253,9 @@ def make_app(hub: Hub, token: str, hosts: set[str]) -> web.Application:
 class _Refuse(asyncio.Protocol):
     """Over ``max_clients``: a 503 and the door closed, before any parsing."""
 
-    def connection_made(self, transport) -> None:
-        transport.write(b"HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n")
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        if isinstance(transport, asyncio.WriteTransport):    # a stream server's: always
+            transport.write(b"HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n")
         transport.close()
 
 
@@ -268,8 +275,10 @@ class WebServer:
                                     keepalive_timeout=self.idle_timeout_s)
         await self.runner.setup()
         handlers = self.runner.server
+        if handlers is None:                    # setup() makes it
+            raise ServiceError("the web server was not set up")
 
-        def connection():
+        def connection() -> RequestHandler | _Refuse:
             if len(handlers.connections) >= self.max_clients:
                 self.hub.count("refused_connections")
                 return _Refuse()

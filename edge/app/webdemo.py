@@ -11,6 +11,7 @@ so the page shows the ink live, the prompts and each verdict.
 
 from __future__ import annotations
 
+import argparse
 import itertools
 import tempfile
 import threading
@@ -18,35 +19,38 @@ import time
 from pathlib import Path
 
 from firmware_bridge.protocols import get as get_protocol
+from firmware_bridge.protocols.base import Capabilities
+from firmware_bridge.signature import Signature
 from firmware_bridge.virtual import VirtualPad
 
-from ..client import ServiceClient
+from ..client import Message, OnEvent, ServiceClient
 from .config import Config
-from .demo import demo_signatures
+from .demo import DemoSignatures, demo_signatures
 from .report import ERROR, OK
 from .service import serve
 
 PAUSE_S = 3.0                     # to read a verdict before the next prompt
 
 
-def run_web_demo(args, cfg: Config) -> int:
+def run_web_demo(args: argparse.Namespace, cfg: Config) -> int:
     speed = (args.speed or 1.0) if get_protocol(args.protocol).has_clock else 1.0
-    label, enrol_sigs, genuine, forgery = demo_signatures(args.writer, args.data)
+    sigs = demo_signatures(args.writer, args.data)
     with tempfile.TemporaryDirectory(prefix="sigpad-webdemo-") as tmp, \
             VirtualPad(args.protocol, speed=speed, caps=_demo_caps(args.protocol)) as vpad:
+        sock = Path(tmp) / "control.sock"
         cfg = cfg.replace(store=cfg.store or Path(tmp) / "templates.db", lockout_after=0, port=vpad.path,
-                          protocol=args.protocol, socket=Path(tmp) / "control.sock", lift_timeout_s=0.8)
+                          protocol=args.protocol, socket=sock, lift_timeout_s=0.8)
         stop, result = threading.Event(), []
         service = threading.Thread(target=lambda: result.append(serve(cfg, stop)), daemon=True)
         service.start()
         try:
-            client = _connect(cfg.socket, service)
+            client = _connect(sock, service)
             if client is None:
                 return result[0] if result else ERROR
             with client:
                 print(f"kiosk page: {client.status()['url']}  (open it in a browser; Ctrl-C to stop)",
                       flush=True)
-                _play(client, vpad, label, enrol_sigs, genuine, forgery, args.rounds)
+                _play(client, vpad, sigs, args.rounds)
         except KeyboardInterrupt:
             pass
         finally:
@@ -55,7 +59,7 @@ def run_web_demo(args, cfg: Config) -> int:
     return OK
 
 
-def _demo_caps(protocol: str):
+def _demo_caps(protocol: str) -> Capabilities | None:
     """A 2:1 signature pad that the demo writers fill, for pads that report their range
     (the sigpad protocol's default, 65535 square, would show them small); others keep theirs."""
     proto = get_protocol(protocol)
@@ -72,13 +76,13 @@ def _connect(path: Path, service: threading.Thread) -> ServiceClient | None:
     return None
 
 
-def _play(client: ServiceClient, vpad: VirtualPad, label: str, enrol_sigs, genuine, forgery,
-          rounds: int | None) -> None:
+def _play(client: ServiceClient, vpad: VirtualPad, sigs: DemoSignatures, rounds: int | None) -> None:
+    label, enrol_sigs, genuine, forgery = sigs
     while not client.status()["pad"]["present"]:
         time.sleep(0.1)
     spares = list(enrol_sigs)
 
-    def sign_when_asked(event: dict) -> None:
+    def sign_when_asked(event: Message) -> None:
         if event.get("event") == "prompt" and event["message"].startswith("sign") and spares:
             vpad.sign(spares.pop(0))
     print(f"enrolling {label} as 'demo'", flush=True)
@@ -88,6 +92,14 @@ def _play(client: ServiceClient, vpad: VirtualPad, label: str, enrol_sigs, genui
     for _ in itertools.count() if rounds is None else range(2 * rounds):
         kind, sig = next(turns)
         time.sleep(PAUSE_S)
-        d = client.verify("demo", on_event=lambda e: vpad.sign(sig) if e.get("event") == "prompt" else None)
+        d = client.verify("demo", on_event=_signs_when_prompted(vpad, sig))
         verdict = "ACCEPTED" if d.get("accepted") else "REJECTED"
         print(f"  {kind:16s} {verdict}  {d.get('reason')}  score {d.get('score')}", flush=True)
+
+
+def _signs_when_prompted(vpad: VirtualPad, sig: Signature) -> OnEvent:
+    """An event listener that signs ``sig`` on the virtual pad at the prompt."""
+    def sign(event: Message) -> None:
+        if event.get("event") == "prompt":
+            vpad.sign(sig)
+    return sign

@@ -113,7 +113,9 @@ def test_enrol_and_verify_on_a_pad(tmp_path, model_dir, task2, capsys):
 
     from firmware_bridge import svc2004
     from firmware_bridge.virtual import VirtualPad
-    sig = lambda n: svc2004.read(task2 / f"U1S{n}.TXT")
+
+    def sig(n):
+        return svc2004.read(task2 / f"U1S{n}.TXT")
     common = ["--json", "--store", str(tmp_path / "t.db"), "--model", str(model_dir)]
     with VirtualPad("sigpad", speed=8.0) as vpad:
         def writer(numbers):

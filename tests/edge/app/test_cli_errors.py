@@ -43,7 +43,7 @@ def test_a_309_digit_number_is_a_rejected_signature_not_an_overflow(enrolled, ta
     text[5] = " ".join(["9" * 309] + text[5].split()[1:])       # x of the fifth point
     bad = tmp_path / "overflow.TXT"
     bad.write_text("\n".join(text) + "\n")
-    code, out, err = enrolled("verify", "alice", "--file", str(bad))
+    code, out, _err = enrolled("verify", "alice", "--file", str(bad))
     assert code == 1 and set(out) >= DECISION
     assert (out["accepted"], out["reason"]) == (False, "bad-signature")
     assert "overflow.TXT:6: a number of 309 digits" in out["detail"]
@@ -56,7 +56,7 @@ def test_a_separator_in_a_number_is_refused_by_name(run, task2, tmp_path):
     bad = tmp_path / "U1S1.TXT"
     bad.write_text("\n".join(text) + "\n")
     others = [str(task2 / f"U1S{n}.TXT") for n in range(2, 6)]
-    code, out, err = run("enroll", "alice", "--file", str(bad), *others)
+    code, out, _err = run("enroll", "alice", "--file", str(bad), *others)
     # a file that cannot be read as a signature is bad-signature: exit 1, like a junk file in verify
     assert code == 1 and "is not an integer" in out["error"] and out["type"] == "DataFormatError"
 
@@ -64,10 +64,10 @@ def test_a_separator_in_a_number_is_refused_by_name(run, task2, tmp_path):
 def test_a_damaged_key_check_is_a_json_error(enrolled, task2, tmp_path):
     with sqlite3.connect(tmp_path / "t.db") as db:          # the issue's TypeError
         db.execute("UPDATE meta SET value=5 WHERE key='key_check'")
-    code, out, err = enrolled("verify", "alice", "--file", str(task2 / "U1S8.TXT"))
+    code, out, _err = enrolled("verify", "alice", "--file", str(task2 / "U1S8.TXT"))
     assert code == 2 and set(out) >= DECISION and out["accepted"] is False
     assert out["reason"] == "error" and "damaged store: its key check is not a sealed value" in out["detail"]
-    code, out, err = enrolled("users")
+    code, out, _err = enrolled("users")
     assert code == 2 and out["type"] == "StoreError" and "key check" in out["error"]
 
 
@@ -75,17 +75,17 @@ def test_an_empty_store_is_reported_and_kept(enrolled, task2, tmp_path):
     (tmp_path / "t.db").write_bytes(b"")
     for leftover in ("t.db-wal", "t.db-shm"):
         (tmp_path / leftover).unlink(missing_ok=True)
-    code, out, err = enrolled("verify", "alice", "--file", str(task2 / "U1S8.TXT"))
+    code, out, _err = enrolled("verify", "alice", "--file", str(task2 / "U1S8.TXT"))
     assert (code, out["reason"]) == (2, "error") and "store file is empty" in out["detail"]
     assert (tmp_path / "t.db").read_bytes() == b""           # not silently made a new store
 
 
 def test_counters_reset_by_hand_are_tampering(enrolled, task2, tmp_path):
-    code, out, err = enrolled("verify", "alice", "--file", str(task2 / "U1S21.TXT"))
+    code, out, _err = enrolled("verify", "alice", "--file", str(task2 / "U1S21.TXT"))
     assert (code, out["reason"]) == (1, "no-match")          # one failure counted
     with sqlite3.connect(tmp_path / "t.db") as db:
         db.execute("UPDATE users SET failures=0, locked_until=0")
-    code, out, err = enrolled("verify", "alice", "--file", str(task2 / "U1S8.TXT"))
+    code, out, _err = enrolled("verify", "alice", "--file", str(task2 / "U1S8.TXT"))
     assert (code, out["accepted"], out["reason"]) == (2, False, "template-integrity")
 
 
@@ -95,6 +95,6 @@ def test_a_model_directory_with_an_edited_manifest(enrolled, task2, tmp_path, mo
     manifest = json.loads((edited / "manifest.json").read_text())
     manifest["decision"] = {"score": "centroid-max-cosine", "threshold": -1}  # the issue: accepted a forgery
     (edited / "manifest.json").write_text(json.dumps(manifest))
-    code, out, err = enrolled("verify", "alice", "--file", str(task2 / "U1S21.TXT"), model=edited)
+    code, out, _err = enrolled("verify", "alice", "--file", str(task2 / "U1S21.TXT"), model=edited)
     assert (code, out["accepted"], out["reason"]) == (2, False, "error")
     assert "accept every signature" in out["detail"]

@@ -174,12 +174,13 @@ def test_a_client_refuses_a_service_run_by_someone_else(tmp_path, model_dir):
 def serve_process(tmp_path, model_dir, config: str, env=None, preexec_fn=None):
     (tmp_path / "sigpad.toml").write_text(config)
     (tmp_path / "run").mkdir(mode=0o700, exist_ok=True)
-    log = open(tmp_path / "serve.log", "w")
-    proc = subprocess.Popen([sys.executable, "-m", "edge.app.cli", "serve", "--config", str(tmp_path / "sigpad.toml"),
-                             "--port", str(tmp_path / "no-pad"), "--socket", str(tmp_path / "run/c.sock"),
-                             "--store", str(tmp_path / "t.db"), "--model", str(model_dir)],
-                            cwd=REPO, stdout=log, stderr=log, env={**os.environ, **(env or {})},
-                            preexec_fn=preexec_fn)
+    with open(tmp_path / "serve.log", "w") as log:      # the child has its own copy of the descriptor
+        proc = subprocess.Popen([sys.executable, "-m", "edge.app.cli", "serve", "--config",
+                                 str(tmp_path / "sigpad.toml"), "--port", str(tmp_path / "no-pad"),
+                                 "--socket", str(tmp_path / "run/c.sock"),
+                                 "--store", str(tmp_path / "t.db"), "--model", str(model_dir)],
+                                cwd=REPO, stdout=log, stderr=log, env={**os.environ, **(env or {})},
+                                preexec_fn=preexec_fn)
     deadline = time.monotonic() + 60
     while not (tmp_path / "run/c.sock").exists():
         assert proc.poll() is None and time.monotonic() < deadline, (tmp_path / "serve.log").read_text()

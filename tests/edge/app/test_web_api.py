@@ -50,7 +50,7 @@ def in_thread(fn, *args):
 
 
 def test_enrol_verify_and_the_ink_stream(service, sig):
-    cfg, vpad, api = service
+    _cfg, vpad, api = service
     with api.stream() as events:
         assert events.hello["api"] == 1 and events.hello["pad"]["present"] is True
         enrolment = in_thread(api.enrol, "alice")
@@ -101,7 +101,7 @@ def wait_for_ink(events, n: int) -> None:
 
 @pytest.mark.enrolled
 def test_ok_clear_and_cancel_from_the_host(service, sig):
-    cfg, vpad, api = service
+    _cfg, vpad, api = service
     first, second = sig(2, 1), sig(2, 2)
     with api.stream() as events:
         # Clear: the first signature is thrown away, the second answers (another writer's: judged).
@@ -135,7 +135,7 @@ def test_ok_clear_and_cancel_from_the_host(service, sig):
 
 @pytest.mark.enrolled
 def test_pad_unplugged_and_replugged_during_a_request(service, sig):
-    cfg, vpad, api = service
+    _cfg, vpad, api = service
     with api.stream() as events:
         answer = in_thread(api.verify, "writer")
         events.until("prompt")
@@ -159,7 +159,7 @@ def test_pad_unplugged_and_replugged_during_a_request(service, sig):
 
 
 def test_fifty_concurrent_status_requests(service):
-    cfg, vpad, api = service
+    _cfg, _vpad, api = service
     with ThreadPoolExecutor(50) as pool:
         answers = list(pool.map(lambda _: api.status(), range(50)))
     assert len(answers) == 50 and all(a["api"] == 1 and a["pad"]["present"] for a in answers)
@@ -177,7 +177,7 @@ def raw(api, method, path, headers=None, body=None):
 
 
 def test_token_origin_and_host_guards(service):
-    cfg, vpad, api = service
+    cfg, _vpad, api = service
     own = f"http://127.0.0.1:{api.port}"
     bearer = {"Authorization": f"Bearer {api.token}"}
     # writes and captures need the token from the 0600 file
@@ -198,9 +198,9 @@ def test_token_origin_and_host_guards(service):
     assert raw(api, "GET", "/v1/status", {"Host": f"evil.example:{api.port}"})[0] == 403
 
     async def websocket(origin):
-        async with aiohttp.ClientSession() as s:
-            async with s.ws_connect(f"ws://127.0.0.1:{api.port}/v1/stream", origin=origin) as ws:
-                return (await ws.receive_json())["event"]
+        async with aiohttp.ClientSession() as s, \
+                s.ws_connect(f"ws://127.0.0.1:{api.port}/v1/stream", origin=origin) as ws:
+            return (await ws.receive_json())["event"]
     assert asyncio.run(websocket(own)) == "hello"
     with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
         asyncio.run(websocket("http://evil.example"))
@@ -214,7 +214,7 @@ def test_token_origin_and_host_guards(service):
 
 
 def test_bad_requests_are_clear_errors(service):
-    cfg, vpad, api = service
+    _cfg, _vpad, api = service
     assert raw(api, "POST", "/v1/verify", body=None)[0] == 400
     status, answer = raw(api, "POST", "/v1/verify", body={"user": "no/such"})
     assert status == 400 and "invalid user id" in answer["error"]
