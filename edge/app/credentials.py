@@ -48,5 +48,5 @@ def requires(*roles: str) -> Callable[[Handler], Handler]:
 
 def roles_of(handler: object) -> frozenset[str]:
     """The roles a handler admits; empty (nobody) where it declared none."""
-    roles = getattr(handler, _ATTRIBUTE, frozenset())
-    return roles if isinstance(roles, frozenset) else frozenset()
+    roles: object = getattr(handler, _ATTRIBUTE, None)
+    return frozenset(str(r) for r in roles) if isinstance(roles, frozenset) else frozenset()
