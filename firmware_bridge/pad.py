@@ -35,8 +35,9 @@ from collections.abc import Callable, Iterator
 
 from .capture import DAMAGED, CaptureConfig, Refusal, SignatureCapture
 from .errors import CaptureError, PadDisconnected, PadGarbled, PadSilent, TransportError
+from .line import SerialSettings
 from .protocols import get
-from .protocols.base import Capabilities, Protocol, SerialSettings
+from .protocols.base import Capabilities, Protocol
 from .signature import Signature
 from .stats import Stats
 from .stream import SampleStream

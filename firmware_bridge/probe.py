@@ -19,9 +19,10 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+from .line import SerialSettings
 from .pad import GARBLED_SHARE
 from .protocols import PROTOCOLS, Protocol, get
-from .protocols.base import Capabilities, SerialSettings
+from .protocols.base import Capabilities
 from .stats import Stats
 from .stream import SampleStream
 from .transport import Transport

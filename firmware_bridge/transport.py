@@ -17,7 +17,7 @@ them; ``stream.SampleStream`` decodes.
 * A port is opened exclusively (pyserial's ``exclusive=True``, a ``flock``):
   two readers on one pad would each get part of the bytes and both judge
   broken signatures, so the second open fails with ``PortBusy`` naming the
-  process that holds it (``ports.open_error``).
+  process that holds it (``port_access.open_error``).
 """
 
 from __future__ import annotations
@@ -31,8 +31,8 @@ import serial
 from serial.tools import list_ports
 
 from .errors import PadDisconnected, TransportError
-from .ports import open_error
-from .protocols.base import SerialSettings
+from .line import SerialSettings
+from .port_access import open_error
 from .stats import Stats
 
 READ_CHUNK = 4096

@@ -31,6 +31,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+from ..line import SerialSettings
+
 
 class PenReport(NamedTuple):
     """One pen report in the pad's units; ``pressure`` None when the pad has none."""
@@ -141,16 +143,6 @@ class CapsBounds:
             if not lo <= value <= hi:
                 return f"{name} {value} outside {lo}..{hi}"
         return None
-
-
-@dataclass(frozen=True)
-class SerialSettings:
-    """Line settings, as pyserial names them (a pty ignores all of them)."""
-
-    baudrate: int = 115200
-    bytesize: int = 8
-    parity: str = "N"
-    stopbits: float = 1
 
 
 @dataclass(frozen=True)

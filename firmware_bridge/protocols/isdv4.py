@@ -35,13 +35,13 @@ import re
 from collections.abc import Iterable
 
 from ..errors import ProtocolError
+from ..line import SerialSettings
 from .base import (
     Capabilities,
     CapsBounds,
     Command,
     PenReport,
     Protocol,
-    SerialSettings,
     Skipped,
     resync_decode,
     split_commands,

@@ -22,7 +22,8 @@ from binascii import crc_hqx
 from collections.abc import Iterable
 
 from ..errors import FrameError, ProtocolError
-from .base import Capabilities, Command, Done, FrameSeq, PenReport, Protocol, SerialSettings, Skipped, Status
+from ..line import SerialSettings
+from .base import Capabilities, Command, Done, FrameSeq, PenReport, Protocol, Skipped, Status
 
 VERSION = 1
 HELLO, START, STOP = 0x01, 0x02, 0x03

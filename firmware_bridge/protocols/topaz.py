@@ -25,7 +25,8 @@ import re
 from collections.abc import Iterable
 
 from ..errors import ProtocolError
-from .base import Capabilities, Command, PenReport, Protocol, SerialSettings, Skipped, resync_decode
+from ..line import SerialSettings
+from .base import Capabilities, Command, PenReport, Protocol, Skipped, resync_decode
 
 PACKET_LEN = 5
 SYNC, PROXIMITY, PEN_DOWN = 0x80, 0x40, 0x01
