@@ -27,7 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from .errors import CaptureError, SignatureError
+from .errors import SignatureError
 from .protocols.base import Damage, Done
 from .signature import MAX_DURATION_MS, MIN_DURATION_MS, MIN_POINTS, MIN_USABLE_MS, Sample, Signature, too_short
 
@@ -65,10 +65,6 @@ class Refusal(NamedTuple):
     n_samples: int = 0
     duration_ms: float = 0.0
     damage: tuple[tuple[str, int], ...] = ()
-
-    def error(self) -> CaptureError:
-        """The refusal as an exception, for callers that prefer to raise."""
-        return CaptureError(self.reason)
 
     def __repr__(self) -> str:
         return f"<Refusal {self.kind}: {self.reason}>"

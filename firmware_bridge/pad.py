@@ -109,10 +109,6 @@ class Pad:
     def caps(self) -> Capabilities:
         return self.stream.caps
 
-    @property
-    def closed(self) -> bool:
-        return self._closed.is_set()
-
     def open(self) -> None:
         self.transport.open()
         self._handshake()
@@ -159,12 +155,6 @@ class Pad:
             self._stats.damaged += done.kind == DAMAGED
         else:
             self._stats.signatures += 1
-
-    def events(self) -> Iterator:
-        """The raw stream: ``Sample``, ``Done``, ``Status``, ``Capabilities``, ``Damage``."""
-        for _now, event in self._events():
-            if not isinstance(event, (Read, Unplugged)):
-                yield event
 
     def request_end(self) -> None:
         """End the signature in progress now (thread-safe)."""

@@ -102,7 +102,6 @@ class VirtualPad:
         self._raw: deque[bytes] = deque()
         self._calls: deque = deque()
         self._faults = {"drop": 0, "corrupt": 0}
-        self._paused_until = 0.0
         self._lock = threading.Lock()
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_w, False)   # a full pipe already means "wake up"
@@ -178,12 +177,6 @@ class VirtualPad:
         """Damage the next ``n`` packets (sigpad: a bad CRC; others: a bad byte)."""
         self._fault("corrupt", n)
 
-    def pause(self, seconds: float) -> None:
-        """Send nothing for a while; what falls due meanwhile follows in a burst."""
-        with self._lock:
-            self._paused_until = time.monotonic() + seconds
-        self._wake()
-
     def unplug(self) -> None:
         """Pull the cable: the host's port fails; what the pad sends is lost."""
         self._on_thread(self.link.unplug)
@@ -217,9 +210,8 @@ class VirtualPad:
             if self.link.plugged and self.link.master in ready:
                 self._read_commands()
             now = time.monotonic()
-            if now >= self._paused_until:
-                self._send_raw()
-                self._replay(now)
+            self._send_raw()
+            self._replay(now)
             self._heartbeat(now)
 
     def _timeout(self) -> float | None:
@@ -227,9 +219,7 @@ class VirtualPad:
         times = []
         if self.protocol.heartbeat and self.heartbeat_s > 0:
             times.append(self._next_beat)
-        if now < self._paused_until:
-            times.append(self._paused_until)
-        elif self._jobs and self.streaming:
+        if self._jobs and self.streaming:
             job = self._jobs[0]
             times.append(now if job.start is None else
                          job.start + self._offset(job, job.index))
