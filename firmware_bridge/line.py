@@ -17,3 +17,7 @@ class SerialSettings:
     bytesize: int = 8
     parity: str = "N"
     stopbits: float = 1
+
+
+DEFAULT_LINE = SerialSettings()
+"""115200 8N1, what a transport opens with unless told otherwise."""

@@ -35,7 +35,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 
-from .capture import DAMAGED, CaptureConfig, Refusal, SignatureCapture
+from .capture import DAMAGED, DEFAULT_CAPTURE, CaptureConfig, Refusal, SignatureCapture
 from .errors import CaptureError, PadDisconnected, PadGarbled, PadSilent, TransportError
 from .line import SerialSettings
 from .pad_events import PadEvent, Read, Unplugged
@@ -55,7 +55,7 @@ from another thread is seen on transports that cannot cancel a read."""
 
 
 def open_pad(url: str, protocol: str | Protocol = "sigpad", *,
-             config: CaptureConfig = CaptureConfig(), reconnect: bool = True,
+             config: CaptureConfig = DEFAULT_CAPTURE, reconnect: bool = True,
              settings: SerialSettings | None = None,
              usb_ids: tuple[tuple[int, int], ...] | None = None,
              handshake_timeout_s: float = 1.0, baud: int | None = None) -> Pad:
@@ -175,7 +175,7 @@ class Pad:
     def __enter__(self) -> Pad:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     def __repr__(self) -> str:

@@ -23,6 +23,7 @@ import errno
 import grp
 import os
 import pwd
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,7 +55,7 @@ def holders(path: str, proc: Path = PROC) -> tuple[Holder, ...]:
     return tuple(Holder(pid, _command(pid, proc), pid in lockers) for pid in pids)
 
 
-def _lockers(st: os.stat_result, proc: Path):
+def _lockers(st: os.stat_result, proc: Path) -> Iterator[int]:
     """PIDs holding a flock on the inode of ``st`` (lines like ``1: FLOCK ADVISORY WRITE 812 00:1a:3 0 EOF``)."""
     try:
         lines = (proc / "locks").read_text().splitlines()
@@ -67,7 +68,7 @@ def _lockers(st: os.stat_result, proc: Path):
             yield int(fields[4])
 
 
-def _openers(real: str, proc: Path):
+def _openers(real: str, proc: Path) -> Iterator[int]:
     for entry in proc.glob("[0-9]*/fd/*"):
         try:
             if os.readlink(entry) == real:
@@ -114,7 +115,8 @@ class Identity:
         return cls(uid, frozenset(os.getgroups()) | {os.getegid()}, name)
 
 
-def access_fix(st: os.stat_result, me: Identity, group_members=None) -> tuple[bool, str | None, str | None]:
+def access_fix(st: os.stat_result, me: Identity,
+               group_members: Collection[str] | None = None) -> tuple[bool, str | None, str | None]:
     """(may open read-write, the port's group, the fix when not) from the port's mode and owner.
 
     ``group_members``: the group's members in /etc/group (looked up when None):

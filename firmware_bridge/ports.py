@@ -11,10 +11,13 @@ byte layer.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from serial.tools import list_ports as serial_list_ports
+from serial.tools.list_ports_common import ListPortInfo
 
 from .port_access import Holder, Identity, access_fix, holders
 from .protocols import PROTOCOLS
@@ -44,7 +47,7 @@ class PortInfo:
     def in_use(self) -> bool:
         return bool(self.held_by)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["looks_like"] = list(self.looks_like)
         d["held_by"] = [asdict(h) for h in self.held_by]
@@ -66,7 +69,8 @@ def looks_like(vid: int | None, pid: int | None) -> tuple[str, ...]:
     return tuple(name for name, p in sorted(PROTOCOLS.items()) if (vid, pid) in p.usb_ids)
 
 
-def describe(device: str, found=None, links: dict | None = None, me: Identity | None = None) -> PortInfo:
+def describe(device: str, found: ListPortInfo | None = None, links: dict[str, str] | None = None,
+             me: Identity | None = None) -> PortInfo:
     """A ``PortInfo`` for ``device``; ``found``: its pyserial ``ListPortInfo`` if listed."""
     path = os.path.realpath(device)
     links = by_id_links() if links is None else links
@@ -81,7 +85,7 @@ def describe(device: str, found=None, links: dict | None = None, me: Identity | 
                     links.get(path), looks_like(vid, pid), holders(path), may_open, group, fix)
 
 
-def list_ports(extra=()) -> list[PortInfo]:
+def list_ports(extra: Iterable[str] = ()) -> list[PortInfo]:
     """Every serial port pyserial lists, the well-known names present, and ``extra`` names."""
     listed = {os.path.realpath(p.device): p for p in serial_list_ports.comports()}
     names = [*extra, *(n for n in WELL_KNOWN if os.path.exists(n)), *sorted(p.device for p in listed.values())]
