@@ -126,23 +126,28 @@ class SampleStream:
                     float(e.tilt_x) if limits.tilt and e.tilt_x is not None else None,
                     float(e.tilt_y) if limits.tilt and e.tilt_y is not None else None))
                 n_samples += 1
-            elif type(e) is FrameSeq:
-                st.frames += 1
-                lost = self._sequence(e.seq)
-                if lost:
-                    out.append(Damage("lost", lost))
-            elif type(e) is Skipped:
-                self._skipped(e, out)
             elif type(e) is Capabilities:
                 st.frames += counts_frames
                 if self._take_caps(e, out):   # later reports in this batch use them too
                     limits = _Limits(self.caps, self.protocol.y_down)
-            elif type(e) is Status:
-                self._status(e, out)
-            elif type(e) is Done:
-                out.append(e)
+            else:
+                self._message(e, out)
         st.samples += n_samples
         return out
+
+    def _message(self, e: Event, out: list[StreamEvent]) -> None:
+        """What a decoder says besides reports and capabilities: frames, skips, heartbeats, done."""
+        if type(e) is FrameSeq:
+            self.stats.frames += 1
+            lost = self._sequence(e.seq)
+            if lost:
+                out.append(Damage("lost", lost))
+        elif type(e) is Skipped:
+            self._skipped(e, out)
+        elif type(e) is Status:
+            self._status(e, out)
+        elif type(e) is Done:
+            out.append(e)
 
     def _jumped(self, x: int, y: int, t: float, host_ms: float, limits: _Limits) -> bool:
         """Did the pen move faster than a pen can since the last report in proximity?
