@@ -24,10 +24,12 @@ own; the caller passes ``now`` (host seconds), so tests drive it directly.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from .errors import CaptureError, SignatureError
+from .errors import SignatureError
+from .pad_events import StreamEvent
 from .protocols.base import Damage, Done
 from .signature import MAX_DURATION_MS, MIN_DURATION_MS, MIN_POINTS, MIN_USABLE_MS, Sample, Signature, too_short
 
@@ -47,12 +49,16 @@ class CaptureConfig:
     max_bytes: int = 1_000_000          # about 70 000 sigpad samples, 110 000 ISDV4 ones
     max_wall_s: float = 40.0            # the host's clock, from the first pen-down
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if not (self.lift_timeout_s > 0 and self.min_points >= MIN_POINTS
                 and MIN_DURATION_MS <= self.min_duration_ms < self.max_duration_ms <= MAX_DURATION_MS
                 and self.max_samples >= self.min_points and self.max_bytes > 0
                 and self.max_wall_s * 1000 >= self.min_duration_ms):
             raise ValueError(f"inconsistent capture settings: {self}")
+
+
+DEFAULT_CAPTURE = CaptureConfig()
+"""The capture settings a pad gets unless told otherwise."""
 
 
 class Refusal(NamedTuple):
@@ -66,10 +72,6 @@ class Refusal(NamedTuple):
     duration_ms: float = 0.0
     damage: tuple[tuple[str, int], ...] = ()
 
-    def error(self) -> CaptureError:
-        """The refusal as an exception, for callers that prefer to raise."""
-        return CaptureError(self.reason)
-
     def __repr__(self) -> str:
         return f"<Refusal {self.kind}: {self.reason}>"
 
@@ -77,7 +79,7 @@ class Refusal(NamedTuple):
 class SignatureCapture:
     """Feed samples, damage and ticks; get a ``Signature`` or ``Refusal`` when one ends."""
 
-    def __init__(self, config: CaptureConfig = CaptureConfig(), source: str = "pad"):
+    def __init__(self, config: CaptureConfig = DEFAULT_CAPTURE, source: str = "pad"):
         self.config = config
         self.source = source
         self.count = 0
@@ -100,12 +102,13 @@ class SignatureCapture:
             return self._last_down + self.config.lift_timeout_s
         return None
 
-    def feed(self, item, now: float):
+    def feed(self, item: StreamEvent, now: float) -> Signature | Refusal | None:
         """A ``Sample``, ``Damage`` or ``Done``; returns a finished Signature/Refusal or None."""
         if isinstance(item, Done):
             return self._finish("done") if self._samples else None
         if isinstance(item, Damage):
-            return self._damaged(item, now)
+            self._damaged(item, now)    # damage never ends a signature: it marks one
+            return None
         if not isinstance(item, Sample):
             return None
         ended = self.tick(now)          # a long silence ended the last one first
@@ -124,7 +127,7 @@ class SignatureCapture:
                 return self._refuse_long(f"more than {self.config.max_samples} samples", span)
         return ended
 
-    def received(self, n_bytes: int, now: float):
+    def received(self, n_bytes: int, now: float) -> Signature | Refusal | None:
         """``n_bytes`` were read at host time ``now``: the byte and wall-clock limits."""
         if not self._samples:
             return None
@@ -133,7 +136,7 @@ class SignatureCapture:
             return self._refuse_long(f"more than {self.config.max_bytes} bytes")
         return self._check_wall(now)
 
-    def tick(self, now: float):
+    def tick(self, now: float) -> Signature | Refusal | None:
         """Time passed with no sample: ends the signature after the lift timeout."""
         d = self.deadline()
         if d is None or now < d:
@@ -143,11 +146,11 @@ class SignatureCapture:
             return None
         return self._finish("lift")
 
-    def request_end(self):
+    def request_end(self) -> Signature | Refusal | None:
         """The host says the signature is over (e.g. an OK button on screen)."""
         return self._finish("host") if self._samples else None
 
-    def abort(self, why: str = "pad disconnected"):
+    def abort(self, why: str = "pad disconnected") -> Refusal | None:
         """The stream broke (disconnect); a signature in progress is refused."""
         self._discarding = False
         if not self._samples:
@@ -167,16 +170,15 @@ class SignatureCapture:
                 self._damage[d.kind] = self._damage.get(d.kind, 0) + d.n
         self._recent_damage.clear()
 
-    def _damaged(self, d: Damage, now: float):
+    def _damaged(self, d: Damage, now: float) -> None:
         if self._samples:
             self._damage[d.kind] = self._damage.get(d.kind, 0) + d.n
         elif not self._discarding:
             horizon = now - self.config.lift_timeout_s
             self._recent_damage = [r for r in self._recent_damage if r[0] >= horizon][-63:]
             self._recent_damage.append((now, d))
-        return None
 
-    def _check_wall(self, now: float):
+    def _check_wall(self, now: float) -> Refusal | None:
         if self._samples and now - self._started > self.config.max_wall_s:
             return self._refuse_long(f"longer than {self.config.max_wall_s:g} s on the host's clock")
         return None
@@ -186,7 +188,7 @@ class SignatureCapture:
         self._discarding = True
         return self._refusal(TOO_LONG, f"{what}; lift the pen and sign again", rows, span)
 
-    def _finish(self, how: str):
+    def _finish(self, how: str) -> Signature | Refusal:
         rows, self._samples = self._samples, []
         while rows and not rows[-1].pen_down:
             rows.pop()                  # hovering after the last stroke is not signature
@@ -206,7 +208,7 @@ class SignatureCapture:
             return self._refusal(INVALID, str(exc), rows, span)
 
     @staticmethod
-    def _refusal(kind: str, reason: str, rows: list, span: float | None = None) -> Refusal:
+    def _refusal(kind: str, reason: str, rows: list[Sample], span: float | None = None) -> Refusal:
         if span is None:
             span = rows[-1].t_ms - rows[0].t_ms if rows else 0.0
         return Refusal(kind, reason, len(rows), span)
@@ -217,7 +219,7 @@ _DAMAGE_WORDS = {"lost": "frames lost", "pad-dropped": "samples dropped by the p
                  "caps": "capabilities replies refused"}
 
 
-def describe_damage(damage) -> str:
+def describe_damage(damage: Iterable[tuple[str, int]]) -> str:
     """``(("crc", 24), ("jump", 1))`` -> ``"24 bytes skipped (crc), 1 impossible jumps"``
     (any other kind is a decoder's reason for skipping bytes)."""
     return ", ".join(f"{n} {_DAMAGE_WORDS[k]}" if k in _DAMAGE_WORDS else f"{n} bytes skipped ({k})"

@@ -12,7 +12,9 @@
 its capabilities where the protocol can (ISDV4 query, sigpad HELLO/CAPS),
 and starts streaming. ``signatures()`` is a generator that runs in the
 caller's thread and blocks in the kernel between packets. Other threads may
-call ``request_end()`` (finish the signature now) and ``close()``.
+call ``request_end()`` (finish the signature now) and ``close()``. Its
+``observe`` callback sees every ``PadEvent`` on the way (``pad_events``: live
+ink, each read, an unplug).
 
 When the pad is unplugged the signature in progress is refused
 (kind ``disconnected``), the port is reopened with backoff, the handshake is
@@ -33,10 +35,12 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 
-from .capture import DAMAGED, CaptureConfig, Refusal, SignatureCapture
+from .capture import DAMAGED, DEFAULT_CAPTURE, CaptureConfig, Refusal, SignatureCapture
 from .errors import CaptureError, PadDisconnected, PadGarbled, PadSilent, TransportError
+from .line import SerialSettings
+from .pad_events import PadEvent, Read, Unplugged
 from .protocols import get
-from .protocols.base import Capabilities, Protocol, SerialSettings
+from .protocols.base import Capabilities, Protocol
 from .signature import Signature
 from .stats import Stats
 from .stream import SampleStream
@@ -51,7 +55,7 @@ from another thread is seen on transports that cannot cancel a read."""
 
 
 def open_pad(url: str, protocol: str | Protocol = "sigpad", *,
-             config: CaptureConfig = CaptureConfig(), reconnect: bool = True,
+             config: CaptureConfig = DEFAULT_CAPTURE, reconnect: bool = True,
              settings: SerialSettings | None = None,
              usb_ids: tuple[tuple[int, int], ...] | None = None,
              handshake_timeout_s: float = 1.0, baud: int | None = None) -> Pad:
@@ -105,10 +109,6 @@ class Pad:
     def caps(self) -> Capabilities:
         return self.stream.caps
 
-    @property
-    def closed(self) -> bool:
-        return self._closed.is_set()
-
     def open(self) -> None:
         self.transport.open()
         self._handshake()
@@ -118,30 +118,36 @@ class Pad:
         """Why the last capabilities reply was refused ('' when none was)."""
         return self.stream.caps_refused
 
-    def signatures(self, observe: Callable[[object], None] | None = None
+    def signatures(self, observe: Callable[[PadEvent], None] | None = None
                    ) -> Iterator[Signature | Refusal]:
         """Yield each finished ``Signature`` or ``Refusal`` until ``close()``.
 
-        ``observe(item)``, if given, sees every item as it arrives, before
-        capture: a ``Sample`` (live ink), ``Done``, ``Capabilities``, ``Damage``,
-        the class ``PadDisconnected`` after an unplug, and None after each read
-        (the pad answers again after a reconnect). It runs on this thread.
+        ``observe(event)``, if given, sees every ``PadEvent`` as it arrives,
+        before capture (``firmware_bridge.pad_events``): what the stream
+        decoded (a ``Sample`` is live ink), ``Read(n)`` after each read (the
+        pad answers again after a reconnect) and ``Unplugged`` after an
+        unplug. It runs on this thread.
         """
-        cap = self.capture
-        for now, item in self._items():
+        for now, event in self._events():
             if observe is not None:
-                observe(None if type(item) is int else item)
-            if type(item) is int:          # a read of that many bytes
-                done = cap.received(item, now)
-                if done is None:
-                    done = cap.request_end() if self._take_end() else cap.tick(now)
-            elif item is PadDisconnected:
-                done = cap.abort("pad disconnected")
-            else:
-                done = cap.feed(item, now)
+                observe(event)
+            done = self._capture(event, now)
             if done is not None:
                 self._count(done)
                 yield done
+
+    def _capture(self, event: PadEvent, now: float) -> Signature | Refusal | None:
+        cap = self.capture
+        match event:
+            case Read(n):
+                done = cap.received(n, now)
+                if done is None:
+                    done = cap.request_end() if self._take_end() else cap.tick(now)
+                return done
+            case Unplugged():
+                return cap.abort("pad disconnected")
+            case _:
+                return cap.feed(event, now)
 
     def _count(self, done: Signature | Refusal) -> None:
         if isinstance(done, Refusal):
@@ -149,12 +155,6 @@ class Pad:
             self._stats.damaged += done.kind == DAMAGED
         else:
             self._stats.signatures += 1
-
-    def events(self) -> Iterator:
-        """The raw stream: ``Sample``, ``Done``, ``Status``, ``Capabilities``, ``Damage``."""
-        for _now, item in self._items():
-            if type(item) is not int and item is not PadDisconnected:
-                yield item
 
     def request_end(self) -> None:
         """End the signature in progress now (thread-safe)."""
@@ -175,7 +175,7 @@ class Pad:
     def __enter__(self) -> Pad:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     def __repr__(self) -> str:
@@ -217,17 +217,16 @@ class Pad:
 
     # --- the loop -------------------------------------------------------------------
 
-    def _items(self) -> Iterator[tuple[float, object]]:
-        """(now, item) pairs; after each read the number of bytes read (0:
-        a tick), the class PadDisconnected after an unplug (once reconnected,
-        or at the end)."""
+    def _events(self) -> Iterator[tuple[float, PadEvent]]:
+        """(now, event) pairs: what each read decoded to, then ``Read(n)``;
+        ``Unplugged`` after an unplug (then reconnected, or the end)."""
         while not self._closed.is_set():
             try:
                 data = self.transport.read(self._timeout())
-            except PadDisconnected:
+            except PadDisconnected as exc:
                 if self._closed.is_set():
                     return
-                yield time.monotonic(), PadDisconnected
+                yield time.monotonic(), Unplugged(str(exc))
                 if not (self.reconnect and self._reconnect()):
                     if self._closed.is_set():
                         return
@@ -235,9 +234,9 @@ class Pad:
                 continue
             now = time.monotonic()
             if data:
-                for item in self.stream.feed(data, now):
-                    yield now, item
-            yield now, len(data)
+                for event in self.stream.feed(data, now):
+                    yield now, event
+            yield now, Read(len(data))
 
     def _timeout(self) -> float:
         if self._end.is_set():

@@ -17,11 +17,14 @@ difference between "nothing received" and "bytes but no frames".
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
+from .line import SerialSettings
 from .pad import GARBLED_SHARE
 from .protocols import PROTOCOLS, Protocol, get
-from .protocols.base import Capabilities, SerialSettings
+from .protocols.base import Capabilities
 from .stats import Stats
 from .stream import SampleStream
 from .transport import Transport
@@ -76,16 +79,16 @@ class Verdict:
     caps_reported: bool
     verdict: str
     fix: str | None
-    tried: list[dict] = field(default_factory=list)
+    tried: list[dict[str, Any]] = field(default_factory=list)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         caps = self.caps._asdict() if self.caps is not None else None
         return {"port": self.port, "bytes": self.bytes, "protocol": self.protocol, "baud": self.baud,
                 "parity": self.parity, "capabilities": caps, "capabilities_reported": self.caps_reported,
                 "verdict": self.verdict, "fix": self.fix, "tried": self.tried}
 
 
-def lines_to_try(protocols=None, baud: int | None = None) -> list[Line]:
+def lines_to_try(protocols: Sequence[str | Protocol] | None = None, baud: int | None = None) -> list[Line]:
     """The line settings of ``protocols`` (default all), each at its bauds or at ``baud``."""
     # Pads that answer a query first: they speak even while the pen is away.
     chosen = [get(p) for p in protocols] if protocols else \
@@ -190,8 +193,8 @@ def _mismatch(name: str, baud: int, wanted: str | None, wanted_baud: int | None)
     return "; ".join(fixes) or None
 
 
-def probe(url: str, protocols=None, baud: int | None = None, seconds: float = LISTEN_S,
-          wanted: str | None = None, wanted_baud: int | None = None) -> Verdict:
+def probe(url: str, protocols: Sequence[str | Protocol] | None = None, baud: int | None = None,
+          seconds: float = LISTEN_S, wanted: str | None = None, wanted_baud: int | None = None) -> Verdict:
     """Record at each line setting to try, then ``judge``. Raises ``TransportError``
     (naming the holder, or the permission fix) when the port cannot be opened."""
     recordings = [(line, record(url, line, seconds)) for line in lines_to_try(protocols, baud)]

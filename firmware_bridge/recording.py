@@ -26,12 +26,13 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from .errors import DataFormatError, SignatureError
 from .protocols.base import Capabilities
-from .signature import Signature
+from .signature import Floats, Signature
 
 FORMAT, VERSION = "sigpad-recording", 1
 MAX_BYTES = 16 * 1024 * 1024
@@ -49,7 +50,7 @@ def measured_rate_hz(sig: Signature) -> float:
 
 
 def to_dict(sig: Signature, protocol: str = "", port: str = "",
-            caps: Capabilities | None = None) -> dict:
+            caps: Capabilities | None = None) -> dict[str, Any]:
     """The recording of ``sig`` as a JSON-ready dict."""
     channels = list(REQUIRED) + (["pressure"] if sig.has_pressure else [])
     t = sig.t_ms - sig.t_ms[0]
@@ -64,7 +65,7 @@ def to_dict(sig: Signature, protocol: str = "", port: str = "",
             "channels": channels, "samples": rows}
 
 
-def _number(v) -> int | float:
+def _number(v: float | np.floating[Any] | np.bool_) -> int | float:
     f = float(v)
     return int(f) if f.is_integer() and abs(f) < 2 ** 53 else round(f, 6)
 
@@ -77,7 +78,7 @@ def write(path: str | Path, sig: Signature, protocol: str = "", port: str = "",
     return path
 
 
-def from_dict(data, source: str = "<recording>") -> Signature:
+def from_dict(data: object, source: str = "<recording>") -> Signature:
     """Parse a recording (already decoded JSON); ``DataFormatError`` names what is wrong."""
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise DataFormatError(f'not a sigpad recording ("format" is not {FORMAT!r})', source)
@@ -103,7 +104,7 @@ def from_dict(data, source: str = "<recording>") -> Signature:
         raise DataFormatError(f"not a usable signature: {exc}", source) from exc
 
 
-def _columns(rows, width: int, source: str) -> list[np.ndarray]:
+def _columns(rows: object, width: int, source: str) -> list[Floats]:
     if not isinstance(rows, list) or not rows:
         raise DataFormatError('"samples" must be a non-empty list of rows', source)
     if len(rows) > MAX_SAMPLES:
@@ -126,7 +127,7 @@ def _columns(rows, width: int, source: str) -> list[np.ndarray]:
     return list(out.T)
 
 
-def _pad_name(data: dict) -> str:
+def _pad_name(data: dict[str, object]) -> str:
     pad = data.get("pad")
     protocol = pad.get("protocol") if isinstance(pad, dict) else None
     return protocol if isinstance(protocol, str) and protocol else "unknown"

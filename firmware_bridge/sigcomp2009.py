@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import DataFormatError, SignatureError
-from .signature import Signature
+from .signature import Floats, Signature
 
 RATE_HZ = 200.0
 PRESSURE_MAX = 1023.0
@@ -56,7 +56,7 @@ class SampleId:
         return f"SampleId(author={self.author} sample={self.sample} {kind})"
 
 
-def name_of(path: str | os.PathLike) -> SampleId | None:
+def name_of(path: str | os.PathLike[str]) -> SampleId | None:
     """The ids in ``NISDCC-021_001_003.hwr``; None for other names."""
     m = _NAME.search(str(path))
     return SampleId(*(int(g) for g in m.groups())) if m else None
@@ -82,7 +82,7 @@ def parse(text: str, source: str = "<text>") -> Signature:
         raise DataFormatError(f"not a usable signature: {exc}", source) from exc
 
 
-def _rows(lines: list[str], count: int, source: str) -> np.ndarray:
+def _rows(lines: list[str], count: int, source: str) -> Floats:
     body = [(i + 2, ln.split()) for i, ln in enumerate(lines) if ln.strip()]
     if len(body) != count:
         raise DataFormatError(f"header says {count} rows, file has {len(body)}", source, 1)
@@ -106,7 +106,7 @@ def _decode(raw: bytes, source: str) -> str:
         raise DataFormatError("not ASCII text", source, raw[: exc.start].count(b"\n") + 1) from exc
 
 
-def read(path: str | os.PathLike) -> Signature:
+def read(path: str | os.PathLike[str]) -> Signature:
     """Read one .hwr file; errors name the file and line."""
     try:
         raw = Path(path).read_bytes()
@@ -115,31 +115,36 @@ def read(path: str | os.PathLike) -> Signature:
     return parse(_decode(raw, str(path)), str(path))
 
 
-def read_archive(path: str | os.PathLike, skipped: list[str] | None = None) -> Iterator[tuple[SampleId, Signature]]:
+def read_archive(path: str | os.PathLike[str],
+                 skipped: list[str] | None = None) -> Iterator[tuple[SampleId, Signature]]:
     """Every .hwr member of a (.tar.gz) archive, read in place, in archive order.
 
     A member that is not a usable signature raises ``DataFormatError``, or,
     when a ``skipped`` list is given, is named there and passed over (some
     forgeries last longer than a signature may: up to 87 s).
     """
-    try:
-        archive = tarfile.open(path)
-    except (OSError, tarfile.TarError) as exc:
-        raise DataFormatError(f"cannot open archive: {exc}", str(path)) from exc
-    with archive:
+    with _open_archive(path) as archive:
         for member in archive:
             ids = name_of(member.name) if member.isfile() else None
-            if ids is None:
+            data = archive.extractfile(member) if ids is not None else None
+            if ids is None or data is None:
                 continue
             source = f"{path}:{member.name}"
             try:
-                sig = parse(_decode(archive.extractfile(member).read(), source), source)
+                sig = parse(_decode(data.read(), source), source)
             except DataFormatError as exc:
                 if skipped is None:
                     raise
                 skipped.append(str(exc))
                 continue
             yield ids, sig
+
+
+def _open_archive(path: str | os.PathLike[str]) -> tarfile.TarFile:
+    try:
+        return tarfile.open(path)
+    except (OSError, tarfile.TarError) as exc:
+        raise DataFormatError(f"cannot open archive: {exc}", str(path)) from exc
 
 
 def default_archive() -> Path:

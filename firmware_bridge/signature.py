@@ -17,11 +17,12 @@ have none.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 import numpy as np
+import numpy.typing as npt
 
 from .errors import SignatureError
 
@@ -34,6 +35,12 @@ MAX_DURATION_MS = 60_000.0
 
 MIN_USABLE_MS = 300.0
 """A pen-down span shorter than this is a valid signature but too little to judge."""
+
+Floats = npt.NDArray[np.float64]
+"""A channel of numbers (time, position, pressure, tilt)."""
+Bools = npt.NDArray[np.bool_]
+"""A channel of flags (pen down)."""
+_Scalar = TypeVar("_Scalar", bound=np.generic)
 
 
 class Sample(NamedTuple):
@@ -53,7 +60,7 @@ class Sample(NamedTuple):
         return f"Sample(t={self.t_ms:.1f}ms x={self.x:g} y={self.y:g} p={p} {state})"
 
 
-def _frozen(values, dtype) -> np.ndarray:
+def _frozen(values: npt.ArrayLike, dtype: type[_Scalar]) -> npt.NDArray[_Scalar]:
     arr = np.array(values, dtype=dtype, copy=True)
     arr.setflags(write=False)
     return arr
@@ -66,28 +73,33 @@ class Signature:
     Build one with ``Signature.create`` (validates) or ``from_samples``.
     """
 
-    t_ms: np.ndarray
-    x: np.ndarray
-    y: np.ndarray
-    pen_down: np.ndarray
-    pressure: np.ndarray | None = None
-    azimuth: np.ndarray | None = None
-    altitude: np.ndarray | None = None
+    t_ms: Floats
+    x: Floats
+    y: Floats
+    pen_down: Bools
+    pressure: Floats | None = None
+    azimuth: Floats | None = None
+    altitude: Floats | None = None
     source: str = ""
     notes: tuple[str, ...] = field(default=())
 
     @classmethod
-    def create(cls, t_ms, x, y, pen_down=None, pressure=None, azimuth=None,
-               altitude=None, source: str = "", notes: Iterable[str] = ()) -> Signature:
+    def create(cls, t_ms: npt.ArrayLike, x: npt.ArrayLike, y: npt.ArrayLike,
+               pen_down: npt.ArrayLike | None = None, pressure: npt.ArrayLike | None = None,
+               azimuth: npt.ArrayLike | None = None, altitude: npt.ArrayLike | None = None,
+               source: str = "", notes: Iterable[str] = ()) -> Signature:
         """Build and validate a signature; raises ``SignatureError``."""
-        n = len(t_ms)
+        t = _frozen(t_ms, np.float64)
         if pen_down is None:
-            pen_down = np.ones(n, dtype=bool)
-        optional = {"pressure": pressure, "azimuth": azimuth, "altitude": altitude}
+            pen_down = np.ones(len(t), dtype=bool)
+
+        def optional(values: npt.ArrayLike | None) -> Floats | None:
+            return None if values is None else _frozen(values, np.float64)
+
         sig = cls(
-            t_ms=_frozen(t_ms, np.float64), x=_frozen(x, np.float64),
-            y=_frozen(y, np.float64), pen_down=_frozen(pen_down, bool),
-            **{k: None if v is None else _frozen(v, np.float64) for k, v in optional.items()},
+            t_ms=t, x=_frozen(x, np.float64), y=_frozen(y, np.float64),
+            pen_down=_frozen(pen_down, np.bool_), pressure=optional(pressure),
+            azimuth=optional(azimuth), altitude=optional(altitude),
             source=source, notes=tuple(notes),
         )
         sig.validate()
@@ -99,11 +111,11 @@ class Signature:
         rows = list(samples)
         if not rows:
             raise SignatureError(f"{source or 'signature'}: no samples")
-        has_p = all(s.pressure is not None for s in rows)
+        pressure = [s.pressure for s in rows if s.pressure is not None]
         return cls.create(
             t_ms=[s.t_ms for s in rows], x=[s.x for s in rows], y=[s.y for s in rows],
             pen_down=[s.pen_down for s in rows],
-            pressure=[s.pressure for s in rows] if has_p else None, source=source)
+            pressure=pressure if len(pressure) == len(rows) else None, source=source)
 
     # --- validation -------------------------------------------------------------
 
@@ -133,16 +145,16 @@ class Signature:
 
     # --- views ---------------------------------------------------------------------
 
-    def channels(self) -> dict[str, np.ndarray]:
+    def channels(self) -> dict[str, Floats | Bools]:
         """The channels present, by name."""
-        out = {"t_ms": self.t_ms, "x": self.x, "y": self.y, "pen_down": self.pen_down}
+        out: dict[str, Floats | Bools] = {"t_ms": self.t_ms, "x": self.x, "y": self.y, "pen_down": self.pen_down}
         for k in ("pressure", "azimuth", "altitude"):
             v = getattr(self, k)
             if v is not None:
                 out[k] = v
         return out
 
-    def samples(self) -> Iterable[Sample]:
+    def samples(self) -> Iterator[Sample]:
         """The signature as a stream of ``Sample`` records, in time order."""
         p = self.pressure
         for i in range(len(self)):

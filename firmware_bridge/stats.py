@@ -8,7 +8,7 @@ the decoder layer (``stream``) to count.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 
 
 @dataclass
@@ -39,8 +39,8 @@ class Stats:
 
     def since(self, before: Stats) -> Stats:
         """What was counted after ``before`` (an earlier copy) was taken."""
-        def minus(now, then):
-            if isinstance(now, dict):
-                return {k: v - then.get(k, 0) for k, v in now.items() if v - then.get(k, 0)}
-            return now - then
-        return Stats(**{k: minus(v, getattr(before, k)) for k, v in vars(self).items()})
+        counts = {f.name: getattr(self, f.name) - getattr(before, f.name)
+                  for f in fields(self) if f.name != "skipped"}
+        skipped = {k: v - before.skipped.get(k, 0) for k, v in self.skipped.items()
+                   if v - before.skipped.get(k, 0)}
+        return replace(self, **counts, skipped=skipped)

@@ -31,8 +31,9 @@ import math
 import time
 from collections.abc import Callable
 
+from .pad_events import StreamEvent
 from .protocols import get
-from .protocols.base import Capabilities, Damage, Done, FrameSeq, PenReport, Protocol, Skipped, Status
+from .protocols.base import Capabilities, Damage, Done, Event, FrameSeq, PenReport, Protocol, Skipped, Status
 from .signature import Sample
 from .stats import Stats
 from .transport import READ_CHUNK
@@ -78,7 +79,7 @@ class SampleStream:
         """The host sent HELLO: the pad restarts its numbering, that is no loss."""
         self._last_seq = None
 
-    def feed(self, data: bytes, now: float | None = None) -> list:
+    def feed(self, data: bytes, now: float | None = None) -> list[StreamEvent]:
         """Decode ``data`` (bytes just read); ``now`` in seconds, default the clock."""
         st = self.stats
         st.bytes_in += len(data)
@@ -97,14 +98,14 @@ class SampleStream:
         self._read_ms = host_ms if len(data) < READ_CHUNK else -math.inf
         return out
 
-    def _convert(self, events: list, host_ms: float) -> list:
-        st, out = self.stats, []
+    def _convert(self, events: list[Event], host_ms: float) -> list[StreamEvent]:
+        st = self.stats
+        out: list[StreamEvent] = []
         counts_frames = not self.protocol.has_clock   # sigpad counts FrameSeq instead
         limits = _Limits(self.caps, self.protocol.y_down)
         n_samples = 0
         for e in events:
-            kind = type(e)
-            if kind is PenReport:
+            if type(e) is PenReport:
                 # The hot path (one per sample): kept inline on purpose.
                 st.frames += counts_frames
                 if not (e.proximity or e.tip):
@@ -125,23 +126,28 @@ class SampleStream:
                     float(e.tilt_x) if limits.tilt and e.tilt_x is not None else None,
                     float(e.tilt_y) if limits.tilt and e.tilt_y is not None else None))
                 n_samples += 1
-            elif kind is FrameSeq:
-                st.frames += 1
-                lost = self._sequence(e.seq)
-                if lost:
-                    out.append(Damage("lost", lost))
-            elif kind is Skipped:
-                self._skipped(e, out)
-            elif kind is Capabilities:
+            elif type(e) is Capabilities:
                 st.frames += counts_frames
                 if self._take_caps(e, out):   # later reports in this batch use them too
                     limits = _Limits(self.caps, self.protocol.y_down)
-            elif kind is Status:
-                self._status(e, out)
-            elif kind is Done:
-                out.append(e)
+            else:
+                self._message(e, out)
         st.samples += n_samples
         return out
+
+    def _message(self, e: Event, out: list[StreamEvent]) -> None:
+        """What a decoder says besides reports and capabilities: frames, skips, heartbeats, done."""
+        if type(e) is FrameSeq:
+            self.stats.frames += 1
+            lost = self._sequence(e.seq)
+            if lost:
+                out.append(Damage("lost", lost))
+        elif type(e) is Skipped:
+            self._skipped(e, out)
+        elif type(e) is Status:
+            self._status(e, out)
+        elif type(e) is Done:
+            out.append(e)
 
     def _jumped(self, x: int, y: int, t: float, host_ms: float, limits: _Limits) -> bool:
         """Did the pen move faster than a pen can since the last report in proximity?
@@ -162,7 +168,7 @@ class SampleStream:
         dx, dy = x - px, y - py
         return dx * dx + dy * dy > step * step
 
-    def _take_caps(self, caps: Capabilities, out: list) -> bool:
+    def _take_caps(self, caps: Capabilities, out: list[StreamEvent]) -> bool:
         """Believe a capabilities reply if it was asked for and is plausible; else it is damage."""
         problem = "not asked for" if not self.awaiting_caps else self.protocol.caps_bounds.problem(caps)
         if problem is not None:
@@ -174,7 +180,7 @@ class SampleStream:
         out.append(caps)
         return True
 
-    def _skipped(self, e: Skipped, out: list) -> None:
+    def _skipped(self, e: Skipped, out: list[StreamEvent]) -> None:
         st = self.stats
         st.resyncs += 1
         st.skipped_bytes += e.n
@@ -182,7 +188,7 @@ class SampleStream:
         st.skipped[e.reason] = st.skipped.get(e.reason, 0) + e.n
         out.append(Damage(e.reason, e.n))
 
-    def _status(self, e: Status, out: list) -> None:
+    def _status(self, e: Status, out: list[StreamEvent]) -> None:
         self.stats.pad_dropped = e.dropped
         before, self._pad_dropped = self._pad_dropped, e.dropped
         if before is not None and e.dropped > before:

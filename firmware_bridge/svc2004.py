@@ -27,11 +27,12 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NoReturn
 
 import numpy as np
 
 from .errors import DataFormatError, SignatureError
-from .signature import Signature
+from .signature import Floats, Signature
 
 PRESSURE_MAX = 1023.0
 PEN_UP_BUTTONS = (2, 4)
@@ -68,7 +69,7 @@ def parse(text: str, source: str = "<text>") -> Signature:
         raise DataFormatError(f"not a usable signature: {exc}", source) from exc
 
 
-def _parse_rows(text: str, source: str) -> np.ndarray:
+def _parse_rows(text: str, source: str) -> Floats:
     lines = text.splitlines()
     if not lines or not lines[0].strip():
         raise DataFormatError("empty file (line 1 should hold the point count)", source, 1)
@@ -100,14 +101,14 @@ def _parse_rows(text: str, source: str) -> np.ndarray:
     return values
 
 
-def _refuse_value(cols: list[str], source: str, lineno: int):
+def _refuse_value(cols: list[str], source: str, lineno: int) -> NoReturn:
     bad = next(c for c in cols if not _is_int(c))
     if len(bad) >= MAX_DIGITS:
         raise DataFormatError(f"a number of {len(bad)} digits ({bad[:12]}...) is out of range", source, lineno)
     raise DataFormatError(f"value {bad[:20]!r} is not an integer", source, lineno)
 
 
-def _check_pressure(values: np.ndarray, body: list, source: str) -> None:
+def _check_pressure(values: Floats, body: list[tuple[int, list[str]]], source: str) -> None:
     if values.shape[1] != 7:
         return
     p = values[:, 6]
@@ -118,7 +119,7 @@ def _check_pressure(values: np.ndarray, body: list, source: str) -> None:
 
 
 _DECIMAL = re.compile(r"-?[0-9]+")
-_ODD = re.compile(r"[_+]|[0-9]{%d}" % MAX_DIGITS)
+_ODD = re.compile(rf"[_+]|[0-9]{{{MAX_DIGITS}}}")
 
 
 def _is_int(text: str) -> bool:
@@ -126,7 +127,7 @@ def _is_int(text: str) -> bool:
     return len(text) < MAX_DIGITS and _DECIMAL.fullmatch(text) is not None
 
 
-def read(path: str | os.PathLike) -> Signature:
+def read(path: str | os.PathLike[str]) -> Signature:
     """Read one SVC2004 file; errors name the file and line."""
     path = Path(path)
     try:
@@ -159,7 +160,7 @@ def format_signature(sig: Signature) -> str:
     return "\r\n".join(lines) + "\r\n"
 
 
-def write(sig: Signature, path: str | os.PathLike) -> None:
+def write(sig: Signature, path: str | os.PathLike[str]) -> None:
     Path(path).write_text(format_signature(sig), encoding="ascii", newline="")
 
 
@@ -174,7 +175,7 @@ class UserFiles:
     forgeries: dict[int, Path] = field(default_factory=dict)
 
 
-def name_of(path: str | os.PathLike) -> tuple[int, int] | None:
+def name_of(path: str | os.PathLike[str]) -> tuple[int, int] | None:
     """(user, signature number) from ``U3S7.TXT`` or ``USER3_7.txt``; else None."""
     m = _NAME.match(Path(path).name)
     if not m:
@@ -183,7 +184,7 @@ def name_of(path: str | os.PathLike) -> tuple[int, int] | None:
     return int(u), int(s)
 
 
-def scan(root: str | os.PathLike) -> dict[int, UserFiles]:
+def scan(root: str | os.PathLike[str]) -> dict[int, UserFiles]:
     """Index a folder of SVC2004 files by user. Missing files are simply absent."""
     root = Path(root)
     if not root.is_dir():

@@ -17,7 +17,7 @@ them; ``stream.SampleStream`` decodes.
 * A port is opened exclusively (pyserial's ``exclusive=True``, a ``flock``):
   two readers on one pad would each get part of the bytes and both judge
   broken signatures, so the second open fails with ``PortBusy`` naming the
-  process that holds it (``ports.open_error``).
+  process that holds it (``port_access.open_error``).
 """
 
 from __future__ import annotations
@@ -26,13 +26,14 @@ import os
 import select
 import termios
 import threading
+from typing import NoReturn
 
 import serial
 from serial.tools import list_ports
 
 from .errors import PadDisconnected, TransportError
-from .ports import open_error
-from .protocols.base import SerialSettings
+from .line import DEFAULT_LINE, SerialSettings
+from .port_access import open_error
 from .stats import Stats
 
 READ_CHUNK = 4096
@@ -54,7 +55,7 @@ def find_port(usb_ids: tuple[tuple[int, int], ...]) -> str:
 class Transport:
     """A serial port opened by URL that can be reopened after an unplug."""
 
-    def __init__(self, url: str, settings: SerialSettings = SerialSettings(),
+    def __init__(self, url: str, settings: SerialSettings = DEFAULT_LINE,
                  usb_ids: tuple[tuple[int, int], ...] = (), stats: Stats | None = None,
                  backoff: tuple[float, float] = (BACKOFF_MIN_S, BACKOFF_MAX_S)):
         self.url = url
@@ -63,7 +64,7 @@ class Transport:
         self.stats = stats if stats is not None else Stats()
         self.backoff = backoff
         self.port: str | None = None     # what the URL resolved to
-        self._ser: serial.SerialBase | None = None
+        self._ser: serial.Serial | None = None   # what serial_for_url gives (a URL handler for loop:// ...)
         self._closed = threading.Event()
         self._wake_r, self._wake_w = os.pipe()   # cancel() wakes a blocked select
         os.set_blocking(self._wake_w, False)
@@ -109,7 +110,7 @@ class Transport:
         """Bytes available within ``timeout`` s (b'' if none); ``PadDisconnected`` if gone."""
         ser = self._require()
         try:
-            if getattr(ser, "fd", None) is not None:
+            if getattr(ser, "fd", None) is not None:   # URL handlers (loop://, socket://) have none
                 return self._read_fd(ser, timeout)
             if ser.timeout != timeout:   # pyserial reconfigures the port on every set
                 ser.timeout = timeout
@@ -117,14 +118,17 @@ class Transport:
         except (serial.SerialException, OSError, termios.error) as exc:
             self._lost(exc)
 
-    def _read_fd(self, ser, timeout: float | None) -> bytes:
+    def _read_fd(self, ser: serial.Serial, timeout: float | None) -> bytes:
         # A real port (or pty): wait in select ourselves, then read what is
         # there without blocking. Changing pyserial's timeout would rewrite
         # termios each time, and a pty refuses that when parity is set.
-        ready, _, _ = select.select([ser.fd, self._wake_r], [], [], timeout)
+        fd = ser.fd
+        if fd is None:                   # closed meanwhile, by close() on another thread
+            return b""
+        ready, _, _ = select.select([fd, self._wake_r], [], [], timeout)
         if self._wake_r in ready:
             os.read(self._wake_r, 512)
-        if ser.fd not in ready:
+        if ser.fd not in ready:          # not readable, or closed while we waited (fd None)
             return b""
         return ser.read(max(1, min(ser.in_waiting, READ_CHUNK)))
 
@@ -162,7 +166,7 @@ class Transport:
         self.cancel()
         self._drop()
 
-    def __del__(self):
+    def __del__(self) -> None:
         for fd in (getattr(self, "_wake_r", None), getattr(self, "_wake_w", None)):
             if fd is not None:
                 try:
@@ -172,12 +176,12 @@ class Transport:
 
     # --- internals ----------------------------------------------------------------
 
-    def _require(self) -> serial.SerialBase:
+    def _require(self) -> serial.Serial:
         if self._ser is None:
             raise PadDisconnected(f"{self.port or self.url}: not connected")
         return self._ser
 
-    def _lost(self, exc: BaseException):
+    def _lost(self, exc: BaseException) -> NoReturn:
         if not self._closed.is_set():
             self.stats.disconnects += 1
         self._drop()

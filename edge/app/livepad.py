@@ -31,8 +31,9 @@ import threading
 from collections.abc import Callable
 
 from firmware_bridge.capture import CaptureConfig, Refusal
-from firmware_bridge.errors import PadDisconnected, TransportError
+from firmware_bridge.errors import TransportError
 from firmware_bridge.pad import Pad, open_pad
+from firmware_bridge.pad_events import Read, Unplugged
 from firmware_bridge.protocols.base import Capabilities
 from firmware_bridge.signature import Sample, Signature
 
@@ -165,9 +166,9 @@ class LivePad(Captures):
             self._clear = False
             self.pad.capture.request_end()
             self._pen_down = False
-        if item is PadDisconnected:
+        if isinstance(item, Unplugged):
             self._set_present(False)
-        elif item is None:
+        elif isinstance(item, Read):
             if not self.present and not self._stop.is_set():
                 self._set_present(True)     # reconnected: reads work again
         elif isinstance(item, Sample):

@@ -11,7 +11,8 @@ from __future__ import annotations
 import argparse
 from collections.abc import Iterable
 
-from firmware_bridge.ports import Holder, PortInfo, list_ports
+from firmware_bridge.port_access import Holder
+from firmware_bridge.ports import PortInfo, list_ports
 from firmware_bridge.probe import probe as run_probe
 
 from ..decision import Reason

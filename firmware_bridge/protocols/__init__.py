@@ -13,8 +13,9 @@ host commands and USB ids. See ``base`` for the events decoders emit.
 from __future__ import annotations
 
 from ..errors import ProtocolError
+from ..line import SerialSettings
 from . import isdv4, sigpad, topaz
-from .base import Capabilities, Command, Done, Event, FrameSeq, PenReport, Protocol, SerialSettings, Skipped, Status
+from .base import Capabilities, Command, Done, Event, FrameSeq, PenReport, Protocol, Skipped, Status
 
 PROTOCOLS: dict[str, Protocol] = {
     p.name: p for p in (isdv4.PROTOCOL, sigpad.PROTOCOL, topaz.PROTOCOL)}

@@ -27,9 +27,12 @@ Events are small immutable records (NamedTuples, readable repr):
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+import typing
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import NamedTuple
+
+from ..line import SerialSettings
 
 
 class PenReport(NamedTuple):
@@ -111,6 +114,19 @@ class Command(NamedTuple):
 
 
 Event = PenReport | Capabilities | Done | Status | FrameSeq | Skipped
+"""What a decoder emits (and an encoder takes: it writes the kinds its pads send)."""
+
+
+class Encoder(typing.Protocol):
+    """The pad's side: events -> bytes, from sequence number ``seq``; returns the next one."""
+
+    def __call__(self, events: Iterable[Event], seq: int = 0) -> tuple[bytes, int]: ...
+
+
+class CommandEncoder(typing.Protocol):
+    """The host's side: a command by name (query, start, stop) -> bytes; ``arg``: HELLO's version."""
+
+    def __call__(self, name: str, seq: int = 0, arg: int = ...) -> bytes: ...
 
 
 @dataclass(frozen=True)
@@ -144,16 +160,6 @@ class CapsBounds:
 
 
 @dataclass(frozen=True)
-class SerialSettings:
-    """Line settings, as pyserial names them (a pty ignores all of them)."""
-
-    baudrate: int = 115200
-    bytesize: int = 8
-    parity: str = "N"
-    stopbits: float = 1
-
-
-@dataclass(frozen=True)
 class Protocol:
     """One pad protocol, chosen by name from ``firmware_bridge.protocols.PROTOCOLS``.
 
@@ -174,9 +180,9 @@ class Protocol:
     """
 
     name: str
-    decode: Callable[[bytes], tuple[list, bytes]]
-    encode: Callable[..., tuple[bytes, int]]
-    encode_command: Callable[..., bytes]
+    decode: Callable[[bytes], tuple[list[Event], bytes]]
+    encode: Encoder
+    encode_command: CommandEncoder
     decode_commands: Callable[[bytes], tuple[list[Command], bytes]]
     corrupt: Callable[[bytes], bytes]
     default_caps: Capabilities
@@ -209,21 +215,21 @@ def split_commands(buf: bytes, table: dict[int, str]) -> tuple[list[Command], by
 _HIGH = re.compile(rb"[\x80-\xff]")
 
 
-def resync_decode(buf: bytes, packet_len: Callable[[int], int],
-                  parse: Callable[[bytes], object],
-                  packet_re: re.Pattern | None = None) -> tuple[list, bytes]:
+def resync_decode(buf: bytes, packet_len: Callable[[int], int], parse: Callable[[bytes], Event],
+                  packet_re: re.Pattern[bytes] | None = None) -> tuple[list[Event], bytes]:
     """Decode a stream whose packets start with the only byte that has bit 7 set.
 
     ``packet_len(b0)`` gives the length for a header byte (0: a packet kind we
     do not support; skip to the next header); ``parse(packet)`` returns one
     event, or ``Skipped(len, 'invalid')`` for a packet no pad sends (reserved
-    bits set): on a line without a checksum that is how noise shows. ``packet_re``, matching exactly the well-formed packets, is the
-    fast path: regex scanning runs in C, which is what makes pure Python fast
-    enough; only the bytes between matches go through the careful loop.
+    bits set): on a line without a checksum that is how noise shows.
+    ``packet_re``, matching exactly the well-formed packets, is the fast path:
+    regex scanning runs in C, which is what makes pure Python fast enough; only
+    the bytes between matches go through the careful loop.
     """
     if packet_re is None:
         return _resync_slow(buf, packet_len, parse, final=False)
-    events: list = []
+    events: list[Event] = []
     pos = 0
     append = events.append
     for m in packet_re.finditer(buf):
@@ -237,11 +243,12 @@ def resync_decode(buf: bytes, packet_len: Callable[[int], int],
     return events, rest
 
 
-def _resync_slow(buf: bytes, packet_len, parse, final: bool) -> tuple[list, bytes]:
+def _resync_slow(buf: bytes, packet_len: Callable[[int], int], parse: Callable[[bytes], Event],
+                 final: bool) -> tuple[list[Event], bytes]:
     """Byte by byte. A header byte inside a packet means the packet was cut
     short: drop it and start again there, so one bad byte costs at most one
     packet. ``final``: no more bytes will follow (a gap between packets)."""
-    events: list = []
+    events: list[Event] = []
     i, n = 0, len(buf)
     search = _HIGH.search
     while i < n:

@@ -35,13 +35,14 @@ import re
 from collections.abc import Iterable
 
 from ..errors import ProtocolError
+from ..line import SerialSettings
 from .base import (
     Capabilities,
     CapsBounds,
     Command,
+    Event,
     PenReport,
     Protocol,
-    SerialSettings,
     Skipped,
     resync_decode,
     split_commands,
@@ -71,7 +72,7 @@ def _packet_len(b0: int) -> int:
     return PEN_LEN
 
 
-def _parse(p: bytes):
+def _parse(p: bytes) -> PenReport | Capabilities | Skipped:
     b0, b6 = p[0], p[6]
     x = (p[1] & 0x7F) << 9 | (p[2] & 0x7F) << 2 | (b6 >> 5) & 3
     y = (p[3] & 0x7F) << 9 | (p[4] & 0x7F) << 2 | (b6 >> 3) & 3
@@ -91,7 +92,7 @@ def _parse(p: bytes):
 _PACKET = re.compile(rb"[\x80-\x8f\xa0-\xaf][\x00-\x7f]{8}|[\xc0-\xff][\x00-\x7f]{10}")
 
 
-def decode(buf: bytes) -> tuple[list, bytes]:
+def decode(buf: bytes) -> tuple[list[Event], bytes]:
     """Bytes from the digitizer -> (PenReport/Capabilities/Skipped events, rest)."""
     return resync_decode(buf, _packet_len, _parse, _PACKET)
 
@@ -115,7 +116,7 @@ def encode_query_reply(c: Capabilities) -> bytes:
                  c.max_tilt_y) + bytes((fw >> 7, fw & 0x7F))
 
 
-def encode(events: Iterable, seq: int = 0) -> tuple[bytes, int]:
+def encode(events: Iterable[Event], seq: int = 0) -> tuple[bytes, int]:
     """Pad side: PenReports and Capabilities -> bytes (other events have no
     ISDV4 form and are left out). ``seq`` is passed through untouched."""
     out = bytearray()

@@ -22,7 +22,8 @@ from binascii import crc_hqx
 from collections.abc import Iterable
 
 from ..errors import FrameError, ProtocolError
-from .base import Capabilities, Command, Done, FrameSeq, PenReport, Protocol, SerialSettings, Skipped, Status
+from ..line import SerialSettings
+from .base import Capabilities, Command, Done, Event, FrameSeq, PenReport, Protocol, Skipped, Status
 
 VERSION = 1
 HELLO, START, STOP = 0x01, 0x02, 0x03
@@ -89,11 +90,12 @@ def encode_frame(msg_type: int, seq: int, body: bytes = b"", version: int = VERS
     return cobs_encode(raw) + b"\0"
 
 
-def _split(buf: bytes) -> tuple[list, list[bytes], bytes]:
+def _split(buf: bytes) -> tuple[list[Event], list[tuple[int, int, bytes, int]], bytes]:
     """Complete frames checked and unpacked -> (skips, [(type, seq, body)], rest)."""
     chunks = bytes(buf).split(b"\0")
     rest = chunks.pop()
-    skips, frames = [], []
+    skips: list[Event] = []
+    frames: list[tuple[int, int, bytes, int]] = []
     for chunk in chunks:
         if not chunk:
             continue                     # idle zeros between frames are allowed
@@ -116,7 +118,7 @@ def _split(buf: bytes) -> tuple[list, list[bytes], bytes]:
     return skips, frames, rest
 
 
-def _samples(body: bytes) -> list[PenReport]:
+def _samples(body: bytes) -> list[Event]:
     count = body[0] if body else 0
     if count == 0 or count > MAX_BATCH or len(body) != 1 + count * _SAMPLE.size:
         raise FrameError("bad SAMPLES body")
@@ -134,7 +136,7 @@ def _caps(body: bytes) -> Capabilities:
                         serial.decode("ascii", "replace"), fw, v)
 
 
-def _message(msg_type: int, body: bytes) -> list:
+def _message(msg_type: int, body: bytes) -> list[Event]:
     """Body -> events; struct.error and FrameError mean a bad length."""
     if msg_type == SAMPLES:
         return _samples(body)
@@ -148,7 +150,7 @@ def _message(msg_type: int, body: bytes) -> list:
     return []
 
 
-def decode(buf: bytes) -> tuple[list, bytes]:
+def decode(buf: bytes) -> tuple[list[Event], bytes]:
     """Bytes from the pad -> (events, rest). Each good frame yields a
     ``FrameSeq`` and then its messages; damaged ones a ``Skipped``."""
     events, frames, rest = _split(buf)
@@ -177,7 +179,7 @@ def _report_bytes(r: PenReport) -> bytes:
         raise ProtocolError(f"sigpad cannot carry {r!r}: {exc}") from exc
 
 
-def _event_frames(e, seq: int) -> bytes:
+def _event_frames(e: Event, seq: int) -> bytes:
     if isinstance(e, Capabilities):
         serial = e.serial.encode("ascii", "replace")[:32]
         body = _CAPS.pack(e.version or VERSION, e.max_x, e.max_y, e.max_pressure,
@@ -192,12 +194,13 @@ def _event_frames(e, seq: int) -> bytes:
     return b""
 
 
-def encode(events: Iterable, seq: int = 0) -> tuple[bytes, int]:
+def encode(events: Iterable[Event], seq: int = 0) -> tuple[bytes, int]:
     """Pad side: events -> frames. Runs of PenReports share SAMPLES frames of
     up to 16. Returns the bytes and the next sequence number."""
-    out, batch = bytearray(), []
+    out = bytearray()
+    batch: list[bytes] = []
 
-    def flush():
+    def flush() -> None:
         nonlocal seq
         for k in range(0, len(batch), MAX_BATCH):
             part = batch[k:k + MAX_BATCH]

@@ -25,7 +25,8 @@ import re
 from collections.abc import Iterable
 
 from ..errors import ProtocolError
-from .base import Capabilities, Command, PenReport, Protocol, SerialSettings, Skipped, resync_decode
+from ..line import SerialSettings
+from .base import Capabilities, Command, Event, PenReport, Protocol, Skipped, resync_decode
 
 PACKET_LEN = 5
 SYNC, PROXIMITY, PEN_DOWN = 0x80, 0x40, 0x01
@@ -50,7 +51,7 @@ _HEADERS = (SYNC, SYNC | PROXIMITY, SYNC | PROXIMITY | PEN_DOWN)
 _PACKET = re.compile(rb"[\x80\xc0\xc1][\x00-\x7f][\x00-\x1f][\x00-\x7f][\x00-\x1f]")
 
 
-def decode(buf: bytes) -> tuple[list, bytes]:
+def decode(buf: bytes) -> tuple[list[Event], bytes]:
     """Bytes from the pad -> (PenReport/Skipped events, rest)."""
     return resync_decode(buf, _packet_len, _parse, _PACKET)
 
@@ -62,7 +63,7 @@ def encode_report(r: PenReport) -> bytes:
     return bytes((b0, r.x & 0x7F, r.x >> 7, r.y & 0x7F, r.y >> 7))
 
 
-def encode(events: Iterable, seq: int = 0) -> tuple[bytes, int]:
+def encode(events: Iterable[Event], seq: int = 0) -> tuple[bytes, int]:
     """Pad side: PenReports -> bytes; other events have no Topaz form."""
     return b"".join(encode_report(e) for e in events if isinstance(e, PenReport)), seq
 

@@ -41,7 +41,7 @@ def make_forger(victim: PenStyle, rng: np.random.Generator) -> Forger:
                   lift_chance=rng.uniform(0.02, 0.08), shape_error=rng.uniform(0.06, 0.14), style=style)
 
 
-def forge(p: SigmaLognormal, f: Forger, rng) -> SigmaLognormal:
+def forge(p: SigmaLognormal, f: Forger, rng: np.random.Generator) -> SigmaLognormal:
     """The shape copied with errors, the dynamics the forger's own."""
     n = len(p)
     slow = f.slowness * rng.lognormal(0, 0.08)
@@ -57,10 +57,10 @@ def forge(p: SigmaLognormal, f: Forger, rng) -> SigmaLognormal:
     return _hesitate(forged, f, rng)
 
 
-def _hesitate(p: SigmaLognormal, f: Forger, rng) -> SigmaLognormal:
+def _hesitate(p: SigmaLognormal, f: Forger, rng: np.random.Generator) -> SigmaLognormal:
     """Insert pauses (pen down) and extra lifts before some pen-down strokes."""
     order = [i for i in np.argsort(p.t0, kind="stable")[1:] if not p.air[i]]
-    extra = []
+    extra: list[list[float]] = []
     t0 = p.t0.copy()
     for i in order:
         draw = rng.random()

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from ..errors import SynthesisError
-from ..signature import Signature
+from ..signature import Floats, Signature
 from .sigmalognormal import SigmaLognormal, pen_down_times, trajectory, velocity
 
 
@@ -42,7 +42,7 @@ def render(params: SigmaLognormal, style: PenStyle, rate_hz: float = 100.0, sour
         azimuth=style.azimuth + 40 * drift, altitude=style.altitude + 15 * drift, source=source)
 
 
-def _pressure(t, speed, style: PenStyle, rate_hz: float) -> np.ndarray:
+def _pressure(t: Floats, speed: Floats, style: PenStyle, rate_hz: float) -> Floats:
     """A plateau per pen-down run that builds on landing, fades on lifting, eases at speed."""
     run = np.r_[0, np.cumsum(np.diff(t) > 1.5 / rate_hz)]
     starts = np.r_[0, np.flatnonzero(np.diff(run)) + 1]
@@ -51,10 +51,11 @@ def _pressure(t, speed, style: PenStyle, rate_hz: float) -> np.ndarray:
     ramp = np.clip(np.minimum(since_land, to_lift) / 0.04, 0.0, 1.0)
     relief = 1.0 - style.speed_relief * speed / max(float(speed.max()), 1e-9)
     swell = 1.0 + style.wave * np.sin(2 * np.pi * style.wave_hz * (t - t[0]) + style.wave_phase)
-    return np.clip(style.pressure * (0.4 + 0.6 * ramp) * relief * swell, 0.02, 1.0)
+    pressure: Floats = np.clip(style.pressure * (0.4 + 0.6 * ramp) * relief * swell, 0.02, 1.0)
+    return pressure
 
 
-def vary_pen(style: PenStyle, rng) -> PenStyle:
+def vary_pen(style: PenStyle, rng: np.random.Generator) -> PenStyle:
     """One signature's pen: the plateau and the swell's timing vary a little."""
     return replace(style, pressure=float(np.clip(style.pressure * rng.lognormal(0, 0.08), 0.1, 1.0)),
                    wave_phase=style.wave_phase + rng.normal(0, 0.6))

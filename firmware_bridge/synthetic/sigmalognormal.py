@@ -22,12 +22,15 @@ and ends at the latest one's ``+2 sigma`` quantile.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from ..errors import SignatureError, SynthesisError
-from ..signature import Signature
+from ..signature import Bools, Floats, Signature
 
 QUANTILE_Z = 2.0
 """A signature begins and ends this many sigmas from a pen-down stroke's log-median."""
@@ -43,7 +46,7 @@ MU_RANGE = (-6.0, 1.5)
 _FIELDS = ("t0", "mu", "sigma", "D", "theta_s", "theta_e")
 
 
-def ndtr(z: np.ndarray) -> np.ndarray:
+def ndtr(z: npt.ArrayLike) -> Floats:
     """Standard normal CDF, numpy only (relative error < 1.2e-7).
 
     Synthesis runs on the device for the virtual pad, where scipy is not
@@ -58,33 +61,33 @@ def ndtr(z: np.ndarray) -> np.ndarray:
         -0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (
             -0.82215223 + t * 0.17087277))))))))
     erfc_a = t * np.exp(-a * a + poly)
-    return 0.5 * np.where(x >= 0, erfc_a, 2.0 - erfc_a)
+    cdf: Floats = 0.5 * np.where(x >= 0, erfc_a, 2.0 - erfc_a)
+    return cdf
 
 
 @dataclass(frozen=True, eq=False)
 class SigmaLognormal:
     """A whole signature's strokes (arrays, one entry per stroke) and start point."""
 
-    t0: np.ndarray
-    mu: np.ndarray
-    sigma: np.ndarray
-    D: np.ndarray
-    theta_s: np.ndarray
-    theta_e: np.ndarray
-    air: np.ndarray
+    t0: Floats
+    mu: Floats
+    sigma: Floats
+    D: Floats
+    theta_s: Floats
+    theta_e: Floats
+    air: Bools
     x0: float = 0.0
     y0: float = 0.0
 
     @classmethod
-    def create(cls, t0, mu, sigma, D, theta_s, theta_e, air=None, x0=0.0, y0=0.0):
+    def create(cls, t0: npt.ArrayLike, mu: npt.ArrayLike, sigma: npt.ArrayLike, D: npt.ArrayLike,
+               theta_s: npt.ArrayLike, theta_e: npt.ArrayLike, *, air: npt.ArrayLike | None = None,
+               x0: float = 0.0, y0: float = 0.0) -> SigmaLognormal:
         """Validated, read-only parameters; raises ``SynthesisError``."""
-        arrays = {k: np.array(v, dtype=np.float64, ndmin=1) for k, v in
-                  zip(_FIELDS, (t0, mu, sigma, D, theta_s, theta_e))}
-        n = len(arrays["t0"])
-        arrays["air"] = np.zeros(n, bool) if air is None else np.array(air, dtype=bool, ndmin=1)
-        for arr in arrays.values():
-            arr.setflags(write=False)
-        params = cls(**arrays, x0=float(x0), y0=float(y0))
+        t0_, mu_, sigma_, D_, theta_s_, theta_e_ = (
+            _frozen(np.array(v, dtype=np.float64, ndmin=1)) for v in (t0, mu, sigma, D, theta_s, theta_e))
+        air_ = _frozen(np.zeros(len(t0_), bool) if air is None else np.array(air, dtype=bool, ndmin=1))
+        params = cls(t0_, mu_, sigma_, D_, theta_s_, theta_e_, air_, x0=float(x0), y0=float(y0))
         params.validate()
         return params
 
@@ -107,21 +110,17 @@ class SigmaLognormal:
     def __len__(self) -> int:
         return len(self.t0)
 
-    def replace(self, **changes) -> SigmaLognormal:
+    def replace(self, **changes: npt.ArrayLike) -> SigmaLognormal:
         """A validated copy with some fields changed."""
-        fields = {k: getattr(self, k) for k in _FIELDS + ("air", "x0", "y0")}
+        fields: dict[str, Any] = {k: getattr(self, k) for k in _FIELDS + ("air", "x0", "y0")}
         fields.update(changes)
         return SigmaLognormal.create(**fields)
 
-    def select(self, keep: np.ndarray) -> SigmaLognormal:
-        """A copy with only the strokes where ``keep`` is true (or at those indices)."""
-        return self.replace(**{k: getattr(self, k)[keep] for k in _FIELDS + ("air",)})
-
-    def quantile_time(self, z: float) -> np.ndarray:
+    def quantile_time(self, z: float) -> Floats:
         """Per stroke, the time its progress reaches the standard-normal quantile z."""
         return self.t0 + np.exp(self.mu + z * self.sigma)
 
-    def pen_up_intervals(self) -> np.ndarray:
+    def pen_up_intervals(self) -> Floats:
         """(k, 2) array of [lift, land] times, one row per air stroke."""
         return np.column_stack([self.quantile_time(-AIR_Z)[self.air],
                                 self.quantile_time(AIR_Z)[self.air]])
@@ -133,14 +132,22 @@ class SigmaLognormal:
                 float(self.quantile_time(QUANTILE_Z)[down].max()))
 
 
-def _check_range(name, arr, lo, hi):
+_Array = npt.NDArray[Any]
+
+
+def _frozen(arr: _Array) -> _Array:
+    arr.setflags(write=False)
+    return arr
+
+
+def _check_range(name: str, arr: Floats, lo: float, hi: float) -> None:
     bad = (arr < lo) | (arr > hi)
     if np.any(bad):
         i = int(np.argmax(bad))
         raise SynthesisError(f"{name}[{i}] = {arr[i]:g} is outside {lo:g}..{hi:g}")
 
 
-def warp_onsets(t0: np.ndarray, factors: np.ndarray) -> np.ndarray:
+def warp_onsets(t0: Floats, factors: Floats) -> Floats:
     """Stretch the intervals between successive onsets (in time order) by factors."""
     order = np.argsort(t0, kind="stable")
     steps = np.diff(t0[order]) * factors[1:]
@@ -151,7 +158,7 @@ def warp_onsets(t0: np.ndarray, factors: np.ndarray) -> np.ndarray:
 
 # --- synthesis -------------------------------------------------------------------
 
-def pen_down_times(params: SigmaLognormal, rate_hz: float) -> np.ndarray:
+def pen_down_times(params: SigmaLognormal, rate_hz: float) -> Floats:
     """Sample instants (s) on a regular grid at rate_hz, pen-up intervals left out."""
     if not np.isfinite(rate_hz) or not 10.0 <= rate_hz <= 10_000.0:
         raise SynthesisError(f"rate {rate_hz!r} Hz is outside 10..10000 Hz")
@@ -163,7 +170,7 @@ def pen_down_times(params: SigmaLognormal, rate_hz: float) -> np.ndarray:
     return t[keep]
 
 
-def _progress(params: SigmaLognormal, t: np.ndarray):
+def _progress(params: SigmaLognormal, t: Floats) -> tuple[Floats, Floats]:
     """Per stroke and instant: log-time z-score, CDF and pdf (strokes x times)."""
     lag = t[None, :] - params.t0[:, None]
     started = lag > 0
@@ -175,7 +182,7 @@ def _progress(params: SigmaLognormal, t: np.ndarray):
     return cdf, pdf
 
 
-def trajectory(params: SigmaLognormal, t: np.ndarray):
+def trajectory(params: SigmaLognormal, t: Floats) -> tuple[Floats, Floats]:
     """Pen position (x, y) at times t: the exact sum of each stroke's arc so far."""
     cdf, _ = _progress(params, t)
     turn = (params.theta_e - params.theta_s)[:, None]
@@ -186,7 +193,7 @@ def trajectory(params: SigmaLognormal, t: np.ndarray):
             params.y0 + (chord * np.sin(mid)).sum(axis=0))
 
 
-def velocity(params: SigmaLognormal, t: np.ndarray):
+def velocity(params: SigmaLognormal, t: Floats) -> tuple[Floats, Floats]:
     """Pen velocity (vx, vy) in units per second at times t."""
     cdf, pdf = _progress(params, t)
     angle = params.theta_s[:, None] + (params.theta_e - params.theta_s)[:, None] * cdf
@@ -196,14 +203,14 @@ def velocity(params: SigmaLognormal, t: np.ndarray):
 
 # --- extraction ----------------------------------------------------------------------
 
-def snr_db(vx, vy, vx_hat, vy_hat) -> float:
+def snr_db(vx: Floats, vy: Floats, vx_hat: Floats, vy_hat: Floats) -> float:
     """Velocity reconstruction SNR in dB, as in O'Reilly & Plamondon (2009)."""
     signal = float(np.sum(np.square(vx) + np.square(vy)))
     noise = float(np.sum(np.square(vx - vx_hat) + np.square(vy - vy_hat)))
     return float("inf") if noise == 0 else 10 * np.log10(max(signal, 1e-300) / noise)
 
 
-def observed_velocity(t, x, y, smooth_samples: float = 1.0):
+def observed_velocity(t: Floats, x: Floats, y: Floats, smooth_samples: float = 1.0) -> tuple[Floats, Floats]:
     """Velocity of one pen-down segment by central differences on lightly smoothed positions."""
     from scipy.ndimage import gaussian_filter1d  # offline only: see ndtr
 
@@ -213,7 +220,11 @@ def observed_velocity(t, x, y, smooth_samples: float = 1.0):
     return np.gradient(x, t), np.gradient(y, t)
 
 
-def split_segments(sig: Signature):
+Segment = tuple[Floats, Floats, Floats]
+"""One pen-down stretch: times (s from the first pen-down sample), x, y."""
+
+
+def split_segments(sig: Signature) -> list[Segment]:
     """Pen-down samples as (t_s, x, y) lists, one per stroke: cut at time gaps > 3 steps."""
     down = sig.pen_down
     t, x, y = sig.t_ms[down], sig.x[down], sig.y[down]
@@ -261,12 +272,12 @@ def air_log_scale(gap_s: float, sigma: float) -> float:
     return float(np.log(max(gap_s, 1e-3) / (np.exp(AIR_Z * sigma) - np.exp(-AIR_Z * sigma))))
 
 
-def _add_lifts(params: SigmaLognormal, segments, air_sigma: float = 0.25) -> SigmaLognormal:
+def _add_lifts(params: SigmaLognormal, segments: list[Segment], air_sigma: float = 0.25) -> SigmaLognormal:
     """Air strokes spanning each gap, sized so the pen lands where the data lands."""
     t_first, x_first, y_first = segments[0][0][0], segments[0][1][0], segments[0][2][0]
     px, py = trajectory(params, np.array([t_first]))
     params = params.replace(x0=x_first - px[0] + params.x0, y0=y_first - py[0] + params.y0)
-    for before, after in zip(segments[:-1], segments[1:]):
+    for before, after in itertools.pairwise(segments):
         lift, land = before[0][-1], after[0][0]
         mu = air_log_scale(land - lift, air_sigma)
         t0 = lift - np.exp(mu - AIR_Z * air_sigma)
@@ -280,7 +291,7 @@ def _add_lifts(params: SigmaLognormal, segments, air_sigma: float = 0.25) -> Sig
     return params
 
 
-def _fit_segment(t, vx, vy, target_snr_db, max_extra_strokes) -> np.ndarray:
+def _fit_segment(t: Floats, vx: Floats, vy: Floats, target_snr_db: float, max_extra_strokes: int) -> Floats:
     """(n, 6) rows of [t0, mu, sigma, D, theta_s, theta_e] for one pen-down segment."""
     speed = np.hypot(vx, vy)
     guesses = _peak_guesses(t, vx, vy, speed)
@@ -297,7 +308,7 @@ def _fit_segment(t, vx, vy, target_snr_db, max_extra_strokes) -> np.ndarray:
     return rows
 
 
-def _peak_guesses(t, vx, vy, speed) -> np.ndarray:
+def _peak_guesses(t: Floats, vx: Floats, vy: Floats, speed: Floats) -> Floats:
     from scipy.signal import find_peaks
 
     padded = np.r_[0.0, speed, 0.0]  # a segment may start or end mid-movement
@@ -308,7 +319,8 @@ def _peak_guesses(t, vx, vy, speed) -> np.ndarray:
     return np.vstack([_guess_at(t, vx, vy, speed, p, peaks) for p in peaks])
 
 
-def _guess_at(t, vx, vy, speed, p, peaks=None, sigma=0.3) -> np.ndarray:
+def _guess_at(t: Floats, vx: Floats, vy: Floats, speed: Floats, p: int,
+              peaks: npt.NDArray[np.intp] | None = None, sigma: float = 0.3) -> Floats:
     """A stroke centred on the speed peak at index p, bounded by the neighbouring minima."""
     others = np.asarray(peaks if peaks is not None else [p])
     left_peak = others[others < p].max() if np.any(others < p) else 0
@@ -328,12 +340,13 @@ def _guess_at(t, vx, vy, speed, p, peaks=None, sigma=0.3) -> np.ndarray:
     return np.array([t0, mu, sigma, D, mid - turn / 2, mid + turn / 2])
 
 
-def _rows_velocity(rows: np.ndarray, t: np.ndarray):
-    params = SigmaLognormal(*(np.asarray(c) for c in rows.T), air=np.zeros(len(rows), bool))
+def _rows_velocity(rows: Floats, t: Floats) -> tuple[Floats, Floats]:
+    t0, mu, sigma, D, theta_s, theta_e = rows.T
+    params = SigmaLognormal(t0, mu, sigma, D, theta_s, theta_e, air=np.zeros(len(rows), bool))
     return velocity(params, t)
 
 
-def _least_squares(t, vx, vy, guesses: np.ndarray) -> np.ndarray:
+def _least_squares(t: Floats, vx: Floats, vy: Floats, guesses: Floats) -> Floats:
     """Refine all strokes of a segment jointly on the velocity vector."""
     from scipy.optimize import least_squares
 
@@ -349,26 +362,29 @@ def _least_squares(t, vx, vy, guesses: np.ndarray) -> np.ndarray:
 
     step = float(np.median(np.diff(t)))
 
-    def residual(theta):
+    def residual(theta: Floats) -> Floats:
         rows = theta.reshape(n, 6)
         rx, ry = _rows_velocity(rows, t)
         # Movement outside the segment would leak into its neighbours: penalise
         # more than the few per cent that a stroke's tails naturally carry.
         inside = _rows_progress(rows, t[-1] + 2 * step) - _rows_progress(rows, t[0] - 2 * step)
         leak = rows[:, 3] * np.maximum(0.0, 0.95 - inside) / max(path, 1.0) * np.sqrt(len(t))
-        return np.r_[(rx - vx) / scale, (ry - vy) / scale, leak]
+        scaled: Floats = np.r_[(rx - vx) / scale, (ry - vy) / scale, leak]
+        return scaled
 
     fit = least_squares(residual, start, bounds=(lo, hi), x_scale="jac", ftol=1e-6, xtol=1e-6,
                         max_nfev=10 * n + 40, jac_sparsity=_sparsity(t, guesses))
-    return fit.x.reshape(n, 6)
+    rows: Floats = fit.x.reshape(n, 6)   # scipy is untyped: fit.x is the refined theta
+    return rows
 
 
-def _rows_progress(rows: np.ndarray, at: float) -> np.ndarray:
+def _rows_progress(rows: Floats, at: float) -> Floats:
     lag = at - rows[:, 0]
-    return np.where(lag > 0, ndtr((np.log(np.maximum(lag, 1e-12)) - rows[:, 1]) / rows[:, 2]), 0.0)
+    progress: Floats = np.where(lag > 0, ndtr((np.log(np.maximum(lag, 1e-12)) - rows[:, 1]) / rows[:, 2]), 0.0)
+    return progress
 
 
-def _sparsity(t: np.ndarray, guesses: np.ndarray) -> np.ndarray:
+def _sparsity(t: Floats, guesses: Floats) -> npt.NDArray[np.int_]:
     """Which samples each stroke can move: its guessed span plus a margin.
 
     Finite differences then perturb strokes that do not overlap together,

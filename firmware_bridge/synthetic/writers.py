@@ -24,12 +24,12 @@ constant-ish azimuth and altitude in SVC2004's units.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from ..errors import SynthesisError
-from ..signature import Signature
+from ..signature import Bools, Floats, Signature
 from .forgers import FORGERS, forge, make_forger
 from .pen import PenStyle, render, vary_pen
 from .sigmalognormal import AIR_Z, QUANTILE_Z, SigmaLognormal, air_log_scale, extract, warp_onsets
@@ -42,7 +42,7 @@ _GENUINE, _FORGER, _FORGERY, _TEMPLATE, _GENUINE_PEN = 1, 2, 3, 4, 5
 class Writer:
     seed: int
     template: SigmaLognormal
-    style: PenStyle = PenStyle()
+    style: PenStyle = field(default_factory=PenStyle)
     source: str = "synthetic"
     fit_snr_db: float | None = None  # for writers fitted to a real signature
 
@@ -84,13 +84,13 @@ def make_writer(seed: int) -> Writer:
     return Writer(seed, _random_template(rng), style)
 
 
-def _check_seed(seed) -> int:
+def _check_seed(seed: object) -> int:
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise SynthesisError(f"writer seed must be an int >= 0, got {seed!r}")
     return int(seed)
 
 
-def _check_index(index) -> int:
+def _check_index(index: object) -> int:
     if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or index < 0:
         raise SynthesisError(f"signature index must be an int >= 0, got {index!r}")
     return int(index)
@@ -102,9 +102,13 @@ def _rng(seed: int, kind: int, index: int) -> np.random.Generator:
 
 # --- random templates ------------------------------------------------------------
 
+Habits = dict[str, float]
+"""A writer's tempo and shape habits, by name (drawn once per writer)."""
+
+
 def _random_template(rng: np.random.Generator) -> SigmaLognormal:
     """Virtual targets -> chords -> strokes, with writer-level tempo and shape habits."""
-    habits = dict(
+    habits: Habits = dict(
         strokes_per_part=rng.uniform(2.0, 6.0), mark_chance=rng.uniform(0.1, 0.35),
         progress=rng.uniform(0.05, 0.25), slant=rng.uniform(-0.3, 0.4), loopiness=rng.uniform(0.0, 0.15),
         spacing=rng.uniform(0.045, 0.08), mu=np.log(rng.uniform(0.08, 0.14)),
@@ -112,7 +116,8 @@ def _random_template(rng: np.random.Generator) -> SigmaLognormal:
     n_parts = 1 + min(int(rng.negative_binomial(3, 0.4)), 15)
     # Few pen lifts mean long cursive parts: a name takes a dozen strokes or more.
     habits["strokes_per_part"] = max(habits["strokes_per_part"], habits["min_strokes"] / n_parts)
-    chords, air, timing = [], [], []
+    chords: list[Floats] = []
+    air: list[bool] = []
     for part in range(n_parts):
         part_chords = _part_chords(rng, habits)
         chords += part_chords
@@ -120,11 +125,11 @@ def _random_template(rng: np.random.Generator) -> SigmaLognormal:
         if part < n_parts - 1:
             chords.append(_lift_chord(rng, np.sum(chords, axis=0)))
             air.append(True)
-    chords = _scale_chords(rng, np.array(chords), np.array(air))
-    return _strokes_from_chords(rng, chords, np.array(air), habits)
+    scaled = _scale_chords(rng, np.array(chords), np.array(air))
+    return _strokes_from_chords(rng, scaled, np.array(air), habits)
 
 
-def _part_chords(rng, habits) -> list:
+def _part_chords(rng: np.random.Generator, habits: Habits) -> list[Floats]:
     """Chord vectors (letter height ~1) of one pen-down part: a mark or a cursive run."""
     if rng.random() < habits["mark_chance"]:
         angle, length = rng.uniform(-np.pi, np.pi), rng.uniform(0.2, 0.9)
@@ -140,23 +145,24 @@ def _part_chords(rng, habits) -> list:
     return out
 
 
-def _lift_chord(rng, here) -> np.ndarray:
+def _lift_chord(rng: np.random.Generator, here: Floats) -> Floats:
     """The pen-up jump: usually on to the next letter, sometimes back (dots, bars)."""
     dx = -rng.uniform(0.3, 2.0) if rng.random() < 0.3 else rng.uniform(0.2, 1.2)
     return np.array([dx, -0.7 * here[1] + rng.normal(0, 0.3)])  # drift back to the baseline
 
 
-def _scale_chords(rng, chords, air) -> np.ndarray:
+def _scale_chords(rng: np.random.Generator, chords: Floats, air: Bools) -> Floats:
     """Stretch to a sampled signature size (SVC2004 Task2: width ~5900, height ~3300)."""
     points = np.vstack([[0, 0], np.cumsum(chords, axis=0)])
     down = np.r_[~air, False] | np.r_[False, ~air]  # ends of pen-down chords
     extent = np.maximum(np.ptp(points[down], axis=0), 0.3)
     width = float(np.clip(rng.lognormal(np.log(5900), 0.35), 2000, 11000))
     height = width * float(np.clip(rng.lognormal(np.log(0.55), 0.35), 0.2, 1.2))
-    return chords * np.array([width, height]) / extent
+    scaled: Floats = chords * np.array([width, height]) / extent
+    return scaled
 
 
-def _strokes_from_chords(rng, chords, air, habits) -> SigmaLognormal:
+def _strokes_from_chords(rng: np.random.Generator, chords: Floats, air: Bools, habits: Habits) -> SigmaLognormal:
     """Each chord becomes a stroke (an arc with that chord); the timing follows the habits."""
     n = len(chords)
     mu = habits["mu"] + rng.normal(0, 0.15, n)
@@ -194,7 +200,7 @@ GENUINE_SPREAD = dict(tempo=0.10, size=0.06, tilt=0.04, onset=0.10, mu=0.07, sig
 """Standard deviations: log-scale for tempo, size, onset, sigma, D; radians for tilt, theta."""
 
 
-def _vary_genuine(p: SigmaLognormal, rng) -> SigmaLognormal:
+def _vary_genuine(p: SigmaLognormal, rng: np.random.Generator) -> SigmaLognormal:
     """Intra-writer variability: small jitter of every parameter, global tempo, size, slant."""
     n = len(p)
     g = GENUINE_SPREAD

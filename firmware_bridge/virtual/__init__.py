@@ -14,7 +14,7 @@ In the same process (tests, demos)::
         vpad.sign(signature)                 # paced at the signature's own rate
         item = next(pad.signatures())        # Signature (or Refusal)
         vpad.inject_garbage(64); vpad.corrupt_frames(1); vpad.drop_frames(2)
-        vpad.pause(0.5); vpad.unplug(); vpad.replug()
+        vpad.unplug(); vpad.replug()
 
 From a shell (prints the port path, serves until Ctrl-C)::
 

@@ -16,6 +16,7 @@ import threading
 from .. import recording
 from ..errors import SigpadError
 from ..protocols import PROTOCOLS
+from ..signature import Signature
 from . import VirtualPad, synthetic_signatures
 
 
@@ -36,7 +37,7 @@ def _parser() -> argparse.ArgumentParser:
     return ap
 
 
-def _signatures(args) -> list:
+def _signatures(args: argparse.Namespace) -> list[Signature]:
     sigs = [recording.read_signature_file(p) for p in args.file]
     if args.synthetic is not None:
         sigs += list(synthetic_signatures(args.synthetic, args.count, args.forgeries))

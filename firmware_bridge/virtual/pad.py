@@ -16,12 +16,14 @@ import select
 import threading
 import time
 from collections import deque
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+import numpy.typing as npt
 
 from ..protocols import get
-from ..protocols.base import Capabilities, Command, Done, PenReport, Protocol, Status
+from ..protocols.base import Capabilities, Command, Done, Event, PenReport, Protocol, Status
 from ..signature import Signature
 from .link import PtyLink
 
@@ -41,6 +43,7 @@ def reports_for(sig: Signature, caps: Capabilities, t0_us: int = 0,
     if y_down:
         ys = caps.max_y - ys
     t = np.round((sig.t_ms - sig.t_ms[0]) * 1000.0).astype(np.int64) + t0_us
+    ps: list[int | None]
     if caps.max_pressure <= 0:
         ps = [None] * len(sig)
     elif sig.pressure is not None:
@@ -52,7 +55,7 @@ def reports_for(sig: Signature, caps: Capabilities, t0_us: int = 0,
             for x, y, p, d, tu in zip(xs, ys, ps, sig.pen_down, t)]
 
 
-def _fit(sig: Signature, caps: Capabilities) -> tuple[np.ndarray, np.ndarray]:
+def _fit(sig: Signature, caps: Capabilities) -> tuple[npt.NDArray[np.int_], npt.NDArray[np.int_]]:
     x, y = sig.x, sig.y
     if x.min() >= 0 and y.min() >= 0 and x.max() <= caps.max_x and y.max() <= caps.max_y:
         return np.round(x).astype(int), np.round(y).astype(int)
@@ -69,7 +72,7 @@ class Replay:
     signature: Signature
     done: bool = True
     finished: threading.Event = field(default_factory=threading.Event)
-    reports: list = field(default_factory=list)
+    reports: list[PenReport] = field(default_factory=list)
     start: float | None = None
     index: int = 0
 
@@ -100,9 +103,8 @@ class VirtualPad:
         self.streaming = self._unasked
         self._jobs: deque[Replay] = deque()
         self._raw: deque[bytes] = deque()
-        self._calls: deque = deque()
+        self._calls: deque[tuple[Callable[[], None], threading.Event]] = deque()
         self._faults = {"drop": 0, "corrupt": 0}
-        self._paused_until = 0.0
         self._lock = threading.Lock()
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_w, False)   # a full pipe already means "wake up"
@@ -142,7 +144,7 @@ class VirtualPad:
     def __enter__(self) -> VirtualPad:
         return self.start()
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     def __repr__(self) -> str:
@@ -178,12 +180,6 @@ class VirtualPad:
         """Damage the next ``n`` packets (sigpad: a bad CRC; others: a bad byte)."""
         self._fault("corrupt", n)
 
-    def pause(self, seconds: float) -> None:
-        """Send nothing for a while; what falls due meanwhile follows in a burst."""
-        with self._lock:
-            self._paused_until = time.monotonic() + seconds
-        self._wake()
-
     def unplug(self) -> None:
         """Pull the cable: the host's port fails; what the pad sends is lost."""
         self._on_thread(self.link.unplug)
@@ -209,17 +205,18 @@ class VirtualPad:
 
     def _run(self) -> None:
         while not self._closed.is_set():
-            fds = [self._wake_r] + ([self.link.master] if self.link.plugged else [])
+            master = self.link.master
+            fds = [self._wake_r] + ([master] if master is not None else [])
             ready, _, _ = select.select(fds, [], [], self._timeout())
             if self._wake_r in ready:
                 os.read(self._wake_r, 4096)
             self._run_calls()
-            if self.link.plugged and self.link.master in ready:
-                self._read_commands()
+            master = self.link.master    # the calls may have unplugged or replugged it
+            if master is not None and master in ready:
+                self._read_commands(master)
             now = time.monotonic()
-            if now >= self._paused_until:
-                self._send_raw()
-                self._replay(now)
+            self._send_raw()
+            self._replay(now)
             self._heartbeat(now)
 
     def _timeout(self) -> float | None:
@@ -227,9 +224,7 @@ class VirtualPad:
         times = []
         if self.protocol.heartbeat and self.heartbeat_s > 0:
             times.append(self._next_beat)
-        if now < self._paused_until:
-            times.append(self._paused_until)
-        elif self._jobs and self.streaming:
+        if self._jobs and self.streaming:
             job = self._jobs[0]
             times.append(now if job.start is None else
                          job.start + self._offset(job, job.index))
@@ -237,7 +232,9 @@ class VirtualPad:
 
     def _offset(self, job: Replay, i: int) -> float:
         i = min(i, len(job.reports) - 1)
-        return (job.reports[i].t_us - job.reports[0].t_us) / 1e6 / self.speed
+        first, this = job.reports[0].t_us, job.reports[i].t_us
+        assert first is not None and this is not None   # reports_for stamps every report
+        return (this - first) / 1e6 / self.speed
 
     def _replay(self, now: float) -> None:
         if not (self._jobs and self.streaming):
@@ -263,7 +260,7 @@ class VirtualPad:
     def _finish(self, job: Replay) -> None:
         last = job.reports[-1]
         # The pen leaves the pad: a report out of proximity, then "done" if asked.
-        end = [last._replace(tip=False, proximity=False, pressure=0 if last.pressure is not None else None,
+        end: list[Event] = [last._replace(tip=False, proximity=False, pressure=0 if last.pressure is not None else None,
                              t_us=self._device_us(time.monotonic()))]
         if job.done:
             end.append(Done(self._device_us(time.monotonic())))
@@ -272,9 +269,9 @@ class VirtualPad:
             self._jobs.popleft()
         job.finished.set()
 
-    def _read_commands(self) -> None:
+    def _read_commands(self, master: int) -> None:
         try:
-            data = os.read(self.link.master, 4096)
+            data = os.read(master, 4096)
         except OSError:
             return                      # nobody attached, or unplugged meanwhile
         cmds, self._cmd_buf = self.protocol.decode_commands(self._cmd_buf + data)
@@ -294,7 +291,7 @@ class VirtualPad:
         self._next_beat = now + self.heartbeat_s
         self._emit([Status(self._device_us(now), self.streaming, 0)], faults=False)
 
-    def _emit(self, events: list, faults: bool = True) -> None:
+    def _emit(self, events: Sequence[Event], faults: bool = True) -> None:
         before = self._seq
         data, self._seq = self.protocol.encode(events, self._seq)
         frames = ((self._seq - before) & 0xFFFF) or len(events)
@@ -310,9 +307,9 @@ class VirtualPad:
         self._write(self.protocol.corrupt(data) if corrupt else data)
 
     def _write(self, data: bytes) -> None:
-        while data and self.link.plugged:
+        while data and (master := self.link.master) is not None:
             try:
-                n = os.write(self.link.master, data)
+                n = os.write(master, data)
             except OSError:             # buffer full (no reader) or gone: lost, as on a wire
                 break
             data = data[n:]
@@ -347,7 +344,7 @@ class VirtualPad:
         except OSError:
             pass
 
-    def _on_thread(self, fn) -> None:
+    def _on_thread(self, fn: Callable[[], None]) -> None:
         if self._thread is None or not self._thread.is_alive():
             fn()
             return

@@ -16,13 +16,54 @@ ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("firmware_bridge", "edge", "trainer", "bench", "deploy")
 PROTOCOL_MODULES = ROOT / "firmware_bridge" / "protocols"
 
+BYTE_LAYER = ("firmware_bridge.errors", "firmware_bridge.line", "firmware_bridge.port_access",
+              "firmware_bridge.stats", "firmware_bridge.transport")
+"""Every module of the byte layer: serial lines, ports, counters, the bridge's errors."""
+DECODER_LAYER = ("firmware_bridge.protocols", "firmware_bridge.stream", "firmware_bridge.capture",
+                 "firmware_bridge.pad")
+PACKAGE_INIT = ("firmware_bridge", "firmware_bridge.signature")
+"""What ``import firmware_bridge`` itself loads (the ``Signature`` value), below every layer."""
 
-def test_the_byte_layer_does_not_import_the_decoder_layer():
-    # A fresh interpreter: what transport pulls in, directly or not, is all there is.
-    code = ("import sys, firmware_bridge.transport; "
-            "bad = [m for m in ('firmware_bridge.stream', 'firmware_bridge.capture', 'firmware_bridge.pad') "
-            "if m in sys.modules]; assert not bad, bad")
-    subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)
+BLOCKED_IMPORT = r"""
+import importlib, importlib.abc, sys
+BLOCKED = sys.argv[2].split(",")
+
+class Block(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if any(name == b or name.startswith(b + ".") for b in BLOCKED):
+            raise ImportError(f"{name} is forbidden here")
+        return None
+
+sys.meta_path.insert(0, Block())
+importlib.import_module(sys.argv[1])
+print(" ".join(sorted(m for m in sys.modules if m.split(".")[0] == "firmware_bridge")))
+"""
+
+
+def import_alone(module: str, blocked: tuple[str, ...]) -> subprocess.CompletedProcess[str]:
+    """Import ``module`` in a fresh interpreter in which ``blocked`` cannot be imported."""
+    return subprocess.run([sys.executable, "-c", BLOCKED_IMPORT, module, ",".join(blocked)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=60)
+
+
+@pytest.mark.parametrize("module", BYTE_LAYER)
+def test_each_byte_layer_module_imports_without_the_decoders(module):
+    # A fresh interpreter per module: what it pulls in, directly or not, is all there is.
+    result = import_alone(module, DECODER_LAYER)
+    assert result.returncode == 0, result.stderr[-2000:]
+    # And it loads nothing of the bridge outside the byte layer, so the list above
+    # is closed: a new module the transport needs has to join it, and is checked.
+    loaded = set(result.stdout.split())
+    assert module in loaded
+    assert loaded <= set(BYTE_LAYER) | set(PACKAGE_INIT), loaded - set(BYTE_LAYER)
+
+
+def test_the_blocker_bites():
+    # The check above is only worth something if a decoder import fails there:
+    # ports (not in the byte layer) imports the protocols to name a port's pad.
+    result = import_alone("firmware_bridge.ports", DECODER_LAYER)
+    assert result.returncode != 0
+    assert "firmware_bridge.protocols" in result.stderr and "is forbidden here" in result.stderr
 
 
 def _names_a_protocol(node: ast.AST) -> bool:

@@ -94,7 +94,7 @@ def test_signature_arrives_intact(protocol):
 
 
 def test_real_svc2004_signature_over_isdv4(svc_sig):
-    with connected("isdv4", speed=2.0) as (vpad, pad, col):
+    with connected("isdv4", speed=2.0) as (vpad, _pad, col):
         vpad.sign(svc_sig)
         assert_same(col.get(), svc_sig, vpad)
 
@@ -164,7 +164,7 @@ def test_unplug_and_replug_mid_signature(protocol):
 def test_done_button_ends_without_waiting():
     slow_end = CaptureConfig(lift_timeout_s=10.0)
     sent = loop_signature()
-    with connected("sigpad", config=slow_end) as (vpad, pad, col):
+    with connected("sigpad", config=slow_end) as (vpad, _pad, col):
         vpad.sign(sent, done=True).wait(5)
         t = time.monotonic()
         assert_same(col.get(), sent, vpad)

@@ -19,7 +19,8 @@ import pytest
 
 from firmware_bridge.errors import PortBusy, TransportError
 from firmware_bridge.pad import open_pad
-from firmware_bridge.ports import Identity, access_fix, by_id_links, list_ports
+from firmware_bridge.port_access import Identity, access_fix
+from firmware_bridge.ports import by_id_links, list_ports
 from firmware_bridge.transport import Transport
 from firmware_bridge.virtual import VirtualPad
 

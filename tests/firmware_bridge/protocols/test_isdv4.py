@@ -41,7 +41,7 @@ def test_query_reply():
     # 16325>>9 = 31 = 0x1f, (16325>>2)&0x7f = 4081-3968 = 113 = 0x71, 16325&3 = 1;
     # b6 = 2<<5 | 1<<3 | 7 = 0x4f; firmware 0x123 = 2<<7 | 0x23.
     data = bytes.fromhex("c0 33 16 1f 71 7f 4f 7f 7f 02 23")
-    events, rest = isdv4.decode(data)
+    events, _rest = isdv4.decode(data)
     assert events == [Capabilities(26202, 16325, 1023, 127, 127, firmware=0x0123)]
     assert isdv4.encode_query_reply(events[0]) == data
 
@@ -54,7 +54,7 @@ def test_split_packet_waits_for_the_rest():
 
 
 def test_cut_packet_resyncs_at_next_header():
-    events, rest = isdv4.decode(VECTOR[:4] + VECTOR)
+    events, _rest = isdv4.decode(VECTOR[:4] + VECTOR)
     assert events == [Skipped(4, "resync"), REPORT]
 
 
@@ -94,7 +94,7 @@ def test_round_trip(rs):
 @settings(max_examples=150)
 @given(st.binary(max_size=300))
 def test_arbitrary_bytes_never_raise(data):
-    events, rest = isdv4.decode(data)
+    _events, rest = isdv4.decode(data)
     assert len(rest) < isdv4.CONTROL_LEN
 
 

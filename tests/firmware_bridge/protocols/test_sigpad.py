@@ -113,7 +113,7 @@ def test_cobs_round_trip(data):
 @settings(max_examples=150)
 @given(st.binary(max_size=400))
 def test_arbitrary_bytes_never_raise(data):
-    events, rest = sigpad.decode(data)
+    _events, rest = sigpad.decode(data)
     assert len(rest) <= sigpad.MAX_ENCODED
     sigpad.decode_commands(data)
 

@@ -32,7 +32,7 @@ def test_quarter_turn_ends_on_the_arc_chord():
 def test_speed_peaks_at_the_lognormal_mode():
     # mode t0 + exp(mu - s^2); peak D / (s sqrt(2 pi)) * exp(-mu + s^2 / 2)
     mode = np.exp(-1.5 - 0.09)
-    vx, vy = velocity(one_stroke(), np.array([mode - 0.005, mode, mode + 0.005]))
+    vx, _vy = velocity(one_stroke(), np.array([mode - 0.005, mode, mode + 0.005]))
     assert vx[1] == pytest.approx(1000 / (0.3 * np.sqrt(2 * np.pi)) * np.exp(1.5 + 0.045), rel=1e-9)
     assert vx[1] > vx[0] and vx[1] > vx[2]
 
@@ -86,7 +86,9 @@ def test_extraction_recovers_clean_parameters():
     # t0 and mu trade off (an earlier start with a longer log-time draws almost the
     # same curve), so they get loose tolerances and the well-determined peak time
     # t0 + exp(mu - sigma^2) a tight one.
-    peak = lambda rows: rows[:, 0] + np.exp(rows[:, 1] - rows[:, 2] ** 2)
+    def peak(rows):
+        return rows[:, 0] + np.exp(rows[:, 1] - rows[:, 2] ** 2)
+
     assert np.abs(peak(got) - peak(TRUE)).max() < 0.003      # 3 ms
     assert np.abs(got[:, 0] - TRUE[:, 0]).max() < 0.02       # 20 ms
     assert np.abs(got[:, 1] - TRUE[:, 1]).max() < 0.1
