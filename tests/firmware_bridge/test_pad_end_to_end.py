@@ -13,7 +13,7 @@ import time
 
 import numpy as np
 import pytest
-from conftest import loop_signature
+from helpers.signatures import loop_signature
 
 from firmware_bridge.capture import CaptureConfig, Refusal
 from firmware_bridge.pad import open_pad

@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import loop_signature
+from helpers.signatures import loop_signature
 
 from firmware_bridge import svc2004
 from firmware_bridge.capture import CaptureConfig
