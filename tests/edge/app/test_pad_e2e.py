@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from edge_cases import CASES, QUICK_CASES, model_dir_for
+from helpers.waiting import PATIENCE_S, wait_for
 
 from edge.app.config import Config
 from edge.app.padflow import PadSource, enrol_from_pad, verify_from_pad
@@ -22,7 +23,7 @@ from edge.model import Encoder
 from edge.store import Store
 from edge.verifier import Verifier
 from firmware_bridge.capture import CaptureConfig
-from firmware_bridge.virtual import VirtualPad
+from firmware_bridge.virtual import VirtualPad, reports_for
 
 pytestmark = [pytest.mark.data, pytest.mark.slow]
 
@@ -44,11 +45,13 @@ class Writer:
     def sign(self, *sigs):
         def run():
             for s in sigs:
-                self.vpad.sign(s, wait=True, timeout=60)
-                time.sleep(0.1)   # the last bytes cross the pty
-                if not self.clocked:
+                read = self.source.pad.stats.samples
+                self.vpad.sign(s, wait=True, timeout=PATIENCE_S)
+                if not self.clocked:    # once the host has read all of it (not after some time)
+                    want = read + len(reports_for(s, self.vpad.caps))
+                    wait_for(lambda want=want: self.source.pad.stats.samples >= want, "the host reads the signature")
                     self.source.pad.request_end()
-                    time.sleep(0.1)
+                time.sleep(0.1)         # a pause between signatures
         t = threading.Thread(target=run, daemon=True)
         t.start()
         return t
