@@ -295,7 +295,7 @@ def test_history_keeps_enrolment_traces_and_bounded_attempts(store):
     assert kinds.count(("enrol", True)) == 5 and kinds.count(("verify", True)) == 30
     assert kinds.count(("verify", False)) == 30
     assert [a.trace for a in h.attempts if a.kind == "enrol"] == [b"T" * 10] * 5
-    for k in range(60):
+    for _ in range(60):
         judge_one(store)
     assert [(a.kind, a.accepted) for a in store.history("alice").attempts].count(("verify", False)) == 50
 
@@ -370,7 +370,8 @@ def test_a_schema_1_store_is_migrated_and_sealed(tmp_path):
         db.execute("INSERT INTO meta VALUES ('schema', '1')")
         tid = "00112233"
         profile = json.dumps({"template_ids": [tid]}).encode()
-        db.execute("INSERT INTO users VALUES ('alice', ?, 1.0, ?, 3, 0)", (SHA, seal(profile, ad("profile", "alice", SHA))))
+        db.execute("INSERT INTO users VALUES ('alice', ?, 1.0, ?, 3, 0)",
+                   (SHA, seal(profile, ad("profile", "alice", SHA))))
         db.execute("INSERT INTO templates VALUES ('alice', ?, ?, ?)",
                    (tid, seal(TEMPLATES[0], ad("template", "alice", tid, SHA)), MACS[0]))
         for k in range(3):
@@ -396,6 +397,7 @@ def _rows(store, table, user):
         return db.execute(f"SELECT * FROM {table} WHERE user_id=?", (user,)).fetchall()
 
 
+@pytest.mark.slow
 def test_parallel_readers_and_writers_never_see_a_false_rollback(store, tmp_path):
     # Each connection judges, reads and lists at once. A read transaction whose
     # snapshot began before another's commit must not take that commit's anchor

@@ -2,6 +2,7 @@
 the manifest's checks, and line noise that is refused without being judged."""
 
 import shutil
+import time
 
 import numpy as np
 import pytest
@@ -11,6 +12,7 @@ from edge.errors import ManifestMismatch, ModelError
 from edge.model import Encoder
 from edge.settings import Settings
 from edge.verifier import Verifier, open_verifier
+from firmware_bridge.capture import Refusal
 from firmware_bridge.signature import Signature
 
 pytestmark = pytest.mark.data
@@ -20,10 +22,12 @@ pytestmark = pytest.mark.data
 def test_genuine_accepted_forgery_rejected(make_verifier, sig, user, genuine, forgery):
     v = make_verifier()
     v.enrol(f"u{user}", [sig(user, s) for s in range(1, 6)])
+    start = time.monotonic()
     ok = v.verify(f"u{user}", sig(user, genuine))
+    wall_ms = (time.monotonic() - start) * 1000
     assert (ok.accepted, ok.reason) == (True, "match")
     assert ok.score >= ok.threshold == v.encoder.manifest.threshold
-    assert 0 < ok.latency_ms < 1000
+    assert 0 < ok.latency_ms <= wall_ms + 1     # milliseconds, of this call (however busy the machine)
     bad = v.verify(f"u{user}", sig(user, forgery))
     assert (bad.accepted, bad.reason) == (False, "no-match")
     assert bad.score < bad.threshold and "below threshold" in bad.detail
@@ -253,7 +257,6 @@ def _over_isdv4(s: Signature, ber: float, rng) -> "Signature | Refusal":
 def test_line_noise_gives_damaged_captures_and_never_a_lockout(make_verifier, sig):
     # The issue: at a bit error rate of 1e-3 rejections were ordinary no-matches,
     # counted toward the lockout. Genuine SVC2004 signatures sent as ISDV4 bytes.
-    from firmware_bridge.capture import Refusal
     v = make_verifier(lockout_after=5)
     v.enrol("u1", [sig(1, s) for s in range(1, 6)])
     clean = _over_isdv4(sig(1, 8), 0.0, np.random.default_rng(0))

@@ -117,6 +117,7 @@ def test_real_svc2004_signature_over_isdv4(svc_sig):
         assert_same(col.get(), svc_sig, vpad)
 
 
+@pytest.mark.slow
 def test_damage_mid_signature_is_refused_counted_and_the_next_signature_passes():
     sent = loop_signature(n=200)
     with connected("sigpad") as (vpad, pad, col):
@@ -139,6 +140,7 @@ def test_damage_mid_signature_is_refused_counted_and_the_next_signature_passes()
         assert_same(col.get(), second, vpad)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("protocol", ["isdv4", "topaz"])
 def test_line_noise_mid_signature_is_refused_as_damaged(protocol):
     sent = loop_signature(n=200)
@@ -156,6 +158,7 @@ def test_line_noise_mid_signature_is_refused_as_damaged(protocol):
         assert_same(col.get(), second, vpad)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("protocol", PROTOCOLS)
 def test_unplug_and_replug_mid_signature(protocol):
     sent = loop_signature(n=200)
@@ -215,6 +218,7 @@ def test_idle_pad_costs_no_cpu():
         assert cpu < 0.05, f"{cpu:.3f} s CPU in {time.monotonic() - t0:.1f} s idle"
 
 
+@pytest.mark.slow
 def test_an_injected_capabilities_reply_changes_nothing():
     # The issue: 11 bytes shaped like a query reply, sent after the handshake,
     # were taken as the pad's new maxima (pressure 300, or 0) until a replug.

@@ -67,6 +67,7 @@ def no_pad_service(enrolled, tmp_path, model_dir):
                                  st.one_of(st.none(), st.integers(), st.text(max_size=20),
                                            st.sampled_from(["verify", "enrol", "users", "delete", "ping"])),
                                  max_size=4)))
+@pytest.mark.slow
 def test_control_requests_never_raise(no_pad_service, enrolled, raw):
     line = json.dumps(raw).encode() if isinstance(raw, dict) else (
         raw if isinstance(raw, bytes) else raw.encode())

@@ -195,6 +195,7 @@ def proc_status(pid: int) -> dict[str, int]:
     return {"threads": int(fields["Threads"]), "rss_kb": int(fields["VmRSS"].split()[0])}
 
 
+@pytest.mark.slow
 def test_a_thousand_idle_connections(tmp_path, model_dir):
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if hard < 1200:
@@ -232,6 +233,7 @@ def test_a_thousand_idle_connections(tmp_path, model_dir):
         assert proc.wait(20) == 0, (tmp_path / "serve.log").read_text()
 
 
+@pytest.mark.slow
 def test_the_watchdog_stops_when_the_service_cannot_accept(tmp_path, model_dir, monkeypatch):
     notify = Notify(tmp_path / "notify", monkeypatch, watchdog_usec=200_000)
     limit = lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (40, 40))     # noqa: E731
