@@ -51,7 +51,7 @@ def connected(protocol, config=FAST_END, **vpad_args):
         col = Collector(pad)
         col.start()
         try:
-            assert vpad.wait_streaming()
+            assert vpad.wait_streaming(PATIENCE_S)
             yield vpad, pad, col
         finally:
             pad.close()

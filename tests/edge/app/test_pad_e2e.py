@@ -65,7 +65,7 @@ def make_verifier(tmp_path, name, has_pressure):
 def one_user(protocol, tmp_path, sig, user, genuine, forgery):
     with VirtualPad(protocol, speed=SPEED[protocol]) as vpad, \
             PadSource(vpad.path, protocol, CaptureConfig(lift_timeout_s=LIFT_S[protocol])) as src:
-        assert vpad.wait_streaming()
+        assert vpad.wait_streaming(PATIENCE_S)
         v = make_verifier(tmp_path, f"{protocol}-{user}", src.has_pressure)
         said = []
         Writer(vpad, src, protocol).sign(*[sig(user, s) for s in range(1, 6)])
@@ -95,7 +95,7 @@ def test_garbage_and_unplug_reject_then_the_pad_carries_on(tmp_path, sig):
     protocol = "sigpad"
     with VirtualPad(protocol, speed=4.0) as vpad, \
             PadSource(vpad.path, protocol, CaptureConfig(lift_timeout_s=0.5)) as src:
-        assert vpad.wait_streaming()
+        assert vpad.wait_streaming(PATIENCE_S)
         v = make_verifier(tmp_path, "faults", True)
         v.enrol("u1", [sig(1, s) for s in range(1, 6)])
         vpad.inject_garbage(4096, seed=1)                    # noise on the line: no signature

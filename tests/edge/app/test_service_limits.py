@@ -230,7 +230,7 @@ def test_a_thousand_idle_connections(tmp_path, model_dir):
         for s in clients:
             s.close()
         proc.terminate()
-        assert proc.wait(20) == 0, (tmp_path / "serve.log").read_text()
+        assert proc.wait(PATIENCE_S) == 0, (tmp_path / "serve.log").read_text()
 
 
 @pytest.mark.slow
@@ -265,4 +265,4 @@ def test_the_watchdog_stops_when_the_service_cannot_accept(tmp_path, model_dir, 
         for s in clients:
             s.close()
         proc.terminate()
-        proc.wait(20)
+        proc.wait(PATIENCE_S)
