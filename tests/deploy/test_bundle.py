@@ -52,6 +52,7 @@ def small_bundle(tmp_path_factory):
     return B.build(out, ["3.11"], False, out / "cache", models)
 
 
+@pytest.mark.slow
 def test_bundle_contents(small_bundle):
     bundle, meta = small_bundle
     for name in (*B.DEPLOY_FILES, "sigpad.toml", "BUNDLE.json", "SHA256SUMS", "models/pressure/manifest.json",
@@ -64,6 +65,7 @@ def test_bundle_contents(small_bundle):
     assert json.loads((bundle / "BUNDLE.json").read_text())["models"]["pressure"] == meta["models"]["pressure"]
 
 
+@pytest.mark.slow
 def test_no_research_data_in_the_bundle(small_bundle):
     bundle, _ = small_bundle
     names = [p.name for p in bundle.rglob("*")]

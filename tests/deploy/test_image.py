@@ -79,6 +79,7 @@ def check_image(out, bundle, result, tmp_path):
     subprocess.run(["e2fsck", "-fn", f"{out}?offset={off}"], check=True, capture_output=True)
 
 
+@pytest.mark.slow
 def test_image_gets_bundle_firstboot_and_boot_config(tmp_path):
     src = pi_image(tmp_path / "raspios.img", 160, tmp=tmp_path)
     before = sha256(src)
@@ -93,6 +94,7 @@ def test_image_gets_bundle_firstboot_and_boot_config(tmp_path):
     assert again.returncode == 1 and "already holds /opt/sigpad-bundle" in again.stderr
 
 
+@pytest.mark.slow
 def test_full_root_is_grown(tmp_path):
     src = pi_image(tmp_path / "raspios.img", 48, tmp=tmp_path)  # ~30 MB root: less than bundle + margin
     bundle = make_bundle(tmp_path / "bundle")
@@ -108,6 +110,7 @@ def test_full_root_is_grown(tmp_path):
     check_image(out, bundle, result, tmp_path)
 
 
+@pytest.mark.slow
 def test_xz_image_is_read(tmp_path):
     src = pi_image(tmp_path / "raspios.img", 160, tmp=tmp_path)
     xz = tmp_path / "raspios.img.xz"

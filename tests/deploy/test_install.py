@@ -65,6 +65,7 @@ def names(bundle):
     return {kind: f"{kind}-{sha256(bundle / f'models/{kind}/encoder_int8.tflite')[:12]}" for kind in KINDS}
 
 
+@pytest.mark.slow
 def test_fresh_install_layout_and_rerun(tmp_path):
     root, bundle = tmp_path / "root", make_bundle(tmp_path / "bundle")
     root.mkdir()
@@ -105,6 +106,7 @@ def test_fresh_install_layout_and_rerun(tmp_path):
     assert snapshot(root) == before
 
 
+@pytest.mark.slow
 def test_upgrades_keep_templates_key_config_and_models(tmp_path):
     root = tmp_path / "root"
     root.mkdir()
@@ -148,6 +150,7 @@ def test_upgrades_keep_templates_key_config_and_models(tmp_path):
     assert sha256(db) == db_hash and key.read_bytes() == key_bytes
 
 
+@pytest.mark.slow
 def test_model_rule_applies_per_kind(tmp_path):
     """Users on one kind's model hold that kind only: the other kind still upgrades."""
     root = tmp_path / "root"
@@ -169,6 +172,7 @@ def old_layout(root, name):
     model.symlink_to(f"models/{name}")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("enrolled", [False, True])
 def test_upgrade_from_the_single_model_link(tmp_path, enrolled):
     """The old link's model stays the active one of its kind when users hold it;
@@ -193,6 +197,7 @@ def test_upgrade_from_the_single_model_link(tmp_path, enrolled):
     assert snapshot(root) == before
 
 
+@pytest.mark.slow
 def test_a_bundle_without_a_kind(tmp_path):
     """No model of a kind: the installer says so, and the edge refuses that kind by name."""
     root = tmp_path / "root"
@@ -233,6 +238,7 @@ def test_damaged_bundle_is_refused(tmp_path):
     assert proc.returncode == 1 and "not a sigpad bundle" in proc.stderr
 
 
+@pytest.mark.slow
 def test_uninstall_keeps_data_unless_purged(tmp_path):
     root, bundle = tmp_path / "root", make_bundle(tmp_path / "bundle")
     root.mkdir()
@@ -252,6 +258,7 @@ def test_uninstall_keeps_data_unless_purged(tmp_path):
     assert not (root / "var/lib/sigpad").exists() and not (root / "etc/sigpad").exists()
 
 
+@pytest.mark.slow
 def test_firstboot_takes_the_boot_partition_config_and_removes_the_bundle(tmp_path):
     root = tmp_path / "root"
     bundle = make_bundle(root / "opt/sigpad-bundle")  # where build_image.py puts it

@@ -50,6 +50,7 @@ def installed_root(tmp_path_factory):
     return root
 
 
+@pytest.mark.slow
 def test_systemd_analyze_verify(installed_root, tmp_path):
     """verify against the host's systemd, with ExecStart pointing into the installed root."""
     require("systemd-analyze")

@@ -416,6 +416,7 @@ def _rows(store, table, user):
         return db.execute(f"SELECT * FROM {table} WHERE user_id=?", (user,)).fetchall()
 
 
+@pytest.mark.slow
 def test_parallel_readers_and_writers_never_see_a_false_rollback(store, tmp_path):
     # Each connection judges, reads and lists at once. A read transaction whose
     # snapshot began before another's commit must not take that commit's anchor

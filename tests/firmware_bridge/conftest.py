@@ -1,43 +1,17 @@
-"""Shared helpers for the firmware_bridge tests: signatures that need no dataset."""
+"""Fixtures for the firmware_bridge tests (signatures that need no dataset are
+in ``helpers.signatures``)."""
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from firmware_bridge.signature import Signature
 
-SVC_FILE = Path("/work/shared/data/svc2004/Task2/U1S1.TXT")
-
-
-def loop_signature(n: int = 120, rate_hz: float = 200.0, gap_ms: float = 60.0,
-                   seed: int = 0) -> Signature:
-    """Two strokes of a Lissajous-like loop, integer coordinates, 10-bit pressure.
-
-    The second stroke starts after ``gap_ms`` of silence (pen lifted, as in
-    SVC2004: pen-up movement is not sampled).
-    """
-    rng = np.random.default_rng(seed)
-    i = np.arange(n)
-    t = i * (1000.0 / rate_hz)
-    t[n // 2:] += gap_ms
-    x = np.round(5000 + 3000 * np.sin(2 * math.pi * i / n) + rng.integers(0, 30, n))
-    y = np.round(4000 + 1500 * np.sin(4 * math.pi * i / n + 0.3))
-    pressure = np.round(200 + 700 * np.abs(np.sin(math.pi * i / n))) / 1023.0
-    return Signature.create(t_ms=t, x=x, y=y, pressure=pressure, source=f"loop{seed}")
-
 
 @pytest.fixture
-def loop_sig() -> Signature:
-    return loop_signature()
-
-
-@pytest.fixture
-def svc_sig() -> Signature:
-    if not SVC_FILE.exists():
-        pytest.skip(f"SVC2004 data not present at {SVC_FILE}")
+def svc_sig(svc2004_root: Path) -> Signature:
+    """SVC2004 Task2 U1S1 (skips without the data, as ``svc2004_root`` does)."""
     from firmware_bridge import svc2004
-    return svc2004.read(SVC_FILE)
+    return svc2004.read(svc2004_root / "Task2" / "U1S1.TXT")

@@ -2,6 +2,10 @@
 
 The virtual pad (the product's own) plays a signature; ``open_pad`` on the
 host side must deliver exactly what was sent (as the pad's units allow).
+
+The tests wait for what they expect (``helpers.waiting``), bounded so that a
+busy machine passes: a length of time is only slept where it is a lower bound
+(a silence at least this long), never to let something happen in the meantime.
 """
 
 from __future__ import annotations
@@ -13,7 +17,8 @@ import time
 
 import numpy as np
 import pytest
-from conftest import loop_signature
+from helpers.signatures import loop_signature
+from helpers.waiting import PATIENCE_S, wait_for
 
 from firmware_bridge.capture import CaptureConfig, Refusal
 from firmware_bridge.pad import open_pad
@@ -35,7 +40,7 @@ class Collector(threading.Thread):
         for item in self.pad.signatures():
             self.items.put(item)
 
-    def get(self, timeout=10.0):
+    def get(self, timeout=PATIENCE_S):
         return self.items.get(timeout=timeout)
 
 
@@ -46,7 +51,7 @@ def connected(protocol, config=FAST_END, **vpad_args):
         col = Collector(pad)
         col.start()
         try:
-            assert vpad.wait_streaming()
+            assert vpad.wait_streaming(PATIENCE_S)
             yield vpad, pad, col
         finally:
             pad.close()
@@ -54,14 +59,9 @@ def connected(protocol, config=FAST_END, **vpad_args):
             assert not col.is_alive()
 
 
-def wait_for(cond, timeout=5.0):
-    end = time.monotonic() + timeout
-    while not cond():
-        assert time.monotonic() < end, "timed out"
-        time.sleep(0.01)
-
-
-def assert_same(got: Signature, sent: Signature, vpad: VirtualPad):
+def assert_same(got: Signature, sent: Signature, vpad: VirtualPad, within_s: float | None = None):
+    """``got`` is ``sent`` as the pad sends it; for a pad without a clock, stamped on arrival
+    in the ``within_s`` seconds from signing to receiving."""
     expect = reports_for(sent, vpad.caps)
     assert isinstance(got, Signature), got
     assert len(got) == len(expect)
@@ -75,8 +75,25 @@ def assert_same(got: Signature, sent: Signature, vpad: VirtualPad):
     sent_dt = np.diff(sent.t_ms)
     if vpad.protocol.has_clock:          # device microseconds: exact
         np.testing.assert_allclose(np.diff(got.t_ms), sent_dt, atol=1e-3)
-    else:                                # stamped on arrival: paced in real time
-        assert got.duration_ms == pytest.approx(sent.duration_ms / vpad.speed, abs=150)
+    else:                                # stamped on arrival: when it arrived, in order
+        # (how closely the stamps follow the pace depends on how busy the machine is:
+        # test_signature_arrives_intact checks the pace itself, as a lower bound)
+        assert np.all(np.diff(got.t_ms) >= 0) and got.duration_ms > 0
+        if within_s is not None:
+            assert got.duration_ms <= within_s * 1000
+
+
+def next_like(col: Collector, sent: Signature, vpad: VirtualPad, skip: int = 2) -> Signature:
+    """The next signature ``col`` delivers that is ``sent``, past at most ``skip`` others
+    (what was left of a broken-off replay may arrive before it, or not at all)."""
+    for _ in range(skip + 1):
+        got = col.get()
+        try:
+            assert_same(got, sent, vpad)
+            return got
+        except AssertionError:
+            continue
+    raise AssertionError(f"{sent.source} did not arrive within {skip + 1} deliveries")
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
@@ -86,8 +103,9 @@ def test_signature_arrives_intact(protocol):
         t0 = time.monotonic()
         vpad.sign(sent)
         got = col.get()
-        assert time.monotonic() - t0 >= sent.duration_ms / 1000 * 0.9   # real pace
-        assert_same(got, sent, vpad)
+        elapsed = time.monotonic() - t0
+        assert elapsed >= sent.duration_ms / 1000 * 0.9   # real pace
+        assert_same(got, sent, vpad, within_s=elapsed)
         assert pad.caps_reported == vpad.protocol.query
         assert pad.stats.resyncs == 0 and pad.stats.lost_frames == 0
         assert pad.stats.signatures == 1
@@ -99,11 +117,12 @@ def test_real_svc2004_signature_over_isdv4(svc_sig):
         assert_same(col.get(), svc_sig, vpad)
 
 
+@pytest.mark.slow
 def test_damage_mid_signature_is_refused_counted_and_the_next_signature_passes():
     sent = loop_signature(n=200)
     with connected("sigpad") as (vpad, pad, col):
         vpad.sign(sent)
-        wait_for(lambda: pad.stats.samples >= 30)
+        wait_for(lambda: pad.stats.samples >= 30, "30 samples")
         vpad.inject_garbage(b"\x13\x37\x00\xff\xfe\x00")   # two bad frames
         vpad.corrupt_frames(1)
         vpad.drop_frames(2)
@@ -121,12 +140,13 @@ def test_damage_mid_signature_is_refused_counted_and_the_next_signature_passes()
         assert_same(col.get(), second, vpad)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("protocol", ["isdv4", "topaz"])
 def test_line_noise_mid_signature_is_refused_as_damaged(protocol):
     sent = loop_signature(n=200)
     with connected(protocol) as (vpad, pad, col):
         vpad.sign(sent)
-        wait_for(lambda: pad.stats.samples >= 30)
+        wait_for(lambda: pad.stats.samples >= 30, "30 samples")
         vpad.inject_garbage(64, seed=1)
         vpad.corrupt_frames(1)
         got = col.get()
@@ -138,47 +158,47 @@ def test_line_noise_mid_signature_is_refused_as_damaged(protocol):
         assert_same(col.get(), second, vpad)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("protocol", PROTOCOLS)
 def test_unplug_and_replug_mid_signature(protocol):
     sent = loop_signature(n=200)
     with connected(protocol) as (vpad, pad, col):
         vpad.sign(sent)
-        wait_for(lambda: pad.stats.samples >= 40)
+        wait_for(lambda: pad.stats.samples >= 40, "40 samples")
         vpad.unplug()
         refusal = col.get()
         assert isinstance(refusal, Refusal) and refusal.kind == "disconnected"
         time.sleep(0.2)                  # the host retries while nothing is there
         vpad.replug()
-        wait_for(lambda: pad.stats.reconnects == 1)
-        assert vpad.wait_streaming()
-        vpad.wait_idle(5)                # the rest of the first replay...
-        time.sleep(FAST_END.lift_timeout_s + 0.2)
-        while not col.items.empty():     # ...arrives as a signature of its own
-            col.get()
+        wait_for(lambda: pad.stats.reconnects == 1, "the reconnection")
+        assert vpad.wait_streaming(PATIENCE_S)
+        vpad.wait_idle(PATIENCE_S)       # the rest of the first replay (a signature of its own,
+        time.sleep(FAST_END.lift_timeout_s + 0.2)   # ended by this silence at least)...
         second = loop_signature(seed=3)
         vpad.sign(second)
-        assert_same(col.get(), second, vpad)
+        next_like(col, second, vpad)     # ...comes first, or came and went: either way it is skipped
         assert pad.stats.disconnects == 1
 
 
+# Only the done button or the host's request can end a signature before this.
+NEVER_LIFTS = CaptureConfig(lift_timeout_s=PATIENCE_S, max_wall_s=2 * PATIENCE_S)
+
+
 def test_done_button_ends_without_waiting():
-    slow_end = CaptureConfig(lift_timeout_s=10.0)
     sent = loop_signature()
-    with connected("sigpad", config=slow_end) as (vpad, _pad, col):
-        vpad.sign(sent, done=True).wait(5)
-        t = time.monotonic()
-        assert_same(col.get(), sent, vpad)
-        assert time.monotonic() - t < 1.0
+    with connected("sigpad", config=NEVER_LIFTS) as (vpad, _pad, col):
+        vpad.sign(sent, done=True).wait(PATIENCE_S)
+        assert_same(col.get(timeout=PATIENCE_S * 0.9), sent, vpad)
 
 
 def test_host_request_ends_signature():
-    slow_end = CaptureConfig(lift_timeout_s=10.0)
     sent = loop_signature()
-    with connected("sigpad", config=slow_end) as (vpad, pad, col):
-        vpad.sign(sent, done=False).wait(5)
-        time.sleep(0.1)
+    with connected("sigpad", config=NEVER_LIFTS) as (vpad, pad, col):
+        vpad.sign(sent, done=False).wait(PATIENCE_S)
+        n = len(reports_for(sent, vpad.caps))
+        wait_for(lambda: pad.stats.samples >= n, "every sample read")   # and only then the request
         pad.request_end()
-        assert_same(col.get(1.0), sent, vpad)
+        assert_same(col.get(timeout=PATIENCE_S * 0.9), sent, vpad)
 
 
 def test_too_short_is_refused():
@@ -198,6 +218,7 @@ def test_idle_pad_costs_no_cpu():
         assert cpu < 0.05, f"{cpu:.3f} s CPU in {time.monotonic() - t0:.1f} s idle"
 
 
+@pytest.mark.slow
 def test_an_injected_capabilities_reply_changes_nothing():
     # The issue: 11 bytes shaped like a query reply, sent after the handshake,
     # were taken as the pad's new maxima (pressure 300, or 0) until a replug.
@@ -209,14 +230,14 @@ def test_an_injected_capabilities_reply_changes_nothing():
         asked = pad.caps
         for max_pressure in (300, 0):
             vpad.inject_garbage(isdv4.encode_query_reply(Capabilities(26202, 16325, max_pressure, 0, 0)))
-        wait_for(lambda: pad.stats.caps_refused == 2)
+        wait_for(lambda: pad.stats.caps_refused == 2, "both replies refused")
         assert pad.caps == asked and "not asked for" in pad.caps_refused
         time.sleep(FAST_END.lift_timeout_s + 0.1)   # noise this long before a signature is not its start
         sent = loop_signature()
         vpad.sign(sent)
         assert_same(col.get(), sent, vpad)             # pressure still scaled by 1023
         vpad.sign(loop_signature(seed=2), done=False)
-        wait_for(lambda: pad.stats.samples >= len(sent) + 30)
+        wait_for(lambda: pad.stats.samples >= len(sent) + 30, "30 samples more")
         vpad.inject_garbage(isdv4.encode_query_reply(Capabilities(26202, 16325, 300, 0, 0)))
         refused = col.get()                            # inside a signature it is damage
         assert isinstance(refused, Refusal) and dict(refused.damage) == {"caps": 1}

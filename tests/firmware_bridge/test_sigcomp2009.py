@@ -57,6 +57,7 @@ def test_the_real_archive_reads_in_place():
     assert int(sig.pen_down.sum()) == 774  # and its pen_down_points
 
 
+@pytest.mark.slow
 @pytest.mark.data
 def test_training_set_from_the_archive_labels_genuine_and_forgeries_by_author():
     archive = sigcomp2009.default_archive()

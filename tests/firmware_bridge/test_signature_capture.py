@@ -152,6 +152,7 @@ ENDLESS_PAD = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_a_pad_that_streams_for_ever_is_cut_off_with_bounded_memory():
     # The issue's pad: 2 million samples took 508 MB. The capture now refuses
     # at max_samples (30 000) and discards the rest while the pen stays down.

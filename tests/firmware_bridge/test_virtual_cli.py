@@ -7,7 +7,8 @@ import subprocess
 import sys
 
 import pytest
-from conftest import loop_signature
+from helpers.signatures import loop_signature
+from helpers.waiting import PATIENCE_S
 
 from firmware_bridge import svc2004
 from firmware_bridge.capture import CaptureConfig
@@ -32,7 +33,7 @@ def test_cli_serves_a_file(tmp_path):
             assert pad.caps.serial == "VPAD-0001"
     finally:
         proc.terminate()
-        assert proc.wait(5) == 0
+        assert proc.wait(PATIENCE_S) == 0
 
 
 @pytest.mark.skipif(importlib.util.find_spec("firmware_bridge.synthetic") is None,

@@ -54,6 +54,7 @@ def test_writer_batches_take_whole_writers_from_one_set_at_a_time():
         assert len(counts) == 4 and set(counts) == {3}
 
 
+@pytest.mark.slow
 def test_a_student_learns_the_teachers_cosines():
     import keras
 
@@ -77,6 +78,7 @@ def test_a_student_learns_the_teachers_cosines():
     assert gap() < 0.5 * before  # also with batch normalisation in inference mode, as exported
 
 
+@pytest.mark.slow
 def test_the_distilled_student_does_not_depend_on_what_the_process_did_before():
     """make model trains the towers in-process or loads them from the cache:
     the student must come out the same either way."""

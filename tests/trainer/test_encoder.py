@@ -46,6 +46,7 @@ def test_too_many_dimensions_in_all_are_refused():
         stack_towers(towers)
 
 
+@pytest.mark.slow
 def test_a_saved_encoder_loads_in_a_fresh_process(tmp_path):
     """encoder.keras (what fit writes) must load where no encoder was built first."""
     import subprocess

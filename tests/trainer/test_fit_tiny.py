@@ -17,6 +17,7 @@ from edge.preprocess import PreprocessConfig
 from trainer.data import SigSet
 from trainer.training_loop import TrainConfig, fit_encoder
 
+pytestmark = pytest.mark.slow      # each test trains
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = PreprocessConfig()
 

@@ -36,6 +36,7 @@ print(json.dumps({"replicas": get_strategy("mirrored").num_replicas_in_sync,
 """
 
 
+@pytest.mark.slow
 def test_mirrored_strategy_step_on_two_logical_cpus():
     out = subprocess.run([sys.executable, "-c", SCRIPT], cwd=ROOT, capture_output=True,
                          text=True, timeout=180)

@@ -17,6 +17,7 @@ def cache(tmp_path):
     pretraining.use_cache_dir(None)
 
 
+@pytest.mark.slow
 def test_one_fit_gives_genuine_variants_and_forgeries_of_that_writer(svc2004_root, cache, monkeypatch):
     read = []
     real_read = svc2004.read
@@ -46,6 +47,7 @@ def test_a_recipe_with_variants_has_its_own_cache_key(tmp_path):
     assert recipe_key(dataclasses.replace(base, variants=0)) == recipe_key(base)
 
 
+@pytest.mark.slow
 def test_users_missing_from_the_cache_are_fitted_in_parallel_processes(svc2004_root, cache):
     s = variants.variants_set(svc2004_root / "Task2", [4, 2], fits=1, config=PreprocessConfig())
     per_user = variants.GENUINE_PER_FIT + variants.FORGERIES_PER_FIT

@@ -3,6 +3,8 @@
 ``running(cfg)`` starts it, waits until the control socket answers and the
 pad is present, and stops it at the end (asserting it exited 0 unless told
 not to). ``Notify`` is a datagram socket standing in for systemd's.
+
+Every wait here is for an event, bounded by ``PATIENCE_S`` (``helpers.waiting``).
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ import socket
 import threading
 import time
 from contextlib import contextmanager
+
+from helpers.waiting import PATIENCE_S
 
 from edge.app.service import serve
 from edge.client import HttpClient, ServiceClient
@@ -31,7 +35,7 @@ class Notify:
             monkeypatch.setenv("WATCHDOG_USEC", str(watchdog_usec))
         self.seen: list[str] = []
 
-    def until(self, wanted, timeout_s: float = 30.0) -> list[str]:
+    def until(self, wanted, timeout_s: float = PATIENCE_S) -> list[str]:
         """Messages until one for which ``wanted(message)`` holds (AssertionError after the timeout)."""
         end = time.monotonic() + timeout_s
         while time.monotonic() < end:
@@ -44,6 +48,17 @@ class Notify:
                 return self.seen
         raise AssertionError(f"no such notify message within {timeout_s} s; got {self.seen}")
 
+    def drain(self) -> list[str]:
+        """The messages queued by now, without waiting for more (a datagram sent has arrived)."""
+        self.rx.setblocking(False)
+        try:
+            while True:
+                self.seen.append(self.rx.recv(4096).decode())
+        except BlockingIOError:
+            return self.seen
+        finally:
+            self.rx.settimeout(0.2)
+
 
 @contextmanager
 def running(cfg, pin_factory=None, expect_exit: int | None = 0, wait_pad: bool = True):
@@ -52,11 +67,8 @@ def running(cfg, pin_factory=None, expect_exit: int | None = 0, wait_pad: bool =
                          daemon=True)
     t.start()
     try:
-        end = time.monotonic() + 30
-        while not cfg.socket.exists():
-            assert t.is_alive() and time.monotonic() < end, f"serve did not start: {result}"
-            time.sleep(0.02)
-        with ServiceClient(cfg.socket, timeout_s=30) as c:
+        end = time.monotonic() + PATIENCE_S
+        with connect(cfg.socket, until=end, alive=t.is_alive, why=lambda: result) as c:
             while wait_pad and not c.status()["pad"]["present"]:
                 assert time.monotonic() < end, "the pad never became present"
                 time.sleep(0.05)
@@ -67,6 +79,33 @@ def running(cfg, pin_factory=None, expect_exit: int | None = 0, wait_pad: bool =
     assert not t.is_alive(), "serve did not stop"
     if expect_exit is not None:
         assert result == [expect_exit]
+
+
+def connect(path, until: float | None = None, alive=lambda: True, why=lambda: "", client=True):
+    """A ``ServiceClient`` of the control socket at ``path`` (a plain socket unless
+    ``client``) once it accepts connections.
+
+    The socket's file appears when the service binds it, a moment before it
+    listens: a connection in that moment is refused. So this retries a refused
+    (or missing) socket until ``until`` (a ``time.monotonic()``), as long as
+    ``alive()`` says the service is still starting (``why()``: what to say if not).
+    The connection counts as one of the service's clients until it is closed."""
+    end = time.monotonic() + PATIENCE_S if until is None else until
+    while True:
+        try:
+            if client:
+                return ServiceClient(path, timeout_s=PATIENCE_S)
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                s.connect(str(path))
+            except OSError:
+                s.close()
+                raise
+            return s
+        except (FileNotFoundError, ConnectionRefusedError) as exc:
+            assert alive(), f"serve stopped before it listened: {why()}"
+            assert time.monotonic() < end, f"serve did not listen on {path}: {exc}"
+            time.sleep(0.02)
 
 
 def http_client(cfg, **kw) -> HttpClient:

@@ -4,6 +4,7 @@ import json
 
 import numpy as np
 import pytest
+from helpers.waiting import PATIENCE_S
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from service_harness import running
@@ -67,10 +68,11 @@ def no_pad_service(enrolled, tmp_path, model_dir):
                                  st.one_of(st.none(), st.integers(), st.text(max_size=20),
                                            st.sampled_from(["verify", "enrol", "users", "delete", "ping"])),
                                  max_size=4)))
+@pytest.mark.slow
 def test_control_requests_never_raise(no_pad_service, enrolled, raw):
     line = json.dumps(raw).encode() if isinstance(raw, dict) else (
         raw if isinstance(raw, bytes) else raw.encode())
-    with ServiceClient(no_pad_service.socket, timeout_s=10) as c:
+    with ServiceClient(no_pad_service.socket, timeout_s=PATIENCE_S) as c:
         c.sock.sendall(line.replace(b"\n", b" ") + b"\n")
         answer = c.event()                  # every whole line gets an answer, errors included
         assert answer["event"] in FINAL_EVENTS and answer.get("accepted") is not True

@@ -52,7 +52,8 @@ def test_pin_names_are_checked_when_the_settings_load():
 def test_serve_without_a_pin_library_exits_2_without_a_traceback(tmp_path):
     r = subprocess.run([sys.executable, "-m", "edge.app.cli", "serve", "--port", str(tmp_path / "pad"),
                         "--gpio-accept", "GPIO17", "--store", str(tmp_path / "t.db"),
-                        "--socket", str(tmp_path / "c.sock")], capture_output=True, text=True, timeout=60)
+                        "--socket", str(tmp_path / "c.sock"), "--http", "off"], capture_output=True, text=True,
+                       timeout=120)
     assert r.returncode == 2 and "Traceback" not in r.stderr
     assert "apt install python3-lgpio" in r.stderr and "no pad yet" not in r.stderr  # before waiting for a pad
     assert r.stderr.count("\n") == 1, r.stderr
@@ -60,5 +61,5 @@ def test_serve_without_a_pin_library_exits_2_without_a_traceback(tmp_path):
 
 def test_serve_with_a_misspelt_pin_exits_2_without_a_traceback(tmp_path):
     r = subprocess.run([sys.executable, "-m", "edge.app.cli", "serve", "--port", str(tmp_path / "pad"),
-                        "--gpio-reject", "GPIO_27"], capture_output=True, text=True, timeout=60)
+                        "--gpio-reject", "GPIO_27", "--http", "off"], capture_output=True, text=True, timeout=120)
     assert r.returncode == 2 and "Traceback" not in r.stderr and "'GPIO_27' is not a pin name" in r.stderr

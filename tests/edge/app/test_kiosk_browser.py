@@ -25,7 +25,9 @@ from firmware_bridge.protocols import get as get_protocol
 from firmware_bridge.synthetic import make_writer
 from firmware_bridge.virtual import VirtualPad
 
-pytestmark = pytest.mark.skipif(find_chromium() is None, reason="no chromium (apt-get install chromium; .ci/run does)")
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(find_chromium() is None,
+                                 reason="no chromium (apt-get install chromium; .ci/run does)")]
 WRITER = make_writer(7_000_000_001)      # the demo's synthetic writer 1: no dataset needed
 SIGNATURE_PAD = get_protocol("sigpad").default_caps._replace(max_x=15000, max_y=7500)
 """A 2:1 signature pad whose range fits the synthetic writer (CAPS tells the host)."""

@@ -4,14 +4,12 @@ without it), unlock (kept in the history), history."""
 from __future__ import annotations
 
 import json
-import threading
-import time
 
 import pytest
+from service_harness import running
 
 from edge.app.cli import main
 from edge.app.config import Config
-from edge.app.service import serve
 from firmware_bridge import svc2004
 from firmware_bridge.synthetic import make_writer
 from firmware_bridge.virtual import VirtualPad
@@ -69,19 +67,10 @@ def test_unknown_users(sigpad, command):
 
 @pytest.mark.data
 def test_status_asks_the_running_service(sigpad, model_dir):
-    stop = threading.Event()
     with VirtualPad("sigpad") as vpad:
         cfg = Config(store=sigpad.tmp / "t.db", model=model_dir, port=vpad.path, protocol="sigpad",
-                     socket=sigpad.tmp / "c.sock")
-        t = threading.Thread(target=serve, args=(cfg, stop), daemon=True)
-        t.start()
-        try:
-            deadline = time.monotonic() + 30
-            while not cfg.socket.exists() and time.monotonic() < deadline:
-                time.sleep(0.05)
+                     socket=sigpad.tmp / "c.sock", http="off")
+        with running(cfg):      # until the socket answers (its file appears a moment before)
             code, out, _ = sigpad("status", "--model", str(model_dir))
-        finally:
-            stop.set()
-            t.join(15)
     assert code == 0 and out["service"]["up"] is True and out["service"]["socket"] == str(cfg.socket)
     assert out["store"]["exists"] and out["store"]["users"] == 0

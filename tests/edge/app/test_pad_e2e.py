@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from edge_cases import CASES, QUICK_CASES, model_dir_for
+from helpers.waiting import PATIENCE_S, wait_for
 
 from edge.app.config import Config
 from edge.app.padflow import PadSource, enrol_from_pad, verify_from_pad
@@ -22,7 +23,7 @@ from edge.model import Encoder
 from edge.store import Store
 from edge.verifier import Verifier
 from firmware_bridge.capture import CaptureConfig
-from firmware_bridge.virtual import VirtualPad
+from firmware_bridge.virtual import VirtualPad, reports_for
 
 pytestmark = [pytest.mark.data, pytest.mark.slow]
 
@@ -44,11 +45,13 @@ class Writer:
     def sign(self, *sigs):
         def run():
             for s in sigs:
-                self.vpad.sign(s, wait=True, timeout=60)
-                time.sleep(0.1)   # the last bytes cross the pty
-                if not self.clocked:
+                read = self.source.pad.stats.samples
+                self.vpad.sign(s, wait=True, timeout=PATIENCE_S)
+                if not self.clocked:    # once the host has read all of it (not after some time)
+                    want = read + len(reports_for(s, self.vpad.caps))
+                    wait_for(lambda want=want: self.source.pad.stats.samples >= want, "the host reads the signature")
                     self.source.pad.request_end()
-                    time.sleep(0.1)
+                time.sleep(0.1)         # a pause between signatures
         t = threading.Thread(target=run, daemon=True)
         t.start()
         return t
@@ -62,7 +65,7 @@ def make_verifier(tmp_path, name, has_pressure):
 def one_user(protocol, tmp_path, sig, user, genuine, forgery):
     with VirtualPad(protocol, speed=SPEED[protocol]) as vpad, \
             PadSource(vpad.path, protocol, CaptureConfig(lift_timeout_s=LIFT_S[protocol])) as src:
-        assert vpad.wait_streaming()
+        assert vpad.wait_streaming(PATIENCE_S)
         v = make_verifier(tmp_path, f"{protocol}-{user}", src.has_pressure)
         said = []
         Writer(vpad, src, protocol).sign(*[sig(user, s) for s in range(1, 6)])
@@ -92,7 +95,7 @@ def test_garbage_and_unplug_reject_then_the_pad_carries_on(tmp_path, sig):
     protocol = "sigpad"
     with VirtualPad(protocol, speed=4.0) as vpad, \
             PadSource(vpad.path, protocol, CaptureConfig(lift_timeout_s=0.5)) as src:
-        assert vpad.wait_streaming()
+        assert vpad.wait_streaming(PATIENCE_S)
         v = make_verifier(tmp_path, "faults", True)
         v.enrol("u1", [sig(1, s) for s in range(1, 6)])
         vpad.inject_garbage(4096, seed=1)                    # noise on the line: no signature

@@ -30,8 +30,8 @@ def test_record_on_the_pad_then_verify_the_file(tmp_path, task2, model_dir, caps
         t.join(60)
     assert result == [0]
     captured = json.loads(capsys.readouterr().out.splitlines()[-1])
-    # U1S8 has 86 points
-    assert captured["out"] == str(out) and captured["pressure"] is True and captured["samples"] == 86
+    assert captured["out"] == str(out) and captured["pressure"] is True
+    assert captured["samples"] == 86   # U1S8 has 86 points
     rec = json.loads(out.read_text())
     assert rec["pad"]["protocol"] == "sigpad" and rec["capabilities"]["max_pressure"] > 0
     # enrol from SVC2004 files, verify the recording: judged and accepted
@@ -57,6 +57,7 @@ def test_render_command(tmp_path, capsys):
     assert "--size 'big': expected WIDTHxHEIGHT" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_demo_web_prints_the_kiosk_url(monkeypatch, capsys):
     monkeypatch.setattr(webdemo, "PAUSE_S", 0.0)
     assert main(["demo", "--web", "--rounds", "1", "--http", "127.0.0.1:0", "--speed", "8"]) == 0

@@ -2,11 +2,12 @@
 MockFactory for the accept/reject lines, and a datagram socket standing in for
 systemd's notify socket."""
 
+import itertools
 import socket
-import time
 
 import pytest
 from gpiozero.pins.mock import MockFactory
+from helpers.waiting import PATIENCE_S, wait_for
 from service_harness import Notify, running
 
 from edge.app.config import Config
@@ -63,8 +64,7 @@ def test_serve_enrol_verify_gpio_and_bad_clients(tmp_path, model_dir, sig, monke
                 assert c.event()["event"] == "error", bad
             assert c.ping() == {"event": "pong"}
 
-            vpad.sign(sig(1, 9))                      # nobody asked: must not count
-            time.sleep(0.5)
+            vpad.sign(sig(1, 9), wait=True, timeout=PATIENCE_S)   # nobody asked: must not count
             prompts = []
 
             def sign_when_asked(e):
@@ -82,20 +82,27 @@ def test_serve_enrol_verify_gpio_and_bad_clients(tmp_path, model_dir, sig, monke
             vpad.sign(sig(1, 8))
             d = c.event()
             assert (d["event"], d["accepted"], d["reason"], d["user"]) == ("decision", True, "match", "alice")
-            time.sleep(0.05)
+            # each decision pulses its line once (0.2 s, in a thread of gpiozero's): the pins'
+            # histories say so whenever the test looks, the pins' states only during the pulse
             accept, reject = pins.pin(17), pins.pin(27)
-            assert accept.state == 1 and reject.state == 0
-            assert any(state == 1 for _, state in accept.states[1:])
+            wait_for(lambda: pulses(accept) == 1, "the accept line's pulse")
+            assert pulses(reject) == 0
 
             d = c.verify("alice", on_event=lambda e: vpad.sign(sig(1, 21)))   # a skilled forgery
             assert (d["accepted"], d["reason"]) == (False, "no-match")
-            time.sleep(0.05)
-            assert reject.state == 1
+            wait_for(lambda: pulses(reject) == 1, "the reject line's pulse")
+            assert pulses(accept) == 1
 
             assert [u["user"] for u in c.users()] == ["alice"]
             c.sock.close()                            # a client vanishing is harmless
             with ServiceClient(cfg.socket) as c2:
                 assert c2.delete("alice") == {"event": "deleted", "user": "alice", "deleted": True}
+
+
+def pulses(pin) -> int:
+    """How many times a MockFactory pin went high (its history: (time, state) pairs)."""
+    states = [state for _, state in pin.states]
+    return sum(1 for before, after in itertools.pairwise(states) if not before and after)
 
 
 def test_serve_is_there_before_its_pad(tmp_path, model_dir, monkeypatch):
