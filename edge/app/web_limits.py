@@ -1,0 +1,87 @@
+"""Room on the web API: no client, or crowd of clients, can starve the rest.
+
+* **Per peer:** at most ``per_peer`` open connections from one address; the
+  next is answered 503 and closed before any parsing.
+* **In all:** ``max_clients`` connections serve anyone; ``RESERVE`` more are
+  kept for ``/v1/status`` and the operator's and integrator's calls (the
+  guard refuses other requests on them), so idle kiosks or strangers never
+  lock out the people who run the device. Beyond that: 503 and closed.
+* **Time:** a connection must send a request's headers within
+  ``header_timeout_s`` of opening (and of its last answer: keep-alive), its
+  body within ``body_timeout_s``; a WebSocket must send its token within
+  5 s and answer pings (``web``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+from aiohttp.web_protocol import RequestHandler
+
+BACKLOG = 128
+RESERVE = 4
+REFUSAL = b"HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
+
+
+@dataclass
+class Limits:
+    max_clients: int = 64
+    per_peer: int = 16
+    header_timeout_s: float = 10.0
+    count: Callable[[str], None] = field(default=lambda name: None)
+    connections: list[RequestHandler] = field(default_factory=list)   # the runner's, once listening
+
+    @classmethod
+    def for_clients(cls, max_clients: int, header_timeout_s: float, count: Callable[[str], None]) -> Limits:
+        """A quarter of the room to one peer (at least 2)."""
+        return cls(max_clients, max(2, max_clients // 4), header_timeout_s, count)
+
+    def over(self, request: web.Request) -> bool:
+        """Is ``request``'s connection one of the reserved ones (beyond ``max_clients``)?"""
+        return len(self.connections) > self.max_clients
+
+    def refusal(self, peer: str) -> str | None:
+        """Why a new connection from ``peer`` is refused, or None."""
+        if len(self.connections) >= self.max_clients + RESERVE:
+            return "refused_connections"
+        if sum(1 for c in self.connections if _peer(c.transport) == peer) >= self.per_peer:
+            return "refused_peer"
+        return None
+
+
+def _peer(transport: asyncio.BaseTransport | None) -> str:
+    name: Any = transport.get_extra_info("peername") if transport is not None else None
+    return str(name[0]) if isinstance(name, tuple) and name else "?"
+
+
+async def listen(runner: web.AppRunner, limits: Limits, host: str, port: int,
+                 tls: ssl.SSLContext | None) -> asyncio.Server:
+    """Serve ``runner``'s app on ``host:port``, each new connection first weighed by ``limits``."""
+    handlers = runner.server
+    if handlers is None:                    # setup() makes it
+        raise RuntimeError("the web server was not set up")
+    limits.connections = handlers.connections
+    loop = asyncio.get_running_loop()
+
+    class Door(RequestHandler):
+        """aiohttp's handler, refusing a connection over the limits before it reads a byte."""
+
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            refused = limits.refusal(_peer(transport))
+            if refused is None:
+                super().connection_made(transport)
+                return
+            limits.count(refused)
+            self._manager = None            # so connection_lost has nothing to undo
+            if isinstance(transport, asyncio.WriteTransport):
+                transport.write(REFUSAL)
+            transport.close()
+
+    kwargs: dict[str, Any] = handlers._kwargs     # the runner's handler settings (keep-alive, ...)
+    return await loop.create_server(lambda: Door(handlers, loop=loop, **kwargs), host, port,
+                                    backlog=BACKLOG, reuse_address=True, ssl=tls)
