@@ -131,7 +131,8 @@ def _access(request: web.Request) -> web.Response | None:
     elif given is not None and role is None:
         app[COUNT]("refused_token")
         return json_error(401, "wrong token (Authorization: Bearer <the role's token file>)")
-    elif role is None and not getattr(handler, FIRST_MESSAGE_AUTH, False):
+    elif role is None and not (getattr(handler, FIRST_MESSAGE_AUTH, False)
+                               and request.headers.get("Upgrade", "").lower() == "websocket"):
         app[COUNT]("refused_token")
         return json_error(401, "this request needs a credential (Authorization: Bearer <token>)")
     elif role is not None and role not in roles_of(handler):
