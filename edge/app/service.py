@@ -179,6 +179,8 @@ async def _serve(cfg: Config, stop: threading.Event, pin_factory: Factory | None
 
 
 async def _start(cfg: Config, path: Path, pin_factory: Factory | None, closers: list[Closer]) -> Hub:
+    address = http_address(cfg.http)
+    tls = exposure(cfg, address[0]) if address is not None else None     # refused before anything listens
     store = Store(cfg.store_path(True), load_keys(cfg.key_path(True)))
     closers.append(store.close)
     outputs = None
@@ -191,19 +193,17 @@ async def _start(cfg: Config, path: Path, pin_factory: Factory | None, closers: 
                             lambda: current_model_shas(cfg))
     await control.start()
     closers.append(control.close)
-    address = http_address(cfg.http)
     if address is not None:
-        await _start_web(cfg, hub, address, path.parent, closers)
+        await _start_web(cfg, hub, address, tls, path.parent, closers)
     log.info("serving %s (%s) on %s%s", cfg.port, cfg.protocol, path,
              f"; kiosk page {hub.url} (its token: kiosk.token)" if hub.url else "")
     return hub
 
 
-async def _start_web(cfg: Config, hub: Hub, address: tuple[str, int], run_dir: Path,
-                     closers: list[Closer]) -> None:
+async def _start_web(cfg: Config, hub: Hub, address: tuple[str, int], tls: ssl.SSLContext | None,
+                     run_dir: Path, closers: list[Closer]) -> None:
     from .web import WebServer
     from .web_limits import Limits
-    tls = exposure(cfg, address[0])
     tokens = load_tokens(run_dir, cfg.token_file)
     web = WebServer(hub, tokens, *address, Limits.for_clients(cfg.max_clients, cfg.header_timeout_s, hub.count),
                     tls, cfg.hostnames, cfg.body_timeout_s)
