@@ -22,6 +22,7 @@ from service_harness import JUDGED, enrol_directly, http_client, running
 from edge.app.config import Config
 from edge.errors import ApiError, ServiceError
 from firmware_bridge import recording
+from firmware_bridge.capture import HOST_END_LIFT_S
 from firmware_bridge.virtual import VirtualPad, reports_for
 
 pytestmark = [pytest.mark.data]
@@ -113,6 +114,7 @@ def test_ok_clear_and_cancel_from_the_host(service, sig):
         vpad.sign(second, done=False)
         # OK: the second ends now, not after the lift timeout
         wait_for_ink(events, len(second))
+        time.sleep(HOST_END_LIFT_S + 0.1)                      # a person lifts, then reaches for OK
         t = time.monotonic()
         api.ok()
         d = answer.result(30)
