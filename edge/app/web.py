@@ -212,14 +212,21 @@ async def stream(request: web.Request) -> web.WebSocketResponse:
         ws.headers["X-Sigpad-Proof"] = proofs(request.app[TOKENS], nonce)
     await ws.prepare(request)
     request.app[SOCKETS].add(ws)
+    unproven, transport = request.app[LIMITS].unproven, request.transport
     try:
+        if request[ROLE] is None and transport is not None:
+            unproven.add(transport)               # holds a slot for nothing yet: may be closed for room
         role = request[ROLE] or await _first_message_role(ws, request.app[TOKENS])
+        if transport is not None:
+            unproven.discard(transport)
         if role is None:
             request.app[COUNT]("refused_token")
             await ws.close(code=CLOSE_UNAUTHORISED, message=b"a credential first: {\"auth\": TOKEN}")
         else:
             await _relay(ws, request.app[HUB], role)
     finally:
+        if transport is not None:
+            unproven.discard(transport)
         request.app[SOCKETS].discard(ws)
         await ws.close()
     return ws

@@ -5,7 +5,10 @@
 * **In all:** ``max_clients`` connections serve anyone; ``RESERVE`` more are
   kept for ``/v1/status`` and the operator's and integrator's calls (the
   guard refuses other requests on them), so idle kiosks or strangers never
-  lock out the people who run the device. Beyond that: 503 and closed.
+  lock out the people who run the device. When all are taken, a new
+  connection closes the oldest one that holds a slot for nothing (no
+  request in progress: slow headers or keep-alive; or a WebSocket that has
+  not sent its token yet); only when none does is it answered 503.
 * **Time:** a connection must send a request's headers within
   ``header_timeout_s`` of opening (and of its last answer: keep-alive), its
   body within ``body_timeout_s``; a WebSocket must send its token within
@@ -22,6 +25,7 @@ from typing import Any
 
 from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
+from aiohttp.web_server import Server
 
 BACKLOG = 128
 RESERVE = 4
@@ -34,23 +38,42 @@ class Limits:
     per_peer: int = 16
     header_timeout_s: float = 10.0
     count: Callable[[str], None] = field(default=lambda name: None)
-    connections: list[RequestHandler] = field(default_factory=list)   # the runner's, once listening
+    handlers: Server | None = None                                     # the runner's, once listening
+    unproven: set[asyncio.BaseTransport] = field(default_factory=set)  # WebSockets before their token
 
     @classmethod
     def for_clients(cls, max_clients: int, header_timeout_s: float, count: Callable[[str], None]) -> Limits:
         """A quarter of the room to one peer (at least 2)."""
         return cls(max_clients, max(2, max_clients // 4), header_timeout_s, count)
 
+    @property
+    def connections(self) -> list[RequestHandler]:
+        """The open connections, oldest first."""
+        return self.handlers.connections if self.handlers is not None else []
+
     def over(self, request: web.Request) -> bool:
         """Is ``request``'s connection one of the reserved ones (beyond ``max_clients``)?"""
         return len(self.connections) > self.max_clients
 
     def refusal(self, peer: str) -> str | None:
-        """Why a new connection from ``peer`` is refused, or None."""
-        if len(self.connections) >= self.max_clients + RESERVE:
-            return "refused_connections"
-        if sum(1 for c in self.connections if _peer(c.transport) == peer) >= self.per_peer:
+        """Why a new connection from ``peer`` is refused, or None (an idle one closed to make room)."""
+        connections = self.connections
+        if sum(1 for c in connections if _peer(c.transport) == peer) >= self.per_peer:
             return "refused_peer"
+        if len(connections) >= self.max_clients + RESERVE:
+            idle = self._oldest_idle()
+            if idle is None:
+                return "refused_connections"
+            self.count("evicted_idle")
+            idle.force_close()
+        return None
+
+    def _oldest_idle(self) -> RequestHandler | None:
+        for c in self.connections:                # in the order they came
+            t = c.transport
+            if t is not None and not t.is_closing() and (
+                    t in self.unproven or not getattr(c, "_request_in_progress", True)):
+                return c                          # aiohttp's flag: no request being handled
         return None
 
 
@@ -65,7 +88,7 @@ async def listen(runner: web.AppRunner, limits: Limits, host: str, port: int,
     handlers = runner.server
     if handlers is None:                    # setup() makes it
         raise RuntimeError("the web server was not set up")
-    limits.connections = handlers.connections
+    limits.handlers = handlers
     loop = asyncio.get_running_loop()
 
     class Door(RequestHandler):
