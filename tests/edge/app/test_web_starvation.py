@@ -52,7 +52,7 @@ async def idle_websocket(port: int, source: str, outcomes: dict[str, int], held:
 
 async def slow_client(port: int, source: str, outcomes: dict[str, int], held: list) -> None:
     try:
-        reader, writer = await asyncio.open_connection("127.0.0.1", port, local_addr=(source, 0))
+        _reader, writer = await asyncio.open_connection("127.0.0.1", port, local_addr=(source, 0))
     except OSError:
         outcomes["slow refused at once"] += 1
         return
