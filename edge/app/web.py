@@ -47,6 +47,7 @@ from .credentials import INTEGRATOR, KIOSK, OPERATOR, public, requires
 from .hub import API_VERSION, Busy, Hub, NoPad
 from .web_guard import (
     COUNT,
+    EXPOSED,
     HOSTS,
     LIMITS,
     ROLE,
@@ -83,7 +84,7 @@ def own_hosts(host: str, port: int, names: tuple[str, ...] = ()) -> set[str]:
     found = set(names)
     try:
         address = ipaddress.ip_address(host)
-        if address.is_loopback:
+        if address.is_loopback or address.is_unspecified:     # a wildcard serves loopback too
             found |= {"127.0.0.1", "localhost", "::1"}
         if not address.is_unspecified:
             found.add(host)
@@ -276,10 +277,10 @@ async def _drain_incoming(ws: web.WebSocketResponse) -> None:
 
 
 def make_app(hub: Hub, tokens: dict[str, str], hosts: set[str], limits: Limits,
-             body_timeout_s: float = 10.0) -> web.Application:
+             body_timeout_s: float = 10.0, exposed: bool = False) -> web.Application:
     app = web.Application(middlewares=[guard], client_max_size=MAX_BODY)
     app[HUB], app[TOKENS], app[HOSTS], app[LIMITS], app[COUNT] = hub, tokens, hosts, limits, hub.count
-    app[SOCKETS], app[BODY_TIMEOUT] = set(), body_timeout_s
+    app[SOCKETS], app[BODY_TIMEOUT], app[EXPOSED] = set(), body_timeout_s, exposed
     for path in KIOSK_FILES:
         app.router.add_get(path, kiosk)
     app.router.add_get("/v1/openapi.json", openapi)
@@ -296,6 +297,13 @@ def make_app(hub: Hub, tokens: dict[str, str], hosts: set[str], limits: Limits,
     return app
 
 
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
 class WebServer:
     """The aiohttp app on ``host:port``: TLS when given, the limits of ``web_limits``."""
 
@@ -309,7 +317,8 @@ class WebServer:
 
     async def start(self) -> None:
         hosts: set[str] = set()
-        self.app = make_app(self.hub, self.tokens, hosts, self.limits, self.body_timeout_s)
+        self.app = make_app(self.hub, self.tokens, hosts, self.limits, self.body_timeout_s,
+                            exposed=not _is_loopback(self.host))
         # keepalive_timeout runs from the connection's start: a request's headers must come this soon
         self.runner = web.AppRunner(self.app, handler_cancellation=True, access_log=None,
                                     keepalive_timeout=self.limits.header_timeout_s, shutdown_timeout=1.0)

@@ -44,6 +44,8 @@ TOKENS: web.AppKey[dict[str, str]] = web.AppKey("tokens")
 HOSTS: web.AppKey[set[str]] = web.AppKey("hosts")
 LIMITS: web.AppKey[Limits] = web.AppKey("limits")
 COUNT: web.AppKey[Callable[[str], None]] = web.AppKey("count")
+EXPOSED: web.AppKey[bool] = web.AppKey("exposed")
+"""Served beyond loopback: every /v1 route, the bare status too, wants a credential."""
 ROLE = "sigpad_role"
 BODY = "sigpad_body"
 FIRST_MESSAGE_AUTH = "__sigpad_first_message_auth__"
@@ -126,7 +128,7 @@ def _access(request: web.Request) -> web.Response | None:
     given = bearer(request)
     role = role_of_token(given, app[TOKENS])
     request[ROLE] = role
-    if is_public(handler):
+    if is_public(handler) and not (app[EXPOSED] and request.path.startswith("/v1/")):
         pass
     elif given is not None and role is None:
         app[COUNT]("refused_token")
@@ -135,7 +137,7 @@ def _access(request: web.Request) -> web.Response | None:
                                and request.headers.get("Upgrade", "").lower() == "websocket"):
         app[COUNT]("refused_token")
         return json_error(401, "this request needs a credential (Authorization: Bearer <token>)")
-    elif role is not None and role not in roles_of(handler):
+    elif role is not None and role not in roles_of(handler) and not is_public(handler):
         app[COUNT]("refused_role")
         return json_error(403, f"not allowed for the {role} credential")
     if app[LIMITS].over(request) and not (request.path == "/v1/status" or role in RESERVED_ROLES):
