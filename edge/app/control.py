@@ -36,6 +36,7 @@ from pathlib import Path
 from firmware_bridge.errors import SigpadError
 
 from ..wire import MAX_LINE, Message, Peer, decode_request, encode, may_write, peer_of
+from . import api
 from .hub import Hub, Listener
 
 log = logging.getLogger("sigpad.service")
@@ -43,6 +44,8 @@ BACKLOG = 128
 RESERVE = 4
 WRITES = frozenset({"enrol", "enroll", "delete", "unlock", "threshold"})
 PAD_REQUESTS = frozenset({"verify", "enrol", "enroll", "capture"})
+FIELDS = {"user": api.USER_ID, "replace": {"type": "boolean"}, "request_id": api.REQUEST_ID}
+"""A request's fields of known meaning, typed: ``"replace": "false"`` or ``"user": 5`` is refused, not coerced."""
 ModelShas = Callable[[], set[str]]
 """The sha256 of each current model (``edge.model.current_model_shas``)."""
 
@@ -143,9 +146,13 @@ class ControlServer:
     @staticmethod
     def _parse(line: bytes, send: Listener) -> Message | None:
         try:
-            return decode_request(line)
+            req = decode_request(line)
+            for name, schema in FIELDS.items():   # the same types as the web API's bodies
+                if name in req:
+                    api.check(req[name], schema, name)
+            return req
         except (ValueError, RecursionError) as exc:
-            # RecursionError: a line of 4000 '[' nests too deep for json.
+            # RecursionError: a line of 4000 '[' nests too deep for json. BadBody is a ValueError.
             send({"event": "error", "error": f"bad request: {exc}"})
             return None
 
@@ -174,9 +181,9 @@ class ControlServer:
         if cmd == "ping":
             send({"event": "pong"})
         elif cmd == "verify":
-            await hub.verify(str(req["user"]), rid, listen=send)
+            await hub.verify(req["user"], rid, listen=send)
         elif cmd in ("enrol", "enroll"):
-            await hub.enrol(str(req["user"]), bool(req.get("replace")), rid, listen=send)
+            await hub.enrol(req["user"], req.get("replace", False), rid, listen=send)
         elif cmd == "capture":
             await hub.capture(rid, listen=send)
         elif cmd in ("ok", "clear", "cancel"):
@@ -186,7 +193,7 @@ class ControlServer:
         elif cmd == "users":
             send({"event": "users", "users": await asyncio.to_thread(self._users)})
         elif cmd == "delete":
-            user = str(req["user"])
+            user = req["user"]
             send({"event": "deleted", "user": user, "deleted": await asyncio.to_thread(hub.store.delete, user)})
         else:
             send({"event": "error", "error": f"unknown command {cmd!r}"})
