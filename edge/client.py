@@ -202,6 +202,9 @@ class HttpClient:
         conn.request("GET", "/v1/status", headers={"X-Sigpad-Nonce": nonce, "Accept": "application/json"})
         resp = conn.getresponse()
         resp.read()
+        if resp.status == 503 and not resp.getheader("X-Sigpad-Proof"):
+            raise ApiError(f"{self.base}: 503 no room for another connection; try again later "
+                           "(the token was not sent)", 503)
         if not wire.proves_token(resp.getheader("X-Sigpad-Proof", ""), self.token, nonce):
             raise ServiceError(f"{self.base}: the answer does not prove the token; not the sigpad service "
                                "(the token was not sent)")

@@ -46,8 +46,7 @@ LIMITS: web.AppKey[Limits] = web.AppKey("limits")
 COUNT: web.AppKey[Callable[[str], None]] = web.AppKey("count")
 EXPOSED: web.AppKey[bool] = web.AppKey("exposed")
 """Served beyond loopback: every /v1 route, the bare status too, wants a credential."""
-ROLE = "sigpad_role"
-BODY = "sigpad_body"
+ROLE: web.RequestKey[str | None] = web.RequestKey("role")
 FIRST_MESSAGE_AUTH = "__sigpad_first_message_auth__"
 RESERVED_ROLES = frozenset({OPERATOR, INTEGRATOR})
 

@@ -1,7 +1,10 @@
 """Room on the web API: no client, or crowd of clients, can starve the rest.
 
 * **Per peer:** at most ``per_peer`` open connections from one address; the
-  next is answered 503 and closed before any parsing.
+  next is answered 503 and closed before any parsing. ``127.0.0.1`` and
+  ``::1`` are exempt: every client on the device itself (the kiosk's
+  browser, the integrator's application, the operator's CLI) comes from
+  there, told apart by credential, not by address.
 * **In all:** ``max_clients`` connections serve anyone; ``RESERVE`` more are
   kept for ``/v1/status`` and the operator's and integrator's calls (the
   guard refuses other requests on them), so idle kiosks or strangers never
@@ -29,6 +32,7 @@ from aiohttp.web_server import Server
 
 BACKLOG = 128
 RESERVE = 4
+SHARED_PEERS = frozenset({"127.0.0.1", "::1"})
 REFUSAL = b"HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
 
 
@@ -58,7 +62,7 @@ class Limits:
     def refusal(self, peer: str) -> str | None:
         """Why a new connection from ``peer`` is refused, or None (an idle one closed to make room)."""
         connections = self.connections
-        if sum(1 for c in connections if _peer(c.transport) == peer) >= self.per_peer:
+        if peer not in SHARED_PEERS and sum(1 for c in connections if _peer(c.transport) == peer) >= self.per_peer:
             return "refused_peer"
         if len(connections) >= self.max_clients + RESERVE:
             idle = self._oldest_idle()

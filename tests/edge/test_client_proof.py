@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import ClassVar
 
 import pytest
 
@@ -19,7 +20,7 @@ TOKEN = "5" * 64
 
 
 class Impostor(BaseHTTPRequestHandler):
-    seen: list[str] = []
+    seen: ClassVar[list[str]] = []
 
     def _answer(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)

@@ -21,7 +21,7 @@ from edge.keys import load_keys
 from edge.model import Encoder
 from edge.store import Store
 from edge.verifier import Verifier
-from firmware_bridge.capture import CaptureConfig
+from firmware_bridge.capture import HOST_END_LIFT_S, CaptureConfig
 from firmware_bridge.virtual import VirtualPad
 
 pytestmark = [pytest.mark.data, pytest.mark.slow]
@@ -47,6 +47,7 @@ class Writer:
                 self.vpad.sign(s, wait=True, timeout=60)
                 time.sleep(0.1)   # the last bytes cross the pty
                 if not self.clocked:
+                    time.sleep(HOST_END_LIFT_S)   # the pen lifted, then OK (sooner would cut it: too short)
                     self.source.pad.request_end()
                     time.sleep(0.1)
         t = threading.Thread(target=run, daemon=True)

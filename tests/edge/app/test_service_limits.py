@@ -115,7 +115,7 @@ def test_an_abandoned_verify_frees_the_pad(tmp_path, model_dir):
                 # the same over HTTP: a client that times out and leaves
                 url = c.status()["url"]
                 with pytest.raises(OSError):
-                    HttpClient(url, timeout_s=0.5).verify("writer")
+                    HttpClient(url, timeout_s=0.5, token_file=tmp_path / "run" / "http.token").verify("writer")
                 while c.status()["busy"] is not None:
                     assert time.monotonic() < deadline + 10, "the abandoned HTTP verify holds the pad"
                     time.sleep(0.02)
