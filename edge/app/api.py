@@ -131,8 +131,8 @@ def _operation(path: str, handler: object) -> Schema:
         op["security"] = [{"bearer": []}]
     params = re.findall(r"\{(\w+)\}", path)
     if params:
-        op["parameters"] = [{"name": p, "in": "path", "required": True, "schema": {"type": "string"}}
-                            for p in params]
+        op["parameters"] = [{"name": p, "in": "path", "required": True,
+                             "schema": USER_ID if p == "user" else {"type": "string"}} for p in params]
     schema = body_schema(handler)
     if schema is not None:
         op["requestBody"] = {"required": bool(schema.get("required")),

@@ -105,8 +105,9 @@ async def _run(coro: Awaitable[dict[str, Any]]) -> web.Response:
         event = await coro
     except (Busy, NoPad, ConfigError) as exc:
         return json_error(_STATUS[type(exc)], str(exc))
-    status = 422 if event["event"] == "error" else 200
-    return web.json_response(event, status=status)
+    if event["event"] == "error":           # the documented error shape, with the event's fields
+        return web.json_response({**event, "status": 422}, status=422)
+    return web.json_response(event)
 
 
 # --- the routes -------------------------------------------------------------------------------
@@ -185,8 +186,9 @@ async def delete_user(request: web.Request) -> web.Response:
         api.check(user, api.USER_ID, "user")
     except api.BadBody as exc:
         return json_error(400, str(exc))
-    found = await asyncio.to_thread(request.app[HUB].store.delete, user)
-    return web.json_response({"user": user, "deleted": found}, status=200 if found else 404)
+    if not await asyncio.to_thread(request.app[HUB].store.delete, user):
+        return json_error(404, f"no user {user!r}", user=user, deleted=False)
+    return web.json_response({"user": user, "deleted": True})
 
 
 @requires(INTEGRATOR)
