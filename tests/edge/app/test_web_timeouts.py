@@ -53,3 +53,29 @@ def test_an_unfinished_body_is_a_408(web):
         answer = read_all(s)
     assert answer.startswith(b"HTTP/1.1 408 "), answer
     assert answer.rstrip().endswith(b'{"error": "the body did not arrive within 1 s", "status": 408}'), answer
+
+
+def test_a_websocket_that_answers_no_ping_is_closed(tmp_path, model_dir, monkeypatch):
+    import asyncio
+
+    import aiohttp
+
+    from edge.app import web as web_module
+    monkeypatch.setattr(web_module, "HEARTBEAT_S", 1.0)           # 20 s in service
+    (tmp_path / "run").mkdir(mode=0o700)
+    cfg = Config(store=tmp_path / "t.db", model=model_dir, port=str(tmp_path / "no-pad"),
+                 socket=tmp_path / "run" / "control.sock", http="127.0.0.1:0")
+    with running(cfg, wait_pad=False):
+        with ServiceClient(cfg.socket) as c:
+            url = c.status()["url"].replace("http", "ws") + "v1/stream"
+        token = (tmp_path / "run" / "kiosk.token").read_text().strip()
+
+        async def deaf() -> list[aiohttp.WSMsgType]:
+            async with aiohttp.ClientSession() as s, s.ws_connect(url, autoping=False) as ws:
+                await ws.send_json({"auth": token})
+                kinds = []
+                while not ws.closed and len(kinds) < 50:          # pings, then the close
+                    kinds.append((await ws.receive(timeout=30)).type)
+                return kinds
+        kinds = asyncio.run(deaf())
+    assert aiohttp.WSMsgType.PING in kinds and kinds[-1] in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
