@@ -72,14 +72,14 @@ def written_at_ms(vpad: VirtualPad, device_ms: float, epoch_minus_monotonic: flo
     return (vpad._boot + device_ms / 1000.0 + epoch_minus_monotonic) * 1000.0
 
 
-def ink_latency(api: HttpClient, vpad: VirtualPad, n: int) -> dict:
+def ink_latency(api: HttpClient, vpad: VirtualPad, n: int, kiosk_token: str) -> dict:
     from bench.browser import Chromium, find_chromium
     writer = make_writer(7_000_000_002)
     offset = time.time() - time.monotonic()
     latencies: list[float] = []
     where = "chromium" if find_chromium() else "python-websocket"
     if where == "chromium":
-        with Chromium(api.base + "/") as page:
+        with Chromium(f"{api.base}/#k={kiosk_token}") as page:      # the page's credential, in the fragment
             page.wait_for("document.getElementById('pad').textContent === 'pad sigpad'")
             for i in range(n):
                 page.evaluate("window.sigpadInk = []")
@@ -113,7 +113,8 @@ def _sign_once(api: HttpClient, vpad: VirtualPad, sig) -> None:
     verify.result(60)
 
 
-async def _hammer(url: str, seconds: float, concurrency: int, cap: int) -> tuple[int, int, float]:
+async def _hammer(url: str, seconds: float, concurrency: int, cap: int,
+                  headers: dict[str, str] | None = None) -> tuple[int, int, float]:
     import aiohttp
     ok = errors = 0
     stop_at = time.monotonic() + seconds
@@ -121,7 +122,7 @@ async def _hammer(url: str, seconds: float, concurrency: int, cap: int) -> tuple
     async def one(session):
         nonlocal ok, errors
         while time.monotonic() < stop_at and ok + errors < cap:
-            async with session.get(url) as resp:
+            async with session.get(url, headers=headers) as resp:
                 await resp.read()
                 ok, errors = (ok + 1, errors) if resp.status == 200 else (ok, errors + 1)
     t0 = time.monotonic()
@@ -131,7 +132,9 @@ async def _hammer(url: str, seconds: float, concurrency: int, cap: int) -> tuple
 
 
 def status_rps(api: HttpClient, seconds: float, concurrency: int) -> dict:
-    ok, errors, elapsed = asyncio.run(_hammer(api.base + "/v1/status", seconds, concurrency, cap=1_000_000))
+    # with the integrator's token: the full status (store read, counters), as measured before roles
+    ok, errors, elapsed = asyncio.run(_hammer(api.base + "/v1/status", seconds, concurrency, cap=1_000_000,
+                                              headers={"Authorization": f"Bearer {api.token}"}))
     return {"bench": "web", "metric": "status_rps", "requests_per_s": round(ok / elapsed, 1),
             "requests": ok, "errors": errors, "seconds": round(elapsed, 2), "concurrency": concurrency,
             "target": "127.0.0.1 only; the service in its own process"}
@@ -157,7 +160,8 @@ def main(argv: list[str] | None = None) -> int:
             VirtualPad("sigpad", speed=1.0, caps=PAD_CAPS) as vpad:
         proc, api = start_service(Path(tmp), vpad.path)
         try:
-            for result in (ink_latency(api, vpad, args.signatures),
+            kiosk_token = (Path(tmp) / "run/kiosk.token").read_text().strip()
+            for result in (ink_latency(api, vpad, args.signatures, kiosk_token),
                            status_rps(api, args.seconds, args.concurrency), install()):
                 print(json.dumps(result), flush=True)
         finally:

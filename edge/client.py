@@ -15,10 +15,14 @@
 other end of the socket (``SO_PEERCRED``) and refuses a peer that is not
 root, the client's own user or the ``sigpad`` user: a socket planted by
 someone else in a directory they control is not trusted. ``HttpClient``
-with a token sends a random nonce with each request and checks the
-service's ``X-Sigpad-Proof`` (HMAC-SHA256 of the nonce under the token):
-only the service holds the token. Without a token the HTTP answer is not
-authenticated; use the socket when that matters. Where the socket is, how
+with a token proves the service *before* the token leaves: on each new
+connection it first sends a random nonce alone (``GET /v1/status``), checks
+the service's ``X-Sigpad-Proof`` (HMAC-SHA256 of the nonce under the
+token: only the service holds the token), and only then sends its request
+with ``Authorization`` on that same connection; the stream likewise checks
+the proof on the WebSocket's upgrade before it sends ``{"auth": TOKEN}``.
+Without a token the HTTP answer is not authenticated; use the socket when
+that matters. Where the socket is, how
 its lines are framed and these checks are ``edge.wire``'s, shared with the
 service.
 
@@ -34,6 +38,7 @@ import os
 import queue
 import secrets
 import socket
+import ssl
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
@@ -138,10 +143,13 @@ class HttpClient:
     """The web API (``/v1``). Errors raise ``ApiError`` with the HTTP status."""
 
     def __init__(self, url: str = "http://127.0.0.1:8765", token: str | None = None,
-                 token_file: str | os.PathLike[str] | None = None, timeout_s: float = 90.0):
+                 token_file: str | os.PathLike[str] | None = None, timeout_s: float = 90.0,
+                 tls: ssl.SSLContext | None = None):
         parts = urlsplit(url)
-        self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 80
-        self.base = f"http://{parts.netloc}"
+        self.https = parts.scheme == "https"
+        self.host, self.port = parts.hostname or "127.0.0.1", parts.port or (443 if self.https else 80)
+        self.base = f"{'https' if self.https else 'http'}://{parts.netloc}"
+        self.tls = tls if tls is not None else (ssl.create_default_context() if self.https else None)
         self.token = token if token is not None else (
             Path(token_file).read_text().strip() if token_file is not None else None)
         self.timeout_s = timeout_s
@@ -163,27 +171,46 @@ class HttpClient:
         return payload if raw else wire.decode(payload)
 
     def _exchange(self, method: str, path: str, body: Mapping[str, Any] | None) -> tuple[int, bytes]:
-        """(HTTP status, body) of one request, the token's proof checked when we hold the token."""
+        """(HTTP status, body) of one request; with a token, the service proven first (``_prove``)."""
         headers = {"Accept": "application/json"}
-        nonce = None
-        if self.token is not None:
-            nonce = secrets.token_hex(16)
-            headers |= {"Authorization": f"Bearer {self.token}", "X-Sigpad-Nonce": nonce}
         data = None
         if body is not None:
             data = json.dumps(body).encode()
             headers["Content-Type"] = "application/json"
-        conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout_s)
+        conn = self._connection()
         try:
+            if self.token is not None:
+                self._prove(conn)
+                headers["Authorization"] = f"Bearer {self.token}"
             conn.request(method, path, body=data, headers=headers)
             resp = conn.getresponse()
             payload = resp.read()
         finally:
             conn.close()
-        if (self.token is not None and nonce is not None
-                and not wire.proves_token(resp.getheader("X-Sigpad-Proof", ""), self.token, nonce)):
-            raise ServiceError(f"{self.base}: the answer does not prove the token; not the sigpad service")
         return resp.status, payload
+
+    def _connection(self) -> http.client.HTTPConnection:
+        if self.https:
+            return http.client.HTTPSConnection(self.host, self.port, timeout=self.timeout_s, context=self.tls)
+        return http.client.HTTPConnection(self.host, self.port, timeout=self.timeout_s)
+
+    def _prove(self, conn: http.client.HTTPConnection) -> None:
+        """A nonce alone on ``conn``; ``ServiceError`` unless the answer proves our token. The
+        connection is then pinned (no silent reconnect), so the token goes to the proven peer only."""
+        assert self.token is not None
+        nonce = secrets.token_hex(16)
+        conn.request("GET", "/v1/status", headers={"X-Sigpad-Nonce": nonce, "Accept": "application/json"})
+        resp = conn.getresponse()
+        resp.read()
+        if resp.status == 503 and not resp.getheader("X-Sigpad-Proof"):
+            raise ApiError(f"{self.base}: 503 no room for another connection; try again later "
+                           "(the token was not sent)", 503)
+        if not wire.proves_token(resp.getheader("X-Sigpad-Proof", ""), self.token, nonce):
+            raise ServiceError(f"{self.base}: the answer does not prove the token; not the sigpad service "
+                               "(the token was not sent)")
+        if resp.will_close:
+            raise ServiceError(f"{self.base}: the service closed the proven connection")
+        conn.auto_open = 0                  # a reconnect would reach a peer nobody proved
 
     def status(self) -> Message:
         return self.call("GET", "/v1/status")
@@ -220,7 +247,8 @@ class HttpClient:
 
     def stream(self, timeout_s: float = 10.0) -> EventStream:
         """The live event stream, open (its ``hello`` received)."""
-        return EventStream(f"ws://{urlsplit(self.base).netloc}/v1/stream", timeout_s)
+        scheme = "wss" if self.https else "ws"
+        return EventStream(f"{scheme}://{urlsplit(self.base).netloc}/v1/stream", timeout_s, self.token, self.tls)
 
 
 def _error_of(payload: bytes) -> str:
@@ -234,9 +262,10 @@ def _error_of(payload: bytes) -> str:
 class EventStream:
     """The WebSocket stream as an iterator of event dicts (aiohttp, on a thread of its own)."""
 
-    def __init__(self, url: str, timeout_s: float = 10.0):
+    def __init__(self, url: str, timeout_s: float = 10.0, token: str | None = None,
+                 tls: ssl.SSLContext | None = None):
         import asyncio
-        self.url = url
+        self.url, self.token, self.tls = url, token, tls
         self._events: queue.Queue[Message | None] = queue.Queue()
         self._loop = asyncio.new_event_loop()
         self._ws: aiohttp.ClientWebSocketResponse | None = None
@@ -249,16 +278,29 @@ class EventStream:
 
     async def _run(self) -> None:
         import aiohttp
+        nonce = secrets.token_hex(16)
         try:
-            async with aiohttp.ClientSession() as session, session.ws_connect(self.url) as ws:
+            async with aiohttp.ClientSession() as session, session.ws_connect(
+                    self.url, headers={"X-Sigpad-Nonce": nonce}, ssl=self.tls if self.tls else True) as ws:
                 self._ws = ws
+                if self.token is not None:
+                    await self._authenticate(ws, nonce)
                 async for msg in ws:
                     if msg.type == aiohttp.WSMsgType.TEXT:
                         self._events.put(json.loads(msg.data))
-        except (aiohttp.ClientError, OSError) as exc:
+        except (aiohttp.ClientError, OSError, ServiceError) as exc:
             self._events.put({"event": "stream-error", "error": str(exc)})
         finally:
             self._events.put(None)
+
+    async def _authenticate(self, ws: aiohttp.ClientWebSocketResponse, nonce: str) -> None:
+        """The token as the first message, once the upgrade's answer proved the service holds it."""
+        assert self.token is not None
+        upgrade = ws._response              # aiohttp keeps the handshake's answer only here
+        if not wire.proves_token(upgrade.headers.get("X-Sigpad-Proof", ""), self.token, nonce):
+            raise ServiceError(f"{self.url}: the upgrade does not prove the token; not the sigpad service "
+                               "(the token was not sent)")
+        await ws.send_json({"auth": self.token})
 
     def next(self, timeout_s: float | None = None) -> Message | None:
         """The next event; None when the stream has ended; ``queue.Empty`` on timeout."""

@@ -222,8 +222,11 @@ def token_proof(token: str, nonce: str) -> str:
 
 
 def proves_token(proof: str, token: str, nonce: str) -> bool:
-    """Whether ``proof`` is ``token_proof(token, nonce)`` (compared in constant time)."""
-    return hmac.compare_digest(proof, token_proof(token, nonce))
+    """Whether ``proof`` (one proof, or the service's comma-separated proofs, one per role's token)
+    holds ``token_proof(token, nonce)`` (each compared in constant time)."""
+    expected = token_proof(token, nonce)
+    given = [p.strip() for p in proof.split(",")] if proof.isascii() else []
+    return any([hmac.compare_digest(p, expected) for p in given])
 
 
 def same_token(given: str | None, token: str) -> bool:

@@ -57,6 +57,9 @@ class CaptureConfig:
             raise ValueError(f"inconsistent capture settings: {self}")
 
 
+HOST_END_LIFT_S = 0.25
+"""The host's OK ends a signature only once the pen has been up this long (a stroke's gap is shorter)."""
+
 DEFAULT_CAPTURE = CaptureConfig()
 """The capture settings a pad gets unless told otherwise."""
 
@@ -146,9 +149,21 @@ class SignatureCapture:
             return None
         return self._finish("lift")
 
-    def request_end(self) -> Signature | Refusal | None:
-        """The host says the signature is over (e.g. an OK button on screen)."""
-        return self._finish("host") if self._samples else None
+    def request_end(self, now: float | None = None) -> Signature | Refusal | None:
+        """The host says the signature is over (e.g. an OK button on screen).
+
+        An OK while the pen is still on the pad cuts a signature in the
+        middle: it is refused as too short, never judged, so pressing OK early
+        cannot turn a genuine signature into a counted failure. "On the pad":
+        a pen-down sample less than ``HOST_END_LIFT_S`` before host time
+        ``now`` (a pad may go silent when the pen leaves, without a pen-up
+        report), or, without ``now``, a last sample with the pen down."""
+        if not self._samples:
+            return None
+        if self._samples[-1].pen_down if now is None else now - self._last_down < HOST_END_LIFT_S:
+            rows, self._samples = self._samples, []
+            return self._refusal(TOO_SHORT, "ended (OK) before the pen was lifted: sign again, then OK", rows)
+        return self._finish("host")
 
     def abort(self, why: str = "pad disconnected") -> Refusal | None:
         """The stream broke (disconnect); a signature in progress is refused."""

@@ -142,7 +142,7 @@ class Pad:
             case Read(n):
                 done = cap.received(n, now)
                 if done is None:
-                    done = cap.request_end() if self._take_end() else cap.tick(now)
+                    done = cap.request_end(now) if self._take_end() else cap.tick(now)
                 return done
             case Unplugged():
                 return cap.abort("pad disconnected")

@@ -28,7 +28,7 @@ from ..model import BACKENDS
 from ..scores import names as score_names
 from . import config as config_mod
 from . import logs
-from .report import exit_code_table, exit_for, fail
+from .report import ERROR, exit_code_table, exit_for, fail, silence_stdout
 
 
 def version() -> str:
@@ -190,6 +190,9 @@ def main(argv: list[str] | None = None) -> int:
         return fail(args, str(exc), exit_for(exc), reason=reason_for(exc), type=type(exc).__name__)
     except KeyboardInterrupt:
         return fail(args, "interrupted")
+    except BrokenPipeError:             # a progress line to a reader that left: quiet, as emit() is
+        silence_stdout()
+        return ERROR
     except Exception as exc:  # a bug, not an input: still one line (and JSON), never a traceback
         logging.getLogger("sigpad").info("unexpected error", exc_info=True)  # shown with -v
         return fail(args, f"internal error: {type(exc).__name__}: {exc} (run with -v for the traceback)",

@@ -44,6 +44,11 @@ class Config(Settings):
     writers_group: str | None = None
     max_clients: int = 64
     idle_timeout_s: float = 300.0
+    header_timeout_s: float = 10.0     # HTTP: a request's headers within this of connecting
+    body_timeout_s: float = 10.0       # HTTP: its body within this
+    tls_cert: Path | None = None       # required (with tls_key) to serve HTTP beyond loopback
+    tls_key: Path | None = None
+    hostnames: tuple[str, ...] = ()    # the Host names the web API answers to, beyond its address
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -59,6 +64,10 @@ class Config(Settings):
             raise ConfigError(f"lift timeout {self.lift_timeout_s!r} s: must be in (0, 60]")
         if not 1 <= self.max_clients <= 10_000 or not self.idle_timeout_s > 0:
             raise ConfigError("max_clients must be 1..10000 and idle_timeout_s > 0")
+        if not 0 < self.header_timeout_s <= 600 or not 0 < self.body_timeout_s <= 600:
+            raise ConfigError("header_timeout_s and body_timeout_s must be in (0, 600]")
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ConfigError("[service] tls_cert and tls_key go together: set both or neither")
         http_address(self.http)         # raises ConfigError naming the value
 
 
@@ -94,6 +103,10 @@ _KEYS = {
     ("service", "http"): ("http", str), ("service", "token_file"): ("token_file", Path),
     ("service", "writers_group"): ("writers_group", str),
     ("service", "max_clients"): ("max_clients", int), ("service", "idle_timeout_s"): ("idle_timeout_s", float),
+    ("service", "header_timeout_s"): ("header_timeout_s", float),
+    ("service", "body_timeout_s"): ("body_timeout_s", float),
+    ("service", "tls_cert"): ("tls_cert", Path), ("service", "tls_key"): ("tls_key", Path),
+    ("service", "hostnames"): ("hostnames", tuple),
 }
 
 
@@ -124,6 +137,8 @@ def load(path: str | os.PathLike[str] | None = None, base: Config = Config()) ->
 def _convert(value: object, kind: type, where: str) -> object:
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
+    if kind is tuple and isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return tuple(value)
     if kind is Path and isinstance(value, str):
         return Path(value).expanduser()
     if kind is str and isinstance(value, int) and not isinstance(value, bool):

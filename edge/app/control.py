@@ -11,9 +11,12 @@ Limits, so that no client can hurt the service or the next client:
 
 * a request runs only once its whole line (up to the newline) has arrived:
   a connection closed in the middle of ``delete ab`` deletes nothing;
-* at most ``max_clients`` connections; the next one is told so and closed;
-  an idle connection is closed after ``idle_timeout_s``; no thread per
-  client (asyncio), a backlog of 128;
+* at most ``max_clients`` connections, and a quarter of them (at least 2)
+  from one process (``SO_PEERCRED``'s pid), so one client holding many
+  cannot shut out ``sigpad status``; ``RESERVE`` more for the service's
+  user, root and ``writers_group`` (the operator) when the rest are full;
+  the next one is told so and closed; an idle connection is closed after
+  ``idle_timeout_s``; no thread per client (asyncio), a backlog of 128;
 * a client that goes away while its ``verify`` or ``enrol`` waits for the
   pen cancels it, so the pad is free for the next person at once;
 * writes (``enrol``, ``delete``, and ``unlock`` / ``threshold`` where they
@@ -33,12 +36,16 @@ from pathlib import Path
 from firmware_bridge.errors import SigpadError
 
 from ..wire import MAX_LINE, Message, Peer, decode_request, encode, may_write, peer_of
+from . import api
 from .hub import Hub, Listener
 
 log = logging.getLogger("sigpad.service")
 BACKLOG = 128
+RESERVE = 4
 WRITES = frozenset({"enrol", "enroll", "delete", "unlock", "threshold"})
 PAD_REQUESTS = frozenset({"verify", "enrol", "enroll", "capture"})
+FIELDS = {"user": api.USER_ID, "replace": {"type": "boolean"}, "request_id": api.REQUEST_ID}
+"""A request's fields of known meaning, typed: ``"replace": "false"`` or ``"user": 5`` is refused, not coerced."""
 ModelShas = Callable[[], set[str]]
 """The sha256 of each current model (``edge.model.current_model_shas``)."""
 
@@ -51,6 +58,8 @@ class ControlServer:
         self.writers_gid = writers_gid
         self.model_shas = model_shas
         self.clients = 0
+        self.per_peer = max(2, max_clients // 4)
+        self.by_pid: dict[int, int] = {}
         self.server: asyncio.AbstractServer | None = None
 
     async def start(self) -> None:
@@ -69,13 +78,15 @@ class ControlServer:
         def send(event: Message) -> None:
             if not writer.is_closing():
                 writer.write(encode(event))
-        if self.clients >= self.max_clients:
+        peer = peer_of(writer.get_extra_info("socket"))
+        refused = self._refusal(peer)
+        if refused is not None:
             self.hub.count("refused_connections")
-            send({"event": "error", "error": f"too many connections ({self.max_clients}); try again later"})
+            send({"event": "error", "error": f"{refused}; try again later"})
             writer.close()
             return
         self.clients += 1
-        peer = peer_of(writer.get_extra_info("socket"))
+        self.by_pid[peer.pid] = self.by_pid.get(peer.pid, 0) + 1
         log.info("control: connection from %s", peer)
         session = _Session()
         try:
@@ -84,8 +95,20 @@ class ControlServer:
             pass                          # the client left
         finally:
             self.clients -= 1
+            self.by_pid[peer.pid] -= 1
+            if not self.by_pid[peer.pid]:
+                del self.by_pid[peer.pid]
             session.cancel()              # the client left: stop waiting for its signature
             writer.close()
+
+    def _refusal(self, peer: Peer) -> str | None:
+        """Why a new connection from ``peer`` is refused, or None (see the limits above)."""
+        if self.by_pid.get(peer.pid, 0) >= self.per_peer:
+            return f"too many connections from this process (pid {peer.pid}: {self.per_peer})"
+        if self.clients >= self.max_clients + RESERVE or (
+                self.clients >= self.max_clients and not may_write(peer, self.writers_gid)):
+            return f"too many connections ({self.max_clients})"
+        return None
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, send: Listener,
                      peer: Peer, session: _Session) -> None:
@@ -123,9 +146,13 @@ class ControlServer:
     @staticmethod
     def _parse(line: bytes, send: Listener) -> Message | None:
         try:
-            return decode_request(line)
+            req = decode_request(line)
+            for name, schema in FIELDS.items():   # the same types as the web API's bodies
+                if name in req:
+                    api.check(req[name], schema, name)
+            return req
         except (ValueError, RecursionError) as exc:
-            # RecursionError: a line of 4000 '[' nests too deep for json.
+            # RecursionError: a line of 4000 '[' nests too deep for json. BadBody is a ValueError.
             send({"event": "error", "error": f"bad request: {exc}"})
             return None
 
@@ -154,9 +181,9 @@ class ControlServer:
         if cmd == "ping":
             send({"event": "pong"})
         elif cmd == "verify":
-            await hub.verify(str(req["user"]), rid, listen=send)
+            await hub.verify(req["user"], rid, listen=send)
         elif cmd in ("enrol", "enroll"):
-            await hub.enrol(str(req["user"]), bool(req.get("replace")), rid, listen=send)
+            await hub.enrol(req["user"], req.get("replace", False), rid, listen=send)
         elif cmd == "capture":
             await hub.capture(rid, listen=send)
         elif cmd in ("ok", "clear", "cancel"):
@@ -166,7 +193,7 @@ class ControlServer:
         elif cmd == "users":
             send({"event": "users", "users": await asyncio.to_thread(self._users)})
         elif cmd == "delete":
-            user = str(req["user"])
+            user = req["user"]
             send({"event": "deleted", "user": user, "deleted": await asyncio.to_thread(hub.store.delete, user)})
         else:
             send({"event": "error", "error": f"unknown command {cmd!r}"})

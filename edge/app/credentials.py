@@ -50,3 +50,17 @@ def roles_of(handler: object) -> frozenset[str]:
     """The roles a handler admits; empty (nobody) where it declared none."""
     roles: object = getattr(handler, _ATTRIBUTE, None)
     return frozenset(str(r) for r in roles) if isinstance(roles, frozenset) else frozenset()
+
+
+PUBLIC: Final = "public"
+"""Not a role: the mark of a route anyone may call (the static page files, the bare status)."""
+
+
+def public(handler: Handler) -> Handler:
+    """Declare a route open to every caller: only for what holds no data (page files, "the service is up")."""
+    setattr(handler, _ATTRIBUTE, frozenset({PUBLIC}))
+    return handler
+
+
+def is_public(handler: object) -> bool:
+    return PUBLIC in roles_of(handler)

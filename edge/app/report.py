@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Mapping
 from typing import Any
@@ -96,7 +97,20 @@ def exit_for(exc: Exception) -> int:
 
 
 def emit(args: argparse.Namespace, payload: Mapping[str, Any], text: str) -> None:
-    print(json.dumps(payload) if args.json else text, flush=True)
+    try:
+        print(json.dumps(payload) if args.json else text, flush=True)
+    except BrokenPipeError:             # `sigpad users --json | head -c 10`: the reader has enough
+        silence_stdout()
+
+
+def silence_stdout() -> None:
+    """Point stdout at /dev/null, so the reader that left costs no traceback, now or at exit."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
 
 
 def complain(message: str) -> None:
@@ -108,7 +122,7 @@ def fail(args: argparse.Namespace, message: str, code: int = ERROR, **extra: Any
     """Report an error: on stderr always, and as JSON on stdout with ``--json``."""
     complain(message)
     if args.json:
-        print(json.dumps({"error": message, **extra}), flush=True)
+        emit(args, {"error": message, **extra}, "")
     return code
 
 

@@ -15,9 +15,11 @@
   root, or members of ``[service] writers_group``. A client checks the
   service the same way (``edge.client``): the peer of the socket must be
   root, the client's own user, or the ``sigpad`` user.
-* **The HTTP token** is 32 random bytes (hex) in a 0600 file beside the
-  socket, made when the service finds none (under systemd the runtime
-  directory, and so the token, is new at each start); HTTP writes carry it.
+* **The HTTP tokens**, one per role (``credentials``: ``http.token`` for
+  the integrator, ``operator.token``, ``kiosk.token``), are 32 random bytes
+  (hex) each in a 0600 file beside the socket, made when the service finds
+  none (under systemd the runtime directory, and so each token, is new at
+  each start).
 
 The rules both sides share (where the socket is, the peer and the
 owner/mode checks, the token's proof) are ``edge.wire``'s; this module is
@@ -35,6 +37,7 @@ from pathlib import Path
 
 from ..errors import ServiceError
 from ..wire import check_private_dir, check_private_file
+from .credentials import INTEGRATOR, TOKEN_FILES
 
 
 def secure_dir(path: Path) -> Path:
@@ -97,3 +100,13 @@ def load_token(path: Path) -> str:
     if len(token) < 32:
         raise ServiceError(f"{path}: the token is too short ({len(token)} characters, 32 at least)")
     return token
+
+
+def load_tokens(directory: Path, integrator_file: Path | None = None) -> dict[str, str]:
+    """Each role's token (``credentials.TOKEN_FILES`` in ``directory``), made where missing;
+    ``integrator_file`` (``[service] token_file``) in place of ``http.token``."""
+    tokens = {role: load_token(integrator_file if role == INTEGRATOR and integrator_file else directory / name)
+              for role, name in TOKEN_FILES.items()}
+    if len(set(tokens.values())) != len(tokens):
+        raise ServiceError(f"{directory}: two roles share one token; delete the token files and restart")
+    return tokens

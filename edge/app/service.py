@@ -26,11 +26,14 @@ from __future__ import annotations
 import asyncio
 import errno
 import inspect
+import ipaddress
 import logging
 import os
 import resource
 import signal
 import socket
+import ssl
+import sys
 import threading
 import time
 from collections.abc import Awaitable, Callable
@@ -43,11 +46,13 @@ from ..model import current_model_shas
 from ..store import Store
 from ..wire import parse_request as parse_request  # the socket's grammar, named here for its tests
 from ..wire import service_socket
+from . import logs
 from .config import Config, http_address
 from .control import ControlServer
+from .credentials import FRAGMENT_KEYS, KIOSK
 from .gpio import Outputs
 from .hub import Hub
-from .runtime import InstanceLock, group_id, load_token, secure_dir
+from .runtime import InstanceLock, group_id, load_tokens, secure_dir
 
 if TYPE_CHECKING:
     from gpiozero import Factory
@@ -174,6 +179,8 @@ async def _serve(cfg: Config, stop: threading.Event, pin_factory: Factory | None
 
 
 async def _start(cfg: Config, path: Path, pin_factory: Factory | None, closers: list[Closer]) -> Hub:
+    address = http_address(cfg.http)
+    tls = exposure(cfg, address[0]) if address is not None else None     # refused before anything listens
     store = Store(cfg.store_path(True), load_keys(cfg.key_path(True)))
     closers.append(store.close)
     outputs = None
@@ -186,17 +193,71 @@ async def _start(cfg: Config, path: Path, pin_factory: Factory | None, closers: 
                             lambda: current_model_shas(cfg))
     await control.start()
     closers.append(control.close)
-    address = http_address(cfg.http)
     if address is not None:
-        from .web import WebServer
-        token = load_token(cfg.token_file or path.parent / "http.token")
-        web = WebServer(hub, token, *address, cfg.max_clients, cfg.idle_timeout_s)
-        await web.start()
-        closers.append(web.close)
-        hub.url = web.url
+        await _start_web(cfg, hub, address, tls, path.parent, closers)
     log.info("serving %s (%s) on %s%s", cfg.port, cfg.protocol, path,
-             f"; kiosk page {hub.url}" if hub.url else "")
+             f"; kiosk page {hub.url} (its token: kiosk.token)" if hub.url else "")
     return hub
+
+
+async def _start_web(cfg: Config, hub: Hub, address: tuple[str, int], tls: ssl.SSLContext | None,
+                     run_dir: Path, closers: list[Closer]) -> None:
+    from .web import WebServer
+    from .web_limits import Limits
+    tokens = load_tokens(run_dir, cfg.token_file)
+    web = WebServer(hub, tokens, *address, Limits.for_clients(cfg.max_clients, cfg.header_timeout_s, hub.count),
+                    tls, cfg.hostnames, cfg.body_timeout_s)
+    await web.start()
+    closers.append(web.close)
+    hub.url = web.url
+    if tls is not None:
+        log.warning("web API on %s beyond loopback: TLS, a credential on every /v1 route, Host one of %s",
+                    web.url, ", ".join(cfg.hostnames) or address[0])
+    show_kiosk_url(f"{web.url}#{FRAGMENT_KEYS[KIOSK]}={tokens[KIOSK]}")
+
+
+def show_kiosk_url(url: str) -> None:
+    """The kiosk page's URL with its token, for the operator's terminal; never into the journal."""
+    if logs.stderr_is_journal():
+        return
+    try:
+        sys.stderr.write(f"kiosk page (keep it private: it holds the kiosk's token): {url}\n")
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        pass
+
+
+def exposure(cfg: Config, host: str) -> ssl.SSLContext | None:
+    """The TLS context for ``host``: None on loopback; beyond it TLS and names are required (exit 2)."""
+    loopback = host == "localhost" or _is_loopback(host)
+    if loopback and cfg.tls_cert is None:
+        return None
+    if cfg.tls_cert is None or cfg.tls_key is None:
+        raise ConfigError(f"--http {host}: an address beyond loopback needs TLS: set [service] tls_cert and "
+                          "tls_key (and hostnames), or serve on 127.0.0.1")
+    if not loopback and not cfg.hostnames and _is_unspecified(host):
+        raise ConfigError(f"--http {host}: a wildcard address needs [service] hostnames = [\"NAME\", ...], the "
+                          "names clients use (Host is checked against them)")
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    try:
+        context.load_cert_chain(cfg.tls_cert, cfg.tls_key)
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError(f"[service] tls_cert {cfg.tls_cert} / tls_key {cfg.tls_key}: cannot load: {exc}") from exc
+    return context
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _is_unspecified(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_unspecified
+    except ValueError:
+        return False
 
 
 async def _watch(cfg: Config, hub: Hub, health: Health, stop: threading.Event, path: Path) -> int:

@@ -1,31 +1,28 @@
 """The local web API and the kiosk page (aiohttp), beside the control socket.
 
-API version 1 (``/v1/...``; docs/edge.md has the schema). Every answer is
-JSON, errors as ``{"error": "...", "status": N}``.
+API version 1 (``/v1/...``; docs/edge.md has the schema, and the service
+serves it as OpenAPI 3.1 at ``/v1/openapi.json``, built from this route
+table). Every answer is JSON, errors as ``{"error": "...", "status": N}``.
 
-======  ==========================  =====  ==========================================
-method  path                        token  what
-======  ==========================  =====  ==========================================
-GET     /                                  the kiosk page (``kiosk/``)
-GET     /v1/status                         pad, model, users, lockouts, busy, counters
-GET     /v1/stream                         WebSocket: ink, pen, prompts, decisions
-POST    /v1/verify                         {"user", "request_id"?} -> the decision
-POST    /v1/capture                        {"request_id"?} -> a capture id
-POST    /v1/ok, /v1/clear, /v1/cancel      the host's buttons
-POST    /v1/enrol                   yes    {"user", "replace"?, "request_id"?}
-GET     /v1/users                   yes    the enrolled users
-DELETE  /v1/users/{user}            yes    delete a user
-GET     /v1/captures/{id}.{png,svg,json}  yes  a captured signature: image or recording
-======  ==========================  =====  ==========================================
+======  ==========================  ============================  ==============================
+method  path                        who (``credentials``)          what
+======  ==========================  ============================  ==============================
+GET     /, /kiosk.js, /kiosk.css    anyone (no data in them)       the kiosk page (``kiosk/``)
+GET     /v1/openapi.json            anyone                         this API's contract
+GET     /v1/status                  anyone; details by role        up; pad, model, users, lockouts
+GET     /v1/stream                  kiosk, operator, integrator    WebSocket: prompts, ink, verdicts
+POST    /v1/verify                  integrator                     {"user", "request_id"?}
+POST    /v1/capture                 integrator                     {"request_id"?} -> a capture id
+POST    /v1/ok, /v1/clear, /cancel  kiosk, integrator              the host's buttons
+POST    /v1/enrol                   operator, integrator           {"user", "replace"?, "request_id"?}
+GET     /v1/users                   operator, integrator           the enrolled users
+DELETE  /v1/users/{user}            operator, integrator           delete a user
+GET     /v1/captures/{id}.{ext}     integrator                     a captured signature
+======  ==========================  ============================  ==============================
 
-Guards, in order, for every request: the ``Host`` must be the service's own
-address (a DNS-rebinding page has another); an ``Origin``, when the client
-sends one (browsers do for cross-site requests and every WebSocket), must
-be the service's own page; routes marked "token" need
-``Authorization: Bearer <token>`` with the token from the 0600 token file.
-A client that sends ``X-Sigpad-Nonce`` gets ``X-Sigpad-Proof`` =
-HMAC-SHA256(token, nonce) back, so a client holding the token can tell the
-real service from anything else listening on the port.
+The guards (``web_guard``: Host, Origin, credential, room, body schema)
+run before every handler; a route whose handler declares no role is
+refused to everyone.
 """
 
 from __future__ import annotations
@@ -35,158 +32,168 @@ import ipaddress
 import json
 import logging
 import re
-from collections.abc import Awaitable, Callable
+import ssl
+from collections.abc import Awaitable
 from pathlib import Path
 from typing import Any
 
 from aiohttp import WSMsgType, web
-from aiohttp.web_protocol import RequestHandler
 
 from firmware_bridge import recording
 
 from ..errors import ConfigError, ServiceError
-from ..wire import Message, same_token, token_proof
-from . import render
+from . import api, render
+from .credentials import INTEGRATOR, KIOSK, OPERATOR, public, requires
 from .hub import API_VERSION, Busy, Hub, NoPad
+from .web_guard import (
+    COUNT,
+    EXPOSED,
+    HOSTS,
+    LIMITS,
+    ROLE,
+    TOKENS,
+    first_message_auth,
+    guard,
+    json_error,
+    proofs,
+    read_body,
+    role_of_token,
+)
+from .web_limits import Limits, listen
 
 log = logging.getLogger("sigpad.service")
 KIOSK_DIR = Path(__file__).resolve().parent / "kiosk"
 KIOSK_FILES = {"/": ("index.html", "text/html"), "/kiosk.js": ("kiosk.js", "text/javascript"),
                "/kiosk.css": ("kiosk.css", "text/css")}
 MAX_BODY = 64 * 1024
-BACKLOG = 128
-HUB, TOKEN, HOSTS = web.AppKey("hub", Hub), web.AppKey("token", str), web.AppKey("hosts", set)
+HUB = web.AppKey("hub", Hub)
+SOCKETS: web.AppKey[set[web.WebSocketResponse]] = web.AppKey("sockets")
+BODY_TIMEOUT: web.AppKey[float] = web.AppKey("body_timeout_s")
+HEARTBEAT_S = 20.0                  # a WebSocket that answers no ping within half of this is closed
+AUTH_WAIT_S = 5.0                   # the WebSocket's first message, its token, must come this soon
+CLOSE_UNAUTHORISED = 4401
 _CAPTURE = re.compile(r"^([0-9a-f]{16})\.(png|svg|json)$")
 _STATUS = {Busy: 409, NoPad: 503, ConfigError: 400}
+SIGNER_FIELDS = frozenset({"event", "request_id", "message", "accepted", "reason", "present", "aspect",
+                           "pressure", "down", "t_ms", "x", "y", "nx", "ny", "p", "api", "pad", "busy"})
+"""What the kiosk's stream carries: what the signer sees, never scores, thresholds or user ids."""
 
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-def json_error(status: int, message: str, **extra: Any) -> web.Response:
-    return web.json_response({"error": message, "status": status, **extra}, status=status)
-
-
-def own_hosts(host: str, port: int) -> set[str]:
-    """The ``Host`` values (and so origins) that name this service."""
-    names = {host}
+def own_hosts(host: str, port: int, names: tuple[str, ...] = ()) -> set[str]:
+    """The ``Host`` values (and so origins) that name this service: never a wildcard address."""
+    found = set(names)
     try:
-        if ipaddress.ip_address(host).is_loopback:
-            names |= {"127.0.0.1", "localhost", "::1"}
+        address = ipaddress.ip_address(host)
+        if address.is_loopback or address.is_unspecified:     # a wildcard serves loopback too
+            found |= {"127.0.0.1", "localhost", "::1"}
+        if not address.is_unspecified:
+            found.add(host)
     except ValueError:
+        found.add(host)
         if host == "localhost":
-            names |= {"127.0.0.1", "::1"}
-    return {f"[{n}]:{port}" if ":" in n else f"{n}:{port}" for n in names}
+            found |= {"127.0.0.1", "::1"}
+    return {f"[{n}]:{port}" if ":" in n else f"{n}:{port}" for n in found}
 
 
-# --- the guards -------------------------------------------------------------------------------
-
-TOKEN_ROUTES = {("POST", "/v1/enrol"), ("GET", "/v1/users")}
-
-
-def needs_token(request: web.Request) -> bool:
-    path = request.path
-    return ((request.method, path) in TOKEN_ROUTES or path.startswith("/v1/captures/")
-            or (request.method == "DELETE" and path.startswith("/v1/users/")))
+async def _body(request: web.Request) -> dict[str, Any]:
+    return await read_body(request, request.app[BODY_TIMEOUT])
 
 
-@web.middleware
-async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
-    app, hub = request.app, request.app[HUB]
-    if request.host not in app[HOSTS]:
-        hub.count("refused_host")
-        log.warning("http: refused %s %s: Host %r is not this service's", request.method, request.path,
-                    request.host)
-        return json_error(403, "unexpected Host header (this service answers to its own address only)")
-    origin = request.headers.get("Origin")
-    if origin is not None and origin not in {f"http://{h}" for h in app[HOSTS]}:
-        hub.count("refused_origin")
-        log.warning("http: refused %s %s from Origin %s", request.method, request.path, origin)
-        return json_error(403, f"cross-origin request refused (Origin {origin})")
-    if needs_token(request):
-        auth = request.headers.get("Authorization", "")
-        if not same_token(auth.removeprefix("Bearer ").strip() or None, app[TOKEN]):
-            hub.count("refused_token")
-            return json_error(401, "this request needs the token (Authorization: Bearer <token file>)")
-    response = await handler(request)
-    nonce = request.headers.get("X-Sigpad-Nonce")
-    if nonce and len(nonce) <= 128 and not response.prepared:
-        response.headers["X-Sigpad-Proof"] = token_proof(app[TOKEN], nonce)
-    return response
-
-
-async def _body(request: web.Request) -> Message:
-    if not request.can_read_body:
-        return {}
-    try:
-        body = await request.json()
-    except (ValueError, UnicodeDecodeError, RecursionError):
-        raise web.HTTPBadRequest(text=json.dumps({"error": "the body is not valid JSON", "status": 400}),
-                                 content_type="application/json") from None
-    if not isinstance(body, dict):
-        raise web.HTTPBadRequest(text=json.dumps({"error": "the body must be a JSON object", "status": 400}),
-                                 content_type="application/json")
-    return body
-
-
-async def _run(coro: Awaitable[Message]) -> web.Response:
+async def _run(coro: Awaitable[dict[str, Any]]) -> web.Response:
     """A hub request as an HTTP answer: its event, or an error with its status."""
     try:
         event = await coro
     except (Busy, NoPad, ConfigError) as exc:
         return json_error(_STATUS[type(exc)], str(exc))
-    status = 422 if event["event"] == "error" else 200
-    return web.json_response(event, status=status)
+    if event["event"] == "error":           # the documented error shape, with the event's fields
+        return web.json_response({**event, "status": 422}, status=422)
+    return web.json_response(event)
 
 
 # --- the routes -------------------------------------------------------------------------------
 
+@public
 async def kiosk(request: web.Request) -> web.Response:
+    """The kiosk page's files (no data in them: the page reads its token from the URL fragment)."""
     name, kind = KIOSK_FILES[request.path]
     return web.Response(body=(KIOSK_DIR / name).read_bytes(), content_type=kind, headers={
         "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'",
-        "Cache-Control": "no-store"})
+        "Cache-Control": "no-store", "Referrer-Policy": "no-referrer"})
 
 
+@public
+async def openapi(request: web.Request) -> web.Response:
+    """This API's contract (OpenAPI 3.1), built from the routes served."""
+    return web.json_response(api.openapi(request.app, "sigpad edge API", str(API_VERSION)))
+
+
+@public
 async def status(request: web.Request) -> web.Response:
-    return web.json_response(await asyncio.to_thread(request.app[HUB].status))
+    """Up, and, to the operator and the integrator, pad, model, users, lockouts, busy, counters."""
+    role = request[ROLE]
+    if role in (OPERATOR, INTEGRATOR):
+        return web.json_response(await asyncio.to_thread(request.app[HUB].status))
+    answer: dict[str, Any] = {"api": API_VERSION, "up": True}
+    if role == KIOSK:                   # what the signer's page draws with: the pad, no user
+        answer["pad"] = request.app[HUB].pad.info()
+    return web.json_response(answer)
 
 
+@requires(INTEGRATOR)
+@api.accepts(api.VERIFY)
 async def verify(request: web.Request) -> web.Response:
+    """Verify a user's signature: arms the pad, answers with the decision."""
     body = await _body(request)
-    if not isinstance(body.get("user"), str):
-        return json_error(400, 'a verify needs "user" (a string)')
     return await _run(request.app[HUB].verify(body["user"], body.get("request_id")))
 
 
+@requires(OPERATOR, INTEGRATOR)
+@api.accepts(api.ENROL)
 async def enrol(request: web.Request) -> web.Response:
+    """Enrol a user from 5 signatures on the pad."""
     body = await _body(request)
-    if not isinstance(body.get("user"), str):
-        return json_error(400, 'an enrolment needs "user" (a string)')
-    return await _run(request.app[HUB].enrol(body["user"], bool(body.get("replace")), body.get("request_id")))
+    return await _run(request.app[HUB].enrol(body["user"], body.get("replace", False), body.get("request_id")))
 
 
+@requires(INTEGRATOR)
+@api.accepts(api.CAPTURE)
 async def capture(request: web.Request) -> web.Response:
+    """One signature, not judged: its capture id."""
     body = await _body(request)
     return await _run(request.app[HUB].capture(body.get("request_id")))
 
 
+@requires(KIOSK, INTEGRATOR)
+@api.accepts(api.EMPTY)
 async def button(request: web.Request) -> web.Response:
+    """The host's buttons: OK, Clear, Cancel."""
+    await _body(request)
     return web.json_response(request.app[HUB].button(request.path.rsplit("/", 1)[1]))
 
 
+@requires(OPERATOR, INTEGRATOR)
 async def users(request: web.Request) -> web.Response:
+    """The enrolled users."""
     rows = await asyncio.to_thread(lambda: [u.to_dict() for u in request.app[HUB].store.users()])
     return web.json_response({"users": rows})
 
 
+@requires(OPERATOR, INTEGRATOR)
 async def delete_user(request: web.Request) -> web.Response:
+    """Delete a user and their templates."""
     user = request.match_info["user"]
-    found = await asyncio.to_thread(request.app[HUB].store.delete, user)
-    return web.json_response({"user": user, "deleted": found}, status=200 if found else 404)
+    try:
+        api.check(user, api.USER_ID, "user")
+    except api.BadBody as exc:
+        return json_error(400, str(exc))
+    if not await asyncio.to_thread(request.app[HUB].store.delete, user):
+        return json_error(404, f"no user {user!r}", user=user, deleted=False)
+    return web.json_response({"user": user, "deleted": True})
 
 
+@requires(INTEGRATOR)
 async def captured(request: web.Request) -> web.Response:
+    """A captured signature as PNG, SVG or a recording."""
     m = _CAPTURE.match(request.match_info["name"])
     kept = request.app[HUB].captures.get(m.group(1)) if m else None
     if m is None or kept is None:
@@ -198,12 +205,53 @@ async def captured(request: web.Request) -> web.Response:
     return web.Response(body=body, content_type="image/png" if kind == "png" else "image/svg+xml")
 
 
+@requires(KIOSK, OPERATOR, INTEGRATOR)
+@first_message_auth
 async def stream(request: web.Request) -> web.WebSocketResponse:
-    hub = request.app[HUB]
-    ws = web.WebSocketResponse(heartbeat=30.0, max_msg_size=4096)
+    """WebSocket: prompts, pen, ink and verdicts (the kiosk's: what the signer sees)."""
+    ws = web.WebSocketResponse(heartbeat=HEARTBEAT_S, max_msg_size=4096, timeout=1.0)
+    nonce = request.headers.get("X-Sigpad-Nonce")
+    if nonce and len(nonce) <= 128:       # the proof on the upgrade: the client checks it before its token
+        ws.headers["X-Sigpad-Proof"] = proofs(request.app[TOKENS], nonce)
     await ws.prepare(request)
+    request.app[SOCKETS].add(ws)
+    unproven, transport = request.app[LIMITS].unproven, request.transport
+    try:
+        if request[ROLE] is None and transport is not None:
+            unproven.add(transport)               # holds a slot for nothing yet: may be closed for room
+        role = request[ROLE] or await _first_message_role(ws, request.app[TOKENS])
+        if transport is not None:
+            unproven.discard(transport)
+        if role is None:
+            request.app[COUNT]("refused_token")
+            await ws.close(code=CLOSE_UNAUTHORISED, message=b"a credential first: {\"auth\": TOKEN}")
+        else:
+            await _relay(ws, request.app[HUB], role)
+    finally:
+        if transport is not None:
+            unproven.discard(transport)
+        request.app[SOCKETS].discard(ws)
+        await ws.close()
+    return ws
+
+
+async def _first_message_role(ws: web.WebSocketResponse, tokens: dict[str, str]) -> str | None:
+    """The role of the token in the first message, ``{"auth": TOKEN}``, if it comes within AUTH_WAIT_S."""
+    try:
+        msg = await ws.receive(AUTH_WAIT_S)
+        given = json.loads(msg.data).get("auth") if msg.type == WSMsgType.TEXT else None
+    except (TimeoutError, ValueError, AttributeError):
+        return None
+    return role_of_token(given if isinstance(given, str) and given.isascii() else None, tokens)
+
+
+async def _relay(ws: web.WebSocketResponse, hub: Hub, role: str) -> None:
+    """The hub's events to ``ws`` until either side goes; the kiosk's cut to what the signer sees."""
+    def shown(event: dict[str, Any]) -> dict[str, Any]:
+        return event if role != KIOSK else {k: v for k, v in event.items() if k in SIGNER_FIELDS}
     queue = hub.subscribe()
-    await ws.send_json({"event": "hello", "api": API_VERSION, "pad": hub.pad.info(), "busy": hub.request})
+    await ws.send_json(shown({"event": "hello", "api": API_VERSION, "pad": hub.pad.info(),
+                              "busy": hub.request if role != KIOSK else hub.request is not None}))
     reader = asyncio.ensure_future(_drain_incoming(ws))
     try:
         while not reader.done():
@@ -215,14 +263,12 @@ async def stream(request: web.Request) -> web.WebSocketResponse:
             text = getter.result()
             if text is None:              # dropped for falling behind
                 break
-            await ws.send_str(text)
+            await ws.send_str(text if role != KIOSK else json.dumps(shown(json.loads(text))))
     except (ConnectionError, RuntimeError):
         pass
     finally:
         hub.unsubscribe(queue)
         reader.cancel()
-        await ws.close()
-    return ws
 
 
 async def _drain_incoming(ws: web.WebSocketResponse) -> None:
@@ -232,11 +278,14 @@ async def _drain_incoming(ws: web.WebSocketResponse) -> None:
             break
 
 
-def make_app(hub: Hub, token: str, hosts: set[str]) -> web.Application:
+def make_app(hub: Hub, tokens: dict[str, str], hosts: set[str], limits: Limits,
+             body_timeout_s: float = 10.0, exposed: bool = False) -> web.Application:
     app = web.Application(middlewares=[guard], client_max_size=MAX_BODY)
-    app[HUB], app[TOKEN], app[HOSTS] = hub, token, hosts
+    app[HUB], app[TOKENS], app[HOSTS], app[LIMITS], app[COUNT] = hub, tokens, hosts, limits, hub.count
+    app[SOCKETS], app[BODY_TIMEOUT], app[EXPOSED] = set(), body_timeout_s, exposed
     for path in KIOSK_FILES:
         app.router.add_get(path, kiosk)
+    app.router.add_get("/v1/openapi.json", openapi)
     app.router.add_get("/v1/status", status)
     app.router.add_get("/v1/stream", stream)
     app.router.add_post("/v1/verify", verify)
@@ -250,56 +299,55 @@ def make_app(hub: Hub, token: str, hosts: set[str]) -> web.Application:
     return app
 
 
-class _Refuse(asyncio.Protocol):
-    """Over ``max_clients``: a 503 and the door closed, before any parsing."""
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        if isinstance(transport, asyncio.WriteTransport):    # a stream server's: always
-            transport.write(b"HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n")
-        transport.close()
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
 
 
 class WebServer:
-    """The aiohttp app on ``host:port`` with at most ``max_clients`` connections."""
+    """The aiohttp app on ``host:port``: TLS when given, the limits of ``web_limits``."""
 
-    def __init__(self, hub: Hub, token: str, host: str, port: int, max_clients: int, idle_timeout_s: float):
-        self.hub, self.token, self.host, self.port = hub, token, host, port
-        self.max_clients, self.idle_timeout_s = max_clients, idle_timeout_s
+    def __init__(self, hub: Hub, tokens: dict[str, str], host: str, port: int, limits: Limits,
+                 tls: ssl.SSLContext | None = None, hostnames: tuple[str, ...] = (), body_timeout_s: float = 10.0):
+        self.hub, self.tokens, self.host, self.port = hub, tokens, host, port
+        self.limits, self.tls, self.hostnames, self.body_timeout_s = limits, tls, hostnames, body_timeout_s
         self.runner: web.AppRunner | None = None
-        self.server: asyncio.AbstractServer | None = None
+        self.server: asyncio.Server | None = None
+        self.app: web.Application | None = None
 
     async def start(self) -> None:
         hosts: set[str] = set()
-        app = make_app(self.hub, self.token, hosts)
-        self.runner = web.AppRunner(app, handler_cancellation=True, access_log=None,
-                                    keepalive_timeout=self.idle_timeout_s)
+        self.app = make_app(self.hub, self.tokens, hosts, self.limits, self.body_timeout_s,
+                            exposed=not _is_loopback(self.host))
+        # keepalive_timeout runs from the connection's start: a request's headers must come this soon
+        self.runner = web.AppRunner(self.app, handler_cancellation=True, access_log=None,
+                                    keepalive_timeout=self.limits.header_timeout_s, shutdown_timeout=1.0)
         await self.runner.setup()
-        handlers = self.runner.server
-        if handlers is None:                    # setup() makes it
-            raise ServiceError("the web server was not set up")
-
-        def connection() -> RequestHandler | _Refuse:
-            if len(handlers.connections) >= self.max_clients:
-                self.hub.count("refused_connections")
-                return _Refuse()
-            return handlers()
         try:
-            self.server = await asyncio.get_running_loop().create_server(
-                connection, self.host, self.port, backlog=BACKLOG, reuse_address=True)
+            self.server = await listen(self.runner, self.limits, self.host, self.port, self.tls)
         except OSError as exc:
             await self.runner.cleanup()
-            raise ServiceError(f"cannot listen on http://{self.host}:{self.port}: {exc.strerror or exc} "
+            raise ServiceError(f"cannot listen on {self.url}: {exc.strerror or exc} "
                                "(another service on that port? --http HOST:PORT or --http off)") from exc
         self.port = self.server.sockets[0].getsockname()[1]
-        hosts |= own_hosts(self.host, self.port)
+        hosts |= own_hosts(self.host, self.port, self.hostnames)
 
     @property
     def url(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}/"
+        if self.hostnames:
+            host = self.hostnames[0]
+        return f"{'https' if self.tls else 'http'}://{host}:{self.port}/"
 
     async def close(self) -> None:
+        """Stop at once: no new connections, a close frame to every WebSocket, the rest cut after 1 s."""
         if self.server is not None:
             self.server.close()
+        if self.app is not None:
+            sockets: set[web.WebSocketResponse] = self.app[SOCKETS]
+            await asyncio.gather(*(ws.close(code=1001, message=b"the service is stopping")
+                                   for ws in list(sockets)), return_exceptions=True)
         if self.runner is not None:
             await self.runner.cleanup()

@@ -20,7 +20,7 @@ import pytest
 from helpers.signatures import loop_signature
 from helpers.waiting import PATIENCE_S, wait_for
 
-from firmware_bridge.capture import CaptureConfig, Refusal
+from firmware_bridge.capture import HOST_END_LIFT_S, CaptureConfig, Refusal
 from firmware_bridge.pad import open_pad
 from firmware_bridge.signature import Signature
 from firmware_bridge.virtual import VirtualPad, reports_for
@@ -197,6 +197,7 @@ def test_host_request_ends_signature():
         vpad.sign(sent, done=False).wait(PATIENCE_S)
         n = len(reports_for(sent, vpad.caps))
         wait_for(lambda: pad.stats.samples >= n, "every sample read")   # and only then the request
+        time.sleep(HOST_END_LIFT_S + 0.05)   # lifted for longer than HOST_END_LIFT_S: an OK, not a cut
         pad.request_end()
         assert_same(col.get(timeout=PATIENCE_S * 0.9), sent, vpad)
 

@@ -46,7 +46,24 @@ def test_done_message_ends_it():
 def test_host_request_ends_it():
     cap = SignatureCapture(CFG)
     stroke(cap, 20)
+    stroke(cap, 3, t0_ms=200, now0=0.2, down=False)      # lifted
     assert isinstance(cap.request_end(), Signature) and cap.request_end() is None
+
+
+def test_host_request_while_the_pen_is_down_is_too_short_not_a_signature():
+    cap = SignatureCapture(CFG)
+    stroke(cap, 40)                                    # 0.39 s of ink, the pen still down
+    r = cap.request_end()
+    assert isinstance(r, Refusal) and r.kind == "too_short" and "before the pen was lifted" in r.reason
+    assert cap.active is False and cap.request_end() is None
+
+
+def test_host_request_just_after_a_lift_is_too_short_and_after_the_gap_a_signature():
+    for ok_at, ends_as in ((0.39 + 0.1, Refusal), (0.39 + 0.25, Signature)):
+        cap = SignatureCapture(CFG)
+        stroke(cap, 40)                                # last pen-down at host time 0.39 s
+        stroke(cap, 2, t0_ms=400, now0=0.40, down=False)
+        assert isinstance(cap.request_end(ok_at), ends_as), ok_at
 
 
 def test_too_short_refused():
@@ -63,6 +80,7 @@ def test_too_long_refused_then_ignored_until_lift():
     assert cap.active is False
     assert cap.tick(2.48 + 0.5) is None                # the lift re-arms it
     assert stroke(cap, 20, t0_ms=5000, now0=5.0) == []
+    stroke(cap, 2, t0_ms=5200, now0=5.2, down=False)
     assert isinstance(cap.request_end(), Signature)
 
 

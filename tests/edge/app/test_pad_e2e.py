@@ -22,7 +22,7 @@ from edge.keys import load_keys
 from edge.model import Encoder
 from edge.store import Store
 from edge.verifier import Verifier
-from firmware_bridge.capture import CaptureConfig
+from firmware_bridge.capture import HOST_END_LIFT_S, CaptureConfig
 from firmware_bridge.virtual import VirtualPad, reports_for
 
 pytestmark = [pytest.mark.data, pytest.mark.slow]
@@ -50,6 +50,7 @@ class Writer:
                 if not self.clocked:    # once the host has read all of it (not after some time)
                     want = read + len(reports_for(s, self.vpad.caps))
                     wait_for(lambda want=want: self.source.pad.stats.samples >= want, "the host reads the signature")
+                    time.sleep(HOST_END_LIFT_S + 0.05)   # the pen lifted, then OK (sooner: too short, not judged)
                     self.source.pad.request_end()
                 time.sleep(0.1)         # a pause between signatures
         t = threading.Thread(target=run, daemon=True)

@@ -23,6 +23,7 @@ from service_harness import JUDGED, enrol_directly, http_client, running
 from edge.app.config import Config
 from edge.errors import ApiError, ServiceError
 from firmware_bridge import recording
+from firmware_bridge.capture import HOST_END_LIFT_S
 from firmware_bridge.virtual import VirtualPad, reports_for
 
 pytestmark = [pytest.mark.data]
@@ -118,6 +119,7 @@ def test_ok_clear_and_cancel_from_the_host(service, sig):
         vpad.sign(second, done=False)
         # OK: the second ends now, not after the lift timeout
         wait_for_ink(events, len(second))
+        time.sleep(HOST_END_LIFT_S + 0.1)                      # a person lifts, then reaches for OK
         t = time.monotonic()
         api.ok()
         d = answer.result(PATIENCE_S)
@@ -198,13 +200,14 @@ def test_token_origin_and_host_guards(service):
     assert raw(api, "POST", "/v1/enrol", {**evil, **bearer}, {"user": "mallory"})[0] == 403
     assert raw(api, "POST", "/v1/cancel", evil)[0] == 403
     assert raw(api, "GET", "/v1/status", {"Origin": "null"})[0] == 403
-    assert raw(api, "POST", "/v1/verify", {"Origin": own}, {})[0] == 400      # own origin: judged on its body
+    assert raw(api, "POST", "/v1/verify", {"Origin": own, **bearer}, {})[0] == 400  # own origin: judged on its body
     # a DNS-rebinding page reaches 127.0.0.1 under its own name
     assert raw(api, "GET", "/v1/status", {"Host": f"evil.example:{api.port}"})[0] == 403
 
     async def websocket(origin):
         async with aiohttp.ClientSession() as s, \
                 s.ws_connect(f"ws://127.0.0.1:{api.port}/v1/stream", origin=origin) as ws:
+            await ws.send_json({"auth": api.token})
             return (await ws.receive_json())["event"]
     assert asyncio.run(websocket(own)) == "hello"
     with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
@@ -220,18 +223,19 @@ def test_token_origin_and_host_guards(service):
 
 def test_bad_requests_are_clear_errors(service):
     _cfg, _vpad, api = service
-    assert raw(api, "POST", "/v1/verify", body=None)[0] == 400
-    status, answer = raw(api, "POST", "/v1/verify", body={"user": "no/such"})
-    assert status == 400 and "invalid user id" in answer["error"]
+    bearer = {"Authorization": f"Bearer {api.token}"}
+    assert raw(api, "POST", "/v1/verify", bearer, body=None)[0] == 400
+    status, answer = raw(api, "POST", "/v1/verify", bearer, body={"user": "no/such"})
+    assert status == 400 and answer["error"].startswith("user: 'no/such' is not valid")
     with pytest.raises(ApiError) as err:
         api.image("0123456789abcdef", "png")
     assert err.value.status == 404
     conn = http.client.HTTPConnection(api.host, api.port, timeout=10)
-    conn.request("POST", "/v1/verify", body=b"{" * 100, headers={"Content-Type": "application/json"})
+    conn.request("POST", "/v1/verify", body=b"{" * 100, headers={"Content-Type": "application/json", **bearer})
     assert conn.getresponse().status == 400
     conn.close()
     busy = threading.Event()  # a capture holds the pad (a verify of an unknown user is refused at once)
-    answer = in_thread(lambda: (busy.set(), raw(api, "POST", "/v1/capture", body={}))[1])
+    answer = in_thread(lambda: (busy.set(), raw(api, "POST", "/v1/capture", bearer, body={}))[1])
     busy.wait(PATIENCE_S)
     wait_for(lambda: api.status()["busy"] is not None, "the capture holding the pad")
     with pytest.raises(ApiError) as err:
@@ -239,5 +243,5 @@ def test_bad_requests_are_clear_errors(service):
     assert err.value.status == 409 and "busy" in str(err.value)
     api.cancel()
     assert "cancelled by the host" in answer.result(10)[1]["error"]
-    status, refused = raw(api, "POST", "/v1/verify", body={"user": "nobody"})
+    status, refused = raw(api, "POST", "/v1/verify", bearer, body={"user": "nobody"})
     assert refused["reason"] == "unknown-user"  # checked before anyone is asked to sign
