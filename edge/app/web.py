@@ -253,6 +253,7 @@ async def _relay(ws: web.WebSocketResponse, hub: Hub, role: str) -> None:
     await ws.send_json(shown({"event": "hello", "api": API_VERSION, "pad": hub.pad.info(),
                               "busy": hub.request if role != KIOSK else hub.request is not None}))
     reader = asyncio.ensure_future(_drain_incoming(ws))
+    getter: asyncio.Future[str | None] | None = None
     try:
         while not reader.done():
             getter = asyncio.ensure_future(queue.get())
@@ -269,6 +270,8 @@ async def _relay(ws: web.WebSocketResponse, hub: Hub, role: str) -> None:
     finally:
         hub.unsubscribe(queue)
         reader.cancel()
+        if getter is not None:
+            getter.cancel()   # the handler itself cancelled at shutdown: no pending task left behind
 
 
 async def _drain_incoming(ws: web.WebSocketResponse) -> None:
