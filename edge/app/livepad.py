@@ -19,22 +19,24 @@ streams while nobody is being asked to sign.
 
 OK, Clear and Cancel come from the host (``ok``, ``clear``, ``cancel``, any
 thread): OK ends the signature now; Clear throws away what the pad has
-delivered of it so far (the person signs again; the reader thread does it
-before the next item, so nothing sent after the press is lost); Cancel ends
-the wait of the request.
+delivered of it so far and, if the pen is still on the pad, the rest of
+that stroke (the person signs again from the next pen-down; the reader
+thread does it before the next item, so nothing written afterwards is
+lost); Cancel ends the wait of the request.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 
 from firmware_bridge.capture import CaptureConfig, Refusal
 from firmware_bridge.errors import TransportError
 from firmware_bridge.pad import Pad, open_pad
-from firmware_bridge.pad_events import Read, Unplugged
-from firmware_bridge.protocols.base import Capabilities
+from firmware_bridge.pad_events import PadEvent, Read, Unplugged
+from firmware_bridge.protocols.base import Capabilities, Done
 from firmware_bridge.signature import Sample, Signature
 
 from ..wire import Message
@@ -67,6 +69,7 @@ class LivePad(Captures):
         self.last_signature: Signature | None = None
         self._clear = False                 # Clear pressed, not yet done on the reader's thread
         self._pen_down = False
+        self._skipping_since: float | None = None   # Clear came mid-stroke: its rest is dropped
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="pad-reader", daemon=True)
         self._thread.start()
@@ -159,13 +162,18 @@ class LivePad(Captures):
             pad.close()
             self._set_present(False)
 
-    def _observe(self, item: object) -> None:
+    def _observe(self, item: PadEvent) -> None:
         if self._clear and self.pad is not None:
             # On the reader's thread, before this item is captured: every sample
-            # delivered before Clear was pressed goes, unseen; this one starts afresh.
+            # delivered before Clear was pressed goes, unseen; if the pen is still
+            # down, so does the rest of its stroke (it was never meant to count).
             self._clear = False
             self.pad.capture.request_end()
+            if self._pen_down:
+                self._skipping_since = time.monotonic()
             self._pen_down = False
+        if self._skipping_since is not None and self._skip(item):
+            return
         if isinstance(item, Unplugged):
             self._set_present(False)
         elif isinstance(item, Read):
@@ -173,6 +181,23 @@ class LivePad(Captures):
                 self._set_present(True)     # reconnected: reads work again
         elif isinstance(item, Sample):
             self._sample(item)
+
+    def _skip(self, item: PadEvent) -> bool:
+        """While the cleared stroke goes on: drop what capture holds of it, so it
+        never ends as a signature; stop at its pen-up, the pad's Done, or a
+        silence as long as the lift timeout. True: ``item`` is part of it (no ink)."""
+        pad = self.pad
+        if pad is None or isinstance(item, Unplugged):
+            self._skipping_since = None
+            return False
+        pad.capture.request_end()           # the stroke's samples so far: dropped
+        if isinstance(item, Sample) and item.pen_down:
+            self._skipping_since = time.monotonic()
+            return True
+        quiet = time.monotonic() - (self._skipping_since or 0.0) > self.capture_config.lift_timeout_s
+        if isinstance(item, (Sample, Done)) or quiet:
+            self._skipping_since = None     # lifted: what comes next is a new stroke
+        return isinstance(item, Sample)
 
     def _sample(self, s: Sample) -> None:
         if not self.armed:
