@@ -25,6 +25,8 @@ from ..settings import Settings
 from .gpio import check_pin_name
 
 DEFAULT_FILE = Path(__file__).resolve().parent.parent / "sigpad.toml"
+AUTO_LANGUAGE = "auto"                 # the signer's page follows the browser's languages
+KIOSK_LANGUAGES = ("en", "de", "fr")   # those kiosk/messages.json has (a test checks)
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,8 @@ class Config(Settings):
     writers_group: str | None = None
     max_clients: int = 64
     idle_timeout_s: float = 300.0
+    kiosk_language: str = AUTO_LANGUAGE
+    kiosk_verdict_s: float = 6.0       # the signer's page goes back to "please wait" after this
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -60,6 +64,11 @@ class Config(Settings):
         if not 1 <= self.max_clients <= 10_000 or not self.idle_timeout_s > 0:
             raise ConfigError("max_clients must be 1..10000 and idle_timeout_s > 0")
         http_address(self.http)         # raises ConfigError naming the value
+        if self.kiosk_language not in (AUTO_LANGUAGE, *KIOSK_LANGUAGES):
+            raise ConfigError(f"[kiosk] language {self.kiosk_language!r}: choose from "
+                              f"{AUTO_LANGUAGE} (the browser's), {', '.join(KIOSK_LANGUAGES)}")
+        if not 1 <= self.kiosk_verdict_s <= 600:
+            raise ConfigError(f"[kiosk] verdict_seconds {self.kiosk_verdict_s!r}: must be 1 to 600")
 
 
 def http_address(value: str) -> tuple[str, int] | None:
@@ -94,6 +103,7 @@ _KEYS = {
     ("service", "http"): ("http", str), ("service", "token_file"): ("token_file", Path),
     ("service", "writers_group"): ("writers_group", str),
     ("service", "max_clients"): ("max_clients", int), ("service", "idle_timeout_s"): ("idle_timeout_s", float),
+    ("kiosk", "language"): ("kiosk_language", str), ("kiosk", "verdict_seconds"): ("kiosk_verdict_s", float),
 }
 
 

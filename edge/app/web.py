@@ -48,6 +48,7 @@ from ..errors import ConfigError, ServiceError
 from ..wire import Message, same_token, token_proof
 from . import render
 from .hub import API_VERSION, Busy, Hub, NoPad
+from .kiosk_web import add_kiosk_routes
 
 log = logging.getLogger("sigpad.service")
 KIOSK_DIR = Path(__file__).resolve().parent / "kiosk"
@@ -247,6 +248,7 @@ def make_app(hub: Hub, token: str, hosts: set[str]) -> web.Application:
     app.router.add_get("/v1/users", users)
     app.router.add_delete("/v1/users/{user}", delete_user)
     app.router.add_get("/v1/captures/{name}", captured)
+    add_kiosk_routes(app, hub.cfg)
     return app
 
 
