@@ -1,5 +1,5 @@
 """``sigpad``: enrol, verify, list, delete, serve, demo, capture, render; ports and probe for a pad;
-status, unlock, history.
+status, unlock, history, backup, restore.
 
 Results go to stdout (one JSON object with ``--json``), diagnostics to
 stderr. Every way a command ends has a reason and one exit code for it
@@ -114,6 +114,14 @@ def _store_commands(add: Add) -> None:
     p = add("history", help="a user's recent decisions: time, reason, score")
     p.add_argument("user")
     p.add_argument("--last", type=int, default=20, help="entries to show (default 20)")
+    p = add("backup", help="copy the store (online), its anchor and optionally its key to one file")
+    p.add_argument("file", type=Path, help="the backup to write (a new file, 0600)")
+    p.add_argument("--passphrase-file", type=Path, help="include the key, sealed with this passphrase "
+                   "(without: the key is left out and must come from elsewhere)")
+    p = add("restore", help="restore a backup into a new place (a rollback is refused)")
+    p.add_argument("file", type=Path, help="a file made by sigpad backup")
+    p.add_argument("--passphrase-file", type=Path, help="opens the key in the backup")
+    p.add_argument("--force", action="store_true", help="replace a store there, or restore an older backup")
 
 
 def _pad_commands(add: Add) -> None:

@@ -1,4 +1,4 @@
-"""The operator's commands: ``init``, ``status``, ``unlock USER``, ``history USER``.
+"""The operator's commands: ``init``, ``status``, ``unlock USER``, ``history USER``, ``backup``, ``restore``.
 
 ``status`` asks a running service over its control socket first (``ping``,
 then ``status`` where the service answers it); whether it is up or not, it
@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import logging
+import sys
 import time
 from datetime import datetime
 from typing import Any
@@ -188,3 +189,36 @@ def _history_line(r: Report) -> str:
     adapted = f"  adapted: {r['adapted']}" if r.get("adapted") else ""
     return f"{when}  {verdict}  {r['reason']:20s} score {score}  {r.get('pad') or ''}".rstrip() + adapted
 
+
+
+# --- backup and restore ------------------------------------------------------------------
+
+def backup(args: argparse.Namespace, cfg: Config) -> int:
+    from . import backup as bk
+    passphrase = bk.read_passphrase(args.passphrase_file) if args.passphrase_file else None
+    made = bk.backup(cfg.store_path(), cfg.key_path(), args.file, passphrase)
+    emit(args, {**made, "file": str(args.file)},
+         f"backup {args.file}: store {made['store']} at generation {made['generation']}, "
+         + ("key included (sealed with the passphrase)" if passphrase else "key NOT included"))
+    if passphrase is None:
+        say(f"the key is not in the backup: a restored store opens only with the key from "
+            f"{made['key_source']} - keep a copy of it apart from the backup (or back up with "
+            "--passphrase-file to include it sealed)")
+    return OK
+
+
+def restore(args: argparse.Namespace, cfg: Config) -> int:
+    from . import backup as bk
+    passphrase = bk.read_passphrase(args.passphrase_file) if args.passphrase_file else None
+    done = bk.restore(args.file, cfg.store_path(), cfg.key_path(), passphrase, force=args.force)
+    users = done["users"]
+    emit(args, done, f"restored {args.file} to {done['restored_to']} (generation {done['generation']}, "
+         + ("key not here yet)" if users is None else f"{users} users, opened with {done['key_file']})"))
+    if users is None:
+        say(f"the backup holds no key: put the store's key at {done['key_file']} (mode 0600) or give the "
+            "service the systemd credential sigpad-store-key; until then the store does not open")
+    return OK
+
+
+def say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
