@@ -94,6 +94,11 @@ Add = Callable[..., argparse.ArgumentParser]
 """``add(name, **options)``: a subcommand's parser (no option prefixes)."""
 
 
+def _service_socket(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--socket", type=Path, help="the running service's control socket: when it answers, "
+                   "the command goes through the service (default: [service] socket)")
+
+
 def _store_commands(add: Add) -> None:
     """The user's and the operator's commands: enroll, verify, users, delete, init, status, unlock, history."""
     p = add("enroll", aliases=["enrol"], help="enrol a user from N signatures")
@@ -101,19 +106,23 @@ def _store_commands(add: Add) -> None:
     _source(p, many=True)
     p.add_argument("--replace", action="store_true", help="re-enrol a user already enrolled")
     p.add_argument("--count", type=int, help="signatures to enrol (default 5)")
+    _service_socket(p)
     p = add("verify", help="accept or reject one signature as USER's")
     p.add_argument("user")
     _source(p, many=False)
-    add("users", help="list enrolled users")
+    _service_socket(add("users", help="list enrolled users"))
     p = add("delete", help="delete a user's templates")
     p.add_argument("user")
+    _service_socket(p)
     add("init", help="create the store and its key (enroll does too)")
-    add("status", help="service, pad, models, store, users and lockouts")
+    _service_socket(add("status", help="service, pad, models, store, users and lockouts"))
     p = add("unlock", help="clear a user's lockout (kept in the user's history)")
     p.add_argument("user")
+    _service_socket(p)
     p = add("history", help="a user's recent decisions: time, reason, score")
     p.add_argument("user")
     p.add_argument("--last", type=int, default=20, help="entries to show (default 20)")
+    _service_socket(p)
     p = add("backup", help="copy the store (online), its anchor and optionally its key to one file")
     p.add_argument("file", type=Path, help="the backup to write (a new file, 0600)")
     p.add_argument("--passphrase-file", type=Path, help="include the key, sealed with this passphrase "

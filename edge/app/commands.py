@@ -21,11 +21,14 @@ from firmware_bridge.capture import CaptureConfig
 from firmware_bridge.errors import CaptureError, DataFormatError, NoSuchFile, SigpadError
 from firmware_bridge.signature import Signature
 
+from ..client import ServiceClient
 from ..decision import Reason
 from ..errors import ConfigError, UnknownUser
 from ..model import MODELS_DIR, current_model_shas
 from ..verifier import Verifier, open_store, open_verifier
+from ..wire import Message
 from .config import Config
+from .operator_commands import answer_of, running_service
 from .report import EXIT_CODES, OK, complain, decision_line, emit, fail, show_decision, unjudged
 
 if TYPE_CHECKING:
@@ -84,6 +87,10 @@ def _pad_port(args: argparse.Namespace, cfg: Config) -> str:
 
 
 def enroll(args: argparse.Namespace, cfg: Config) -> int:
+    service = None if args.file else running_service(cfg)
+    if service is not None:             # it holds the pad: it asks the signer, we print its prompts
+        with service:
+            return _enrol_through(args, service)
     if args.file:
         sigs = _read_files(args.file)
         with open_verifier(cfg, has_pressure=all(s.has_pressure for s in sigs)) as v:
@@ -141,7 +148,28 @@ def _reject_unreadable(args: argparse.Namespace, cfg: Config, path: Path, proble
         return show_decision(args, decision, in_use(v))
 
 
+def _enrol_through(args: argparse.Namespace, service: ServiceClient) -> int:
+    answer = answer_of(service.enrol(args.user, args.replace, on_event=_say_prompt), "enrolled")
+    emit(args, {**answer, "enrolled": True, "service": str(service.path)},
+         f"enrolled {args.user}: {answer['templates']} templates, consistency "
+         + ", ".join(f"{v:.3f}" for v in answer["consistency"]) + f" (through the service on {service.path})")
+    return OK
+
+
+def _say_prompt(event: Message) -> None:
+    if event.get("event") == "prompt":
+        say(f"pad: {event['message']}")
+
+
 def users(args: argparse.Namespace, cfg: Config) -> int:
+    service = running_service(cfg)
+    if service is not None:
+        with service:
+            rows = service.users()
+        emit(args, {"users": rows, "service": str(service.path)},
+             "\n".join([*(f"{r['user']:24s} {r['templates']} templates" for r in rows),
+                        f"{len(rows)} users (through the service on {service.path})"]))
+        return OK
     # No model at all: listing works, but re-enrolment state is then unknown (None).
     current = current_model_shas(cfg) or None
     log.info("models %s (re-enrolment is judged against them)", models_in_use(cfg))
@@ -159,6 +187,15 @@ def users(args: argparse.Namespace, cfg: Config) -> int:
 
 
 def delete(args: argparse.Namespace, cfg: Config) -> int:
+    service = running_service(cfg)
+    if service is not None:
+        with service:
+            done = answer_of(service.delete(args.user), "deleted")
+        if not done["deleted"]:
+            raise UnknownUser(f"{args.user!r} is not enrolled in the service's store: nothing deleted")
+        emit(args, {**done, "service": str(service.path)},
+             f"deleted {args.user} (through the service on {service.path})")
+        return OK
     with open_store(cfg, create=False) as store:
         found = store.delete(args.user)
         where = str(store.path)
