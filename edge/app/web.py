@@ -49,6 +49,7 @@ from ..wire import Message, same_token, token_proof
 from . import render
 from .hub import API_VERSION, Busy, Hub, NoPad
 from .kiosk_web import add_kiosk_routes
+from .operator_web import add_operator_routes
 
 log = logging.getLogger("sigpad.service")
 KIOSK_DIR = Path(__file__).resolve().parent / "kiosk"
@@ -87,7 +88,7 @@ TOKEN_ROUTES = {("POST", "/v1/enrol"), ("GET", "/v1/users")}
 
 def needs_token(request: web.Request) -> bool:
     path = request.path
-    return ((request.method, path) in TOKEN_ROUTES or path.startswith("/v1/captures/")
+    return ((request.method, path) in TOKEN_ROUTES or path.startswith(("/v1/captures/", "/v1/operator/"))
             or (request.method == "DELETE" and path.startswith("/v1/users/")))
 
 
@@ -249,6 +250,7 @@ def make_app(hub: Hub, token: str, hosts: set[str]) -> web.Application:
     app.router.add_delete("/v1/users/{user}", delete_user)
     app.router.add_get("/v1/captures/{name}", captured)
     add_kiosk_routes(app, hub.cfg)
+    add_operator_routes(app, hub)
     return app
 
 
