@@ -136,7 +136,7 @@ def _verify_file(args: argparse.Namespace, cfg: Config, path: Path) -> int:
         raise NoSuchFile("no such file", str(path))
     try:
         sig = recording.read_signature_file(path)
-    except DataFormatError as exc:  # garbage is judged (rejected), not an error
+    except DataFormatError as exc:  # the file is broken, not the signer's hand: the operator fixes it
         return _reject_unreadable(args, cfg, path, exc)
     with open_verifier(cfg, has_pressure=sig.has_pressure, create=False) as v:
         return show_decision(args, v.verify(args.user, sig), in_use(v))
@@ -144,7 +144,7 @@ def _verify_file(args: argparse.Namespace, cfg: Config, path: Path) -> int:
 
 def _reject_unreadable(args: argparse.Namespace, cfg: Config, path: Path, problem: DataFormatError) -> int:
     with open_verifier(cfg, has_pressure=True, create=False) as v:
-        decision = v.reject_without_signature(args.user, Reason.BAD_SIGNATURE, str(problem), pad=str(path))
+        decision = v.reject_without_signature(args.user, Reason.BAD_FILE, str(problem), pad=str(path))
         return show_decision(args, decision, in_use(v))
 
 
@@ -222,20 +222,24 @@ def capture(args: argparse.Namespace, cfg: Config) -> int:
 
 
 def render(args: argparse.Namespace, cfg: Config) -> int:
+    from .render import parse_size
     from .render import render as draw
     kind = args.out.suffix.lower().lstrip(".")
     if kind not in ("png", "svg"):
         return fail(args, f"--out {args.out}: the extension must be .png or .svg")
     try:
-        width, height = (int(v) for v in args.size.lower().split("x"))
-        if not (16 <= width <= 8000 and 16 <= height <= 8000):
-            raise ValueError
-    except ValueError:
-        return fail(args, f"--size {args.size!r}: expected WIDTHxHEIGHT, each 16..8000")
+        width, height = parse_size(args.size)
+    except ValueError as exc:
+        return fail(args, f"--{exc}")
     if not args.file.is_file():
         raise NoSuchFile("no such file", str(args.file))
     sig = recording.read_signature_file(args.file)
-    args.out.write_bytes(draw(sig, kind, width=width, height=height))
+    if not args.out.parent.is_dir():
+        return fail(args, f"--out {args.out}: no directory {args.out.parent} (create it, or write elsewhere)")
+    try:
+        args.out.write_bytes(draw(sig, kind, width=width, height=height))
+    except OSError as exc:
+        return fail(args, f"--out {args.out}: cannot write: {exc.strerror or exc}")
     emit(args, {"out": str(args.out), "kind": kind, "width": width, "height": height},
          f"wrote {args.out} ({width}x{height})")
     return OK

@@ -15,7 +15,7 @@ POST    /v1/ok, /v1/clear, /v1/cancel      the host's buttons
 POST    /v1/enrol                   yes    {"user", "replace"?, "request_id"?}
 GET     /v1/users                   yes    the enrolled users
 DELETE  /v1/users/{user}            yes    delete a user
-GET     /v1/captures/{id}.{png,svg,json}  yes  a captured signature: image or recording
+GET     /v1/captures/{id}.{png,svg,json}  yes  a captured signature: image (``?size=WxH``) or recording
 ======  ==========================  =====  ==========================================
 
 Guards, in order, for every request: the ``Host`` must be the service's own
@@ -196,7 +196,11 @@ async def captured(request: web.Request) -> web.Response:
     kind = m.group(2)
     if kind == "json":
         return web.json_response(recording.to_dict(kept.signature, kept.protocol, kept.port, kept.caps))
-    body = await asyncio.to_thread(render.render, kept.signature, kind)
+    try:
+        width, height = render.parse_size(request.query.get("size", "600x300"))
+    except ValueError as exc:
+        return json_error(400, str(exc))
+    body = await asyncio.to_thread(render.render, kept.signature, kind, width=width, height=height)
     return web.Response(body=body, content_type="image/png" if kind == "png" else "image/svg+xml")
 
 
