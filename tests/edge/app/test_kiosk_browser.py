@@ -4,8 +4,8 @@ The virtual pad signs; the page must draw ink while the signature is being
 written, show the verdict (test_kiosk_screen.py checks the signer's screen
 itself: sizes, Cancel, Clear, the return to idle), and a page from
 another origin in the same browser must be refused (no verify, no enrol, no
-stream). ``SIGPAD_SCREENSHOT=docs/img/kiosk.png`` saves the screenshot the
-README shows (otherwise it goes to the test's temporary directory).
+stream). ``SIGPAD_SCREENSHOT=PATH`` keeps its screenshot (otherwise it goes to the
+test's temporary directory); the README's come from test_kiosk_screen.py.
 """
 
 from __future__ import annotations
