@@ -18,6 +18,7 @@ screenshots there (docs/img's are made this way at 800x480).
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -195,3 +196,29 @@ def test_the_page_speaks_the_browsers_language(tmp_path, model_dir):
                 page.wait_for("document.documentElement.lang === 'fr'")
                 assert page.evaluate("document.getElementById('prompt').textContent") == "Veuillez patienter"
                 assert page.evaluate("document.getElementById('cancel').textContent") == "Annuler"
+
+
+@pytest.mark.parametrize("size", [(390, 844), (1280, 800)], ids=["390x844", "1280x800"])
+def test_every_verdict_in_every_language_fits(tmp_path, model_dir, size):
+    """The page's own event handler is fed each verdict (as the stream would send it) in each
+    catalogue language: every word and detail stays inside the box and the viewport."""
+    verdicts = {"accepted": {"event": "decision", "request_id": "r", "accepted": True, "reason": "match"},
+                "rejected": {"event": "decision", "request_id": "r", "accepted": False, "reason": "no-match"},
+                "retry": {"event": "decision", "request_id": "r", "accepted": False, "reason": "damaged-capture"},
+                "cancelled": {"event": "cancelled", "request_id": "r"},
+                "enrolled": {"event": "enrolled", "request_id": "r", "user": "u", "templates": 5}}
+    with VirtualPad("sigpad", caps=PAD) as vpad:
+        for language in ("en", "de", "fr"):
+            cfg = Config(store=tmp_path / language / "t.db", model=model_dir, port=vpad.path, protocol="sigpad",
+                         socket=tmp_path / language / "control.sock", http="127.0.0.1:0", kiosk_language=language)
+            (tmp_path / language).mkdir()
+            with running(cfg), Chromium(kiosk_url(cfg, http_client(cfg).status()["url"]), *size) as page:
+                # the stream connects once the words are in (the HTML's own lang is "en" from the start)
+                page.wait_for(f"document.getElementById('pad').dataset.present === 'yes' && "
+                              f"document.documentElement.lang === '{language}'")
+                for name, event in verdicts.items():
+                    page.evaluate("handle({event: 'prompt', request_id: 'r', message: 'sign now'})")
+                    page.evaluate(f"handle({json.dumps(event)})")
+                    word = page.wait_for(VERDICT_SHOWN)
+                    assert word and word != name, (language, name)          # a catalogue's word, not the key
+                    verdict_fits(page)
