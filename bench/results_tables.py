@@ -91,9 +91,25 @@ def edge(results: list[dict]) -> list[str]:
     out += operating_points(by["operating_point"]) + score_comparison(by["score_comparison"])
     for m in by["cv_metrics"]:
         out += ["", "The model's own 5-fold held-out figures, as its manifest records them (`make model`):", ""]
-        out += table(["data / precision", *EER_HEAD], [[k, *[spread(v.get(x)) for x in METRICS]]
-                                                        for k, v in m["metrics"].items()])
+        out += table(["data / precision", *EER_HEAD], [cv_row(k, v) for k, v in m["metrics"].items()])
     return out
+
+
+def cv_row(name: str, metrics: dict) -> list[str]:
+    """One row of the manifest's held-out table. The fusion entry keeps its folds
+    (``{"folds": {"fused": [{...}, ...]}, "weight": w}``), not their spreads: summarised here."""
+    folds = (metrics.get("folds") or {}).get("fused")
+    if not folds:
+        return [name, *[spread(metrics.get(x)) for x in METRICS]]
+    label = f"{metrics.get('data', '')}/fused (cosine + DTW, weight {metrics.get('weight')})".lstrip("/")
+    return [label, *[spread(fold_spread(folds, x)) for x in METRICS]]
+
+
+def fold_spread(folds: list[dict], metric: str) -> dict | None:
+    values = [f[metric] for f in folds if f.get(metric) is not None]
+    if not values:
+        return None
+    return {"mean": sum(values) / len(values), "min": min(values), "max": max(values)}
 
 
 def edge_rows(by: dict) -> list[list]:

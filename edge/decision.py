@@ -45,6 +45,7 @@ class Reason:
     WRONG_PAD_KIND = "wrong-pad-kind"
     INTEGRITY = "template-integrity"
     BAD_SIGNATURE = "bad-signature"
+    BAD_FILE = "bad-file"          # a signature file that cannot be read: the operator fixes the file
     NO_SUCH_FILE = "no-such-file"
     CAPTURE = "capture-failed"
     PAD_SILENT = "pad-silent"
@@ -69,7 +70,7 @@ _REASONS = (
     (TemplateIntegrityError, Reason.INTEGRITY), (PadSilent, Reason.PAD_SILENT),
     (PadGarbled, Reason.PAD_GARBLED), (PortBusy, Reason.PAD_IN_USE), (CaptureError, Reason.CAPTURE),
     (NoSuchFile, Reason.NO_SUCH_FILE), (SignatureError, Reason.BAD_SIGNATURE),
-    (DataFormatError, Reason.BAD_SIGNATURE), (AlreadyEnrolled, Reason.ALREADY_ENROLLED),
+    (DataFormatError, Reason.BAD_FILE), (AlreadyEnrolled, Reason.ALREADY_ENROLLED),
 )
 
 

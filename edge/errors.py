@@ -41,6 +41,11 @@ class TemplateIntegrityError(StoreError, ValueError):
     """A stored template fails authentication: tampered row or wrong key."""
 
 
+class BackupError(StoreError):
+    """A backup that cannot be made, read or restored: damaged, the wrong passphrase, a
+    restore over a live store, or one that would roll the store back (``--force``)."""
+
+
 class StoreMissing(StoreError, FileNotFoundError):
     """No store where one was to be read: only enrolment (or ``sigpad init``) creates one."""
 

@@ -34,6 +34,8 @@ VERIFY: Final[Schema] = {"type": "object", "properties": {"user": USER_ID, "requ
                          "required": ["user"], "additionalProperties": False}
 ENROL: Final[Schema] = {"type": "object", "required": ["user"], "additionalProperties": False,
                         "properties": {"user": USER_ID, "replace": {"type": "boolean"}, "request_id": REQUEST_ID}}
+UNLOCK: Final[Schema] = {"type": "object", "properties": {"user": USER_ID}, "required": ["user"],
+                         "additionalProperties": False}
 CAPTURE: Final[Schema] = {"type": "object", "properties": {"request_id": REQUEST_ID}, "additionalProperties": False}
 EMPTY: Final[Schema] = {"type": "object", "properties": {}, "additionalProperties": False}
 ERROR: Final[Schema] = {"type": "object", "required": ["error", "status"],

@@ -1,5 +1,5 @@
 """``sigpad``: enrol, verify, list, delete, serve, demo, capture, render; ports and probe for a pad;
-status, unlock, history.
+status, unlock, history, backup, restore.
 
 Results go to stdout (one JSON object with ``--json``), diagnostics to
 stderr. Every way a command ends has a reason and one exit code for it
@@ -94,6 +94,11 @@ Add = Callable[..., argparse.ArgumentParser]
 """``add(name, **options)``: a subcommand's parser (no option prefixes)."""
 
 
+def _service_socket(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--socket", type=Path, help="the running service's control socket: when it answers, "
+                   "the command goes through the service (default: [service] socket)")
+
+
 def _store_commands(add: Add) -> None:
     """The user's and the operator's commands: enroll, verify, users, delete, init, status, unlock, history."""
     p = add("enroll", aliases=["enrol"], help="enrol a user from N signatures")
@@ -101,19 +106,31 @@ def _store_commands(add: Add) -> None:
     _source(p, many=True)
     p.add_argument("--replace", action="store_true", help="re-enrol a user already enrolled")
     p.add_argument("--count", type=int, help="signatures to enrol (default 5)")
+    _service_socket(p)
     p = add("verify", help="accept or reject one signature as USER's")
     p.add_argument("user")
     _source(p, many=False)
-    add("users", help="list enrolled users")
+    _service_socket(add("users", help="list enrolled users"))
     p = add("delete", help="delete a user's templates")
     p.add_argument("user")
+    _service_socket(p)
     add("init", help="create the store and its key (enroll does too)")
-    add("status", help="service, pad, models, store, users and lockouts")
+    _service_socket(add("status", help="service, pad, models, store, users and lockouts"))
     p = add("unlock", help="clear a user's lockout (kept in the user's history)")
     p.add_argument("user")
+    _service_socket(p)
     p = add("history", help="a user's recent decisions: time, reason, score")
     p.add_argument("user")
     p.add_argument("--last", type=int, default=20, help="entries to show (default 20)")
+    _service_socket(p)
+    p = add("backup", help="copy the store (online), its anchor and optionally its key to one file")
+    p.add_argument("file", type=Path, help="the backup to write (a new file, 0600)")
+    p.add_argument("--passphrase-file", type=Path, help="include the key, sealed with this passphrase "
+                   "(without: the key is left out and must come from elsewhere)")
+    p = add("restore", help="restore a backup into a new place (a rollback is refused)")
+    p.add_argument("file", type=Path, help="a file made by sigpad backup")
+    p.add_argument("--passphrase-file", type=Path, help="opens the key in the backup")
+    p.add_argument("--force", action="store_true", help="replace a store there, or restore an older backup")
 
 
 def _pad_commands(add: Add) -> None:

@@ -21,11 +21,14 @@ from firmware_bridge.capture import CaptureConfig
 from firmware_bridge.errors import CaptureError, DataFormatError, NoSuchFile, SigpadError
 from firmware_bridge.signature import Signature
 
+from ..client import ServiceClient
 from ..decision import Reason
 from ..errors import ConfigError, UnknownUser
 from ..model import MODELS_DIR, current_model_shas
 from ..verifier import Verifier, open_store, open_verifier
+from ..wire import Message
 from .config import Config
+from .operator_commands import answer_of, running_service
 from .report import EXIT_CODES, OK, complain, decision_line, emit, fail, show_decision, unjudged
 
 if TYPE_CHECKING:
@@ -42,6 +45,7 @@ def run(args: argparse.Namespace, cfg: Config) -> int:
     handler: Command = {"enroll": enroll, "enrol": enroll, "verify": verify, "users": users,
                "delete": delete, "serve": serve, "demo": demo, "init": ops.init,
                "status": ops.status, "unlock": ops.unlock, "history": ops.history,
+               "backup": ops.backup, "restore": ops.restore,
                "ports": pads.ports, "probe": pads.probe, "capture": capture,
                "render": render}[args.command]
     return handler(args, cfg)
@@ -83,6 +87,10 @@ def _pad_port(args: argparse.Namespace, cfg: Config) -> str:
 
 
 def enroll(args: argparse.Namespace, cfg: Config) -> int:
+    service = None if args.file else running_service(cfg)
+    if service is not None:             # it holds the pad: it asks the signer, we print its prompts
+        with service:
+            return _enrol_through(args, service)
     if args.file:
         sigs = _read_files(args.file)
         with open_verifier(cfg, has_pressure=all(s.has_pressure for s in sigs)) as v:
@@ -128,7 +136,7 @@ def _verify_file(args: argparse.Namespace, cfg: Config, path: Path) -> int:
         raise NoSuchFile("no such file", str(path))
     try:
         sig = recording.read_signature_file(path)
-    except DataFormatError as exc:  # garbage is judged (rejected), not an error
+    except DataFormatError as exc:  # the file is broken, not the signer's hand: the operator fixes it
         return _reject_unreadable(args, cfg, path, exc)
     with open_verifier(cfg, has_pressure=sig.has_pressure, create=False) as v:
         return show_decision(args, v.verify(args.user, sig), in_use(v))
@@ -136,11 +144,32 @@ def _verify_file(args: argparse.Namespace, cfg: Config, path: Path) -> int:
 
 def _reject_unreadable(args: argparse.Namespace, cfg: Config, path: Path, problem: DataFormatError) -> int:
     with open_verifier(cfg, has_pressure=True, create=False) as v:
-        decision = v.reject_without_signature(args.user, Reason.BAD_SIGNATURE, str(problem), pad=str(path))
+        decision = v.reject_without_signature(args.user, Reason.BAD_FILE, str(problem), pad=str(path))
         return show_decision(args, decision, in_use(v))
 
 
+def _enrol_through(args: argparse.Namespace, service: ServiceClient) -> int:
+    answer = answer_of(service.enrol(args.user, args.replace, on_event=_say_prompt), "enrolled")
+    emit(args, {**answer, "enrolled": True, "service": str(service.path)},
+         f"enrolled {args.user}: {answer['templates']} templates, consistency "
+         + ", ".join(f"{v:.3f}" for v in answer["consistency"]) + f" (through the service on {service.path})")
+    return OK
+
+
+def _say_prompt(event: Message) -> None:
+    if event.get("event") == "prompt":
+        say(f"pad: {event['message']}")
+
+
 def users(args: argparse.Namespace, cfg: Config) -> int:
+    service = running_service(cfg)
+    if service is not None:
+        with service:
+            rows = service.users()
+        emit(args, {"users": rows, "service": str(service.path)},
+             "\n".join([*(f"{r['user']:24s} {r['templates']} templates" for r in rows),
+                        f"{len(rows)} users (through the service on {service.path})"]))
+        return OK
     # No model at all: listing works, but re-enrolment state is then unknown (None).
     current = current_model_shas(cfg) or None
     log.info("models %s (re-enrolment is judged against them)", models_in_use(cfg))
@@ -158,6 +187,15 @@ def users(args: argparse.Namespace, cfg: Config) -> int:
 
 
 def delete(args: argparse.Namespace, cfg: Config) -> int:
+    service = running_service(cfg)
+    if service is not None:
+        with service:
+            done = answer_of(service.delete(args.user), "deleted")
+        if not done["deleted"]:
+            raise UnknownUser(f"{args.user!r} is not enrolled in the service's store: nothing deleted")
+        emit(args, {**done, "service": str(service.path)},
+             f"deleted {args.user} (through the service on {service.path})")
+        return OK
     with open_store(cfg, create=False) as store:
         found = store.delete(args.user)
         where = str(store.path)
@@ -184,20 +222,24 @@ def capture(args: argparse.Namespace, cfg: Config) -> int:
 
 
 def render(args: argparse.Namespace, cfg: Config) -> int:
+    from .render import parse_size
     from .render import render as draw
     kind = args.out.suffix.lower().lstrip(".")
     if kind not in ("png", "svg"):
         return fail(args, f"--out {args.out}: the extension must be .png or .svg")
     try:
-        width, height = (int(v) for v in args.size.lower().split("x"))
-        if not (16 <= width <= 8000 and 16 <= height <= 8000):
-            raise ValueError
-    except ValueError:
-        return fail(args, f"--size {args.size!r}: expected WIDTHxHEIGHT, each 16..8000")
+        width, height = parse_size(args.size)
+    except ValueError as exc:
+        return fail(args, f"--{exc}")
     if not args.file.is_file():
         raise NoSuchFile("no such file", str(args.file))
     sig = recording.read_signature_file(args.file)
-    args.out.write_bytes(draw(sig, kind, width=width, height=height))
+    if not args.out.parent.is_dir():
+        return fail(args, f"--out {args.out}: no directory {args.out.parent} (create it, or write elsewhere)")
+    try:
+        args.out.write_bytes(draw(sig, kind, width=width, height=height))
+    except OSError as exc:
+        return fail(args, f"--out {args.out}: cannot write: {exc.strerror or exc}")
     emit(args, {"out": str(args.out), "kind": kind, "width": width, "height": height},
          f"wrote {args.out} ({width}x{height})")
     return OK

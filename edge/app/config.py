@@ -25,6 +25,8 @@ from ..settings import Settings
 from .gpio import check_pin_name
 
 DEFAULT_FILE = Path(__file__).resolve().parent.parent / "sigpad.toml"
+AUTO_LANGUAGE = "auto"                 # the signer's page follows the browser's languages
+KIOSK_LANGUAGES = ("en", "de", "fr")   # those kiosk/messages.json has (a test checks)
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,8 @@ class Config(Settings):
     tls_cert: Path | None = None       # required (with tls_key) to serve HTTP beyond loopback
     tls_key: Path | None = None
     hostnames: tuple[str, ...] = ()    # the Host names the web API answers to, beyond its address
+    kiosk_language: str = AUTO_LANGUAGE
+    kiosk_verdict_s: float = 6.0       # the signer's page goes back to "please wait" after this
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -69,6 +73,11 @@ class Config(Settings):
         if (self.tls_cert is None) != (self.tls_key is None):
             raise ConfigError("[service] tls_cert and tls_key go together: set both or neither")
         http_address(self.http)         # raises ConfigError naming the value
+        if self.kiosk_language not in (AUTO_LANGUAGE, *KIOSK_LANGUAGES):
+            raise ConfigError(f"[kiosk] language {self.kiosk_language!r}: choose from "
+                              f"{AUTO_LANGUAGE} (the browser's), {', '.join(KIOSK_LANGUAGES)}")
+        if not 1 <= self.kiosk_verdict_s <= 600:
+            raise ConfigError(f"[kiosk] verdict_seconds {self.kiosk_verdict_s!r}: must be 1 to 600")
 
 
 def http_address(value: str) -> tuple[str, int] | None:
@@ -107,6 +116,7 @@ _KEYS = {
     ("service", "body_timeout_s"): ("body_timeout_s", float),
     ("service", "tls_cert"): ("tls_cert", Path), ("service", "tls_key"): ("tls_key", Path),
     ("service", "hostnames"): ("hostnames", tuple),
+    ("kiosk", "language"): ("kiosk_language", str), ("kiosk", "verdict_seconds"): ("kiosk_verdict_s", float),
 }
 
 

@@ -3,7 +3,8 @@
 Requests are one line each, JSON (``{"cmd": "verify", "user": "alice"}``)
 or words (``verify alice``): ``verify USER``, ``enrol USER [replace]``,
 ``capture``, ``ok``, ``clear``, ``cancel``, ``status``, ``users``,
-``delete USER``, ``ping``. Answers are JSON lines (``hub`` says which).
+``delete USER``, ``unlock USER``, ``history USER`` (JSON: ``"last": N``),
+``ping``. Answers are JSON lines (``hub`` says which).
 The grammar, the framing and the peer checks are ``edge.wire``'s, which
 the client (``edge.client``) shares.
 
@@ -38,6 +39,7 @@ from firmware_bridge.errors import SigpadError
 from ..wire import MAX_LINE, Message, Peer, decode_request, encode, may_write, peer_of
 from . import api
 from .hub import Hub, Listener
+from .operator_store import unlock_user, user_history
 
 log = logging.getLogger("sigpad.service")
 BACKLOG = 128
@@ -166,7 +168,7 @@ class ControlServer:
                   "(only the service's user, root or its writers_group)"})
             return
         try:
-            await self._dispatch(cmd, req, send)
+            await self._dispatch(cmd, req, send, peer)
         except KeyError as exc:
             send({"event": "error", "error": f"missing {exc.args[0]!r}"})
         except asyncio.CancelledError:
@@ -176,7 +178,7 @@ class ControlServer:
                 log.exception("request %r failed", req)
             send({"event": "error", "error": str(exc), "type": type(exc).__name__})
 
-    async def _dispatch(self, cmd: str, req: Message, send: Listener) -> None:
+    async def _dispatch(self, cmd: str, req: Message, send: Listener, peer: Peer) -> None:
         hub, rid = self.hub, req.get("request_id")
         if cmd == "ping":
             send({"event": "pong"})
@@ -195,6 +197,8 @@ class ControlServer:
         elif cmd == "delete":
             user = req["user"]
             send({"event": "deleted", "user": user, "deleted": await asyncio.to_thread(hub.store.delete, user)})
+        elif cmd in ("unlock", "history"):
+            send(await asyncio.to_thread(_operator, hub, cmd, req, peer))
         else:
             send({"event": "error", "error": f"unknown command {cmd!r}"})
 
@@ -202,6 +206,13 @@ class ControlServer:
         """The enrolled users, with whether each must re-enrol (blocking: the store)."""
         current = self.model_shas() or None
         return [u.to_dict(current) for u in self.hub.store.users()]
+
+
+def _operator(hub: Hub, cmd: str, req: Message, peer: Peer) -> Message:
+    """``unlock`` / ``history`` on the service's store (blocking: on a thread)."""
+    if cmd == "unlock":
+        return {"event": "unlocked", **unlock_user(hub.store, str(req["user"]), by=f"uid {peer.uid} (control socket)")}
+    return {"event": "history", **user_history(hub.store, str(req["user"]), int(req.get("last", 20)))}
 
 
 class _Session:

@@ -12,9 +12,10 @@ The store is a temporary one unless ``--store`` is given.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from firmware_bridge.capture import CaptureConfig
@@ -52,6 +53,28 @@ def demo_signatures(writer: int, data: Path | None) -> DemoSignatures:
     if not (folder / f"U{writer}S1.TXT").is_file():
         raise NoSuchFile(f"no U{writer}S1.TXT (SVC2004 Task2 files expected)", str(folder))
     return (f"SVC2004 user {writer}", [read(n) for n in (1, 2, 3, 4, 5, 7, 8, 9)], read(6), read(21))
+
+
+SVC_GENUINE_UNSEEN = (6, *range(10, 21))
+"""SVC2004's genuine signatures (S1-S20) that the demo's enrolment and spares leave unused."""
+
+
+def demo_rounds(writer: int, data: Path | None) -> Iterator[tuple[str, Signature]]:
+    """("genuine", s) and ("skilled forgery", s) in turn, each signature presented once only:
+    the verifier refuses a signature it has seen before as a replay, as it should. Endless
+    for a synthetic writer; SVC2004 has 12 unused genuine signatures and 20 forgeries a user."""
+    if data is None:
+        from firmware_bridge import synthetic
+        w = synthetic.make_writer(UNSEEN_SEED_BASE + writer)
+        for i in itertools.count():
+            yield "genuine", w.genuine(10 + i)
+            yield "skilled forgery", w.forgery(i)
+        return
+    from firmware_bridge import svc2004
+    folder = data / "Task2" if (data / "Task2").is_dir() else data
+    for g, f in zip(SVC_GENUINE_UNSEEN, range(21, 41), strict=False):
+        yield "genuine", svc2004.read(folder / f"U{writer}S{g}.TXT")
+        yield "skilled forgery", svc2004.read(folder / f"U{writer}S{f}.TXT")
 
 
 class _Writer:

@@ -19,22 +19,24 @@ streams while nobody is being asked to sign.
 
 OK, Clear and Cancel come from the host (``ok``, ``clear``, ``cancel``, any
 thread): OK ends the signature now; Clear throws away what the pad has
-delivered of it so far (the person signs again; the reader thread does it
-before the next item, so nothing sent after the press is lost); Cancel ends
-the wait of the request.
+delivered of it so far and, if the pen is still on the pad, the rest of
+that stroke (the person signs again from the next pen-down; the reader
+thread does it before the next item, so nothing written afterwards is
+lost); Cancel ends the wait of the request.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 
 from firmware_bridge.capture import CaptureConfig, Refusal
 from firmware_bridge.errors import TransportError
 from firmware_bridge.pad import Pad, open_pad
-from firmware_bridge.pad_events import Read, Unplugged
-from firmware_bridge.protocols.base import Capabilities
+from firmware_bridge.pad_events import PadEvent, Read, Unplugged
+from firmware_bridge.protocols.base import Capabilities, Done
 from firmware_bridge.signature import Sample, Signature
 
 from ..wire import Message
@@ -42,6 +44,9 @@ from .padflow import Captures
 
 log = logging.getLogger("sigpad.service")
 Emit = Callable[[Message], None]
+STROKE_GAP_MS = 60.0
+"""Pen-down samples closer than this belong to one stroke (a moving pen reports every few
+ms); a pen lifted and put down again takes longer. Only Clear's mid-stroke rule uses it."""
 
 
 def ink_event(s: Sample, caps: Capabilities) -> Message:
@@ -66,7 +71,10 @@ class LivePad(Captures):
         self.armed = False                  # set by the service while a request waits
         self.last_signature: Signature | None = None
         self._clear = False                 # Clear pressed, not yet done on the reader's thread
+        self._clear_mid_stroke = False      # ... while the pen was moving
         self._pen_down = False
+        self._last_down: tuple[float, float] | None = None   # the last pen-down sample: (t_ms, arrival)
+        self._skipping: float | None = None  # Clear came mid-stroke: t_ms of its last sample, dropped
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="pad-reader", daemon=True)
         self._thread.start()
@@ -113,6 +121,8 @@ class LivePad(Captures):
 
     def clear(self) -> None:
         """Throw away what the pad has delivered of the signature in progress; what comes next counts."""
+        last = self._last_down
+        self._clear_mid_stroke = last is not None and time.monotonic() - last[1] <= STROKE_GAP_MS / 1000
         self._clear = True
         pad = self.pad
         if pad is not None:
@@ -159,13 +169,18 @@ class LivePad(Captures):
             pad.close()
             self._set_present(False)
 
-    def _observe(self, item: object) -> None:
+    def _observe(self, item: PadEvent) -> None:
         if self._clear and self.pad is not None:
             # On the reader's thread, before this item is captured: every sample
-            # delivered before Clear was pressed goes, unseen; this one starts afresh.
+            # delivered before Clear was pressed goes, unseen; if the pen was still
+            # moving when it was pressed, so does the rest of that stroke.
             self._clear = False
             self.pad.capture.request_end()
+            if self._clear_mid_stroke and self._last_down is not None:
+                self._skipping = self._last_down[0]
             self._pen_down = False
+        if self._skipping is not None and self._skip(item):
+            return
         if isinstance(item, Unplugged):
             self._set_present(False)
         elif isinstance(item, Read):
@@ -174,7 +189,28 @@ class LivePad(Captures):
         elif isinstance(item, Sample):
             self._sample(item)
 
+    def _skip(self, item: PadEvent) -> bool:
+        """While the cleared stroke goes on, drop what capture holds of it (before each
+        item is captured, so it never ends as a signature). It goes on while pen-down
+        samples follow each other within ``STROKE_GAP_MS`` (the pad's own clock); a
+        pen-up, the pad's Done, an unplug or a later touch end it. True: ``item`` is
+        part of it (no ink)."""
+        pad = self.pad
+        if pad is None or isinstance(item, Unplugged):
+            self._skipping = None
+            return False
+        pad.capture.request_end()           # the stroke's samples so far: dropped
+        if isinstance(item, Sample) and item.pen_down and self._skipping is not None \
+                and item.t_ms - self._skipping <= STROKE_GAP_MS:
+            self._skipping = item.t_ms
+            return True
+        if isinstance(item, (Sample, Done)):
+            self._skipping = None           # lifted: this one starts afresh
+        return False
+
     def _sample(self, s: Sample) -> None:
+        if s.pen_down:
+            self._last_down = (s.t_ms, time.monotonic())
         if not self.armed:
             return
         if s.pen_down != self._pen_down:

@@ -1,4 +1,4 @@
-"""The operator's commands: ``init``, ``status``, ``unlock USER``, ``history USER``.
+"""The operator's commands: ``init``, ``status``, ``unlock USER``, ``history USER``, ``backup``, ``restore``.
 
 ``status`` asks a running service over its control socket first (``ping``,
 then ``status`` where the service answers it); whether it is up or not, it
@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import logging
+import sys
 import time
 from datetime import datetime
 from typing import Any
@@ -20,12 +21,13 @@ from typing import Any
 from firmware_bridge.errors import SigpadError
 
 from ..client import ServiceClient
-from ..errors import UnknownUser
+from ..errors import ServiceError, UnknownUser
 from ..manifest import load_manifest
 from ..model import KINDS
 from ..verifier import model_dir_of, open_store
-from ..wire import find_socket
+from ..wire import Message, find_socket
 from .config import Config
+from .operator_store import unlock_user, user_history
 from .report import ERROR, OK, emit
 
 log = logging.getLogger("sigpad.operator")
@@ -144,18 +146,16 @@ def _pad_line(pad: Report) -> str:
 # --- unlock and history ----------------------------------------------------------------
 
 def unlock(args: argparse.Namespace, cfg: Config) -> int:
-    with open_store(cfg, create=False) as store:
-        before = store.unlock(args.user)
-        if before is None:
-            raise UnknownUser(f"{args.user!r} is not enrolled in {store.path}")
-        by, was = _who(), max(0.0, before.locked_until - time.time())
-        store.log_decision(args.user, time.time(), {"event": "unlocked", "by": by,
-                                                     "failures": before.failures, "lock_left_s": round(was)})
-    log.warning("unlocked %s by %s (%d failures, %.0f s of lock left)", args.user, by, before.failures, was)
-    emit(args, {"user": args.user, "unlocked": True, "failures": before.failures, "was_locked_s": round(was),
-                "store": str(cfg.store_path())},
-         f"unlocked {args.user} ({before.failures} failures"
-         + (f", {was:.0f} s of lock left)" if was else ", was not locked)"))
+    service = running_service(cfg)
+    if service is not None:
+        with service:
+            done = answer_of(service.request({"cmd": "unlock", "user": args.user}), "unlocked")
+    else:
+        with open_store(cfg, create=False) as store:
+            done = unlock_user(store, args.user, by=_who())
+    was = done["was_locked_s"]
+    emit(args, done, f"unlocked {args.user} ({done['failures']} failures"
+         + (f", {was:.0f} s of lock left)" if was else ", was not locked)") + _via(service))
     return OK
 
 
@@ -167,16 +167,54 @@ def _who() -> str:
 
 
 def history(args: argparse.Namespace, cfg: Config) -> int:
-    with open_store(cfg, create=False) as store:
-        if store.enrolled_model(args.user) is None:
-            raise UnknownUser(f"{args.user!r} is not enrolled in {store.path}")
-        rows = store.decision_log(args.user, args.last)
-        lock = store.lock_state(args.user)
-    emit(args, {"user": args.user, "history": rows, "failures": lock.failures,
-                "locked_until": lock.locked_until, "store": str(cfg.store_path())},
-         "\n".join([*(_history_line(r) for r in rows),
-                    f"{len(rows)} entries for {args.user}; {lock.failures} failures in a row"]))
+    service = running_service(cfg)
+    if service is not None:
+        with service:
+            got = answer_of(service.request({"cmd": "history", "user": args.user, "last": args.last}), "history")
+    else:
+        with open_store(cfg, create=False) as store:
+            got = user_history(store, args.user, args.last)
+    rows = got["history"]
+    emit(args, got, "\n".join([*(_history_line(r) for r in rows),
+                               f"{len(rows)} entries for {args.user}; {got['failures']} failures in a row"
+                               + _via(service)]))
     return OK
+
+
+# --- through the running service, when there is one ---------------------------------------
+
+def running_service(cfg: Config) -> ServiceClient | None:
+    """A client of the service when one answers on its socket (it holds the pad and the
+    store: ask it); None when none runs (the command works alone)."""
+    path = find_socket(cfg.socket)
+    if not path.exists():
+        return None
+    try:
+        client = ServiceClient(path, timeout_s=SOCKET_TIMEOUT_S)
+    except (OSError, SigpadError) as exc:
+        log.info("no service on %s (%s): working alone", path, exc)
+        return None
+    try:
+        client.ping()
+    except (OSError, ValueError):
+        client.close()
+        return None
+    client.sock.settimeout(None)        # an enrolment waits for the signer, as long as it takes
+    return client
+
+
+def answer_of(answer: Message, wanted: str) -> Message:
+    """The service's answer if it is ``wanted``; its error raised as the command's own."""
+    if answer.get("event") == wanted:
+        return answer
+    message = str(answer.get("error") or answer)
+    if answer.get("type") == "UnknownUser":
+        raise UnknownUser(message)
+    raise ServiceError(f"the service says: {message}")
+
+
+def _via(service: ServiceClient | None) -> str:
+    return f" (through the service on {service.path})" if service is not None else ""
 
 
 def _history_line(r: Report) -> str:
@@ -188,3 +226,36 @@ def _history_line(r: Report) -> str:
     adapted = f"  adapted: {r['adapted']}" if r.get("adapted") else ""
     return f"{when}  {verdict}  {r['reason']:20s} score {score}  {r.get('pad') or ''}".rstrip() + adapted
 
+
+
+# --- backup and restore ------------------------------------------------------------------
+
+def backup(args: argparse.Namespace, cfg: Config) -> int:
+    from . import backup as bk
+    passphrase = bk.read_passphrase(args.passphrase_file) if args.passphrase_file else None
+    made = bk.backup(cfg.store_path(), cfg.key_path(), args.file, passphrase)
+    emit(args, {**made, "file": str(args.file)},
+         f"backup {args.file}: store {made['store']} at generation {made['generation']}, "
+         + ("key included (sealed with the passphrase)" if passphrase else "key NOT included"))
+    if passphrase is None:
+        say(f"the key is not in the backup: a restored store opens only with the key from "
+            f"{made['key_source']} - keep a copy of it apart from the backup (or back up with "
+            "--passphrase-file to include it sealed)")
+    return OK
+
+
+def restore(args: argparse.Namespace, cfg: Config) -> int:
+    from . import backup as bk
+    passphrase = bk.read_passphrase(args.passphrase_file) if args.passphrase_file else None
+    done = bk.restore(args.file, cfg.store_path(), cfg.key_path(), passphrase, force=args.force)
+    users = done["users"]
+    emit(args, done, f"restored {args.file} to {done['restored_to']} (generation {done['generation']}, "
+         + ("key not here yet)" if users is None else f"{users} users, opened with {done['key_file']})"))
+    if users is None:
+        say(f"the backup holds no key: put the store's key at {done['key_file']} (mode 0600) or give the "
+            "service the systemd credential sigpad-store-key; until then the store does not open")
+    return OK
+
+
+def say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)

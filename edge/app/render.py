@@ -109,3 +109,18 @@ def render(sig: Signature, kind: str, **size: int) -> bytes:
     if kind == "svg":
         return to_svg(sig, **size).encode()
     raise ValueError(f"unknown image kind {kind!r} (png or svg)")
+
+
+SIZE_LIMITS = (16, 8000)
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """``WIDTHxHEIGHT`` (e.g. ``600x300``), each 16..8000; ``ValueError`` naming the rule."""
+    low, high = SIZE_LIMITS
+    try:
+        width, height = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise ValueError(f"size {text!r}: expected WIDTHxHEIGHT, each {low}..{high}") from None
+    if not (low <= width <= high and low <= height <= high):
+        raise ValueError(f"size {text!r}: expected WIDTHxHEIGHT, each {low}..{high}")
+    return width, height

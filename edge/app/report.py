@@ -31,7 +31,7 @@ OUTCOMES = {
     Reason.NO_MATCH: (REJECT, "judged: not the user's signature"),
     Reason.REPLAY: (REJECT, "judged: a re-sent or copied signature"),
     Reason.LOCKED_OUT: (REJECT, "too many failures: refused until the lock ends (`sigpad unlock USER`)"),
-    Reason.BAD_SIGNATURE: (REJECT, "a signature (or file) too short, flat or garbled to judge: sign again"),
+    Reason.BAD_SIGNATURE: (REJECT, "a signature too short, flat or garbled to judge: sign again"),
     Reason.CAPTURE: (REJECT, "the pad gave no usable signature (too short, broken off, nobody signed)"),
     Reason.DAMAGED: (REJECT, "line noise damaged the capture: not judged, not counted; sign again"),
     Reason.INCONSISTENT: (REJECT, "enrolment: a signature unlike the others, or a copy: sign it again"),
@@ -41,6 +41,7 @@ OUTCOMES = {
     Reason.WRONG_PAD_KIND: (ERROR, "enrolled on a pad with pressure, signing on one without (or the reverse)"),
     Reason.INTEGRITY: (ERROR, "a tampered store or the wrong key"),
     Reason.NO_SUCH_FILE: (ERROR, "a --file that does not exist"),
+    Reason.BAD_FILE: (ERROR, "a --file that is not a readable signature (damaged, truncated): fix or replace it"),
     Reason.NO_STORE: (ERROR, "no store at that path (only enroll or init create one)"),
     Reason.PAD_SILENT: (ERROR, "nothing came from the pad (`sigpad probe`)"),
     Reason.PAD_GARBLED: (ERROR, "bytes but no frames from the pad: wrong protocol or baud (`sigpad probe`)"),
@@ -70,10 +71,13 @@ def decision_line(d: Decision | Mapping[str, Any], label: str | None = None) -> 
 
     ``d`` may also be the fields of a verify that could not even start
     (``unjudged``: no score, threshold or latency); then the line says why.
+    A reason that is an error (exit 2: unknown user, broken store or file)
+    reads ``ERROR``, not ``REJECTED``, and shows no score: nothing was judged.
     """
     f = d if isinstance(d, Mapping) else vars(d)
-    verdict = "ACCEPTED" if f["accepted"] else "REJECTED"
-    if f["threshold"] is None:
+    error = not f["accepted"] and EXIT_CODES.get(f["reason"], REJECT) == ERROR
+    verdict = "ACCEPTED" if f["accepted"] else "ERROR" if error else "REJECTED"
+    if f["threshold"] is None or (error and label is None):
         return f"{verdict} {f['user']}: {f['reason']} - {f['detail']}"
     score = "-" if f["score"] is None else f"{f['score']:.3f}"
     adapted = f"; {f['adapted']}" if f.get("adapted") else ""   # template adaptation said where it happens

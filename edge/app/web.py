@@ -7,9 +7,10 @@ table). Every answer is JSON, errors as ``{"error": "...", "status": N}``.
 ======  ==========================  ============================  ==============================
 method  path                        who (``credentials``)          what
 ======  ==========================  ============================  ==============================
-GET     /, /kiosk.js, /kiosk.css    anyone (no data in them)       the kiosk page (``kiosk/``)
+GET     /, /operator, *.js, *.css   anyone (no data in them)       the kiosk and operator pages
 GET     /v1/openapi.json            anyone                         this API's contract
 GET     /v1/status                  anyone; details by role        up; pad, model, users, lockouts
+GET     /v1/kiosk                   kiosk, operator, integrator    the signer's page's words
 GET     /v1/stream                  kiosk, operator, integrator    WebSocket: prompts, ink, verdicts
 POST    /v1/verify                  integrator                     {"user", "request_id"?}
 POST    /v1/capture                 integrator                     {"request_id"?} -> a capture id
@@ -17,7 +18,8 @@ POST    /v1/ok, /v1/clear, /cancel  kiosk, integrator              the host's bu
 POST    /v1/enrol                   operator, integrator           {"user", "replace"?, "request_id"?}
 GET     /v1/users                   operator, integrator           the enrolled users
 DELETE  /v1/users/{user}            operator, integrator           delete a user
-GET     /v1/captures/{id}.{ext}     integrator                     a captured signature
+GET     /v1/operator/...            operator, integrator           overview, history, unlock
+GET     /v1/captures/{id}.{ext}     integrator                     a captured signature (``?size=WxH``)
 ======  ==========================  ============================  ==============================
 
 The guards (``web_guard``: Host, Origin, credential, room, body schema)
@@ -60,6 +62,8 @@ from .web_guard import (
     role_of_token,
 )
 from .web_limits import Limits, listen
+from .kiosk_web import add_kiosk_routes
+from .operator_web import add_operator_routes
 
 log = logging.getLogger("sigpad.service")
 KIOSK_DIR = Path(__file__).resolve().parent / "kiosk"
@@ -201,7 +205,11 @@ async def captured(request: web.Request) -> web.Response:
     kind = m.group(2)
     if kind == "json":
         return web.json_response(recording.to_dict(kept.signature, kept.protocol, kept.port, kept.caps))
-    body = await asyncio.to_thread(render.render, kept.signature, kind)
+    try:
+        width, height = render.parse_size(request.query.get("size", "600x300"))
+    except ValueError as exc:
+        return json_error(400, str(exc))
+    body = await asyncio.to_thread(render.render, kept.signature, kind, width=width, height=height)
     return web.Response(body=body, content_type="image/png" if kind == "png" else "image/svg+xml")
 
 
@@ -299,6 +307,8 @@ def make_app(hub: Hub, tokens: dict[str, str], hosts: set[str], limits: Limits,
     app.router.add_get("/v1/users", users)
     app.router.add_delete("/v1/users/{user}", delete_user)
     app.router.add_get("/v1/captures/{name}", captured)
+    add_kiosk_routes(app, hub.cfg)
+    add_operator_routes(app, hub)
     return app
 
 

@@ -5,17 +5,19 @@ temporary store, socket and token unless ``--store`` is given), prints the
 kiosk page's URL, then plays the host application over the control socket
 (``edge.client``): it enrols a writer with 5 signatures and verifies a
 genuine signature and a skilled forgery in turn, every few seconds, until
-Ctrl-C (or ``--rounds``). The virtual pad signs whenever the page prompts,
+Ctrl-C (or ``--rounds``) - a different one each round, as people sign
+(the verifier refuses a signature it has already seen as a replay). The virtual pad signs whenever the page prompts,
 so the page shows the ink live, the prompts and each verdict.
 """
 
 from __future__ import annotations
 
 import argparse
-import itertools
+import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from firmware_bridge.protocols import get as get_protocol
@@ -25,7 +27,8 @@ from firmware_bridge.virtual import VirtualPad
 
 from ..client import Message, OnEvent, ServiceClient
 from .config import Config
-from .demo import DemoSignatures, demo_signatures
+from .credentials import FRAGMENT_KEYS, KIOSK, TOKEN_FILES
+from .demo import DemoSignatures, demo_rounds, demo_signatures
 from .report import ERROR, OK
 from .service import serve
 
@@ -48,15 +51,24 @@ def run_web_demo(args: argparse.Namespace, cfg: Config) -> int:
             if client is None:
                 return result[0] if result else ERROR
             with client:
-                print(f"kiosk page: {client.status()['url']}  (open it in a browser; Ctrl-C to stop)",
-                      flush=True)
-                _play(client, vpad, sigs, args.rounds)
+                print(f"kiosk page: {_page_url(client.status()['url'], sock.parent)}  "
+                      "(open it in a browser; Ctrl-C to stop)", file=sys.stderr, flush=True)
+                _play(client, vpad, sigs, demo_rounds(args.writer, args.data), args.rounds)
         except KeyboardInterrupt:
             pass
         finally:
             stop.set()
             service.join(15)
     return OK
+
+
+def _page_url(url: str, runtime_dir: Path) -> str:
+    """The kiosk page with its credential in the fragment (never sent, never logged), once
+    the service writes a kiosk token; the bare URL before."""
+    token_file = runtime_dir / TOKEN_FILES[KIOSK]
+    if not token_file.exists():
+        return url
+    return f"{url.rstrip('/')}/#{FRAGMENT_KEYS[KIOSK]}={token_file.read_text().strip()}"
 
 
 def _demo_caps(protocol: str) -> Capabilities | None:
@@ -76,8 +88,9 @@ def _connect(path: Path, service: threading.Thread) -> ServiceClient | None:
     return None
 
 
-def _play(client: ServiceClient, vpad: VirtualPad, sigs: DemoSignatures, rounds: int | None) -> None:
-    label, enrol_sigs, genuine, forgery = sigs
+def _play(client: ServiceClient, vpad: VirtualPad, sigs: DemoSignatures,
+          turns: Iterator[tuple[str, Signature]], rounds: int | None) -> None:
+    label, enrol_sigs = sigs[0], sigs[1]
     while not client.status()["pad"]["present"]:
         time.sleep(0.1)
     spares = list(enrol_sigs)
@@ -88,13 +101,14 @@ def _play(client: ServiceClient, vpad: VirtualPad, sigs: DemoSignatures, rounds:
     print(f"enrolling {label} as 'demo'", flush=True)
     answer = client.enrol("demo", replace=True, on_event=sign_when_asked)
     print(f"  {answer['event']}: {answer.get('templates', answer.get('error'))}", flush=True)
-    turns = itertools.cycle((("genuine", genuine), ("skilled forgery", forgery)))
-    for _ in itertools.count() if rounds is None else range(2 * rounds):
-        kind, sig = next(turns)
+    for n, (kind, sig) in enumerate(turns):
+        if rounds is not None and n >= 2 * rounds:
+            return
         time.sleep(PAUSE_S)
         d = client.verify("demo", on_event=_signs_when_prompted(vpad, sig))
         verdict = "ACCEPTED" if d.get("accepted") else "REJECTED"
         print(f"  {kind:16s} {verdict}  {d.get('reason')}  score {d.get('score')}", flush=True)
+    print(f"no unseen signatures of {label} left: the demo ends", flush=True)
 
 
 def _signs_when_prompted(vpad: VirtualPad, sig: Signature) -> OnEvent:

@@ -115,6 +115,15 @@ def http_client(cfg, **kw) -> HttpClient:
     return HttpClient(url, token_file=cfg.socket.parent / "http.token", **kw)
 
 
+def kiosk_url(cfg, url: str) -> str:
+    """The signer's page of a running service, its credential in the fragment (``/#k=TOKEN``).
+    The kiosk token file is the credentials middleware's; until a service writes one, any
+    value opens the page (the routes it calls admit everyone)."""
+    token_file = cfg.socket.parent / "kiosk.token"
+    token = token_file.read_text().strip() if token_file.exists() else "no-kiosk-token-yet"
+    return f"{url.rstrip('/')}/#k={token}"
+
+
 JUDGED = ("match", "no-match", "replay")
 """The reasons of a decision that judged a signature (the user was checked first)."""
 

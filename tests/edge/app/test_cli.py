@@ -63,15 +63,16 @@ def test_enrolment_errors(cli, task2, tmp_path):
     assert code == 0
 
 
-def test_garbage_file_is_a_rejection(cli, task2, tmp_path):
+def test_garbage_file_is_an_error_to_fix(cli, task2, tmp_path):
+    """A damaged file is the operator's to fix (exit 2, bad-file), not "sign again" (exit 1)."""
     cli("enroll", "alice", "--file", *files(task2, 1, range(1, 6)))
     junk = tmp_path / "junk.txt"
     junk.write_bytes(os.urandom(300))
     code, out = cli("verify", "alice", "--file", str(junk))
-    assert (code, out["accepted"], out["reason"]) == (1, False, "bad-signature")
-    # the same file in an enrolment: the same reason and exit code (it used to exit 2 there)
+    assert (code, out["accepted"], out["reason"]) == (2, False, "bad-file")
+    # the same file in an enrolment: the same reason and exit code
     code, out = cli("enroll", "bob", "--file", str(junk), *files(task2, 1, range(1, 5)))
-    assert (code, out["reason"]) == (1, "bad-signature")
+    assert (code, out["reason"]) == (2, "bad-file")
 
 
 def test_lockout_after_option(cli, task2):

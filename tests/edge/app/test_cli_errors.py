@@ -38,14 +38,14 @@ def enrolled(run, task2):
 DECISION = {"user", "accepted", "score", "threshold", "reason", "latency_ms", "detail"}
 
 
-def test_a_309_digit_number_is_a_rejected_signature_not_an_overflow(enrolled, task2, tmp_path):
+def test_a_309_digit_number_is_a_bad_file_not_an_overflow(enrolled, task2, tmp_path):
     text = (task2 / "U1S8.TXT").read_text().splitlines()
     text[5] = " ".join(["9" * 309] + text[5].split()[1:])       # x of the fifth point
     bad = tmp_path / "overflow.TXT"
     bad.write_text("\n".join(text) + "\n")
     code, out, _err = enrolled("verify", "alice", "--file", str(bad))
-    assert code == 1 and set(out) >= DECISION
-    assert (out["accepted"], out["reason"]) == (False, "bad-signature")
+    assert code == 2 and set(out) >= DECISION
+    assert (out["accepted"], out["reason"]) == (False, "bad-file")
     assert "overflow.TXT:6: a number of 309 digits" in out["detail"]
 
 
@@ -57,8 +57,8 @@ def test_a_separator_in_a_number_is_refused_by_name(run, task2, tmp_path):
     bad.write_text("\n".join(text) + "\n")
     others = [str(task2 / f"U1S{n}.TXT") for n in range(2, 6)]
     code, out, _err = run("enroll", "alice", "--file", str(bad), *others)
-    # a file that cannot be read as a signature is bad-signature: exit 1, like a junk file in verify
-    assert code == 1 and "is not an integer" in out["error"] and out["type"] == "DataFormatError"
+    # a file that cannot be read as a signature is bad-file: exit 2, like a junk file in verify
+    assert code == 2 and "is not an integer" in out["error"] and out["type"] == "DataFormatError"
 
 
 def test_a_damaged_key_check_is_a_json_error(enrolled, task2, tmp_path):

@@ -36,7 +36,16 @@ def test_a_verify_that_could_not_start():
     fields = unjudged("carol", UnknownUser("'carol' is not enrolled"))
     assert fields == {"user": "carol", "accepted": False, "score": None, "threshold": None,
                       "reason": "unknown-user", "latency_ms": None, "detail": "'carol' is not enrolled"}
-    assert decision_line(fields) == "REJECTED carol: unknown-user - 'carol' is not enrolled"
+    assert decision_line(fields) == "ERROR carol: unknown-user - 'carol' is not enrolled"
+
+
+def test_an_error_reads_as_one_not_as_a_rejection():
+    """The verifier's own decision for an unknown user has a threshold, but no score: nothing was judged."""
+    d = Decision("carol", False, None, 0.747, "unknown-user", 0.1, "'carol' is not enrolled")
+    assert decision_line(d) == "ERROR carol: unknown-user - 'carol' is not enrolled"
+    damaged = Decision("carol", False, None, 0.747, "bad-file", 0.1, "x.TXT:3: not a number")
+    assert decision_line(damaged) == "ERROR carol: bad-file - x.TXT:3: not a number"
+    assert decision_line(d, label="genuine").startswith("genuine          ERROR  score -")
 
 
 def test_every_reason_has_an_exit_code():

@@ -115,6 +115,7 @@ def test_ok_clear_and_cancel_from_the_host(service, sig):
         events.until("prompt")
         vpad.sign(first, done=False)                            # the pen lifts; the lift has 60 s to run
         wait_for_ink(events, len(first))                        # the service has all of it: now Clear
+        time.sleep(0.2)       # at least: the pen is off the pad (a Clear while it moves drops its stroke too)
         assert api.clear()["event"] == "cleared"
         vpad.sign(second, done=False)
         # OK: the second ends now, not after the lift timeout
