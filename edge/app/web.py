@@ -47,6 +47,8 @@ from ..errors import ConfigError, ServiceError
 from . import api, render
 from .credentials import INTEGRATOR, KIOSK, OPERATOR, public, requires
 from .hub import API_VERSION, Busy, Hub, NoPad
+from .kiosk_web import add_kiosk_routes
+from .operator_web import add_operator_routes
 from .web_guard import (
     COUNT,
     EXPOSED,
@@ -62,8 +64,6 @@ from .web_guard import (
     role_of_token,
 )
 from .web_limits import Limits, listen
-from .kiosk_web import add_kiosk_routes
-from .operator_web import add_operator_routes
 
 log = logging.getLogger("sigpad.service")
 KIOSK_DIR = Path(__file__).resolve().parent / "kiosk"
