@@ -11,7 +11,8 @@ coordinates in 1/4096 radii, ``SHAPE_BYTES`` (516) bytes a shape.
 Two shapes are compared point by point: the attempt's points are fitted to
 the stored ones at the same arc position by a similarity (rotation, scale,
 shift), then three point-to-line steps slide them onto the stored polyline
-within ``_WINDOW`` points of their arc position (a replay decimated or
+near their nearest stored point, searched within ``_WINDOW`` points of
+their arc position (a replay decimated or
 cutting corners has a slightly shorter path, so arc positions drift a
 little). The distance is the median distance of the points to the path, in
 RMS radii. A fit that had to shrink or grow the attempt by more than 10 % is
@@ -50,7 +51,9 @@ SHAPE_BYTES = 4 + 4 * SHAPE_POINTS
 
 _WINDOW = 10           # stored points each side of the arc position searched
 _REFINEMENTS = 3       # point-to-line steps
-_COARSE_STEP = 4       # every 4th point first; only paths near enough get all points
+_PREFILTER = 0.4       # residual at the same arc positions beyond which a shape is another path
+                       # (SVC2004: disguised replays <= 0.21, other writers mostly > 0.5)
+_COARSE_STEP = 4       # every 4th point first; only shapes near enough on them get all points
 _SCALE_TOLERANCE = 0.1  # |log scale| of the fit
 _QUANT = 4096.0
 _FORMAT = b"S1"
@@ -96,9 +99,11 @@ def shape(sig: Signature, n: int = SHAPE_POINTS) -> Shape | None:
 def shape_distances(test: Shape, stored: Sequence[Shape], within: float = np.inf) -> F64:
     """How far ``test`` lies from each stored shape (median; inf: no match).
 
-    Every ``_COARSE_STEP``-th point is compared first; a stored shape
-    farther than ``within`` on them keeps that coarse distance, the rest
-    are compared on all points (``within=inf``: all on all points).
+    A stored shape whose points at the same arc positions stay farther than
+    ``_PREFILTER`` after the similarity fit is another path (inf). Then every
+    ``_COARSE_STEP``-th point is compared; a stored shape farther than
+    ``within`` on them keeps that coarse distance, the rest are compared on
+    all points (``within=inf``: all on all points).
     """
     out = np.full(len(stored), np.inf)
     usable = [k for k, s in enumerate(stored) if len(s.points) >= 2]
@@ -106,14 +111,15 @@ def shape_distances(test: Shape, stored: Sequence[Shape], within: float = np.inf
         return out
     n = len(test.points)
     paths = np.stack([_resampled(stored[k].points, n) for k in usable])
-    if np.isfinite(within):
-        coarse = _distances(test.points, paths, np.arange(0, n, _COARSE_STEP))
-        near = np.flatnonzero(coarse <= within)
-        if len(near):
-            coarse[near] = _distances(test.points, paths[near], np.arange(n))
-    else:
-        coarse = _distances(test.points, paths, np.arange(n))
-    out[np.asarray(usable)] = coarse
+    fitted = similarity_fit(np.broadcast_to(test.points, paths.shape), paths)
+    dist = np.full(len(usable), np.inf)
+    candidates = np.flatnonzero(row_median(np.linalg.norm(fitted - paths, axis=-1)) <= _PREFILTER)
+    if np.isfinite(within) and len(candidates):
+        dist[candidates] = _distances(test.points, paths[candidates], np.arange(0, n, _COARSE_STEP))
+        candidates = candidates[dist[candidates] <= within]
+    if len(candidates):
+        dist[candidates] = _distances(test.points, paths[candidates], np.arange(n))
+    out[np.asarray(usable)] = dist
     return out
 
 
@@ -126,27 +132,34 @@ def _resampled(points: F64, n: int) -> F64:
 
 
 def _distances(test: F64, paths: F64, idx: Ints) -> F64:
-    """Fit the ``test`` points ``idx`` to each path, slide them onto it; the median distance."""
+    """Fit the ``test`` points ``idx`` to each path, slide them onto it; the median distance.
+
+    Each point is projected onto the stored segments within ``_WINDOW``
+    points of its arc position (x and y apart: numpy is slow at reducing a
+    length-2 axis).
+    """
     n = paths.shape[1]
+    rows = np.arange(len(paths))[:, None, None]
     q0 = test[idx]
     q = similarity_fit(np.broadcast_to(q0, (len(paths),) + q0.shape), paths[:, idx])
-    seg = np.clip(idx[:, None] + np.arange(-_WINDOW, _WINDOW)[None, :], 0, n - 2)
-    a, b = paths[:, seg], paths[:, seg + 1]                               # (H, points, 2W, 2)
-    ab = b - a
-    l2 = np.maximum((ab ** 2).sum(-1), 1e-18)
+    seg = np.clip(idx[:, None] + np.arange(-_WINDOW, _WINDOW), 0, n - 2)[None]    # (1, points, segments)
     for step in range(_REFINEMENTS + 1):
-        u = (((q[:, :, None, :] - a) * ab).sum(-1) / l2).clip(0, 1)
-        closest = a + u[..., None] * ab
-        d2 = ((q[:, :, None, :] - closest) ** 2).sum(-1)
+        ax, ay = paths[..., 0][rows, seg], paths[..., 1][rows, seg]          # (H, points, segments)
+        bx, by = paths[..., 0][rows, seg + 1] - ax, paths[..., 1][rows, seg + 1] - ay
+        qx, qy = q[..., 0, None], q[..., 1, None]
+        u = (((qx - ax) * bx + (qy - ay) * by) / np.maximum(bx * bx + by * by, 1e-18)).clip(0, 1)
+        cx, cy = ax + u * bx, ay + u * by                                     # closest point on each
+        d2 = (qx - cx) ** 2 + (qy - cy) ** 2
         k = d2.argmin(-1)[..., None]
         d = np.sqrt(np.take_along_axis(d2, k, -1)[..., 0])
         if step == _REFINEMENTS:
             break
-        tangent = pick(ab, k)
+        tangent = np.stack([np.take_along_axis(bx, k, -1)[..., 0], np.take_along_axis(by, k, -1)[..., 0]], -1)
         tangent /= np.maximum(np.linalg.norm(tangent, axis=-1, keepdims=True), 1e-12)
         normal = np.stack([-tangent[..., 1], tangent[..., 0]], -1)
+        closest = np.stack([np.take_along_axis(cx, k, -1)[..., 0], np.take_along_axis(cy, k, -1)[..., 0]], -1)
         inliers = d <= 2 * row_median(d)[:, None] + 1e-12
-        q = point_to_line_step(q, pick(closest, k), normal, inliers)
+        q = point_to_line_step(q, closest, normal, inliers)
     scale = spread(q) / max(float(spread(q0)), 1e-12)
     out: F64 = np.where(np.abs(np.log(np.maximum(scale, 1e-12))) <= _SCALE_TOLERANCE, row_median(d), np.inf)
     return out
