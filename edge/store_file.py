@@ -19,6 +19,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
+from firmware_bridge.private_files import create_private_file, make_private_dirs
+
 from .errors import StoreError
 from .keys import StoreKeys
 from .ledger import Anchor, Ledger, Sealer, read_ledger, write_ledger
@@ -37,11 +39,13 @@ class StoreFile:
         self._advanced: int | None = None     # generation reached by the transaction in progress
         self._anchor_seen = 0                  # the anchor as read before it began
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            make_private_dirs(self.path.parent)
             fresh = not self.path.exists()
             if not fresh and self.path.is_file() and self.path.stat().st_size == 0:
                 raise StoreError(f"{self.path}: the store file is empty (damaged or truncated); it was "
                                  "left as it is: restore it, or move it away to start a new store")
+            if fresh:
+                create_private_file(self.path)     # 0600 before SQLite writes a byte of it
             self._db = sqlite3.connect(self.path, timeout=timeout_s, isolation_level=None,
                                        check_same_thread=False)
             self._db.row_factory = sqlite3.Row

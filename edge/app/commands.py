@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from firmware_bridge import recording
 from firmware_bridge.capture import CaptureConfig
 from firmware_bridge.errors import CaptureError, DataFormatError, NoSuchFile, SigpadError
+from firmware_bridge.private_files import write_private
 from firmware_bridge.signature import Signature
 
 from ..decision import Reason
@@ -197,7 +198,7 @@ def render(args: argparse.Namespace, cfg: Config) -> int:
     if not args.file.is_file():
         raise NoSuchFile("no such file", str(args.file))
     sig = recording.read_signature_file(args.file)
-    args.out.write_bytes(draw(sig, kind, width=width, height=height))
+    write_private(args.out, draw(sig, kind, width=width, height=height))   # an image of a signature: 0600
     emit(args, {"out": str(args.out), "kind": kind, "width": width, "height": height},
          f"wrote {args.out} ({width}x{height})")
     return OK
