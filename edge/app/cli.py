@@ -95,7 +95,8 @@ Add = Callable[..., argparse.ArgumentParser]
 
 
 def _store_commands(add: Add) -> None:
-    """The user's and the operator's commands: enroll, verify, users, delete, init, status, unlock, history."""
+    """The user's and the operator's commands: enroll, verify, users, delete, init, status, unlock, history,
+    repair-anchor."""
     p = add("enroll", aliases=["enrol"], help="enrol a user from N signatures")
     p.add_argument("user")
     _source(p, many=True)
@@ -114,6 +115,9 @@ def _store_commands(add: Add) -> None:
     p = add("history", help="a user's recent decisions: time, reason, score")
     p.add_argument("user")
     p.add_argument("--last", type=int, default=20, help="entries to show (default 20)")
+    p = add("repair-anchor", help="rewrite a damaged anchor (<store>.gen) from the store's sealed ledger, with the key")
+    p.add_argument("--accept-rollback", action="store_true",
+                   help="also when the anchor is authentic and ahead: a backup restored on purpose")
 
 
 def _pad_commands(add: Add) -> None:

@@ -44,7 +44,7 @@ def run(args: argparse.Namespace, cfg: Config) -> int:
                "delete": delete, "serve": serve, "demo": demo, "init": ops.init,
                "status": ops.status, "unlock": ops.unlock, "history": ops.history,
                "ports": pads.ports, "probe": pads.probe, "capture": capture,
-               "render": render}[args.command]
+               "render": render, "repair-anchor": repair_anchor}[args.command]
     return handler(args, cfg)
 
 
@@ -220,3 +220,15 @@ def demo(args: argparse.Namespace, cfg: Config) -> int:
         return run_web_demo(args, cfg)
     from .demo import run_demo
     return run_demo(args, cfg)
+
+
+def repair_anchor(args: argparse.Namespace, cfg: Config) -> int:
+    """Rewrite the store's anchor from its sealed ledger (``edge.store_file.repair_anchor``):
+    the way out of a damaged anchor, logged and counted."""
+    from ..keys import load_keys
+    from ..store_file import repair_anchor as repair
+    done = repair(cfg.store_path(), load_keys(cfg.key_path(), create=False), args.accept_rollback)
+    emit(args, {"store": str(cfg.store_path()), "anchor": str(done.anchor), "was": done.was,
+                "generation": done.generation},
+         f"anchor {done.anchor} rewritten from the sealed ledger: was {done.was}, now generation {done.generation}")
+    return OK
