@@ -151,8 +151,10 @@ def users(args: argparse.Namespace, cfg: Config) -> int:
         where = str(store.path)
     lines = [f"{r['user']:24s} {r['templates']} templates"
              + ("  (re-enrolment needed)" if r.get("needs_reenrolment") else "") for r in rows]
+    repairs = counters.get("anchor_repairs", 0)
     lines.append(f"{len(rows)} users in {where}; enrolments {counters.get('enrolments', 0)}, "
-                 f"failures to enrol {counters.get('failures_to_enrol', 0)}")
+                 f"failures to enrol {counters.get('failures_to_enrol', 0)}"
+                 + (f", anchor repairs {repairs}" if repairs else ""))
     emit(args, {"users": rows, "counters": counters, "store": where, "model": models_in_use(cfg)},
          "\n".join(lines))
     return OK
