@@ -49,6 +49,7 @@ from firmware_bridge.signature import Signature
 
 from .replay_shape import (
     SHAPE_LIMIT,
+    Floats,
     Shape,
     pick,
     point_to_line_step,
@@ -178,7 +179,7 @@ class _Paths:
         return _Paths(self.P[rows], self.seg[rows], self.at_test_times[rows])
 
 
-def _refined(q: F64, q0: F64, paths: _Paths) -> F64:
+def _refined(q: Floats, q0: F64, paths: _Paths) -> F64:
     """Point-to-line refinement onto each path; the median distance after it."""
     h = np.arange(len(q))[:, None, None]
     a, b = paths.P[h, paths.seg], paths.P[h, paths.seg + 1]          # (H, points, 2W, 2)
