@@ -202,6 +202,7 @@ class Anchor:
     _SIZE = WIDTH + 1 + 64 + 1             # digits, a space, the HMAC in hex, a newline
 
     def __init__(self, store_path: Path, key: bytes):
+        self.store_path = Path(store_path)
         self.path = Path(str(store_path) + ".gen")
         self._key = key
 
@@ -254,6 +255,9 @@ class Anchor:
         try:
             fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600)
             try:
+                if os.geteuid() == 0:   # `sudo sigpad ...`: the store owner's still, the service reads it
+                    owner = os.stat(self.store_path)
+                    os.fchown(fd, owner.st_uid, owner.st_gid)
                 os.pwrite(fd, self._record(generation), 0)
                 os.ftruncate(fd, self._SIZE)        # a longer damaged file loses its tail
             finally:

@@ -2,6 +2,7 @@
 user's alone, named with the way out; a damaged anchor is named, told from a rollback,
 and rewritten from the sealed ledger with the key. Real SQLite files throughout."""
 
+import os
 import shutil
 import sqlite3
 
@@ -112,3 +113,15 @@ def test_an_anchor_in_the_plain_format_is_read_and_rewritten_with_its_hmac(store
     with Store(store.path, keys) as again:
         assert again.anchor.read().authentic and again.anchor.read().generation == 1
         assert again.load("alice", SHA).templates == TEMPLATES
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root can give a file to another user")
+def test_a_repair_run_as_root_leaves_the_anchor_to_the_stores_owner(store, tmp_path):
+    enrol(store, "alice")
+    store.close()
+    keys = load_keys(tmp_path / "store.key")
+    os.chown(store.path, 65534, 65534)                  # the service's user (nobody, here)
+    store.anchor.path.unlink()
+    repair_anchor(store.path, keys)                     # `sudo sigpad repair-anchor`
+    st = os.stat(store.anchor.path)
+    assert (st.st_uid, st.st_gid, st.st_mode & 0o777) == (65534, 65534, 0o600)
