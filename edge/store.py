@@ -9,22 +9,26 @@ Rows and what protects them:
   a sealed profile listing the template ids (a template row deleted or added
   is detected) and the lockout counters, tagged under the key with the
   attempt numbers kept (``edge.ledger``).
-* ``attempts`` - the replay history: enrolment traces and the attempts kept
+* ``attempts`` - the replay history: enrolment shapes (``edge.replay``; timed
+  traces in rows from before) and the attempts kept
   (accepted up to ``replay_history``, rejected up to ``REJECTED_KEPT``), each
   sealed with its number, time, verdict and stream MAC.
 * ``meta`` - schema version, a sealed key check (a wrong key is reported as
-  such) and the sealed ledger; ``<store>.gen`` holds the newest generation.
+  such) and the sealed ledger; ``<store>.gen`` holds the newest generation
+  with an HMAC under the key.
 * ``decisions`` - each user's last decisions for the operator (``sigpad
   history``): time in clear, reason, score and pad sealed per entry. Not
   part of the authenticated state: it informs, it decides nothing.
 
 Deleting, editing or restoring rows from an older copy - or the whole file
 while the anchor is newer - is refused as tampering, never read as a clean
-state. A file that is empty, truncated or not a sigpad store is reported as
-damaged and left as it is (``store_schema``). Every change is one ``BEGIN
-IMMEDIATE`` transaction (a crash mid-enrolment keeps the previous one; two
-processes wait for each other), and a judged attempt - lockout check, replay
-history, record, new counters - is one such transaction (``judge``).
+state. What fails in one user's rows is that user's alone (``rows_of``:
+``DamagedUserRows``, naming the way out: re-enrol them, or restore). A file
+that is empty, truncated or not a sigpad store is reported as damaged and
+left as it is (``store_schema``). Every change is one ``BEGIN IMMEDIATE``
+transaction (a crash mid-enrolment keeps the previous one; two processes
+wait for each other), and a judged attempt - lockout check, replay history,
+record, new counters - is one such transaction (``judge``).
 """
 
 from __future__ import annotations
