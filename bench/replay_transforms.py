@@ -1,4 +1,4 @@
-"""How a replay is disguised: the transforms of issue #14, applied to a recorded signature.
+"""How a replay is disguised: the transforms of issues #14 and #23, applied to a recorded signature.
 
 Each takes a ``Signature`` and returns what a replaying device would send:
 integer pad units, samples at the pad's own rate. ``bench/bench_replay.py``
@@ -38,17 +38,36 @@ def decimate_to_50hz(s: Signature) -> Signature:
 def stretch_time(s: Signature, factor: float, period_ms: float = 10.0) -> Signature:
     """Time scaled by ``factor``, then resampled every ``period_ms`` within each stroke
     (the pen's path interpolated linearly, rounded to pad units), as a device would send it."""
-    t = s.t_ms[0] + (s.t_ms - s.t_ms[0]) * factor
-    strokes = np.split(np.arange(len(s)), np.flatnonzero(np.diff(t) > 3 * period_ms * factor) + 1)
+    return resampled(s, s.t_ms[0] + (s.t_ms - s.t_ms[0]) * factor, period_ms)
+
+
+def retime_unevenly(s: Signature, seed: int, fastest: float = 1.4, slowest: float = 0.7,
+                    segment_ms: tuple[float, float] = (150.0, 600.0), period_ms: float = 10.0) -> Signature:
+    """Issue #23's replay: the time cut into stretches of ``segment_ms`` (drawn at random),
+    each played at its own speed between ``slowest`` and ``fastest`` times the original,
+    then resampled every ``period_ms`` like ``stretch_time``."""
+    rng = np.random.default_rng(seed)
+    knots = [float(s.t_ms[0])]
+    while knots[-1] < s.t_ms[-1]:
+        knots.append(knots[-1] + rng.uniform(*segment_ms))
+    speed = rng.uniform(slowest, fastest, len(knots) - 1)
+    played = s.t_ms[0] + np.r_[0.0, np.cumsum(np.diff(knots) / speed)]
+    return resampled(s, np.interp(s.t_ms, knots, played), period_ms)
+
+
+def resampled(s: Signature, t: np.ndarray, period_ms: float = 10.0) -> Signature:
+    """``s`` with its samples moved to times ``t`` (increasing), then resampled every
+    ``period_ms`` within each stroke (a gap of 3 periods in the original ends one)."""
+    strokes = np.split(np.arange(len(s)), np.flatnonzero(np.diff(s.t_ms) > 3 * period_ms) + 1)
     parts = []
     for idx in strokes:
         if len(idx) < 2:
             continue
         grid = np.arange(t[idx[0]], t[idx[-1]] + 1e-9, period_ms)
-        at = lambda v: np.interp(grid, t[idx], v[idx])  # noqa: E731
+        x, y = (np.interp(grid, t[idx], v[idx]) for v in (s.x, s.y))
         nearest = idx[np.clip(np.searchsorted(t[idx], grid), 0, len(idx) - 1)]
-        parts.append((grid, np.round(at(s.x)), np.round(at(s.y)), s.pen_down[nearest],
-                      None if s.pressure is None else at(s.pressure)))
+        parts.append((grid, np.round(x), np.round(y), s.pen_down[nearest],
+                      None if s.pressure is None else np.interp(grid, t[idx], s.pressure[idx])))
     cat = lambda k: np.concatenate([p[k] for p in parts])  # noqa: E731
     return Signature.create(cat(0), cat(1), cat(2), cat(3), None if s.pressure is None else cat(4),
                             source=s.source)
@@ -69,3 +88,11 @@ TRANSFORMS = {
     "time x1.2": lambda s: stretch_time(s, 1.2),
     "rotated 3 degrees": lambda s: rotate(s, 3.0),
 }
+
+UNEVEN_SEEDS = 3
+"""Each signature is re-timed unevenly this many times (seeds 0..2 mixed with its index)."""
+
+
+def uneven(s: Signature, index: int) -> list[Signature]:
+    """The uneven re-timings of the ``index``-th signature of a run (reproducible)."""
+    return [retime_unevenly(s, seed=1000 * index + k) for k in range(UNEVEN_SEEDS)]

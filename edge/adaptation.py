@@ -13,7 +13,10 @@ template and make the next forgeries easier. Hence the bounds:
   docs/edge.md says why);
 * only an accept scoring at least ``threshold + margin`` (in the decision
   score's own units), never one flagged as a replay (the verifier asks only
-  after an accept, and an accept had no replay match);
+  after an accept, and an accept had no replay match), nor a replay-like one
+  (``edge.replay.Finding.replay_like``: its path within 1.5 times the replay
+  limit of a kept one - a replay just past the limit must not become a
+  reference);
 * at most ``max_per_day`` replacements per user in any 24 hours;
 * the ``keep_enrolled`` most typical of the references still left from the
   enrolment are never replaced, so the enrolment always anchors the set.

@@ -46,6 +46,27 @@ class BackupError(StoreError):
     restore over a live store, or one that would roll the store back (``--force``)."""
 
 
+class DamagedUserRows(TemplateIntegrityError):
+    """One user's rows fail authentication or cannot be read. Only that user is
+    affected; the message names the way out (``way_out``): re-enrol them, or
+    restore the store from a backup."""
+
+    def __init__(self, user: str, why: str):
+        self.user, self.why = user, why
+        super().__init__(f"{why} - {self.way_out(user)}")
+
+    @staticmethod
+    def way_out(user: str) -> str:
+        return (f"only {user!r} is affected: re-enrol them (sigpad enroll {user} --replace ...) "
+                "or restore the store from a backup")
+
+
+class DamagedAnchor(TemplateIntegrityError):
+    """The store's anchor file (``<store>.gen``) is unreadable, or fails
+    authentication under the key: ``sigpad repair-anchor`` rewrites it from the
+    store's sealed ledger."""
+
+
 class StoreMissing(StoreError, FileNotFoundError):
     """No store where one was to be read: only enrolment (or ``sigpad init``) creates one."""
 

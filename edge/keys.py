@@ -25,6 +25,8 @@ from pathlib import Path
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from firmware_bridge.private_files import make_private_dirs
+
 from .errors import StoreError
 
 KEY_BYTES = 32
@@ -89,7 +91,7 @@ def _create(path: Path) -> None:
     # half-written key and never replaces the first one's.
     import tempfile
     try:
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        make_private_dirs(path.parent)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".key-")  # mode 0600
     except OSError as exc:
         raise StoreError(f"{path}: cannot create key file: {exc.strerror or exc}") from exc

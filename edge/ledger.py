@@ -21,15 +21,18 @@ them under the store key, in three links:
   fails.
 
 An **anchor** file beside the database (``<store>.gen``) holds the latest
-generation, written after each commit: a whole database restored from an
-older copy is behind it and is refused as rolled back. The anchor can only
-lag (a crash between commit and write), never lead, so it never refuses an
-honest store. Its limit, and the key's: docs/edge.md.
+generation with an HMAC under the key, written after each commit: a whole
+database restored from an older copy is behind it and is refused as rolled
+back. The anchor can only lag (a crash between commit and write), never
+lead, so it never refuses an honest store; a damaged one is named and
+rewritten from the sealed ledger (``repair_anchor`` in ``edge.store_file``,
+``sigpad repair-anchor``). Its limit, and the key's: docs/edge.md.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import os
 import sqlite3
@@ -41,11 +44,13 @@ from typing import Any
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from .errors import StoreError, TemplateIntegrityError
+from .errors import DamagedAnchor, StoreError, TemplateIntegrityError
 
 NONCE = 12
-ROLLBACK_HELP = ("if this store was restored from a backup on purpose, remove {anchor} "
-                 "to accept it; otherwise the store was rolled back")
+ROLLBACK_HELP = ("if this store was restored from a backup on purpose, accept it with "
+                 "`sigpad repair-anchor --accept-rollback` (or remove {anchor}); otherwise the store was "
+                 "rolled back")
+ANCHOR_HELP = "run `sigpad repair-anchor` to rewrite it from the store's sealed ledger (it needs the key)"
 
 
 def ad(*parts: object) -> bytes:
@@ -165,48 +170,96 @@ def write_ledger(db: sqlite3.Connection, sealer: Sealer, ledger: Ledger) -> None
 
 # --- the anchor --------------------------------------------------------------------------
 
+@dataclass(frozen=True)
+class AnchorReading:
+    """What the anchor says: a ``generation`` (0: no anchor), whether it is
+    ``authentic`` (written under the key; False: none, or the older plain
+    format), and whether it is ``damaged`` (there, but not ours: reported by
+    ``Anchor.check``, once the key itself has been checked)."""
+
+    generation: int = 0
+    authentic: bool = False
+    damaged: bool = False
+
+
 class Anchor:
     """``<store>.gen``: the newest generation committed, outside the database file.
 
     Written in place after each commit (the commit itself is FULL-synced
     first, the anchor is not), so after a crash it can only lag behind the
-    database, never lead. A missing or unreadable anchor counts as 0: that is
-    what removing it means (accepting a store restored on purpose), and
-    whoever could damage it could remove it.
+    database, never lead. A missing anchor counts as 0: that is what removing
+    it means (accepting a store restored on purpose). The generation is
+    written with an HMAC under the store's key, so a damaged anchor (a torn
+    write, a number typed into it) is told from a rollback: it is named
+    (``DamagedAnchor``) and ``repair`` rewrites it from the sealed ledger. An
+    anchor in the plain format of before (20 digits) is read as it was and
+    rewritten with its HMAC at the next commit; one ahead of the store cannot
+    say whether it was damaged or the store rolled back, and says both.
     """
 
     WIDTH = 20
+    _PLAIN = WIDTH + 1                     # the format before: digits and a newline
+    _SIZE = WIDTH + 1 + 64 + 1             # digits, a space, the HMAC in hex, a newline
 
-    def __init__(self, store_path: Path):
+    def __init__(self, store_path: Path, key: bytes):
+        self.store_path = Path(store_path)
         self.path = Path(str(store_path) + ".gen")
+        self._key = key
 
-    def read(self) -> int:
-        """The generation recorded (0 when there is no readable anchor)."""
+    def _record(self, generation: int) -> bytes:
+        digits = f"{generation:0{self.WIDTH}d}"
+        mac = hmac.new(self._key, b"sigpad-anchor/1\x00" + digits.encode(), hashlib.sha256).hexdigest()
+        return f"{digits} {mac}\n".encode()
+
+    def read(self) -> AnchorReading:
+        """The generation recorded (``damaged`` when the file is there but not ours)."""
         try:
             text = self.path.read_bytes()
         except FileNotFoundError:
-            return 0
+            return AnchorReading()
         except OSError as exc:
             raise StoreError(f"{self.path}: cannot read: {exc.strerror or exc}") from exc
-        digits = text[:-1]
-        return int(digits) if len(text) == self.WIDTH + 1 and digits.isdigit() else 0
+        if len(text) == self._PLAIN and text[:-1].isdigit() and text.endswith(b"\n"):
+            return AnchorReading(int(text[:-1]), authentic=False)
+        digits = text[:self.WIDTH]
+        if len(text) == self._SIZE and digits.isdigit() and hmac.compare_digest(text, self._record(int(digits))):
+            return AnchorReading(int(digits), authentic=True)
+        return AnchorReading(damaged=True)
 
-    def check(self, ledger: Ledger, recorded: int) -> None:
+    def check(self, ledger: Ledger, recorded: AnchorReading) -> None:
         """The database is not behind ``recorded``, the anchor as read before the
         transaction that read ``ledger`` began (``Store._tx`` says why before)."""
-        if ledger.generation < recorded:
-            raise TemplateIntegrityError(
-                f"the store is at generation {ledger.generation}, older than the {recorded} it reached: "
-                + ROLLBACK_HELP.format(anchor=self.path))
+        if recorded.damaged:
+            raise DamagedAnchor(f"{self.path}: the store's anchor is damaged (not a generation written with "
+                                f"this store's key); {ANCHOR_HELP}")
+        if ledger.generation >= recorded.generation:
+            return
+        if not recorded.authentic:
+            raise DamagedAnchor(
+                f"{self.path}: the anchor (the older format, without the key's HMAC) says generation "
+                f"{recorded.generation}, the store is at {ledger.generation}: the anchor was damaged or the "
+                f"store rolled back. If damaged, {ANCHOR_HELP}; " + ROLLBACK_HELP.format(anchor=self.path))
+        raise TemplateIntegrityError(
+            f"the store is at generation {ledger.generation}, older than the {recorded.generation} it reached: "
+            + ROLLBACK_HELP.format(anchor=self.path))
 
     def advance(self, generation: int) -> None:
-        """Record ``generation`` if it is newer (one fixed-size write in place)."""
-        if generation <= self.read():
+        """Record ``generation`` if it is newer, or if the anchor is not yet written with the key."""
+        now = self.read()        # damaged since this transaction began: its commit is the truth
+        if now.authentic and generation <= now.generation:
             return
+        self.write(generation)
+
+    def write(self, generation: int) -> None:
+        """Write ``generation`` with its HMAC (one fixed-size write in place)."""
         try:
-            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600)
+            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600)
             try:
-                os.pwrite(fd, f"{generation:0{self.WIDTH}d}\n".encode(), 0)
+                if os.geteuid() == 0:   # `sudo sigpad ...`: the store owner's still, the service reads it
+                    owner = os.stat(self.store_path)
+                    os.fchown(fd, owner.st_uid, owner.st_gid)
+                os.pwrite(fd, self._record(generation), 0)
+                os.ftruncate(fd, self._SIZE)        # a longer damaged file loses its tail
             finally:
                 os.close(fd)
         except OSError as exc:

@@ -1,8 +1,9 @@
 """Replay detection: nobody signs the same way twice.
 
-``check`` is the whole rule; the verifier asks it once per attempt, inside
-the transaction that records it. Three measures, against the user's
-enrolment signatures and the attempts kept in the store:
+``judge`` is the whole rule (``check``: its verdict alone); the verifier
+asks it once per attempt, inside the transaction that records it. Three
+measures, against the user's enrolment signatures and the attempts kept in
+the store:
 
 * the *stream*: an HMAC (keyed from the store key, so the store holds no
   dictionary of signature hashes) of the signature's samples with time made
@@ -10,29 +11,26 @@ enrolment signatures and the attempts kept in the store:
   clock origin, gives the same MAC;
 * the *embedding*: a cosine at or above ``replay_cosine`` (0.995) to a stored
   embedding - a near-copy that the model itself cannot tell apart;
-* the *trace*, for an attempt that would be accepted: its pen-down path
-  against the path of every accepted attempt kept and of every enrolment
-  signature. A replay re-sent with samples dropped, decimated, re-timed or
-  turned a little still runs along the original path (``trace_distances``);
-  a second genuine signature does not. This is the measure that resampling,
-  time scaling and small rotations cannot escape.
+* the *path*, for an attempt that would be accepted: its *shape* (the
+  pen-down path by arc length, ``edge.replay_shape``) against the shape of
+  every accepted attempt kept and of every enrolment signature. A replay
+  re-sent with samples dropped, decimated, re-timed - uniformly or unevenly,
+  some stretches faster than others - or turned a little still runs along
+  the original path; a second genuine signature does not. Attempts kept
+  before shapes were (their rows hold a timed *trace*) are compared by the
+  trace measure below instead; new rows keep only the shape.
 
-The trace measure. Both paths are normalised (pen-down points centred, unit
-RMS radius; time from first to last pen-down point mapped to 0..1). Up to 96
-points of the attempt are matched to the stored path at the same normalised
-time and fitted to it by a similarity (rotation, scale, shift); three
-point-to-line refinements then slide them onto the stored polyline within a
-few segments of that time. The distance is the median distance of the
-points to the polyline, in RMS radii; a fit that had to shrink or grow the
-attempt by more than 10 % is no match. A replay lies on the original path
-(its points are original samples, or interpolated between them), so its
-distance is what rounding leaves; on SVC2004 (users 1-30, Task1 and Task2)
-the issue's transforms of all 1 200 genuine signatures stay under 0.001,
-while the nearest of the 11 400 pairs of one writer's genuine signatures is
-at 0.012 (``bench/bench_replay.py``).
-``TRACE_LIMIT`` sits between the two. A re-timing that is not uniform (some
-strokes faster, others slower) moves points away from their time window and
-escapes this measure; such an attempt is judged as any other.
+An attempt whose path comes within ``REPLAY_LIKE`` (1.5) times a limit of a
+kept one is accepted if it scores, but never adapts a reference
+(``Finding.replay_like``): a near-replay must not become a template.
+
+The timed trace measure (rows from before the shape). Both paths are
+normalised (pen-down points centred, unit RMS radius; time from first to
+last pen-down point mapped to 0..1). Up to 96 points of the attempt are
+matched to the stored path at the same normalised time and fitted to it by
+a similarity, then slid onto the stored polyline within a few segments of
+that time (``trace_distances``). A replay re-timed unevenly escapes it: the
+reason shapes replaced traces (issue #23).
 """
 
 from __future__ import annotations
@@ -49,6 +47,18 @@ import numpy.typing as npt
 
 from firmware_bridge.signature import Signature
 
+from .replay_shape import (
+    SHAPE_LIMIT,
+    Floats,
+    Shape,
+    pick,
+    point_to_line_step,
+    row_median,
+    shape,
+    shape_distances,
+    similarity_fit,
+    spread,
+)
 from .templates import dequantize_many
 
 F64 = npt.NDArray[np.float64]
@@ -131,8 +141,8 @@ def trace_distances(test: Trace, stored: list[Trace]) -> F64:
     idx = np.linspace(0, len(test.tau) - 1, min(_TEST_POINTS, len(test.tau))).round().astype(int)
     q0, tq = test.points[idx], test.tau[idx]
     paths = _Paths.of([stored[k] for k in usable], tq)
-    q = _similarity(np.broadcast_to(q0, paths.at_test_times.shape), paths.at_test_times)
-    residual = _median(np.linalg.norm(q - paths.at_test_times, axis=-1))
+    q = similarity_fit(np.broadcast_to(q0, paths.at_test_times.shape), paths.at_test_times)
+    residual = row_median(np.linalg.norm(q - paths.at_test_times, axis=-1))
     near = np.flatnonzero(residual <= _PREFILTER)
     if len(near):
         d = _refined(q[near], q0, paths.subset(near))
@@ -169,7 +179,7 @@ class _Paths:
         return _Paths(self.P[rows], self.seg[rows], self.at_test_times[rows])
 
 
-def _refined(q: F64, q0: F64, paths: _Paths) -> F64:
+def _refined(q: Floats, q0: F64, paths: _Paths) -> F64:
     """Point-to-line refinement onto each path; the median distance after it."""
     h = np.arange(len(q))[:, None, None]
     a, b = paths.P[h, paths.seg], paths.P[h, paths.seg + 1]          # (H, points, 2W, 2)
@@ -183,61 +193,14 @@ def _refined(q: F64, q0: F64, paths: _Paths) -> F64:
         d = np.sqrt(np.take_along_axis(d2, k, -1)[..., 0])
         if step == _REFINEMENTS:
             break
-        tangent = _pick(ab, k)
+        tangent = pick(ab, k)
         tangent /= np.maximum(np.linalg.norm(tangent, axis=-1, keepdims=True), 1e-12)
         normal = np.stack([-tangent[..., 1], tangent[..., 0]], -1)
-        inliers = d <= 2 * _median(d)[:, None] + 1e-12
-        q = _point_to_line(q, _pick(closest, k), normal, inliers)
-    scale = _spread(q) / max(float(_spread(q0)), 1e-12)
-    out: F64 = np.where(np.abs(np.log(np.maximum(scale, 1e-12))) <= _SCALE_TOLERANCE, _median(d), np.inf)
+        inliers = d <= 2 * row_median(d)[:, None] + 1e-12
+        q = point_to_line_step(q, pick(closest, k), normal, inliers)
+    scale = spread(q) / max(float(spread(q0)), 1e-12)
+    out: F64 = np.where(np.abs(np.log(np.maximum(scale, 1e-12))) <= _SCALE_TOLERANCE, row_median(d), np.inf)
     return out
-
-
-def _pick(arr: F64, k: Ints) -> F64:
-    """The segment ``k`` picked of each point's (H, points, 2W, 2) candidates."""
-    picked: F64 = np.take_along_axis(arr, k[..., None].repeat(2, -1), 2)[:, :, 0]
-    return picked
-
-
-def _spread(z: F64) -> F64:
-    """The root of the summed squared distances of each row's points from their mean."""
-    spread: F64 = np.sqrt(((z - z.mean(-2, keepdims=True)) ** 2).sum((-2, -1)))
-    return spread
-
-
-def _median(rows: F64) -> F64:
-    """Median of each row (np.median's first call imports for 13 ms: a verify's whole budget)."""
-    s = np.sort(rows, axis=-1)
-    n = s.shape[-1]
-    median: F64 = 0.5 * (s[..., (n - 1) // 2] + s[..., n // 2])
-    return median
-
-
-def _similarity(x: F64, y: F64) -> F64:
-    """``x`` moved by the rotation, scale and shift that best map it onto ``y`` (per row)."""
-    mx, my = x.mean(1, keepdims=True), y.mean(1, keepdims=True)
-    xc, yc = x - mx, y - my
-    den = np.maximum((xc ** 2).sum((1, 2)), 1e-18)
-    c = (xc * yc).sum((1, 2)) / den                                   # scale * cos
-    s = (xc[..., 0] * yc[..., 1] - xc[..., 1] * yc[..., 0]).sum(1) / den   # scale * sin
-    moved: F64 = _turn(xc, c[:, None], s[:, None]) + my
-    return moved
-
-
-def _turn(p: F64, c: F64, s: F64) -> F64:
-    return np.stack([c * p[..., 0] - s * p[..., 1], s * p[..., 0] + c * p[..., 1]], -1)
-
-
-def _point_to_line(q: F64, target: F64, normal: F64, inliers: npt.NDArray[np.bool_]) -> F64:
-    """One Gauss-Newton step: the similarity that puts the inliers on their lines."""
-    x, y = q[..., 0], q[..., 1]
-    nx, ny = normal[..., 0], normal[..., 1]
-    jac = np.stack([nx * x + ny * y, ny * x - nx * y, nx, ny], -1) * inliers[..., None]
-    rhs = (normal * target).sum(-1) * inliers
-    normal_eq = np.einsum("hni,hnj->hij", jac, jac) + 1e-12 * np.eye(4)
-    c, s, tx, ty = np.linalg.solve(normal_eq, np.einsum("hni,hn->hi", jac, rhs)[..., None])[..., 0].T
-    moved: F64 = _turn(q, c[:, None], s[:, None]) + np.stack([tx, ty], -1)[:, None, :]
-    return moved
 
 
 # --- the rule --------------------------------------------------------------------------
@@ -257,33 +220,90 @@ class Kept(Protocol):
     @property
     def embedding(self) -> bytes: ...      # int8; b"" for an enrolment entry
     @property
-    def trace(self) -> bytes | None: ...
+    def trace(self) -> bytes | None: ...   # its shape (``Shape``), or a timed trace stored before
+
+
+@dataclass(frozen=True, eq=False)
+class Path:
+    """An attempt's pen path as the rule compares it: its ``shape`` (what is kept
+    of an accepted attempt) and its timed ``trace`` (only to compare with attempts
+    kept before shapes were, whose rows hold a ``Trace``)."""
+
+    shape: Shape
+    trace: Trace | None
+
+    def to_bytes(self) -> bytes:
+        return self.shape.to_bytes()
+
+
+def path(sig: Signature) -> Path | None:
+    """The path of ``sig`` (None when its pen-down part has no extent)."""
+    outline = shape(sig)
+    return None if outline is None else Path(outline, trace(sig))
+
+
+@dataclass(frozen=True)
+class Finding:
+    """What the rule found: ``why`` it is a replay (None: it is not), and whether
+    it is ``replay_like`` (its path within ``REPLAY_LIKE`` times the limit of a
+    kept one): such an attempt may be accepted but never adapts a reference."""
+
+    why: str | None
+    replay_like: bool = False
+
+
+REPLAY_LIKE = 1.5
+"""A path within this many times its limit of a kept one is too close to adapt from."""
+PRUNE = 2.0
+"""Kept shapes farther than this many limits on every 4th point are not compared on all
+(``shape_distances``' ``within``; on SVC2004 no disguised replay came near it)."""
 
 
 def check(mac: bytes, test: npt.NDArray[np.floating], refs: npt.NDArray[np.floating],
-          enrol_macs: Collection[bytes], attempts: Sequence[Kept], cosine_limit: float, path: Trace | None = None,
+          enrol_macs: Collection[bytes], attempts: Sequence[Kept], cosine_limit: float, path: Path | None = None,
           trace_limit: float = TRACE_LIMIT) -> str | None:
-    """Why this attempt is a replay, or None.
+    """Why this attempt is a replay, or None (``judge``'s ``why``)."""
+    return judge(mac, test, refs, enrol_macs, attempts, cosine_limit, path, trace_limit).why
+
+
+def judge(mac: bytes, test: npt.NDArray[np.floating], refs: npt.NDArray[np.floating],
+          enrol_macs: Collection[bytes], attempts: Sequence[Kept], cosine_limit: float, path: Path | None = None,
+          trace_limit: float = TRACE_LIMIT, shape_limit: float = SHAPE_LIMIT) -> Finding:
+    """Whether this attempt is a replay, and if not whether it is replay-like.
 
     ``mac``: the attempt's stream MAC; ``test``: its embedding as it will be
     stored (the dequantized int8 template); ``refs`` and ``enrol_macs``: the
     user's dequantized templates and their streams' MACs; ``attempts``: the
-    user's kept attempts (``Store`` history: enrolment traces included).
-    ``path``: the attempt's ``trace``, given when it would be accepted.
+    user's kept attempts (``Store`` history: enrolment entries included).
+    ``path``: the attempt's ``path``, given when it would be accepted.
     """
     if mac in enrol_macs or any(a.stream_mac == mac for a in attempts):
-        return "byte-identical to an earlier signature: replayed stream"
+        return Finding("byte-identical to an earlier signature: replayed stream")
     stored = refs
     embeddings = [a.embedding for a in attempts if a.embedding]   # enrolment entries have none
     if embeddings:
         stored = np.vstack([refs, dequantize_many(embeddings, len(test))])
     near = closest(test, stored)
     if near >= cosine_limit:
-        return f"embedding practically identical (cosine {near:.4f}) to an earlier signature: replay"
-    if path is not None:
-        paths = [Trace.from_bytes(a.trace) for a in attempts if a.trace]
-        if paths:
-            d = float(trace_distances(path, paths).min())
-            if d <= trace_limit:
-                return f"runs along an earlier signature's path (distance {d:.4f}): replay"
-    return None
+        return Finding(f"embedding practically identical (cosine {near:.4f}) to an earlier signature: replay")
+    if path is None:
+        return Finding(None)
+    return _by_path(path, [a.trace for a in attempts if a.trace], trace_limit, shape_limit)
+
+
+def _by_path(path: Path, kept: list[bytes], trace_limit: float, shape_limit: float) -> Finding:
+    """The path measures: shapes against kept shapes, the timed trace against
+    kept timed traces (rows written before shapes were kept)."""
+    shapes = [Shape.from_bytes(b) for b in kept if b[:2] == b"S1"]
+    timed = [Trace.from_bytes(b) for b in kept if b[:2] == _FORMAT]
+    d_shape = d_trace = np.inf
+    if shapes:
+        d_shape = float(shape_distances(path.shape, shapes, within=PRUNE * shape_limit).min())
+        if d_shape <= shape_limit:
+            return Finding(f"follows an earlier signature's shape (distance {d_shape:.4f}), "
+                           "whatever its timing: replay")
+    if timed and path.trace is not None:
+        d_trace = float(trace_distances(path.trace, timed).min())
+        if d_trace <= trace_limit:
+            return Finding(f"runs along an earlier signature's path (distance {d_trace:.4f}): replay")
+    return Finding(None, d_shape <= REPLAY_LIKE * shape_limit or d_trace <= REPLAY_LIKE * trace_limit)

@@ -9,22 +9,26 @@ Rows and what protects them:
   a sealed profile listing the template ids (a template row deleted or added
   is detected) and the lockout counters, tagged under the key with the
   attempt numbers kept (``edge.ledger``).
-* ``attempts`` - the replay history: enrolment traces and the attempts kept
+* ``attempts`` - the replay history: enrolment shapes (``edge.replay``; timed
+  traces in rows from before) and the attempts kept
   (accepted up to ``replay_history``, rejected up to ``REJECTED_KEPT``), each
   sealed with its number, time, verdict and stream MAC.
 * ``meta`` - schema version, a sealed key check (a wrong key is reported as
-  such) and the sealed ledger; ``<store>.gen`` holds the newest generation.
+  such) and the sealed ledger; ``<store>.gen`` holds the newest generation
+  with an HMAC under the key.
 * ``decisions`` - each user's last decisions for the operator (``sigpad
   history``): time in clear, reason, score and pad sealed per entry. Not
   part of the authenticated state: it informs, it decides nothing.
 
 Deleting, editing or restoring rows from an older copy - or the whole file
 while the anchor is newer - is refused as tampering, never read as a clean
-state. A file that is empty, truncated or not a sigpad store is reported as
-damaged and left as it is (``store_schema``). Every change is one ``BEGIN
-IMMEDIATE`` transaction (a crash mid-enrolment keeps the previous one; two
-processes wait for each other), and a judged attempt - lockout check, replay
-history, record, new counters - is one such transaction (``judge``).
+state. What fails in one user's rows is that user's alone (``rows_of``:
+``DamagedUserRows``, naming the way out: re-enrol them, or restore). A file
+that is empty, truncated or not a sigpad store is reported as damaged and
+left as it is (``store_schema``). Every change is one ``BEGIN IMMEDIATE``
+transaction (a crash mid-enrolment keeps the previous one; two processes
+wait for each other), and a judged attempt - lockout check, replay history,
+record, new counters - is one such transaction (``judge``).
 """
 
 from __future__ import annotations
@@ -35,11 +39,19 @@ import os
 import re
 import sqlite3
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import AlreadyEnrolled, ConfigError, ReenrolmentNeeded, TemplateIntegrityError, UnknownUser
+from .errors import (
+    AlreadyEnrolled,
+    ConfigError,
+    DamagedUserRows,
+    ReenrolmentNeeded,
+    TemplateIntegrityError,
+    UnknownUser,
+)
 from .ledger import ad, attempt_ad
 from .lockout import LockState
 from .store_file import StoreFile
@@ -152,6 +164,19 @@ class Judged:
     replacement: Replacement | None = None
 
 
+@contextmanager
+def rows_of(user: str) -> Iterator[None]:
+    """Reading ``user``'s rows: what fails there is that user's damage
+    (``DamagedUserRows``, with the way out), never the whole store's. A value
+    no sigpad writes (a word where a number goes) is damage too, not a crash."""
+    try:
+        yield
+    except (DamagedUserRows, UnknownUser, ReenrolmentNeeded):
+        raise
+    except (TemplateIntegrityError, ValueError, TypeError, OverflowError, KeyError) as exc:
+        raise DamagedUserRows(user, str(exc)) from exc
+
+
 def check_user_id(user: str) -> str:
     """A user id: 1-64 of letters, digits and ``._@+-``, starting with a letter or digit."""
     if not isinstance(user, str) or not _USER_ID.fullmatch(user):
@@ -228,6 +253,11 @@ class Store(StoreFile):
                               (user,)).fetchall()
         if found is None:
             raise UnknownUser(f"{user!r} is not enrolled")
+        with rows_of(user):
+            return self._opened(user, model_sha, found, rows)
+
+    def _opened(self, user: str, model_sha: str, found: sqlite3.Row, rows: list[sqlite3.Row]) -> Enrolled:
+        """The user's row and template rows, opened and checked."""
         enrolled_sha = found["model_sha256"]
         if enrolled_sha != model_sha:
             raise ReenrolmentNeeded(f"{user!r} was enrolled with model {enrolled_sha[:12]}..., "
@@ -280,13 +310,17 @@ class Store(StoreFile):
     def lock_state(self, user: str) -> LockState:
         """The user's lockout counters, authenticated (an unknown user: none)."""
         with self._tx("DEFERRED") as db:
-            row = checked_user_row(db, self._sealer, user, self._ledger(db))
+            ledger = self._ledger(db)
+            with rows_of(user):
+                row = checked_user_row(db, self._sealer, user, ledger)
         return LockState() if row is None else row.lock_state
 
     def history(self, user: str) -> History:
         """The user's lock state and replay history, authenticated; ``UnknownUser`` if none."""
         with self._tx("DEFERRED") as db:
-            return read_history(db, self._sealer, user, self._ledger(db))[1]
+            ledger = self._ledger(db)
+            with rows_of(user):
+                return read_history(db, self._sealer, user, ledger)[1]
 
     def judge(self, user: str, judge: Callable[[History], Judged], keep_accepted: int) -> Verdict:
         """Judge one attempt in one transaction: ``judge(history)`` sees the user's
@@ -297,8 +331,9 @@ class Store(StoreFile):
         ahead of the file)."""
         with self._durable(), self._tx() as db:
             ledger = self._ledger(db)
-            row, history = read_history(db, self._sealer, user, ledger)
-            profile = open_profile(self._sealer, user, row.model_sha256, row.profile)
+            with rows_of(user):
+                row, history = read_history(db, self._sealer, user, ledger)
+                profile = open_profile(self._sealer, user, row.model_sha256, row.profile)
             judged = judge(dataclasses.replace(history, profile=profile))
             if judged.attempt is None and judged.state is None:
                 return judged.verdict
@@ -321,7 +356,8 @@ class Store(StoreFile):
         (None: no such user)."""
         with self._durable(), self._tx() as db:
             ledger = self._ledger(db)
-            row = checked_user_row(db, self._sealer, user, ledger)
+            with rows_of(user):
+                row = checked_user_row(db, self._sealer, user, ledger)
             if row is None:
                 return None
             db.execute("UPDATE users SET failures=0, locked_until=0, generation=? WHERE user_id=?",

@@ -5,24 +5,31 @@ the file, has ``store_schema.prepare`` check or migrate it, and runs every
 read and change as one transaction under one lock, so that a store can be
 shared between threads of one process. Rows are read by column name (the
 connection's rows are ``sqlite3.Row``). After a commit that advanced the
-ledger, the anchor (``edge.ledger.Anchor``) follows.
+ledger, the anchor (``edge.ledger.Anchor``) follows; ``repair_anchor``
+rewrites a damaged anchor from the sealed ledger.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Self
 
-from .errors import StoreError
+from firmware_bridge.private_files import create_private_file, make_private_dirs
+
+from .errors import StoreError, StoreMissing, TemplateIntegrityError
 from .keys import StoreKeys
-from .ledger import Anchor, Ledger, Sealer, read_ledger, write_ledger
+from .ledger import Anchor, AnchorReading, Ledger, Sealer, read_ledger, write_ledger
 from .store_schema import prepare
+
+log = logging.getLogger("sigpad")
 
 
 class StoreFile:
@@ -32,16 +39,18 @@ class StoreFile:
         self.path = Path(path)
         self._sealer = Sealer(keys.aead)
         self.mac_key = keys.mac
-        self.anchor = Anchor(self.path)
+        self.anchor = Anchor(self.path, keys.mac)
         self._lock = threading.RLock()
         self._advanced: int | None = None     # generation reached by the transaction in progress
-        self._anchor_seen = 0                  # the anchor as read before it began
+        self._anchor_seen = AnchorReading()    # the anchor as read before it began
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            make_private_dirs(self.path.parent)
             fresh = not self.path.exists()
             if not fresh and self.path.is_file() and self.path.stat().st_size == 0:
                 raise StoreError(f"{self.path}: the store file is empty (damaged or truncated); it was "
                                  "left as it is: restore it, or move it away to start a new store")
+            if fresh:
+                create_private_file(self.path)     # 0600 before SQLite writes a byte of it
             self._db = sqlite3.connect(self.path, timeout=timeout_s, isolation_level=None,
                                        check_same_thread=False)
             self._db.row_factory = sqlite3.Row
@@ -143,3 +152,60 @@ class StoreFile:
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.close()
+
+
+@dataclass(frozen=True)
+class AnchorRepair:
+    """What ``repair_anchor`` found and wrote."""
+
+    anchor: Path
+    was: str            # "missing", "damaged", "generation N" (+ " (plain format, no HMAC)")
+    generation: int     # written: the sealed ledger's
+
+
+def repair_anchor(path: str | os.PathLike[str], keys: StoreKeys, accept_rollback: bool = False) -> AnchorRepair:
+    """Rewrite ``<path>.gen`` from the store's sealed ledger (authenticated with ``keys``).
+
+    A missing, damaged or plain-format anchor is rewritten. An authentic anchor
+    ahead of the ledger means the store was rolled back: refused unless
+    ``accept_rollback`` (a backup restored on purpose). Holds the store's write
+    lock meanwhile, counts ``anchor_repairs`` and logs what it did.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise StoreMissing(f"no template store at {path}")
+    anchor = Anchor(path, keys.mac)
+    try:
+        db = sqlite3.connect(path, timeout=10.0, isolation_level=None)
+    except sqlite3.Error as exc:
+        raise StoreError(f"{path}: cannot open the store: {exc}") from exc
+    db.row_factory = sqlite3.Row
+    try:
+        db.execute("BEGIN IMMEDIATE")
+        ledger = read_ledger(db, Sealer(keys.aead))
+        reading = anchor.read()
+        was = _described(anchor, reading)
+        if reading.authentic and reading.generation > ledger.generation and not accept_rollback:
+            raise TemplateIntegrityError(f"{anchor.path}: authentic and at {reading.generation}, the store is at "
+                                         f"{ledger.generation}: the store was rolled back, the anchor is not "
+                                         "damaged; add --accept-rollback if a backup was restored on purpose")
+        anchor.write(ledger.generation)
+        db.execute("INSERT INTO counters VALUES ('anchor_repairs', 1) ON CONFLICT(name) DO UPDATE "
+                   "SET value = value + 1")
+        db.execute("COMMIT")
+    except sqlite3.Error as exc:
+        raise StoreError(f"{path}: damaged or unreadable store: {exc}") from exc
+    finally:
+        db.close()
+    log.warning("anchor %s repaired: was %s, now generation %d from the sealed ledger",
+                anchor.path, was, ledger.generation)
+    return AnchorRepair(anchor.path, was, ledger.generation)
+
+
+def _described(anchor: Anchor, reading: AnchorReading) -> str:
+    """The anchor as an operator should read it."""
+    if reading.damaged:
+        return "damaged"
+    if not anchor.path.exists():
+        return "missing"
+    return f"generation {reading.generation}" + ("" if reading.authentic else " (plain format, no HMAC)")

@@ -99,7 +99,7 @@ class _Attempted:
     value: float
     mac: bytes
     template: bytes
-    path: replay.Trace | None      # only for an attempt that would be accepted
+    path: replay.Path | None       # only for an attempt that would be accepted
     proposal: _Proposal | None = None   # what an accept would replace (``_proposal``)
 
 
@@ -196,7 +196,7 @@ class Verifier:
         if self.config.store_raw:
             from firmware_bridge.svc2004 import format_signature
             raw = [format_signature(s) for s in sigs]
-        traces = [None if (t := replay.trace(s)) is None else t.to_bytes() for s in sigs]
+        traces = [None if (t := replay.path(s)) is None else t.to_bytes() for s in sigs]
         self.store.save_enrolment(user, self.model_sha, result.templates, result.stream_macs,
                                   result.stats, raw=raw, replace=replace, traces=traces, binding=self.binding)
         self.store.count("enrolments")
@@ -295,7 +295,7 @@ class Verifier:
         template = quantize(embedding)  # compared as stored: int8, like the references
         mac = replay.stream_mac(self.store.mac_key, sig)
         attempted = _Attempted(enrolled, refs, value, mac, template,
-                               replay.trace(sig) if value >= self.threshold else None,
+                               replay.path(sig) if value >= self.threshold else None,
                                self._proposal(enrolled, refs, sig, template, mac, value, now))
         verdict = self.store.judge(user, lambda history: self._judge(history, attempted, now),
                                    self.config.replay_history)
@@ -320,14 +320,18 @@ class Verifier:
         remaining = self.lockout.remaining_s(history.state, now)
         if remaining > 0:            # a parallel attempt locked the user meanwhile
             return Judged(None, None, LockedOut(remaining))
-        replayed = replay.check(a.mac, dequantize(a.template), a.refs.embeddings, a.enrolled.stream_macs,
-                                history.attempts, self.config.replay_cosine, a.path)
+        finding = replay.judge(a.mac, dequantize(a.template), a.refs.embeddings, a.enrolled.stream_macs,
+                               history.attempts, self.config.replay_cosine, a.path)
+        replayed = finding.why
         accepted = replayed is None and a.value >= self.threshold
         kept = Attempt(a.mac, a.template, accepted, a.path.to_bytes() if accepted and a.path else None)
         # Adapt only on an accept (so nothing matched a replay: no stream MAC, embedding
-        # or path), and only if the references are still those the proposal was made on
-        # and the daily bound still holds (a parallel attempt may have adapted meanwhile).
-        adapt = a.proposal if accepted and adaptation.still_applies(history.profile, a.enrolled.profile) else None
+        # or path) whose path is not even near a kept one (a replay just past the limit
+        # must not become a reference), and only if the references are still those the
+        # proposal was made on and the daily bound still holds (a parallel attempt may
+        # have adapted meanwhile).
+        adapt = a.proposal if accepted and not finding.replay_like and \
+            adaptation.still_applies(history.profile, a.enrolled.profile) else None
         verdict: Verdict = Replayed(replayed) if replayed is not None else \
             Scored(accepted, "" if adapt is None else adapt.described)
         return Judged(kept, self.lockout.update(history.state, accepted, now), verdict,

@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from .errors import DataFormatError, SignatureError
+from .private_files import write_private
 from .protocols.base import Capabilities
 from .signature import Floats, Signature
 
@@ -72,10 +73,9 @@ def _number(v: float | np.floating[Any] | np.bool_) -> int | float:
 
 def write(path: str | Path, sig: Signature, protocol: str = "", port: str = "",
           caps: Capabilities | None = None) -> Path:
-    """Write ``sig`` as a recording; returns the path."""
-    path = Path(path)
-    path.write_text(json.dumps(to_dict(sig, protocol, port, caps), separators=(",", ":")) + "\n")
-    return path
+    """Write ``sig`` as a recording, readable by its owner only (0600); returns the path."""
+    text = json.dumps(to_dict(sig, protocol, port, caps), separators=(",", ":")) + "\n"
+    return write_private(path, text.encode())
 
 
 def from_dict(data: object, source: str = "<recording>") -> Signature:

@@ -32,6 +32,7 @@ from typing import NoReturn
 import numpy as np
 
 from .errors import DataFormatError, SignatureError
+from .private_files import write_private
 from .signature import Floats, Signature
 
 PRESSURE_MAX = 1023.0
@@ -161,7 +162,7 @@ def format_signature(sig: Signature) -> str:
 
 
 def write(sig: Signature, path: str | os.PathLike[str]) -> None:
-    Path(path).write_text(format_signature(sig), encoding="ascii", newline="")
+    write_private(path, format_signature(sig).encode("ascii"))     # a signature: its owner's only
 
 
 # --- datasets -------------------------------------------------------------------

@@ -106,7 +106,7 @@ def backup(store_path: Path, key_path: Path, out: Path, passphrase: bytes | None
         generation = _generation(copy, master)
         manifest: dict[str, Any] = {
             "format": FORMAT, "created": time.time(), "store": str(store_path), "generation": generation,
-            "anchor": Anchor(store_path).read(), "sha256": hashlib.sha256(copy.read_bytes()).hexdigest(),
+            "anchor": _recorded_generation(store_path), "sha256": hashlib.sha256(copy.read_bytes()).hexdigest(),
             "key": "wrapped" if passphrase is not None else "absent", "key_source": key_source}
         _write_zip(out, copy, manifest, wrap_key(master, passphrase) if passphrase is not None else None)
     return manifest
@@ -182,11 +182,9 @@ def restore(backup_file: Path, store_path: Path, key_path: Path, passphrase: byt
     for stale in (Path(f"{store_path}-wal"), Path(f"{store_path}-shm")):
         stale.unlink(missing_ok=True)      # a dead store's journal must not replay onto this one
     _write_private(store_path, db, replace=force)
-    anchor = Anchor(store_path)
-    anchor.path.unlink(missing_ok=True)    # then the restored generation, not a newer lost one
-    anchor.advance(generation)
     if master is not None and not key_path.exists() and credential_path() is None:
         _write_private(key_path, master, replace=False)
+    _write_anchor(store_path, key_path, generation)
     users = _check_opens(store_path, key_path)
     return {**manifest, "restored_to": str(store_path), "key_file": str(key_path), "users": users}
 
@@ -195,11 +193,11 @@ def _check_target(store_path: Path, generation: int, force: bool) -> None:
     if store_path.exists() and not force:
         raise BackupError(f"{store_path} exists: restore into a new place (--store NEW.db), or move the "
                           "live store away first (--force replaces it)")
-    recorded = Anchor(store_path).read()
+    recorded = _recorded_generation(store_path)
     if generation < recorded and not force:
         raise BackupError(f"rollback refused: the backup is at generation {generation}, older than the "
                           f"{recorded} the store at {store_path} reached (its anchor "
-                          f"{Anchor(store_path).path}); users enrolled, deleted or locked out since would "
+                          f"{store_path}.gen); users enrolled, deleted or locked out since would "
                           "come back as they were. --force restores it anyway")
 
 
@@ -243,3 +241,28 @@ def _check_opens(store_path: Path, key_path: Path) -> int | None:
         return None
     with Store(store_path, load_keys(key_path, create=False)) as store:
         return len(store.users())
+
+
+def _write_anchor(store_path: Path, key_path: Path, generation: int) -> None:
+    """The restored generation as the store's anchor (not a newer, lost one): sealed under the
+    key in place, or - no key here yet - in the older plain format, which the store reads and
+    seals at its next commit."""
+    anchor_path = Path(f"{store_path}.gen")
+    anchor_path.unlink(missing_ok=True)
+    if credential_path() is not None or key_path.exists():
+        Anchor(store_path, derive(_master_key(key_path)[0]).mac).write(generation)
+    else:
+        _write_private(anchor_path, f"{generation:0{Anchor.WIDTH}d}\n".encode(), replace=True)
+
+
+def _recorded_generation(store_path: Path) -> int:
+    """The generation the anchor beside ``store_path`` records (0: none), read without the key:
+    restore's rollback check guards against an operator's mistake, and the store itself checks
+    the anchor's HMAC when it opens."""
+    try:
+        digits = Path(f"{store_path}.gen").read_bytes()[:Anchor.WIDTH]
+    except FileNotFoundError:
+        return 0
+    except OSError as exc:
+        raise BackupError(f"{store_path}.gen: cannot read the anchor: {exc.strerror or exc}") from exc
+    return int(digits) if digits.isdigit() else 0

@@ -100,7 +100,8 @@ def _service_socket(p: argparse.ArgumentParser) -> None:
 
 
 def _store_commands(add: Add) -> None:
-    """The user's and the operator's commands: enroll, verify, users, delete, init, status, unlock, history."""
+    """The user's and the operator's commands: enroll, verify, users, delete, init, status, unlock, history,
+    repair-anchor."""
     p = add("enroll", aliases=["enrol"], help="enrol a user from N signatures")
     p.add_argument("user")
     _source(p, many=True)
@@ -131,6 +132,9 @@ def _store_commands(add: Add) -> None:
     p.add_argument("file", type=Path, help="a file made by sigpad backup")
     p.add_argument("--passphrase-file", type=Path, help="opens the key in the backup")
     p.add_argument("--force", action="store_true", help="replace a store there, or restore an older backup")
+    p = add("repair-anchor", help="rewrite a damaged anchor (<store>.gen) from the store's sealed ledger, with the key")
+    p.add_argument("--accept-rollback", action="store_true",
+                   help="also when the anchor is authentic and ahead: a backup restored on purpose")
 
 
 def _pad_commands(add: Add) -> None:

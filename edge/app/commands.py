@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from firmware_bridge import recording
 from firmware_bridge.capture import CaptureConfig
 from firmware_bridge.errors import CaptureError, DataFormatError, NoSuchFile, SigpadError
+from firmware_bridge.private_files import write_private
 from firmware_bridge.signature import Signature
 
 from ..client import ServiceClient
@@ -47,7 +48,7 @@ def run(args: argparse.Namespace, cfg: Config) -> int:
                "status": ops.status, "unlock": ops.unlock, "history": ops.history,
                "backup": ops.backup, "restore": ops.restore,
                "ports": pads.ports, "probe": pads.probe, "capture": capture,
-               "render": render}[args.command]
+               "render": render, "repair-anchor": repair_anchor}[args.command]
     return handler(args, cfg)
 
 
@@ -179,8 +180,10 @@ def users(args: argparse.Namespace, cfg: Config) -> int:
         where = str(store.path)
     lines = [f"{r['user']:24s} {r['templates']} templates"
              + ("  (re-enrolment needed)" if r.get("needs_reenrolment") else "") for r in rows]
+    repairs = counters.get("anchor_repairs", 0)
     lines.append(f"{len(rows)} users in {where}; enrolments {counters.get('enrolments', 0)}, "
-                 f"failures to enrol {counters.get('failures_to_enrol', 0)}")
+                 f"failures to enrol {counters.get('failures_to_enrol', 0)}"
+                 + (f", anchor repairs {repairs}" if repairs else ""))
     emit(args, {"users": rows, "counters": counters, "store": where, "model": models_in_use(cfg)},
          "\n".join(lines))
     return OK
@@ -237,7 +240,7 @@ def render(args: argparse.Namespace, cfg: Config) -> int:
     if not args.out.parent.is_dir():
         return fail(args, f"--out {args.out}: no directory {args.out.parent} (create it, or write elsewhere)")
     try:
-        args.out.write_bytes(draw(sig, kind, width=width, height=height))
+        write_private(args.out, draw(sig, kind, width=width, height=height))   # an image of a signature: 0600
     except OSError as exc:
         return fail(args, f"--out {args.out}: cannot write: {exc.strerror or exc}")
     emit(args, {"out": str(args.out), "kind": kind, "width": width, "height": height},
@@ -261,3 +264,15 @@ def demo(args: argparse.Namespace, cfg: Config) -> int:
         return run_web_demo(args, cfg)
     from .demo import run_demo
     return run_demo(args, cfg)
+
+
+def repair_anchor(args: argparse.Namespace, cfg: Config) -> int:
+    """Rewrite the store's anchor from its sealed ledger (``edge.store_file.repair_anchor``):
+    the way out of a damaged anchor, logged and counted."""
+    from ..keys import load_keys
+    from ..store_file import repair_anchor as repair
+    done = repair(cfg.store_path(), load_keys(cfg.key_path(), create=False), args.accept_rollback)
+    emit(args, {"store": str(cfg.store_path()), "anchor": str(done.anchor), "was": done.was,
+                "generation": done.generation},
+         f"anchor {done.anchor} rewritten from the sealed ledger: was {done.was}, now generation {done.generation}")
+    return OK

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from bench.replay_transforms import TRANSFORMS
-from edge.replay import TRACE_LIMIT, Trace, check, trace, trace_distances
+from edge.replay import TRACE_LIMIT, Trace, check, path, trace, trace_distances
 from edge.store import Attempt
 from edge.templates import dequantize, quantize
 from firmware_bridge.signature import Signature
@@ -84,13 +84,14 @@ def test_a_fit_that_would_shrink_the_attempt_is_no_match():
     assert trace_distances(trace(tiny), [original])[0] == np.inf
 
 
-def test_check_refuses_an_attempt_along_a_kept_path():
+def test_check_refuses_an_attempt_along_a_path_kept_as_a_timed_trace():
+    # a row written before shapes were kept holds a timed trace: still compared by it
     kept = Attempt(b"old", b"", True, trace(spiral()).to_bytes(), "enrol")
-    path = trace(Signature.create(spiral().t_ms[::2], spiral().x[::2], spiral().y[::2]))
-    why = check(b"new", np.array([0.0, 0.0, 1.0]), REFS, ENROL_MACS, [kept], LIMIT, path)
+    along = path(Signature.create(spiral().t_ms[::2], spiral().x[::2], spiral().y[::2]))
+    why = check(b"new", np.array([0.0, 0.0, 1.0]), REFS, ENROL_MACS, [kept], LIMIT, along)
     assert why.startswith("runs along an earlier signature's path")
     assert check(b"new", np.array([0.0, 0.0, 1.0]), REFS, ENROL_MACS, [kept], LIMIT,
-                 trace(spiral(turns=2.2))) is None
+                 path(spiral(turns=2.2))) is None
     # without a path (an attempt that would not be accepted) the paths are not compared
     assert check(b"new", np.array([0.0, 0.0, 1.0]), REFS, ENROL_MACS, [kept], LIMIT, None) is None
 
