@@ -38,6 +38,8 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
+from firmware_bridge.private_files import make_private_dirs
+
 from ..errors import BackupError, StoreMissing
 from ..keys import KEY_BYTES, credential_path, derive, load_keys
 from ..ledger import Anchor, Sealer, read_ledger
@@ -178,7 +180,7 @@ def restore(backup_file: Path, store_path: Path, key_path: Path, passphrase: byt
     generation = int(manifest["generation"])
     _check_target(store_path, generation, force)
     master = _restored_key(wrapped, passphrase, key_path)
-    store_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    make_private_dirs(store_path.parent)    # 0700 whatever the umask
     for stale in (Path(f"{store_path}-wal"), Path(f"{store_path}-shm")):
         stale.unlink(missing_ok=True)      # a dead store's journal must not replay onto this one
     _write_private(store_path, db, replace=force)
