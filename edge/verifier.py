@@ -123,6 +123,10 @@ class Verifier:
         # score a command line asks for.
         self.decision = manifest.decision_score()
         self.stored_dtw = self.decision.dtw
+        # A threshold the operator set by hand was never measured on the folds: it may
+        # decide, but it never writes a signature into the references (issue #20).
+        self.threshold_overridden = config.threshold is not None and not (
+            self.score_name == manifest.score and float(config.threshold) == manifest.threshold)
         if config.threshold is not None:
             self.threshold = float(config.threshold)
         elif self.score_name == manifest.score:
@@ -347,8 +351,8 @@ class Verifier:
         """The adaptation an accept of this attempt would bring, or None: the pure choice
         is ``edge.adaptation.propose``'s; the blob is packed as enrolment packs it."""
         policy = self.config.adaptation
-        if not policy.enabled or not value >= self.threshold + policy.margin:  # a NaN never adapts
-            return None
+        if not policy.enabled or self.threshold_overridden or not value >= self.threshold + policy.margin:
+            return None   # (a NaN never reaches the margin)
         cfg = self.stored_dtw
         sequence = dtw.sequence(sig, cfg) if cfg else b""
         probe = scores.Probe(dequantize(template), dtw.unpack(sequence, cfg) if cfg else None)

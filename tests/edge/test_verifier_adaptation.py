@@ -38,6 +38,22 @@ def test_on_by_default_off_when_disabled_and_never_below_the_margin(make_verifie
     assert d.accepted and d.adapted == "" and profile(v)["template_ids"] == before
 
 
+def test_an_overridden_threshold_decides_but_never_adapts(make_verifier, sig):
+    """A threshold set by hand (here far below any score: another writer passes) was never
+    measured: a signature accepted under it must not become a reference (without the rule,
+    writer 7's signature replaced one of alice's references)."""
+    v = enrolled(make_verifier, sig, adapt=True, adapt_margin=0.0)
+    manifest_threshold = v.threshold
+    before = profile(v)["template_ids"]
+    v = make_verifier(adapt=True, adapt_margin=0.0, threshold=-12.0)
+    assert v.threshold_overridden and v.threshold < manifest_threshold
+    d = v.verify("alice", sig(7, 2))                       # writer 7's genuine signature
+    assert d.accepted and d.adapted == ""
+    assert profile(v)["template_ids"] == before
+    v = make_verifier(adapt=True, adapt_margin=0.0, threshold=manifest_threshold)   # the manifest's own
+    assert not v.threshold_overridden
+
+
 def test_an_accept_above_the_margin_replaces_one_reference_and_is_logged(make_verifier, sig):
     v = enrolled(make_verifier, sig, adapt=True, adapt_margin=0.0)
     before = profile(v)
