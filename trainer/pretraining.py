@@ -30,7 +30,7 @@ from edge.preprocess import PreprocessConfig
 from firmware_bridge.errors import SigpadError
 
 from .data import SigSet, from_signatures
-from .evaluation.progress import Progress
+from .progress import Progress
 
 GENUINE_PER_WRITER = 8
 FORGERIES_PER_WRITER = 4

@@ -21,7 +21,7 @@ from edge import scores as edge_scores
 from edge.preprocess import PreprocessConfig
 
 from .data import SigSet, load_sigcomp2009, load_svc2004
-from .evaluation.progress import Progress
+from .progress import Progress
 from .pretraining import cache_dir, cache_key, key_record
 from .training_loop import TrainConfig
 

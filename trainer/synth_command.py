@@ -18,7 +18,7 @@ from edge.errors import ConfigError
 from firmware_bridge import svc2004
 from firmware_bridge.synthetic import Writer, make_writer
 
-from .evaluation.progress import Progress
+from .progress import Progress
 
 SEED_STRIDE = 100_000
 

@@ -22,7 +22,7 @@ from firmware_bridge import svc2004
 from firmware_bridge.errors import DataFormatError
 
 from . import metrics
-from .progress import Progress
+from ..progress import Progress
 from .trials import PROTOCOLS, make_trials, parse_users
 
 

@@ -15,8 +15,9 @@ The time left is extrapolated from the steps computed in this run; steps
 found in a cache take no time and are not counted, so a half-cached run does
 not promise too little. Progress never changes what is computed.
 
-It lives in the evaluation wing because that wing imports nothing else of the
-trainer (tests/trainer/evaluation/test_no_tensorflow.py) and both sides use it.
+Training and evaluation both show it, so it is a leaf of its own: it imports
+nothing of the trainer, and the evaluation wing, which imports nothing of the
+training side, may import it (tests/trainer/evaluation/test_no_tensorflow.py).
 """
 
 from __future__ import annotations
