@@ -45,10 +45,10 @@ def stretch_time(s: Signature, factor: float, period_ms: float = 10.0) -> Signat
         if len(idx) < 2:
             continue
         grid = np.arange(t[idx[0]], t[idx[-1]] + 1e-9, period_ms)
-        at = lambda v: np.interp(grid, t[idx], v[idx])  # noqa: E731
+        x, y = (np.interp(grid, t[idx], v[idx]) for v in (s.x, s.y))
         nearest = idx[np.clip(np.searchsorted(t[idx], grid), 0, len(idx) - 1)]
-        parts.append((grid, np.round(at(s.x)), np.round(at(s.y)), s.pen_down[nearest],
-                      None if s.pressure is None else at(s.pressure)))
+        parts.append((grid, np.round(x), np.round(y), s.pen_down[nearest],
+                      None if s.pressure is None else np.interp(grid, t[idx], s.pressure[idx])))
     cat = lambda k: np.concatenate([p[k] for p in parts])  # noqa: E731
     return Signature.create(cat(0), cat(1), cat(2), cat(3), None if s.pressure is None else cat(4),
                             source=s.source)

@@ -31,8 +31,20 @@ from __future__ import annotations
 import numpy as np
 
 from edge import dtw as device_dtw
+from edge.dtw import DtwConfig
+
+from .recipe import Recipe
 
 NO_GROUP = -1  # a signature without DTW targets (synthetic writers)
+
+
+def teacher_dtw(recipe: Recipe) -> DtwConfig | None:
+    """The device's DTW, where the recipe's distillation teacher includes it (else None):
+    the training set then carries each signature's DTW sequence."""
+    if not (recipe.distill and recipe.distill.dtw_weight):
+        return None
+    from .fusion import dtw_config
+    return dtw_config(recipe.preprocessing.use_pressure)
 
 
 def writer_groups(writer: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -31,8 +31,7 @@ QUIET_EVERY_S = 60.0  # elsewhere, a line at least this often while something mo
 
 
 def clock_text(seconds: float) -> str:
-    seconds = int(round(seconds))
-    h, rest = divmod(seconds, 3600)
+    h, rest = divmod(round(seconds), 3600)
     return f"{h}:{rest // 60:02d}:{rest % 60:02d}" if h else f"{rest // 60}:{rest % 60:02d}"
 
 

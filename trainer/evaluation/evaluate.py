@@ -21,8 +21,8 @@ from edge import scores as edge_scores
 from firmware_bridge import svc2004
 from firmware_bridge.errors import DataFormatError
 
-from . import metrics
 from ..progress import Progress
+from . import metrics
 from .trials import PROTOCOLS, make_trials, parse_users
 
 
