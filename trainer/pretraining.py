@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -80,7 +81,7 @@ def generate(cache: Cache, n_writers: int, seed: int, configs: list[PreprocessCo
         np.savez(path, x=data.x, writer=data.writer, genuine=data.genuine)
 
 
-def pretrained_encoder(cache: Cache, n_writers: int, seed: int, config: PreprocessConfig, cfg: TrainConfig):
+def pretrained_encoder(cache: Cache, n_writers: int, seed: int, config: PreprocessConfig, cfg: TrainConfig) -> Any:
     """An encoder pretrained on N synthetic writers (cached weights in the cache's pretrain/)."""
     import keras
 

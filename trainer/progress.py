@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
+from typing import TextIO
 
 BAR_WIDTH = 20
 REDRAW_S = 0.2       # a terminal line at most this often
@@ -38,7 +40,8 @@ def clock_text(seconds: float) -> str:
 class Progress:
     """Count ``total`` steps of a job called ``label``; use as a context manager."""
 
-    def __init__(self, total: int, label: str, stream=None, clock=time.monotonic,
+    def __init__(self, total: int, label: str, stream: TextIO | None = None,
+                 clock: Callable[[], float] = time.monotonic,
                  interactive: bool | None = None, silent: bool = False):
         self.total, self.label, self.silent = max(int(total), 0), label, silent
         self.stream = stream if stream is not None else sys.stderr
@@ -106,12 +109,12 @@ class Progress:
     def __enter__(self) -> Progress:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
 
-def _is_tty(stream) -> bool:
+def _is_tty(stream: TextIO) -> bool:
     try:
-        return stream.isatty()
+        return bool(stream.isatty())
     except (AttributeError, ValueError):
         return False

@@ -11,6 +11,10 @@ the same code under all three: Keras distributes the tf.data pipeline.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
 
 from .data import SigSet
 from .recipe import TrainConfig
@@ -42,7 +46,7 @@ def configure_threads(threads: int | None = None) -> int:
     return threads
 
 
-def get_strategy(name: str):
+def get_strategy(name: str) -> Any:
     import tensorflow as tf
     if name == "default":
         return tf.distribute.get_strategy()
@@ -53,7 +57,8 @@ def get_strategy(name: str):
     raise ValueError(f"unknown strategy {name!r} (choose from {', '.join(STRATEGIES)})")
 
 
-def fit_encoder(data: SigSet, cfg: TrainConfig, encoder=None, callbacks=()):
+def fit_encoder(data: SigSet, cfg: TrainConfig, encoder: Any = None,
+                callbacks: Iterable[Any] = ()) -> tuple[Any, dict[str, list[float]]]:
     """Train (or fine-tune ``encoder``) on pairs of ``data``; returns (encoder, history)."""
     import keras
 
@@ -80,6 +85,6 @@ def fit_encoder(data: SigSet, cfg: TrainConfig, encoder=None, callbacks=()):
     return encoder, hist.history
 
 
-def embed(encoder, x, batch: int = 256):
+def embed(encoder: Any, x: np.ndarray, batch: int = 256) -> np.ndarray:
     """Float embeddings (n, dim) of preprocessed inputs with the Keras encoder."""
     return encoder.predict(x, batch_size=batch, verbose=0)

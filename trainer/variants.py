@@ -33,6 +33,7 @@ import numpy as np
 from edge.preprocess import PreprocessConfig
 from firmware_bridge import svc2004
 from firmware_bridge.errors import SigpadError
+from firmware_bridge.signature import Signature
 
 from .cache import Cache, cache_key
 from .data import SigSet, from_signatures
@@ -44,12 +45,12 @@ VARIANTS_VERSION = 1
 SEED_BASE = 7_000_000  # writer seeds apart from the synthetic writers' (seed * 1_000_003 + w)
 
 
-def user_variants(folder: Path, user: int, fits: int) -> list[tuple[bool, object]]:
+def user_variants(folder: Path, user: int, fits: int) -> list[tuple[bool, Signature]]:
     """(genuine, Signature) drawn from fits of the user's first ``fits`` genuine signatures."""
     from firmware_bridge.synthetic import Writer
 
     files = svc2004.scan(folder)[user]
-    out = []
+    out: list[tuple[bool, Signature]] = []
     for s in sorted(files.genuine)[:fits]:
         try:
             writer = Writer.from_signature(svc2004.read(files.genuine[s]), seed=SEED_BASE + 1000 * user + s)
