@@ -55,59 +55,72 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="SVC2004-format folder (repeatable; default: Task2 of $SIGPAD_DATA or ../shared); "
                         "with --recipe, the SVC2004 root (default $SIGPAD_DATA or ../shared)")
     p.add_argument("--users", default="1-30", help="training users, e.g. 1-20 (default 1-30)")
-    p.add_argument("--val-users", default=None, help="users to choose the threshold on")
-    p.add_argument("--cv-threshold", action="store_true",
-                   help="choose the threshold on 5-fold held-out scores of the training users")
-    p.add_argument("--threshold", type=float, default=None, help="use this threshold as is")
-    p.add_argument("--epochs", type=int, default=TrainConfig.epochs)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--loss", choices=sorted(LOSSES), default="contrastive")
+    _add_recipe_options(p.add_argument_group("the recipe, option by option (or --recipe NAME)"))
+    _add_threshold_options(p.add_argument_group("the decision's threshold"))
     p.add_argument("--out", type=Path, required=False, default=Path("runs/model"))
     p.add_argument("--keras", type=Path, default=None,
                    help="where to save the Keras encoder (default OUT/encoder.keras)")
-    p.add_argument("--strategy", choices=STRATEGIES, default="default")
-    p.add_argument("--no-pressure", action="store_true",
-                   help="a pressure-free model (7 channels) for pads without pressure")
-    p.add_argument("--synthetic", type=int, default=0, metavar="N",
-                   help="pretrain on N synthetic writers first (cached, see --cache)")
-    p.add_argument("--synthetic-epochs", type=int, default=6, help="pretraining epochs")
-    p.add_argument("--pair-ratio", default="40/30/30", type=_ratio,
-                   help="genuine/skilled/random pair shares, e.g. 50/40/10 (Bromley's)")
-    p.add_argument("--pairs-per-epoch", type=int, default=TrainConfig.pairs_per_epoch)
-    p.add_argument("--batch-size", type=int, default=TrainConfig.batch_size)
-    p.add_argument("--lr", type=float, default=TrainConfig.learning_rate)
-    p.add_argument("--dim", type=int, default=TrainConfig.dim, help="embedding size of one tower")
-    p.add_argument("--width", type=int, default=TrainConfig.width, help="filters of a tower's first layer")
-    p.add_argument("--towers", type=int, default=1,
-                   help="towers trained with seeds SEED, SEED+1, ...: stacked into one model (its cosine "
-                        "is the mean of theirs; towers x dim <= 80), or with --distill-epochs the teacher")
-    p.add_argument("--distill-epochs", type=int, default=0,
-                   help="distil the towers' stack into one tower for this many epochs (0: no distillation)")
-    p.add_argument("--distill-dtw", type=float, default=0.0,
-                   help="move the teacher's cosines of same-writer pairs this far (0-1) toward the device's "
-                        "DTW (trainer.dtw_teacher); with one tower, the tower teaches itself plus DTW")
-    p.add_argument("--distill-lr", type=float, default=1e-3, help="distillation learning rate")
-    p.add_argument("--label-weight", type=float, default=1.0,
-                   help="weight of the contrastive loss on labelled pairs next to the teacher's cosines")
-    p.add_argument("--score", choices=edge_scores.names(), default=edge_scores.DEFAULT,
-                   help="the decision score the threshold is for (edge.scores; written to the manifest)")
-    p.add_argument("--session-augment", type=float, default=0.0,
-                   help="imitate a new session in fine-tuning and distillation (trainer.session_augment): "
-                        "rotation, slant, aspect, pressure curve, tempo, at this strength (0: none)")
-    p.add_argument("--variants", type=int, default=0,
-                   help="fit this many genuine signatures of each training writer with the sigma-lognormal "
-                        "model and train on variants and synthetic forgeries of them too (trainer.variants)")
-    p.add_argument("--sigcomp2009", action="store_true",
-                   help="also train on SigComp2009's authors and their real skilled forgeries "
-                        "($SIGPAD_SIGCOMP2009 or ../shared/data/sigcomp2009_train)")
-    p.add_argument("--fuse", action="store_true",
-                   help="ship the fused decision (cosine + the device's DTW, trainer.fusion): its "
-                        "constants, weight and threshold from the 5 folds of --cv-threshold")
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--quiet", action="store_true", help="Keras: one line per epoch, no progress bar")
     p.add_argument("--cache", type=Path, default=None, metavar="DIR",
                    help="keep trained folds, towers and pretraining here "
                         "(default: $XDG_CACHE_HOME/sigpad, i.e. ~/.cache/sigpad)")
+
+
+def _add_threshold_options(g: argparse._ArgumentGroup) -> None:
+    g.add_argument("--val-users", default=None, help="users to choose the threshold on")
+    g.add_argument("--cv-threshold", action="store_true",
+                   help="choose the threshold on 5-fold held-out scores of the training users")
+    g.add_argument("--threshold", type=float, default=None, help="use this threshold as is")
+    g.add_argument("--fuse", action="store_true",
+                   help="ship the fused decision (cosine + the device's DTW, trainer.fusion): its "
+                        "constants, weight and threshold from the 5 folds of --cv-threshold")
+
+
+def _add_recipe_options(g: argparse._ArgumentGroup) -> None:
+    """RECIPE_OPTIONS: the loop of each tower, then what is around it."""
+    g.add_argument("--epochs", type=int, default=TrainConfig.epochs)
+    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--loss", choices=sorted(LOSSES), default="contrastive")
+    g.add_argument("--strategy", choices=STRATEGIES, default="default")
+    g.add_argument("--pair-ratio", default="40/30/30", type=_ratio,
+                   help="genuine/skilled/random pair shares, e.g. 50/40/10 (Bromley's)")
+    g.add_argument("--pairs-per-epoch", type=int, default=TrainConfig.pairs_per_epoch)
+    g.add_argument("--batch-size", type=int, default=TrainConfig.batch_size)
+    g.add_argument("--lr", type=float, default=TrainConfig.learning_rate)
+    g.add_argument("--dim", type=int, default=TrainConfig.dim, help="embedding size of one tower")
+    g.add_argument("--width", type=int, default=TrainConfig.width, help="filters of a tower's first layer")
+    g.add_argument("--session-augment", type=float, default=0.0,
+                   help="imitate a new session in fine-tuning and distillation (trainer.session_augment): "
+                        "rotation, slant, aspect, pressure curve, tempo, at this strength (0: none)")
+    g.add_argument("--no-pressure", action="store_true",
+                   help="a pressure-free model (7 channels) for pads without pressure")
+    g.add_argument("--synthetic", type=int, default=0, metavar="N",
+                   help="pretrain on N synthetic writers first (cached, see --cache)")
+    g.add_argument("--synthetic-epochs", type=int, default=6, help="pretraining epochs")
+    _add_tower_options(g)
+
+
+def _add_tower_options(g: argparse._ArgumentGroup) -> None:
+    g.add_argument("--towers", type=int, default=1,
+                   help="towers trained with seeds SEED, SEED+1, ...: stacked into one model (its cosine "
+                        "is the mean of theirs; towers x dim <= 80), or with --distill-epochs the teacher")
+    g.add_argument("--distill-epochs", type=int, default=0,
+                   help="distil the towers' stack into one tower for this many epochs (0: no distillation)")
+    g.add_argument("--distill-dtw", type=float, default=0.0,
+                   help="move the teacher's cosines of same-writer pairs this far (0-1) toward the device's "
+                        "DTW (trainer.dtw_teacher); with one tower, the tower teaches itself plus DTW")
+    g.add_argument("--distill-lr", type=float, default=1e-3, help="distillation learning rate")
+    g.add_argument("--label-weight", type=float, default=1.0,
+                   help="weight of the contrastive loss on labelled pairs next to the teacher's cosines")
+    g.add_argument("--score", choices=edge_scores.names(), default=edge_scores.DEFAULT,
+                   help="the decision score the threshold is for (edge.scores; written to the manifest)")
+    g.add_argument("--variants", type=int, default=0,
+                   help="fit this many genuine signatures of each training writer with the sigma-lognormal "
+                        "model and train on variants and synthetic forgeries of them too (trainer.variants)")
+    g.add_argument("--sigcomp2009", action="store_true",
+                   help="also train on SigComp2009's authors and their real skilled forgeries "
+                        "($SIGPAD_SIGCOMP2009 or ../shared/data/sigcomp2009_train)")
 
 
 def _ratio(text: str) -> tuple[float, ...]:
