@@ -193,7 +193,7 @@ def measure(argv: list[str], checkout: Path) -> dict:
             rc = cli.main(argv)
     finally:
         sys.setprofile(None)
-        threading.setprofile(None)  # type: ignore[arg-type]  # None removes the hook, as for sys.setprofile
+        threading.setprofile(None)
     if rc != 0 or tracer.root is None:
         raise SystemExit(f"fit failed (exit {rc})")
     return walk(tracer.root).report() | {"functions": len(tracer.nodes), "orphans": tracer.orphans}
