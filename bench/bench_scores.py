@@ -32,14 +32,13 @@ def fold_model(root: Path, seed: int, k: int, train_users: list[int], synthetic:
         return out
     from bench.bench_accuracy import recipe_for
     from trainer.cache import Cache
-    from trainer.export import to_int8_tflite, write_model_dir
+    from trainer.export import write_int8_model
     from trainer.towers import train_encoder
 
     args = argparse.Namespace(seed=seed, epochs=None, synthetic=synthetic, synthetic_epochs=6)
     recipe = recipe_for("synth-contrastive", root, args)
     encoder, data, _ = train_encoder(recipe, train_users, Cache.at(None))
-    write_model_dir(out, to_int8_tflite(encoder, data.x), recipe.preprocessing, 0.0,
-                    {"fold": k, "train_users": train_users})
+    write_int8_model(out, encoder, data.x, recipe.preprocessing, 0.0, {"fold": k, "train_users": train_users})
     return out
 
 

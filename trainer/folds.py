@@ -17,6 +17,7 @@ the folds they have in common.
 from __future__ import annotations
 
 import json
+import shutil
 import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -75,22 +76,20 @@ def run_fold(recipe: Recipe, train_users: list[int], test_users: list[int], cach
              model_path: Path | None = None) -> dict[str, Any]:
     """Train on train_users; float and int8 summaries and scores on test_users, per data folder.
     The fold's int8 file is kept at ``model_path`` (other protocols, fused decisions)."""
-    from .export import to_int8_tflite, write_model_dir
+    from .export import MODEL_FILE, write_int8_model
     from .towers import train_encoder
 
     encoder, data, history = train_encoder(recipe, train_users, cache)
-    model_bytes = to_int8_tflite(encoder, data.x)
-    if model_path is not None:
-        model_path.write_bytes(model_bytes)
-
-    def model_dir(out: Path, content: bytes) -> None:   # the fold's file with a manifest of the recipe's score
-        write_model_dir(out, content, recipe.preprocessing, 0.0, {}, recipe.score)
-
     out: dict[str, Any] = {"test_users": list(test_users), "final_loss": float(history["loss"][-1]), "data": {}}
-    for folder in recipe.data:
-        fs, _ = evaluate_float(encoder, folder, test_users, recipe.preprocessing, score=recipe.score)
-        qs, q_scores = evaluate_int8(model_bytes, model_dir, folder, test_users)
-        out["data"][Path(folder).name] = {"float": fs, "int8": _strip(qs), "int8_scores": q_scores}
+    with tempfile.TemporaryDirectory() as tmp:
+        model_dir = Path(tmp)   # the fold's int8 file with a manifest of the recipe's score
+        write_int8_model(model_dir, encoder, data.x, recipe.preprocessing, 0.0, {}, recipe.score)
+        if model_path is not None:
+            shutil.copyfile(model_dir / MODEL_FILE, model_path)
+        for folder in recipe.data:
+            fs, _ = evaluate_float(encoder, folder, test_users, recipe.preprocessing, score=recipe.score)
+            qs, q_scores = evaluate(folder, "model", model_dir, users=users_spec(test_users))
+            out["data"][Path(folder).name] = {"float": fs, "int8": _strip(qs), "int8_scores": q_scores}
     return out
 
 
@@ -99,24 +98,14 @@ def evaluate_float(encoder: Any, data: Path, users: Iterable[int], config: Prepr
     """(summary, scores) of the Keras encoder under the harness protocol."""
     from edge.preprocess import preprocess_many
 
-    from .training_loop import embed
-
     chosen = set(users)
     index = {u: f for u, f in svc2004.scan(data).items() if u in chosen}
     sigs, _ = load_signatures(index)
     keys = list(sigs)
-    emb = embed(encoder, preprocess_many([sigs[k] for k in keys], config))
+    emb = encoder.predict(preprocess_many([sigs[k] for k in keys], config), batch_size=256, verbose=0)
     emb /= np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-12)
     scores = score_trials(make_trials(index, trials=trials, seed=seed), EmbeddingScorer(dict(zip(keys, emb)), score))
     return summarise(scores), scores
-
-
-def evaluate_int8(model_bytes: bytes, manifest_writer: Callable[[Path, bytes], Any], data: Path,
-                  users: Iterable[int], trials: int = 10, seed: int = 0) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(summary, scores) of an int8 model run through the edge's Encoder."""
-    with tempfile.TemporaryDirectory() as tmp:
-        manifest_writer(Path(tmp), model_bytes)
-        return evaluate(data, "model", Path(tmp), users=users_spec(users), trials=trials, seed=seed)
 
 
 def _strip(summary: dict[str, Any]) -> dict[str, Any]:

@@ -124,13 +124,13 @@ def export(recipe: Recipe, trained: Trained, out: Path, keras_path: Path | None,
            extra: dict[str, Any]) -> Manifest:
     """The Keras encoder (``keras_path``, by default OUT/encoder.keras), the int8 file
     calibrated on the training set, and its manifest, in ``out``."""
-    from .export import to_int8_tflite, write_model_dir
+    from .export import write_int8_model
 
     keras_path = keras_path or out / "encoder.keras"
     keras_path.parent.mkdir(parents=True, exist_ok=True)
     trained.encoder.save(keras_path)
-    return write_model_dir(out, to_int8_tflite(trained.encoder, trained.data.x), recipe.preprocessing,
-                           decision.threshold or 0.0, extra, decision.score, decision.params)
+    return write_int8_model(out, trained.encoder, trained.data.x, recipe.preprocessing,
+                            decision.threshold or 0.0, extra, decision.score, decision.params)
 
 
 def training_record(recipe: Recipe, trained: Trained, rule: ThresholdRule, run: Run, start: float) -> dict[str, Any]:

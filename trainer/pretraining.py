@@ -25,7 +25,7 @@ from firmware_bridge.errors import SigpadError
 from .cache import Cache, cache_key
 from .data import SigSet, from_signatures
 from .progress import Progress
-from .recipe import TrainConfig, key_fields
+from .recipe import Recipe, TrainConfig, key_fields
 
 GENUINE_PER_WRITER = 8
 FORGERIES_PER_WRITER = 4
@@ -81,13 +81,16 @@ def generate(cache: Cache, n_writers: int, seed: int, configs: list[PreprocessCo
         np.savez(path, x=data.x, writer=data.writer, genuine=data.genuine)
 
 
-def pretrained_encoder(cache: Cache, n_writers: int, seed: int, config: PreprocessConfig, cfg: TrainConfig) -> Any:
-    """An encoder pretrained on N synthetic writers (cached weights in the cache's pretrain/)."""
+def pretrained_encoder(cache: Cache, tower: Recipe) -> Any:
+    """A tower of this recipe (one tower, ``tower_recipe``) pretrained on its synthetic writers,
+    with its seed, before fine-tuning (cached weights in the cache's pretrain/)."""
     import keras
 
     from .encoder import build_encoder
     from .training_loop import fit_encoder
 
+    n_writers, seed, config = tower.synthetic, tower.train.seed, tower.preprocessing
+    cfg = pretraining_config(tower.train, tower.synthetic_epochs)
     path = cache.pretrained(pretrain_key(n_writers, seed, config, cfg))
     # Seed before building: the dropout layers draw their seeds from the global
     # generator when built, and neither fit_encoder's seeding (after) nor loading

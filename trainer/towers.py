@@ -107,13 +107,12 @@ def _cached_tower(recipe: Recipe, i: int, data: SigSet, users: list[int], cache:
 
 def _train_tower(one: Recipe, data: SigSet, cache: Cache) -> tuple[Any, dict[str, list[float]]]:
     """One tower: pretrained on synthetic writers if the recipe has them, then fine-tuned on ``data``."""
-    from .pretraining import pretrained_encoder, pretraining_config
+    from .pretraining import pretrained_encoder
     from .training_loop import fit_encoder
 
     assert one.towers == 1 and one.score == DEFAULT_SCORE, "a tower is trained from its own recipe"
     cfg, encoder = one.train, None
     if one.synthetic:
-        encoder = pretrained_encoder(cache, one.synthetic, cfg.seed, one.preprocessing,
-                                     pretraining_config(cfg, one.synthetic_epochs))
+        encoder = pretrained_encoder(cache, one)
         cfg = dataclasses.replace(cfg, learning_rate=cfg.learning_rate * FINE_TUNE_LR_FACTOR)
     return fit_encoder(data, cfg, encoder=encoder)

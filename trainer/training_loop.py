@@ -14,8 +14,6 @@ import os
 from collections.abc import Iterable
 from typing import Any
 
-import numpy as np
-
 from .data import SigSet
 from .recipe import TrainConfig
 
@@ -83,8 +81,3 @@ def fit_encoder(data: SigSet, cfg: TrainConfig, encoder: Any = None,
     hist = model.fit(ds, epochs=cfg.epochs, steps_per_epoch=steps, verbose=cfg.verbose, shuffle=False,
                      callbacks=list(callbacks))
     return encoder, hist.history
-
-
-def embed(encoder: Any, x: np.ndarray, batch: int = 256) -> np.ndarray:
-    """Float embeddings (n, dim) of preprocessed inputs with the Keras encoder."""
-    return encoder.predict(x, batch_size=batch, verbose=0)
