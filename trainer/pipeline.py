@@ -144,7 +144,7 @@ def training_record(recipe: Recipe, trained: Trained, rule: ThresholdRule, run: 
             "synthetic_writers": recipe.synthetic, "pair_ratio": list(cfg.pair_ratio),
             "session_augment": cfg.session_augment, "variants_per_writer": recipe.variants,
             "architecture": architecture(), "width": cfg.width, "towers": recipe.towers,
-            "distill": distill_record(recipe), "embedding_dim": recipe.embedding_dim,
+            "distill": distill_record(recipe), "embedding_dim": int(trained.encoder.output_shape[-1]),
             "final_loss": round(float(history["loss"][-1]), 5),
             "tower_final_loss": [round(v, 5) for v in history["tower_final_loss"]],
             "train_seconds": round(time.time() - start, 1), "threads": run.threads, "command": run.command}

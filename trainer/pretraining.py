@@ -82,7 +82,7 @@ def generate(cache: Cache, n_writers: int, seed: int, configs: list[PreprocessCo
 
 
 def pretrained_encoder(cache: Cache, tower: Recipe) -> Any:
-    """A tower of this recipe (one tower, ``tower_recipe``) pretrained on its synthetic writers,
+    """A tower of this recipe (one tower, ``trainer.towers.tower_recipe``) pretrained on its synthetic writers,
     with its seed, before fine-tuning (cached weights in the cache's pretrain/)."""
     import keras
 

@@ -82,11 +82,6 @@ class Recipe:
     sigcomp2009: bool = False        # add SigComp2009's 12 authors and 1,845 real skilled forgeries (31 forgers)
     variants: int = 0                # fits of each training writer to draw variants from (trainer.variants)
 
-    @property
-    def embedding_dim(self) -> int:
-        """The exported embedding: one tower's when distilled, else the stack's."""
-        return self.train.dim * (1 if self.distill else self.towers)
-
 
 def recipe_key(recipe: Recipe) -> str:
     """The recipe's key in the cache's cv/ and towers/: the same strings as when a recipe was a dict."""
@@ -109,13 +104,6 @@ def recipe_key(recipe: Recipe) -> str:
 def distill_record(recipe: Recipe) -> dict[str, Any] | None:
     """The distillation as plain values, as cache keys and manifests have always held it."""
     return key_record(recipe.distill, added=("dtw_weight",)) if recipe.distill else None
-
-
-def tower_recipe(recipe: Recipe, i: int) -> Recipe:
-    """Tower i of a recipe as a recipe of its own (seed + i, one tower, the default score):
-    the key its fine-tuned weights are cached under, whatever the towers later become."""
-    return dataclasses.replace(recipe, train=dataclasses.replace(recipe.train, seed=recipe.train.seed + i),
-                               towers=1, distill=None, score=DEFAULT_SCORE)
 
 
 def on_data(recipe: Recipe, root: Path) -> Recipe:

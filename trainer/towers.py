@@ -25,7 +25,7 @@ from typing import Any, NamedTuple
 from .cache import Cache, cache_key
 from .data import SigSet, load_sigcomp2009, load_svc2004
 from .progress import Progress
-from .recipe import DEFAULT_SCORE, Recipe, recipe_key, tower_recipe
+from .recipe import DEFAULT_SCORE, Recipe, recipe_key
 
 WRITER_OFFSET = 1000  # folder k's user u becomes writer k * 1000 + u
 SIGCOMP_OFFSET = 90_000  # SigComp2009 author a becomes writer 90_000 + a
@@ -80,6 +80,13 @@ def train_encoder(recipe: Recipe, users: Iterable[int], cache: Cache) -> Trained
         return Trained(stack_towers(towers), data, {"loss": finals, "tower_final_loss": finals})
     student, history = distil_towers(recipe, towers, data, cache)
     return Trained(student, data, {**history, "tower_final_loss": finals})
+
+
+def tower_recipe(recipe: Recipe, i: int) -> Recipe:
+    """Tower i of a recipe as a recipe of its own (seed + i, one tower, the default score):
+    the key its fine-tuned weights are cached under, whatever the towers later become."""
+    return dataclasses.replace(recipe, train=dataclasses.replace(recipe.train, seed=recipe.train.seed + i),
+                               towers=1, distill=None, score=DEFAULT_SCORE)
 
 
 def tower_key(recipe: Recipe, i: int, users: Iterable[int]) -> str:

@@ -22,9 +22,8 @@ from trainer.recipe import (
     Recipe,
     on_data,
     recipe_key,
-    tower_recipe,
 )
-from trainer.towers import tower_key
+from trainer.towers import tower_key, tower_recipe
 
 ROOT = "/data/svc2004"  # data at a fixed path: it is part of the keys
 # The pressure recipe shipped at commit 69a36c6 (before session-change augmentation), the
