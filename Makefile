@@ -38,30 +38,17 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m bench.run_all --data $(DATA)
 
-# The shipped encoders (docs/training.md): fixed seed; the 5 cross-validation
-# folds that choose each threshold are cached (~/.cache/sigpad/cv, or CACHE=DIR)
-# and shared with bench. Caches made when they lived in the checkout's runs/
-# are read there with `make model CACHE=runs`.
-# Synthetic pretraining helps the pressure model; on Task1 the pressure-free
-# model does better without it (docs/training.md).
-# The pressure model: three towers (seeds 0-2), each pretrained on synthetic
-# writers and fine-tuned, distilled into one (bench.bench_accuracy's
-# "distilled" method is the same recipe).
-MODEL_SYNTH ?= --synthetic 2000
-MODEL_DISTILL ?= --towers 3 --distill-epochs 16 --label-weight 5 --score centroid-max-cosine
-# Chosen between recipes on the 5 folds by the rule in docs/training.md (and
-# labelled there): session-change augmentation for the pressure model,
-# variants of the training writers (sigma-lognormal fits) for the other.
-MODEL_PRESSURE ?= --session-augment 1.0
-MODEL_NOPRESSURE ?= --variants 5
-# Both models ship the fused decision (the cosine and the device's DTW,
-# trainer/fusion.py): weight, constants and threshold from the 5 folds.
+# The shipped encoders (docs/training.md), one per pad kind: the recipes are named
+# here and spelled once, in trainer/recipe.py (SHIPPED_PRESSURE, SHIPPED_NO_PRESSURE,
+# chosen between recipes on the 5 folds by the rule in docs/training.md). Each ships
+# the fused decision (the cosine and the device's DTW, trainer/fusion.py): weight,
+# constants and threshold from the 5 cross-validation folds, which are cached
+# (~/.cache/sigpad/cv, or CACHE=DIR) and shared with bench. Caches made when they
+# lived in the checkout's runs/ are read there with `make model CACHE=runs`.
 model: $(STAMP)
-	$(PY) -m trainer.cli fit --data $(DATA)/Task2 --users 1-30 --seed 0 --loss contrastive \
-		$(MODEL_SYNTH) $(MODEL_DISTILL) $(MODEL_PRESSURE) --cv-threshold --fuse --quiet --out edge/models/pressure \
+	$(PY) -m trainer.cli fit --recipe shipped-pressure --data $(DATA) --out edge/models/pressure \
 		--keras runs/shipped/pressure.keras $(if $(CACHE),--cache $(CACHE))
-	$(PY) -m trainer.cli fit --no-pressure --data $(DATA)/Task1 --data $(DATA)/Task2 --users 1-30 \
-		--seed 0 --loss contrastive $(MODEL_NOPRESSURE) --cv-threshold --fuse --quiet --out edge/models/no_pressure \
+	$(PY) -m trainer.cli fit --recipe shipped-no-pressure --data $(DATA) --out edge/models/no_pressure \
 		--keras runs/shipped/no_pressure.keras $(if $(CACHE),--cache $(CACHE))
 
 evaluate: $(STAMP)

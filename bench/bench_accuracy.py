@@ -12,10 +12,14 @@ a second run only re-evaluates; a first run takes tens of minutes on 2 cores.
 Methods: dtw, contrastive, bromley, seed-answer (real-only, pressure model,
 Task2), nopressure (contrastive, pressure-free model on Task1 + Task2 without
 pressure), synth-contrastive / synth-nopressure (pretrained on
-``--synthetic`` synthetic writers, then fine-tuned), and distilled (the
-shipped pressure recipe: three synth-contrastive towers, seeds 0-2,
-distilled into one; trainer.distill), distilled-nopressure (the same from
-three nopressure towers).
+``--synthetic`` synthetic writers, then fine-tuned), distilled (the
+pressure recipe shipped before session-change augmentation: three
+synth-contrastive towers, seeds 0-2, distilled into one; trainer.distill),
+distilled-nopressure (the same from three nopressure towers), and the
+alternatives of docs/training.md: distilled-session and nopressure-variants
+are the shipped recipes (``trainer.recipe.SHIPPED_PRESSURE``,
+``SHIPPED_NO_PRESSURE``). Each method's recipe is derived from the named
+recipes of trainer.recipe (``method_recipes``).
 """
 
 from __future__ import annotations
@@ -23,62 +27,71 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
-from edge.scores import CentroidMaxCosine
+from trainer.recipe import (
+    NO_PRESSURE_TOWER,
+    PRESSURE_DISTILLED,
+    PRESSURE_TOWER,
+    SHIPPED_DISTILLATION,
+    SHIPPED_NO_PRESSURE,
+    SHIPPED_PRESSURE,
+    Recipe,
+    on_data,
+)
 
 METHODS = ("dtw", "contrastive", "bromley", "seed-answer", "nopressure",
            "synth-contrastive", "synth-nopressure", "distilled", "distilled-nopressure",
            "synth-contrastive-sigcomp", "distilled-dtw", "nopressure-dtw", "distilled-variants",
            "nopressure-variants", "distilled-session", "nopressure-session")
-# The shipped pressure recipe (Makefile `model`): teacher towers and distillation.
-DISTILLED = ["--towers", "3", "--distill-epochs", "16", "--label-weight", "5", "--score", CentroidMaxCosine.name]
 # Fixed before any run: half the teacher's say on same-writer pairs goes to DTW.
-DTW_TEACHER = ["--distill-dtw", "0.5"]
+DTW_TEACHER = 0.5
 # Fixed before any run: 5 fits per training writer (4 genuine variants and 4 forgeries each).
-VARIANTS = ["--variants", "5"]
+VARIANTS = 5
 # Fixed before any run: the session change at the ranges of trainer.session_augment.
-SESSION = ["--session-augment", "1.0"]
+SESSION = 1.0
 METRICS = ("eer_skilled", "eer_skilled_per_writer", "eer_random", "eer_random_per_writer")
 
 
-def recipe_for(method: str, root: Path, args, extra: list[str] = ()):
-    """The trainer.recipe.Recipe of a method, built from fit's options as `make model` gives them."""
-    from trainer.fit_command import add_arguments, recipe_from_args
+def method_recipes() -> dict[str, Recipe]:
+    """Every trained method's recipe, from the named ones of trainer.recipe (data folders not yet
+    on a root; seed 0, fit's epochs, 2000 synthetic writers for 6 epochs where it pretrains)."""
+    def loss(name: str) -> Recipe:
+        return replace(PRESSURE_TOWER, train=replace(PRESSURE_TOWER.train, loss=name))
 
-    p = argparse.ArgumentParser(allow_abbrev=False)
-    add_arguments(p)
-    if method == "distilled":
-        return recipe_for("synth-contrastive", root, args, extra=DISTILLED)
-    if method == "distilled-dtw":  # the shipped distillation with DTW in its teacher (trainer.dtw_teacher)
-        return recipe_for("synth-contrastive", root, args, extra=[*DISTILLED, *DTW_TEACHER])
-    if method == "nopressure-dtw":  # the pressure-free tower teaching itself, plus DTW
-        return recipe_for("nopressure", root, args, extra=["--distill-epochs", "16", "--label-weight", "5",
-                                                            *DTW_TEACHER])
-    if method == "distilled-variants":  # + variants of the training writers (trainer.variants)
-        return recipe_for("synth-contrastive", root, args, extra=[*DISTILLED, *VARIANTS])
-    if method == "nopressure-variants":
-        return recipe_for("nopressure", root, args, extra=VARIANTS)
-    if method == "distilled-session":  # + session-change augmentation (trainer.session_augment)
-        return recipe_for("synth-contrastive", root, args, extra=[*DISTILLED, *SESSION])
-    if method == "nopressure-session":
-        return recipe_for("nopressure", root, args, extra=SESSION)
-    if method == "distilled-nopressure":  # real writers only, as the nopressure row
-        return recipe_for("nopressure", root, args, extra=DISTILLED)
-    if method == "synth-contrastive-sigcomp":  # + SigComp2009's real forgeries by 31 forgers
-        return recipe_for("synth-contrastive", root, args, extra=["--sigcomp2009", *extra])
-    synth = method.startswith("synth-")
-    base = method.removeprefix("synth-")
-    argv = ["--seed", str(args.seed), "--quiet"] + (["--epochs", str(args.epochs)] if args.epochs else [])
-    if base == "nopressure":
-        argv += ["--no-pressure", "--data", str(root / "Task1"), "--data", str(root / "Task2")]
-    else:
-        argv += ["--data", str(root / "Task2"), "--loss", base]
-    if synth:
-        argv += ["--synthetic", str(args.synthetic), "--synthetic-epochs", str(args.synthetic_epochs)]
-    return recipe_from_args(p.parse_args(argv + list(extra)))
+    def session(r: Recipe) -> Recipe:
+        return replace(r, train=replace(r.train, session_augment=SESSION))
+
+    synth = replace(PRESSURE_TOWER, synthetic=PRESSURE_DISTILLED.synthetic)
+    dtw_teacher = replace(SHIPPED_DISTILLATION, dtw_weight=DTW_TEACHER)
+    return {"contrastive": PRESSURE_TOWER, "bromley": loss("bromley"), "seed-answer": loss("seed-answer"),
+            "nopressure": NO_PRESSURE_TOWER, "synth-contrastive": synth,
+            "synth-nopressure": replace(NO_PRESSURE_TOWER, synthetic=PRESSURE_DISTILLED.synthetic),
+            # the pressure recipe shipped before session-change augmentation: three towers distilled
+            "distilled": PRESSURE_DISTILLED,
+            "distilled-nopressure": replace(NO_PRESSURE_TOWER, towers=PRESSURE_DISTILLED.towers,
+                                            distill=SHIPPED_DISTILLATION, score=PRESSURE_DISTILLED.score),
+            "synth-contrastive-sigcomp": replace(synth, sigcomp2009=True),  # + SigComp2009's real forgeries
+            "distilled-dtw": replace(PRESSURE_DISTILLED, distill=dtw_teacher),  # DTW in the teacher
+            "nopressure-dtw": replace(NO_PRESSURE_TOWER, distill=dtw_teacher),  # one tower teaching itself + DTW
+            "distilled-variants": replace(PRESSURE_DISTILLED, variants=VARIANTS),
+            "nopressure-variants": SHIPPED_NO_PRESSURE,
+            "distilled-session": SHIPPED_PRESSURE,
+            "nopressure-session": session(NO_PRESSURE_TOWER)}
+
+
+def recipe_for(method: str, root: Path, args: argparse.Namespace) -> Recipe:
+    """The trainer.recipe.Recipe of a method on the data under ``root``, with the run's seed,
+    epochs (None: fit's) and, where the method pretrains, its synthetic writers and epochs."""
+    recipe = method_recipes()[method]
+    train = replace(recipe.train, seed=args.seed, **({"epochs": args.epochs} if args.epochs else {}))
+    recipe = replace(recipe, train=train)
+    if recipe.synthetic:
+        recipe = replace(recipe, synthetic=args.synthetic, synthetic_epochs=args.synthetic_epochs)
+    return on_data(recipe, root)
 
 
 def dtw_folds(root: Path, task: str):
@@ -136,13 +149,13 @@ def main(argv: list[str] | None = None) -> int:
             for task in ("Task2", "Task1"):
                 emit("dtw", task, "-", dtw_folds(root, task))
             continue
-        from trainer.pretraining import use_cache_dir
-        from trainer.recipe import cross_validate
+        from trainer.cache import Cache
+        from trainer.folds import cross_validate
+        from trainer.pipeline import stderr_log
         from trainer.training_loop import configure_threads
         configure_threads()
-        use_cache_dir(args.cache)
-        folds = cross_validate(recipe_for(method, root, args), list(range(1, 31)),
-                               log=lambda m: print(m, file=sys.stderr))
+        folds = cross_validate(recipe_for(method, root, args), list(range(1, 31)), Cache.at(args.cache),
+                               log=stderr_log)
         for task in folds[0]["data"]:
             for prec in ("float", "int8"):
                 emit(method, task, prec, [f["data"][task][prec] for f in folds])

@@ -2,7 +2,7 @@
 
 For each pad kind (pressure: the distilled recipe on Task2; without pressure:
 the pressure-free recipe on Task1) and seed, each cached cross-validation
-fold k (``recipe.cross_validate``) gives its int8 file and the fused decision
+fold k (``trainer.folds.cross_validate``) gives its int8 file and the fused decision
 chosen on the other folds (``trainer.fusion.calibrate(...).fold_params[k]``,
 as ``bench_fusion.session``). Fold k's threshold is made the way the shipped
 one is (``trainer.fusion``: the EER point of the pooled fused scores) on the
@@ -77,7 +77,7 @@ class Fold:
 def fold_threshold(fusion, k: int) -> float:
     """The shipped threshold's rule (pooled EER point of the fused scores) on the
     folds other than k, fused with fold k's own nested parameters."""
-    from trainer.folds import pooled_threshold
+    from trainer.evaluation.metrics import pooled_threshold
     from trainer.fusion import fuse
 
     cos, dtw, parts = fusion.scores["cosine"], fusion.scores["device-dtw"], fusion.fold_params[k]["parts"]
@@ -194,16 +194,18 @@ def figures(folds: list[dict]) -> dict:
 def run_seed(kind: str, seed: int, root: Path) -> list[dict]:
     """One JSON line per variant for one pad kind and seed."""
     from bench.bench_fusion import calibrated
-    from trainer.recipe import fold_model
+    from trainer.cache import Cache
+    from trainer.folds import fold_model
 
     recipe, folds, fusion, folder = calibrated(kind, seed, root)
     judged = []
     with tempfile.TemporaryDirectory() as tmp:
         for k, fold in enumerate(folds):
-            model = fold_model(recipe, fold, Path(tmp) / f"fold{k}")
+            model = fold_model(recipe, fold, Path(tmp) / f"fold{k}", Cache.at(None))
             if model is None:
                 return [{"bench": "adaptation", "kind": kind, "seed": seed,
-                         "error": "folds cached without their int8 files: delete runs/cv to retrain"}]
+                         "error": "folds cached without their int8 files: delete the recipe's folder in the "
+                                  "cache's cv/ to retrain"}]
             data = load_fold(model, folder, fold["test_users"], fusion.fold_params[k],
                              fold_threshold(fusion, k))
             judged.append(judge_fold(data, fold["test_users"]))

@@ -81,7 +81,9 @@ def resample(sig: Signature, rate_hz: float) -> Signature:
     keep = np.r_[True, np.diff(t) > 0]
     t = t[keep]
     grid = np.arange(t[0], t[-1], 1000.0 / rate_hz)
-    f = lambda v: np.interp(grid, t, v[d][keep])
+
+    def f(v):
+        return np.interp(grid, t, v[d][keep])
     return Signature.create(grid, f(sig.x), f(sig.y), None,
                             None if sig.pressure is None else f(sig.pressure))
 

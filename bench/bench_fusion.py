@@ -2,7 +2,7 @@
 
 For each pad kind (pressure: the distilled recipe on Task2; without pressure:
 the pressure-free recipe, judged on Task1) and each seed, the folds of
-``recipe.cross_validate`` (cached in runs/cv) give, per fold k:
+``trainer.folds.cross_validate`` (cached in the cache's cv/) give, per fold k:
 
 * ``cosine`` - the fold's int8 model and the recipe's score;
 * ``device-dtw`` - the edge's DTW (``edge.dtw``, 64 int8 points) alone;
@@ -90,17 +90,18 @@ def random_errors(per_fold: list[dict]) -> dict:
 
 def session(kind, seed, recipe, folds, folder, fusion) -> list[dict]:
     """Each fold's int8 file, with the fused decision chosen on the other folds, under the session protocol."""
+    from trainer.cache import Cache
     from trainer.evaluation.evaluate import evaluate
-    from trainer.folds import users_spec
-    from trainer.recipe import fold_model
+    from trainer.folds import fold_model, users_spec
 
     out = {"fused": [], "cosine": [], "dtw-reference": []}
     with tempfile.TemporaryDirectory() as tmp:
         for k, fold in enumerate(folds):
-            model = fold_model(recipe, fold, Path(tmp) / f"fold{k}")
+            model = fold_model(recipe, fold, Path(tmp) / f"fold{k}", Cache.at(None))
             if model is None:
                 return [{"bench": "fusion", "kind": kind, "seed": seed, "protocol": "session",
-                         "error": "folds cached without their int8 files: delete runs/cv to retrain"}]
+                         "error": "folds cached without their int8 files: delete the recipe's folder in the "
+                                  "cache's cv/ to retrain"}]
             users = users_spec(fold["test_users"])
             _write_fused(model, fusion.fold_params[k])
             out["fused"].append(evaluate(folder, "model", model, users=users, protocol="session")[1])
@@ -136,13 +137,15 @@ def calibrated(kind: str, seed: int, root: Path):
     """(recipe, its cached folds, the fused decision calibrated on them, the data folder)
     of one pad kind and seed: computed once, both protocols (and bench_adaptation) use it."""
     from bench.bench_accuracy import recipe_for
+    from trainer.cache import Cache
+    from trainer.folds import cross_validate
     from trainer.fusion import calibrate, dtw_config
-    from trainer.recipe import cross_validate
+    from trainer.pipeline import stderr_log
 
     method, task, pressure = KINDS[kind]
     ns = argparse.Namespace(seed=seed, epochs=None, synthetic=2000, synthetic_epochs=6)
     recipe = recipe_for(method, root, ns)
-    folds = cross_validate(recipe, list(range(1, 31)), log=lambda m: print(m, file=sys.stderr))
+    folds = cross_validate(recipe, list(range(1, 31)), Cache.at(None), log=stderr_log)
     return recipe, folds, calibrate(folds, root / task, recipe.score, dtw_config(pressure)), root / task
 
 

@@ -31,14 +31,14 @@ def fold_model(root: Path, seed: int, k: int, train_users: list[int], synthetic:
     if (out / "manifest.json").exists():
         return out
     from bench.bench_accuracy import recipe_for
-    from trainer.export import to_int8_tflite, write_model_dir
-    from trainer.recipe import train_recipe
+    from trainer.cache import Cache
+    from trainer.export import write_int8_model
+    from trainer.towers import train_encoder
 
     args = argparse.Namespace(seed=seed, epochs=None, synthetic=synthetic, synthetic_epochs=6)
     recipe = recipe_for("synth-contrastive", root, args)
-    encoder, data, _ = train_recipe(recipe, train_users)
-    write_model_dir(out, to_int8_tflite(encoder, data.x), recipe.preprocessing, 0.0,
-                    {"fold": k, "train_users": train_users})
+    encoder, data, _ = train_encoder(recipe, train_users, Cache.at(None))
+    write_int8_model(out, encoder, data.x, recipe.preprocessing, 0.0, {"fold": k, "train_users": train_users})
     return out
 
 
@@ -46,7 +46,7 @@ def summarise(per_fold: list[dict]) -> dict:
     """Per-fold EERs (the harness's) and the pooled one-threshold operating point."""
     from trainer.evaluation import metrics
     from trainer.evaluation.evaluate import summarise as fold_summary
-    from trainer.folds import pooled_threshold
+    from trainer.evaluation.metrics import pooled_threshold
 
     rows = [fold_summary(s) for s in per_fold]
     pooled = {kind: np.concatenate([np.concatenate(list(s[kind].values())) for s in per_fold])

@@ -47,10 +47,10 @@ PAD_CAPS = get_protocol("sigpad").default_caps._replace(max_x=15000, max_y=7500)
 def start_service(tmp: Path, port_path: str) -> tuple[subprocess.Popen, HttpClient]:
     (tmp / "run").mkdir(mode=0o700)
     (tmp / "sigpad.toml").write_text('[service]\nhttp = "127.0.0.1:0"\n[pad]\nlift_timeout_s = 0.8\n')
-    proc = subprocess.Popen([sys.executable, "-m", "edge.app.cli", "serve", "--config", str(tmp / "sigpad.toml"),
-                             "--port", port_path, "--protocol", "sigpad", "--socket", str(tmp / "run/c.sock"),
-                             "--store", str(tmp / "t.db")], cwd=ROOT, stdout=subprocess.DEVNULL,
-                            stderr=open(tmp / "serve.log", "w"))
+    with open(tmp / "serve.log", "w") as log:  # the service keeps its own copy of the descriptor
+        proc = subprocess.Popen([sys.executable, "-m", "edge.app.cli", "serve", "--config", str(tmp / "sigpad.toml"),
+                                 "--port", port_path, "--protocol", "sigpad", "--socket", str(tmp / "run/c.sock"),
+                                 "--store", str(tmp / "t.db")], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=log)
     from edge.client import ServiceClient
     deadline = time.monotonic() + 60
     while True:

@@ -233,8 +233,9 @@ def web(results: list[dict]) -> list[str]:
     return table(["what", "measured"], rows)
 
 
-RENDER = {"bench_fusion": fusion, "bench_alternatives": fusion, "bench_adaptation": adaptation, "bench_accuracy": accuracy, "bench_dtw": dtw,
-          "bench_edge": edge, "bench_decode": decode, "bench_scores": scores, "bench_web": web}
+RENDER = {"bench_fusion": fusion, "bench_alternatives": fusion, "bench_adaptation": adaptation,
+          "bench_accuracy": accuracy, "bench_dtw": dtw, "bench_edge": edge, "bench_decode": decode,
+          "bench_scores": scores, "bench_web": web}
 TITLES = {"bench_fusion": "Accuracy of the shipped decisions: five user folds, fusion weights and constants chosen "
                           "without the reported fold, the recipe chosen on these folds by the rule of "
                           "docs/training.md (fused = learned cosine + the device's DTW)",

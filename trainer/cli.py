@@ -11,6 +11,7 @@ import importlib
 import importlib.util
 import sys
 from pathlib import Path
+from types import ModuleType
 
 from firmware_bridge.errors import SigpadError
 
@@ -29,7 +30,7 @@ DESCRIPTION = ("sigpad's workstation tools: score a verifier, write synthetic wr
                "train and export the int8 encoder, build the Raspberry Pi bundle")
 
 
-def load(module: str):
+def load(module: str) -> ModuleType:
     """A subcommand's module: imported by name, or a checkout's script by its path (loaded once)."""
     if not module.endswith(".py"):
         return importlib.import_module(module)
@@ -39,6 +40,8 @@ def load(module: str):
         if not path.is_file():  # an installed wheel without the checkout: "not available"
             raise ModuleNotFoundError(f"{path} not found", name=module)
         spec = importlib.util.spec_from_file_location(name, path)
+        if spec is None or spec.loader is None:
+            raise ModuleNotFoundError(f"{path} is no Python module", name=module)
         sys.modules[name] = importlib.util.module_from_spec(spec)
         try:
             spec.loader.exec_module(sys.modules[name])

@@ -12,6 +12,7 @@ Task2 user 3 (different people) never form a genuine pair.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from edge.dtw import DtwConfig, quantized
 from edge.preprocess import PreprocessConfig, preprocess
 from firmware_bridge import svc2004
 from firmware_bridge.errors import DataFormatError, SignatureError
+from firmware_bridge.signature import Signature
 
 
 @dataclass
@@ -34,7 +36,7 @@ class SigSet:
         return len(self.writer)
 
     @staticmethod
-    def concat(sets) -> SigSet:
+    def concat(sets: Iterable[SigSet]) -> SigSet:
         sets = [s for s in sets if len(s)]
         # Sequences only where every part has them: a set half with and half without is no use.
         seqs = None if any(s.sequences is None for s in sets) else np.concatenate([s.sequences for s in sets])
@@ -68,7 +70,7 @@ def load_svc2004(folder: str | Path, users: set[int] | None, config: PreprocessC
                   np.stack(seqs).astype(np.float32) if dtw is not None else None)
 
 
-def from_signatures(items, config: PreprocessConfig) -> SigSet:
+def from_signatures(items: Iterable[tuple[int, bool, Signature]], config: PreprocessConfig) -> SigSet:
     """A SigSet from (writer, genuine, Signature) triples (synthetic writers)."""
     xs, writers, genuine = [], [], []
     for w, g, sig in items:

@@ -24,12 +24,66 @@ should learn. Teacher and student see the same augmented batch.
 
 from __future__ import annotations
 
+import dataclasses
+from typing import Any
+
 import numpy as np
 
+from .cache import Cache
 from .data import SigSet
-from .dtw_teacher import NO_GROUP, mixed_targets
+from .dtw_teacher import NO_GROUP, mixed_targets, teacher_dtw
+from .recipe import Recipe
 
 SIGNATURES_PER_WRITER = 8  # a batch of 128 holds 16 writers
+SEED_OFFSET = 100  # the distillation's batches are drawn apart from the towers' pairs
+
+
+def distil_towers(recipe: Recipe, towers: list[Any], data: SigSet, cache: Cache) -> tuple[Any, dict[str, Any]]:
+    """The first tower, distilled from the stack of all (on real and synthetic writers):
+    (student, history), as ``recipe.distill`` says.
+
+    The teacher is made of copies, so the towers themselves are never frozen
+    or changed by the distillation.
+    """
+    import keras
+
+    from .encoder import stack_towers
+    from .pretraining import synthetic_set
+
+    opts, cfg = recipe.distill, recipe.train
+    assert opts is not None, "a recipe without a distillation stacks its towers"
+    teacher = stack_towers([_copy(t) for t in towers], name="teacher", max_dim=None)
+    teacher.name = "teacher"  # one tower is its own stack: the student's copy has its name
+    # Seed before copying the student: its dropout draws a seed from the global
+    # generator, whose state otherwise depends on what this process did before
+    # (trained the towers, or loaded them from the cache).
+    keras.utils.set_random_seed(cfg.seed + SEED_OFFSET)
+    student = _copy(towers[0])
+    sets = [data]
+    if recipe.synthetic:
+        sets.append(synthetic_set(cache, recipe.synthetic, cfg.seed, recipe.preprocessing))
+    cfg = dataclasses.replace(cfg, epochs=opts.epochs, learning_rate=opts.learning_rate, seed=cfg.seed + SEED_OFFSET)
+    dtw = _dtw_targets(recipe, teacher, data, sum(len(s) for s in sets)) if opts.dtw_weight else None
+    return distill(student, teacher, sets, cfg, label_weight=opts.label_weight, dtw=dtw, dtw_weight=opts.dtw_weight)
+
+
+def _dtw_targets(recipe: Recipe, teacher: Any, data: SigSet, rows: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The DTW targets of the real writers (``data``, the first rows), none for the rest."""
+    from .dtw_teacher import dtw_targets
+
+    dtw = teacher_dtw(recipe)
+    assert dtw is not None and data.sequences is not None, "the training set carries the DTW sequences"
+    emb = teacher.predict(data.x, batch_size=256, verbose=0)
+    group, pos, table = dtw_targets(data.sequences, data.writer, data.genuine, emb, dtw.band)
+    pad = rows - len(data)
+    return (np.concatenate([group, np.full(pad, NO_GROUP)]), np.concatenate([pos, np.zeros(pad, np.int64)]), table)
+
+
+def _copy(model: Any) -> Any:
+    import keras
+    copy = keras.models.clone_model(model)
+    copy.set_weights(model.get_weights())
+    return copy
 
 
 def relational_loss(student, teacher):
@@ -78,7 +132,7 @@ def writer_batches(sets: list[SigSet], batches: int, rng: np.random.Generator, b
     by_writer = []
     for s in sets:
         order = np.argsort(s.writer, kind="stable")
-        ids, starts = np.unique(s.writer[order], return_index=True)
+        _, starts = np.unique(s.writer[order], return_index=True)
         by_writer.append(np.split(order, starts[1:]))
     out = np.empty((batches, batch_size), np.int64)
     for b in range(batches):

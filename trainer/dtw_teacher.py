@@ -31,8 +31,20 @@ from __future__ import annotations
 import numpy as np
 
 from edge import dtw
+from edge.dtw import DtwConfig
+
+from .recipe import Recipe
 
 NO_GROUP = -1  # a signature without DTW targets (synthetic writers)
+
+
+def teacher_dtw(recipe: Recipe) -> DtwConfig | None:
+    """The device's DTW, where the recipe's distillation teacher includes it (else None):
+    the training set then carries each signature's DTW sequence."""
+    if not (recipe.distill and recipe.distill.dtw_weight):
+        return None
+    from .fusion import dtw_config
+    return dtw_config(recipe.preprocessing.use_pressure)
 
 
 def writer_groups(writer: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -106,7 +118,7 @@ def mixed_targets(teacher_cos, group, pos, table, weight: float):
     has = group >= 0
     g = tf.maximum(group, 0)
     rows = tf.gather(tf.gather(table, g), pos, axis=1, batch_dims=1)   # (B, P): row pos_i of g_i's table
-    dtw = tf.gather(rows, pos, axis=1)                                 # (B, B): [i, j] = table[g_i, pos_i, pos_j]
+    dtw_cos = tf.gather(rows, pos, axis=1)                             # (B, B): [i, j] = table[g_i, pos_i, pos_j]
     same = tf.logical_and(tf.equal(group[:, None], group[None, :]), tf.logical_and(has[:, None], has[None, :]))
     same = tf.logical_and(same, tf.logical_not(tf.eye(tf.shape(group)[0], dtype=tf.bool)))
-    return tf.where(same, (1.0 - weight) * teacher_cos + weight * dtw, teacher_cos)
+    return tf.where(same, (1.0 - weight) * teacher_cos + weight * dtw_cos, teacher_cos)

@@ -45,7 +45,7 @@ BLOCKS = ((1, 7, 2, 1), (1.5, 5, 2, 1), (2, 5, 2, 1), (3, 3, 1, 2))
 SEGMENTS = 8
 
 
-_L2_NORMALIZE = []  # the layer class, defined once on first use (Keras is imported lazily)
+_L2_NORMALIZE: list[type] = []  # the layer class, defined once on first use (Keras is imported lazily)
 
 
 def _l2_normalize_class():

@@ -13,6 +13,7 @@ path that works with tensorflow-cpu 2.21 without tf-keras).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -54,6 +55,14 @@ def tensor_quantization(model_bytes: bytes) -> tuple[Quantization, Quantization,
     inp, out = interp.get_input_details()[0], interp.get_output_details()[0]
     q = lambda d: Quantization(float(d["quantization"][0]), int(d["quantization"][1]))  # noqa: E731
     return q(inp), q(out), [int(v) for v in inp["shape"]], int(out["shape"][-1])
+
+
+def write_int8_model(out: Path, encoder: Any, calibration: np.ndarray, config: PreprocessConfig,
+                     threshold: float, extra: dict[str, Any], score: str = edge_scores.DEFAULT,
+                     score_params: dict[str, Any] | None = None) -> Manifest:
+    """The Keras encoder as a model directory: its int8 file, calibrated on ``calibration``
+    (the training set), and the manifest (``write_model_dir``)."""
+    return write_model_dir(out, to_int8_tflite(encoder, calibration), config, threshold, extra, score, score_params)
 
 
 def write_model_dir(out: Path, model_bytes: bytes, config: PreprocessConfig,

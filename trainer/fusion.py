@@ -17,7 +17,7 @@ Nothing here looks at the users a figure is reported for:
   held-out user is left).
 
 The cosine scores are the folds' own (each fold's int8 model on its held-out
-users, cached by ``recipe.cross_validate``); the DTW scores need no model and
+users, cached by ``folds.cross_validate``); the DTW scores need no model and
 are computed here with the edge's DTW, over the same trials.
 """
 
@@ -35,7 +35,6 @@ from firmware_bridge import svc2004
 from .evaluation import metrics
 from .evaluation.evaluate import EmbeddingScorer, load_signatures, score_trials, sequences_of, summarise
 from .evaluation.trials import make_trials
-from .folds import pooled_threshold
 
 WEIGHTS = tuple(round(float(w), 2) for w in np.linspace(0.0, 1.0, 11))
 """The cosine's weights tried (the DTW's is 1 - w): fixed before any run."""
@@ -138,11 +137,11 @@ def components(folds: list[dict], folder: Path, cfg: DtwConfig) -> tuple[list[di
 
 def calibrate(folds: list[dict], folder: Path, base: str, cfg: DtwConfig) -> Fusion:
     """The shipped fused decision and its honest (nested) figures, from the
-    cached cross-validation folds of ``recipe.cross_validate`` on ``folder``."""
+    cached cross-validation folds of ``folds.cross_validate`` on ``folder``."""
     cos_folds, dtw_folds = components(folds, folder, cfg)
     fused, weights, fold_consts = nested(cos_folds, dtw_folds)
     consts, w = choose(cos_folds, dtw_folds)
-    threshold = pooled_threshold([fuse(c, d, consts, w) for c, d in zip(cos_folds, dtw_folds)])
+    threshold = metrics.pooled_threshold([fuse(c, d, consts, w) for c, d in zip(cos_folds, dtw_folds)])
     report = {"data": Path(folder).name, "nested_weights": weights, "weight": w,
               "folds": {"fused": [summarise(f) for f in fused], "cosine": [summarise(c) for c in cos_folds],
                         "dtw": [summarise(d) for d in dtw_folds]},

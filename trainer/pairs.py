@@ -33,7 +33,8 @@ SCALED_CHANNELS = 5  # x, y, vx, vy, speed come first in every preprocessing con
 def sample_pairs(data: SigSet, n: int, rng: np.random.Generator,
                  ratio: dict = PAIR_RATIO) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(index a, index b, kind) for ``n`` pairs; a is always a genuine signature."""
-    gen_by_w, forg_by_w = {}, {}
+    gen_by_w: dict[int, list[int]] = {}
+    forg_by_w: dict[int, list[int]] = {}
     for i, (w, g) in enumerate(zip(data.writer, data.genuine)):
         (gen_by_w if g else forg_by_w).setdefault(int(w), []).append(i)
     writers = [w for w, v in gen_by_w.items() if len(v) >= 2]

@@ -1,88 +1,63 @@
-"""Synthetic writers for pretraining (``sigpad-train fit --synthetic N``).
+"""Pretraining on synthetic writers (``sigpad-train fit --synthetic N``).
 
 The writers come from ``firmware_bridge.synthetic`` (sigma-lognormal; each
 writer has its own stroke plan, genuine signatures vary it the way one person
 varies, skilled forgeries imitate it with a forger's slower, less fluent
 motor program). Generating thousands takes minutes, so the preprocessed
-arrays are cached under ``cache/`` keyed by (N, seed, preprocessing),
-and the pretrained weights under ``pretrain/``: pretraining involves no
-real user, so every fold of the benchmark fine-tunes the same weights.
-
-The caches (these, and the folds and towers of ``trainer.recipe``) live in
-``cache_dir()``: ``--cache DIR``, else ``$XDG_CACHE_HOME/sigpad`` (by default
-``~/.cache/sigpad``) - never beside the package, which is site-packages once
-installed. (They used to be in the checkout's ``runs/``: ``--cache runs``,
-or ``make model CACHE=runs``, still reads them there.)
+arrays are cached in the cache's ``cache/`` keyed by (N, seed, preprocessing),
+and the pretrained weights in ``pretrain/``: pretraining involves no real
+user, so every fold of the benchmark fine-tunes the same weights
+(``trainer.cache``).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
-import os
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from edge.preprocess import PreprocessConfig
 from firmware_bridge.errors import SigpadError
 
+from .cache import Cache, cache_key
 from .data import SigSet, from_signatures
-from .evaluation.progress import Progress
+from .progress import Progress
+from .recipe import Recipe, TrainConfig, key_fields
 
 GENUINE_PER_WRITER = 8
 FORGERIES_PER_WRITER = 4
 WRITER_ID_BASE = 1_000_000  # far above any real user number
+PAIRS_FACTOR = 4  # thousands of synthetic writers: more pairs per epoch than the real ones get
 
 
-_cache_override: Path | None = None
+def pretraining_config(fine_tuning: TrainConfig, epochs: int) -> TrainConfig:
+    """The pretraining's loop, from the tower's: its epochs, PAIRS_FACTOR x the pairs, and no
+    session-change augmentation (a trait of real writers: the pretraining is shared without it)."""
+    return dataclasses.replace(fine_tuning, epochs=epochs, pairs_per_epoch=fine_tuning.pairs_per_epoch * PAIRS_FACTOR,
+                               session_augment=0.0)
 
 
-def cache_dir() -> Path:
-    """Where trained folds, towers, pretrained weights and synthetic sets are kept."""
-    if _cache_override is not None:
-        return _cache_override
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "sigpad"
+def _set_path(cache: Cache, n_writers: int, seed: int, config: PreprocessConfig) -> Path:
+    return cache.synthetic(cache_key(n_writers, seed, config.to_dict()))
 
 
-def use_cache_dir(path: str | os.PathLike | None) -> None:
-    """``--cache DIR``: keep the caches there from now on (None: the default again)."""
-    global _cache_override
-    _cache_override = None if path is None else Path(path).expanduser()
-
-
-def cache_key(*parts) -> str:
-    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
-
-
-def key_record(obj, added: tuple[str, ...] = ()) -> dict:
-    """A dataclass's fields as a cache key holds them. ``added`` names fields added
-    after keys were first made: each is left out while it has its default, so the
-    keys (and cached folds, towers, pretraining) of older recipes stand."""
-    defaults = {f.name: f.default for f in dataclasses.fields(obj)}
-    return {k: v for k, v in dataclasses.asdict(obj).items() if not (k in added and v == defaults[k])}
-
-
-def _cache_path(n_writers: int, seed: int, config: PreprocessConfig) -> Path:
-    return cache_dir() / "cache" / f"synthetic-{cache_key(n_writers, seed, config.to_dict())}.npz"
-
-
-def synthetic_set(n_writers: int, seed: int, config: PreprocessConfig) -> SigSet:
-    """N synthetic writers, preprocessed; cached in cache_dir()/cache.
+def synthetic_set(cache: Cache, n_writers: int, seed: int, config: PreprocessConfig) -> SigSet:
+    """N synthetic writers, preprocessed; cached in the cache's cache/.
 
     Generation (~10 ms a signature) is the cost, so one pass preprocesses for
     both pad kinds (with and without pressure) and caches both.
     """
-    path = _cache_path(n_writers, seed, config)
+    path = _set_path(cache, n_writers, seed, config)
     if not path.exists():
-        generate(n_writers, seed, [config, replace(config, use_pressure=not config.use_pressure)])
+        generate(cache, n_writers, seed, [config, replace(config, use_pressure=not config.use_pressure)])
     z = np.load(path)
     return SigSet(z["x"], z["writer"], z["genuine"])
 
 
-def generate(n_writers: int, seed: int, configs) -> None:
+def generate(cache: Cache, n_writers: int, seed: int, configs: list[PreprocessConfig]) -> None:
     """Generate the writers once and cache them under every preprocessing config."""
     from firmware_bridge.synthetic import make_writer
 
@@ -101,19 +76,22 @@ def generate(n_writers: int, seed: int, configs) -> None:
             bar.advance()
     for config in configs:
         data = from_signatures(sigs, config)
-        path = _cache_path(n_writers, seed, config)
+        path = _set_path(cache, n_writers, seed, config)
         path.parent.mkdir(parents=True, exist_ok=True)
         np.savez(path, x=data.x, writer=data.writer, genuine=data.genuine)
 
 
-def pretrained_encoder(n_writers: int, seed: int, config: PreprocessConfig, cfg):
-    """An encoder pretrained on N synthetic writers (cached weights in cache_dir()/pretrain)."""
+def pretrained_encoder(cache: Cache, tower: Recipe) -> Any:
+    """A tower of this recipe (one tower, ``trainer.towers.tower_recipe``) pretrained on its synthetic writers,
+    with its seed, before fine-tuning (cached weights in the cache's pretrain/)."""
     import keras
 
     from .encoder import build_encoder
     from .training_loop import fit_encoder
 
-    path = cache_dir() / "pretrain" / f"{pretrain_key(n_writers, seed, config, cfg)}.weights.h5"
+    n_writers, seed, config = tower.synthetic, tower.train.seed, tower.preprocessing
+    cfg = pretraining_config(tower.train, tower.synthetic_epochs)
+    path = cache.pretrained(pretrain_key(n_writers, seed, config, cfg))
     # Seed before building: the dropout layers draw their seeds from the global
     # generator when built, and neither fit_encoder's seeding (after) nor loading
     # weights resets them; unseeded, every fine-tuning of a pretrained tower
@@ -123,14 +101,13 @@ def pretrained_encoder(n_writers: int, seed: int, config: PreprocessConfig, cfg)
     if path.exists():
         encoder.load_weights(path)
         return encoder
-    encoder, _ = fit_encoder(synthetic_set(n_writers, seed, config), cfg, encoder=encoder)
+    encoder, _ = fit_encoder(synthetic_set(cache, n_writers, seed, config), cfg, encoder=encoder)
     path.parent.mkdir(parents=True, exist_ok=True)
     encoder.save_weights(path)
     return encoder
 
 
-def pretrain_key(n_writers: int, seed: int, config: PreprocessConfig, cfg) -> str:
+def pretrain_key(n_writers: int, seed: int, config: PreprocessConfig, cfg: TrainConfig) -> str:
     """The key of pretrained weights: writers, preprocessing, TrainConfig and the tower's shape."""
     from .encoder import architecture
-    from .training_loop import key_fields
     return cache_key(n_writers, seed, config.to_dict(), key_fields(cfg), architecture())

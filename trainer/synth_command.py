@@ -18,7 +18,7 @@ from edge.errors import ConfigError
 from firmware_bridge import svc2004
 from firmware_bridge.synthetic import Writer, make_writer
 
-from .evaluation.progress import Progress
+from .progress import Progress
 
 SEED_STRIDE = 100_000
 
@@ -74,7 +74,8 @@ def run(args) -> int:
     files = write_writers(writers, args.out, args.rate)
     summary = {"writers": len(writers), "files": files, "out": str(args.out), "rate_hz": args.rate}
     if args.from_real is not None:
-        summary["fit_snr_db"] = {w: round(wr.fit_snr_db, 2) for w, wr in writers.items()}
+        summary["fit_snr_db"] = {w: None if wr.fit_snr_db is None else round(wr.fit_snr_db, 2)
+                                 for w, wr in writers.items()}
     if args.plot is not None:
         from .plots import plot_writers
         plot_writers(list(writers.values())[:3], args.plot, args.rate)

@@ -11,40 +11,17 @@ the same code under all three: Keras distributes the tf.data pipeline.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from collections.abc import Iterable
+from typing import Any
 
 from .data import SigSet
+from .recipe import TrainConfig
 
 STRATEGIES = ("default", "mirrored", "multi-worker")
-
-
-@dataclass(frozen=True)  # part of a frozen Recipe; changed only by dataclasses.replace
-class TrainConfig:
-    loss: str = "contrastive"
-    epochs: int = 8
-    pairs_per_epoch: int = 4096
-    batch_size: int = 128
-    learning_rate: float = 2e-3
-    dim: int = 64
-    width: int = 24
-    seed: int = 0
-    strategy: str = "default"
-    augment: bool = True
-    pair_ratio: tuple = (0.4, 0.3, 0.3)  # genuine / skilled / random: trainer.pairs.PAIR_RATIO
-    verbose: int | str = "auto"
-    session_augment: float = 0.0  # strength of trainer.session_augment on real writers (0: none; out of keys at 0)
-
 
 DEFAULT_THREADS = 2
 """TensorFlow's intra-op threads unless told: the same on every machine, since
 another count sums in another order and one recipe should give one model."""
-
-
-def key_fields(cfg: TrainConfig) -> dict:
-    """The config as cache keys see it: the run's verbosity left out, and the fields
-    added since keys were first made left out at their defaults (``key_record``)."""
-    from .pretraining import key_record
-    return key_record(cfg, added=("session_augment",)) | {"verbose": None}
 
 
 def configure_threads(threads: int | None = None) -> int:
@@ -67,7 +44,7 @@ def configure_threads(threads: int | None = None) -> int:
     return threads
 
 
-def get_strategy(name: str):
+def get_strategy(name: str) -> Any:
     import tensorflow as tf
     if name == "default":
         return tf.distribute.get_strategy()
@@ -78,7 +55,8 @@ def get_strategy(name: str):
     raise ValueError(f"unknown strategy {name!r} (choose from {', '.join(STRATEGIES)})")
 
 
-def fit_encoder(data: SigSet, cfg: TrainConfig, encoder=None, callbacks=()):
+def fit_encoder(data: SigSet, cfg: TrainConfig, encoder: Any = None,
+                callbacks: Iterable[Any] = ()) -> tuple[Any, dict[str, list[float]]]:
     """Train (or fine-tune ``encoder``) on pairs of ``data``; returns (encoder, history)."""
     import keras
 
@@ -103,8 +81,3 @@ def fit_encoder(data: SigSet, cfg: TrainConfig, encoder=None, callbacks=()):
     hist = model.fit(ds, epochs=cfg.epochs, steps_per_epoch=steps, verbose=cfg.verbose, shuffle=False,
                      callbacks=list(callbacks))
     return encoder, hist.history
-
-
-def embed(encoder, x, batch: int = 256):
-    """Float embeddings (n, dim) of preprocessed inputs with the Keras encoder."""
-    return encoder.predict(x, batch_size=batch, verbose=0)

@@ -7,8 +7,8 @@ import json
 from bench import results, run_all
 
 EDGE = [
-    {"bench": "edge", "metric": "model", "model": "edge/models/pressure", "sha256": "a36028cecac3ff", "backend": "litert",
-     "threshold": 0.746914, "score": "centroid-max-cosine"},
+    {"bench": "edge", "metric": "model", "model": "edge/models/pressure", "sha256": "a36028cecac3ff",
+     "backend": "litert", "threshold": 0.746914, "score": "centroid-max-cosine"},
     {"bench": "edge", "metric": "size", "model_bytes": 89200, "template_bytes": 64, "target_model_bytes": 100_000,
      "target_template_bytes": 80},
     {"bench": "edge", "metric": "latency", "what": "preprocess+invoke+match", "n": 4, "median_ms": 0.5412,

@@ -3,6 +3,8 @@ that learns a teacher's cosines."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -60,7 +62,7 @@ def test_a_student_learns_the_teachers_cosines():
 
     from trainer.distill import distill
     from trainer.encoder import build_encoder
-    from trainer.training_loop import TrainConfig
+    from trainer.recipe import TrainConfig
 
     keras.utils.set_random_seed(0)
     data = _set(8, 8)
@@ -85,9 +87,10 @@ def test_the_distilled_student_does_not_depend_on_what_the_process_did_before():
     import keras
 
     from edge.preprocess import PreprocessConfig
+    from trainer.cache import Cache
+    from trainer.distill import distil_towers
     from trainer.encoder import build_encoder
-    from trainer.recipe import Distillation, Recipe, _distill
-    from trainer.training_loop import TrainConfig
+    from trainer.recipe import Distillation, Recipe, TrainConfig
 
     data = _set(6, 8)
     keras.utils.set_random_seed(1)
@@ -95,10 +98,10 @@ def test_the_distilled_student_does_not_depend_on_what_the_process_did_before():
     cfg = TrainConfig(epochs=1, pairs_per_epoch=128, batch_size=32, verbose=0)
     recipe = Recipe(data=(), train=cfg, preprocessing=PreprocessConfig(), synthetic=0,
                     distill=Distillation(epochs=1, learning_rate=1e-3, label_weight=1.0))
-    first, _ = _distill(recipe, towers, data)
+    first, _ = distil_towers(recipe, towers, data, Cache(Path("/nonexistent")))  # no synthetic writers: not read
     keras.random.uniform((3,), seed=keras.random.SeedGenerator(7))  # other work in between
     build_encoder((256, 8), dim=6, width=8, name="unrelated")
-    second, _ = _distill(recipe, towers, data)
+    second, _ = distil_towers(recipe, towers, data, Cache(Path("/nonexistent")))
     for a, b in zip(first.get_weights(), second.get_weights()):
         np.testing.assert_array_equal(a, b)
     moved = [not np.array_equal(a, b) for a, b in zip(first.get_weights(), towers[0].get_weights())]

@@ -76,16 +76,6 @@ def test_distillation_options_reach_the_recipe(tmp_path):
     assert one.towers == 1 and one.distill is None
 
 
-def test_the_benchmark_measures_the_recipe_make_model_ships():
-    """The 'distilled' rows of the accuracy table are only the shipped model's if the flags agree."""
-    import re
-
-    from bench.bench_accuracy import DISTILLED
-    makefile = (ROOT / "Makefile").read_text()
-    flags = re.search(r"^MODEL_DISTILL \?= (.*)$", makefile, re.M).group(1).split()
-    assert flags == DISTILLED
-
-
 @pytest.mark.parametrize("extra, message", [
     (["--distill-dtw", "1.5"], "in \\(0, 1\\]"),
     (["--distill-dtw", "0.5"], "needs --distill-epochs"),
@@ -113,39 +103,87 @@ def test_a_dtw_teacher_with_one_tower_distils_and_has_its_own_cache_key(tmp_path
     assert recipe_key(taught) != recipe_key(plain)
 
 
-def _make_model_recipes(data_root: Path) -> dict:
-    """The recipes of the Makefile's `model` target, by output folder, its variables expanded."""
+def _make_model_commands(data_root: Path = Path("/data/svc2004")) -> list[list[str]]:
+    """The `fit` commands of the Makefile's `model` target, words after `trainer.cli`, on ``data_root``."""
     import re
     import shlex
 
-    from trainer import cli
-    from trainer.fit_command import recipe_from_args
-
     makefile = (ROOT / "Makefile").read_text()
-    variables = dict(re.findall(r"^(MODEL_\w+) \?= (.*)$", makefile, re.M)) | {"DATA": str(data_root), "PY": "py"}
     body = re.search(r"^model: .*\n((?:\t.*\n)+)", makefile, re.M).group(1).replace("\\\n", " ")
-    recipes = {}
+    commands = []
     for line in body.splitlines():
-        line = re.sub(r"\$\((\w+)\)", lambda m: variables.get(m.group(1), ""), line)
-        line = re.sub(r"\$\(if [^)]*\)\)?", "", line)
+        line = re.sub(r"\$\((\w+)\)", lambda m: {"DATA": str(data_root), "PY": "py"}.get(m.group(1), ""), line)
+        line = re.sub(r"\$\(if [^)]*\)", "", line)   # $(if $(CACHE),--cache $(CACHE)), CACHE unset
         words = shlex.split(line)
-        args = cli.build_parser().parse_args(words[words.index("fit"):])   # after `py -m trainer.cli`
-        recipes[args.out.name] = recipe_from_args(args)
-    return recipes
+        commands.append(words[words.index("fit"):])
+    return commands
+
+
+def test_make_model_names_the_shipped_recipes_and_spells_no_recipe_option():
+    """The recipes are spelled once, in trainer/recipe.py: the Makefile only names them."""
+    from trainer import cli
+    from trainer.fit_command import RECIPE_OPTIONS, RULE_OPTIONS
+    from trainer.recipe import NAMED
+
+    commands = _make_model_commands()
+    named = {}
+    for words in commands:
+        assert not [w for w in words if w in RECIPE_OPTIONS + RULE_OPTIONS], words
+        args = cli.build_parser().parse_args(words)
+        named[args.out.name] = args.recipe
+    assert named == {"pressure": "shipped-pressure", "no_pressure": "shipped-no-pressure"}
+    assert sorted(named.values()) == sorted(NAMED)
 
 
 def test_bench_fusion_measures_exactly_the_recipes_make_model_ships(tmp_path):
-    """results.md's shipped rows are only the shipped models' if the recipes agree, key for key."""
+    """results.md's shipped rows are only the shipped models' if the recipes agree, field for field."""
     import argparse
 
     from bench.bench_accuracy import recipe_for
     from bench.bench_fusion import KINDS
-    from trainer.recipe import recipe_key
+    from trainer import cli
+    from trainer.fit_command import recipe_from_args
 
-    for kind in ("Task1", "Task2"):
-        (tmp_path / kind).mkdir()
-    shipped = _make_model_recipes(tmp_path)
     ns = argparse.Namespace(seed=0, epochs=None, synthetic=2000, synthetic_epochs=6)
-    for kind, folder in (("pressure", "pressure"), ("no_pressure", "no_pressure")):
-        benched = recipe_for(KINDS[kind][0], tmp_path, ns)
-        assert recipe_key(benched) == recipe_key(shipped[folder]), kind
+    for words in _make_model_commands(tmp_path):
+        args = cli.build_parser().parse_args(words)
+        shipped = recipe_from_args(args)
+        assert recipe_for(KINDS[args.out.name][0], tmp_path, ns) == shipped, args.out.name
+
+
+@pytest.mark.parametrize("option", ["--seed 1", "--epochs 4", "--session-augment 0.5", "--no-pressure",
+                                    "--variants 2", "--threshold 0.5", "--val-users 1-6"])
+def test_a_named_recipe_takes_no_recipe_option_beside_it(tmp_path, option):
+    from edge.errors import ConfigError
+    from trainer import cli
+    from trainer.fit_command import recipe_from_args
+
+    args = cli.build_parser().parse_args(["fit", "--recipe", "shipped-pressure", "--data", str(tmp_path),
+                                          *option.split()])
+    with pytest.raises(ConfigError, match=option.split()[0]):
+        recipe_from_args(args)
+
+
+def test_every_fit_option_is_a_recipe_a_threshold_or_a_run_option():
+    """So a new recipe option cannot be silently ignored beside --recipe."""
+    import argparse
+
+    from trainer.fit_command import RECIPE_OPTIONS, RULE_OPTIONS, add_arguments
+
+    run_options = {"--recipe", "--data", "--users", "--cv-threshold", "--fuse", "--out", "--keras", "--threads",
+                   "--quiet", "--cache", "-h"}
+    p = argparse.ArgumentParser()
+    add_arguments(p)
+    options = {o for action in p._actions for o in action.option_strings if o != "--help"}
+    assert options == set(RECIPE_OPTIONS) | set(RULE_OPTIONS) | run_options
+
+
+def test_a_named_recipe_gets_the_shipped_decision(tmp_path):
+    from trainer import cli
+    from trainer.fit_command import threshold_rule
+    from trainer.pipeline import SHIPPED_RULE, ThresholdRule
+
+    named = cli.build_parser().parse_args(["fit", "--recipe", "shipped-no-pressure", "--data", str(tmp_path)])
+    assert threshold_rule(named) == SHIPPED_RULE == ThresholdRule(folds=True, fuse=True)
+    spelled = cli.build_parser().parse_args(["fit", "--data", str(tmp_path), "--val-users", "21-30"])
+    assert threshold_rule(spelled) == ThresholdRule(val_users="21-30")

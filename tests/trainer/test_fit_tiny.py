@@ -15,7 +15,8 @@ pytest.importorskip("tensorflow")
 
 from edge.preprocess import PreprocessConfig
 from trainer.data import SigSet
-from trainer.training_loop import TrainConfig, fit_encoder
+from trainer.recipe import TrainConfig
+from trainer.training_loop import fit_encoder
 
 pytestmark = pytest.mark.slow      # each test trains
 ROOT = Path(__file__).resolve().parents[2]
@@ -59,7 +60,6 @@ print(json.dumps({"backend": enc.backend, "single": single.tolist(), "batch": ba
 
 def test_tiny_fit_loss_falls_and_int8_runs_without_tensorflow(tmp_path):
     from trainer.export import to_int8_tflite, write_model_dir
-    from trainer.training_loop import embed
 
     data = writers_set()
     cfg = TrainConfig(epochs=4, pairs_per_epoch=256, batch_size=32, learning_rate=3e-3,
@@ -78,7 +78,7 @@ def test_tiny_fit_loss_falls_and_int8_runs_without_tensorflow(tmp_path):
     assert batch.shape == (5, 16)
     np.testing.assert_allclose(batch[0], single[0], atol=1e-6)  # batch None: resize works
     np.testing.assert_allclose(np.linalg.norm(batch, axis=1), 1.0, atol=1e-5)
-    ref = embed(encoder, data.x[:5])
+    ref = encoder.predict(data.x[:5], verbose=0)
     assert np.min(np.sum(ref * batch, axis=1)) > 0.95  # int8 tracks float
 
 
@@ -116,20 +116,22 @@ def test_stacked_towers_export_to_one_pure_int8_model():
 def test_fine_tuning_a_pretrained_tower_gives_the_same_weights_twice(tmp_path, monkeypatch):
     """A pretrained tower read from the cache, fine-tuned twice in one process: the same
     weights (its dropout once drew unseeded seeds, and two `make model`s differed)."""
+    import keras
+
     from trainer import pretraining
+    from trainer.cache import Cache
+    from trainer.recipe import Recipe
 
     cfg = TrainConfig(epochs=1, pairs_per_epoch=64, batch_size=32, dim=8, width=4, verbose=0, seed=3)
-    monkeypatch.setattr(pretraining, "synthetic_set", lambda n, seed, config: writers_set(seed=seed))
-    pretraining.use_cache_dir(tmp_path)
-    try:
-        pretraining.pretrained_encoder(6, 3, CONFIG, cfg)              # trained and cached
-        runs = []
-        import keras
-        for before in range(2):
-            keras.utils.set_random_seed(100 + before)                   # whatever ran before differs
-            encoder = pretraining.pretrained_encoder(6, 3, CONFIG, cfg)  # read from the cache
-            encoder, _ = fit_encoder(writers_set(seed=1), cfg, encoder=encoder)
-            runs.append(np.concatenate([w.ravel() for w in encoder.get_weights()]))
-    finally:
-        pretraining.use_cache_dir(None)
+    tower = Recipe(data=(), train=cfg, preprocessing=CONFIG, synthetic=6, synthetic_epochs=1)
+    monkeypatch.setattr(pretraining, "synthetic_set", lambda cache, n, seed, config: writers_set(seed=seed))
+    cache = Cache(tmp_path)
+    pretraining.pretrained_encoder(cache, tower)                       # trained and cached
+    assert list((tmp_path / "pretrain").glob("*.weights.h5"))
+    runs = []
+    for before in range(2):
+        keras.utils.set_random_seed(100 + before)                       # whatever ran before differs
+        encoder = pretraining.pretrained_encoder(cache, tower)          # read from the cache
+        encoder, _ = fit_encoder(writers_set(seed=1), cfg, encoder=encoder)
+        runs.append(np.concatenate([w.ravel() for w in encoder.get_weights()]))
     assert np.array_equal(runs[0], runs[1])

@@ -44,6 +44,6 @@ def test_dataset_is_seeded_and_shaped():
     data = toy_set()
     batches = [list(pair_dataset(data, 64, 16, seed=7, epochs=2)) for _ in range(2)]
     assert len(batches[0]) == 8
-    (x, kind), (x2, kind2) = batches[0][3], batches[1][3]
+    (x, kind), (x2, _) = batches[0][3], batches[1][3]
     assert x["a"].shape == (16, 16, 8) and kind.shape == (16,)
     np.testing.assert_array_equal(x["b"].numpy(), x2["b"].numpy())

@@ -24,7 +24,8 @@ cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 import numpy as np
 from trainer.data import SigSet
-from trainer.training_loop import TrainConfig, fit_encoder, get_strategy
+from trainer.recipe import TrainConfig
+from trainer.training_loop import fit_encoder, get_strategy
 rng = np.random.default_rng(0)
 data = SigSet(rng.normal(size=(24, 32, 8)).astype("float32"), np.repeat(np.arange(4), 6),
               np.tile([True] * 4 + [False] * 2, 4))

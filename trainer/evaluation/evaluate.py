@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -21,9 +22,12 @@ from edge import scores as edge_scores
 from firmware_bridge import svc2004
 from firmware_bridge.errors import DataFormatError
 
+from ..progress import Progress
 from . import metrics
-from .progress import Progress
 from .trials import PROTOCOLS, make_trials, parse_users
+
+if TYPE_CHECKING:
+    from .dtw import DtwScorer
 
 
 def add_arguments(p) -> None:
@@ -82,12 +86,14 @@ class EmbeddingScorer:
         if known is None:
             emb = None if self._emb is None else np.stack([self._emb[r] for r in refs])
             seq = None if self._seq is None else np.stack([self._seq[r] for r in refs])
+            # Without embeddings (the DTW alone) the score never reads them; the edge's types
+            # say what a device always has, so None is let through here on purpose.
             known = self._refs[refs] = edge_scores.References(
-                emb, edge_scores.reference_stats(emb, seq, self._score.dtw), seq)
+                emb, edge_scores.reference_stats(emb, seq, self._score.dtw), seq)  # type: ignore[arg-type]
         return known
 
     def score(self, refs, test) -> float:
-        probe = edge_scores.Probe(None if self._emb is None else self._emb[test],
+        probe = edge_scores.Probe(None if self._emb is None else self._emb[test],  # type: ignore[arg-type]  # as above
                                   None if self._seq is None else self._seq[test])
         return self._score(self.references(refs), probe)
 
@@ -121,7 +127,7 @@ class ModelScorer(EmbeddingScorer):
 
 def score_trials(trials, scorer) -> dict[str, dict[int, list[float]]]:
     """Scores by kind ('genuine', 'skilled', 'random') and user."""
-    out = {"genuine": {}, "skilled": {}, "random": {}}
+    out: dict[str, dict[int, list[float]]] = {"genuine": {}, "skilled": {}, "random": {}}
     trials = list(trials)
     with Progress(len(trials), f"{scorer.name} trials") as bar:
         for tr in trials:
@@ -135,9 +141,9 @@ def score_trials(trials, scorer) -> dict[str, dict[int, list[float]]]:
 def summarise(scores: dict) -> dict:
     """The metrics (percent) from the scores of ``score_trials``."""
     gen = np.concatenate([v for v in scores["genuine"].values()])
-    res = {"users": len(scores["genuine"])}
+    res: dict[str, float] = {"users": len(scores["genuine"])}
     for kind in ("skilled", "random"):
-        imp = np.concatenate([v for v in scores[kind].values() if len(v)]) if scores[kind] else []
+        imp = np.concatenate([v for v in scores[kind].values() if len(v)]) if scores[kind] else np.empty(0)
         if len(imp) == 0:
             continue
         rate, thr = metrics.eer(gen, imp)
@@ -162,7 +168,10 @@ def evaluate(data: Path, method: str = "dtw", model: Path | None = None, users: 
     if wanted is not None:
         index = {u: f for u, f in index.items() if u in wanted}
     sigs, skipped = load_signatures(index)
+    scorer: ModelScorer | DtwScorer
     if method == "model":
+        if model is None:
+            raise ValueError("method 'model' needs a model directory")
         scorer = ModelScorer(sigs, model, backend, score)
     else:
         from .dtw import DtwScorer
@@ -176,7 +185,7 @@ def evaluate(data: Path, method: str = "dtw", model: Path | None = None, users: 
     scores = score_trials(plan, scorer)
     summary = {"method": method, "data": str(data), **summarise(scores), "trials": trials,
                "refs": refs, "seed": seed, "protocol": protocol, "files_skipped": len(skipped)}
-    if model is not None:
+    if isinstance(scorer, ModelScorer):  # a --model beside --method dtw is not what was scored
         summary["model"] = str(model)
         summary["score"] = scorer.score_name
     for msg in skipped:

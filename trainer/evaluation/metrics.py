@@ -48,6 +48,17 @@ def eer(genuine, impostor) -> tuple[float, float]:
     return float(rate), float(threshold)
 
 
+def pooled_threshold(fold_scores: list[dict], kind: str = "skilled") -> float:
+    """EER threshold of several folds' held-out scores pooled: ONE threshold for all their users.
+
+    Each fold's scores are ``{"genuine": {user: scores}, kind: {user: scores}, ...}``
+    (``trainer.evaluation.evaluate.score_trials``).
+    """
+    gen = np.concatenate([np.concatenate(list(s["genuine"].values())) for s in fold_scores])
+    imp = np.concatenate([np.concatenate(list(s[kind].values())) for s in fold_scores])
+    return eer(gen, imp)[1]
+
+
 def fnmr_at_fmr(genuine, impostor, target: float = 0.01) -> tuple[float, float]:
     """(FNMR, threshold) at the lowest threshold whose FMR is <= target."""
     t, fmr, fnmr = operating_points(genuine, impostor)

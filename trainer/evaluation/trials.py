@@ -10,6 +10,7 @@ the run, so a user's trials are the same in a 5-user and a 30-user run.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -95,5 +96,5 @@ def make_session_trials(users: dict[int, UserFiles], seed: int = 0) -> list[Tria
     return out
 
 
-PROTOCOLS = {"random-refs": make_trials, "session": make_session_trials}
+PROTOCOLS: dict[str, Callable[..., list[Trial]]] = {"random-refs": make_trials, "session": make_session_trials}
 """The evaluation protocols by name: SVC2004-style (refs drawn from S1-S10) and session drift."""

@@ -9,7 +9,7 @@ from trainer.evaluation.evaluate import evaluate
 
 @pytest.mark.data
 def test_dtw_on_three_real_users_is_seeded(svc2004_root):
-    a, scores = evaluate(svc2004_root / "Task2", "dtw", users="1-3", trials=2, seed=1)
+    a, _ = evaluate(svc2004_root / "Task2", "dtw", users="1-3", trials=2, seed=1)
     b, _ = evaluate(svc2004_root / "Task2", "dtw", users="1-3", trials=2, seed=1)
     assert a == b
     assert a["users"] == 3

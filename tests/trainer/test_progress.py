@@ -6,7 +6,7 @@ from __future__ import annotations
 import io
 
 from trainer import cli
-from trainer.evaluation.progress import Progress, clock_text
+from trainer.progress import Progress, clock_text
 
 
 class Clock:

@@ -15,14 +15,17 @@ The time left is extrapolated from the steps computed in this run; steps
 found in a cache take no time and are not counted, so a half-cached run does
 not promise too little. Progress never changes what is computed.
 
-It lives in the evaluation wing because that wing imports nothing else of the
-trainer (tests/trainer/evaluation/test_no_tensorflow.py) and both sides use it.
+Training and evaluation both show it, so it is a leaf of its own: it imports
+nothing of the trainer, and the evaluation wing, which imports nothing of the
+training side, may import it (tests/trainer/evaluation/test_no_tensorflow.py).
 """
 
 from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
+from typing import TextIO
 
 BAR_WIDTH = 20
 REDRAW_S = 0.2       # a terminal line at most this often
@@ -30,15 +33,15 @@ QUIET_EVERY_S = 60.0  # elsewhere, a line at least this often while something mo
 
 
 def clock_text(seconds: float) -> str:
-    seconds = int(round(seconds))
-    h, rest = divmod(seconds, 3600)
+    h, rest = divmod(round(seconds), 3600)
     return f"{h}:{rest // 60:02d}:{rest % 60:02d}" if h else f"{rest // 60}:{rest % 60:02d}"
 
 
 class Progress:
     """Count ``total`` steps of a job called ``label``; use as a context manager."""
 
-    def __init__(self, total: int, label: str, stream=None, clock=time.monotonic,
+    def __init__(self, total: int, label: str, stream: TextIO | None = None,
+                 clock: Callable[[], float] = time.monotonic,
                  interactive: bool | None = None, silent: bool = False):
         self.total, self.label, self.silent = max(int(total), 0), label, silent
         self.stream = stream if stream is not None else sys.stderr
@@ -106,12 +109,12 @@ class Progress:
     def __enter__(self) -> Progress:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
 
-def _is_tty(stream) -> bool:
+def _is_tty(stream: TextIO) -> bool:
     try:
-        return stream.isatty()
+        return bool(stream.isatty())
     except (AttributeError, ValueError):
         return False
