@@ -25,11 +25,6 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("firmware_bridge", "edge", "trainer")
 
-# trainer/pretraining <-> trainer/training_loop (``key_record``) is being cut by
-# issue #19's trainer work on another branch; delete this entry when that lands.
-KNOWN_CIRCLES = {
-    "trainer": [frozenset({"trainer.pretraining", "trainer.training_loop"})],
-}
 
 
 def modules_of(root: Path, packages: tuple[str, ...]) -> dict[str, Path]:
@@ -134,8 +129,7 @@ def graph() -> dict[str, set[str]]:
 @pytest.mark.parametrize("package", PACKAGES)
 def test_no_import_circles(graph, package):
     mine = [c for c in circles(graph) if c[0].split(".")[0] == package]
-    unexpected = [c for c in mine if frozenset(c) not in KNOWN_CIRCLES.get(package, [])]
-    assert not unexpected, "import circles:\n" + "\n".join(path_around(graph, c) for c in unexpected)
+    assert not mine, "import circles:\n" + "\n".join(path_around(graph, c) for c in mine)
 
 
 def test_the_graph_sees_every_package_and_the_app(graph):
