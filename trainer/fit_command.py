@@ -172,7 +172,7 @@ def _named_recipe(args: argparse.Namespace) -> Recipe:
 
 
 def _defaults() -> argparse.Namespace:
-    p = argparse.ArgumentParser()
+    p = argparse.ArgumentParser(allow_abbrev=False)
     add_arguments(p)
     return p.parse_args([])
 
