@@ -9,7 +9,7 @@ skilled forgery accepted that far above the threshold would poison the
 template and make the next forgeries easier. Hence the bounds:
 
 * only when enabled (``AdaptationPolicy.enabled``, False for a policy built
-  bare; the product's setting ``[adaptation] enabled`` is on by default, and
+  bare; the product's setting ``[adaptation] enabled`` is off by default, and
   docs/edge.md says why);
 * only an accept scoring at least ``threshold + margin`` (in the decision
   score's own units), never one flagged as a replay (the verifier asks only

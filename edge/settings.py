@@ -42,7 +42,7 @@ class Settings:
     lockout_s: float = 300.0
     replay_cosine: float = 0.995
     replay_history: int = 200         # accepted attempts kept per user for replay checks
-    adapt: bool = True                 # template adaptation (edge.adaptation; docs/edge.md: why on)
+    adapt: bool = False                # template adaptation (edge.adaptation; docs/edge.md: why off by default)
     adapt_margin: float = 1.0          # above the threshold, in the decision score's units
     adapt_max_per_day: int = 3
     adapt_keep_enrolled: int = 2

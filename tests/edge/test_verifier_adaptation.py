@@ -26,8 +26,8 @@ def enrolled(make_verifier, sig, clock=None, **adapt):
     return v
 
 
-def test_on_by_default_off_when_disabled_and_never_below_the_margin(make_verifier, sig):
-    assert Settings().adaptation.enabled                     # the default: docs/edge.md says why
+def test_off_by_default_off_when_disabled_and_never_below_the_margin(make_verifier, sig):
+    assert not Settings().adaptation.enabled                 # the default: docs/edge.md says why
     v = enrolled(make_verifier, sig, adapt=False)
     before = profile(v)["template_ids"]
     d = v.verify("alice", sig(1, 9))
