@@ -48,6 +48,8 @@ def add_arguments(p) -> None:
                    help="random-refs: refs drawn from S1-S10 (SVC2004-style, default); session: refs "
                         "S1-S5, genuine tests S11-S20 only (the second session)")
     p.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    p.add_argument("--per-user", action="store_true",
+                   help="each user's EERs too (JSON: \"per_user\"; with one user, the only figures)")
     p.add_argument("--plot", type=Path, default=None, help="write DET curves and histograms to this PNG")
 
 
@@ -143,9 +145,10 @@ def summarise(scores: dict) -> dict:
     gen = np.concatenate([v for v in scores["genuine"].values()])
     res: dict[str, float] = {"users": len(scores["genuine"])}
     for kind in ("skilled", "random"):
-        imp = np.concatenate([v for v in scores[kind].values() if len(v)]) if scores[kind] else np.empty(0)
-        if len(imp) == 0:
+        parts = [v for v in scores[kind].values() if len(v)]
+        if not parts:       # one user has no random impostors: no such EER, not an error
             continue
+        imp = np.concatenate(parts)
         rate, thr = metrics.eer(gen, imp)
         res[f"eer_{kind}"] = round(100 * rate, 3)
         res[f"threshold_eer_{kind}"] = thr
@@ -156,6 +159,20 @@ def summarise(scores: dict) -> dict:
         res[f"comparisons_{kind}"] = len(imp)
     res["comparisons_genuine"] = len(gen)
     return res
+
+
+def per_user(scores: dict) -> dict[str, dict[str, float]]:
+    """Each user's EERs (percent) and comparison counts, from the scores of ``score_trials``."""
+    out: dict[str, dict[str, float]] = {}
+    for user, genuine in sorted(scores["genuine"].items()):
+        row: dict[str, float] = {"comparisons_genuine": len(genuine)}
+        for kind in ("skilled", "random"):
+            impostors = scores[kind].get(user, [])
+            if len(genuine) and len(impostors):
+                row[f"eer_{kind}"] = round(100 * metrics.eer(genuine, impostors)[0], 3)
+                row[f"comparisons_{kind}"] = len(impostors)
+        out[str(user)] = row
+    return out
 
 
 def evaluate(data: Path, method: str = "dtw", model: Path | None = None, users: str | None = None,
@@ -209,6 +226,8 @@ def run(args) -> int:
         from .det_plot import plot_det
         plot_det(scores, args.plot, title=f"{method} on {Path(data).name}")
         print(f"wrote {args.plot}", file=sys.stderr)
+    if args.per_user:
+        summary["per_user"] = per_user(scores)
     if args.json:
         print(json.dumps(summary))
     else:

@@ -4,7 +4,7 @@ import shutil
 import pytest
 
 from trainer import cli
-from trainer.evaluation.evaluate import evaluate
+from trainer.evaluation.evaluate import evaluate, per_user, summarise
 
 
 @pytest.mark.data
@@ -59,3 +59,21 @@ def test_model_scores_are_the_edges(svc2004_root):
     assert (ref["score"], cosine["score"]) == ("refnorm-distance", "centroid-max-cosine")
     assert ref["threshold_eer_skilled"] < 0 < cosine["threshold_eer_skilled"]  # distances vs cosines
     assert ref["comparisons_skilled"] == mean["comparisons_skilled"] == 40
+
+
+def test_one_user_has_no_random_eer_and_its_own_row_by_hand():
+    # genuine 0.9, 0.8; skilled 0.1, 0.85: at the threshold 0.85 one genuine (0.8) is
+    # refused and one forgery (0.85) accepted, 1 of 2 each: 50 %. No other user: no random.
+    scores = {"genuine": {3: [0.9, 0.8]}, "skilled": {3: [0.1, 0.85]}, "random": {3: []}}
+    summary = summarise(scores)
+    assert summary["eer_skilled"] == 50.0 and "eer_random" not in summary
+    assert per_user(scores) == {"3": {"comparisons_genuine": 2, "eer_skilled": 50.0, "comparisons_skilled": 2}}
+
+
+@pytest.mark.data
+def test_cli_evaluates_one_user_with_per_user_rows(svc2004_root, capsys):
+    rc = cli.main(["evaluate", "--data", str(svc2004_root / "Task2"), "--users", "3", "--trials", "2",
+                   "--json", "--per-user"])
+    out = json.loads(capsys.readouterr().out)
+    assert rc == 0 and out["users"] == 1 and "eer_random" not in out
+    assert set(out["per_user"]) == {"3"} and out["per_user"]["3"]["eer_skilled"] == out["eer_skilled"]
