@@ -1,0 +1,50 @@
+"""The ``sigpad fleet`` subcommands' options (argparse only: nats-py is imported when one runs)."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+Common = Callable[[argparse.ArgumentParser], None]
+
+
+def add_fleet_commands(add: Callable[..., argparse.ArgumentParser], common: Common) -> None:
+    """``sigpad fleet``, its subcommands each with the common options (``common``)."""
+    fleet = add("fleet", help="enrol once, verify at any kiosk: a NATS JetStream hub (docs/fleet.md)")
+    fleet.set_defaults(nested_commands=True)
+    sub = fleet.add_subparsers(dest="fleet_command", required=True)
+
+    def cmd(name: str, help_text: str, **kw: Any) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text, allow_abbrev=False, **kw)
+        common(p)
+        p.add_argument("--fleet-dir", type=Path, help="the kiosk's fleet files (default: fleet/ beside the store)")
+        p.add_argument("--link-timeout", type=float, default=2.0, metavar="S",
+                       help="seconds to wait for the hub before working offline (default 2)")
+        return p
+    p = cmd("init", "write a hub config (nats-server) and one credentials file per kiosk")
+    p.add_argument("--out", type=Path, required=True, help="directory for hub.conf, fleet.key, creds/")
+    p.add_argument("--kiosks", required=True, help="kiosk names, comma-separated (a-z, 0-9, -)")
+    p.add_argument("--enrol", help="kiosks with the enrolment role (default: all)")
+    p.add_argument("--listen", default="127.0.0.1:4222", help="the hub's HOST:PORT (default 127.0.0.1:4222)")
+    p.add_argument("--url", help="the URL kiosks connect to (default nats://HOST:PORT)")
+    p.add_argument("--store-dir", type=Path, help="the hub's JetStream directory (default OUT/jetstream)")
+    p = cmd("join", "make this kiosk a member: the hub's URL and the credentials file from init")
+    p.add_argument("url", help="nats://HOST:PORT")
+    p.add_argument("--creds", type=Path, required=True, help="this kiosk's credentials file (from init)")
+    cmd("status", "connected?, lag in revisions and seconds, outbox depth, last sync")
+    cmd("sync", "send the outbox, then apply the fleet's templates, deletions and failures")
+    p = cmd("enroll", "enrol a user here and for the fleet", aliases=["enrol"])
+    p.add_argument("user")
+    p.add_argument("--file", nargs="+", type=Path, required=True, metavar="F", help="signature files")
+    p.add_argument("--replace", action="store_true", help="re-enrol a user already enrolled")
+    p = cmd("verify", "sync, then accept or reject one signature as USER's (counted fleet-wide)")
+    p.add_argument("user")
+    p.add_argument("--file", nargs=1, type=Path, required=True, metavar="F", help="the signature file")
+    for name, text in (("delete", "delete a user here and in the fleet (a tombstone)"),
+                       ("unlock", "clear a user's lockout at every kiosk")):
+        cmd(name, text).add_argument("user")
+    p = cmd("history", "a user's fleet-wide audit events (from the hub)")
+    p.add_argument("user")
+    p.add_argument("--last", type=int, default=50, help="events to show (default 50)")
