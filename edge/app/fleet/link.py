@@ -9,6 +9,7 @@ the hub or the credentials comes out as ``FleetError`` naming it.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -73,11 +74,13 @@ class Link:
     @staticmethod
     async def open(creds: Credentials, timeout_s: float = 2.0) -> Link:
         try:
-            nc = await nats.connect(creds.url, user=creds.user, password=creds.password,
-                                    connect_timeout=timeout_s, allow_reconnect=False,
-                                    max_reconnect_attempts=0, error_cb=_quiet, closed_cb=None)
+            # nats-py retries a first connection that is refused for ever: the bound is ours.
+            nc = await asyncio.wait_for(
+                nats.connect(creds.url, user=creds.user, password=creds.password, connect_timeout=timeout_s,
+                             allow_reconnect=False, max_reconnect_attempts=0, error_cb=_quiet),
+                timeout_s)
         except (TimeoutError, OSError, nats.errors.Error) as exc:
-            raise FleetError(f"hub {creds.url} not reachable as {creds.user!r}: {exc or type(exc).__name__}") \
+            raise FleetError(f"hub {creds.url} not reachable as {creds.user!r}: {_why(exc)}") \
                 from None
         link = Link(nc, creds)
         try:
@@ -110,7 +113,7 @@ class Link:
                                                           duplicate_window=DEDUP_WINDOW_S))
         except (TimeoutError, nats.errors.Error) as exc:
             raise FleetError(f"hub {self.creds.url}: cannot open the fleet's bucket and stream as "
-                             f"{self.creds.user!r}: {exc or type(exc).__name__}") from None
+                             f"{self.creds.user!r}: {_why(exc)}") from None
 
     # --- writing ------------------------------------------------------------------------
 
@@ -124,7 +127,7 @@ class Link:
         except nats.js.errors.KeyWrongLastSequenceError:
             return None
         except (TimeoutError, nats.errors.Error) as exc:
-            raise FleetError(f"hub: writing the record of {user!r} failed: {exc or type(exc).__name__}") from None
+            raise FleetError(f"hub: writing the record of {user!r} failed: {_why(exc)}") from None
 
     async def delete(self, user: str, base_rev: int) -> int | None:
         """A tombstone for ``user`` if the record is still at ``base_rev``; its revision, or None."""
@@ -137,14 +140,14 @@ class Link:
         except nats.js.errors.BadRequestError:
             return None
         except (TimeoutError, nats.errors.Error) as exc:
-            raise FleetError(f"hub: deleting {user!r} failed: {exc or type(exc).__name__}") from None
+            raise FleetError(f"hub: deleting {user!r} failed: {_why(exc)}") from None
 
     async def publish_audit(self, subject: str, payload: bytes, msg_id: str) -> int:
         try:
             ack = await self.js.publish(subject, payload, headers={"Nats-Msg-Id": msg_id})
             return int(ack.seq)
         except (TimeoutError, nats.errors.Error) as exc:
-            raise FleetError(f"hub: audit event {msg_id} not taken: {exc or type(exc).__name__}") from None
+            raise FleetError(f"hub: audit event {msg_id} not taken: {_why(exc)}") from None
 
     # --- reading ------------------------------------------------------------------------
 
@@ -152,7 +155,7 @@ class Link:
         try:
             info = await self.js.stream_info(stream)
         except (TimeoutError, nats.errors.Error) as exc:
-            raise FleetError(f"hub: stream {stream}: {exc or type(exc).__name__}") from None
+            raise FleetError(f"hub: stream {stream}: {_why(exc)}") from None
         return int(info.state.last_seq)
 
     async def read(self, stream: str, subject: str, after: int, wait_s: float = 10.0) -> AsyncIterator[Seen]:
@@ -165,7 +168,7 @@ class Link:
         try:
             sub = await self.js.subscribe(subject, stream=stream, ordered_consumer=True, config=config)
         except (TimeoutError, nats.errors.Error) as exc:
-            raise FleetError(f"hub: cannot read {stream}: {exc or type(exc).__name__}") from None
+            raise FleetError(f"hub: cannot read {stream}: {_why(exc)}") from None
         try:
             info = await sub.consumer_info()
             if info.num_pending == 0 and info.delivered.consumer_seq == 0:
@@ -175,7 +178,7 @@ class Link:
                     msg = await sub.next_msg(timeout=wait_s)
                 except (TimeoutError, nats.errors.Error) as exc:
                     raise FleetError(f"hub: reading {stream} stopped after sequence {after}: "
-                                     f"{exc or type(exc).__name__}") from None
+                                     f"{_why(exc)}") from None
                 meta = msg.metadata
                 after = int(meta.sequence.stream)
                 op = (msg.headers or {}).get(OP_HEADER, "")
@@ -188,3 +191,8 @@ class Link:
 
 async def _quiet(exc: Exception) -> None:
     """nats-py reports errors to a callback as well as to the caller: the caller says it."""
+
+
+def _why(exc: BaseException) -> str:
+    """An exception said in words (a timeout has none of its own)."""
+    return str(exc) or ("no answer in time" if isinstance(exc, TimeoutError) else type(exc).__name__)
