@@ -114,11 +114,17 @@ def init(args: argparse.Namespace, cfg: Config) -> int:
 def join(args: argparse.Namespace, cfg: Config) -> int:
     creds = read_private(Path(args.creds), "kiosk credentials")
     directory = fleet_dir(args, cfg)
-    keys = FleetKeys.from_json(creds.get("fleet_key", {}), args.creds)
+    if args.key is not None:           # a key rotated since the credentials were made
+        keys = FleetKeys.from_json(read_private(Path(args.key), "fleet key"), str(args.key))
+    else:
+        keys = FleetKeys.from_json(creds.get("fleet_key", {}), str(args.creds))
     conf = {k: creds[k] for k in ("kiosk", "user", "password", "roles")}
     conf["url"] = args.url
     write_private(directory / "fleet.json", conf)
     write_private(directory / "fleet.key", keys.to_json())
+    state = FleetState(directory / "fleet.db")
+    state.advance("kv", 0)             # read the bucket again: records a former key could not open
+    state.close()
     emit(args, {"kiosk": conf["kiosk"], "url": args.url, "roles": conf["roles"], "fleet_dir": str(directory)},
          f"kiosk {conf['kiosk']} joined {args.url} (roles: {', '.join(conf['roles']) or 'none'})")
     return OK
@@ -250,9 +256,27 @@ def unlock(args: argparse.Namespace, cfg: Config) -> int:
     return OK if before is not None else REJECT
 
 
+def rotate_key(args: argparse.Namespace, cfg: Config) -> int:
+    from .rotate import reseal_all
+    directory = fleet_dir(args, cfg)
+    conf, keys = joined(directory)
+    need_enrol_role(conf, "rotate the key")
+    new = keys.rotated()
+    rotation = on_link(args, conf, lambda link: reseal_all(link, new))
+    write_private(directory / "fleet.key", new.only_current().to_json())
+    if args.out is not None:
+        write_private(Path(args.out), new.only_current().to_json())
+    emit(args, {**rotation.to_dict(), "key_file": str(args.out or directory / "fleet.key")},
+         f"fleet key {new.current}: {rotation.resealed} records re-sealed"
+         + (f"; changed meanwhile (run again): {', '.join(rotation.changed_meanwhile)}"
+            if rotation.changed_meanwhile else ""))
+    return OK if not rotation.changed_meanwhile and not rotation.unreadable else REJECT
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace, Config], int]] = {
     "init": init, "join": join, "status": status, "sync": sync, "history": history,
-    "enroll": enroll, "verify": verify, "delete": delete, "unlock": unlock}
+    "enroll": enroll, "enrol": enroll, "verify": verify, "delete": delete, "unlock": unlock,
+    "rotate-key": rotate_key}
 
 
 def run(args: argparse.Namespace, cfg: Config) -> int:
