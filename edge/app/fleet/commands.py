@@ -29,6 +29,7 @@ from . import records
 from .hubconf import ENROL, init_fleet
 from .sealing import FleetKeys, read_private, seal, write_private
 from .state import DELETE, PUT, FleetState
+from .subjects import AUDIT_PREFIX, AUDIT_STREAM, KV_STREAM
 from .sync import FleetKiosk, SyncReport
 
 log = logging.getLogger("sigpad.fleet")
@@ -47,9 +48,13 @@ def joined(directory: Path) -> tuple[dict[str, Any], FleetKeys]:
     return conf, keys
 
 
-def credentials(conf: dict[str, Any]) -> Any:
-    from .link import Credentials  # nats-py: only where a hub is spoken to
-    return Credentials(conf["url"], conf["user"], conf["password"])
+def link_module() -> Any:
+    """``.link`` (nats-py), imported only where a hub is spoken to; without the extra, said so."""
+    try:
+        from . import link
+    except ImportError as exc:
+        raise FleetError(f"the fleet needs nats-py ({exc}): pip install 'sigpad[fleet]'") from None
+    return link
 
 
 @contextmanager
@@ -68,10 +73,11 @@ def kiosk_of(args: argparse.Namespace, cfg: Config, verifier: Verifier | None = 
 
 def on_link(args: argparse.Namespace, conf: dict[str, Any], work: Callable[[Any], Awaitable[T]]) -> T:
     """Run ``work(link)`` on a fresh connection to the hub; ``FleetError`` if there is none."""
-    from .link import Link
+    hub = link_module()
 
     async def go() -> T:
-        link = await Link.open(credentials(conf), args.link_timeout)
+        creds = hub.Credentials(conf["url"], conf["user"], conf["password"])
+        link = await hub.Link.open(creds, args.link_timeout)
         try:
             return await work(link)
         finally:
@@ -147,7 +153,6 @@ def status(args: argparse.Namespace, cfg: Config) -> int:
         conf, keys = joined(fleet_dir(args, cfg))
         hub_rev: int | None = None
         try:
-            from .link import KV_STREAM
             hub_rev = on_link(args, conf, lambda link: link.last_seq(KV_STREAM))
         except FleetError as exc:
             kiosk.state.put("link_error", str(exc))
@@ -164,7 +169,6 @@ def status(args: argparse.Namespace, cfg: Config) -> int:
 
 
 def history(args: argparse.Namespace, cfg: Config) -> int:
-    from .link import AUDIT_PREFIX, AUDIT_STREAM
     conf, _ = joined(fleet_dir(args, cfg))
 
     async def read(link: Any) -> list[dict[str, Any]]:

@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from ...errors import ConfigError
-from .link import AUDIT_PREFIX, AUDIT_STREAM, BUCKET, KV_STREAM
 from .sealing import FleetKeys, write_private
+from .subjects import AUDIT_PREFIX, AUDIT_STREAM, BUCKET, KV_STREAM
 
 ENROL = "enrol"
 _KIOSK = re.compile(r"[a-z0-9][a-z0-9-]{0,31}")

@@ -1,9 +1,6 @@
 """The link to the hub: the one module that imports nats-py.
 
-What the fleet keeps at the hub: the KV bucket ``sigpad_templates`` (one key
-per user, the sealed record; history 1: the last value or tombstone) and the
-stream ``SIGPAD_AUDIT`` (``sigpad.audit.<kiosk>.<hex user>``, JSON events,
-de-duplicated on ``Nats-Msg-Id`` for a day). Every failure of the network,
+What it reads and writes is named in ``subjects``. Every failure of the network,
 the hub or the credentials comes out as ``FleetError`` naming it.
 """
 
@@ -20,37 +17,16 @@ import nats.js.errors
 from nats.js import api
 
 from ...errors import FleetError
-
-BUCKET = "sigpad_templates"
-KV_STREAM = f"KV_{BUCKET}"
-KV_PREFIX = f"$KV.{BUCKET}."
-AUDIT_STREAM = "SIGPAD_AUDIT"
-AUDIT_PREFIX = "sigpad.audit"
-DEDUP_WINDOW_S = 24 * 3600.0   # an outbox row re-sent within a day of its first try is stored once
-OP_HEADER = "KV-Operation"
-
-
-def user_key(user: str) -> str:
-    """The KV key of a user: user ids may hold ``@`` and ``+``, which KV keys may not."""
-    return "u." + user.encode().hex()
-
-
-def key_user(key: str) -> str:
-    return bytes.fromhex(key.removeprefix("u.")).decode()
-
-
-def audit_subject(kiosk: str, user: str) -> str:
-    return f"{AUDIT_PREFIX}.{kiosk}.{user.encode().hex() or '-'}"
-
-
-@dataclass(frozen=True)
-class Seen:
-    """One message read back from a stream."""
-
-    seq: int
-    subject: str
-    op: str          # "" (a value), "DEL" or "PURGE" (KV tombstones)
-    data: bytes
+from .subjects import (
+    AUDIT_PREFIX,
+    AUDIT_STREAM,
+    BUCKET,
+    DEDUP_WINDOW_S,
+    KV_PREFIX,
+    OP_HEADER,
+    Seen,
+    user_key,
+)
 
 
 @dataclass(frozen=True, repr=False)

@@ -12,11 +12,14 @@ bucket; a kiosk holding only the old key opens none of the new ones.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ...errors import FleetError
-from .link import KV_PREFIX, KV_STREAM, Link, key_user
 from .sealing import FleetKeys, open_sealed, seal
+from .subjects import KV_PREFIX, KV_STREAM, key_user
+
+if TYPE_CHECKING:
+    from .link import Link
 
 
 @dataclass

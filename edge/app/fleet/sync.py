@@ -16,15 +16,18 @@ import json
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ...errors import FleetError, UnknownUser
 from ...lockout import LockoutPolicy
 from ...store import History, Judged, Scored, Store
 from . import records
-from .link import AUDIT_PREFIX, AUDIT_STREAM, KV_PREFIX, KV_STREAM, Link, Seen, audit_subject, key_user
 from .sealing import FleetKeys, open_sealed
 from .state import AUDIT, PUT, FleetState, Pending
+from .subjects import AUDIT_PREFIX, AUDIT_STREAM, KV_PREFIX, KV_STREAM, Seen, audit_subject, key_user
+
+if TYPE_CHECKING:
+    from .link import Link
 
 log = logging.getLogger("sigpad.fleet")
 JUDGED = ("match", "no-match", "replay")   # decisions that count towards a lockout (edge.decision.Reason)
