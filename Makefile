@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 DATA   ?= $(abspath ../shared/data/svc2004)
 
-.PHONY: demo test test-fast lint bench model evaluate venv clean bundle
+.PHONY: demo fleet-demo test test-fast lint bench model evaluate venv clean bundle
 
 venv: $(STAMP)
 
@@ -19,6 +19,11 @@ $(STAMP): pyproject.toml
 DEMO_ARGS ?=
 demo: $(STAMP)
 	$(VENV)/bin/sigpad demo $(DEMO_ARGS)
+
+# A hub (nats-server: apt-get install nats-server) and two kiosks on this machine (docs/fleet.md);
+# needs the fleet extra: $(PY) -m pip install 'nats-py>=2.16'.
+fleet-demo: $(STAMP)
+	$(VENV)/bin/sigpad fleet demo
 
 test: $(STAMP)
 	$(PY) -m pytest -q

@@ -48,6 +48,7 @@ def add_fleet_commands(add: Callable[..., argparse.ArgumentParser], common: Comm
     for name, text in (("delete", "delete a user here and in the fleet (a tombstone)"),
                        ("unlock", "clear a user's lockout at every kiosk")):
         cmd(name, text).add_argument("user")
+    cmd("demo", "a hub and two kiosks here: enrol, verify elsewhere, cut the link, enrol offline, heal")
     p = cmd("history", "a user's fleet-wide audit events (from the hub)")
     p.add_argument("user")
     p.add_argument("--last", type=int, default=50, help="events to show (default 50)")

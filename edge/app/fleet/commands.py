@@ -14,7 +14,6 @@ import asyncio
 import json
 import logging
 import time
-import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,10 +24,9 @@ from ...verifier import Verifier, open_store, open_verifier
 from ..commands import _read_files, in_use
 from ..config import Config
 from ..report import ERROR, OK, REJECT, emit, show_decision
-from . import records
 from .hubconf import ENROL, init_fleet
-from .sealing import FleetKeys, read_private, seal, write_private
-from .state import DELETE, PUT, FleetState
+from .sealing import FleetKeys, read_private, write_private
+from .state import FleetState
 from .subjects import AUDIT_PREFIX, AUDIT_STREAM, KV_STREAM
 from .sync import FleetKiosk, SyncReport
 
@@ -205,7 +203,7 @@ def enroll(args: argparse.Namespace, cfg: Config) -> int:
         try_sync(args, kiosk)
         v.check_enrollable(args.user, args.replace)
         result = v.enrol(args.user, sigs, replace=args.replace)
-        queue_enrolment(kiosk, args.user)
+        kiosk.queue_enrolment(args.user)
         synced = try_sync(args, kiosk) is not None
         out = {"user": args.user, "enrolled": True, "templates": len(result.templates), "synced": synced,
                "outbox": kiosk.state.depth(), **in_use(v)}
@@ -214,23 +212,12 @@ def enroll(args: argparse.Namespace, cfg: Config) -> int:
     return OK
 
 
-def queue_enrolment(kiosk: FleetKiosk, user: str) -> None:
-    """The user's record, sealed, as a compare-and-set on the revision this kiosk last saw."""
-    enrol_id = uuid.uuid4().hex
-    record = records.export(kiosk.store, user, kiosk.kiosk, enrol_id)
-    base_rev, _ = kiosk.state.known(user)
-    kiosk.state.enqueue(PUT, user, seal(kiosk.keys, user, record["model_sha"], record), base_rev, enrol_id)
-    kiosk.state.set_known(user, base_rev, enrol_id)
-    kiosk.state.audit("enrolment", user, kiosk.kiosk, enrol_id=enrol_id, model_sha=record["model_sha"])
-
-
 def verify(args: argparse.Namespace, cfg: Config) -> int:
     sig = _read_files(args.file)[0]
     with open_verifier(cfg, has_pressure=sig.has_pressure) as v, kiosk_of(args, cfg, v) as kiosk:
         try_sync(args, kiosk)          # a deletion or the fleet's failures elsewhere count first
         decision = v.verify(args.user, sig)
-        kiosk.state.audit("decision", args.user, kiosk.kiosk, accepted=decision.accepted,
-                          reason=decision.reason, score=decision.score)
+        kiosk.queue_decision(decision)
         try_sync(args, kiosk)
         return show_decision(args, decision, in_use(v))
 
@@ -240,9 +227,7 @@ def delete(args: argparse.Namespace, cfg: Config) -> int:
     with kiosk_of(args, cfg) as kiosk:
         try_sync(args, kiosk)
         found = kiosk.store.delete(args.user)
-        base_rev, _ = kiosk.state.known(args.user)
-        kiosk.state.enqueue(DELETE, args.user, b"", base_rev)
-        kiosk.state.audit("deletion", args.user, kiosk.kiosk, found=found)
+        kiosk.queue_deletion(args.user)
         synced = try_sync(args, kiosk) is not None
     emit(args, {"user": args.user, "deleted": found, "synced": synced},
          f"deleted {args.user}" + ("" if synced else " here; the fleet learns it when the hub is back"))
@@ -277,10 +262,15 @@ def rotate_key(args: argparse.Namespace, cfg: Config) -> int:
     return OK if not rotation.changed_meanwhile and not rotation.unreadable else REJECT
 
 
+def demo(args: argparse.Namespace, cfg: Config) -> int:
+    from .demo import run_fleet_demo
+    return run_fleet_demo(args, cfg)
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace, Config], int]] = {
     "init": init, "join": join, "status": status, "sync": sync, "history": history,
     "enroll": enroll, "enrol": enroll, "verify": verify, "delete": delete, "unlock": unlock,
-    "rotate-key": rotate_key}
+    "rotate-key": rotate_key, "demo": demo}
 
 
 def run(args: argparse.Namespace, cfg: Config) -> int:

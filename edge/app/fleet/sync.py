@@ -15,15 +15,17 @@ from __future__ import annotations
 import json
 import logging
 import time
+import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ...decision import Decision
 from ...errors import FleetError, UnknownUser
 from ...lockout import LockoutPolicy
 from ...store import History, Judged, Scored, Store
 from . import records
-from .sealing import FleetKeys, open_sealed
-from .state import AUDIT, PUT, FleetState, Pending
+from .sealing import FleetKeys, open_sealed, seal
+from .state import AUDIT, DELETE, PUT, FleetState, Pending
 from .subjects import AUDIT_PREFIX, AUDIT_STREAM, KV_PREFIX, KV_STREAM, Seen, audit_subject, key_user
 
 if TYPE_CHECKING:
@@ -57,6 +59,31 @@ class FleetKiosk:
     lockout: LockoutPolicy
     keep_accepted: int = 10
     link_conf: dict[str, Any] = field(default_factory=dict)   # fleet.json: url, kiosk user, roles
+
+    # --- what this kiosk did, for the fleet ---------------------------------------------
+
+    def queue_enrolment(self, user: str) -> str:
+        """The user's record as the store now holds it, sealed, queued as a compare-and-set on
+        the revision this kiosk last saw; with its audit event. Its enrolment id."""
+        enrol_id = uuid.uuid4().hex
+        record = records.export(self.store, user, self.kiosk, enrol_id)
+        base_rev, _ = self.state.known(user)
+        self.state.enqueue(PUT, user, seal(self.keys, user, record["model_sha"], record), base_rev, enrol_id)
+        self.state.set_known(user, base_rev, enrol_id)
+        self.state.audit("enrolment", user, self.kiosk, enrol_id=enrol_id, model_sha=record["model_sha"])
+        return enrol_id
+
+    def queue_decision(self, decision: Decision) -> None:
+        """A decision for the audit, and for the other kiosks' lockout counts (no signature data)."""
+        self.state.audit("decision", decision.user, self.kiosk, accepted=decision.accepted,
+                         reason=decision.reason, score=decision.score)
+
+    def queue_deletion(self, user: str) -> None:
+        base_rev, _ = self.state.known(user)
+        self.state.enqueue(DELETE, user, b"", base_rev)
+        self.state.audit("deletion", user, self.kiosk)
+
+    # --- sync -------------------------------------------------------------------------
 
     async def sync(self, link: Link) -> SyncReport:
         report = SyncReport()
