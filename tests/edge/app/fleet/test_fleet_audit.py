@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 from fleet_harness import Kiosk, signatures
 
-from edge.app.fleet.link import AUDIT_STREAM, Credentials, Link, audit_subject
+from edge.app.fleet.link import Credentials, Link
 from edge.app.fleet.state import FleetState
+from edge.app.fleet.subjects import AUDIT_STREAM, audit_subject
 
 pytestmark = [pytest.mark.slow, pytest.mark.data]
 ALL = ["enrol"]

@@ -10,7 +10,8 @@ import pytest
 from fleet_harness import Kiosk, signatures
 from test_fleet_audit import creds_of
 
-from edge.app.fleet.link import Link, audit_subject
+from edge.app.fleet.link import Link
+from edge.app.fleet.subjects import audit_subject
 from edge.errors import FleetError
 
 pytestmark = [pytest.mark.slow, pytest.mark.data]
