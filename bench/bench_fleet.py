@@ -7,9 +7,10 @@ One JSON line each:
 * ``enrol_to_usable``: enrolment queued at kiosk a (sealed, outbox) -> pushed
   -> pulled and applied at kiosk b -> ``Store.load`` there: p50/p99 ms over
   ``--rounds`` users (one connection per kiosk, as a running kiosk keeps).
-* ``sync_users``: ``--users`` records put in the bucket, then a new kiosk syncs
-  from nothing: seconds to publish, seconds to sync, MB in the hub's stream
-  and in the new kiosk's store.
+* ``sync_users``: ``--users`` records put in the bucket, then a new kiosk pulls
+  them from nothing: seconds to publish, seconds to apply them all, MB in the
+  hub's stream and in the new kiosk's store; then the seconds it takes to read
+  the audit stream so far (the other measurements' events) for its lockout.
 * ``audit_throughput``: ``--kiosks`` connections (each its own credentials and
   permissions), each sending ``--events`` decisions one after the other as
   the outbox does (waiting for each ack): events per second the hub takes.
@@ -90,14 +91,23 @@ async def sync_users(a: LocalKiosk, late: LocalKiosk, hub: LocalHub, base: dict[
         stream = await link.js.stream_info(KV_STREAM)
     finally:
         await link.close()
-    t0 = time.perf_counter()
-    report = await late.sync(timeout_s=5.0)
-    synced = time.perf_counter() - t0
+    link = await Link.open(link_of(late), 5.0)
+    report = SyncReport()
+    try:
+        t0 = time.perf_counter()
+        await late.fleet.pull_templates(link, report)
+        synced = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        await late.fleet.pull_attempts(link, report)
+        audit = time.perf_counter() - t0
+    finally:
+        await link.close()
     store = late.fleet.store.path
     store_bytes = sum(p.stat().st_size for p in store.parent.glob(store.name + "*"))
-    return {"bench": "fleet", "what": "sync_users", "users": users, "applied": report and report.applied,
+    return {"bench": "fleet", "what": "sync_users", "users": users, "applied": report.applied,
             "publish_s": round(published, 2), "sync_s": round(synced, 2),
-            "hub_stream_mb": round(stream.state.bytes / 1e6, 2), "kiosk_store_mb": round(store_bytes / 1e6, 2)}
+            "hub_stream_mb": round(stream.state.bytes / 1e6, 2), "kiosk_store_mb": round(store_bytes / 1e6, 2),
+            "audit_events_read": report.attempts, "audit_read_s": round(audit, 2)}
 
 
 async def audit_throughput(hub: LocalHub, kiosks: int, events: int) -> dict[str, Any]:

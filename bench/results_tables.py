@@ -228,6 +228,9 @@ def fleet(lines: list[dict]) -> list[str]:
         r = by["sync_users"]
         rows.append([f"a new kiosk syncing {r['users']:,} users",
                      f"{r['sync_s']} s; hub stream {r['hub_stream_mb']} MB, kiosk store {r['kiosk_store_mb']} MB"])
+        if "audit_read_s" in r:
+            rows.append([f"the same kiosk reading {r['audit_events_read']:,} audit events (lockout)",
+                         f"{r['audit_read_s']} s"])
     if "audit_throughput" in by:
         r = by["audit_throughput"]
         rows.append([f"audit events the hub takes from {r['kiosks']} kiosks", f"{r['events_per_s']:,} events/s"])

@@ -27,6 +27,7 @@ def add_fleet_commands(add: Callable[..., argparse.ArgumentParser], common: Comm
     p.add_argument("--out", type=Path, required=True, help="directory for hub.conf, fleet.key, creds/")
     p.add_argument("--kiosks", required=True, help="kiosk names, comma-separated (a-z, 0-9, -)")
     p.add_argument("--enrol", help="kiosks with the enrolment role (default: all)")
+    p.add_argument("--models", help="kiosks that may publish models (default: none)")
     p.add_argument("--listen", default="127.0.0.1:4222", help="the hub's HOST:PORT (default 127.0.0.1:4222)")
     p.add_argument("--url", help="the URL kiosks connect to (default nats://HOST:PORT)")
     p.add_argument("--store-dir", type=Path, help="the hub's JetStream directory (default OUT/jetstream)")
@@ -48,7 +49,13 @@ def add_fleet_commands(add: Callable[..., argparse.ArgumentParser], common: Comm
     for name, text in (("delete", "delete a user here and in the fleet (a tombstone)"),
                        ("unlock", "clear a user's lockout at every kiosk")):
         cmd(name, text).add_argument("user")
+    p = cmd("publish-model", "put a model directory in the hub's object store as the fleet's (models role)")
+    p.add_argument("dir", type=Path, help="a model directory (manifest.json and its .tflite)")
+    p.add_argument("--kind", choices=("pressure", "no_pressure"), default="pressure")
+    p = cmd("fetch-model", "fetch the fleet's model, check it, switch to it by one rename")
+    p.add_argument("--to", type=Path, required=True, help="the models root (use it as --model / [model] path)")
+    p.add_argument("--kind", choices=("pressure", "no_pressure"), default="pressure")
     cmd("demo", "a hub and two kiosks here: enrol, verify elsewhere, cut the link, enrol offline, heal")
     p = cmd("history", "a user's fleet-wide audit events (from the hub)")
-    p.add_argument("user")
+    p.add_argument("user", help='the user ("": events of no user, such as model changes)')
     p.add_argument("--last", type=int, default=50, help="events to show (default 50)")

@@ -24,7 +24,7 @@ from ...verifier import Verifier, open_store, open_verifier
 from ..commands import _read_files, in_use
 from ..config import Config
 from ..report import ERROR, OK, REJECT, emit, show_decision
-from .hubconf import ENROL, init_fleet
+from .hubconf import ENROL, PUBLISH_MODELS, init_fleet
 from .sealing import FleetKeys, read_private, write_private
 from .state import FleetState
 from .subjects import AUDIT_PREFIX, AUDIT_STREAM, KV_STREAM
@@ -106,6 +106,8 @@ def init(args: argparse.Namespace, cfg: Config) -> int:
     kiosks: dict[str, list[str]] = {}
     for name in args.kiosks.split(","):
         kiosks[name] = [ENROL] if (args.enrol is None or name in args.enrol.split(",")) else []
+        if args.models is not None and name in args.models.split(","):
+            kiosks[name].append(PUBLISH_MODELS)
     host, _, port = args.listen.rpartition(":")
     url = args.url or f"nats://{host}:{port}"
     written = init_fleet(Path(args.out), url, args.listen, Path(args.store_dir or Path(args.out) / "jetstream"),
@@ -170,7 +172,7 @@ def history(args: argparse.Namespace, cfg: Config) -> int:
     conf, _ = joined(fleet_dir(args, cfg))
 
     async def read(link: Any) -> list[dict[str, Any]]:
-        subject = f"{AUDIT_PREFIX}.*.{args.user.encode().hex()}"
+        subject = f"{AUDIT_PREFIX}.*.{args.user.encode().hex() or '-'}"   # "": fleet-wide events
         return [json.loads(seen.data) async for seen in link.read(AUDIT_STREAM, subject, 0)]
     seen: dict[str, dict[str, Any]] = {}
     for event in on_link(args, conf, read):
@@ -262,6 +264,28 @@ def rotate_key(args: argparse.Namespace, cfg: Config) -> int:
     return OK if not rotation.changed_meanwhile and not rotation.unreadable else REJECT
 
 
+def publish_model(args: argparse.Namespace, cfg: Config) -> int:
+    from .rollout import publish_model as publish
+    conf, _ = joined(fleet_dir(args, cfg))
+    if PUBLISH_MODELS not in conf["roles"]:
+        raise FleetError(f"kiosk {conf['kiosk']} has no models role: publish at a kiosk that has it")
+    out = on_link(args, conf, lambda link: publish(link, Path(args.dir), args.kind))
+    emit(args, out, f"published the {args.kind} model {out['sha256'][:12]}... ({out['bytes']} bytes)")
+    return OK
+
+
+def fetch_model(args: argparse.Namespace, cfg: Config) -> int:
+    from .rollout import fetch_model as fetch
+    with kiosk_of(args, cfg) as kiosk:
+        out = on_link(args, kiosk.link_conf, lambda link: fetch(link, Path(args.to), args.kind))
+        if out["changed"]:
+            kiosk.state.audit("model-change", "", kiosk.kiosk, model_kind=args.kind, sha256=out["sha256"])
+            try_sync(args, kiosk)
+    emit(args, out, f"{args.kind} model {out['sha256'][:12]}... at {out['path']}"
+         + (" (switched)" if out["changed"] else " (already in use)"))
+    return OK
+
+
 def demo(args: argparse.Namespace, cfg: Config) -> int:
     from .demo import run_fleet_demo
     return run_fleet_demo(args, cfg)
@@ -270,7 +294,8 @@ def demo(args: argparse.Namespace, cfg: Config) -> int:
 COMMANDS: dict[str, Callable[[argparse.Namespace, Config], int]] = {
     "init": init, "join": join, "status": status, "sync": sync, "history": history,
     "enroll": enroll, "enrol": enroll, "verify": verify, "delete": delete, "unlock": unlock,
-    "rotate-key": rotate_key, "demo": demo}
+    "rotate-key": rotate_key, "demo": demo,
+    "publish-model": publish_model, "fetch-model": fetch_model}
 
 
 def run(args: argparse.Namespace, cfg: Config) -> int:

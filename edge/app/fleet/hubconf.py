@@ -2,9 +2,10 @@
 
 The hub config (``hub.conf``) names the kiosks' users and what each may
 publish: its own audit subjects, the JetStream API calls a kiosk makes on
-the fleet's bucket and stream, and the bucket's subjects only with the
-enrolment role. Everything else (another kiosk's audit subjects, deleting
-or purging a stream) is refused by the server. Each kiosk's credentials
+the fleet's bucket, stream and model store, the bucket's subjects only with
+the enrolment role, and the model store's only with the models role.
+Everything else (another kiosk's audit subjects, deleting or purging a
+stream) is refused by the server. Each kiosk's credentials
 file carries the fleet key and goes to that kiosk only; the hub gets
 ``hub.conf`` and never the key.
 """
@@ -19,22 +20,24 @@ from typing import Any
 
 from ...errors import ConfigError
 from .sealing import FleetKeys, write_private
-from .subjects import AUDIT_PREFIX, AUDIT_STREAM, BUCKET, KV_STREAM
+from .subjects import AUDIT_PREFIX, AUDIT_STREAM, BUCKET, KV_STREAM, MODELS, MODELS_STREAM
 
 ENROL = "enrol"
+PUBLISH_MODELS = "models"
 _KIOSK = re.compile(r"[a-z0-9][a-z0-9-]{0,31}")
 
 
 def kiosk_publish(kiosk: str, roles: list[str]) -> list[str]:
     """The subjects ``kiosk`` may publish to (JetStream's API included)."""
-    api = ["$JS.API.INFO", "$JS.FC.>"]
-    for stream in (KV_STREAM, AUDIT_STREAM):
+    api = ["$JS.API.INFO", "$JS.FC.>", "$JS.API.STREAM.NAMES"]   # names: the object store looks its stream up
+    for stream in (KV_STREAM, AUDIT_STREAM, MODELS_STREAM):
         api += [f"$JS.API.STREAM.INFO.{stream}", f"$JS.API.STREAM.CREATE.{stream}",
                 f"$JS.API.STREAM.MSG.GET.{stream}", f"$JS.API.DIRECT.GET.{stream}.>",
                 f"$JS.API.CONSUMER.CREATE.{stream}", f"$JS.API.CONSUMER.CREATE.{stream}.>",
                 f"$JS.API.CONSUMER.INFO.{stream}.*", f"$JS.API.CONSUMER.DELETE.{stream}.*"]
     own = [f"{AUDIT_PREFIX}.{kiosk}.>"]
-    return api + own + ([f"$KV.{BUCKET}.>"] if ENROL in roles else [])
+    models = [f"$O.{MODELS}.>", f"$JS.API.STREAM.PURGE.{MODELS_STREAM}"] if PUBLISH_MODELS in roles else []
+    return api + own + ([f"$KV.{BUCKET}.>"] if ENROL in roles else []) + models
 
 
 def check_kiosk(name: str) -> str:

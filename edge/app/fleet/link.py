@@ -23,6 +23,7 @@ from .subjects import (
     BUCKET,
     DEDUP_WINDOW_S,
     KV_PREFIX,
+    MODELS,
     OP_HEADER,
     Seen,
     user_key,
@@ -124,6 +125,33 @@ class Link:
             return int(ack.seq)
         except (TimeoutError, nats.errors.Error) as exc:
             raise FleetError(f"hub: audit event {msg_id} not taken: {_why(exc)}") from None
+
+    # --- the object store (models) --------------------------------------------------------
+
+    async def _objects(self) -> Any:
+        try:
+            try:
+                return await self.js.object_store(MODELS)
+            except nats.js.errors.BucketNotFoundError:
+                return await self.js.create_object_store(MODELS)
+        except (TimeoutError, nats.errors.Error) as exc:
+            raise FleetError(f"hub: the model store {MODELS}: {_why(exc)}") from None
+
+    async def put_object(self, name: str, data: bytes) -> None:
+        objects = await self._objects()
+        try:
+            await objects.put(name, data)
+        except (TimeoutError, nats.errors.Error) as exc:
+            raise FleetError(f"hub: storing {name} failed: {_why(exc)}") from None
+
+    async def get_object(self, name: str) -> bytes:
+        objects = await self._objects()
+        try:
+            return bytes((await objects.get(name)).data)
+        except nats.js.errors.ObjectNotFoundError:
+            raise FleetError(f"hub: no {name} in the model store (nothing published?)") from None
+        except (TimeoutError, nats.errors.Error) as exc:
+            raise FleetError(f"hub: fetching {name} failed: {_why(exc)}") from None
 
     # --- reading ------------------------------------------------------------------------
 

@@ -9,11 +9,14 @@
   id of the enrolment (so a kiosk does not re-apply its own record).
 * ``meta`` - the cursors (last KV and audit stream sequence applied), the
   last sync time and the last link error.
+
+The file is 0600: its outbox holds sealed records and the audit events.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import time
 import uuid
@@ -53,29 +56,42 @@ class FleetState:
     def __init__(self, path: Path):
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.path = path
+        fresh = not path.exists()
         self._db = sqlite3.connect(path, isolation_level=None, timeout=10.0)
+        if fresh:
+            os.chmod(path, 0o600)
         self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")   # an acknowledged row must not come back, nor a row vanish
+        # NORMAL (WAL): a crash of the process loses nothing; a power cut may roll back the
+        # last cursors and deletions, which only re-applies (idempotent, or one failure
+        # counted again: fail-safe) or re-sends (de-duplicated by message id). A queued row
+        # must survive a power cut too: enqueue commits with FULL (``_tx(durable=True)``).
+        self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(SCHEMA)
 
     def close(self) -> None:
         self._db.close()
 
     @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        self._db.execute("BEGIN IMMEDIATE")
+    def _tx(self, durable: bool = False) -> Iterator[sqlite3.Connection]:
+        if durable:
+            self._db.execute("PRAGMA synchronous=FULL")
         try:
-            yield self._db
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+        finally:
+            if durable:
+                self._db.execute("PRAGMA synchronous=NORMAL")
 
     # --- the outbox -------------------------------------------------------------------
 
     def enqueue(self, kind: str, user: str, payload: bytes, base_rev: int = 0, enrol_id: str = "") -> str:
         msg_id = uuid.uuid4().hex
-        with self._tx() as db:
+        with self._tx(durable=True) as db:
             db.execute("INSERT INTO outbox (msg_id, kind, user_id, base_rev, enrol_id, payload, created) "
                        "VALUES (?,?,?,?,?,?,?)", (msg_id, kind, user, base_rev, enrol_id, payload, time.time()))
         return msg_id
@@ -85,7 +101,7 @@ class FleetState:
         entry = {"event": event, "user": user, "kiosk": kiosk, "at": time.time(), **fields}
         msg_id = uuid.uuid4().hex
         entry["id"] = msg_id
-        with self._tx() as db:
+        with self._tx(durable=True) as db:
             db.execute("INSERT INTO outbox (msg_id, kind, user_id, payload, created) VALUES (?,?,?,?,?)",
                        (msg_id, AUDIT, user, json.dumps(entry).encode(), entry["at"]))
         return msg_id

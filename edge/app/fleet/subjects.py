@@ -17,6 +17,8 @@ AUDIT_STREAM = "SIGPAD_AUDIT"
 AUDIT_PREFIX = "sigpad.audit"
 DEDUP_WINDOW_S = 24 * 3600.0   # an outbox row re-sent within a day of its first try is stored once
 OP_HEADER = "KV-Operation"
+MODELS = "sigpad_models"          # the object store of models (``rollout``)
+MODELS_STREAM = f"OBJ_{MODELS}"
 
 
 def user_key(user: str) -> str:

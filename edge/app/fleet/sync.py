@@ -119,6 +119,9 @@ class FleetKiosk:
         if rev is not None:
             self.state.set_known(row.user, rev, row.enrol_id)
             return
+        # Read the bucket again from what this kiosk had seen: the winner is applied even if
+        # a pull passed it over while this change was still queued.
+        self.state.advance("kv", min(self.state.cursor("kv"), row.base_rev))
         what = "enrolment-lost" if row.kind == PUT else "deletion-lost"
         report.lost.append(row.user)
         log.warning("%s of %s: another kiosk's change reached the hub first", what, row.user)
