@@ -46,6 +46,8 @@ def add_fleet_commands(add: Callable[..., argparse.ArgumentParser], common: Comm
     p = cmd("verify", "sync, then accept or reject one signature as USER's (counted fleet-wide)")
     p.add_argument("user")
     p.add_argument("--file", nargs=1, type=Path, required=True, metavar="F", help="the signature file")
+    p.add_argument("--offline-lockout-after", type=int, default=2, metavar="N",
+                   help="with the hub away, lock after N failures here (default 2; 0: as online)")
     for name, text in (("delete", "delete a user here and in the fleet (a tombstone)"),
                        ("unlock", "clear a user's lockout at every kiosk")):
         cmd(name, text).add_argument("user")

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ...errors import FleetError
+from ...lockout import LockoutPolicy
 from ...verifier import Verifier, open_store, open_verifier
 from ..commands import _read_files, in_use
 from ..config import Config
@@ -217,11 +218,20 @@ def enroll(args: argparse.Namespace, cfg: Config) -> int:
 def verify(args: argparse.Namespace, cfg: Config) -> int:
     sig = _read_files(args.file)[0]
     with open_verifier(cfg, has_pressure=sig.has_pressure) as v, kiosk_of(args, cfg, v) as kiosk:
-        try_sync(args, kiosk)          # a deletion or the fleet's failures elsewhere count first
+        if try_sync(args, kiosk) is None:   # cut off: the fleet's failures elsewhere are unknown here
+            v.lockout = offline_lockout(v.lockout, args.offline_lockout_after)
         decision = v.verify(args.user, sig)
         kiosk.queue_decision(decision)
         try_sync(args, kiosk)
         return show_decision(args, decision, in_use(v))
+
+
+def offline_lockout(policy: LockoutPolicy, offline_after: int) -> LockoutPolicy:
+    """The lockout while the hub is away: fewer failures, so that a forger going from one
+    cut-off kiosk to the next gains at most ``offline_after`` tries at each (docs/fleet.md)."""
+    if not policy.enabled or offline_after <= 0:
+        return policy
+    return LockoutPolicy(min(policy.after, offline_after), policy.duration_s)
 
 
 def delete(args: argparse.Namespace, cfg: Config) -> int:

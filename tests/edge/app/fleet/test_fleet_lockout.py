@@ -44,3 +44,24 @@ def test_a_kiosk_counts_only_the_fleet_and_its_own_never_a_failure_twice(hub_for
     # b has counted 4: its own first failure makes 5 and locks; a 4th count would have locked earlier.
     assert b.verify("alice", task2 / "U1S25.TXT")["reason"] == "no-match"
     assert b.verify("alice", task2 / "U1S9.TXT")["reason"] == "locked-out"
+
+
+def test_cut_off_kiosks_lock_sooner_and_one_unlock_frees_them_when_healed(hub_for, tmp_path, task2):
+    """Offline, a kiosk locks after 2 failures (--offline-lockout-after 2): a forger at two
+    cut-off kiosks gets 2 tries at each, not 4 (lockout_after - 1) at each. Healed, each is
+    still locked (the other's failures fell inside its own lock: not counted), until one unlock."""
+    hub = hub_for({"a": ALL, "b": ALL})
+    a, b = Kiosk(tmp_path, "a", hub), Kiosk(tmp_path, "b", hub)
+    assert a.enrol("alice", signatures(task2, 1, range(1, 6)))["synced"]
+    assert b.run("sync")["applied"] == 1
+    hub.stop()
+    forgeries = iter(signatures(task2, 1, range(21, 27)))
+    for kiosk in (a, b):
+        for _ in range(2):
+            assert kiosk.verify("alice", next(forgeries), link_timeout=0.5)["reason"] == "no-match"
+        assert kiosk.verify("alice", next(forgeries), link_timeout=0.5)["reason"] == "locked-out"
+    hub.start()
+    for kiosk in (a, b):
+        assert kiosk.verify("alice", task2 / "U1S9.TXT")["reason"] == "locked-out"
+    assert b.run("unlock", "alice")["unlocked"]
+    assert a.verify("alice", task2 / "U1S9.TXT")["accepted"]
