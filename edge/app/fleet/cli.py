@@ -57,6 +57,9 @@ def add_fleet_commands(add: Callable[..., argparse.ArgumentParser], common: Comm
     p = cmd("fetch-model", "fetch the fleet's model, check it, switch to it by one rename")
     p.add_argument("--to", type=Path, required=True, help="the models root (use it as --model / [model] path)")
     p.add_argument("--kind", choices=("pressure", "no_pressure"), default="pressure")
+    p = cmd("rederive", "make every user's templates again under --model from the sealed signatures")
+    p.add_argument("--kind", choices=("pressure", "no_pressure"), default="pressure",
+                   help="which kind of pad the model is for (default pressure)")
     cmd("demo", "a hub and two kiosks here: enrol, verify elsewhere, cut the link, enrol offline, heal")
     p = cmd("history", "a user's fleet-wide audit events (from the hub)")
     p.add_argument("user", help='the user ("": events of no user, such as model changes)')

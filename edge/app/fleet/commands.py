@@ -206,7 +206,8 @@ def enroll(args: argparse.Namespace, cfg: Config) -> int:
         try_sync(args, kiosk)
         v.check_enrollable(args.user, args.replace)
         result = v.enrol(args.user, sigs, replace=args.replace)
-        kiosk.queue_enrolment(args.user)
+        from firmware_bridge.svc2004 import format_signature
+        kiosk.queue_enrolment(args.user, [format_signature(s) for s in sigs])
         synced = try_sync(args, kiosk) is not None
         out = {"user": args.user, "enrolled": True, "templates": len(result.templates), "synced": synced,
                "outbox": kiosk.state.depth(), **in_use(v)}
@@ -296,6 +297,23 @@ def fetch_model(args: argparse.Namespace, cfg: Config) -> int:
     return OK
 
 
+def rederive(args: argparse.Namespace, cfg: Config) -> int:
+    from .rederive import rederive_all
+    with kiosk_of(args, cfg) as kiosk:
+        need_enrol_role(kiosk.link_conf, "re-derive")
+        if PUBLISH_MODELS not in kiosk.link_conf["roles"]:
+            raise FleetError(f"kiosk {kiosk.kiosk} has no models role: re-derive at a kiosk that has it")
+        with open_verifier(cfg, has_pressure=args.kind == "pressure") as v:
+            done = on_link(args, kiosk.link_conf, lambda link: rederive_all(link, kiosk.keys, v))
+        kiosk.state.audit("rederive", "", kiosk.kiosk, model_sha=done.model_sha, users=done.rederived)
+        try_sync(args, kiosk)
+    out = done.to_dict()
+    emit(args, out, f"model {done.model_sha[:12]}...: {done.rederived} users re-derived in {done.seconds} s, "
+         f"{done.current} already on it; to enrol again (no signatures kept): "
+         f"{', '.join(done.without_signatures) or 'none'}")
+    return OK if not (done.refused or done.changed_meanwhile or done.unreadable) else REJECT
+
+
 def demo(args: argparse.Namespace, cfg: Config) -> int:
     from .demo import run_fleet_demo
     return run_fleet_demo(args, cfg)
@@ -305,7 +323,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Config], int]] = {
     "init": init, "join": join, "status": status, "sync": sync, "history": history,
     "enroll": enroll, "enrol": enroll, "verify": verify, "delete": delete, "unlock": unlock,
     "rotate-key": rotate_key, "demo": demo,
-    "publish-model": publish_model, "fetch-model": fetch_model}
+    "publish-model": publish_model, "fetch-model": fetch_model, "rederive": rederive}
 
 
 def run(args: argparse.Namespace, cfg: Config) -> int:

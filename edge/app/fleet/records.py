@@ -2,7 +2,9 @@
 
 The record holds what verification needs (``Store.load``): the packed
 templates (int8 embedding + DTW sequence), the enrolment's stream MACs, the
-profile's statistics, the model's sha and manifest binding. Applying it is
+profile's statistics, the model's sha and manifest binding; and the
+enrolment signatures (SVC2004 text) for a new model to re-derive the
+templates from (``rederive``): the hub sees them sealed, kiosks do not store them. Applying it is
 one ``Store.save_enrolment`` transaction (replace), so a kiosk never holds
 half a record. The lockout counters and replay history are the kiosk's own;
 the fleet's failures reach them through the audit stream (``sync``).
@@ -29,7 +31,8 @@ def export(store: Store, user: str, kiosk: str, enrol_id: str) -> dict[str, Any]
     return {"user": user, "model_sha": model_sha, "templates": [b64(t) for t in enrolled.templates],
             "stream_macs": [b64(m) for m in enrolled.stream_macs], "stats": stats,
             "binding": store.model_binding(model_sha), "enrolled_at": info.enrolled_at,
-            "kiosk": kiosk, "enrol_id": enrol_id, "published_at": time.time()}
+            "kiosk": kiosk, "enrol_id": enrol_id, "published_at": time.time(),
+            "signatures": store.raw_signatures(user)}      # kept only where [store] store_raw
 
 
 def apply(store: Store, record: dict[str, Any]) -> None:

@@ -62,11 +62,15 @@ class FleetKiosk:
 
     # --- what this kiosk did, for the fleet ---------------------------------------------
 
-    def queue_enrolment(self, user: str) -> str:
+    def queue_enrolment(self, user: str, signatures: list[str] | None = None) -> str:
         """The user's record as the store now holds it, sealed, queued as a compare-and-set on
-        the revision this kiosk last saw; with its audit event. Its enrolment id."""
+        the revision this kiosk last saw; with its audit event. Its enrolment id.
+        ``signatures`` (SVC2004 text): the enrolment's, sealed in the record so that a new
+        model can re-derive the templates (``rederive``); default: those the store kept."""
         enrol_id = uuid.uuid4().hex
         record = records.export(self.store, user, self.kiosk, enrol_id)
+        if signatures is not None:
+            record["signatures"] = signatures
         base_rev, _ = self.state.known(user)
         self.state.enqueue(PUT, user, seal(self.keys, user, record["model_sha"], record), base_rev, enrol_id)
         self.state.set_known(user, base_rev, enrol_id)

@@ -48,3 +48,24 @@ def test_publish_fetch_switch_and_refuse_a_model_that_is_not_its_manifests(hub_f
     assert switched["changed"] and switched["sha256"] == m["sha256"]
     assert load_manifest(root / "pressure" / "manifest.json").sha256 == m["sha256"]
     assert (root / f"pressure-{manifest.sha256[:12]}").is_dir()            # the previous one, kept
+
+
+def test_a_new_model_rederives_every_user_from_the_sealed_signatures(hub_for, tmp_path, task2):
+    """The shipped pressure model enrols; the no-pressure model (another sha) stands in for a
+    new one: after `rederive` a kiosk on the new model accepts the user without a new enrolment,
+    and one still on the old model asks for re-enrolment."""
+    from fleet_harness import signatures
+    hub = hub_for({"ops": ["enrol", "models"], "a": ["enrol"], "b": []})
+    ops, a, b = Kiosk(tmp_path, "ops", hub), Kiosk(tmp_path, "a", hub), Kiosk(tmp_path, "b", hub)
+    new_model = model_dir_for(False)
+    assert a.enrol("alice", signatures(task2, 1, range(1, 6)))["synced"]
+    assert b.verify("alice", task2 / "U1S9.TXT")["accepted"]
+
+    done = ops.run("rederive", "--model", str(new_model))
+    assert done["_rc"] == 0 and done["rederived"] == 1 and done["without_signatures"] == []
+    assert done["model_sha"] == load_manifest(new_model / "manifest.json").sha256
+    # Still on the old model: refused as enrolled with another one (the stand-in new model is the
+    # shipped no-pressure one, which the verifier names as the other pad kind's).
+    assert b.verify("alice", task2 / "U1S10.TXT")["reason"] == "wrong-pad-kind"
+    assert b.run("verify", "alice", "--file", str(task2 / "U1S10.TXT"), "--model", str(new_model))["accepted"]
+    assert ops.run("rederive", "--model", str(new_model))["current"] == 1     # done once

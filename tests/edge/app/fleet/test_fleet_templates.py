@@ -11,6 +11,8 @@ from fleet_harness import Kiosk, signatures
 
 from edge.keys import load_keys
 from edge.store import Store
+from firmware_bridge import svc2004
+from firmware_bridge.svc2004 import format_signature
 
 pytestmark = [pytest.mark.slow, pytest.mark.data]
 ALL = ["enrol"]
@@ -35,6 +37,7 @@ def test_enrol_at_one_verify_at_the_others_delete_at_the_third(hub_for, tmp_path
         assert decision["accepted"], (kiosk.name, decision)
 
     assert_ciphertext_only(hub, templates)
+    assert_no_signature_text(hub, signatures(task2, 1, range(1, 6)))
     deleted = k3.run("delete", "alice")
     assert deleted["deleted"] and deleted["synced"]
     refused = k1.verify("alice", task2 / "U1S11.TXT")
@@ -50,6 +53,16 @@ def assert_ciphertext_only(hub, templates: list[bytes]) -> None:
         assert len(packed) >= 64
         pieces = {packed[i:i + 16] for i in range(0, len(packed) - 15)}
         assert not [p for p in pieces if p in blobs]
+
+
+def assert_no_signature_text(hub, files) -> None:
+    """The enrolment signatures travel in the record (for re-derivation), sealed: no line of
+    them, as the record holds them (SVC2004 text), is in the broker's files."""
+    blobs = b"".join(p.read_bytes() for p in hub.files())
+    for path in files:
+        rows = format_signature(svc2004.read(path)).splitlines()[1:]
+        assert len(rows) > 10
+        assert not [row for row in rows if len(row) >= 12 and row.encode() in blobs]
 
 
 def test_a_late_kiosk_gets_the_whole_fleet_and_its_tombstones(hub_for, tmp_path, task2):
