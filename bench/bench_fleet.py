@@ -14,6 +14,9 @@ One JSON line each:
 * ``audit_throughput``: ``--kiosks`` connections (each its own credentials and
   permissions), each sending ``--events`` decisions one after the other as
   the outbox does (waiting for each ack): events per second the hub takes.
+* ``rederive``: ``--rederive`` users' records (with their enrolment signatures)
+  re-derived under another model (``sigpad fleet rederive``): ms per user and
+  the estimate for 10,000 users at that rate.
 * ``decision_latency``: the kiosk's verify latency (median of 60) alone and
   while a sync loop applies other users' records to the same store: ratio.
 
@@ -41,14 +44,17 @@ from edge.app.fleet import records
 from edge.app.fleet.demo import LocalKiosk
 from edge.app.fleet.link import Credentials, Link
 from edge.app.fleet.localhub import LocalHub
+from edge.app.fleet.rederive import rederive_all
 from edge.app.fleet.sealing import seal
 from edge.app.fleet.state import FleetState
 from edge.app.fleet.subjects import KV_STREAM, audit_subject
 from edge.app.fleet.sync import SyncReport
 from edge.model import Encoder, shipped_model_dir
 from edge.settings import Settings
+from edge.verifier import Verifier
 from firmware_bridge import synthetic
 from firmware_bridge.signature import Signature
+from firmware_bridge.svc2004 import format_signature
 
 
 def link_of(kiosk: LocalKiosk) -> Credentials:
@@ -167,6 +173,24 @@ def decision_latency(a: LocalKiosk, b: LocalKiosk, base: dict[str, Any], writer:
             "with_sync_ms": round(busy, 2), "ratio": round(busy / alone, 2)}
 
 
+async def rederive_users(a: LocalKiosk, base: dict[str, Any], signatures: list[str], users: int) -> dict:
+    """``users`` records with their signatures, re-derived under the other kind's model (a stand-in
+    for a new model): seconds per user, and what 10,000 users would take at that rate."""
+    link = await Link.open(link_of(a))
+    try:
+        for i in range(users):
+            user = f"rederive{i:04d}"
+            record = {**base, "user": user, "signatures": signatures}
+            await link.put(user, seal(a.fleet.keys, user, base["model_sha"], record), 0)
+        verifier = Verifier(Encoder(shipped_model_dir(False)), a.fleet.store, Settings())
+        done = await rederive_all(link, a.fleet.keys, verifier)
+    finally:
+        await link.close()
+    per_user = done.seconds / max(done.rederived, 1)
+    return {"bench": "fleet", "what": "rederive", "users": done.rederived, "seconds": done.seconds,
+            "ms_per_user": round(per_user * 1000, 1), "estimated_10000_s": round(per_user * 10_000)}
+
+
 def syncing_count(b: LocalKiosk) -> int:
     return sum(1 for u in b.fleet.store.users() if u.user.startswith("churn"))
 
@@ -177,6 +201,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rounds", type=int, default=50)
     p.add_argument("--kiosks", type=int, default=50)
     p.add_argument("--events", type=int, default=200)
+    p.add_argument("--rederive", type=int, default=200, help="users to re-derive under another model")
     args, _ = p.parse_known_args(argv)
     settings = Settings(lockout_after=0, adapt=False)
     encoder = Encoder(shipped_model_dir(True))
@@ -188,11 +213,13 @@ def main(argv: list[str] | None = None) -> int:
         asyncio.run(a.sync())
         asyncio.run(b.sync())
         base = template_record(a, "ada")
+        texts = [format_signature(writer.genuine(i)) for i in range(5)]
         for line in (asyncio.run(enrol_to_usable(a, b, base, args.rounds)),
                      decision_latency(a, b, base, writer),
                      asyncio.run(audit_throughput(hub, args.kiosks, args.events)),
                      asyncio.run(sync_users(a, LocalKiosk(Path(tmp), "late", hub, settings), hub, base,
-                                            args.users))):
+                                            args.users)),
+                     asyncio.run(rederive_users(a, base, texts, args.rederive))):
             print(json.dumps(line), flush=True)
     return 0
 

@@ -166,11 +166,15 @@ class FleetKiosk:
             report.attempts += 1
 
     def _apply_event(self, seen: Seen) -> None:
+        # Who sent it and for whom: from the subject, which the hub only lets a kiosk publish
+        # as itself (hub.conf), never from what the message says of itself.
         try:
-            event = json.loads(seen.data)
-            if event["kiosk"] == self.kiosk:
+            _, _, kiosk, user_hex = seen.subject.split(".", 3)
+            if kiosk == self.kiosk:
                 return                       # counted here when it happened
-            kind, user = event["event"], event["user"]
+            user = bytes.fromhex(user_hex).decode() if user_hex != "-" else ""
+            event = json.loads(seen.data)
+            kind = event["event"]
         except (ValueError, KeyError, TypeError):
             log.warning("audit message %d is not an event; skipped", seen.seq)
             return
