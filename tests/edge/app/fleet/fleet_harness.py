@@ -8,7 +8,7 @@ Tests skip, saying why, where nats-server or nats-py is missing.
 
 from __future__ import annotations
 
-import importlib.util
+import asyncio
 import json
 import os
 import subprocess
@@ -19,6 +19,9 @@ from typing import Any
 import pytest
 
 from edge.app.fleet.localhub import LocalHub, nats_server
+from edge.app.fleet.subjects import AUDIT_STREAM
+from edge.keys import load_keys
+from edge.store import Store
 
 REPO = Path(__file__).resolve().parents[4]
 NATS_SERVER = nats_server()
@@ -27,7 +30,9 @@ NATS_SERVER = nats_server()
 def need_fleet() -> None:
     if NATS_SERVER is None:
         pytest.skip("nats-server not installed (apt-get install nats-server)")
-    if importlib.util.find_spec("nats") is None:
+    try:
+        import nats  # noqa: F401
+    except ImportError:
         pytest.skip("nats-py not installed (pip install 'sigpad[fleet]')")
 
 
@@ -70,3 +75,33 @@ class Kiosk:
 
 def signatures(task2: Path, user: int, numbers: range | list[int]) -> list[Path]:
     return [task2 / f"U{user}S{n}.TXT" for n in numbers]
+
+
+def creds_of(kiosk: Kiosk) -> Any:
+    """The kiosk's credentials for ``open_link`` (nats-py is imported only when a test runs)."""
+    from edge.app.fleet.link import Credentials
+    conf = json.loads((kiosk.store.parent / "fleet" / "fleet.json").read_text())
+    return Credentials(conf["url"], conf["user"], conf["password"])
+
+
+async def open_link(creds: Any) -> Any:
+    from edge.app.fleet.link import Link
+    return await Link.open(creds)
+
+
+def stream_ids(kiosk: Kiosk) -> list[str]:
+    """The ids of every message the hub's audit stream holds (not de-duplicated on reading)."""
+    async def read() -> list[str]:
+        link = await open_link(creds_of(kiosk))
+        try:
+            return [json.loads(seen.data)["id"] async for seen in link.read(AUDIT_STREAM, "sigpad.audit.>", 0)]
+        finally:
+            await link.close()
+    return asyncio.run(read())
+
+
+def stored(kiosk: Kiosk, user: str) -> list[bytes]:
+    with Store(kiosk.store, load_keys(kiosk.store.parent / "store.key", create=False)) as store:
+        sha = store.enrolled_model(user)
+        assert sha is not None, f"{user} not enrolled at {kiosk.name}"
+        return store.load(user, sha).templates

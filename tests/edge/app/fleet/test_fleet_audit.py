@@ -3,23 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from pathlib import Path
 
 import pytest
-from fleet_harness import Kiosk, signatures
+from fleet_harness import Kiosk, creds_of, open_link, signatures, stream_ids
 
-from edge.app.fleet.link import Credentials, Link
 from edge.app.fleet.state import FleetState
-from edge.app.fleet.subjects import AUDIT_STREAM, audit_subject
+from edge.app.fleet.subjects import audit_subject
 
 pytestmark = [pytest.mark.slow, pytest.mark.data]
 ALL = ["enrol"]
-
-
-def creds_of(kiosk: Kiosk) -> Credentials:
-    conf = json.loads((kiosk.store.parent / "fleet" / "fleet.json").read_text())
-    return Credentials(conf["url"], conf["user"], conf["password"])
 
 
 def publish_without_forgetting(kiosk: Kiosk) -> int:
@@ -29,7 +22,7 @@ def publish_without_forgetting(kiosk: Kiosk) -> int:
     state.close()
 
     async def send() -> None:
-        link = await Link.open(creds_of(kiosk))
+        link = await open_link(creds_of(kiosk))
         try:
             for row in rows:
                 await link.publish_audit(audit_subject(kiosk.name, row.user), row.payload, row.msg_id)
@@ -37,17 +30,6 @@ def publish_without_forgetting(kiosk: Kiosk) -> int:
             await link.close()
     asyncio.run(send())
     return len(rows)
-
-
-def stream_ids(kiosk: Kiosk) -> list[str]:
-    """The ids of every message the hub's audit stream holds (not de-duplicated on reading)."""
-    async def read() -> list[str]:
-        link = await Link.open(creds_of(kiosk))
-        try:
-            return [json.loads(seen.data)["id"] async for seen in link.read(AUDIT_STREAM, "sigpad.audit.>", 0)]
-        finally:
-            await link.close()
-    return asyncio.run(read())
 
 
 def test_every_event_once_with_its_kiosk_and_outcome(hub_for, tmp_path: Path, task2):

@@ -18,11 +18,8 @@ import time
 import uuid
 
 import pytest
-from fleet_harness import REPO, Kiosk, signatures
-from test_fleet_audit import creds_of, stream_ids
-from test_fleet_templates import stored
+from fleet_harness import REPO, Kiosk, creds_of, open_link, signatures, stored, stream_ids
 
-from edge.app.fleet.link import Link
 from edge.app.fleet.sealing import FleetKeys, read_private, seal
 from edge.app.fleet.state import AUDIT, FleetState
 from edge.app.fleet.subjects import AUDIT_STREAM, KV_STREAM
@@ -48,7 +45,7 @@ def queue_events(kiosk: Kiosk, n: int) -> set[str]:
 
 def hub_count(kiosk: Kiosk, stream: str) -> int:
     async def count() -> int:
-        link = await Link.open(creds_of(kiosk))
+        link = await open_link(creds_of(kiosk))
         try:
             return await link.last_seq(stream)
         finally:
@@ -145,7 +142,7 @@ def _put_all(kiosk: Kiosk, users: list[str], record: dict) -> None:
     keys = FleetKeys.from_json(read_private(kiosk.store.parent / "fleet" / "fleet.key", "key"), "key")
 
     async def put() -> None:
-        link = await Link.open(creds_of(kiosk))
+        link = await open_link(creds_of(kiosk))
         try:
             for user in users:
                 await link.put(user, seal(keys, user, record["model_sha"], {**record, "user": user,

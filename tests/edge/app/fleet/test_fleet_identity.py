@@ -7,10 +7,8 @@ import asyncio
 import dataclasses
 
 import pytest
-from fleet_harness import Kiosk, signatures
-from test_fleet_audit import creds_of
+from fleet_harness import Kiosk, creds_of, open_link, signatures
 
-from edge.app.fleet.link import Link
 from edge.app.fleet.subjects import audit_subject
 from edge.errors import FleetError
 
@@ -19,7 +17,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.data]
 
 def attempt(creds, work):
     async def go():
-        link = await Link.open(creds)
+        link = await open_link(creds)
         try:
             return await work(link)
         finally:

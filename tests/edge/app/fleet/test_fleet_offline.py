@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from fleet_harness import Kiosk, signatures
-from test_fleet_templates import stored
+from fleet_harness import Kiosk, signatures, stored
 
 pytestmark = [pytest.mark.slow, pytest.mark.data]
 ALL = ["enrol"]

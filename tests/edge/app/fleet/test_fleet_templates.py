@@ -7,22 +7,13 @@ process with its own store file; nothing of NATS is mocked.
 from __future__ import annotations
 
 import pytest
-from fleet_harness import Kiosk, signatures
+from fleet_harness import Kiosk, signatures, stored
 
-from edge.keys import load_keys
-from edge.store import Store
 from firmware_bridge import svc2004
 from firmware_bridge.svc2004 import format_signature
 
 pytestmark = [pytest.mark.slow, pytest.mark.data]
 ALL = ["enrol"]
-
-
-def stored(kiosk: Kiosk, user: str) -> list[bytes]:
-    with Store(kiosk.store, load_keys(kiosk.store.parent / "store.key", create=False)) as store:
-        sha = store.enrolled_model(user)
-        assert sha is not None, f"{user} not enrolled at {kiosk.name}"
-        return store.load(user, sha).templates
 
 
 def test_enrol_at_one_verify_at_the_others_delete_at_the_third(hub_for, tmp_path, task2):
