@@ -23,6 +23,17 @@ def add_fleet_commands(add: Callable[..., argparse.ArgumentParser], common: Comm
         p.add_argument("--link-timeout", type=float, default=2.0, metavar="S",
                        help="seconds to wait for the hub before working offline (default 2)")
         return p
+    _operator_commands(cmd)
+    _kiosk_commands(cmd)
+    _model_commands(cmd)
+
+
+Cmd = Callable[..., argparse.ArgumentParser]
+"""``cmd(name, help, **options)``: a ``sigpad fleet`` subcommand's parser."""
+
+
+def _operator_commands(cmd: Cmd) -> None:
+    """init, join, rotate-key, status, sync."""
     p = cmd("init", "write a hub config (nats-server) and one credentials file per kiosk")
     p.add_argument("--out", type=Path, required=True, help="directory for hub.conf, fleet.key, creds/")
     p.add_argument("--kiosks", required=True, help="kiosk names, comma-separated (a-z, 0-9, -)")
@@ -39,6 +50,10 @@ def add_fleet_commands(add: Callable[..., argparse.ArgumentParser], common: Comm
     p.add_argument("--out", type=Path, help="also write the new key here, for the other kiosks")
     cmd("status", "connected?, lag in revisions and seconds, outbox depth, last sync")
     cmd("sync", "send the outbox, then apply the fleet's templates, deletions and failures")
+
+
+def _kiosk_commands(cmd: Cmd) -> None:
+    """What a kiosk does for its users: enroll, verify, delete, unlock, history."""
     p = cmd("enroll", "enrol a user here and for the fleet", aliases=["enrol"])
     p.add_argument("user")
     p.add_argument("--file", nargs="+", type=Path, required=True, metavar="F", help="signature files")
@@ -51,6 +66,13 @@ def add_fleet_commands(add: Callable[..., argparse.ArgumentParser], common: Comm
     for name, text in (("delete", "delete a user here and in the fleet (a tombstone)"),
                        ("unlock", "clear a user's lockout at every kiosk")):
         cmd(name, text).add_argument("user")
+    p = cmd("history", "a user's fleet-wide audit events (from the hub)")
+    p.add_argument("user", help='the user ("": events of no user, such as model changes)')
+    p.add_argument("--last", type=int, default=50, help="events to show (default 50)")
+
+
+def _model_commands(cmd: Cmd) -> None:
+    """The models through the hub, and the demo."""
     p = cmd("publish-model", "put a model directory in the hub's object store as the fleet's (models role)")
     p.add_argument("dir", type=Path, help="a model directory (manifest.json and its .tflite)")
     p.add_argument("--kind", choices=("pressure", "no_pressure"), default="pressure")
@@ -61,6 +83,3 @@ def add_fleet_commands(add: Callable[..., argparse.ArgumentParser], common: Comm
     p.add_argument("--kind", choices=("pressure", "no_pressure"), default="pressure",
                    help="which kind of pad the model is for (default pressure)")
     cmd("demo", "a hub and two kiosks here: enrol, verify elsewhere, cut the link, enrol offline, heal")
-    p = cmd("history", "a user's fleet-wide audit events (from the hub)")
-    p.add_argument("user", help='the user ("": events of no user, such as model changes)')
-    p.add_argument("--last", type=int, default=50, help="events to show (default 50)")
