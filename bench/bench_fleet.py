@@ -74,7 +74,7 @@ async def enrol_to_usable(a: LocalKiosk, b: LocalKiosk, base: dict[str, Any], ro
             user = f"usable{i}"
             records.apply(a.fleet.store, {**base, "user": user})          # enrolled at a (not timed)
             t0 = time.perf_counter()
-            a.fleet.queue_enrolment(user)
+            a.fleet.queue_enrolment(user, base["signatures"])
             await a.fleet.push(la, SyncReport())
             await b.fleet.pull_templates(lb, SyncReport())
             b.fleet.store.load(user, base["model_sha"])
@@ -212,8 +212,8 @@ def main(argv: list[str] | None = None) -> int:
         a.enrol("ada", [writer.genuine(i) for i in range(5)])
         asyncio.run(a.sync())
         asyncio.run(b.sync())
-        base = template_record(a, "ada")
         texts = [format_signature(writer.genuine(i)) for i in range(5)]
+        base = {**template_record(a, "ada"), "signatures": texts}   # as `sigpad fleet enroll` seals it
         for line in (asyncio.run(enrol_to_usable(a, b, base, args.rounds)),
                      decision_latency(a, b, base, writer),
                      asyncio.run(audit_throughput(hub, args.kiosks, args.events)),
