@@ -14,9 +14,10 @@ One JSON line each:
 * ``audit_throughput``: ``--kiosks`` connections (each its own credentials and
   permissions), each sending ``--events`` decisions one after the other as
   the outbox does (waiting for each ack): events per second the hub takes.
-* ``rederive``: ``--rederive`` users' records (with their enrolment signatures)
-  re-derived under another model (``sigpad fleet rederive``): ms per user and
-  the estimate for 10,000 users at that rate.
+* ``rederive``: ``--rederive`` more users' records, then every record in the
+  bucket (the other measurements' too, all with their enrolment signatures)
+  re-derived under another model (``sigpad fleet rederive``): seconds, ms per
+  user and what 10,000 users take at that rate.
 * ``decision_latency``: the kiosk's verify latency (median of 60) alone and
   while a sync loop applies other users' records to the same store: ratio.
 

@@ -236,7 +236,7 @@ def fleet(lines: list[dict]) -> list[str]:
         rows.append([f"audit events the hub takes from {r['kiosks']} kiosks", f"{r['events_per_s']:,} events/s"])
     if "rederive" in by:
         r = by["rederive"]
-        rows.append([f"templates re-derived under a new model ({r['users']} users)",
+        rows.append([f"templates re-derived under a new model ({r['users']:,} users)",
                      f"{r['ms_per_user']} ms a user (10,000 users: about {r['estimated_10000_s']} s)"])
     if "decision_latency" in by:
         r = by["decision_latency"]
