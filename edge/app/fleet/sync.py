@@ -193,7 +193,9 @@ def apply_attempt(store: Store, policy: LockoutPolicy, user: str, accepted: bool
         if not accepted and policy.remaining_s(history.state, at) > 0:
             return Judged(None, None, Scored(False))
         return Judged(None, policy.update(history.state, accepted, at), Scored(accepted))
+    if store.enrolled_model(user) is None:
+        return                               # not enrolled here (yet): nothing to lock (and no write)
     try:
         store.judge(user, judge, keep_accepted)
     except UnknownUser:
-        pass                                 # not enrolled here (yet): nothing to lock
+        pass                                 # deleted meanwhile
