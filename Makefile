@@ -5,20 +5,25 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 DATA   ?= $(abspath ../shared/data/svc2004)
 
-.PHONY: demo test test-fast lint bench model evaluate venv clean bundle
+.PHONY: demo fleet-demo test test-fast lint bench model evaluate venv clean bundle
 
 venv: $(STAMP)
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[edge,train,dev]'
+	$(PY) -m pip install -q -e '.[edge,train,dev,fleet]'
 	rm -f $(VENV)/.installed-* && touch $@
 
 # `make demo DEMO_ARGS=--web`: the service with its kiosk page (prints the URL to open).
 DEMO_ARGS ?=
 demo: $(STAMP)
 	$(VENV)/bin/sigpad demo $(DEMO_ARGS)
+
+# A hub (nats-server: apt-get install nats-server) and two kiosks on this machine (docs/fleet.md);
+# the fleet extra (nats-py) is in .venv.
+fleet-demo: $(STAMP)
+	$(VENV)/bin/sigpad fleet demo
 
 test: $(STAMP)
 	$(PY) -m pytest -q

@@ -233,9 +233,37 @@ def web(results: list[dict]) -> list[str]:
     return table(["what", "measured"], rows)
 
 
+def fleet(lines: list[dict]) -> list[str]:
+    """bench_fleet: one row per measurement (docs/fleet.md explains each)."""
+    by = {r["what"]: r for r in lines if "what" in r}
+    rows = []
+    if "enrol_to_usable" in by:
+        r = by["enrol_to_usable"]
+        rows.append(["enrolled at one kiosk -> usable at another (p50 / p99)", f"{r['p50_ms']} / {r['p99_ms']} ms"])
+    if "sync_users" in by:
+        r = by["sync_users"]
+        rows.append([f"a new kiosk syncing {r['users']:,} users",
+                     f"{r['sync_s']} s; hub stream {r['hub_stream_mb']} MB, kiosk store {r['kiosk_store_mb']} MB"])
+        if "audit_read_s" in r:
+            rows.append([f"the same kiosk reading {r['audit_events_read']:,} audit events (lockout)",
+                         f"{r['audit_read_s']} s"])
+    if "audit_throughput" in by:
+        r = by["audit_throughput"]
+        rows.append([f"audit events the hub takes from {r['kiosks']} kiosks", f"{r['events_per_s']:,} events/s"])
+    if "rederive" in by:
+        r = by["rederive"]
+        rows.append([f"templates re-derived under a new model ({r['users']:,} users)",
+                     f"{r['ms_per_user']} ms a user (10,000 users: about {r['estimated_10000_s']} s)"])
+    if "decision_latency" in by:
+        r = by["decision_latency"]
+        rows.append(["verify latency alone / with a sync applying records", f"{r['alone_ms']} / {r['with_sync_ms']} ms "
+                     f"(x{r['ratio']})"])
+    return table(["what", "measured"], rows)
+
+
 RENDER = {"bench_fusion": fusion, "bench_alternatives": fusion, "bench_adaptation": adaptation,
-          "bench_accuracy": accuracy, "bench_dtw": dtw, "bench_edge": edge, "bench_decode": decode,
-          "bench_scores": scores, "bench_web": web}
+          "bench_accuracy": accuracy, "bench_dtw": dtw,
+          "bench_edge": edge, "bench_decode": decode, "bench_scores": scores, "bench_web": web, "bench_fleet": fleet}
 TITLES = {"bench_fusion": "Accuracy of the shipped decisions: five user folds, fusion weights and constants chosen "
                           "without the reported fold, the recipe chosen on these folds by the rule of "
                           "docs/training.md (fused = learned cosine + the device's DTW)",
@@ -248,4 +276,5 @@ TITLES = {"bench_fusion": "Accuracy of the shipped decisions: five user folds, f
           "bench_edge": "On the device: size, latency, memory, operating point",
           "bench_decode": "Pad protocol decoding",
           "bench_scores": "Edge scores and a seed ensemble, five user folds",
-          "bench_web": "The web API: ink latency, status throughput, install size"}
+          "bench_web": "The web API: ink latency, status throughput, install size",
+          "bench_fleet": "The fleet on loopback (a real nats-server): propagation, sync, audit, load"}

@@ -25,7 +25,7 @@ from bench import results
 
 BENCHMARKS = ("bench_decode", "bench_edge", "bench_dtw", "bench_fusion", "bench_adaptation", "bench_alternatives",
               "bench_accuracy",
-              "bench_scores", "bench_replay", "bench_web")
+              "bench_scores", "bench_replay", "bench_web", "bench_fleet")
 
 
 class _Tee(io.StringIO):

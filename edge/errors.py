@@ -122,3 +122,7 @@ class ApiError(SigpadError, RuntimeError):
     def __init__(self, message: str, status: int = 0, answer: dict[str, Any] | None = None):
         super().__init__(message)
         self.status, self.answer = status, answer or {}
+
+
+class FleetError(SigpadError, ConnectionError):
+    """The fleet (docs/fleet.md): no hub, wrong credentials or key, a record that does not open."""

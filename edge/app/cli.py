@@ -88,6 +88,8 @@ def _add_commands(sub: Subcommands[argparse.ArgumentParser]) -> None:
         return sub.add_parser(name, allow_abbrev=False, **kw)
     _store_commands(add)
     _pad_commands(add)
+    from .fleet.cli import add_fleet_commands  # argparse only; nats-py is imported when `fleet` runs
+    add_fleet_commands(add, _common)
 
 
 Add = Callable[..., argparse.ArgumentParser]
@@ -179,7 +181,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     _add_commands(sub)
     for q in {id(q): q for q in sub.choices.values()}.values():  # aliases share a parser
-        _common(q)
+        if not q.get_default("nested_commands"):    # `sigpad fleet X`: X has them
+            _common(q)
     return parser
 
 
@@ -204,6 +207,9 @@ def main(argv: list[str] | None = None) -> int:
     from . import commands  # after logging is set up; keeps --help fast
     try:
         cfg = load_config(args)
+        if args.command == "fleet":
+            from .fleet.commands import run as run_fleet
+            return run_fleet(args, cfg)
         return commands.run(args, cfg)
     except EnrolmentError as exc:
         return fail(args, str(exc), exit_for(exc), reason=reason_for(exc), outliers=list(exc.outliers))

@@ -52,6 +52,10 @@ def init(args: argparse.Namespace, cfg: Config) -> int:
 
 def status(args: argparse.Namespace, cfg: Config) -> int:
     report = {"service": _service(cfg), "pad": _pad(cfg), "models": _models(cfg), "store": _store(cfg)}
+    from .fleet.summary import local_summary  # the fleet's files only: no hub asked, no nats-py
+    fleet = local_summary(cfg.store_path().parent / "fleet")
+    if fleet is not None:
+        report["fleet"] = fleet
     emit(args, report, "\n".join(_status_lines(report)))
     return OK if report["store"]["exists"] else ERROR
 
@@ -127,6 +131,9 @@ def _status_lines(r: Report) -> list[str]:
     else:
         locked = ", ".join(f"{u['user']} ({u['remaining_s']} s left)" for u in store["locked_out"]) or "none"
         lines.append(f"store    {store['path']}: {store['users']} users; locked out: {locked}")
+    if "fleet" in r:
+        from .fleet.summary import summary_line
+        lines.append(summary_line(r["fleet"]))
     return lines
 
 

@@ -1,0 +1,8 @@
+"""The fleet: enrol once, verify at any kiosk (docs/fleet.md).
+
+A front end like the rest of ``edge.app``: the verifier core never imports
+it (tests/test_core_app_rule.py covers everything under ``edge.app``). Only
+``link`` imports nats-py (the optional extra ``sigpad[fleet]``), and only
+``sigpad fleet ...`` imports this package, so a kiosk without the extra
+works as before.
+"""

@@ -1,0 +1,78 @@
+"""``sigpad fleet init``: the hub's nats-server config and one credentials file per kiosk.
+
+The hub config (``hub.conf``) names the kiosks' users and what each may
+publish: its own audit subjects, the JetStream API calls a kiosk makes on
+the fleet's bucket, stream and model store, the bucket's subjects only with
+the enrolment role, and the model store's only with the models role.
+Everything else (another kiosk's audit subjects, deleting or purging a
+stream) is refused by the server. Each kiosk's credentials
+file carries the fleet key and goes to that kiosk only; the hub gets
+``hub.conf`` and never the key.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+from pathlib import Path
+from typing import Any
+
+from ...errors import ConfigError
+from .sealing import FleetKeys, write_private
+from .subjects import AUDIT_PREFIX, AUDIT_STREAM, BUCKET, KV_STREAM, MODELS, MODELS_STREAM
+
+ENROL = "enrol"
+PUBLISH_MODELS = "models"
+_KIOSK = re.compile(r"[a-z0-9][a-z0-9-]{0,31}")
+
+
+def kiosk_publish(kiosk: str, roles: list[str]) -> list[str]:
+    """The subjects ``kiosk`` may publish to (JetStream's API included)."""
+    api = ["$JS.API.INFO", "$JS.FC.>", "$JS.API.STREAM.NAMES"]   # names: the object store looks its stream up
+    for stream in (KV_STREAM, AUDIT_STREAM, MODELS_STREAM):
+        api += [f"$JS.API.STREAM.INFO.{stream}", f"$JS.API.STREAM.CREATE.{stream}",
+                f"$JS.API.STREAM.MSG.GET.{stream}", f"$JS.API.DIRECT.GET.{stream}.>",
+                f"$JS.API.CONSUMER.CREATE.{stream}", f"$JS.API.CONSUMER.CREATE.{stream}.>",
+                f"$JS.API.CONSUMER.INFO.{stream}.*", f"$JS.API.CONSUMER.DELETE.{stream}.*"]
+    own = [f"{AUDIT_PREFIX}.{kiosk}.>"]
+    models = [f"$O.{MODELS}.>", f"$JS.API.STREAM.PURGE.{MODELS_STREAM}"] if PUBLISH_MODELS in roles else []
+    return api + own + ([f"$KV.{BUCKET}.>"] if ENROL in roles else []) + models
+
+
+def check_kiosk(name: str) -> str:
+    if not _KIOSK.fullmatch(name):
+        raise ConfigError(f"kiosk name {name!r}: use 1-32 of a-z, 0-9 and -, starting with a letter or digit")
+    return name
+
+
+def hub_config(listen: str, store_dir: Path, users: list[dict[str, Any]]) -> str:
+    entries = []
+    for u in users:
+        perms = {"publish": {"allow": u["publish"]}, "subscribe": {"allow": u["subscribe"]}}
+        entries.append(f"    {{user: {json.dumps(u['user'])}, password: {json.dumps(u['password'])}, "
+                       f"permissions: {json.dumps(perms)}}}")
+    return (f"# sigpad fleet hub (written by `sigpad fleet init`)\nlisten: {json.dumps(listen)}\n"
+            f"jetstream {{\n  store_dir: {json.dumps(str(store_dir))}\n}}\n"
+            "authorization {\n  users = [\n" + "\n".join(entries) + "\n  ]\n}\n")
+
+
+def init_fleet(out: Path, url: str, listen: str, store_dir: Path, kiosks: dict[str, list[str]]) -> dict[str, Any]:
+    """Write ``out/hub.conf``, ``out/fleet.key`` and ``out/creds/<kiosk>.json``; what was written."""
+    keys = FleetKeys.generate()
+    users, written = [], {}
+    for kiosk, roles in kiosks.items():
+        check_kiosk(kiosk)
+        password = secrets.token_urlsafe(24)
+        users.append({"user": f"kiosk-{kiosk}", "password": password,
+                      "publish": kiosk_publish(kiosk, roles), "subscribe": ["_INBOX.>"]})
+        path = out / "creds" / f"{kiosk}.json"
+        write_private(path, {"url": url, "kiosk": kiosk, "user": f"kiosk-{kiosk}", "password": password,
+                             "roles": roles, "fleet_key": keys.to_json()})
+        written[kiosk] = str(path)
+    out.mkdir(parents=True, exist_ok=True)
+    conf = out / "hub.conf"
+    conf.write_text(hub_config(listen, store_dir, users))
+    conf.chmod(0o600)
+    write_private(out / "fleet.key", keys.to_json())
+    return {"hub_conf": str(conf), "fleet_key": str(out / "fleet.key"), "creds": written, "url": url}

@@ -1,0 +1,88 @@
+"""``sigpad fleet rederive``: every user's templates made again under a new model, from
+the enrolment signatures sealed in the fleet record, so nobody signs five times again.
+
+Runs at one kiosk with the enrolment and models roles, with the new model
+(``--model``): each live record is opened with the fleet key, its
+signatures embedded and checked as an enrolment is (``Verifier.check_enrolment``),
+and the new record (new model sha, templates, statistics, a new enrolment
+id) replaces the old one by compare-and-set on the revision read. Kiosks
+apply it like any enrolment; a kiosk still on the old model refuses those
+users with ``reenrolment-needed`` until it switches (``fetch-model``).
+A record without signatures (enrolled before they were kept) is reported:
+that user must enrol again.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from firmware_bridge import svc2004
+from firmware_bridge.errors import SigpadError
+
+from ...errors import FleetError
+from ...verifier import Verifier
+from .sealing import FleetKeys, b64, open_sealed, seal
+from .subjects import KV_PREFIX, KV_STREAM, key_user
+
+if TYPE_CHECKING:
+    from .link import Link
+
+
+@dataclass
+class Rederived:
+    model_sha: str
+    rederived: int = 0
+    current: int = 0
+    seconds: float = 0.0
+    without_signatures: list[str] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)
+    changed_meanwhile: list[str] = field(default_factory=list)
+    unreadable: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        per_user = self.seconds / self.rederived if self.rederived else None
+        return {**self.__dict__, "seconds_per_user": None if per_user is None else round(per_user, 4)}
+
+
+def rederived_record(verifier: Verifier, plain: dict[str, Any]) -> dict[str, Any]:
+    """``plain``'s enrolment made again with ``verifier``'s model (raises ``SigpadError``)."""
+    sigs = [svc2004.parse(text, f"{plain['user']} #{i + 1}") for i, text in enumerate(plain["signatures"])]
+    result = verifier.check_enrolment(sigs)
+    return {**plain, "model_sha": verifier.model_sha, "templates": [b64(t) for t in result.templates],
+            "stream_macs": [b64(m) for m in result.stream_macs], "stats": result.stats,
+            "binding": verifier.binding, "enrol_id": uuid.uuid4().hex, "published_at": time.time(),
+            "rederived_from": plain["model_sha"]}
+
+
+async def rederive_all(link: Link, keys: FleetKeys, verifier: Verifier) -> Rederived:
+    out = Rederived(verifier.model_sha)
+    t0 = time.perf_counter()
+    async for seen in link.read(KV_STREAM, KV_PREFIX + ">", 0):
+        if seen.op:
+            continue
+        user = key_user(seen.subject.removeprefix(KV_PREFIX))
+        try:
+            plain = open_sealed(keys, user, seen.data)
+        except FleetError:
+            out.unreadable.append(user)
+            continue
+        if plain["model_sha"] == verifier.model_sha:
+            out.current += 1
+            continue
+        if not plain.get("signatures"):
+            out.without_signatures.append(user)
+            continue
+        try:
+            new = rederived_record(verifier, plain)
+        except SigpadError:
+            out.refused.append(user)
+            continue
+        if await link.put(user, seal(keys, user, new["model_sha"], new), seen.seq) is None:
+            out.changed_meanwhile.append(user)
+        else:
+            out.rederived += 1
+    out.seconds = round(time.perf_counter() - t0, 3)
+    return out

@@ -1,0 +1,20 @@
+"""Fleet fixtures: a hub and kiosks per test, in the test's tmp dir (fleet_harness)."""
+
+from __future__ import annotations
+
+import pytest
+from fleet_harness import Hub, need_fleet
+
+
+@pytest.fixture
+def hub_for(tmp_path):
+    """``hub_for({"a": ["enrol"], ...})``: a started hub, stopped at the end."""
+    need_fleet()
+    hubs: list[Hub] = []
+
+    def make(kiosks: dict[str, list[str]]) -> Hub:
+        hubs.append(Hub(tmp_path, kiosks))
+        return hubs[-1]
+    yield make
+    for hub in hubs:
+        hub.stop()

@@ -1,0 +1,47 @@
+"""A single kiosk without the fleet extra works as before: nats-py is imported by
+``sigpad fleet`` alone, and its absence there is said, not a traceback."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from fleet_harness import REPO, signatures
+
+pytestmark = [pytest.mark.data]
+
+# argv: store, then the enrolment files, then the file to verify. nats cannot be imported here.
+PROBE = r"""
+import importlib.abc, sys
+class Block(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name == "nats" or name.startswith("nats."):
+            raise ImportError(f"{name} is not installed here")
+sys.meta_path.insert(0, Block())
+from edge.app.cli import main
+store, files, probe = sys.argv[1], sys.argv[2:-1], sys.argv[-1]
+enrolled = main(["enroll", "bob", "--store", store, "--file", *files])
+verified = main(["verify", "bob", "--store", store, "--file", probe])
+out = store + ".fleet"
+main(["fleet", "init", "--out", out, "--kiosks", "k1"])
+main(["fleet", "join", "nats://127.0.0.1:9", "--creds", out + "/creds/k1.json", "--store", store])
+fleet = main(["fleet", "status", "--store", store])
+print("codes", enrolled, verified, fleet, "nats" in sys.modules)
+"""
+
+
+def test_enrol_and_verify_without_nats_py(tmp_path, task2):
+    files = [str(p) for p in signatures(task2, 1, range(1, 6))]
+    r = subprocess.run([sys.executable, "-c", PROBE, str(tmp_path / "store.db"), *files, str(task2 / "U1S9.TXT")],
+                       cwd=REPO, capture_output=True, text=True, timeout=180)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout.strip().splitlines()[-1] == "codes 0 0 2 False"
+    assert "the fleet needs nats-py" in r.stdout                 # status: not connected, and why
+    assert "Traceback" not in r.stderr
+
+
+def test_the_blocker_bites(tmp_path):
+    r = subprocess.run([sys.executable, "-c", PROBE.split("from edge.app.cli")[0] + "import nats\n"],
+                       cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert r.returncode != 0 and "nats is not installed here" in r.stderr
