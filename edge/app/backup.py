@@ -38,6 +38,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
+from firmware_bridge.errors import SigpadError
 from firmware_bridge.private_files import make_private_dirs
 
 from ..errors import BackupError, StoreMissing
@@ -177,9 +178,11 @@ def restore(backup_file: Path, store_path: Path, key_path: Path, passphrase: byt
             force: bool = False) -> dict[str, Any]:
     """Restore ``backup_file`` to ``store_path`` (and the key to ``key_path`` if it holds one)."""
     manifest, db, wrapped = read_backup(backup_file)
-    generation = int(manifest["generation"])
-    _check_target(store_path, generation, force)
     master = _restored_key(wrapped, passphrase, key_path)
+    # Nothing is written before the key opens the backup's sealed ledger: its generation,
+    # not the manifest's unauthenticated one, is what the rollback check and the anchor use.
+    generation = _sealed_generation(db, master, key_path, manifest)
+    _check_target(store_path, generation, force)
     make_private_dirs(store_path.parent)    # 0700 whatever the umask
     for stale in (Path(f"{store_path}-wal"), Path(f"{store_path}-shm")):
         stale.unlink(missing_ok=True)      # a dead store's journal must not replay onto this one
@@ -189,6 +192,28 @@ def restore(backup_file: Path, store_path: Path, key_path: Path, passphrase: byt
     _write_anchor(store_path, key_path, generation)
     users = _check_opens(store_path, key_path)
     return {**manifest, "restored_to": str(store_path), "key_file": str(key_path), "users": users}
+
+
+def _sealed_generation(db: bytes, master: bytes | None, key_path: Path, manifest: dict[str, Any]) -> int:
+    """The generation the backup's ledger records, read with the key that will open the store
+    (the backup's, else the one in place); a key that does not open it is refused here, before
+    the live store is touched. With no key anywhere yet, the manifest's number (checked when the
+    key comes: the store refuses a ledger behind its anchor)."""
+    key = master if master is not None else (
+        _master_key(key_path)[0] if key_path.exists() or credential_path() is not None else None)
+    if key is None:
+        recorded = manifest.get("generation")
+        if not isinstance(recorded, int) or recorded < 0:
+            raise BackupError("the backup's manifest has no valid generation (a damaged backup?)")
+        return recorded
+    with tempfile.TemporaryDirectory(prefix="sigpad-restore-") as tmp:
+        copy = Path(tmp) / DB_NAME
+        copy.write_bytes(db)
+        try:
+            return _generation(copy, key)
+        except (SigpadError, sqlite3.Error) as exc:
+            raise BackupError(f"the key {'in the backup' if master is not None else 'in place'} does not "
+                              f"open this backup ({exc}): restore with the key it was made under") from exc
 
 
 def _check_target(store_path: Path, generation: int, force: bool) -> None:
@@ -212,8 +237,10 @@ def _restored_key(wrapped: dict[str, Any] | None, passphrase: bytes | None, key_
             return None                    # the key in place opens it, or the check says it does not
         raise BackupError("the backup's key is wrapped: --passphrase-file FILE opens it")
     master = unwrap_key(wrapped, passphrase)
-    if key_path.exists() and key_path.read_bytes() != master:
-        raise BackupError(f"{key_path} holds another key: restore to another --key-file, or move it away")
+    in_place = credential_path() or (key_path if key_path.exists() else None)
+    if in_place is not None and in_place.read_bytes() != master:
+        raise BackupError(f"{in_place} holds another key: the store would not open with it (restore with "
+                          "another --key-file, or move that key away)")
     if len(master) != KEY_BYTES:
         raise BackupError("the backup's key has the wrong length")
     return master

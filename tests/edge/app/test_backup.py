@@ -113,3 +113,36 @@ def test_bad_backups_and_passphrases_are_named(tmp_path, live, capsys):
     assert code == 2 and ("damaged" in out["error"] or "not a sigpad backup" in out["error"])
     code, out, _ = cli(capsys, "backup", "--store", str(live.store), str(tmp_path / "b.zip"))
     assert code == 2 and "never overwrites" in out["error"]
+
+
+def test_a_backup_the_key_in_place_cannot_open_leaves_the_live_store_alone(tmp_path, live, model_dir, capsys):
+    """Forced over a kiosk whose key is another one: refused before anything is written
+    (it used to replace the live store first, and then find the key did not open it)."""
+    cli(capsys, "backup", "--store", str(live.store), str(tmp_path / "b.zip"))
+    other = Config(store=tmp_path / "other" / "templates.db", model=model_dir, lockout_after=0)
+    enrol(other, "carol", CAROL)                           # its own, new key beside it
+    before = other.store.read_bytes()
+    code, out, _ = cli(capsys, "restore", "--store", str(other.store), str(tmp_path / "b.zip"), "--force")
+    assert code == 2 and "does not open this backup" in out["error"]
+    assert other.store.read_bytes() == before
+    with open_verifier(other) as v:
+        assert [u.user for u in v.store.users()] == ["carol"]
+
+
+def test_the_rollback_check_reads_the_sealed_generation_not_the_manifest(tmp_path, live, capsys):
+    """A manifest edited to claim a newer generation does not get past the rollback check."""
+    import zipfile
+    cli(capsys, "backup", "--store", str(live.store), str(tmp_path / "old.zip"))
+    enrol(live, "carol", CAROL)
+    with zipfile.ZipFile(tmp_path / "old.zip") as z:
+        parts = {n: z.read(n) for n in z.namelist()}
+    manifest = json.loads(parts["manifest.json"])
+    manifest["generation"] = 10**6
+    parts["manifest.json"] = json.dumps(manifest).encode()
+    with zipfile.ZipFile(tmp_path / "edited.zip", "w") as z:
+        for name, data in parts.items():
+            z.writestr(name, data)
+    for part in ("", "-wal", "-shm"):
+        (live.store.parent / f"templates.db{part}").unlink(missing_ok=True)
+    code, out, _ = cli(capsys, "restore", "--store", str(live.store), str(tmp_path / "edited.zip"))
+    assert code == 2 and "rollback refused" in out["error"]
