@@ -28,6 +28,7 @@ from . import api
 from .credentials import INTEGRATOR, OPERATOR, public, requires
 from .hub import Hub
 from .operator_store import overview, unlock_user, user_history
+from .web_guard import checked_body
 
 PAGE_DIR = Path(__file__).resolve().parent / "kiosk"
 PAGE_FILES = {"/operator": ("operator.html", "text/html"), "/operator.js": ("operator.js", "text/javascript"),
@@ -66,8 +67,7 @@ def add_operator_routes(app: web.Application, hub: Hub) -> None:
     @api.accepts(api.UNLOCK)
     async def operator_unlock(request: web.Request) -> web.Response:
         try:
-            body = await request.json()     # checked against api.UNLOCK by the guard
-            user = check_user_id(str(body["user"]))
+            user = check_user_id(checked_body(request)["user"])   # a string by api.UNLOCK, checked by the guard
             return web.json_response(await asyncio.to_thread(unlock_user, hub.store, user, "the operator page"))
         except UnknownUser as exc:          # a KeyError too: first
             return _error(404, str(exc))

@@ -18,7 +18,9 @@ POST    /v1/ok, /v1/clear, /cancel  kiosk, integrator              the host's bu
 POST    /v1/enrol                   operator, integrator           {"user", "replace"?, "request_id"?}
 GET     /v1/users                   operator, integrator           the enrolled users
 DELETE  /v1/users/{user}            operator, integrator           delete a user
-GET     /v1/operator/...            operator, integrator           overview, history, unlock
+GET     /v1/operator/overview       operator, integrator           users, locks, recent decisions
+GET     /v1/operator/history/{u}    operator, integrator           a user's decisions
+POST    /v1/operator/unlock         operator, integrator           {"user"}
 GET     /v1/captures/{id}.{ext}     integrator                     a captured signature (``?size=WxH``)
 ======  ==========================  ============================  ==============================
 
@@ -50,12 +52,15 @@ from .hub import API_VERSION, Busy, Hub, NoPad
 from .kiosk_web import add_kiosk_routes
 from .operator_web import add_operator_routes
 from .web_guard import (
+    BODY,
+    BODY_TIMEOUT,
     COUNT,
     EXPOSED,
     HOSTS,
     LIMITS,
     ROLE,
     TOKENS,
+    checked_body,
     first_message_auth,
     guard,
     json_error,
@@ -72,7 +77,6 @@ KIOSK_FILES = {"/": ("index.html", "text/html"), "/kiosk.js": ("kiosk.js", "text
 MAX_BODY = 64 * 1024
 HUB = web.AppKey("hub", Hub)
 SOCKETS: web.AppKey[set[web.WebSocketResponse]] = web.AppKey("sockets")
-BODY_TIMEOUT: web.AppKey[float] = web.AppKey("body_timeout_s")
 HEARTBEAT_S = 20.0                  # a WebSocket that answers no ping within half of this is closed
 AUTH_WAIT_S = 5.0                   # the WebSocket's first message, its token, must come this soon
 CLOSE_UNAUTHORISED = 4401
@@ -100,7 +104,8 @@ def own_hosts(host: str, port: int, names: tuple[str, ...] = ()) -> set[str]:
 
 
 async def _body(request: web.Request) -> dict[str, Any]:
-    return await read_body(request, request.app[BODY_TIMEOUT])
+    """The body the guard checked (a declared schema), else read and checked against ``api.EMPTY``."""
+    return checked_body(request) if BODY in request else await read_body(request, request.app[BODY_TIMEOUT])
 
 
 async def _run(coro: Awaitable[dict[str, Any]]) -> web.Response:

@@ -14,8 +14,10 @@ One aiohttp middleware (``guard``) runs before every handler, in this order:
 5. room: over the total limit only ``/v1/status`` and the operator's and
    integrator's calls are served (the reserved slots), so idle kiosks or
    strangers cannot lock out the people who run the device;
-6. the body read within ``body_timeout_s`` and checked against the route's
-   schema (``api.check``): 400 naming the field.
+6. for a handler that declared a body (``api.accepts``): the body read within
+   ``body_timeout_s`` and checked against that schema before the handler runs
+   (``api.check``): 400 naming the field; the handler takes it from
+   ``checked_body``.
 
 Every answer carries ``X-Sigpad-Proof``: for a client's ``X-Sigpad-Nonce``,
 HMAC-SHA256(token, nonce) under each role's token, so a client proves the
@@ -45,6 +47,8 @@ HOSTS: web.AppKey[set[str]] = web.AppKey("hosts")
 LIMITS: web.AppKey[Limits] = web.AppKey("limits")
 COUNT: web.AppKey[Callable[[str], None]] = web.AppKey("count")
 EXPOSED: web.AppKey[bool] = web.AppKey("exposed")
+BODY_TIMEOUT: web.AppKey[float] = web.AppKey("body_timeout_s")
+BODY: web.RequestKey[dict[str, Any]] = web.RequestKey("body")   # checked against the handler's schema
 """Served beyond loopback: every /v1 route, the bare status too, wants a credential."""
 ROLE: web.RequestKey[str | None] = web.RequestKey("role")
 FIRST_MESSAGE_AUTH = "__sigpad_first_message_auth__"
@@ -90,6 +94,8 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
         response: web.StreamResponse = refused
     else:
         try:
+            if api.body_schema(request.match_info.handler) is not None:    # declared: checked here, always
+                request[BODY] = await read_body(request, request.app[BODY_TIMEOUT])
             response = await handler(request)
         except web.HTTPException as exc:     # every error in the documented JSON shape
             response = json_error(exc.status, _message_of(exc))
@@ -97,6 +103,13 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     if nonce and len(nonce) <= 128 and nonce.isascii() and not response.prepared:
         response.headers["X-Sigpad-Proof"] = proofs(request.app[TOKENS], nonce)
     return response
+
+
+def checked_body(request: web.Request) -> dict[str, Any]:
+    """The body the guard read and checked against the handler's ``@api.accepts`` schema."""
+    if BODY not in request:
+        raise web.HTTPInternalServerError(text="a handler read a body it did not declare (api.accepts)")
+    return request[BODY]
 
 
 def _refusal(request: web.Request) -> web.Response | None:

@@ -61,6 +61,11 @@ def test_operator_routes_need_the_credential(tmp_path, locked_out):
             with pytest.raises(ApiError) as missing:
                 api.call("POST", "/v1/operator/unlock", {"user": "nobody"})
             assert missing.value.status == 404
+            for body, field in (({"user": 5}, "user"), ({"user": "writer", "extra": [1]}, "extra")):
+                with pytest.raises(ApiError) as typed:               # the schema, not a coercion
+                    api.call("POST", "/v1/operator/unlock", body)
+                assert typed.value.status == 400 and field in str(typed.value), body
+            assert api.call("GET", "/v1/operator/overview")["users"][0]["locked"] is True   # still locked
 
 
 @pytest.mark.skipif(find_chromium() is None, reason="no chromium (apt-get install chromium)")
