@@ -253,7 +253,7 @@ async def _first_message_role(ws: web.WebSocketResponse, tokens: dict[str, str])
     try:
         msg = await ws.receive(AUTH_WAIT_S)
         given = json.loads(msg.data).get("auth") if msg.type == WSMsgType.TEXT else None
-    except (TimeoutError, ValueError, AttributeError):
+    except (TimeoutError, ValueError, AttributeError, RecursionError):   # nested JSON from a stranger too
         return None
     return role_of_token(given if isinstance(given, str) and given.isascii() else None, tokens)
 

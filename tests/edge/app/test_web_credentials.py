@@ -130,6 +130,7 @@ def test_the_stream_wants_a_credential_first_and_closes_4401_otherwise(service):
     assert asyncio.run(_stream(api.port, json.dumps({"auth": "0" * 64}))) == (4401, None)
     assert asyncio.run(_stream(api.port, "not json")) == (4401, None)
     assert asyncio.run(_stream(api.port, json.dumps({"auth": "é"}))) == (4401, None)
+    assert asyncio.run(_stream(api.port, "[" * 2000 + "]" * 2000)) == (4401, None)   # no RecursionError
     code, hello = asyncio.run(_stream(api.port, json.dumps({"auth": tokens["kiosk"]})))
     assert code is None and hello["event"] == "hello" and hello["busy"] is False
 
