@@ -46,7 +46,8 @@ BACKLOG = 128
 RESERVE = 4
 WRITES = frozenset({"enrol", "enroll", "delete", "unlock", "threshold"})
 PAD_REQUESTS = frozenset({"verify", "enrol", "enroll", "capture"})
-FIELDS = {"user": api.USER_ID, "replace": {"type": "boolean"}, "request_id": api.REQUEST_ID}
+FIELDS = {"user": api.USER_ID, "replace": {"type": "boolean"}, "request_id": api.REQUEST_ID,
+          "last": {"type": "integer"}}
 """A request's fields of known meaning, typed: ``"replace": "false"`` or ``"user": 5`` is refused, not coerced."""
 ModelShas = Callable[[], set[str]]
 """The sha256 of each current model (``edge.model.current_model_shas``)."""

@@ -36,6 +36,7 @@ def service(tmp_path, model_dir):
     ({"cmd": "enrol", "user": "u31", "replace": [0]}, "replace"),
     ({"cmd": "delete", "user": 31}, "user"),
     ({"cmd": "verify", "user": "alice", "request_id": {"x": 1}}, "request_id"),
+    ({"cmd": "history", "user": "alice", "last": [1]}, "last"),
 ])
 def test_a_field_of_the_wrong_type_is_a_bad_request_naming_it(service, request_, field):
     with ServiceClient(service.socket) as c:
