@@ -18,6 +18,7 @@ from collections import defaultdict
 
 import aiohttp
 import pytest
+from helpers.waiting import wait_for
 from service_harness import JUDGED, enrol_directly, http_client, running
 
 from edge.app.config import Config
@@ -86,8 +87,7 @@ def test_a_crowd_of_idle_websockets_and_slow_clients_starves_nobody(service, sig
             status = await asyncio.to_thread(bare_status, port)
             full = await asyncio.to_thread(api.status)
             verdict = asyncio.ensure_future(asyncio.to_thread(api.verify, "writer"))
-            while (await asyncio.to_thread(api.status))["busy"] is None:
-                await asyncio.sleep(0.02)
+            await asyncio.to_thread(wait_for, lambda: api.status()["busy"] is not None, "the verify arms the pad")
             await asyncio.to_thread(vpad.sign, sig(1, 8))
             decision = await asyncio.wait_for(verdict, 60)
             return dict(outcomes), status, full, decision
