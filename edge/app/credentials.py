@@ -8,7 +8,7 @@ operator page cannot act as an integrator:
 - ``operator`` (``operator.token``): users, history, enrol, delete, unlock,
   detailed status, the operator page.
 - ``kiosk`` (``kiosk.token``): the signer's page only: its buttons (OK,
-  Clear, Cancel) and the WebSocket of its own session's prompts, ink and
+  Clear, Cancel) and the WebSocket of the pad's prompts, ink and
   verdicts.
 
 A route handler declares who may call it with ``@requires(...)``; a handler
