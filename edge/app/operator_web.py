@@ -28,7 +28,7 @@ from . import api
 from .credentials import INTEGRATOR, OPERATOR, public, requires
 from .hub import Hub
 from .operator_store import overview, unlock_user, user_history
-from .web_guard import checked_body
+from .web_guard import checked_body, json_error
 
 PAGE_DIR = Path(__file__).resolve().parent / "kiosk"
 PAGE_FILES = {"/operator": ("operator.html", "text/html"), "/operator.js": ("operator.js", "text/javascript"),
@@ -36,10 +36,6 @@ PAGE_FILES = {"/operator": ("operator.html", "text/html"), "/operator.js": ("ope
 """Public like the kiosk page's files: the browser cannot send the fragment's credential for them."""
 PAGE_HEADERS = {"Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'",
                 "Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
-
-
-def _error(status: int, message: str) -> web.Response:
-    return web.json_response({"error": message, "status": status}, status=status)
 
 
 def add_operator_routes(app: web.Application, hub: Hub) -> None:
@@ -59,9 +55,9 @@ def add_operator_routes(app: web.Application, hub: Hub) -> None:
             user = check_user_id(request.match_info["user"])
             return web.json_response(await asyncio.to_thread(user_history, hub.store, user, last))
         except UnknownUser as exc:
-            return _error(404, str(exc))
+            return json_error(404, str(exc))
         except ValueError as exc:
-            return _error(400, str(exc))
+            return json_error(400, str(exc))
 
     @requires(OPERATOR, INTEGRATOR)
     @api.accepts(api.UNLOCK)
@@ -70,9 +66,9 @@ def add_operator_routes(app: web.Application, hub: Hub) -> None:
             user = check_user_id(checked_body(request)["user"])   # a string by api.UNLOCK, checked by the guard
             return web.json_response(await asyncio.to_thread(unlock_user, hub.store, user, "the operator page"))
         except UnknownUser as exc:          # a KeyError too: first
-            return _error(404, str(exc))
+            return json_error(404, str(exc))
         except (ValueError, KeyError, TypeError):
-            return _error(400, 'an unlock needs {"user": NAME}')
+            return json_error(400, 'an unlock needs {"user": NAME}')
 
     app.router.add_get("/v1/operator/overview", operator_overview)
     app.router.add_get("/v1/operator/history/{user}", operator_history)
