@@ -14,8 +14,9 @@ thread:
 * ``{"event": "pen", "down": bool}`` when the pen touches or leaves the pad.
 
 Samples and signatures made while nothing is armed are dropped at once: a
-signature nobody asked for never answers a later request, and no ink
-streams while nobody is being asked to sign.
+signature nobody asked for never answers a later request - nor one that
+began before the request, however late a busy reader finishes it - and no
+ink streams while nobody is being asked to sign.
 
 OK, Clear and Cancel come from the host (``ok``, ``clear``, ``cancel``, any
 thread): OK ends the signature now; Clear throws away what the pad has
@@ -75,6 +76,7 @@ class LivePad(Captures):
         self._pen_down = False
         self._last_down: tuple[float, float] | None = None   # the last pen-down sample: (t_ms, arrival)
         self._skipping: float | None = None  # Clear came mid-stroke: t_ms of its last sample, dropped
+        self._began: bool | None = None      # the signature in progress: began armed? (None: none yet)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="pad-reader", daemon=True)
         self._thread.start()
@@ -211,6 +213,8 @@ class LivePad(Captures):
     def _sample(self, s: Sample) -> None:
         if s.pen_down:
             self._last_down = (s.t_ms, time.monotonic())
+            if self._began is None:          # its first pen-down: was anybody asking yet?
+                self._began = self.armed
         if not self.armed:
             return
         if s.pen_down != self._pen_down:
@@ -221,11 +225,12 @@ class LivePad(Captures):
             self.emit(ink_event(s, caps))
 
     def _finished(self, item: Signature | Refusal) -> None:
+        began_armed, self._began = self._began, None
         if self._pen_down:
             self._pen_down = False
             self.emit({"event": "pen", "down": False})
-        if not self.armed:
-            return                      # nobody asked: dropped
+        if not self.armed or began_armed is False:
+            return                      # nobody asked (when it began, too: a late reader must not count it)
         self.put(item)
 
     def _set_present(self, present: bool) -> None:

@@ -60,3 +60,26 @@ def test_clear_mid_stroke_drops_the_rest_of_the_stroke(ends_with):
             assert np.allclose(item.x[0], next_one.x[0], atol=2)
         finally:
             pad.close()
+
+
+def test_a_signature_begun_before_the_request_never_answers_it():
+    """A busy reader may finish a signature nobody asked for after a request has armed the pad
+    (a test under load saw an unasked genuine signature answer the next verify): it is dropped,
+    and the request gets the next signature, whole."""
+    early, asked = one_stroke(2.0, 3), one_stroke(1.0, 2)
+    with VirtualPad("sigpad", speed=1.0, caps=CAPS) as vpad:
+        pad = LivePad(vpad.path, "sigpad", CaptureConfig(lift_timeout_s=0.5), lambda e: None)
+        try:
+            assert vpad.wait_streaming(20)
+            job = vpad.sign(early, done=True)
+            deadline = time.monotonic() + 60
+            while pad._began is not False:              # its first pen-down seen, nothing armed
+                assert time.monotonic() < deadline and not job.finished.is_set(), "no unasked start seen"
+                time.sleep(0.005)
+            pad.armed = True                            # the request arrives mid-signature
+            assert job.wait(30)
+            vpad.sign(asked, done=True)
+            item = pad.next(30)
+            assert isinstance(item, Signature) and len(item) == len(asked) == 200, item
+        finally:
+            pad.close()
