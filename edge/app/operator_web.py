@@ -27,7 +27,7 @@ from ..store import check_user_id
 from . import api
 from .credentials import INTEGRATOR, OPERATOR, public, requires
 from .hub import Hub
-from .operator_store import overview, unlock_user, user_history
+from .operator_store import overview, user_history
 
 PAGE_DIR = Path(__file__).resolve().parent / "kiosk"
 PAGE_FILES = {"/operator": ("operator.html", "text/html"), "/operator.js": ("operator.js", "text/javascript"),
@@ -68,7 +68,7 @@ def add_operator_routes(app: web.Application, hub: Hub) -> None:
         try:
             body = await request.json()     # checked against api.UNLOCK by the guard
             user = check_user_id(str(body["user"]))
-            return web.json_response(await asyncio.to_thread(unlock_user, hub.store, user, "the operator page"))
+            return web.json_response(await asyncio.to_thread(hub.unlock_user, user, "the operator page"))
         except UnknownUser as exc:          # a KeyError too: first
             return _error(404, str(exc))
         except (ValueError, KeyError, TypeError):
