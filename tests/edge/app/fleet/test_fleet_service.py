@@ -19,7 +19,7 @@ from helpers.waiting import wait_for
 from service_harness import http_client, running
 
 from edge.app.config import Config
-from edge.client import ServiceClient
+from edge.client import ApiError, ServiceClient
 from firmware_bridge.protocols import get as get_protocol
 from firmware_bridge.signature import Signature
 from firmware_bridge.svc2004 import format_signature
@@ -32,10 +32,11 @@ BOB, EVE = make_writer(7_000_000_021), make_writer(7_000_000_055)
 ALL = ["enrol"]
 
 
-def service_cfg(tmp_path: Path, vpad: VirtualPad, model_dir: Path, **kw: Any) -> Config:
+def service_cfg(tmp_path: Path, vpad: VirtualPad, model_dir: Path, kiosk: str = "svc", **kw: Any) -> Config:
+    """The service of the kiosk ``kiosk`` (joined by ``Kiosk(tmp_path, kiosk, hub)``: its store)."""
     sock = tmp_path / "run" / "control.sock"
     sock.parent.mkdir(exist_ok=True)
-    return Config(store=tmp_path / "svc" / "store.db", model=model_dir, port=vpad.path, protocol="sigpad",
+    return Config(store=tmp_path / kiosk / "store.db", model=model_dir, port=vpad.path, protocol="sigpad",
                   socket=sock, http="127.0.0.1:0", lift_timeout_s=0.8, fleet_sync_s=0.3, **kw)
 
 
@@ -126,3 +127,19 @@ def test_link_down_and_up_are_one_log_line_each(hub_for, tmp_path, model_dir, ca
             wait_for(lambda: fleet_of(cfg)["fleet"]["tries"] >= tries + 3, "three more syncs")
     assert len(lines("down")) == 1 and len(lines("up")) == 1
     assert lines("down")[0].levelno == logging.WARNING
+
+
+def test_a_kiosk_without_the_enrolment_role_refuses_enrolments_and_deletions(hub_for, tmp_path, model_dir):
+    hub = hub_for({"lobby": []})
+    Kiosk(tmp_path, "lobby", hub)
+    with VirtualPad("sigpad", speed=16.0, caps=PAD) as vpad:
+        cfg = service_cfg(tmp_path, vpad, model_dir, "lobby")
+        with running(cfg):
+            with pytest.raises(ApiError) as refused:
+                http_client(cfg).delete("bob")
+            assert refused.value.status == 403 and "no enrolment role" in str(refused.value)
+            with ServiceClient(cfg.socket) as c:
+                answer, deleted = c.enrol("bob"), c.delete("bob")
+            assert answer["event"] == "error" and "no enrolment role" in answer["error"], answer
+            assert deleted["event"] == "error" and "no enrolment role" in deleted["error"], deleted
+            assert fleet_of(cfg)["fleet"]["outbox"] == 0
