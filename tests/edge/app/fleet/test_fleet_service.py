@@ -143,3 +143,37 @@ def test_a_kiosk_without_the_enrolment_role_refuses_enrolments_and_deletions(hub
             assert answer["event"] == "error" and "no enrolment role" in answer["error"], answer
             assert deleted["event"] == "error" and "no enrolment role" in deleted["error"], deleted
             assert fleet_of(cfg)["fleet"]["outbox"] == 0
+
+
+def test_the_services_enrolment_and_deletion_reach_the_fleet_and_it_locks_sooner_offline(hub_for, tmp_path,
+                                                                                          model_dir):
+    hub = hub_for({"svc": ALL, "k2": ALL})
+    Kiosk(tmp_path, "svc", hub)
+    k2 = Kiosk(tmp_path, "k2", hub)
+    carol = make_writer(7_000_000_033)
+    genuine = sig_files(tmp_path, "carol", [carol.genuine(9)])[0]
+    with VirtualPad("sigpad", speed=16.0, caps=PAD) as vpad:
+        cfg = service_cfg(tmp_path, vpad, model_dir)             # lockout after 5; offline after 2
+        with running(cfg):
+            with http_client(cfg).stream() as events, ServiceClient(cfg.socket) as c:
+                enrolling = ThreadPoolExecutor(1).submit(c.enrol, "carol")
+                for i in range(5):
+                    events.until("prompt")
+                    vpad.sign(carol.genuine(i))
+                assert enrolling.result(120)["event"] == "enrolled"
+            wait_for(lambda: sent(cfg), "the service's enrolment at the hub")
+            assert k2.run("sync")["applied"] == 1
+            assert k2.run("verify", "carol", "--file", genuine, "--model", str(model_dir))["accepted"] is True
+
+            hub.stop()                                           # cut off: 2 failures lock carol here
+            wait_for(lambda: fleet_of(cfg)["fleet"]["connected"] is False, "the link down")
+            for i in range(2):
+                assert verify_at_service(cfg, vpad, "carol", EVE.genuine(i))["reason"] == "no-match"
+            with ServiceClient(cfg.socket) as c:
+                assert c.verify("carol")["reason"] == "locked-out"
+                assert c.delete("carol")["deleted"] is True
+            assert fleet_of(cfg)["fleet"]["outbox"] >= 4             # 3 decisions and a tombstone, kept
+            hub.start()
+            wait_for(lambda: sent(cfg), "the outbox sent once the hub is back")
+    assert k2.run("sync")["deleted"] == 1
+    assert k2.run("verify", "carol", "--file", genuine, "--model", str(model_dir))["reason"] == "unknown-user"
