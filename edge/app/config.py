@@ -53,6 +53,8 @@ class Config(Settings):
     hostnames: tuple[str, ...] = ()    # the Host names the web API answers to, beyond its address
     kiosk_language: str = AUTO_LANGUAGE
     kiosk_verdict_s: float = 6.0       # the signer's page goes back to "please wait" after this
+    fleet_sync_s: float = 5.0          # serve, as a fleet member: a sync this often (docs/fleet.md)
+    fleet_offline_lockout_after: int = 2   # serve, hub away: lock after this many failures (0: as [lockout])
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -78,6 +80,9 @@ class Config(Settings):
                               f"{AUTO_LANGUAGE} (the browser's), {', '.join(KIOSK_LANGUAGES)}")
         if not 1 <= self.kiosk_verdict_s <= 600:
             raise ConfigError(f"[kiosk] verdict_seconds {self.kiosk_verdict_s!r}: must be 1 to 600")
+        if not 0.1 <= self.fleet_sync_s <= 3600 or self.fleet_offline_lockout_after < 0:
+            raise ConfigError(f"[fleet] sync_s {self.fleet_sync_s!r} must be 0.1 to 3600 and "
+                              f"offline_lockout_after {self.fleet_offline_lockout_after!r} at least 0")
 
 
 def http_address(value: str) -> tuple[str, int] | None:
@@ -117,6 +122,8 @@ _KEYS = {
     ("service", "tls_cert"): ("tls_cert", Path), ("service", "tls_key"): ("tls_key", Path),
     ("service", "hostnames"): ("hostnames", tuple),
     ("kiosk", "language"): ("kiosk_language", str), ("kiosk", "verdict_seconds"): ("kiosk_verdict_s", float),
+    ("fleet", "sync_s"): ("fleet_sync_s", float),
+    ("fleet", "offline_lockout_after"): ("fleet_offline_lockout_after", int),
 }
 
 

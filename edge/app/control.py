@@ -39,7 +39,7 @@ from firmware_bridge.errors import SigpadError
 from ..wire import MAX_LINE, Message, Peer, decode_request, encode, may_write, peer_of
 from . import api
 from .hub import Hub, Listener
-from .operator_store import unlock_user, user_history
+from .operator_store import user_history
 
 log = logging.getLogger("sigpad.service")
 BACKLOG = 128
@@ -197,7 +197,7 @@ class ControlServer:
             send({"event": "users", "users": await asyncio.to_thread(self._users)})
         elif cmd == "delete":
             user = req["user"]
-            send({"event": "deleted", "user": user, "deleted": await asyncio.to_thread(hub.store.delete, user)})
+            send({"event": "deleted", "user": user, "deleted": await asyncio.to_thread(hub.delete_user, user)})
         elif cmd in ("unlock", "history"):
             send(await asyncio.to_thread(_operator, hub, cmd, req, peer))
         else:
@@ -212,7 +212,7 @@ class ControlServer:
 def _operator(hub: Hub, cmd: str, req: Message, peer: Peer) -> Message:
     """``unlock`` / ``history`` on the service's store (blocking: on a thread)."""
     if cmd == "unlock":
-        return {"event": "unlocked", **unlock_user(hub.store, str(req["user"]), by=f"uid {peer.uid} (control socket)")}
+        return {"event": "unlocked", **hub.unlock_user(str(req["user"]), by=f"uid {peer.uid} (control socket)")}
     return {"event": "history", **user_history(hub.store, str(req["user"]), int(req.get("last", 20)))}
 
 

@@ -32,7 +32,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from firmware_bridge.capture import CaptureConfig, Refusal
 from firmware_bridge.errors import CaptureError, SigpadError
@@ -48,8 +48,12 @@ from ..wire import Message
 from .config import Config
 from .gpio import Outputs
 from .livepad import LivePad
+from .operator_store import unlock_user
 from .padflow import Say, enrol_from_pad, next_signature, verify_from_pad
 from .report import unjudged
+
+if TYPE_CHECKING:
+    from .fleet.service import ServiceFleet
 
 log = logging.getLogger("sigpad.service")
 API_VERSION = 1
@@ -94,6 +98,7 @@ class Hub:
         self.captures: OrderedDict[str, Kept] = OrderedDict()
         self.request: Message | None = None    # the request using the pad
         self.url: str | None = None            # the kiosk page, when the web API runs
+        self.fleet: ServiceFleet | None = None  # a fleet member: its work is queued for the hub
         self._verifiers: dict[Path, Verifier] = {}
         self._worker = ThreadPoolExecutor(1, thread_name_prefix="sigpad-request")
         self._ids = itertools.count(1)
@@ -267,11 +272,41 @@ class Hub:
             verifier = self.verifier()
         except SigpadError as exc:
             return unjudged(user, exc), None
-        return verify_from_pad(verifier, self.pad, user, self.sign_timeout_s).to_dict(), \
-            self.pad.last_signature
+        if self.fleet is not None:
+            verifier.lockout = self.fleet.lockout(self.cfg.lockout)
+        decision = verify_from_pad(verifier, self.pad, user, self.sign_timeout_s)
+        self._for_fleet("decision", lambda fleet: fleet.decided(decision))
+        return decision.to_dict(), self.pad.last_signature
 
     def _enrol(self, user: str, replace: bool, say: Say) -> Enrolment:
-        return enrol_from_pad(self.verifier(), self.pad, user, self.sign_timeout_s, say, replace=replace)
+        if self.fleet is not None:
+            self.fleet.may_change("enrol")
+        result = enrol_from_pad(self.verifier(), self.pad, user, self.sign_timeout_s, say, replace=replace)
+        self._for_fleet("enrolment", lambda fleet: fleet.enrolled(user))
+        return result
+
+    def delete_user(self, user: str) -> bool:
+        """Delete ``user`` here, and for the fleet (blocking: on a thread)."""
+        if self.fleet is not None:
+            self.fleet.may_change("delete")
+        found = self.store.delete(user)
+        self._for_fleet("deletion", lambda fleet: fleet.deleted(user))
+        return found
+
+    def unlock_user(self, user: str, by: str) -> Message:
+        """Clear ``user``'s lock here, and at every kiosk of the fleet (blocking: on a thread)."""
+        answer = unlock_user(self.store, user, by)
+        self._for_fleet("unlock", lambda fleet: fleet.unlocked(user))
+        return answer
+
+    def _for_fleet(self, what: str, queue: Callable[[ServiceFleet], None]) -> None:
+        """Queue ``what`` for the fleet; a failure is logged, never the request's answer."""
+        if self.fleet is None:
+            return
+        try:
+            queue(self.fleet)
+        except Exception:
+            log.exception("fleet: the %s could not be queued", what)
 
     # --- captures and status ------------------------------------------------------------------
 

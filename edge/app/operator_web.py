@@ -27,7 +27,7 @@ from ..store import check_user_id
 from . import api
 from .credentials import INTEGRATOR, OPERATOR, public, requires
 from .hub import Hub
-from .operator_store import overview, unlock_user, user_history
+from .operator_store import overview, user_history
 from .web_guard import checked_body, json_error
 
 PAGE_DIR = Path(__file__).resolve().parent / "kiosk"
@@ -64,7 +64,7 @@ def add_operator_routes(app: web.Application, hub: Hub) -> None:
     async def operator_unlock(request: web.Request) -> web.Response:
         try:
             user = check_user_id(checked_body(request)["user"])   # a string by api.UNLOCK, checked by the guard
-            return web.json_response(await asyncio.to_thread(unlock_user, hub.store, user, "the operator page"))
+            return web.json_response(await asyncio.to_thread(hub.unlock_user, user, "the operator page"))
         except UnknownUser as exc:          # a KeyError too: first
             return json_error(404, str(exc))
         except (ValueError, KeyError, TypeError):

@@ -50,6 +50,7 @@ from . import logs
 from .config import Config, http_address
 from .control import ControlServer
 from .credentials import FRAGMENT_KEYS, KIOSK
+from .fleet.service import start as start_fleet
 from .gpio import Outputs
 from .hub import Hub
 from .runtime import InstanceLock, group_id, load_tokens, secure_dir
@@ -189,6 +190,9 @@ async def _start(cfg: Config, path: Path, pin_factory: Factory | None, closers: 
         closers.append(outputs.close)
     hub = Hub(cfg, store, outputs, SIGN_TIMEOUT_S)
     closers.append(hub.close)
+    hub.fleet = start_fleet(cfg, store)
+    if hub.fleet is not None:
+        closers.append(hub.fleet.close)
     control = ControlServer(hub, path, cfg.max_clients, cfg.idle_timeout_s, group_id(cfg.writers_group),
                             lambda: current_model_shas(cfg))
     await control.start()

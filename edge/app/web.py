@@ -18,6 +18,7 @@ POST    /v1/ok, /v1/clear, /cancel  kiosk, integrator              the host's bu
 POST    /v1/enrol                   operator, integrator           {"user", "replace"?, "request_id"?}
 GET     /v1/users                   operator, integrator           the enrolled users
 DELETE  /v1/users/{user}            operator, integrator           delete a user
+GET     /v1/fleet                   operator, integrator           the fleet: link, lag, outbox, last sync
 GET     /v1/operator/overview       operator, integrator           users, locks, recent decisions
 GET     /v1/operator/history/{u}    operator, integrator           a user's decisions
 POST    /v1/operator/unlock         operator, integrator           {"user"}
@@ -45,7 +46,7 @@ from aiohttp import WSMsgType, web
 
 from firmware_bridge import recording
 
-from ..errors import ConfigError, ServiceError
+from ..errors import ConfigError, FleetError, ServiceError
 from . import api, render
 from .credentials import INTEGRATOR, KIOSK, OPERATOR, public, requires
 from .hub import API_VERSION, Busy, Hub, NoPad
@@ -195,9 +196,20 @@ async def delete_user(request: web.Request) -> web.Response:
         api.check(user, api.USER_ID, "user")
     except api.BadBody as exc:
         return json_error(400, str(exc))
-    if not await asyncio.to_thread(request.app[HUB].store.delete, user):
+    try:
+        found = await asyncio.to_thread(request.app[HUB].delete_user, user)
+    except FleetError as exc:
+        return json_error(403, str(exc), user=user, deleted=False)
+    if not found:
         return json_error(404, f"no user {user!r}", user=user, deleted=False)
     return web.json_response({"user": user, "deleted": True})
+
+
+@requires(OPERATOR, INTEGRATOR)
+async def fleet(request: web.Request) -> web.Response:
+    """The fleet, for a member: connected?, lag, outbox depth, last sync, model; null if not joined."""
+    hub = request.app[HUB]
+    return web.json_response({"fleet": None if hub.fleet is None else await asyncio.to_thread(hub.fleet.summary)})
 
 
 @requires(INTEGRATOR)
@@ -312,6 +324,7 @@ def make_app(hub: Hub, tokens: dict[str, str], hosts: set[str], limits: Limits,
     app.router.add_get("/v1/users", users)
     app.router.add_delete("/v1/users/{user}", delete_user)
     app.router.add_get("/v1/captures/{name}", captured)
+    app.router.add_get("/v1/fleet", fleet)
     add_kiosk_routes(app, hub.cfg)
     add_operator_routes(app, hub)
     return app

@@ -84,19 +84,20 @@ def on_link(args: argparse.Namespace, conf: dict[str, Any], work: Callable[[Any]
     return asyncio.run(go())
 
 
-def try_sync(args: argparse.Namespace, kiosk: FleetKiosk) -> SyncReport | None:
-    """Sync if the hub answers; None (said on stderr and in the state) if not."""
+def try_sync(args: argparse.Namespace, kiosk: FleetKiosk, link_log: logging.Logger = log) -> SyncReport | None:
+    """Sync if the hub answers; None (said on stderr and in the state) if not. The link
+    going down or up is one line on ``link_log``, once per change (the state keeps it)."""
     conf = kiosk.link_conf
     try:
         report = on_link(args, conf, kiosk.sync)
     except FleetError as exc:
         if kiosk.state.get("link") != "down":
-            log.warning("fleet link down: %s", exc)
+            link_log.warning("fleet link down: %s", exc)
         kiosk.state.put("link", "down")
         kiosk.state.put("link_error", str(exc))
         return None
     if kiosk.state.get("link") == "down":
-        log.warning("fleet link up: %s", conf["url"])
+        link_log.warning("fleet link up: %s", conf["url"])
     kiosk.state.put("link", "up")
     return report
 

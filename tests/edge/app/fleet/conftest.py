@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import pytest
 from fleet_harness import Hub, need_fleet
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # service_harness, for the service's fleet tests
 
 
 @pytest.fixture
