@@ -10,26 +10,25 @@ syncs before judging, so a deletion or the fleet's failures elsewhere count.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
 from ...errors import FleetError
-from ...lockout import LockoutPolicy
 from ...verifier import Verifier, open_store, open_verifier
 from ..commands import _read_files, in_use
 from ..config import Config
 from ..report import ERROR, OK, REJECT, emit, show_decision
 from .hubconf import ENROL, PUBLISH_MODELS, init_fleet
+from .membership import joined, need_enrol_role, offline_lockout, on_link, try_sync
 from .sealing import FleetKeys, read_private, write_private
 from .state import FleetState
 from .subjects import AUDIT_PREFIX, AUDIT_STREAM, KV_STREAM
-from .sync import FleetKiosk, SyncReport
+from .sync import FleetKiosk
 
 log = logging.getLogger("sigpad.fleet")
 T = TypeVar("T")
@@ -39,21 +38,6 @@ T = TypeVar("T")
 
 def fleet_dir(args: argparse.Namespace, cfg: Config) -> Path:
     return Path(args.fleet_dir) if args.fleet_dir else cfg.store_path().parent / "fleet"
-
-
-def joined(directory: Path) -> tuple[dict[str, Any], FleetKeys]:
-    conf = read_private(directory / "fleet.json", "fleet membership")
-    keys = FleetKeys.from_json(read_private(directory / "fleet.key", "fleet key"), str(directory / "fleet.key"))
-    return conf, keys
-
-
-def link_module() -> Any:
-    """``.link`` (nats-py), imported only where a hub is spoken to; without the extra, said so."""
-    try:
-        from . import link
-    except ImportError as exc:
-        raise FleetError(f"the fleet needs nats-py ({exc}): pip install 'sigpad[fleet]'") from None
-    return link
 
 
 @contextmanager
@@ -68,38 +52,6 @@ def kiosk_of(args: argparse.Namespace, cfg: Config, verifier: Verifier | None = 
         state.close()
         if verifier is None:
             store.close()
-
-
-def on_link(args: argparse.Namespace, conf: dict[str, Any], work: Callable[[Any], Awaitable[T]]) -> T:
-    """Run ``work(link)`` on a fresh connection to the hub; ``FleetError`` if there is none."""
-    hub = link_module()
-
-    async def go() -> T:
-        creds = hub.Credentials(conf["url"], conf["user"], conf["password"])
-        link = await hub.Link.open(creds, args.link_timeout)
-        try:
-            return await work(link)
-        finally:
-            await link.close()
-    return asyncio.run(go())
-
-
-def try_sync(args: argparse.Namespace, kiosk: FleetKiosk, link_log: logging.Logger = log) -> SyncReport | None:
-    """Sync if the hub answers; None (said on stderr and in the state) if not. The link
-    going down or up is one line on ``link_log``, once per change (the state keeps it)."""
-    conf = kiosk.link_conf
-    try:
-        report = on_link(args, conf, kiosk.sync)
-    except FleetError as exc:
-        if kiosk.state.get("link") != "down":
-            link_log.warning("fleet link down: %s", exc)
-        kiosk.state.put("link", "down")
-        kiosk.state.put("link_error", str(exc))
-        return None
-    if kiosk.state.get("link") == "down":
-        link_log.warning("fleet link up: %s", conf["url"])
-    kiosk.state.put("link", "up")
-    return report
 
 
 # --- operator ---------------------------------------------------------------------------
@@ -193,12 +145,6 @@ def _event_line(e: dict[str, Any]) -> str:
 
 # --- a kiosk's own work -----------------------------------------------------------------
 
-def need_enrol_role(conf: dict[str, Any], what: str) -> None:
-    """Refused here before anything changes (the hub refuses it too: hub.conf's permissions)."""
-    if ENROL not in conf["roles"]:
-        raise FleetError(f"kiosk {conf['kiosk']} has no enrolment role: {what} at a kiosk that has it")
-
-
 def enroll(args: argparse.Namespace, cfg: Config) -> int:
     conf, _ = joined(fleet_dir(args, cfg))
     need_enrol_role(conf, "enrol")
@@ -226,14 +172,6 @@ def verify(args: argparse.Namespace, cfg: Config) -> int:
         kiosk.queue_decision(decision)
         try_sync(args, kiosk)
         return show_decision(args, decision, in_use(v))
-
-
-def offline_lockout(policy: LockoutPolicy, offline_after: int) -> LockoutPolicy:
-    """The lockout while the hub is away: fewer failures, so that a forger going from one
-    cut-off kiosk to the next gains at most ``offline_after`` tries at each (docs/fleet.md)."""
-    if not policy.enabled or offline_after <= 0:
-        return policy
-    return LockoutPolicy(min(policy.after, offline_after), policy.duration_s)
 
 
 def delete(args: argparse.Namespace, cfg: Config) -> int:

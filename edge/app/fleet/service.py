@@ -32,7 +32,7 @@ from ...errors import FleetError
 from ...lockout import LockoutPolicy
 from ...model import current_model_shas
 from ...store import Store
-from .commands import joined, link_module, need_enrol_role, offline_lockout, try_sync
+from .membership import joined, link_module, need_enrol_role, offline_lockout, try_sync
 from .state import FleetState
 from .summary import local_summary
 from .sync import FleetKiosk
