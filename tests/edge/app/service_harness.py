@@ -136,3 +136,16 @@ def enrol_directly(cfg, user: str = "writer", seed: int = 7_000_000_099) -> None
     from firmware_bridge.virtual import synthetic_signatures
     with open_verifier(cfg) as v:
         v.enrol(user, list(synthetic_signatures(seed, 5)))
+
+
+def locked_out_store(cfg):
+    """``cfg``'s store with user 'writer' enrolled and locked out by one skilled forgery
+    (``cfg`` must lock after one failure); returns ``cfg``."""
+    from edge.verifier import open_verifier
+    from firmware_bridge.virtual import synthetic_signatures
+    enrol_directly(cfg, "writer")
+    with open_verifier(cfg) as v:
+        forged = next(synthetic_signatures(7_000_000_099, 1, forgeries=True))
+        assert v.verify("writer", forged).reason == "no-match"
+        assert v.store.lock_state("writer").locked_until > 0
+    return cfg

@@ -12,14 +12,13 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from service_harness import enrol_directly, http_client, running
+from service_harness import http_client, locked_out_store, running
 
 from edge.app.cli import main
 from edge.app.config import Config
-from edge.verifier import open_verifier
 from firmware_bridge.protocols import get as get_protocol
 from firmware_bridge.synthetic import make_writer
-from firmware_bridge.virtual import VirtualPad, synthetic_signatures
+from firmware_bridge.virtual import VirtualPad
 
 PAD = get_protocol("sigpad").default_caps._replace(max_x=15000, max_y=7500)
 BOB = make_writer(7_000_000_021)
@@ -33,13 +32,7 @@ def cli(capsys, *argv) -> tuple[int, dict]:
 @pytest.fixture
 def locked_out(tmp_path, model_dir):
     """A store whose user 'writer' is locked out by one failure (lockout after 1)."""
-    cfg = Config(store=tmp_path / "t.db", model=model_dir, lockout_after=1, lockout_s=3600)
-    enrol_directly(cfg, "writer")
-    with open_verifier(cfg) as v:
-        forged = next(synthetic_signatures(7_000_000_099, 1, forgeries=True))
-        assert v.verify("writer", forged).reason == "no-match"
-        assert v.store.lock_state("writer").locked_until > 0
-    return cfg
+    return locked_out_store(Config(store=tmp_path / "t.db", model=model_dir, lockout_after=1, lockout_s=3600))
 
 
 def test_operator_commands_go_through_the_running_service(tmp_path, locked_out, capsys):

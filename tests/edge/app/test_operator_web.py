@@ -12,14 +12,14 @@ import time
 from pathlib import Path
 
 import pytest
-from service_harness import enrol_directly, http_client, running
+from service_harness import http_client, locked_out_store, running
 
 from bench.browser import Chromium, find_chromium
 from edge.app.config import Config
 from edge.client import ApiError, HttpClient
 from edge.verifier import open_verifier
 from firmware_bridge.protocols import get as get_protocol
-from firmware_bridge.virtual import VirtualPad, synthetic_signatures
+from firmware_bridge.virtual import VirtualPad
 
 PAD = get_protocol("sigpad").default_caps._replace(max_x=15000, max_y=7500)
 ROW = "document.querySelector('tr[data-user=\"writer\"]')"
@@ -27,12 +27,7 @@ ROW = "document.querySelector('tr[data-user=\"writer\"]')"
 
 @pytest.fixture
 def locked_out(tmp_path, model_dir):
-    cfg = Config(store=tmp_path / "t.db", model=model_dir, lockout_after=1, lockout_s=3600)
-    enrol_directly(cfg, "writer")
-    with open_verifier(cfg) as v:
-        forged = next(synthetic_signatures(7_000_000_099, 1, forgeries=True))
-        assert v.verify("writer", forged).reason == "no-match"
-    return cfg
+    return locked_out_store(Config(store=tmp_path / "t.db", model=model_dir, lockout_after=1, lockout_s=3600))
 
 
 def operator_token(cfg) -> str:

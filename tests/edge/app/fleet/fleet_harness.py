@@ -105,3 +105,14 @@ def stored(kiosk: Kiosk, user: str) -> list[bytes]:
         sha = store.enrolled_model(user)
         assert sha is not None, f"{user} not enrolled at {kiosk.name}"
         return store.load(user, sha).templates
+
+
+NATS_BLOCKED = r"""
+import importlib.abc, sys
+class Block(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name == "nats" or name.startswith("nats."):
+            raise ImportError(f"{name} is not installed here")
+sys.meta_path.insert(0, Block())
+"""
+"""The start of a child interpreter's script in which nats-py cannot be imported (a kiosk without the extra)."""

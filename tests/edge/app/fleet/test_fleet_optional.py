@@ -7,18 +7,12 @@ import subprocess
 import sys
 
 import pytest
-from fleet_harness import REPO, signatures
+from fleet_harness import NATS_BLOCKED, REPO, signatures
 
 pytestmark = [pytest.mark.data]
 
 # argv: store, then the enrolment files, then the file to verify. nats cannot be imported here.
-PROBE = r"""
-import importlib.abc, sys
-class Block(importlib.abc.MetaPathFinder):
-    def find_spec(self, name, path=None, target=None):
-        if name == "nats" or name.startswith("nats."):
-            raise ImportError(f"{name} is not installed here")
-sys.meta_path.insert(0, Block())
+PROBE = NATS_BLOCKED + r"""
 from edge.app.cli import main
 store, files, probe = sys.argv[1], sys.argv[2:-1], sys.argv[-1]
 enrolled = main(["enroll", "bob", "--store", store, "--file", *files])
@@ -42,6 +36,6 @@ def test_enrol_and_verify_without_nats_py(tmp_path, task2):
 
 
 def test_the_blocker_bites(tmp_path):
-    r = subprocess.run([sys.executable, "-c", PROBE.split("from edge.app.cli")[0] + "import nats\n"],
+    r = subprocess.run([sys.executable, "-c", NATS_BLOCKED + "import nats\n"],
                        cwd=REPO, capture_output=True, text=True, timeout=60)
     assert r.returncode != 0 and "nats is not installed here" in r.stderr

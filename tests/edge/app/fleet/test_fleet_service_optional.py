@@ -9,18 +9,12 @@ import subprocess
 import sys
 
 import pytest
-from fleet_harness import REPO
+from fleet_harness import NATS_BLOCKED, REPO
 
 pytestmark = [pytest.mark.slow]
 
 # argv: a scratch root, the model directory, "joined" or "alone". nats cannot be imported here.
-PROBE = r"""
-import importlib.abc, sys
-class Block(importlib.abc.MetaPathFinder):
-    def find_spec(self, name, path=None, target=None):
-        if name == "nats" or name.startswith("nats."):
-            raise ImportError(f"{name} is not installed here")
-sys.meta_path.insert(0, Block())
+PROBE = NATS_BLOCKED + r"""
 sys.path[:0] = ["tests", "tests/edge/app"]
 import json, logging
 from concurrent.futures import ThreadPoolExecutor
