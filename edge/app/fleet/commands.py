@@ -84,7 +84,8 @@ def join(args: argparse.Namespace, cfg: Config) -> int:
     conf["url"] = args.url
     if "ca_cert" in creds:             # the fleet's CA, pinned: TLS to the hub and nothing else
         conf["ca_cert"] = creds["ca_cert"]
-        conf["url"] = "tls://" + args.url.removeprefix("nats://")
+        if args.url.startswith("nats://"):
+            conf["url"] = "tls://" + args.url.removeprefix("nats://")
     write_private(directory / "fleet.json", conf)
     write_private(directory / "fleet.key", keys.to_json())
     state = FleetState(directory / "fleet.db")
