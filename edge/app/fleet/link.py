@@ -13,6 +13,7 @@ it in clear to a server whose INFO does not ask for TLS).
 from __future__ import annotations
 
 import asyncio
+import logging
 import ssl
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -54,6 +55,17 @@ class Credentials:
         if self.ca_pem is not None and self.url.startswith("nats://"):
             return "tls://" + self.url.removeprefix("nats://")
         return self.url
+
+
+class _SSLEofNoise(logging.Filter):
+    """asyncio warns "returning true from eof_received() has no effect when using ssl" each time
+    the hub closes a TLS link (nats-py's protocol returns True): at every sync, nothing wrong."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "eof_received() has no effect when using ssl" not in record.getMessage()
+
+
+logging.getLogger("asyncio").addFilter(_SSLEofNoise())
 
 
 class NotTLS(nats.errors.Error):
