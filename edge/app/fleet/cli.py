@@ -40,10 +40,16 @@ def _operator_commands(cmd: Cmd) -> None:
     p.add_argument("--enrol", help="kiosks with the enrolment role (default: all)")
     p.add_argument("--models", help="kiosks that may publish models (default: none)")
     p.add_argument("--listen", default="127.0.0.1:4222", help="the hub's HOST:PORT (default 127.0.0.1:4222)")
-    p.add_argument("--url", help="the URL kiosks connect to (default nats://HOST:PORT)")
+    p.add_argument("--url", help="the URL kiosks connect to (default tls://HOST:PORT; nats:// with --no-tls)")
+    p.add_argument("--tls-host", metavar="NAMES",
+                   help="more names/addresses for the hub's certificate, comma-separated "
+                        "(the URL's host and the listening host are in it)")
+    p.add_argument("--no-tls", action="store_true",
+                   help="plain nats:// (passwords and metadata in clear on the network: a loopback or "
+                        "otherwise protected hub only)")
     p.add_argument("--store-dir", type=Path, help="the hub's JetStream directory (default OUT/jetstream)")
     p = cmd("join", "make this kiosk a member: the hub's URL and the credentials file from init")
-    p.add_argument("url", help="nats://HOST:PORT")
+    p.add_argument("url", help="tls://HOST:PORT (nats:// for a hub without TLS)")
     p.add_argument("--creds", type=Path, required=True, help="this kiosk's credentials file (from init)")
     p.add_argument("--key", type=Path, help="the fleet key, when rotated since init (rotate-key --out)")
     p = cmd("rotate-key", "re-seal every record under a new fleet key (after a kiosk is lost)")

@@ -24,6 +24,7 @@ from ..commands import _read_files, in_use
 from ..config import Config
 from ..report import ERROR, OK, REJECT, emit, show_decision
 from .hubconf import ENROL, PUBLISH_MODELS, init_fleet
+from .hubtls import tls_hosts
 from .membership import joined, need_enrol_role, offline_lockout, on_link, try_sync
 from .sealing import FleetKeys, read_private, write_private
 from .state import FleetState
@@ -63,9 +64,10 @@ def init(args: argparse.Namespace, cfg: Config) -> int:
         if args.models is not None and name in args.models.split(","):
             kiosks[name].append(PUBLISH_MODELS)
     host, _, port = args.listen.rpartition(":")
-    url = args.url or f"nats://{host}:{port}"
+    url = args.url or f"{'nats' if args.no_tls else 'tls'}://{host}:{port}"
+    hosts = None if args.no_tls else tls_hosts(url, args.listen, [h for h in (args.tls_host or "").split(",") if h])
     written = init_fleet(Path(args.out), url, args.listen, Path(args.store_dir or Path(args.out) / "jetstream"),
-                         kiosks)
+                         kiosks, hosts)
     emit(args, written, f"hub config {written['hub_conf']} (run: nats-server -c {written['hub_conf']})\n"
          + "\n".join(f"kiosk {k}: {p} (sigpad fleet join {url} --creds {p})" for k, p in written["creds"].items()))
     return OK
@@ -80,13 +82,19 @@ def join(args: argparse.Namespace, cfg: Config) -> int:
         keys = FleetKeys.from_json(creds.get("fleet_key", {}), str(args.creds))
     conf = {k: creds[k] for k in ("kiosk", "user", "password", "roles")}
     conf["url"] = args.url
+    if "ca_cert" in creds:             # the fleet's CA, pinned: TLS to the hub and nothing else
+        conf["ca_cert"] = creds["ca_cert"]
+        if args.url.startswith("nats://"):
+            conf["url"] = "tls://" + args.url.removeprefix("nats://")
     write_private(directory / "fleet.json", conf)
     write_private(directory / "fleet.key", keys.to_json())
     state = FleetState(directory / "fleet.db")
     state.advance("kv", 0)             # read the bucket again: records a former key could not open
     state.close()
-    emit(args, {"kiosk": conf["kiosk"], "url": args.url, "roles": conf["roles"], "fleet_dir": str(directory)},
-         f"kiosk {conf['kiosk']} joined {args.url} (roles: {', '.join(conf['roles']) or 'none'})")
+    emit(args, {"kiosk": conf["kiosk"], "url": conf["url"], "roles": conf["roles"], "fleet_dir": str(directory),
+                "tls": "ca_cert" in conf},
+         f"kiosk {conf['kiosk']} joined {conf['url']} (roles: {', '.join(conf['roles']) or 'none'}"
+         + (", TLS pinned to the fleet's CA)" if "ca_cert" in conf else ", no TLS)"))
     return OK
 
 

@@ -7,7 +7,9 @@ the enrolment role, and the model store's only with the models role.
 Everything else (another kiosk's audit subjects, deleting or purging a
 stream) is refused by the server. Each kiosk's credentials
 file carries the fleet key and goes to that kiosk only; the hub gets
-``hub.conf`` and never the key.
+``hub.conf`` and never the key. With TLS (``hubtls``) ``hub.conf`` names the
+hub's certificate and key, and each credentials file carries the fleet's CA
+certificate, which the kiosk pins.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ...errors import ConfigError
+from .hubtls import HubTLS, write_hub_tls
 from .sealing import FleetKeys, write_private
 from .subjects import AUDIT_PREFIX, AUDIT_STREAM, BUCKET, KV_STREAM, MODELS, MODELS_STREAM
 
@@ -46,20 +49,25 @@ def check_kiosk(name: str) -> str:
     return name
 
 
-def hub_config(listen: str, store_dir: Path, users: list[dict[str, Any]]) -> str:
+def hub_config(listen: str, store_dir: Path, users: list[dict[str, Any]], tls: HubTLS | None = None) -> str:
     entries = []
     for u in users:
         perms = {"publish": {"allow": u["publish"]}, "subscribe": {"allow": u["subscribe"]}}
         entries.append(f"    {{user: {json.dumps(u['user'])}, password: {json.dumps(u['password'])}, "
                        f"permissions: {json.dumps(perms)}}}")
+    tls_block = "" if tls is None else (f"tls {{\n  cert_file: {json.dumps(str(tls.cert_file))}\n"
+                                        f"  key_file: {json.dumps(str(tls.key_file))}\n  timeout: 5\n}}\n")
     return (f"# sigpad fleet hub (written by `sigpad fleet init`)\nlisten: {json.dumps(listen)}\n"
-            f"jetstream {{\n  store_dir: {json.dumps(str(store_dir))}\n}}\n"
+            f"jetstream {{\n  store_dir: {json.dumps(str(store_dir))}\n}}\n" + tls_block +
             "authorization {\n  users = [\n" + "\n".join(entries) + "\n  ]\n}\n")
 
 
-def init_fleet(out: Path, url: str, listen: str, store_dir: Path, kiosks: dict[str, list[str]]) -> dict[str, Any]:
-    """Write ``out/hub.conf``, ``out/fleet.key`` and ``out/creds/<kiosk>.json``; what was written."""
+def init_fleet(out: Path, url: str, listen: str, store_dir: Path, kiosks: dict[str, list[str]],
+               tls_hosts: list[str] | None = None) -> dict[str, Any]:
+    """Write ``out/hub.conf``, ``out/fleet.key`` and ``out/creds/<kiosk>.json``; what was written.
+    ``tls_hosts``: the hub's names and addresses, for TLS (``out/tls/``); None: plain ``nats://``."""
     keys = FleetKeys.generate()
+    tls = write_hub_tls(out, tls_hosts) if tls_hosts is not None else None
     users, written = [], {}
     for kiosk, roles in kiosks.items():
         check_kiosk(kiosk)
@@ -68,11 +76,14 @@ def init_fleet(out: Path, url: str, listen: str, store_dir: Path, kiosks: dict[s
                       "publish": kiosk_publish(kiosk, roles), "subscribe": ["_INBOX.>"]})
         path = out / "creds" / f"{kiosk}.json"
         write_private(path, {"url": url, "kiosk": kiosk, "user": f"kiosk-{kiosk}", "password": password,
-                             "roles": roles, "fleet_key": keys.to_json()})
+                             "roles": roles, "fleet_key": keys.to_json(),
+                             **({"ca_cert": tls.ca_pem} if tls is not None else {})})
         written[kiosk] = str(path)
     out.mkdir(parents=True, exist_ok=True)
     conf = out / "hub.conf"
-    conf.write_text(hub_config(listen, store_dir, users))
+    conf.write_text(hub_config(listen, store_dir, users, tls))
     conf.chmod(0o600)
     write_private(out / "fleet.key", keys.to_json())
-    return {"hub_conf": str(conf), "fleet_key": str(out / "fleet.key"), "creds": written, "url": url}
+    return {"hub_conf": str(conf), "fleet_key": str(out / "fleet.key"), "creds": written, "url": url,
+            "tls": None if tls is None else {"cert_file": str(tls.cert_file), "key_file": str(tls.key_file),
+                                             "hosts": tls_hosts}}

@@ -2,21 +2,31 @@
 
 What it reads and writes is named in ``subjects``. Every failure of the network,
 the hub or the credentials comes out as ``FleetError`` naming it.
+
+With the fleet's CA pinned (``Credentials.ca_pem``, from ``init``'s TLS) the
+link speaks ``tls://`` only: the hub's certificate must be signed by that CA
+and name the URL's host, and a hub (or someone in between) that offers no TLS
+is refused before the kiosk's password is sent (nats-py would otherwise send
+it in clear to a server whose INFO does not ask for TLS).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import ssl
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
 import nats
+import nats.aio.client
 import nats.errors
 import nats.js.errors
 from nats.js import api
 
 from ...errors import FleetError
+from .hubtls import client_context
 from .subjects import (
     AUDIT_PREFIX,
     AUDIT_STREAM,
@@ -35,9 +45,45 @@ class Credentials:
     url: str
     user: str
     password: str
+    ca_pem: str | None = None          # the fleet's CA: TLS to the hub, that CA only
 
     def __repr__(self) -> str:
-        return f"Credentials({self.url}, user={self.user})"
+        return f"Credentials({self.url}, user={self.user}, tls={self.ca_pem is not None})"
+
+    def connect_url(self) -> str:
+        """The URL the link dials: ``tls://`` whenever the CA is pinned."""
+        if self.ca_pem is not None and self.url.startswith("nats://"):
+            return "tls://" + self.url.removeprefix("nats://")
+        return self.url
+
+
+class _SSLEofNoise(logging.Filter):
+    """asyncio warns "returning true from eof_received() has no effect when using ssl" each time
+    the hub closes a TLS link (nats-py's protocol returns True): at every sync, nothing wrong."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "eof_received() has no effect when using ssl" not in record.getMessage()
+
+
+logging.getLogger("asyncio").addFilter(_SSLEofNoise())
+
+
+class NotTLS(nats.errors.Error):
+    """The hub offered no TLS to a kiosk that pins the fleet's CA."""
+
+    def __str__(self) -> str:
+        return "TLS: the hub offers no TLS, the kiosk pins the fleet's CA (a plain hub, or someone in between)"
+
+
+class _PinnedClient(nats.aio.client.Client):
+    """nats-py's client, refusing a server that does not ask for TLS before anything is sent."""
+
+    pinned = False
+
+    async def _process_info(self, info: dict[str, Any], initial_connection: bool = False) -> None:
+        if self.pinned and initial_connection and not info.get("tls_required"):
+            raise NotTLS()
+        await super()._process_info(info, initial_connection)
 
 
 class Link:
@@ -50,13 +96,19 @@ class Link:
 
     @staticmethod
     async def open(creds: Credentials, timeout_s: float = 2.0) -> Link:
+        nc = _PinnedClient()
+        nc.pinned = creds.ca_pem is not None
+        tls = client_context(creds.ca_pem) if creds.ca_pem is not None else None
         try:
             # nats-py retries a first connection that is refused for ever: the bound is ours.
-            nc = await asyncio.wait_for(
-                nats.connect(creds.url, user=creds.user, password=creds.password, connect_timeout=timeout_s,
-                             allow_reconnect=False, max_reconnect_attempts=0, error_cb=_quiet),
+            # (connect_timeout is annotated int; nats-py hands it to asyncio, which takes a float)
+            await asyncio.wait_for(
+                nc.connect(creds.connect_url(), user=creds.user, password=creds.password,
+                           connect_timeout=timeout_s,  # type: ignore[arg-type]
+                           allow_reconnect=False, max_reconnect_attempts=0, error_cb=_quiet, tls=tls),
                 timeout_s)
         except (TimeoutError, OSError, nats.errors.Error) as exc:
+            await _close_quietly(nc)
             raise FleetError(f"hub {creds.url} not reachable as {creds.user!r}: {_why(exc)}") \
                 from None
         link = Link(nc, creds)
@@ -197,6 +249,18 @@ async def _quiet(exc: Exception) -> None:
     """nats-py reports errors to a callback as well as to the caller: the caller says it."""
 
 
+async def _close_quietly(nc: Any) -> None:
+    """Close a connection that never opened, in a bounded time (after a failed TLS handshake
+    nats-py's close waits for a transport that never closes)."""
+    try:
+        await asyncio.wait_for(nc.close(), 1.0)
+    except Exception:          # nothing to say: the caller says why it never opened
+        pass
+
+
 def _why(exc: BaseException) -> str:
-    """An exception said in words (a timeout has none of its own)."""
+    """An exception said in words (a timeout has none of its own; a TLS failure says TLS)."""
+    if isinstance(exc, ssl.SSLError):
+        reason = getattr(exc, "verify_message", None) or getattr(exc, "reason", None) or str(exc)
+        return f"TLS: the hub's certificate is refused ({reason}): not the fleet's CA, or not for this host"
     return str(exc) or ("no answer in time" if isinstance(exc, TimeoutError) else type(exc).__name__)

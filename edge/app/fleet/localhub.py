@@ -34,9 +34,10 @@ def free_port() -> int:
 
 
 class LocalHub:
-    """nats-server with JetStream under ``root``; ``kiosks``: name -> roles."""
+    """nats-server with JetStream under ``root``; ``kiosks``: name -> roles; ``tls``: a ``tls://``
+    hub with a certificate for 127.0.0.1 from a CA of its own (``init``'s), pinned in the credentials."""
 
-    def __init__(self, root: Path, kiosks: dict[str, list[str]], tries: int = 5):
+    def __init__(self, root: Path, kiosks: dict[str, list[str]], tries: int = 5, tls: bool = False):
         server = nats_server()
         if server is None:
             raise FleetError("nats-server is not installed (apt-get install nats-server)")
@@ -45,9 +46,9 @@ class LocalHub:
         self.store_dir = root / "jetstream"
         for _ in range(tries):
             self.port = free_port()
-            self.url = f"nats://127.0.0.1:{self.port}"
+            self.url = f"{'tls' if tls else 'nats'}://127.0.0.1:{self.port}"
             self.written: dict[str, Any] = init_fleet(root, self.url, f"127.0.0.1:{self.port}", self.store_dir,
-                                                      kiosks)
+                                                      kiosks, ["127.0.0.1"] if tls else None)
             if self.start(check=False):
                 return
         raise FleetError(f"nats-server did not start: {self.log()[-2000:]}")

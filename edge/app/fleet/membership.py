@@ -46,7 +46,7 @@ def on_link(args: argparse.Namespace, conf: dict[str, Any], work: Callable[[Any]
     hub = link_module()
 
     async def go() -> T:
-        creds = hub.Credentials(conf["url"], conf["user"], conf["password"])
+        creds = hub.Credentials(conf["url"], conf["user"], conf["password"], conf.get("ca_cert"))
         link = await hub.Link.open(creds, args.link_timeout)
         try:
             return await work(link)

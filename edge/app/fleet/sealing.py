@@ -75,11 +75,16 @@ class FleetKeys:
 
 def write_private(path: Path, data: dict[str, Any]) -> None:
     """A 0600 JSON file, written whole (a temporary file renamed into place)."""
+    write_private_bytes(path, json.dumps(data, indent=1).encode())
+
+
+def write_private_bytes(path: Path, data: bytes) -> None:
+    """A 0600 file (a key, a certificate), written whole (a temporary file renamed into place)."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     tmp = path.with_name(f".{path.name}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        json.dump(data, f, indent=1)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)

@@ -13,12 +13,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # service_harness
 
 @pytest.fixture
 def hub_for(tmp_path):
-    """``hub_for({"a": ["enrol"], ...})``: a started hub, stopped at the end."""
+    """``hub_for({"a": ["enrol"], ...}, tls=False)``: a started hub, stopped at the end."""
     need_fleet()
     hubs: list[Hub] = []
 
-    def make(kiosks: dict[str, list[str]]) -> Hub:
-        hubs.append(Hub(tmp_path, kiosks))
+    def make(kiosks: dict[str, list[str]], tls: bool = False) -> Hub:
+        hubs.append(Hub(tmp_path, kiosks, tls=tls))
         return hubs[-1]
     yield make
     for hub in hubs:

@@ -39,8 +39,8 @@ def need_fleet() -> None:
 class Hub(LocalHub):
     """The test's hub, in ``root/hub``."""
 
-    def __init__(self, root: Path, kiosks: dict[str, list[str]]):
-        super().__init__(root / "hub", kiosks)
+    def __init__(self, root: Path, kiosks: dict[str, list[str]], tls: bool = False):
+        super().__init__(root / "hub", kiosks, tls=tls)
 
 
 class Kiosk:
@@ -81,7 +81,7 @@ def creds_of(kiosk: Kiosk) -> Any:
     """The kiosk's credentials for ``open_link`` (nats-py is imported only when a test runs)."""
     from edge.app.fleet.link import Credentials
     conf = json.loads((kiosk.store.parent / "fleet" / "fleet.json").read_text())
-    return Credentials(conf["url"], conf["user"], conf["password"])
+    return Credentials(conf["url"], conf["user"], conf["password"], conf.get("ca_cert"))
 
 
 async def open_link(creds: Any) -> Any:
