@@ -81,6 +81,8 @@ class FleetKiosk:
         """A decision for the audit, and for the other kiosks' lockout counts (no signature data)."""
         self.state.audit("decision", decision.user, self.kiosk, accepted=decision.accepted,
                          reason=decision.reason, score=decision.score)
+        if decision.adapted:     # a reference replaced at this kiosk (template adaptation, when on)
+            self.state.audit("adaptation", decision.user, self.kiosk, adapted=decision.adapted)
 
     def queue_deletion(self, user: str) -> None:
         base_rev, _ = self.state.known(user)
