@@ -40,10 +40,10 @@ from ..wire import MAX_LINE, Message, Peer, decode_request, encode, may_write, p
 from . import api
 from .hub import Hub, Listener
 from .operator_store import user_history
+from .web_limits import RESERVE, peer_share
 
 log = logging.getLogger("sigpad.service")
 BACKLOG = 128
-RESERVE = 4
 WRITES = frozenset({"enrol", "enroll", "delete", "unlock", "threshold"})
 PAD_REQUESTS = frozenset({"verify", "enrol", "enroll", "capture"})
 FIELDS = {"user": api.USER_ID, "replace": {"type": "boolean"}, "request_id": api.REQUEST_ID,
@@ -61,7 +61,7 @@ class ControlServer:
         self.writers_gid = writers_gid
         self.model_shas = model_shas
         self.clients = 0
-        self.per_peer = max(2, max_clients // 4)
+        self.per_peer = peer_share(max_clients)
         self.by_pid: dict[int, int] = {}
         self.server: asyncio.AbstractServer | None = None
 

@@ -27,7 +27,6 @@ server holds its token *before* it sends the token (``edge.client``).
 from __future__ import annotations
 
 import asyncio
-import hmac
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -35,7 +34,7 @@ from typing import Any
 
 from aiohttp import web
 
-from ..wire import token_proof
+from ..wire import same_token, token_proof
 from . import api
 from .credentials import INTEGRATOR, OPERATOR, is_public, roles_of
 from .web_limits import Limits
@@ -68,8 +67,8 @@ def first_message_auth(handler: Callable[..., Any]) -> Callable[..., Any]:
 def role_of_token(given: str | None, tokens: dict[str, str]) -> str | None:
     """The role whose token ``given`` is; every token compared, in constant time each."""
     found = None
-    for role, token in tokens.items():
-        if given is not None and hmac.compare_digest(given.encode(), token.encode()):
+    for role, token in tokens.items():     # no early exit: every role's token is compared
+        if same_token(given, token):
             found = role
     return found
 

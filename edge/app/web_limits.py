@@ -32,6 +32,11 @@ from aiohttp.web_server import Server
 
 BACKLOG = 128
 RESERVE = 4
+
+
+def peer_share(max_clients: int) -> int:
+    """One peer's share of the room: a quarter (at least 2), on HTTP and the control socket alike."""
+    return max(2, max_clients // 4)
 SHARED_PEERS = frozenset({"127.0.0.1", "::1"})
 REFUSAL = b"HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
 
@@ -48,7 +53,7 @@ class Limits:
     @classmethod
     def for_clients(cls, max_clients: int, header_timeout_s: float, count: Callable[[str], None]) -> Limits:
         """A quarter of the room to one peer (at least 2)."""
-        return cls(max_clients, max(2, max_clients // 4), header_timeout_s, count)
+        return cls(max_clients, peer_share(max_clients), header_timeout_s, count)
 
     @property
     def connections(self) -> list[RequestHandler]:
