@@ -211,6 +211,25 @@ class Anchor:
         mac = hmac.new(self._key, b"sigpad-anchor/1\x00" + digits.encode(), hashlib.sha256).hexdigest()
         return f"{digits} {mac}\n".encode()
 
+    @classmethod
+    def plain_record(cls, generation: int) -> bytes:
+        """``generation`` in the older keyless format: read as before, sealed at the next commit
+        (a restore that has no key in place yet writes it)."""
+        return f"{generation:0{cls.WIDTH}d}\n".encode()
+
+    @classmethod
+    def unverified_generation(cls, store_path: Path) -> int:
+        """The generation the anchor beside ``store_path`` says, read without the key (0: none,
+        or no number there): for a guard against an operator's mistake, never for the store's
+        own check, which verifies the HMAC."""
+        try:
+            digits = Path(f"{store_path}.gen").read_bytes()[:cls.WIDTH]
+        except FileNotFoundError:
+            return 0
+        except OSError as exc:
+            raise StoreError(f"{store_path}.gen: cannot read the anchor: {exc.strerror or exc}") from exc
+        return int(digits) if digits.isdigit() else 0
+
     def read(self) -> AnchorReading:
         """The generation recorded (``damaged`` when the file is there but not ours)."""
         try:

@@ -109,7 +109,7 @@ def backup(store_path: Path, key_path: Path, out: Path, passphrase: bytes | None
         generation = _generation(copy, master)
         manifest: dict[str, Any] = {
             "format": FORMAT, "created": time.time(), "store": str(store_path), "generation": generation,
-            "anchor": _recorded_generation(store_path), "sha256": hashlib.sha256(copy.read_bytes()).hexdigest(),
+            "anchor": Anchor.unverified_generation(store_path), "sha256": hashlib.sha256(copy.read_bytes()).hexdigest(),
             "key": "wrapped" if passphrase is not None else "absent", "key_source": key_source}
         _write_zip(out, copy, manifest, wrap_key(master, passphrase) if passphrase is not None else None)
     return manifest
@@ -220,7 +220,7 @@ def _check_target(store_path: Path, generation: int, force: bool) -> None:
     if store_path.exists() and not force:
         raise BackupError(f"{store_path} exists: restore into a new place (--store NEW.db), or move the "
                           "live store away first (--force replaces it)")
-    recorded = _recorded_generation(store_path)
+    recorded = Anchor.unverified_generation(store_path)
     if generation < recorded and not force:
         raise BackupError(f"rollback refused: the backup is at generation {generation}, older than the "
                           f"{recorded} the store at {store_path} reached (its anchor "
@@ -281,17 +281,5 @@ def _write_anchor(store_path: Path, key_path: Path, generation: int) -> None:
     if credential_path() is not None or key_path.exists():
         Anchor(store_path, derive(_master_key(key_path)[0]).mac).write(generation)
     else:
-        _write_private(anchor_path, f"{generation:0{Anchor.WIDTH}d}\n".encode(), replace=True)
+        _write_private(anchor_path, Anchor.plain_record(generation), replace=True)
 
-
-def _recorded_generation(store_path: Path) -> int:
-    """The generation the anchor beside ``store_path`` records (0: none), read without the key:
-    restore's rollback check guards against an operator's mistake, and the store itself checks
-    the anchor's HMAC when it opens."""
-    try:
-        digits = Path(f"{store_path}.gen").read_bytes()[:Anchor.WIDTH]
-    except FileNotFoundError:
-        return 0
-    except OSError as exc:
-        raise BackupError(f"{store_path}.gen: cannot read the anchor: {exc.strerror or exc}") from exc
-    return int(digits) if digits.isdigit() else 0
