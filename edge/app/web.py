@@ -65,7 +65,7 @@ from .web_guard import (
     first_message_auth,
     guard,
     json_error,
-    proofs,
+    proof_for,
     read_body,
     role_of_token,
 )
@@ -235,9 +235,9 @@ async def captured(request: web.Request) -> web.Response:
 async def stream(request: web.Request) -> web.WebSocketResponse:
     """WebSocket: prompts, pen, ink and verdicts (the kiosk's: what the signer sees)."""
     ws = web.WebSocketResponse(heartbeat=HEARTBEAT_S, max_msg_size=4096, timeout=1.0)
-    nonce = request.headers.get("X-Sigpad-Nonce")
-    if nonce and len(nonce) <= 128:       # the proof on the upgrade: the client checks it before its token
-        ws.headers["X-Sigpad-Proof"] = proofs(request.app[TOKENS], nonce)
+    proof = proof_for(request)
+    if proof is not None:                 # the proof on the upgrade: the client checks it before its token
+        ws.headers["X-Sigpad-Proof"] = proof
     await ws.prepare(request)
     request.app[SOCKETS].add(ws)
     unproven, transport = request.app[LIMITS].unproven, request.transport

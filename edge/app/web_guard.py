@@ -98,10 +98,18 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
             response = await handler(request)
         except web.HTTPException as exc:     # every error in the documented JSON shape
             response = json_error(exc.status, _message_of(exc))
-    nonce = request.headers.get("X-Sigpad-Nonce")
-    if nonce and len(nonce) <= 128 and nonce.isascii() and not response.prepared:
-        response.headers["X-Sigpad-Proof"] = proofs(request.app[TOKENS], nonce)
+    proof = proof_for(request)
+    if proof is not None and not response.prepared:
+        response.headers["X-Sigpad-Proof"] = proof
     return response
+
+
+def proof_for(request: web.Request) -> str | None:
+    """``X-Sigpad-Proof`` for the client's ``X-Sigpad-Nonce`` (None without a usable nonce)."""
+    nonce = request.headers.get("X-Sigpad-Nonce")
+    if nonce and len(nonce) <= 128 and nonce.isascii():
+        return proofs(request.app[TOKENS], nonce)
+    return None
 
 
 def checked_body(request: web.Request) -> dict[str, Any]:
