@@ -81,8 +81,9 @@ def fold_threshold(fusion, k: int) -> float:
     from trainer.fusion import fuse
 
     cos, dtw, parts = fusion.scores["cosine"], fusion.scores["device-dtw"], fusion.fold_params[k]["parts"]
-    consts = tuple((p["mean"], p["sd"]) for p in parts)
-    return float(pooled_threshold([fuse(cos[j], dtw[j], consts, parts[0]["weight"])
+    consts = tuple((p["mean"], p["sd"]) for p in parts[:2])   # cosine, DTW: the aspects weigh 0
+    weights = tuple(p["weight"] for p in parts[:2])
+    return float(pooled_threshold([fuse([cos[j], dtw[j]], consts, weights)
                                    for j in range(len(cos)) if j != k]))
 
 

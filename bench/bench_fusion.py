@@ -8,6 +8,8 @@ the pressure-free recipe, judged on Task1) and each seed, the folds of
 * ``device-dtw`` - the edge's DTW (``edge.dtw``, 64 int8 points) alone;
 * ``fused`` - both, with weight and constants chosen on the OTHER folds'
   held-out scores (``trainer.fusion.nested``): nothing is chosen on fold k;
+* ``fused+aspects`` - the same with the global features' deviations weighed
+  too (``trainer.fusion.ALTERNATIVE_ASPECT_WEIGHTS``, nested likewise; random-refs only);
 * ``dtw-reference`` - the project's DTW reference (dtaidistance, full rate).
 
 Two protocols: ``random-refs`` (SVC2004-style: 10 trials of 5 references
@@ -146,7 +148,8 @@ def calibrated(kind: str, seed: int, root: Path):
     ns = argparse.Namespace(seed=seed, epochs=None, synthetic=2000, synthetic_epochs=6)
     recipe = recipe_for(method, root, ns)
     folds = cross_validate(recipe, list(range(1, 31)), Cache.at(None), log=stderr_log)
-    return recipe, folds, calibrate(folds, root / task, recipe.score, dtw_config(pressure)), root / task
+    return recipe, folds, calibrate(folds, root / task, recipe.score, dtw_config(pressure), alternatives=True), \
+        root / task
 
 
 def printed(lines, kept: list[dict]) -> None:

@@ -88,7 +88,7 @@ def typicality(refs: scores.References, score: scores.Score) -> npt.NDArray[np.f
     accept least is the one that least helps a genuine attempt and most helps
     a forgery that happens to resemble it (enrolment's consistency check asks
     the same question: ``enrol.leave_one_out``)."""
-    return leave_one_out(refs.embeddings, score, refs.sequences)
+    return leave_one_out(refs.embeddings, score, refs.sequences, refs.globals)
 
 
 def replaceable(typical: npt.NDArray[np.float64], originals: Sequence[bool], keep_enrolled: int) -> list[int]:
@@ -149,4 +149,8 @@ def replaced(refs: scores.References, index: int, probe: scores.Probe,
     if sequences is not None:
         sequences = np.array(sequences, copy=True)
         sequences[index] = probe.sequence
-    return scores.References(embeddings, scores.reference_stats(embeddings, sequences, dtw), sequences)
+    globs = refs.globals
+    if globs is not None:
+        globs = np.array(globs, copy=True)
+        globs[index] = probe.globals
+    return scores.References(embeddings, scores.reference_stats(embeddings, sequences, dtw), sequences, globs)

@@ -20,9 +20,10 @@ import numpy.typing as npt
 
 from firmware_bridge.signature import Signature
 
-from . import dtw, scores
+from . import dtw, global_features, scores
 from .dtw import DtwConfig
 from .errors import EnrolmentError
+from .global_features import GlobalConfig
 from .replay import stream_mac
 from .templates import dequantize_many, pack, quantize
 
@@ -42,33 +43,37 @@ class Enrolment:
 def build(embeddings: scores.Floats, sigs: list[Signature], mac_key: bytes, count: int,
           min_consistency: float, replay_cosine: float,
           score: scores.Score | None = None,
-          dtw_config: DtwConfig | None = None) -> Enrolment:
-    """Check an enrolment and make its templates, with DTW sequences where the
-    model's decision stores them (``dtw_config``, else ``score``'s; ``score``
-    defaults to ``scores.DEFAULT``); raises ``EnrolmentError``."""
+          dtw_config: DtwConfig | None = None,
+          globals_config: GlobalConfig | None = None) -> Enrolment:
+    """Check an enrolment and make its templates, with DTW sequences and global
+    features where the model's decision stores them (``dtw_config`` and
+    ``globals_config``, else ``score``'s; ``score`` defaults to
+    ``scores.DEFAULT``); raises ``EnrolmentError``."""
     score = scores.get(scores.DEFAULT) if score is None else score
-    cfg = dtw_config or score.dtw
+    cfg, gcfg = dtw_config or score.dtw, globals_config or score.globals
     if len(sigs) < count:
         raise EnrolmentError(f"{len(sigs)} signatures given, enrolment needs {count}")
     templates = [quantize(e) for e in embeddings]
     refs = dequantize_many(templates)  # check what will be stored, not the float originals
     seq_bytes = [dtw.sequence(s, cfg) for s in sigs] if cfg else [b""] * len(sigs)
     seqs = np.stack([dtw.unpack(b, cfg) for b in seq_bytes]) if cfg else None
+    glob_bytes = [global_features.pack(global_features.measure(s, gcfg)) for s in sigs] if gcfg else [b""] * len(sigs)
+    globs = np.stack([global_features.unpack(b, gcfg) for b in glob_bytes]) if gcfg else None
     macs = [stream_mac(mac_key, s) for s in sigs]
     _refuse_copies(refs, macs, replay_cosine)
     stats = scores.reference_stats(refs, seqs, cfg)
-    loo = leave_one_out(refs, score, seqs)
+    loo = leave_one_out(refs, score, seqs, globs)
     bad = [int(i) for i in np.flatnonzero(loo < min_consistency)]
     if bad:
         which = ", ".join(f"#{i + 1} ({loo[i]:.3f})" for i in bad)
         raise EnrolmentError(f"signature {which} is unlike the others (needs {min_consistency:.3f}): "
                              "sign again", bad)
-    return Enrolment([pack(t, q) for t, q in zip(templates, seq_bytes)], macs, stats,
+    return Enrolment([pack(t, q + g) for t, q, g in zip(templates, seq_bytes, glob_bytes)], macs, stats,
                      tuple(round(float(v), 6) for v in loo))
 
 
-def leave_one_out(refs: scores.Floats, score: scores.Score,
-                  seqs: scores.Floats | None = None) -> npt.NDArray[np.float64]:
+def leave_one_out(refs: scores.Floats, score: scores.Score, seqs: scores.Floats | None = None,
+                  globs: scores.Floats | None = None) -> npt.NDArray[np.float64]:
     """Each reference's score against the others (for mean-cosine: ``user_stats``' "loo")."""
     if len(refs) < 2:
         return np.ones(1)
@@ -76,8 +81,10 @@ def leave_one_out(refs: scores.Floats, score: scores.Score,
     for i in range(len(refs)):
         rest = np.delete(refs, i, axis=0)
         rest_seqs = None if seqs is None else np.delete(seqs, i, axis=0)
-        others = scores.References(rest, scores.reference_stats(rest, rest_seqs, score.dtw), rest_seqs)
-        out.append(score(others, scores.Probe(refs[i], None if seqs is None else seqs[i])))
+        rest_globs = None if globs is None else np.delete(globs, i, axis=0)
+        others = scores.References(rest, scores.reference_stats(rest, rest_seqs, score.dtw), rest_seqs, rest_globs)
+        out.append(score(others, scores.Probe(refs[i], None if seqs is None else seqs[i],
+                                              None if globs is None else globs[i])))
     return np.array(out)
 
 

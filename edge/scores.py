@@ -47,6 +47,14 @@ enrolment); higher is more genuine.
   folds by ``trainer.fusion``, never on the users a figure is reported for.
   The cosine keeps the overall form, DTW the order and timing of the strokes;
   their errors differ, so the sum beats either (docs/training.md).
+* ``timing-deviation``, ``size-deviation``, ``stroke-deviation``,
+  ``pressure-deviation`` - how far the probe's global features
+  (``edge.global_features``: durations and speed, path length and extent,
+  the number of strokes, pressure) lie from the references' own, in units of
+  their own spread, negated: ``-deviation``, always <= 0. Parts of a fused
+  score (what a forger gets wrong beside the shape: slower writing, more
+  lifts, another size); they need the features stored with each reference
+  and the manifest's settings (``params["globals"]``).
 
 Scores with parameters (``dtw``, ``fused``) are registered unconfigured;
 ``get(name).configured(params)`` gives the one a manifest describes.
@@ -63,9 +71,10 @@ from typing import Any, ClassVar
 import numpy as np
 import numpy.typing as npt
 
-from . import dtw
+from . import dtw, global_features
 from .dtw import DtwConfig
 from .errors import ConfigError
+from .global_features import GlobalConfig
 
 Floats = npt.NDArray[np.floating[Any]]
 """Embeddings and DTW sequences as scores take them (float32 from the model, float64 from the store)."""
@@ -81,6 +90,7 @@ class References:
     embeddings: Floats                   # unit rows
     stats: dict[str, Any] = field(default_factory=dict)   # computed at enrolment (``reference_stats``)
     sequences: Floats | None = None      # (n, points, channels) DTW sequences, where stored
+    globals: Floats | None = None        # (n, features) global features, where stored
 
 
 @dataclass(frozen=True)
@@ -89,6 +99,7 @@ class Probe:
 
     embedding: Floats                    # unit, (dim,)
     sequence: Floats | None = None       # (points, channels) DTW sequence, where needed
+    globals: Floats | None = None        # (features,) global features, where needed
 
 
 class Score:
@@ -106,6 +117,11 @@ class Score:
 
     dtw: DtwConfig | None = None
     """The DTW sequences it needs stored with each reference, if any."""
+    globals: GlobalConfig | None = None
+    """The global features it needs stored with each reference, if any."""
+    aspect: ClassVar[str] = "shape"
+    """What of a signature it judges (``global_features.aspects()``, or shape):
+    the reason a decision gives when this score pulls it down."""
 
     def __call__(self, refs: References, probe: Probe) -> float:
         raise NotImplementedError
@@ -275,6 +291,52 @@ class Dtw(Score):
         return dtw.dtw_score(probe.sequence, refs.sequences, refs.stats["dtw_spread"], cfg.band)
 
 
+class Deviation(Score):
+    """``-deviation`` of one aspect's global features (``edge.global_features``): <= 0."""
+
+    on_cosine_scale = False
+    range = (-np.inf, 0.0)  # a deviation over at least the floor, negated: 0 when every feature is the mean
+
+    def __init__(self, globals_config: GlobalConfig | None = None):
+        self.globals = globals_config
+
+    def configured(self, params: dict[str, Any] | None) -> Score:
+        try:
+            return type(self)(GlobalConfig.from_dict(dict((params or {})["globals"])))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ConfigError(f"score {self.name!r} needs params {{'globals': {{...}}}}: {exc}") from None
+
+    def margin_scale(self) -> float | None:
+        return None
+
+    def __call__(self, refs: References, probe: Probe) -> float:
+        if self.globals is None:
+            raise ConfigError(f"score {self.name!r} needs the manifest's global feature settings")
+        if refs.globals is None or probe.globals is None:
+            raise ConfigError(f"score {self.name!r} needs the global features of the references and the probe")
+        return -global_features.deviation(refs.globals, probe.globals, self.globals.columns(self.aspect))
+
+
+@register
+class TimingDeviation(Deviation):
+    name, aspect = "timing-deviation", "timing"
+
+
+@register
+class SizeDeviation(Deviation):
+    name, aspect = "size-deviation", "size"
+
+
+@register
+class StrokeDeviation(Deviation):
+    name, aspect = "stroke-deviation", "strokes"
+
+
+@register
+class PressureDeviation(Deviation):
+    name, aspect = "pressure-deviation", "pressure"
+
+
 @dataclass(frozen=True)
 class Part:
     """One standardised, weighted term of a fused score."""
@@ -291,22 +353,25 @@ class Fused(Score):
     on_cosine_scale = False
     range = (-np.inf, np.inf)  # until configured: then the parts' ranges, standardised and weighted
 
-    def __init__(self, parts: tuple[Part, ...] = (), dtw_config: DtwConfig | None = None):
-        self.parts, self.dtw = parts, dtw_config
+    def __init__(self, parts: tuple[Part, ...] = (), dtw_config: DtwConfig | None = None,
+                 globals_config: GlobalConfig | None = None):
+        self.parts, self.dtw, self.globals = parts, dtw_config, globals_config
         if parts:
-            ends = [sorted(p.weight * (v - p.mean) / p.sd for v in p.score.range) for p in parts]
+            # (a part weighed 0 adds nothing, not 0 * inf)
+            ends = [sorted(p.weight * (v - p.mean) / p.sd for v in p.score.range) for p in parts if p.weight]
             self.range = (float(sum(lo for lo, _ in ends)), float(sum(hi for _, hi in ends)))
 
     def configured(self, params: dict[str, Any] | None) -> Score:
         try:
             params = params or {}
             cfg = DtwConfig.from_dict(dict(params["dtw"])) if params.get("dtw") else None
-            parts = tuple(_part(p, cfg) for p in params["parts"])
+            gcfg = GlobalConfig.from_dict(dict(params["globals"])) if params.get("globals") else None
+            parts = tuple(_part(p, {"dtw": cfg, "globals": gcfg}) for p in params["parts"])
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise ConfigError(f"score 'fused' needs params {{'parts': [...], 'dtw': {{...}}}}: {exc}") from None
         if not parts:
             raise ConfigError("score 'fused' needs at least one part")
-        return Fused(parts, cfg)
+        return Fused(parts, cfg, gcfg if any(p.score.globals for p in parts) else None)
 
     def margin_scale(self) -> float | None:
         # A cosine margin is read in the cosine's genuine spreads (0.15 is about
@@ -318,14 +383,19 @@ class Fused(Score):
     def __call__(self, refs: References, probe: Probe) -> float:
         if not self.parts:
             raise ConfigError("score 'fused' needs the manifest's parts")
-        return float(sum(p.weight * (p.score(refs, probe) - p.mean) / p.sd for p in self.parts))
+        # A part weighed 0 describes (``explain``) and does not decide: not computed here.
+        return float(sum(p.weight * (p.score(refs, probe) - p.mean) / p.sd for p in self.parts if p.weight))
 
 
-def _part(d: dict[str, Any], dtw_config: DtwConfig | None) -> Part:
+def _part(d: dict[str, Any], settings: dict[str, DtwConfig | GlobalConfig | None]) -> Part:
+    """One part of a fused score; a part with settings (``dtw``, ``globals``) gets the fused score's."""
     name = str(d["score"])
     if name == Fused.name:
         raise ValueError("a fused score cannot be a part of itself")
-    score = get(name).configured({"dtw": dtw_config.to_dict()} if name == Dtw.name and dtw_config else None)
+    kind = get(name)
+    needs = "dtw" if isinstance(kind, Dtw) else "globals" if isinstance(kind, Deviation) else None
+    given = settings.get(needs) if needs else None
+    score = kind.configured({needs: given.to_dict()} if needs and given else None)
     sd = float(d["sd"])
     if not (sd > 0 and np.isfinite(sd) and np.isfinite(float(d["mean"])) and np.isfinite(float(d["weight"]))):
         raise ValueError(f"part {name!r}: mean, sd and weight must be finite and sd > 0")

@@ -47,17 +47,17 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 
 from firmware_bridge.capture import DAMAGED, Refusal
 from firmware_bridge.errors import SignatureError, SigpadError
 from firmware_bridge.signature import Signature, check_usable
 
-from . import adaptation, dtw, replay, scores
+from . import adaptation, replay, scores
 from . import enrol as enrolment
 from .decision import SETUP_PROBLEMS, Decision, Reason, logfmt, reason_for
 from .errors import AlreadyEnrolled, ConfigError, EnrolmentError, ReenrolmentNeeded, StoreMissing, WrongPadKind
 from .keys import load_keys
+from .layout import Layout
 from .manifest import binding, check_binding
 from .model import Encoder, model_dir_of, model_kind, model_sha_of
 from .settings import Settings
@@ -74,7 +74,7 @@ from .store import (
     Verdict,
     check_user_id,
 )
-from .templates import dequantize, dequantize_many, pack, quantize, split
+from .templates import dequantize, pack, quantize
 
 __all__ = ["Verifier", "model_dir_of", "open_store", "open_verifier"]   # model_dir_of: edge.model's
 
@@ -123,6 +123,8 @@ class Verifier:
         # score a command line asks for.
         self.decision = manifest.decision_score()
         self.stored_dtw = self.decision.dtw
+        self.layout = Layout.of(self.dim, self.decision)          # what each reference stores
+        self.probe_layout = Layout.of(self.dim, self.scorer)      # what the score compares
         # A threshold the operator set by hand was never measured on the folds: it may
         # decide, but it never writes a signature into the references (issue #20).
         self.threshold_overridden = config.threshold is not None and not (
@@ -165,7 +167,7 @@ class Verifier:
         embeddings = np.stack([self.encoder.embed(s) for s in sigs]) if sigs else np.zeros((0, self.dim))
         score, floor = self._consistency_rule()
         return enrolment.build(embeddings, sigs, self.store.mac_key, self.config.enrol_count,
-                               floor, self.config.replay_cosine, score, self.stored_dtw)
+                               floor, self.config.replay_cosine, score, self.stored_dtw, self.layout.globals)
 
     def _consistency_rule(self) -> tuple[scores.Score, float]:
         """(score, floor) of enrolment's "would the others accept it": the
@@ -295,7 +297,7 @@ class Verifier:
         check_usable(sig)
         refs = self._references(enrolled)
         embedding = self.encoder.embed(sig)
-        value = self.scorer(refs, scores.Probe(embedding, self._sequence(sig)))
+        value = self.scorer(refs, self.probe_layout.probe(embedding, self.probe_layout.extras(sig)))
         template = quantize(embedding)  # compared as stored: int8, like the references
         mac = replay.stream_mac(self.store.mac_key, sig)
         attempted = _Attempted(enrolled, refs, value, mac, template,
@@ -353,28 +355,18 @@ class Verifier:
         policy = self.config.adaptation
         if not policy.enabled or self.threshold_overridden or not value >= self.threshold + policy.margin:
             return None   # (a NaN never reaches the margin)
-        cfg = self.stored_dtw
-        sequence = dtw.sequence(sig, cfg) if cfg else b""
-        probe = scores.Probe(dequantize(template), dtw.unpack(sequence, cfg) if cfg else None)
+        extras = self.layout.extras(sig)
+        probe = self.layout.probe(dequantize(template), extras)
         chosen = adaptation.propose_for(policy, refs, enrolled.profile, probe, self.scorer, self.threshold,
-                                        value, now, cfg)
+                                        value, now, self.stored_dtw)
         if chosen is None:
             return None
-        return _Proposal(Replacement(chosen.index, pack(template, sequence), mac, dict(chosen.references.stats), now),
+        return _Proposal(Replacement(chosen.index, pack(template, extras), mac, dict(chosen.references.stats), now),
                          chosen.describe(value))
 
     def _references(self, enrolled: Enrolled) -> scores.References:
-        """The user's stored references, split into embeddings and DTW sequences."""
-        cfg = self.stored_dtw
-        parts = [split(blob, self.dim, cfg.sequence_bytes if cfg else 0) for blob in enrolled.templates]
-        embeddings = dequantize_many([e for e, _ in parts], self.dim)
-        seqs = np.stack([dtw.unpack(q, cfg) for _, q in parts]) if cfg else None
-        return scores.References(embeddings, enrolled.profile, seqs)
-
-    def _sequence(self, sig: Signature) -> npt.NDArray[np.float64] | None:
-        """The probe's DTW sequence, int8 like the stored ones, where the score needs it."""
-        cfg = self.scorer.dtw
-        return dtw.quantized(sig, cfg) if cfg else None
+        """The user's stored references, split into embeddings, DTW sequences and global features."""
+        return self.layout.references(enrolled.templates, enrolled.profile)
 
 
 def _other_kind_sha(config: Settings, has_pressure: bool) -> str | None:

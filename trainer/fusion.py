@@ -1,45 +1,67 @@
-"""The fused decision: the learned cosine and the device's DTW, learnt on training folds.
+"""The fused decision: the learned cosine, the device's DTW and the global features, learnt on training folds.
 
-The fused score (``edge.scores.Fused``) is ``w (c - mc) / sc + (1 - w) (d - md) / sd``:
-the model's cosine score c and the DTW score d (``edge.dtw``), each
-standardised by the mean and spread of genuine scores, weighted by w.
+The fused score (``edge.scores.Fused``) is a weighted sum of standardised parts,
+``sum_p w_p (s_p - m_p) / sd_p``: the model's cosine score, the DTW score
+(``edge.dtw``) and the deviations of the global features in the writer's
+own units (``edge.global_features``: timing, size, strokes, pressure), each
+standardised by the mean and spread of genuine scores.
+
+The weights: the cosine's w from ``WEIGHTS`` and the DTW's 1 - w (the shape),
+and each aspect's from a fixed grid. All combinations are tried; the one with
+the lowest pooled skilled EER wins (the first in grid order on a tie).
+
+The shipped decision weighs the aspects 0 (``ASPECT_WEIGHTS``): they describe
+a decision (its reasons, ``edge.scores.Fused.explain``) without changing it.
+Weighing them (``ALTERNATIVE_ASPECT_WEIGHTS``, the decision ``fused+aspects``
+of bench_fusion) was measured and not adopted: on the nested folds it lowered
+the pooled skilled EER with pressure but raised the per-writer EER, and
+raised the pooled EER without pressure (docs/training.md).
 
 Nothing here looks at the users a figure is reported for:
 
-* **Reported figures (nested).** For user fold k, the constants and w are
-  chosen on the held-out scores of the *other* four folds, whose users are
+* **Reported figures (nested).** For user fold k, the constants and weights
+  are chosen on the held-out scores of the *other* four folds, whose users are
   exactly fold k's training users; fold k's scores are then fused with them.
-  w is the weight of ``WEIGHTS`` with the lowest skilled EER of those four
-  folds pooled (one threshold for all their users, what a device does).
 * **Shipped parameters.** The same choice on all five folds pooled, and the
   threshold at the EER point of the pooled fused scores, as the cosine
   model's threshold always was (the shipped model sees all 30 users, so no
-  held-out user is left).
+  held-out user is left). The operating levels (``levels``) are read off
+  the same pooled scores.
 
 The cosine scores are the folds' own (each fold's int8 model on its held-out
-users, cached by ``folds.cross_validate``); the DTW scores need no model and
-are computed here with the edge's DTW, over the same trials.
+users, cached by ``folds.cross_validate``); the other parts need no model and
+are computed here with the edge's code, over the same trials.
 """
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from edge.dtw import DtwConfig
+from edge.global_features import GlobalConfig
 from edge.scores import Dtw
 from firmware_bridge import svc2004
 
 from .evaluation import metrics
-from .evaluation.evaluate import EmbeddingScorer, load_signatures, score_trials, sequences_of, summarise
+from .evaluation.evaluate import EmbeddingScorer, globals_of, load_signatures, score_trials, sequences_of, summarise
 from .evaluation.trials import make_trials
 
 WEIGHTS = tuple(round(float(w), 2) for w in np.linspace(0.0, 1.0, 11))
 """The cosine's weights tried (the DTW's is 1 - w): fixed before any run."""
+ASPECT_WEIGHTS = (0.0,)
+"""Each global aspect's weight in the shipped decision: none (above)."""
+ALTERNATIVE_ASPECT_WEIGHTS = (0.0, 0.05, 0.1, 0.2)
+"""Each aspect's weights tried by the alternative: fixed before any run."""
+ASPECT_PARTS = ("timing-deviation", "size-deviation", "stroke-deviation", "pressure-deviation")
 
 KINDS = ("genuine", "skilled", "random")
+LEVELS = {"convenience": ("frr", 0.03), "secure": ("far_skilled", 0.03)}
+"""The operating levels beside ``balanced`` (the EER point): the threshold at
+which that rate is at most the target on the pooled fold scores."""
 
 
 @dataclass(frozen=True)
@@ -49,6 +71,8 @@ class Fusion:
     report: dict          # nested per-fold figures and what was chosen (for the manifest)
     scores: dict          # per fold, by decision: the raw held-out scores (for benchmarks)
     fold_params: list     # fold k's decision.params, chosen on the other folds (for benchmarks)
+    levels: dict          # level name -> {"threshold", "frr", "far_skilled", "far_random"}
+    seen: tuple           # the lowest and highest pooled fused score on the folds
 
 
 def dtw_config(use_pressure: bool) -> DtwConfig:
@@ -57,12 +81,26 @@ def dtw_config(use_pressure: bool) -> DtwConfig:
     return DtwConfig(points=64, band=16, pressure=use_pressure)
 
 
-def dtw_scores(folder: Path, users, cfg: DtwConfig, trials: int = 10, seed: int = 0) -> dict:
-    """The edge's DTW score of every trial of these users (the harness's trials)."""
+def part_names(base: str, use_pressure: bool) -> tuple[str, ...]:
+    """The parts of the fused score: cosine, DTW, then each aspect the pad kind has."""
+    return (base, Dtw.name, *(p for p in ASPECT_PARTS if use_pressure or p != "pressure-deviation"))
+
+
+def part_scores(folder: Path, users, name: str, cfg: DtwConfig, trials: int = 10, seed: int = 0) -> dict:
+    """The edge's score ``name`` (DTW or a deviation) of every trial of these users."""
     index = {u: f for u, f in svc2004.scan(folder).items() if u in set(users)}
     sigs, _ = load_signatures(index)
-    scorer = EmbeddingScorer(None, Dtw.name, sequences_of(sigs, cfg), {"dtw": cfg.to_dict()})
+    gcfg = GlobalConfig(pressure=cfg.pressure)
+    if name == Dtw.name:
+        scorer = EmbeddingScorer(None, name, sequences_of(sigs, cfg), {"dtw": cfg.to_dict()})
+    else:
+        scorer = EmbeddingScorer(None, name, None, {"globals": gcfg.to_dict()}, globals_of(sigs, gcfg))
     return score_trials(make_trials(index, trials=trials, seed=seed), scorer)
+
+
+def dtw_scores(folder: Path, users, cfg: DtwConfig, trials: int = 10, seed: int = 0) -> dict:
+    """The edge's DTW score of every trial of these users (the harness's trials)."""
+    return part_scores(folder, users, Dtw.name, cfg, trials, seed)
 
 
 def _by_int_user(scores: dict) -> dict:
@@ -74,79 +112,122 @@ def pool(fold_scores: list[dict]) -> dict:
     return {k: {u: v for s in fold_scores for u, v in s[k].items()} for k in KINDS}
 
 
-def _genuine(fold_scores: list[dict]) -> np.ndarray:
-    return np.concatenate([v for s in fold_scores for v in s["genuine"].values()])
+def _flat(scores: dict, kind: str) -> np.ndarray:
+    return np.concatenate(list(scores[kind].values()))
 
 
-def standardisers(cos_folds: list[dict], dtw_folds: list[dict]) -> tuple[tuple[float, float], ...]:
+def standardisers(part_folds: list[list[dict]]) -> tuple[tuple[float, float], ...]:
     """(mean, sd) of the genuine scores of each part, over the given folds."""
     out = []
-    for folds in (cos_folds, dtw_folds):
-        g = _genuine(folds)
+    for folds in part_folds:
+        g = _flat(pool(folds), "genuine")
         out.append((float(g.mean()), float(max(g.std(), 1e-9))))
     return tuple(out)
 
 
-def fuse(cos: dict, dtw: dict, consts, weight: float) -> dict:
-    """Fused scores of one fold's trials (same arithmetic as ``edge.scores.Fused``)."""
-    (mc, sc), (md, sd) = consts
-    return {k: {u: weight * (cos[k][u] - mc) / sc + (1 - weight) * (dtw[k][u] - md) / sd
-                for u in cos[k]} for k in KINDS}
+def fuse(parts: list[dict], consts, weights) -> dict:
+    """Fused scores of one fold's trials, from each part's (same arithmetic as ``edge.scores.Fused``)."""
+    return {k: {u: sum(w * (p[k][u] - m) / sd for p, (m, sd), w in zip(parts, consts, weights) if w)
+                for u in parts[0][k]} for k in KINDS}
 
 
-def choose(cos_folds: list[dict], dtw_folds: list[dict]) -> tuple[tuple, float]:
-    """(constants, weight) chosen on these folds pooled: lowest pooled skilled EER."""
-    consts = standardisers(cos_folds, dtw_folds)
-
-    def pooled_eer(w: float) -> float:
-        fused = pool([fuse(c, d, consts, w) for c, d in zip(cos_folds, dtw_folds)])
-        gen = np.concatenate(list(fused["genuine"].values()))
-        return metrics.eer(gen, np.concatenate(list(fused["skilled"].values())))[0]
-
-    return consts, min(WEIGHTS, key=pooled_eer)
+def weight_grid(n_parts: int, aspect_weights: tuple[float, ...] = ASPECT_WEIGHTS) -> list[tuple[float, ...]]:
+    """Every weighting tried, in a fixed order: (cosine w, DTW 1 - w, aspects...)."""
+    aspects = itertools.product(aspect_weights, repeat=n_parts - 2)
+    return [(w, round(1 - w, 2), *a) for a in aspects for w in WEIGHTS]
 
 
-def params_of(base: str, consts, weight: float, cfg: DtwConfig) -> dict:
-    (mc, sc), (md, sd) = consts
+def choose(part_folds: list[list[dict]],
+           aspect_weights: tuple[float, ...] = ASPECT_WEIGHTS) -> tuple[tuple, tuple[float, ...]]:
+    """(constants, weights) chosen on these folds pooled: lowest pooled skilled EER."""
+    consts = standardisers(part_folds)
+    pooled = [pool(folds) for folds in part_folds]
+    z = {kind: np.stack([(_flat(p, kind) - m) / sd for p, (m, sd) in zip(pooled, consts)], axis=1)
+         for kind in ("genuine", "skilled")}
+    grid = weight_grid(len(part_folds), aspect_weights)
+    fused = {kind: z[kind] @ np.array(grid).T for kind in z}   # one column per weighting
+    eers = [metrics.eer(fused["genuine"][:, j], fused["skilled"][:, j])[0] for j in range(len(grid))]
+    return consts, grid[int(np.argmin(eers))]
+
+
+def params_of(names, consts, weights, cfg: DtwConfig) -> dict:
+    """The manifest's ``params`` of a fused score: every part, those weighed 0
+    to describe a decision (its reasons) without deciding."""
     r = lambda v: round(float(v), 9)  # noqa: E731 - the manifest's JSON stays readable
-    return {"parts": [{"score": base, "mean": r(mc), "sd": r(sc), "weight": r(weight)},
-                      {"score": Dtw.name, "mean": r(md), "sd": r(sd), "weight": r(1 - weight)}],
-            "dtw": cfg.to_dict()}
+    parts = [{"score": n, "mean": r(m), "sd": r(sd), "weight": r(w)}
+             for n, (m, sd), w in zip(names, consts, weights)]
+    params: dict = {"parts": parts, "dtw": cfg.to_dict()}
+    if any(p["score"] in ASPECT_PARTS for p in parts):
+        params["globals"] = GlobalConfig(pressure=cfg.pressure).to_dict()
+    return params
 
 
-def nested(cos_folds: list[dict], dtw_folds: list[dict]) -> tuple[list[dict], list[float], list[tuple]]:
-    """Each fold's fused scores with constants and weight chosen on the other folds:
+def _fold(part_folds: list[list[dict]], k: int) -> list[dict]:
+    return [folds[k] for folds in part_folds]
+
+
+def nested(part_folds: list[list[dict]],
+           aspect_weights: tuple[float, ...] = ASPECT_WEIGHTS) -> tuple[list[dict], list[tuple], list[tuple]]:
+    """Each fold's fused scores with constants and weights chosen on the other folds:
     (fused scores, weights, constants) per fold."""
     fused, weights, consts = [], [], []
-    for k in range(len(cos_folds)):
-        others = [j for j in range(len(cos_folds)) if j != k]
-        c, w = choose([cos_folds[j] for j in others], [dtw_folds[j] for j in others])
-        fused.append(fuse(cos_folds[k], dtw_folds[k], c, w))
+    n = len(part_folds[0])
+    for k in range(n):
+        others = [[folds[j] for j in range(n) if j != k] for folds in part_folds]
+        c, w = choose(others, aspect_weights)
+        fused.append(fuse(_fold(part_folds, k), c, w))
         weights.append(w)
         consts.append(c)
     return fused, weights, consts
 
 
-def components(folds: list[dict], folder: Path, cfg: DtwConfig) -> tuple[list[dict], list[dict]]:
-    """(cosine, DTW) held-out scores of each cached fold on ``folder``."""
+def components(folds: list[dict], folder: Path, names, cfg: DtwConfig) -> list[list[dict]]:
+    """Each part's held-out scores of each cached fold on ``folder`` (the cosine: the fold's own)."""
     name = Path(folder).name
-    cos_folds = [_by_int_user(f["data"][name]["int8_scores"]) for f in folds]
-    dtw_folds = [_by_int_user(dtw_scores(folder, f["test_users"], cfg)) for f in folds]
-    return cos_folds, dtw_folds
+    cosine = [_by_int_user(f["data"][name]["int8_scores"]) for f in folds]
+    return [cosine] + [[_by_int_user(part_scores(folder, f["test_users"], n, cfg)) for f in folds]
+                       for n in names[1:]]
 
 
-def calibrate(folds: list[dict], folder: Path, base: str, cfg: DtwConfig) -> Fusion:
+def levels(scores: dict, balanced: float) -> dict:
+    """The operating levels on pooled scores: threshold and measured rates of each."""
+    gen, skilled, rand = (_flat(scores, k) for k in KINDS)
+
+    def rates(t: float) -> dict:
+        return {"threshold": round(float(t), 9), "frr": round(float(np.mean(gen < t)), 4),
+                "far_skilled": round(float(np.mean(skilled >= t)), 4),
+                "far_random": round(float(np.mean(rand >= t)), 4)}
+
+    out = {"balanced": rates(balanced)}
+    for name, (rate, target) in LEVELS.items():
+        # the highest threshold whose FRR is at most the target; the lowest whose FAR is
+        t = np.quantile(gen, target, method="lower") if rate == "frr" else \
+            np.nextafter(np.quantile(skilled, 1 - target, method="higher"), np.inf)
+        out[name] = rates(float(t))
+    return {k: out[k] for k in ("convenience", "balanced", "secure")}
+
+
+def calibrate(folds: list[dict], folder: Path, base: str, cfg: DtwConfig, alternatives: bool = False) -> Fusion:
     """The shipped fused decision and its honest (nested) figures, from the
-    cached cross-validation folds of ``folds.cross_validate`` on ``folder``."""
-    cos_folds, dtw_folds = components(folds, folder, cfg)
-    fused, weights, fold_consts = nested(cos_folds, dtw_folds)
-    consts, w = choose(cos_folds, dtw_folds)
-    threshold = metrics.pooled_threshold([fuse(c, d, consts, w) for c, d in zip(cos_folds, dtw_folds)])
-    report = {"data": Path(folder).name, "nested_weights": weights, "weight": w,
-              "folds": {"fused": [summarise(f) for f in fused], "cosine": [summarise(c) for c in cos_folds],
-                        "dtw": [summarise(d) for d in dtw_folds]},
-              "pooled": {"fused": summarise(pool(fused)), "cosine": summarise(pool(cos_folds)),
-                         "dtw": summarise(pool(dtw_folds))}}
-    return Fusion(params_of(base, consts, w, cfg), float(threshold), report,
-                  {"fused": fused, "cosine": cos_folds, "device-dtw": dtw_folds},
-                  [params_of(base, c, wk, cfg) for c, wk in zip(fold_consts, weights)])
+    cached cross-validation folds of ``folds.cross_validate`` on ``folder``;
+    with ``alternatives``, the nested scores of ``fused+aspects`` too."""
+    names = part_names(base, cfg.pressure)
+    part_folds = components(folds, folder, names, cfg)
+    fused, weights, fold_consts = nested(part_folds)
+    consts, w = choose(part_folds)
+    shipped = [fuse(_fold(part_folds, k), consts, w) for k in range(len(folds))]
+    threshold = metrics.pooled_threshold(shipped)
+    every = np.concatenate([_flat(pool(shipped), k) for k in KINDS])
+    by_name = dict(zip(names, part_folds))
+    report = {"data": Path(folder).name, "parts": list(names), "nested_weights": [list(x) for x in weights],
+              "weights": list(w),
+              "folds": {"fused": [summarise(f) for f in fused], "cosine": [summarise(c) for c in part_folds[0]],
+                        "dtw": [summarise(d) for d in by_name[Dtw.name]]},
+              "pooled": {"fused": summarise(pool(fused)), "cosine": summarise(pool(part_folds[0])),
+                         "dtw": summarise(pool(by_name[Dtw.name]))}}
+    scores = {"fused": fused, "cosine": part_folds[0], "device-dtw": by_name[Dtw.name]}
+    if alternatives:
+        scores["fused+aspects"], report["aspects_nested_weights"], _ = nested(part_folds, ALTERNATIVE_ASPECT_WEIGHTS)
+    return Fusion(params_of(names, consts, w, cfg), float(threshold), report, scores,
+                  [params_of(names, c, wk, cfg) for c, wk in zip(fold_consts, weights)],
+                  levels(pool(shipped), float(threshold)), (float(every.min()), float(every.max())))

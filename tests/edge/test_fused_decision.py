@@ -104,3 +104,43 @@ def test_a_pad_without_pressure_cannot_feed_a_pressure_dtw(fused_model, tmp_path
         v.enrol("alice", [sig(1, k) for k in range(1, 6)])
         d = v.verify("alice", flat)
     assert not d.accepted and np.isfinite(d.latency_ms)
+
+
+GLOBALS = {"pressure": True, "version": 1}
+ASPECTS = {"score": "fused", "threshold": -1.2, "params": {"dtw": DTW, "globals": GLOBALS, "parts": [
+    *FUSED["params"]["parts"],
+    {"score": "timing-deviation", "mean": -0.8, "sd": 0.5, "weight": 0.2},
+    {"score": "size-deviation", "mean": -0.8, "sd": 0.5, "weight": 0.0}]}}
+
+
+def test_global_features_are_sealed_with_each_reference_and_scored_as_the_trainer_scores(model_dir, tmp_path, sig):
+    from edge.global_features import GlobalConfig
+    from trainer.evaluation.evaluate import globals_of
+
+    model = copy_with_decision(model_dir, tmp_path / "aspects", ASPECTS)
+    refs = [sig(1, s) for s in range(1, 6)]
+    with open_verifier(settings(tmp_path, model)) as v:
+        v.enrol("alice", refs)
+        genuine = v.verify("alice", sig(1, 8))
+        embeddings = {k: v.encoder.embed(s) for k, s in enumerate(refs + [sig(1, 8)])}
+    embeddings |= {k: dequantize(quantize(embeddings[k])) for k in range(5)}
+    # 64 + 320 + 9 float16 features (18 bytes), sealed: nonce 12 + tag 16
+    assert [len(r) for r in sealed_rows(tmp_path / "t.db")] == [12 + 64 + 320 + 18 + 16] * 5
+    signatures = dict(enumerate(refs + [sig(1, 8)]))
+    trainer = EmbeddingScorer(embeddings, "fused", sequences_of(signatures, dtw.DtwConfig.from_dict(DTW)),
+                              ASPECTS["params"], globals_of(signatures, GlobalConfig.from_dict(GLOBALS)))
+    assert genuine.score == pytest.approx(trainer.score((0, 1, 2, 3, 4), 5), abs=1e-6)
+
+
+def test_a_model_that_stores_global_features_asks_old_enrolments_to_re_enrol(fused_model, model_dir, tmp_path, sig):
+    with open_verifier(settings(tmp_path, fused_model)) as v:
+        v.enrol("alice", [sig(1, s) for s in range(1, 6)])
+    # the same model file, now with aspects: its references must hold 18 more bytes each
+    model = copy_with_decision(model_dir, tmp_path / "aspects", ASPECTS)
+    blob_len = 64 + 320
+    assert len(split(b"\0" * (blob_len + 18), 64, 320 + 18)[1]) == 338
+    with open_verifier(settings(tmp_path, model)) as v:
+        decision = v.verify("alice", sig(1, 8))
+    assert not decision.accepted
+    print(decision)
+    assert decision.reason in ("reenrolment-needed", "error", "template-integrity")

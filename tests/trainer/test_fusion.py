@@ -16,7 +16,7 @@ def fold(cos_gen, cos_skilled, dtw_gen, dtw_skilled, user):
 def test_fuse_is_the_edges_arithmetic_by_hand():
     cos, dtw = fold([0.9], [0.5], [-1.0], [-2.0], 1)
     # consts: cosine mean 0.8 sd 0.1, DTW mean -1.5 sd 0.5; w = 0.25
-    got = fusion.fuse(cos, dtw, ((0.8, 0.1), (-1.5, 0.5)), 0.25)
+    got = fusion.fuse([cos, dtw], ((0.8, 0.1), (-1.5, 0.5)), (0.25, 0.75))
     # genuine: 0.25 (0.9 - 0.8)/0.1 + 0.75 (-1 + 1.5)/0.5 = 0.25 + 0.75 = 1.0
     assert got["genuine"][1] == pytest.approx([1.0])
     # skilled: 0.25 (0.5 - 0.8)/0.1 + 0.75 (-2 + 1.5)/0.5 = -0.75 - 0.75 = -1.5
@@ -30,18 +30,67 @@ def test_each_folds_weight_comes_from_the_other_folds():
     folds = [fold([0.1, 0.2], [0.9, 0.8], [-1.0, -1.1], [-3.0, -3.1], 0)]
     folds += [fold([0.9, 0.8], [0.1, 0.2], [-3.0, -3.1], [-1.0, -1.1], u) for u in (1, 2, 3, 4)]
     cos, dtw = [c for c, _ in folds], [d for _, d in folds]
-    _, weights, consts = fusion.nested(cos, dtw)
-    on_others = fusion.choose(cos[1:], dtw[1:])
-    on_itself = fusion.choose(cos[:1], dtw[:1])
+    _, weights, consts = fusion.nested([cos, dtw])
+    on_others = fusion.choose([cos[1:], dtw[1:]])
+    on_itself = fusion.choose([cos[:1], dtw[:1]])
     assert (consts[0], weights[0]) == on_others   # chosen on folds 1-4 ...
-    assert weights[0] >= 0.5 > on_itself[1]        # ... which want the cosine; fold 0 alone wants DTW
+    assert weights[0][0] >= 0.5 > on_itself[1][0]  # ... which want the cosine; fold 0 alone wants DTW
 
 
 def test_params_are_what_the_edges_fused_score_reads():
     from edge.scores import get
     cfg = fusion.dtw_config(False)
-    params = fusion.params_of("mean-cosine", ((0.8, 0.1), (-1.5, 0.5)), 0.3, cfg)
+    params = fusion.params_of(["mean-cosine", "dtw"], ((0.8, 0.1), (-1.5, 0.5)), (0.3, 0.7), cfg)
     score = get("fused").configured(params)
     assert [p.score.name for p in score.parts] == ["mean-cosine", "dtw"]
     assert [p.weight for p in score.parts] == pytest.approx([0.3, 0.7])
     assert score.dtw == cfg and cfg.channels == 4  # no pressure
+    assert score.globals is None                   # no aspect part: nothing more stored
+
+
+def test_aspect_parts_weighed_0_are_kept_to_describe_and_bring_their_features():
+    from edge.scores import get
+    cfg = fusion.dtw_config(True)
+    names = fusion.part_names("centroid-max-cosine", True)
+    assert names == ("centroid-max-cosine", "dtw", "timing-deviation", "size-deviation",
+                     "stroke-deviation", "pressure-deviation")
+    assert fusion.part_names("mean-cosine", False)[-1] == "stroke-deviation"  # no pressure aspect
+    consts = ((0.8, 0.1), (-1.5, 0.5), (-0.5, 0.25), (-0.5, 0.25), (-0.5, 0.25), (-0.5, 0.25))
+    params = fusion.params_of(names, consts, (0.3, 0.7, 0.0, 0.0, 0.0, 0.0), cfg)
+    score = get("fused").configured(params)
+    assert [p.weight for p in score.parts] == [0.3, 0.7, 0.0, 0.0, 0.0, 0.0]
+    assert score.globals is not None and score.globals.pressure
+    # the zero-weight parts do not move the range: 0.3 (1 - 0.8)/0.1 + 0.7 (0 + 1.5)/0.5 = 0.6 + 2.1
+    assert score.range[1] == pytest.approx(2.7)
+
+
+def test_the_grid_tries_every_aspect_weight_with_every_cosine_weight():
+    grid = fusion.weight_grid(3, (0.0, 0.1))
+    assert len(grid) == 2 * len(fusion.WEIGHTS)
+    assert grid[0] == (0.0, 1.0, 0.0) and grid[-1] == (1.0, 0.0, 0.1)
+    assert fusion.weight_grid(4) == [(w, round(1 - w, 2), 0.0, 0.0) for w in fusion.WEIGHTS]  # shipped: none
+
+
+def test_an_aspect_that_separates_gets_weight_when_it_may():
+    # genuine and skilled tie on cosine and DTW; the timing deviation separates them.
+    cos, dtw = fold([0.8, 0.8], [0.8, 0.8], [-1.0, -1.0], [-1.0, -1.0], 1)
+    timing = {"genuine": {1: np.array([-0.2, -0.3])}, "skilled": {1: np.array([-2.0, -3.0])},
+              "random": {1: np.array([-5.0])}}
+    _, chosen = fusion.choose([[cos], [dtw], [timing]], fusion.ALTERNATIVE_ASPECT_WEIGHTS)
+    assert chosen[2] > 0
+    _, shipped = fusion.choose([[cos], [dtw], [timing]])
+    assert shipped[2] == 0.0
+
+
+def test_levels_are_read_off_the_pooled_scores():
+    # 100 genuine at 0..99, 100 skilled at -50..49 (integers): the 3 % targets by hand.
+    scores = {"genuine": {1: np.arange(100.0)}, "skilled": {1: np.arange(-50.0, 50.0)},
+              "random": {1: np.full(10, -100.0)}}
+    lv = fusion.levels(scores, balanced=25.0)
+    assert list(lv) == ["convenience", "balanced", "secure"]
+    # convenience: the 3 % quantile of genuine (lower) = 2: genuine 0 and 1 rejected (2 %)
+    assert lv["convenience"]["threshold"] == 2.0 and lv["convenience"]["frr"] == 0.02
+    assert lv["convenience"]["far_skilled"] == 0.48          # skilled 2..49 accepted
+    # secure: just above the 97 % quantile of skilled (47): 48 and 49 pass (2 %)
+    assert lv["secure"]["far_skilled"] == 0.02 and lv["secure"]["frr"] == 0.48
+    assert lv["balanced"] == {"threshold": 25.0, "frr": 0.25, "far_skilled": 0.25, "far_random": 0.0}
