@@ -53,7 +53,7 @@ from firmware_bridge.capture import DAMAGED, Refusal
 from firmware_bridge.errors import SignatureError, SigpadError
 from firmware_bridge.signature import Signature, check_usable
 
-from . import adaptation, dtw, replay, scores
+from . import adaptation, complexity, dtw, replay, scores
 from . import enrol as enrolment
 from .decision import SETUP_PROBLEMS, Decision, Reason, logfmt, reason_for
 from .errors import AlreadyEnrolled, ConfigError, EnrolmentError, ReenrolmentNeeded, StoreMissing, WrongPadKind
@@ -162,6 +162,7 @@ class Verifier:
         """Embed and check enrolment signatures without storing (raises ``EnrolmentError``)."""
         for s in sigs:
             check_usable(s)
+        complexity.refuse_weak(sigs)   # before the model runs: a dot or a line is no reference
         embeddings = np.stack([self.encoder.embed(s) for s in sigs]) if sigs else np.zeros((0, self.dim))
         score, floor = self._consistency_rule()
         return enrolment.build(embeddings, sigs, self.store.mac_key, self.config.enrol_count,

@@ -2,8 +2,10 @@
 
 import numpy as np
 import pytest
+from helpers.signatures import circle_signature
 
 from edge import scores
+from edge.decision import Reason, reason_for
 from edge.enrol import build
 from edge.errors import EnrolmentError
 
@@ -70,3 +72,13 @@ def test_consistency_rule_by_hand():
     with pytest.raises(EnrolmentError) as info:
         build(e, sigs, b"k" * 32, count=3, min_consistency=0.6, replay_cosine=0.997)
     assert info.value.outliers == (0, 1, 2)
+
+
+def test_a_too_simple_signature_is_asked_again_before_the_model_runs(make_verifier, sig):
+    v = make_verifier()
+    with pytest.raises(EnrolmentError, match="sign your full signature again") as info:
+        v.enrol("alice", [sig(1, s) for s in range(1, 5)] + [circle_signature()])
+    assert info.value.outliers == (4,)              # #5, the circle: sign it again
+    assert "#5: too little turning" in str(info.value)
+    assert reason_for(info.value) == Reason.INCONSISTENT   # the pad and the kiosk say "sign again"
+    assert v.store.counters() == {"failures_to_enrol": 1} and v.store.users() == []
