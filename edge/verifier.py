@@ -59,7 +59,7 @@ from .decision import SETUP_PROBLEMS, Decision, Reason, logfmt, reason_for
 from .errors import AlreadyEnrolled, ConfigError, EnrolmentError, ReenrolmentNeeded, StoreMissing, WrongPadKind
 from .keys import load_keys
 from .manifest import binding, check_binding
-from .model import Encoder, model_dir_of, model_kind, model_sha_of
+from .model import Encoder, model_dir_of, model_kind, other_kind_sha
 from .settings import Settings
 from .store import (
     Attempt,
@@ -74,7 +74,7 @@ from .store import (
     Verdict,
     check_user_id,
 )
-from .templates import dequantize, dequantize_many, pack, quantize, split
+from .templates import check_user_budget, dequantize, dequantize_many, pack, quantize, split
 
 __all__ = ["Verifier", "model_dir_of", "open_store", "open_verifier"]   # model_dir_of: edge.model's
 
@@ -123,6 +123,7 @@ class Verifier:
         # score a command line asks for.
         self.decision = manifest.decision_score()
         self.stored_dtw = self.decision.dtw
+        check_user_budget(config.enrol_count, self.dim, self.stored_dtw.sequence_bytes if self.stored_dtw else 0)
         # A threshold the operator set by hand was never measured on the folds: it may
         # decide, but it never writes a signature into the references (issue #20).
         self.threshold_overridden = config.threshold is not None and not (
@@ -277,7 +278,7 @@ class Verifier:
         try:
             return self.store.load(user, self.model_sha)
         except ReenrolmentNeeded as exc:
-            if self.store.enrolled_model(user) == _other_kind_sha(self.config, self.has_pressure):
+            if self.store.enrolled_model(user) == other_kind_sha(self.config, self.has_pressure):
                 enrolled, here = ("with", "has none") if not self.has_pressure else ("without", "has it")
                 raise WrongPadKind(f"{user!r} enrolled on a pad {enrolled} pressure and this pad {here}: "
                                    "sign on a pad of the enrolment's kind, or re-enrol on this one "
@@ -376,14 +377,6 @@ class Verifier:
         """The probe's DTW sequence, int8 like the stored ones, where the score needs it."""
         cfg = self.scorer.dtw
         return dtw.quantized(sig, cfg) if cfg else None
-
-
-def _other_kind_sha(config: Settings, has_pressure: bool) -> str | None:
-    """The sha256 of the model a pad of the other kind would use (None: there is none)."""
-    try:
-        return model_sha_of(config, not has_pressure)
-    except Exception:  # no such model: then no one can be enrolled on it
-        return None
 
 
 def open_store(config: Settings, service: bool = False, create: bool = True) -> Store:
