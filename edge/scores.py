@@ -72,6 +72,8 @@ Floats = npt.NDArray[np.floating[Any]]
 
 SD_FLOOR = 0.02
 DIST_FLOOR = 0.01
+ASPECTS = ("shape", "timing", "pressure", "size")
+"""The aspects a score's ``explain`` may name: the words of ``Decision.reasons``."""
 
 
 @dataclass(frozen=True)
@@ -106,9 +108,17 @@ class Score:
 
     dtw: DtwConfig | None = None
     """The DTW sequences it needs stored with each reference, if any."""
+    aspect: ClassVar[str] = "shape"
+    """What it compares, as a part of a fused score explains it (``ASPECTS``): the
+    cosines compare the learned form, the device's DTW the path."""
 
     def __call__(self, refs: References, probe: Probe) -> float:
         raise NotImplementedError
+
+    def explain(self, refs: References, probe: Probe) -> dict[str, float]:
+        """Per aspect (``ASPECTS``), its signed share of the score, in the score's units:
+        negative pulled the decision down. Empty: this score cannot tell."""
+        return {}
 
     def margin_scale(self) -> float | None:
         """How far this score moves when every cosine moves by 1 (None: not a
@@ -319,6 +329,15 @@ class Fused(Score):
         if not self.parts:
             raise ConfigError("score 'fused' needs the manifest's parts")
         return float(sum(p.weight * (p.score(refs, probe) - p.mean) / p.sd for p in self.parts))
+
+    def explain(self, refs: References, probe: Probe) -> dict[str, float]:
+        # Each part's weighted standardised term is its share of the sum, under its aspect.
+        if not self.parts:
+            raise ConfigError("score 'fused' needs the manifest's parts")
+        out: dict[str, float] = {}
+        for p in self.parts:
+            out[p.score.aspect] = out.get(p.score.aspect, 0.0) + p.weight * (p.score(refs, probe) - p.mean) / p.sd
+        return out
 
 
 def _part(d: dict[str, Any], dtw_config: DtwConfig | None) -> Part:

@@ -9,7 +9,8 @@ so a caller that only looks at ``accepted`` is safe. What it does, in order:
    wrong key, other model or pad kind, a manifest other than the one
    enrolled with -> reject with that reason);
 3. embed the signature (preprocess + int8 invoke + dequantize) and score it
-   (with its DTW sequence where the decision is fused);
+   (with its DTW sequence where the decision is fused); a scored decision names the
+   aspects that pulled it down (``Decision.reasons``: an explain() that fails changes nothing);
 4. in ONE store transaction (``Store.judge``): check the lockout again (a
    parallel attempt may have locked the user meanwhile), check for a replay
    (the same stream MAC, an embedding practically identical to a template
@@ -55,7 +56,7 @@ from firmware_bridge.signature import Signature, check_usable
 
 from . import adaptation, complexity, dtw, replay, scores
 from . import enrol as enrolment
-from .decision import SETUP_PROBLEMS, Decision, Reason, logfmt, reason_for
+from .decision import SETUP_PROBLEMS, Decision, Reason, logfmt, reason_for, reasons_of
 from .errors import AlreadyEnrolled, ConfigError, EnrolmentError, ReenrolmentNeeded, StoreMissing, WrongPadKind
 from .keys import load_keys
 from .manifest import binding, check_binding
@@ -96,6 +97,7 @@ class _Attempted:
 
     enrolled: Enrolled
     refs: scores.References
+    probe: scores.Probe
     value: float
     mac: bytes
     template: bytes
@@ -260,7 +262,7 @@ class Verifier:
         fields = d.log_fields(pad)
         level = logging.WARNING if d.reason in SETUP_PROBLEMS else logging.INFO
         log.log(level, "decision %s", logfmt(fields), extra={"sigpad": fields})
-        kept = ("accepted", "reason", "score", "latency_ms", "pad", "adapted")
+        kept = ("accepted", "reason", "score", "latency_ms", "pad", "adapted", "reasons")
         entry: dict[str, Any] = {k: fields[k] for k in kept if k in fields}
         try:
             self.store.log_decision(d.user, self.clock(), entry)
@@ -297,29 +299,30 @@ class Verifier:
         check_usable(sig)
         refs = self._references(enrolled)
         embedding = self.encoder.embed(sig)
-        value = self.scorer(refs, scores.Probe(embedding, self._sequence(sig)))
+        probe = scores.Probe(embedding, self._sequence(sig))
+        value = self.scorer(refs, probe)
         template = quantize(embedding)  # compared as stored: int8, like the references
         mac = replay.stream_mac(self.store.mac_key, sig)
-        attempted = _Attempted(enrolled, refs, value, mac, template,
+        attempted = _Attempted(enrolled, refs, probe, value, mac, template,
                                replay.path(sig) if value >= self.threshold else None,
                                self._proposal(enrolled, refs, sig, template, mac, value, now))
         verdict = self.store.judge(user, lambda history: self._judge(history, attempted, now),
                                    self.config.replay_history)
-        return self._decision(user, verdict, value, t0)
+        return self._decision(user, verdict, attempted, t0)
 
-    def _decision(self, user: str, verdict: Verdict, value: float, t0: float) -> Decision:
-        """The decision the store's verdict on an attempt scoring ``value`` means."""
+    def _decision(self, user: str, verdict: Verdict, a: _Attempted, t0: float) -> Decision:
+        """The decision the store's verdict on an attempt means (a scored one says what pulled it down)."""
         match verdict:
             case LockedOut(remaining_s):
                 return self._locked_out(user, remaining_s, t0)
             case Replayed(why):
-                return self._rejection(user, Reason.REPLAY, why, t0, value)
+                return self._rejection(user, Reason.REPLAY, why, t0, a.value)
             case Scored(accepted, adapted):
                 reason = Reason.MATCH if accepted else Reason.NO_MATCH
-                detail = "" if accepted else f"score {value:.3f} below threshold {self.threshold:.3f}"
-                latency = (time.perf_counter() - t0) * 1000
-                return Decision(user, accepted, value, self.threshold, reason, latency, detail, self.score_name,
-                                adapted=adapted)
+                detail = "" if accepted else f"score {a.value:.3f} below threshold {self.threshold:.3f}"
+                down = reasons_of(self.scorer, a.refs, a.probe)
+                return Decision(user, accepted, a.value, self.threshold, reason, (time.perf_counter() - t0) * 1000,
+                                detail, self.score_name, adapted=adapted, reasons=down)
 
     def _judge(self, history: History, a: _Attempted, now: float) -> Judged:
         """Inside the store's transaction: lockout, replay, verdict, what to record."""
