@@ -2,11 +2,15 @@
 
 The score itself comes from ``edge.scores`` (the registry of named scores).
 
-A rejection is a value, never an exception: ``Decision`` says why.
+A rejection is a value, never an exception: ``Decision`` says why. A scored
+decision also names the aspects that pulled its score down (``reasons``,
+most negative first, from the score's ``explain``: ``reasons_of``), for the
+operator, the integrator and the history; never for the signer's screen.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -29,7 +33,10 @@ from .errors import (
     UnknownUser,
     WrongPadKind,
 )
+from .scores import ASPECTS, Probe, References, Score
 from .scores import DEFAULT as DEFAULT_SCORE
+
+log = logging.getLogger("sigpad")
 
 
 class Reason:
@@ -88,7 +95,7 @@ def logfmt(fields: dict[str, Any]) -> str:
             return "-"
         if isinstance(v, bool):
             return str(v).lower()
-        text = str(v)
+        text = ",".join(map(str, v)) if isinstance(v, (list, tuple)) else str(v)
         return '"' + text.replace('"', "'") + '"' if (" " in text or not text) else text
     return " ".join(f"{k}={value(v)}" for k, v in fields.items())
 
@@ -105,6 +112,7 @@ class Decision:
     score_name: str = DEFAULT_SCORE
     damage: tuple[tuple[str, int], ...] = ()   # a damaged capture's counts by kind
     adapted: str = ""   # template adaptation after this accept: which reference went ("" none)
+    reasons: tuple[str, ...] = ()   # scored: the aspects that pulled the score down, most negative first
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -124,6 +132,8 @@ class Decision:
                   "score": None if self.score is None else round(self.score, 4),
                   "threshold": round(self.threshold, 4), "latency_ms": round(self.latency_ms, 2),
                   "pad": pad or None}
+        if self.reasons:
+            fields["reasons"] = list(self.reasons)
         return {**fields, "adapted": self.adapted} if self.adapted else fields
 
     def __repr__(self) -> str:
@@ -131,5 +141,23 @@ class Decision:
         score = "-" if self.score is None else f"{self.score:.3f}"
         cmp = ">=" if self.accepted else "vs"
         why = f" {self.detail}" if self.detail and not self.accepted else ""
+        down = f" (down: {', '.join(self.reasons)})" if self.reasons else ""
         return (f"<Decision {self.user} {verdict} {self.reason} score={score} {cmp} "
-                f"{self.threshold:.3f} {self.latency_ms:.2f}ms{why}>")
+                f"{self.threshold:.3f} {self.latency_ms:.2f}ms{why}{down}>")
+
+
+REASON_BELOW = -1.0
+"""An aspect more than one genuine spread below a typical genuine signature of
+the user is a reason (``Score.explain``): about one genuine attempt in six
+stands that low on one aspect by chance, a rejected forgery on most."""
+
+
+def reasons_of(score: Score, refs: References, probe: Probe) -> tuple[str, ...]:
+    """The aspects ``score.explain`` says stand below ``REASON_BELOW``, lowest first. An
+    explanation that fails is logged and gives none: it never changes a decision."""
+    try:
+        shares = {a: float(v) for a, v in score.explain(refs, probe).items() if a in ASPECTS}
+    except Exception:
+        log.warning("score %s could not explain its decision", score.name, exc_info=True)
+        return ()
+    return tuple(sorted((a for a, v in shares.items() if v < REASON_BELOW), key=lambda a: shares[a]))

@@ -121,6 +121,14 @@ def model_sha_of(settings: Settings, has_pressure: bool = True) -> str:
     return load_manifest(model_dir_of(settings, has_pressure) / "manifest.json").sha256
 
 
+def other_kind_sha(settings: Settings, has_pressure: bool) -> str | None:
+    """The sha256 of the model a pad of the other kind would use (None: there is none)."""
+    try:
+        return model_sha_of(settings, not has_pressure)
+    except Exception:  # no such model: then no one can be enrolled on it
+        return None
+
+
 def current_model_shas(settings: Settings) -> set[str]:
     """The sha256 of each model a pad could use (with and without pressure).
 

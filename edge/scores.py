@@ -81,6 +81,8 @@ Floats = npt.NDArray[np.floating[Any]]
 
 SD_FLOOR = 0.02
 DIST_FLOOR = 0.01
+ASPECTS = ("shape", "timing", "pressure", "size")
+"""The aspects a score's ``explain`` may name: the words of ``Decision.reasons``."""
 
 
 @dataclass(frozen=True)
@@ -120,11 +122,18 @@ class Score:
     globals: GlobalConfig | None = None
     """The global features it needs stored with each reference, if any."""
     aspect: ClassVar[str] = "shape"
-    """What of a signature it judges (``global_features.aspects()``, or shape):
-    the reason a decision gives when this score pulls it down."""
+    """What it compares, as a part of a fused score explains it (``ASPECTS``): the
+    cosines compare the learned form, the device's DTW the path, the deviations
+    their group of global features."""
 
     def __call__(self, refs: References, probe: Probe) -> float:
         raise NotImplementedError
+
+    def explain(self, refs: References, probe: Probe) -> dict[str, float]:
+        """Per aspect (``ASPECTS``), how the probe stands against the user's references
+        in genuine spreads: 0 is a typical genuine signature, below -1
+        (``decision.REASON_BELOW``) is a reason. Empty: this score cannot tell."""
+        return {}
 
     def margin_scale(self) -> float | None:
         """How far this score moves when every cosine moves by 1 (None: not a
@@ -292,7 +301,10 @@ class Dtw(Score):
 
 
 class Deviation(Score):
-    """``-deviation`` of one aspect's global features (``edge.global_features``): <= 0."""
+    """``-deviation`` of one group of global features (``edge.global_features``): <= 0."""
+
+    group: ClassVar[str]
+    """Its features' group in ``edge.global_features``; ``aspect`` is the reason it gives."""
 
     on_cosine_scale = False
     range = (-np.inf, 0.0)  # a deviation over at least the floor, negated: 0 when every feature is the mean
@@ -314,27 +326,27 @@ class Deviation(Score):
             raise ConfigError(f"score {self.name!r} needs the manifest's global feature settings")
         if refs.globals is None or probe.globals is None:
             raise ConfigError(f"score {self.name!r} needs the global features of the references and the probe")
-        return -global_features.deviation(refs.globals, probe.globals, self.globals.columns(self.aspect))
+        return -global_features.deviation(refs.globals, probe.globals, self.globals.columns(self.group))
 
 
 @register
 class TimingDeviation(Deviation):
-    name, aspect = "timing-deviation", "timing"
+    name, group, aspect = "timing-deviation", "timing", "timing"
 
 
 @register
 class SizeDeviation(Deviation):
-    name, aspect = "size-deviation", "size"
+    name, group, aspect = "size-deviation", "size", "size"
 
 
 @register
 class StrokeDeviation(Deviation):
-    name, aspect = "stroke-deviation", "strokes"
+    name, group, aspect = "stroke-deviation", "strokes", "shape"   # the pen lifts: the signature's structure
 
 
 @register
 class PressureDeviation(Deviation):
-    name, aspect = "pressure-deviation", "pressure"
+    name, group, aspect = "pressure-deviation", "pressure", "pressure"
 
 
 @dataclass(frozen=True)
@@ -356,6 +368,7 @@ class Fused(Score):
     def __init__(self, parts: tuple[Part, ...] = (), dtw_config: DtwConfig | None = None,
                  globals_config: GlobalConfig | None = None):
         self.parts, self.dtw, self.globals = parts, dtw_config, globals_config
+        self._last: tuple[References, Probe, list[float]] | None = None
         if parts:
             # (a part weighed 0 adds nothing, not 0 * inf)
             ends = [sorted(p.weight * (v - p.mean) / p.sd for v in p.score.range) for p in parts if p.weight]
@@ -380,11 +393,36 @@ class Fused(Score):
         cosines = [p for p in self.parts if p.score.on_cosine_scale]
         return sum(p.weight for p in self.parts) / cosines[0].sd if cosines else None
 
-    def __call__(self, refs: References, probe: Probe) -> float:
+    def _standings(self, refs: References, probe: Probe, parts: tuple[Part, ...]) -> list[float]:
+        """Each part's standardised value: 0 for a typical genuine signature, -1 one spread below."""
         if not self.parts:
             raise ConfigError("score 'fused' needs the manifest's parts")
+        return [(p.score(refs, probe) - p.mean) / p.sd for p in parts]
+
+    def __call__(self, refs: References, probe: Probe) -> float:
         # A part weighed 0 describes (``explain``) and does not decide: not computed here.
-        return float(sum(p.weight * (p.score(refs, probe) - p.mean) / p.sd for p in self.parts if p.weight))
+        weighed = tuple(p for p in self.parts if p.weight)
+        z = self._standings(refs, probe, weighed)
+        # Kept for explain() of the same attempt, which would otherwise run the DTW again;
+        # matched by identity, so another thread's attempt only costs a recomputation.
+        self._last = (refs, probe, z)
+        return float(sum(p.weight * v for p, v in zip(weighed, z)))
+
+    def explain(self, refs: References, probe: Probe) -> dict[str, float]:
+        """Each aspect's standing in genuine spreads: its weighed parts' weighted mean,
+        or for an aspect that only describes (weight 0), its parts' mean."""
+        weighed = tuple(p for p in self.parts if p.weight)
+        last = self._last
+        z = last[2] if last is not None and last[0] is refs and last[1] is probe else \
+            self._standings(refs, probe, weighed)
+        described = tuple(p for p in self.parts if not p.weight)
+        standings = list(zip(weighed, z)) + list(zip(described, self._standings(refs, probe, described)))
+        out: dict[str, float] = {}
+        for aspect in dict.fromkeys(p.score.aspect for p, _ in standings):
+            mine = [(p, v) for p, v in standings if p.score.aspect == aspect]
+            weights = [p.weight for p, _ in mine] if any(p.weight for p, _ in mine) else [1.0] * len(mine)
+            out[aspect] = float(sum(w * v for w, (_, v) in zip(weights, mine)) / sum(weights))
+        return out
 
 
 def _part(d: dict[str, Any], settings: dict[str, DtwConfig | GlobalConfig | None]) -> Part:

@@ -25,6 +25,11 @@ from .adaptation import AdaptationPolicy
 from .errors import ConfigError
 from .lockout import LockoutPolicy
 
+ENROL_COUNTS = (3, 12)
+"""Signatures an enrolment takes (``[enrol] count``): fewer than 3 leave no leave-one-out
+to check, more than 12 tire the signer; the store's per-user budget may cap it lower
+for a model (``templates.check_user_budget``)."""
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -54,8 +59,8 @@ class Settings:
             raise ConfigError(f"score {self.score!r}: choose from {', '.join(scores.names())}")
         if self.threshold is not None and self.score is not None:
             scores.check_threshold(self.score, self.threshold)  # else once the manifest names the score
-        if not 1 <= self.enrol_count <= 10:
-            raise ConfigError(f"enrol count {self.enrol_count}: must be 1..10")
+        if not ENROL_COUNTS[0] <= self.enrol_count <= ENROL_COUNTS[1]:
+            raise ConfigError(f"enrol count {self.enrol_count}: must be {ENROL_COUNTS[0]}..{ENROL_COUNTS[1]}")
         # The policy checks its own limits (ConfigError): validated there, once.
         object.__setattr__(self, "lockout", LockoutPolicy(self.lockout_after, self.lockout_s))
         object.__setattr__(self, "adaptation", AdaptationPolicy(self.adapt, self.adapt_margin,

@@ -20,10 +20,12 @@ from collections.abc import Iterable
 import numpy as np
 import numpy.typing as npt
 
-from .errors import ReenrolmentNeeded, TemplateIntegrityError
+from .errors import ConfigError, ReenrolmentNeeded, TemplateIntegrityError
 
 SCALE = 1.0 / 127.0
 MAX_DIM = 80
+USER_BYTES = 4096
+"""What a user's references may take in the store (the device target, docs/results.md)."""
 
 
 def quantize(embedding: npt.ArrayLike) -> bytes:
@@ -63,3 +65,13 @@ def split(blob: bytes, dim: int, sequence_bytes: int = 0) -> tuple[bytes, bytes]
     if sequence_bytes and len(blob) == dim:
         raise ReenrolmentNeeded("enrolled without the DTW sequences this model's decision needs: re-enrol")
     raise TemplateIntegrityError(f"template of {len(blob)} bytes, the model stores {dim} + {sequence_bytes}")
+
+
+def check_user_budget(count: int, dim: int, sequence_bytes: int = 0) -> None:
+    """``ConfigError`` when ``count`` references of ``dim + sequence_bytes`` bytes would
+    take more than ``USER_BYTES`` a user: at 384 bytes (the pressure model's) 10 fit, not 12."""
+    each = dim + sequence_bytes
+    if count * each > USER_BYTES:
+        raise ConfigError(f"[enrol] count {count}: {count} references of {each} bytes take "
+                          f"{count * each:,} bytes a user, over the store's {USER_BYTES:,}; "
+                          f"this model allows at most {USER_BYTES // each}")

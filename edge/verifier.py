@@ -9,7 +9,8 @@ so a caller that only looks at ``accepted`` is safe. What it does, in order:
    wrong key, other model or pad kind, a manifest other than the one
    enrolled with -> reject with that reason);
 3. embed the signature (preprocess + int8 invoke + dequantize) and score it
-   (with its DTW sequence where the decision is fused);
+   (with its DTW sequence where the decision is fused); a scored decision names the
+   aspects that pulled it down (``Decision.reasons``: an explain() that fails changes nothing);
 4. in ONE store transaction (``Store.judge``): check the lockout again (a
    parallel attempt may have locked the user meanwhile), check for a replay
    (the same stream MAC, an embedding practically identical to a template
@@ -52,14 +53,14 @@ from firmware_bridge.capture import DAMAGED, Refusal
 from firmware_bridge.errors import SignatureError, SigpadError
 from firmware_bridge.signature import Signature, check_usable
 
-from . import adaptation, replay, scores
+from . import adaptation, complexity, replay, scores
 from . import enrol as enrolment
-from .decision import SETUP_PROBLEMS, Decision, Reason, logfmt, reason_for
+from .decision import SETUP_PROBLEMS, Decision, Reason, logfmt, reason_for, reasons_of
 from .errors import AlreadyEnrolled, ConfigError, EnrolmentError, ReenrolmentNeeded, StoreMissing, WrongPadKind
 from .keys import load_keys
 from .layout import Layout
 from .manifest import binding, check_binding
-from .model import Encoder, model_dir_of, model_kind, model_sha_of
+from .model import Encoder, model_dir_of, model_kind, other_kind_sha
 from .settings import Settings
 from .store import (
     Attempt,
@@ -74,7 +75,7 @@ from .store import (
     Verdict,
     check_user_id,
 )
-from .templates import dequantize, pack, quantize
+from .templates import check_user_budget, dequantize, pack, quantize
 
 __all__ = ["Verifier", "model_dir_of", "open_store", "open_verifier"]   # model_dir_of: edge.model's
 
@@ -96,6 +97,7 @@ class _Attempted:
 
     enrolled: Enrolled
     refs: scores.References
+    probe: scores.Probe
     value: float
     mac: bytes
     template: bytes
@@ -125,6 +127,7 @@ class Verifier:
         self.stored_dtw = self.decision.dtw
         self.layout = Layout.of(self.dim, self.decision)          # what each reference stores
         self.probe_layout = Layout.of(self.dim, self.scorer)      # what the score compares
+        check_user_budget(config.enrol_count, self.dim, self.layout.extra_bytes)
         # A threshold the operator set by hand was never measured on the folds: it may
         # decide, but it never writes a signature into the references (issue #20).
         self.threshold_overridden = config.threshold is not None and not (
@@ -164,6 +167,7 @@ class Verifier:
         """Embed and check enrolment signatures without storing (raises ``EnrolmentError``)."""
         for s in sigs:
             check_usable(s)
+        complexity.refuse_weak(sigs)   # before the model runs: a dot or a line is no reference
         embeddings = np.stack([self.encoder.embed(s) for s in sigs]) if sigs else np.zeros((0, self.dim))
         score, floor = self._consistency_rule()
         return enrolment.build(embeddings, sigs, self.store.mac_key, self.config.enrol_count,
@@ -260,7 +264,7 @@ class Verifier:
         fields = d.log_fields(pad)
         level = logging.WARNING if d.reason in SETUP_PROBLEMS else logging.INFO
         log.log(level, "decision %s", logfmt(fields), extra={"sigpad": fields})
-        kept = ("accepted", "reason", "score", "latency_ms", "pad", "adapted")
+        kept = ("accepted", "reason", "score", "latency_ms", "pad", "adapted", "reasons")
         entry: dict[str, Any] = {k: fields[k] for k in kept if k in fields}
         try:
             self.store.log_decision(d.user, self.clock(), entry)
@@ -278,7 +282,7 @@ class Verifier:
         try:
             return self.store.load(user, self.model_sha)
         except ReenrolmentNeeded as exc:
-            if self.store.enrolled_model(user) == _other_kind_sha(self.config, self.has_pressure):
+            if self.store.enrolled_model(user) == other_kind_sha(self.config, self.has_pressure):
                 enrolled, here = ("with", "has none") if not self.has_pressure else ("without", "has it")
                 raise WrongPadKind(f"{user!r} enrolled on a pad {enrolled} pressure and this pad {here}: "
                                    "sign on a pad of the enrolment's kind, or re-enrol on this one "
@@ -297,29 +301,30 @@ class Verifier:
         check_usable(sig)
         refs = self._references(enrolled)
         embedding = self.encoder.embed(sig)
-        value = self.scorer(refs, self.probe_layout.probe(embedding, self.probe_layout.extras(sig)))
+        probe = self.probe_layout.probe(embedding, self.probe_layout.extras(sig))
+        value = self.scorer(refs, probe)
         template = quantize(embedding)  # compared as stored: int8, like the references
         mac = replay.stream_mac(self.store.mac_key, sig)
-        attempted = _Attempted(enrolled, refs, value, mac, template,
+        attempted = _Attempted(enrolled, refs, probe, value, mac, template,
                                replay.path(sig) if value >= self.threshold else None,
                                self._proposal(enrolled, refs, sig, template, mac, value, now))
         verdict = self.store.judge(user, lambda history: self._judge(history, attempted, now),
                                    self.config.replay_history)
-        return self._decision(user, verdict, value, t0)
+        return self._decision(user, verdict, attempted, t0)
 
-    def _decision(self, user: str, verdict: Verdict, value: float, t0: float) -> Decision:
-        """The decision the store's verdict on an attempt scoring ``value`` means."""
+    def _decision(self, user: str, verdict: Verdict, a: _Attempted, t0: float) -> Decision:
+        """The decision the store's verdict on an attempt means (a scored one says what pulled it down)."""
         match verdict:
             case LockedOut(remaining_s):
                 return self._locked_out(user, remaining_s, t0)
             case Replayed(why):
-                return self._rejection(user, Reason.REPLAY, why, t0, value)
+                return self._rejection(user, Reason.REPLAY, why, t0, a.value)
             case Scored(accepted, adapted):
                 reason = Reason.MATCH if accepted else Reason.NO_MATCH
-                detail = "" if accepted else f"score {value:.3f} below threshold {self.threshold:.3f}"
-                latency = (time.perf_counter() - t0) * 1000
-                return Decision(user, accepted, value, self.threshold, reason, latency, detail, self.score_name,
-                                adapted=adapted)
+                detail = "" if accepted else f"score {a.value:.3f} below threshold {self.threshold:.3f}"
+                down = reasons_of(self.scorer, a.refs, a.probe)
+                return Decision(user, accepted, a.value, self.threshold, reason, (time.perf_counter() - t0) * 1000,
+                                detail, self.score_name, adapted=adapted, reasons=down)
 
     def _judge(self, history: History, a: _Attempted, now: float) -> Judged:
         """Inside the store's transaction: lockout, replay, verdict, what to record."""
@@ -367,14 +372,6 @@ class Verifier:
     def _references(self, enrolled: Enrolled) -> scores.References:
         """The user's stored references, split into embeddings, DTW sequences and global features."""
         return self.layout.references(enrolled.templates, enrolled.profile)
-
-
-def _other_kind_sha(config: Settings, has_pressure: bool) -> str | None:
-    """The sha256 of the model a pad of the other kind would use (None: there is none)."""
-    try:
-        return model_sha_of(config, not has_pressure)
-    except Exception:  # no such model: then no one can be enrolled on it
-        return None
 
 
 def open_store(config: Settings, service: bool = False, create: bool = True) -> Store:

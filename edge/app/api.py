@@ -21,6 +21,7 @@ from typing import Any, Final, TypeVar
 from aiohttp import web
 
 from ..errors import ConfigError
+from ..scores import ASPECTS
 from .credentials import ROLES, roles_of
 
 Schema = dict[str, Any]
@@ -40,8 +41,23 @@ CAPTURE: Final[Schema] = {"type": "object", "properties": {"request_id": REQUEST
 EMPTY: Final[Schema] = {"type": "object", "properties": {}, "additionalProperties": False}
 ERROR: Final[Schema] = {"type": "object", "required": ["error", "status"],
                         "properties": {"error": {"type": "string"}, "status": {"type": "integer"}}}
+_NUMBER_OR_NULL: Final[Schema] = {"type": ["number", "null"]}
+DECISION: Final[Schema] = {
+    "type": "object", "required": ["event", "accepted", "reason"],
+    "description": "A decision (edge.decision.Decision); one that could not start has no score_name or reasons",
+    "properties": {
+        "event": {"const": "decision"}, "request_id": REQUEST_ID, "user": USER_ID, "accepted": {"type": "boolean"},
+        "reason": {"type": "string", "description": "the reason code (sigpad --help lists them)"},
+        "score": _NUMBER_OR_NULL, "threshold": _NUMBER_OR_NULL, "latency_ms": _NUMBER_OR_NULL,
+        "detail": {"type": "string"}, "score_name": {"type": "string"},
+        "reasons": {"type": "array", "items": {"enum": list(ASPECTS)}, "uniqueItems": True,
+                    "description": "a scored decision's aspects that pulled its score down, most negative "
+                                   "first; empty for a decision without a score or a score that cannot tell"},
+        "adapted": {"type": "string"}, "damage": {"type": "object"}, "capture_id": {"type": ["string", "null"]}}}
+"""The decision's answer, for the document only (``check`` reads a request's smaller subset)."""
 
 _BODY = "__sigpad_body__"
+_ANSWER = "__sigpad_answer__"
 _TYPES: Final[dict[str, tuple[type, ...]]] = {"object": (dict,), "string": (str,), "boolean": (bool,),
                                                "integer": (int,)}
 
@@ -54,6 +70,14 @@ def accepts(schema: Schema) -> Callable[[Handler], Handler]:
     """Declare the JSON body a route handler takes (checked by the middleware)."""
     def declare(handler: Handler) -> Handler:
         setattr(handler, _BODY, schema)
+        return handler
+    return declare
+
+
+def answers(schema: Schema) -> Callable[[Handler], Handler]:
+    """Declare the JSON a route handler answers with (for the document)."""
+    def declare(handler: Handler) -> Handler:
+        setattr(handler, _ANSWER, schema)
         return handler
     return declare
 
@@ -135,6 +159,9 @@ def _operation(path: str, handler: object) -> Schema:
     if params:
         op["parameters"] = [{"name": p, "in": "path", "required": True,
                              "schema": USER_ID if p == "user" else {"type": "string"}} for p in params]
+    answer: object = getattr(handler, _ANSWER, None)
+    if isinstance(answer, dict):
+        op["responses"]["200"]["content"] = {"application/json": {"schema": answer}}
     schema = body_schema(handler)
     if schema is not None:
         op["requestBody"] = {"required": bool(schema.get("required")),

@@ -108,7 +108,7 @@ def _store_commands(add: Add) -> None:
     p.add_argument("user")
     _source(p, many=True)
     p.add_argument("--replace", action="store_true", help="re-enrol a user already enrolled")
-    p.add_argument("--count", type=int, help="signatures to enrol (default 5)")
+    p.add_argument("--count", type=int, help="signatures to enrol, 3..12 (default: [enrol] count, 5)")
     _service_socket(p)
     p = add("verify", help="accept or reject one signature as USER's")
     p.add_argument("user")

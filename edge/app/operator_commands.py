@@ -231,7 +231,8 @@ def _history_line(r: Report) -> str:
     verdict = "ACCEPTED" if r["accepted"] else "REJECTED"
     score = "-" if r["score"] is None else f"{r['score']:.3f}"
     adapted = f"  adapted: {r['adapted']}" if r.get("adapted") else ""
-    return f"{when}  {verdict}  {r['reason']:20s} score {score}  {r.get('pad') or ''}".rstrip() + adapted
+    down = f"  down: {', '.join(r['reasons'])}" if r.get("reasons") else ""    # entries before issue #20 have none
+    return f"{when}  {verdict}  {r['reason']:20s} score {score}  {r.get('pad') or ''}".rstrip() + down + adapted
 
 
 

@@ -85,8 +85,9 @@ def decision_line(d: Decision | Mapping[str, Any], label: str | None = None) -> 
         return (f"{label:16s} {verdict}  score {score}  threshold {f['threshold']:.3f}  "
                 f"latency {f['latency_ms']:.2f} ms  ({f['reason']}{adapted})")
     why = f" - {f['detail']}" if f["detail"] and not f["accepted"] else ""
+    down = f" (down: {', '.join(f['reasons'])})" if f.get("reasons") else ""
     return (f"{verdict} {f['user']}: {f['reason']}, score {score} (threshold {f['threshold']:.3f}), "
-            f"{f['latency_ms']:.2f} ms{why}{adapted}")
+            f"{f['latency_ms']:.2f} ms{why}{down}{adapted}")
 
 
 def unjudged(user: str, exc: Exception) -> dict[str, Any]:

@@ -151,6 +151,7 @@ async def status(request: web.Request) -> web.Response:
 
 @requires(INTEGRATOR)
 @api.accepts(api.VERIFY)
+@api.answers(api.DECISION)
 async def verify(request: web.Request) -> web.Response:
     """Verify a user's signature: arms the pad, answers with the decision."""
     body = await _body(request)
@@ -160,7 +161,7 @@ async def verify(request: web.Request) -> web.Response:
 @requires(OPERATOR, INTEGRATOR)
 @api.accepts(api.ENROL)
 async def enrol(request: web.Request) -> web.Response:
-    """Enrol a user from 5 signatures on the pad."""
+    """Enrol a user from [enrol] count signatures (3..12, 5 by default) on the pad."""
     body = await _body(request)
     return await _run(request.app[HUB].enrol(body["user"], body.get("replace", False), body.get("request_id")))
 

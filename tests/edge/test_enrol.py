@@ -2,10 +2,12 @@
 
 import numpy as np
 import pytest
+from helpers.signatures import circle_signature
 
 from edge import scores
+from edge.decision import Reason, reason_for
 from edge.enrol import build
-from edge.errors import EnrolmentError
+from edge.errors import ConfigError, EnrolmentError
 
 pytestmark = pytest.mark.data
 
@@ -70,3 +72,43 @@ def test_consistency_rule_by_hand():
     with pytest.raises(EnrolmentError) as info:
         build(e, sigs, b"k" * 32, count=3, min_consistency=0.6, replay_cosine=0.997)
     assert info.value.outliers == (0, 1, 2)
+
+
+def test_a_too_simple_signature_is_asked_again_before_the_model_runs(make_verifier, sig):
+    v = make_verifier()
+    with pytest.raises(EnrolmentError, match="sign your full signature again") as info:
+        v.enrol("alice", [sig(1, s) for s in range(1, 5)] + [circle_signature()])
+    assert info.value.outliers == (4,)              # #5, the circle: sign it again
+    assert "#5: too little turning" in str(info.value)
+    assert reason_for(info.value) == Reason.INCONSISTENT   # the pad and the kiosk say "sign again"
+    assert v.store.counters() == {"failures_to_enrol": 1} and v.store.users() == []
+
+
+def test_three_signatures_enrol_and_the_pressure_model_takes_at_most_ten(make_verifier, sig):
+    three = make_verifier(enrol_count=3).enrol("alice", [sig(1, s) for s in (1, 2, 3)])
+    assert len(three.templates) == 3 and three.stats["n"] == 3 and len(three.consistency) == 3
+    ten = make_verifier(enrol_count=10).enrol("bob", [sig(2, s) for s in range(1, 11)])
+    assert len(ten.templates) == 10
+    # 64 + 320 bytes a reference: 10 make 3,840 bytes, 12 would make 4,608, over 4 KB
+    assert sum(map(len, ten.templates)) == 3840
+    with pytest.raises(ConfigError, match="at most 10"):
+        make_verifier(enrol_count=12)
+
+
+def test_twelve_signatures_enrol_on_the_pressure_free_model(svc2004_root, tmp_path):
+    from edge_cases import model_dir_for
+
+    from edge.keys import load_keys
+    from edge.model import Encoder
+    from edge.settings import Settings
+    from edge.store import Store
+    from edge.verifier import Verifier
+    from firmware_bridge import svc2004
+    sigs = [svc2004.read(svc2004_root / "Task1" / f"U1S{s}.TXT") for s in range(1, 13)]
+    store = Store(tmp_path / "t.db", load_keys(tmp_path / "k"))
+    with Verifier(Encoder(model_dir_for(False)), store, Settings(enrol_count=12, lockout_after=0)) as v:
+        result = v.enrol("carol", sigs)
+        # 64 + 256 bytes a reference: 12 make 3,840 bytes, within 4 KB
+        assert [len(t) for t in result.templates] == [320] * 12
+        assert len(v.store.load("carol", v.model_sha).templates) == 12
+        assert v.verify("carol", svc2004.read(svc2004_root / "Task1" / "U1S15.TXT")).score is not None

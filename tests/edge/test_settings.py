@@ -21,3 +21,12 @@ def test_lockout_limits_are_the_policys():
     assert settings.Settings(lockout_after=3, lockout_s=60).lockout == LockoutPolicy(3, 60.0)
     with pytest.raises(ConfigError, match="lockout values must be >= 0"):
         settings.Settings(lockout_s=-1)
+
+
+def test_an_enrolment_takes_3_to_12_signatures_and_5_by_default():
+    assert settings.Settings().enrol_count == 5
+    for n in (3, 12):
+        assert settings.Settings(enrol_count=n).enrol_count == n
+    for n in (2, 13):
+        with pytest.raises(ConfigError, match=f"enrol count {n}: must be 3..12"):
+            settings.Settings(enrol_count=n)

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from edge.errors import TemplateIntegrityError
+from edge.errors import ConfigError, TemplateIntegrityError
 from edge.scores import score
-from edge.templates import SCALE, dequantize, dequantize_many, quantize
+from edge.templates import SCALE, USER_BYTES, check_user_budget, dequantize, dequantize_many, quantize
 
 
 def test_known_vector_by_hand():
@@ -46,3 +46,16 @@ def test_int8_templates_cost_nothing_in_score(encoder, sig):
             worst_score = max(worst_score, abs(score("mean-cosine", q, t, {}) - score("mean-cosine", refs, t, {})))
     assert worst_vec > 0.999
     assert worst_score < 2e-3
+
+
+def test_twelve_references_fit_a_user_s_4_kb_only_without_pressure():
+    assert USER_BYTES == 4096
+    # Without pressure a reference is 64 B of embedding + 64 points x 4 channels = 320 B:
+    # 12 of them are 3,840 B, within 4,096.
+    check_user_budget(12, 64, 256)
+    # With pressure 64 + 64 x 5 = 384 B: 10 are 3,840 B, 11 are 4,224 B and 12 are 4,608 B, over.
+    check_user_budget(10, 64, 320)
+    for n, total in ((11, "4,224"), (12, "4,608")):
+        with pytest.raises(ConfigError, match=f"{n} references of 384 bytes take {total} bytes a user, "
+                                              "over the store's 4,096; this model allows at most 10"):
+            check_user_budget(n, 64, 320)

@@ -45,7 +45,8 @@ function decisionLine(d) {
     return div;
   }
   const score = d.score === null || d.score === undefined ? "-" : d.score.toFixed(3);
-  div.textContent = `${when(d.at)}  ${d.accepted ? "ACCEPTED" : "REJECTED"}  ${d.reason}  score ${score}`;
+  const down = d.reasons && d.reasons.length ? `  down: ${d.reasons.join(", ")}` : "";  // what pulled the score down
+  div.textContent = `${when(d.at)}  ${d.accepted ? "ACCEPTED" : "REJECTED"}  ${d.reason}  score ${score}${down}`;
   div.className = d.accepted ? "accepted" : "rejected";
   return div;
 }

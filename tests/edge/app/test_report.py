@@ -65,3 +65,11 @@ def test_the_docs_table_is_the_codes_table():
     rows = re.findall(r"^\| `([a-z-]+)` \| ([012]) \| (.+) \|$", text, re.MULTILINE)
     assert [(reason, int(code), meaning) for reason, code, meaning in rows] == \
         [(reason, code, meaning) for reason, (code, meaning) in OUTCOMES.items()]
+
+
+def test_a_scored_decision_says_what_pulled_it_down():
+    import dataclasses
+    down = dataclasses.replace(REJECT, reasons=("timing", "shape"))
+    assert decision_line(down) == ("REJECTED alice: no-match, score 0.500 (threshold 0.747), 2.00 ms"
+                                   " - score 0.500 below threshold 0.747 (down: timing, shape)")
+    assert "down" not in decision_line(REJECT)

@@ -149,7 +149,7 @@ def test_the_kiosk_stream_shows_the_signer_no_user_and_no_score(service, sig):
                     await asyncio.to_thread(vpad.sign, sig(1, 8))
             return seen, await verdict
     seen, answer = asyncio.run(watch())
-    assert {"score", "threshold", "user"} <= set(answer)                  # the integrator's answer keeps them
+    assert {"score", "threshold", "user", "reasons"} <= set(answer)       # the integrator's answer keeps them
     prompt = next(e for e in seen if e["event"] == "prompt")
     assert "user" not in prompt and prompt["message"] == "sign now"
     decision = seen[-1]
