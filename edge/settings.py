@@ -34,7 +34,9 @@ class Settings:
     model: Path | None = None          # None: the shipped model
     backend: str | None = None
     score: str | None = None           # None: the manifest's score
-    threshold: float | None = None     # None: the manifest's threshold
+    threshold: float | None = None     # None: the level's threshold (edge.operating_point)
+    level: str = "balanced"            # the manifest's operating point, when no threshold is set
+    force_threshold: bool = False      # a threshold outside the scores the folds saw, all the same
     enrol_count: int = 5
     consistency_margin: float = 0.15
     enrol_retries: int = 2             # "sign again" rounds on the pad before giving up
@@ -54,6 +56,8 @@ class Settings:
             raise ConfigError(f"score {self.score!r}: choose from {', '.join(scores.names())}")
         if self.threshold is not None and self.score is not None:
             scores.check_threshold(self.score, self.threshold)  # else once the manifest names the score
+        if not (isinstance(self.level, str) and self.level.isidentifier()):
+            raise ConfigError(f"level {self.level!r}: a level's name (e.g. balanced, secure, convenience)")
         if not 1 <= self.enrol_count <= 10:
             raise ConfigError(f"enrol count {self.enrol_count}: must be 1..10")
         # The policy checks its own limits (ConfigError): validated there, once.

@@ -53,7 +53,7 @@ from firmware_bridge.capture import DAMAGED, Refusal
 from firmware_bridge.errors import SignatureError, SigpadError
 from firmware_bridge.signature import Signature, check_usable
 
-from . import adaptation, dtw, replay, scores
+from . import adaptation, dtw, operating_point, replay, scores
 from . import enrol as enrolment
 from .decision import SETUP_PROBLEMS, Decision, Reason, logfmt, reason_for
 from .errors import AlreadyEnrolled, ConfigError, EnrolmentError, ReenrolmentNeeded, StoreMissing, WrongPadKind
@@ -123,17 +123,12 @@ class Verifier:
         # score a command line asks for.
         self.decision = manifest.decision_score()
         self.stored_dtw = self.decision.dtw
-        # A threshold the operator set by hand was never measured on the folds: it may
-        # decide, but it never writes a signature into the references (issue #20).
-        self.threshold_overridden = config.threshold is not None and not (
-            self.score_name == manifest.score and float(config.threshold) == manifest.threshold)
-        if config.threshold is not None:
-            self.threshold = float(config.threshold)
-        elif self.score_name == manifest.score:
-            self.threshold = manifest.threshold
-        else:
-            raise ConfigError(f"score {self.score_name!r} needs a threshold (--threshold): "
-                              f"the manifest's threshold is for {manifest.score!r}")
+        # A level of the manifest, or a threshold set by hand (edge.operating_point). One
+        # set by hand was never measured on the folds: it may decide, but it never writes
+        # a signature into the references (issue #20).
+        self.operating_point = operating_point.choose(manifest, config, self.score_name)
+        self.threshold = self.operating_point.threshold
+        self.threshold_overridden = self.operating_point.hand_set
         try:  # a threshold that every signature reaches is no threshold (scores.check_threshold)
             scores.check_threshold(self.scorer, self.threshold)
         except ConfigError as exc:

@@ -49,7 +49,12 @@ def _common(p: argparse.ArgumentParser) -> None:
     g.add_argument("--model", type=Path, help="model directory or .tflite, or a models root with pressure/ and "
                    "no_pressure/ (picked by the pad) (default: the shipped models)")
     g.add_argument("--backend", choices=BACKENDS)
-    g.add_argument("--threshold", type=float, help="decision threshold (default: the manifest's)")
+    g.add_argument("--threshold", type=float, help="decision threshold set by hand (default: the level's); "
+                   "never adapts references")
+    g.add_argument("--level", help="the manifest's operating point: e.g. convenience, balanced, secure "
+                   "(default: [decision] level, else balanced); `sigpad status` shows its FRR/FAR")
+    g.add_argument("--force-threshold", action="store_true", default=None,
+                   help="take --threshold even outside the scores the trainer's folds saw")
     g.add_argument("--score", choices=score_names(), help="score (default: the manifest's)")
     g.add_argument("--lockout-after", type=int, help="failures before a lockout; 0 disables")
     g.add_argument("-v", "--verbose", action="store_true",
@@ -190,6 +195,7 @@ def load_config(args: argparse.Namespace) -> config_mod.Config:
     cfg = config_mod.load(args.config)
     return cfg.replace(store=args.store, key_file=args.key_file, model=args.model,
                        backend=args.backend, threshold=args.threshold, score=args.score,
+                       level=args.level, force_threshold=args.force_threshold,
                        lockout_after=args.lockout_after,
                        enrol_count=getattr(args, "count", None),
                        port=getattr(args, "port", None), protocol=getattr(args, "protocol", None),

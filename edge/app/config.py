@@ -102,6 +102,7 @@ _KEYS = {
     ("store", "store_raw"): ("store_raw", bool),
     ("model", "path"): ("model", Path), ("model", "backend"): ("backend", str),
     ("decision", "score"): ("score", str), ("decision", "threshold"): ("threshold", float),
+    ("decision", "level"): ("level", str), ("decision", "force_threshold"): ("force_threshold", bool),
     ("enrol", "count"): ("enrol_count", int),
     ("enrol", "consistency_margin"): ("consistency_margin", float),
     ("enrol", "retries"): ("enrol_retries", int),

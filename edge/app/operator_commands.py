@@ -24,6 +24,7 @@ from ..client import ServiceClient
 from ..errors import ServiceError, UnknownUser
 from ..manifest import load_manifest
 from ..model import KINDS
+from ..operating_point import choose
 from ..verifier import model_dir_of, open_store
 from ..wire import Message, find_socket
 from .config import Config
@@ -97,8 +98,11 @@ def _models(cfg: Config) -> Report:
         try:
             directory = model_dir_of(cfg, kind == KINDS[0])
             m = load_manifest(directory / "manifest.json")
-            out[kind] = {"path": str(directory), "sha256": m.sha256, "score": cfg.score or m.score,
-                         "threshold": cfg.threshold if cfg.threshold is not None else m.threshold}
+            score = cfg.score or m.score
+            point = choose(m, cfg, score)     # a ConfigError: this kind's error
+            out[kind] = {"path": str(directory), "sha256": m.sha256, "score": score, **point.to_dict(),
+                         "levels": sorted(m.operating_levels()) if score == m.score else [],
+                         "described": point.describe()}
         except SigpadError as exc:
             out[kind] = {"error": str(exc)}
     return out
@@ -125,7 +129,7 @@ def _status_lines(r: Report) -> list[str]:
     lines.append(_pad_line(pad))
     for kind, m in r["models"].items():
         lines.append(f"model    {kind}: " + (m["error"] if "error" in m else
-                     f"{m['path']} (sha256 {m['sha256'][:12]}..., {m['score']}, threshold {m['threshold']:.3f})"))
+                     f"{m['path']} (sha256 {m['sha256'][:12]}..., {m['score']}; {m['described']})"))
     if not store["exists"]:
         lines.append(f"store    {store['path']}: does not exist (enroll or init creates it)")
     else:
