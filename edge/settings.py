@@ -48,6 +48,7 @@ class Settings:
     adapt_margin: float = 1.0          # above the threshold, in the decision score's units
     adapt_max_per_day: int = 3
     adapt_keep_enrolled: int = 2
+    adapt_max_drift: float = 0.1       # cosine distance of the references' centroid from the enrolment's
     lockout: LockoutPolicy = field(init=False, repr=False, compare=False)  # from lockout_after, lockout_s
     adaptation: AdaptationPolicy = field(init=False, repr=False, compare=False)  # from the adapt_* fields
 
@@ -63,7 +64,8 @@ class Settings:
         # The policy checks its own limits (ConfigError): validated there, once.
         object.__setattr__(self, "lockout", LockoutPolicy(self.lockout_after, self.lockout_s))
         object.__setattr__(self, "adaptation", AdaptationPolicy(self.adapt, self.adapt_margin,
-                                                                self.adapt_max_per_day, self.adapt_keep_enrolled))
+                                                                self.adapt_max_per_day, self.adapt_keep_enrolled,
+                                                                self.adapt_max_drift))
         if not 0.0 < self.replay_cosine <= 1.0 or self.replay_history < 0:
             raise ConfigError("replay cosine must be in (0, 1], history >= 0")
 

@@ -20,6 +20,7 @@ from collections.abc import Iterable
 import numpy as np
 import numpy.typing as npt
 
+from .dtw import DtwConfig
 from .errors import ReenrolmentNeeded, TemplateIntegrityError
 
 SCALE = 1.0 / 127.0
@@ -63,3 +64,11 @@ def split(blob: bytes, dim: int, sequence_bytes: int = 0) -> tuple[bytes, bytes]
     if sequence_bytes and len(blob) == dim:
         raise ReenrolmentNeeded("enrolled without the DTW sequences this model's decision needs: re-enrol")
     raise TemplateIntegrityError(f"template of {len(blob)} bytes, the model stores {dim} + {sequence_bytes}")
+
+
+def embeddings_of(blobs: list[bytes], dim: int, dtw: DtwConfig | None) -> npt.NDArray[np.float32] | None:
+    """The dequantized embeddings of stored references (``pack``ed with ``dtw``'s
+    sequences, if any); None for none."""
+    if not blobs:
+        return None
+    return dequantize_many([split(b, dim, dtw.sequence_bytes if dtw else 0)[0] for b in blobs], dim)

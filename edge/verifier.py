@@ -74,7 +74,7 @@ from .store import (
     Verdict,
     check_user_id,
 )
-from .templates import dequantize, dequantize_many, pack, quantize, split
+from .templates import dequantize, dequantize_many, embeddings_of, pack, quantize, split
 
 __all__ = ["Verifier", "model_dir_of", "open_store", "open_verifier"]   # model_dir_of: edge.model's
 
@@ -329,8 +329,9 @@ class Verifier:
         # must not become a reference), and only if the references are still those the
         # proposal was made on and the daily bound still holds (a parallel attempt may
         # have adapted meanwhile).
-        adapt = a.proposal if accepted and not finding.replay_like and \
-            adaptation.still_applies(history.profile, a.enrolled.profile) else None
+        adapt = a.proposal if accepted and not finding.replay_like and adaptation.may_adapt(
+            history.profile, a.enrolled.profile, dequantize(a.template), history.attempts,
+            self.config.replay_cosine) else None
         verdict: Verdict = Replayed(replayed) if replayed is not None else \
             Scored(accepted, "" if adapt is None else adapt.described)
         return Judged(kept, self.lockout.update(history.state, accepted, now), verdict,
@@ -352,11 +353,11 @@ class Verifier:
         sequence = dtw.sequence(sig, cfg) if cfg else b""
         probe = scores.Probe(dequantize(template), dtw.unpack(sequence, cfg) if cfg else None)
         chosen = adaptation.propose_for(policy, refs, enrolled.profile, probe, self.scorer, self.threshold,
-                                        value, now, cfg)
+                                        value, now, cfg, embeddings_of(enrolled.baseline, self.dim, cfg))
         if chosen is None:
             return None
-        return _Proposal(Replacement(chosen.index, pack(template, sequence), mac, dict(chosen.references.stats), now),
-                         chosen.describe(value))
+        return _Proposal(Replacement(chosen.index, pack(template, sequence), mac, dict(chosen.references.stats), now,
+                                     float(value)), chosen.describe(value))
 
     def _references(self, enrolled: Enrolled) -> scores.References:
         """The user's stored references, split into embeddings and DTW sequences."""

@@ -1,5 +1,5 @@
 """``sigpad``: enrol, verify, list, delete, serve, demo, capture, render; ports and probe for a pad;
-status, unlock, history, backup, restore.
+status, unlock, history, adaptations, backup, restore.
 
 Results go to stdout (one JSON object with ``--json``), diagnostics to
 stderr. Every way a command ends has a reason and one exit code for it
@@ -108,7 +108,7 @@ def _service_socket(p: argparse.ArgumentParser) -> None:
 
 def _store_commands(add: Add) -> None:
     """The user's and the operator's commands: enroll, verify, users, delete, init, status, unlock, history,
-    repair-anchor."""
+    adaptations, backup, restore, repair-anchor."""
     p = add("enroll", aliases=["enrol"], help="enrol a user from N signatures")
     p.add_argument("user")
     _source(p, many=True)
@@ -130,6 +130,11 @@ def _store_commands(add: Add) -> None:
     p = add("history", help="a user's recent decisions: time, reason, score")
     p.add_argument("user")
     p.add_argument("--last", type=int, default=20, help="entries to show (default 20)")
+    _service_socket(p)
+    p = add("adaptations", help="a user's template adaptations: when, which reference, the score; "
+            "--undo puts the enrolment's references back (kept in the user's history)")
+    p.add_argument("user")
+    p.add_argument("--undo", action="store_true", help="restore the references as enrolled")
     _service_socket(p)
     p = add("backup", help="copy the store (online), its anchor and optionally its key to one file")
     p.add_argument("file", type=Path, help="the backup to write (a new file, 0600)")

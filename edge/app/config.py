@@ -111,6 +111,7 @@ _KEYS = {
     ("adaptation", "enabled"): ("adapt", bool), ("adaptation", "margin"): ("adapt_margin", float),
     ("adaptation", "max_per_day"): ("adapt_max_per_day", int),
     ("adaptation", "keep_enrolled"): ("adapt_keep_enrolled", int),
+    ("adaptation", "max_drift"): ("adapt_max_drift", float),
     ("pad", "port"): ("port", str), ("pad", "protocol"): ("protocol", str), ("pad", "baud"): ("baud", int),
     ("service", "socket"): ("socket", Path), ("service", "gpio_accept"): ("gpio_accept", str),
     ("service", "gpio_reject"): ("gpio_reject", str), ("service", "gpio_pulse_s"): ("gpio_pulse_s", float),
