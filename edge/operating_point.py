@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import ConfigError
-from .manifest import FIGURES, Level, Manifest
+from .manifest import BALANCED, FIGURES, Level, Manifest
 from .settings import Settings
 
 
@@ -67,12 +67,12 @@ def _pct(value: float | None) -> str:
 def choose(manifest: Manifest, settings: Settings, score_name: str) -> OperatingPoint:
     """The operating point ``settings`` ask of ``manifest`` when deciding by ``score_name``
     (raises ``ConfigError`` naming the levels there are, or the range the folds saw)."""
-    levels = manifest.operating_levels() if score_name == manifest.score else {}
+    levels = _levels(manifest) if score_name == manifest.score else {}
     if settings.threshold is not None:
         threshold = float(settings.threshold)
         same = [name for name, level in levels.items() if level.threshold == threshold]
         if same:
-            name = "balanced" if "balanced" in same else same[0]
+            name = BALANCED if BALANCED in same else same[0]
             return OperatingPoint(threshold, name, levels[name])
         return OperatingPoint(threshold, None, forced=_outside_seen(manifest, threshold, settings, levels))
     if score_name != manifest.score:
@@ -85,12 +85,21 @@ def choose(manifest: Manifest, settings: Settings, score_name: str) -> Operating
     return OperatingPoint(level.threshold, settings.level, level)
 
 
+def _levels(manifest: Manifest) -> dict[str, Level]:
+    """The manifest's levels; a stand-in without them (a test's, an embedder's: what
+    ``manifest.binding`` asks of one) has its threshold as ``balanced``."""
+    if hasattr(manifest, "operating_levels"):
+        return manifest.operating_levels()
+    return {BALANCED: Level(float(manifest.threshold))}
+
+
 def _outside_seen(manifest: Manifest, threshold: float, settings: Settings, levels: dict[str, Level]) -> bool:
     """Whether a hand-set threshold lies outside the scores the folds saw; refused there
     unless forced. (Another score than the manifest's: the range is not its own.)"""
-    if manifest.seen is None or not levels:
+    seen = getattr(manifest, "seen", None)
+    if seen is None or not levels:
         return False
-    lo, hi = manifest.seen
+    lo, hi = seen
     if lo <= threshold <= hi:
         return False
     if not settings.force_threshold:
