@@ -326,9 +326,9 @@ class Verifier:
         kept = Attempt(a.mac, a.template, accepted, a.path.to_bytes() if accepted and a.path else None)
         # Adapt only on an accept (so nothing matched a replay: no stream MAC, embedding
         # or path) whose path is not even near a kept one (a replay just past the limit
-        # must not become a reference), and only if the references are still those the
+        # must not become a reference), only if the references are still those the
         # proposal was made on and the daily bound still holds (a parallel attempt may
-        # have adapted meanwhile).
+        # have adapted meanwhile), and never on a probe too alike a kept attempt.
         adapt = a.proposal if accepted and not finding.replay_like and adaptation.may_adapt(
             history.profile, a.enrolled.profile, dequantize(a.template), history.attempts,
             self.config.replay_cosine) else None
