@@ -17,6 +17,15 @@ template and make the next forgeries easier. Hence the bounds:
   (``edge.replay.Finding.replay_like``: its path within 1.5 times the replay
   limit of a kept one - a replay just past the limit must not become a
   reference);
+* never on a probe too alike an attempt the store keeps for this user
+  (accepted or rejected: a forger's practice is rejected first): a cosine
+  at or above ``alike_bound`` (twice the replay limit's distance, 0.99 for
+  ``[replay] cosine`` 0.995; ``ALIKE`` says why). A genuine writer does not
+  sign twice that alike; a near-copy just under the replay limit does;
+* never when the new references' centroid would lie further than
+  ``max_drift`` (cosine distance, 0.1) from the enrolment's references'
+  centroid (``drift``): the enrolment's references are kept for that
+  (``edge.store_baseline``), and the bound stops a slow walk away from them;
 * at most ``max_per_day`` replacements per user in any 24 hours;
 * the ``keep_enrolled`` most typical of the references still left from the
   enrolment are never replaced, so the enrolment always anchors the set.
@@ -24,14 +33,17 @@ template and make the next forgeries easier. Hence the bounds:
 ``propose`` is pure: references, probe and score in; which reference to
 replace and the new references (with their statistics recomputed, as
 enrolment computes them) out, or None. The verifier stores the result
-through the store's judging transaction (``edge.store.Replacement``).
+through the store's judging transaction (``edge.store.Replacement``),
+asking ``may_adapt`` there (the references unchanged since the proposal,
+the probe not too alike a kept attempt). Every adaptation is listed and
+can be undone: ``sigpad adaptations USER [--undo]``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -40,8 +52,24 @@ from . import scores
 from .dtw import DtwConfig
 from .enrol import leave_one_out
 from .errors import ConfigError
+from .templates import dequantize_many
+
+Floats = npt.NDArray[np.floating[Any]]
 
 DAY_S = 86_400.0
+ALIKE = 2.0
+"""A probe within this many times the replay limit's cosine distance of a kept attempt does
+not adapt (``alike_bound``): twice the replay rule's, as a path within 1.5 times its limit
+is replay-like. On SVC2004 with the shipped pressure model, no two genuine signatures of a
+writer came that close (the highest of 5,700 same-writer pairs: 0.9898 < 0.99), so the
+bound costs a genuine writer nothing and catches near-copies just under the replay limit."""
+
+
+class Embedded(Protocol):
+    """A kept attempt as far as ``too_alike`` looks: its int8 embedding (b"": none)."""
+
+    @property
+    def embedding(self) -> bytes: ...
 
 
 @dataclass(frozen=True)
@@ -52,10 +80,13 @@ class AdaptationPolicy:
     margin: float = 1.0        # above the threshold, in the decision score's units
     max_per_day: int = 3       # replacements per user in any 24 hours
     keep_enrolled: int = 2     # enrolment references never replaced (the most typical left)
+    max_drift: float = 0.1     # cosine distance of the new centroid from the enrolment's (see ``drift``)
 
     def __post_init__(self) -> None:
         if not (np.isfinite(self.margin) and self.margin >= 0):
             raise ConfigError(f"adaptation margin {self.margin!r}: must be a finite number >= 0")
+        if not 0.0 <= self.max_drift <= 2.0:
+            raise ConfigError(f"adaptation max_drift {self.max_drift!r}: a cosine distance, 0 to 2")
         if self.max_per_day < 0 or self.keep_enrolled < 0:
             raise ConfigError("adaptation max_per_day and keep_enrolled must be >= 0")
 
@@ -101,12 +132,13 @@ def replaceable(typical: npt.NDArray[np.float64], originals: Sequence[bool], kee
 def propose(policy: AdaptationPolicy, refs: scores.References, originals: Sequence[bool],
             probe: scores.Probe, score: scores.Score, threshold: float, value: float,
             recent: Sequence[float] = (), now: float = 0.0,
-            dtw: DtwConfig | None = None) -> Adaptation | None:
+            dtw: DtwConfig | None = None, enrolled: Floats | None = None) -> Adaptation | None:
     """The replacement an accepted attempt scoring ``value`` earns, or None.
 
     ``originals[i]``: reference i is from the enrolment; ``recent``: the times
     of this user's earlier replacements (the daily bound); ``dtw``: the DTW
-    settings the references' statistics are kept for (default: the score's)."""
+    settings the references' statistics are kept for (default: the score's);
+    ``enrolled``: the enrolment's embeddings (the drift bound; None: not checked)."""
     # "not >=" so that a NaN score never adapts
     if not policy.enabled or not value >= threshold + policy.margin or len(refs.embeddings) < 2:
         return None
@@ -117,19 +149,22 @@ def propose(policy: AdaptationPolicy, refs: scores.References, originals: Sequen
     if not candidates:
         return None
     index = min(candidates, key=lambda i: typical[i])
-    return Adaptation(index, tuple(float(v) for v in typical), replaced(refs, index, probe, dtw or score.dtw))
+    new = replaced(refs, index, probe, dtw or score.dtw)
+    if enrolled is not None and len(enrolled) and not drift(new.embeddings, enrolled) <= policy.max_drift:
+        return None
+    return Adaptation(index, tuple(float(v) for v in typical), new)
 
 
 def propose_for(policy: AdaptationPolicy, refs: scores.References, profile: Mapping[str, Any],
                 probe: scores.Probe, score: scores.Score, threshold: float, value: float, now: float,
-                dtw: DtwConfig | None = None) -> Adaptation | None:
+                dtw: DtwConfig | None = None, enrolled: Floats | None = None) -> Adaptation | None:
     """``propose`` for a user as the store keeps them: the profile's ``template_ids``
     (the references, in order), ``enrolled_ids`` (those from the enrolment: all
     of them until an adaptation) and ``adaptations`` (the times of earlier ones)."""
     ids: list[str] = profile["template_ids"]
     originals = set(profile.get("enrolled_ids", ids))
     return propose(policy, refs, [t in originals for t in ids], probe, score, threshold, value,
-                   profile.get("adaptations", ()), now, dtw)
+                   profile.get("adaptations", ()), now, dtw, enrolled)
 
 
 def still_applies(seen: Mapping[str, Any] | None, proposed_on: Mapping[str, Any]) -> bool:
@@ -137,6 +172,35 @@ def still_applies(seen: Mapping[str, Any] | None, proposed_on: Mapping[str, Any]
     as the store's transaction sees it): the same references, the same adaptations."""
     keys = ("template_ids", "adaptations")
     return seen is not None and all(seen.get(k) == proposed_on.get(k) for k in keys)
+
+
+def may_adapt(seen: Mapping[str, Any] | None, proposed_on: Mapping[str, Any], probe: Floats,
+              attempts: Sequence[Embedded], replay_cosine: float) -> bool:
+    """Inside the judging transaction: the proposal still applies and the probe (its
+    dequantized template) is not too alike any attempt kept (``too_alike``)."""
+    return still_applies(seen, proposed_on) and too_alike(probe, attempts, replay_cosine) is None
+
+
+def alike_bound(replay_cosine: float) -> float:
+    """The cosine at which a probe is too alike a kept attempt to adapt from: ``ALIKE``
+    times the replay limit's cosine distance (0.99 for the default 0.995)."""
+    return 1.0 - ALIKE * (1.0 - replay_cosine)
+
+
+def too_alike(probe: Floats, attempts: Sequence[Embedded], replay_cosine: float) -> float | None:
+    """The highest cosine of ``probe`` to the user's kept attempts (accepted and rejected:
+    a forger's practice is rejected first) if it reaches ``alike_bound``, else None."""
+    kept = [a.embedding for a in attempts if a.embedding]   # enrolment entries have none
+    if not kept:
+        return None
+    near = float(np.max(dequantize_many(kept, len(probe)) @ probe))
+    return near if near >= alike_bound(replay_cosine) else None
+
+
+def drift(references: Floats, enrolled: Floats) -> float:
+    """The cosine distance of the references' centroid from the enrolment's."""
+    a, b = np.mean(references, axis=0), np.mean(enrolled, axis=0)
+    return float(1.0 - a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))
 
 
 def replaced(refs: scores.References, index: int, probe: scores.Probe,

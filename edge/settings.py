@@ -39,7 +39,9 @@ class Settings:
     model: Path | None = None          # None: the shipped model
     backend: str | None = None
     score: str | None = None           # None: the manifest's score
-    threshold: float | None = None     # None: the manifest's threshold
+    threshold: float | None = None     # None: the level's threshold (edge.operating_point)
+    level: str = "balanced"            # the manifest's operating point, when no threshold is set
+    force_threshold: bool = False      # a threshold outside the scores the folds saw, all the same
     enrol_count: int = 5
     consistency_margin: float = 0.15
     enrol_retries: int = 2             # "sign again" rounds on the pad before giving up
@@ -51,6 +53,7 @@ class Settings:
     adapt_margin: float = 1.0          # above the threshold, in the decision score's units
     adapt_max_per_day: int = 3
     adapt_keep_enrolled: int = 2
+    adapt_max_drift: float = 0.1       # cosine distance of the references' centroid from the enrolment's
     lockout: LockoutPolicy = field(init=False, repr=False, compare=False)  # from lockout_after, lockout_s
     adaptation: AdaptationPolicy = field(init=False, repr=False, compare=False)  # from the adapt_* fields
 
@@ -59,12 +62,15 @@ class Settings:
             raise ConfigError(f"score {self.score!r}: choose from {', '.join(scores.names())}")
         if self.threshold is not None and self.score is not None:
             scores.check_threshold(self.score, self.threshold)  # else once the manifest names the score
+        if not (isinstance(self.level, str) and self.level.isidentifier()):
+            raise ConfigError(f"level {self.level!r}: a level's name (e.g. balanced, secure, convenience)")
         if not ENROL_COUNTS[0] <= self.enrol_count <= ENROL_COUNTS[1]:
             raise ConfigError(f"enrol count {self.enrol_count}: must be {ENROL_COUNTS[0]}..{ENROL_COUNTS[1]}")
         # The policy checks its own limits (ConfigError): validated there, once.
         object.__setattr__(self, "lockout", LockoutPolicy(self.lockout_after, self.lockout_s))
         object.__setattr__(self, "adaptation", AdaptationPolicy(self.adapt, self.adapt_margin,
-                                                                self.adapt_max_per_day, self.adapt_keep_enrolled))
+                                                                self.adapt_max_per_day, self.adapt_keep_enrolled,
+                                                                self.adapt_max_drift))
         if not 0.0 < self.replay_cosine <= 1.0 or self.replay_history < 0:
             raise ConfigError("replay cosine must be in (0, 1], history >= 0")
 

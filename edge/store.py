@@ -5,6 +5,9 @@ Rows and what protects them:
 * ``templates`` - one sealed int8 embedding per enrolment signature; the
   associated data binds user, template id and model sha256, so a row moved,
   renamed or read under another model fails authentication.
+* ``retired_templates`` (schema 3) - the enrolment's references an
+  adaptation replaced, sealed as they were, listed in the sealed profile
+  (``edge.store_baseline``): the drift bound reads them, an undo puts them back.
 * ``users`` - the model enrolled with (another means "re-enrolment needed"),
   a sealed profile listing the template ids (a template row deleted or added
   is detected) and the lockout counters, tagged under the key with the
@@ -36,24 +39,28 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import re
 import sqlite3
 import time
-from collections.abc import Callable, Collection, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 
 from .errors import (
     AlreadyEnrolled,
-    ConfigError,
-    DamagedUserRows,
     ReenrolmentNeeded,
     TemplateIntegrityError,
     UnknownUser,
 )
 from .ledger import ad, attempt_ad
 from .lockout import LockState
+from .store_baseline import (
+    ADAPTATION_KEYS,
+    adaptation_records,
+    enrolment_ids,
+    replace_template,
+    restore_baseline,
+    retired_ids,
+)
 from .store_file import StoreFile
 from .store_schema import (
     SCHEMA_VERSION,
@@ -61,16 +68,18 @@ from .store_schema import (
     History,
     Profile,
     Replacement,
+    check_user_id,
     checked_user_row,
     insert_template,
     open_profile,
     pack_attempt,
     prune_attempts,
     read_history,
-    replace_template,
     retag_user,
+    rows_of,
     seal_profile,
 )
+from .verdicts import Judged, LockedOut, Replayed, Scored, Verdict
 
 __all__ = [
     "REJECTED_KEPT",
@@ -90,7 +99,6 @@ __all__ = [
     "check_user_id",
 ]
 
-_USER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]{0,63}")
 REJECTED_KEPT = 50
 """Rejected attempts kept per user (accepted ones: ``Settings.replay_history``)."""
 DECISIONS_KEPT = 100  # decisions kept per user for `sigpad history`
@@ -103,6 +111,7 @@ class Enrolled:
     templates: list[bytes]
     stream_macs: list[bytes]
     profile: Profile
+    baseline: list[bytes] = dataclasses.field(default_factory=list)  # the enrolment's references kept
 
 
 @dataclass(frozen=True)
@@ -123,66 +132,6 @@ class UserInfo:
         return d
 
 
-# --- what a judge says (``Store.judge``) -------------------------------------------------
-
-@dataclass(frozen=True)
-class LockedOut:
-    """Not judged: the user is locked out (a parallel attempt locked them meanwhile)."""
-
-    remaining_s: float
-
-
-@dataclass(frozen=True)
-class Replayed:
-    """Judged a replay of an earlier signature (``edge.replay``): rejected, and counted."""
-
-    why: str
-
-
-@dataclass(frozen=True)
-class Scored:
-    """Judged on its score: accepted or not, and which reference an accept replaced
-    (``edge.adaptation``; "" none)."""
-
-    accepted: bool
-    adapted: str = ""
-
-
-Verdict = LockedOut | Replayed | Scored
-"""What the store judged of one attempt, handed back by ``Store.judge``."""
-
-
-@dataclass(frozen=True)
-class Judged:
-    """A judge's answer: the attempt to record (None: none), the new lock state
-    (None: unchanged), the verdict ``Store.judge`` hands back to its caller, and a
-    template to replace (None: none) in the same transaction."""
-
-    attempt: Attempt | None
-    state: LockState | None
-    verdict: Verdict
-    replacement: Replacement | None = None
-
-
-@contextmanager
-def rows_of(user: str) -> Iterator[None]:
-    """Reading ``user``'s rows: what fails there is that user's damage
-    (``DamagedUserRows``, with the way out), never the whole store's. A value
-    no sigpad writes (a word where a number goes) is damage too, not a crash."""
-    try:
-        yield
-    except (DamagedUserRows, UnknownUser, ReenrolmentNeeded):
-        raise
-    except (TemplateIntegrityError, ValueError, TypeError, OverflowError, KeyError) as exc:
-        raise DamagedUserRows(user, str(exc)) from exc
-
-
-def check_user_id(user: str) -> str:
-    """A user id: 1-64 of letters, digits and ``._@+-``, starting with a letter or digit."""
-    if not isinstance(user, str) or not _USER_ID.fullmatch(user):
-        raise ConfigError(f"invalid user id {user!r}: use 1-64 letters, digits and ._@+-")
-    return user
-
 class Store(StoreFile):
     """An open template store. Safe to share between threads of one process."""
 
@@ -200,6 +149,8 @@ class Store(StoreFile):
         """
         check_user_id(user)
         ids = [os.urandom(8).hex() for _ in templates]
+        # An enrolment starts again (a fleet record may carry another kiosk's adaptations).
+        enrolled_stats = {k: v for k, v in stats.items() if k not in ADAPTATION_KEYS}
         with self._durable(), self._tx() as db:
             ledger = self._ledger(db)
             exists = db.execute("SELECT 1 FROM users WHERE user_id=?", (user,)).fetchone() is not None
@@ -212,7 +163,7 @@ class Store(StoreFile):
             db.execute("INSERT INTO users (user_id, model_sha256, enrolled_at, profile, generation) "
                        "VALUES (?,?,?,?,?)", (user, model_sha, time.time(),
                                               seal_profile(self._sealer, user, model_sha,
-                                                           {"template_ids": ids, **stats}),
+                                                           {"template_ids": ids, **enrolled_stats}),
                                               generation))
             for tid, tpl, mac in zip(ids, templates, stream_macs):
                 self._insert_template(db, user, tid, tpl, mac, model_sha)
@@ -239,7 +190,7 @@ class Store(StoreFile):
 
     @staticmethod
     def _delete_rows(db: sqlite3.Connection, user: str) -> None:
-        for table in ("users", "templates", "raw_signatures", "attempts"):
+        for table in ("users", "templates", "raw_signatures", "attempts", "retired_templates"):
             db.execute(f"DELETE FROM {table} WHERE user_id=?", (user,))
 
     def load(self, user: str, model_sha: str) -> Enrolled:
@@ -248,15 +199,16 @@ class Store(StoreFile):
         with self._tx("DEFERRED") as db:
             found = db.execute("SELECT model_sha256, CAST(profile AS BLOB) AS profile FROM users WHERE user_id=?",
                                (user,)).fetchone()
-            rows = db.execute("SELECT template_id, CAST(sealed AS BLOB) AS sealed, "
-                              "CAST(stream_mac AS BLOB) AS stream_mac FROM templates WHERE user_id=?",
-                              (user,)).fetchall()
+            rows, retired = (db.execute(f"SELECT template_id, CAST(sealed AS BLOB) AS sealed, CAST(stream_mac AS "
+                                        f"BLOB) AS stream_mac FROM {table} WHERE user_id=?", (user,)).fetchall()
+                             for table in ("templates", "retired_templates"))
         if found is None:
             raise UnknownUser(f"{user!r} is not enrolled")
         with rows_of(user):
-            return self._opened(user, model_sha, found, rows)
+            return self._opened(user, model_sha, found, rows, retired)
 
-    def _opened(self, user: str, model_sha: str, found: sqlite3.Row, rows: list[sqlite3.Row]) -> Enrolled:
+    def _opened(self, user: str, model_sha: str, found: sqlite3.Row, rows: list[sqlite3.Row],
+                retired: list[sqlite3.Row]) -> Enrolled:
         """The user's row and template rows, opened and checked."""
         enrolled_sha = found["model_sha256"]
         if enrolled_sha != model_sha:
@@ -268,9 +220,17 @@ class Store(StoreFile):
         if sorted(by_id) != sorted(ids):
             raise TemplateIntegrityError(f"templates of {user!r} were added or removed "
                                          f"({len(by_id)} rows, {len(ids)} enrolled)")
-        templates = [self._sealer.open(by_id[t]["sealed"], ad("template", user, t, model_sha),
-                                       f"template {t} of {user!r}") for t in ids]
-        return Enrolled(templates, [bytes(by_id[t]["stream_mac"]) for t in ids], profile)
+        if sorted(r["template_id"] for r in retired) != sorted(retired_ids(profile)):
+            raise TemplateIntegrityError(f"the enrolment references of {user!r} kept after adaptation were "
+                                         "added or removed")
+        by_id.update({r["template_id"]: r for r in retired})
+
+        def opened(t: str) -> bytes:
+            return self._sealer.open(by_id[t]["sealed"], ad("template", user, t, model_sha),
+                                     f"template {t} of {user!r}")
+        templates = {t: opened(t) for t in dict.fromkeys(ids + enrolment_ids(profile))}
+        return Enrolled([templates[t] for t in ids], [bytes(by_id[t]["stream_mac"]) for t in ids], profile,
+                        [templates[t] for t in enrolment_ids(profile)])
 
     def raw_signatures(self, user: str) -> list[str]:
         rows = self._query("SELECT template_id, CAST(sealed AS BLOB) AS sealed FROM raw_signatures "
@@ -282,6 +242,33 @@ class Store(StoreFile):
         """The manifest ``model_sha`` was last enrolled with (None: no enrolment with it yet)."""
         with self._tx("DEFERRED") as db:
             return self._ledger(db).models.get(model_sha)
+
+    # --- adaptations, for the operator -------------------------------------------------
+
+    def adaptations(self, user: str) -> list[dict[str, Any]]:
+        """``user``'s adaptations, oldest first (``store_baseline.adaptation_records``)."""
+        with self._tx("DEFERRED") as db:
+            row = db.execute("SELECT model_sha256, CAST(profile AS BLOB) AS profile FROM users WHERE user_id=?",
+                             (user,)).fetchone()
+        if row is None:
+            raise UnknownUser(f"{user!r} is not enrolled")
+        with rows_of(user):
+            return adaptation_records(open_profile(self._sealer, user, row["model_sha256"], row["profile"]))
+
+    def undo_adaptations(self, user: str, at: float) -> int:
+        """Put ``user``'s enrolment references back, sealed like a judgement; how many came back."""
+        with self._durable(), self._tx() as db:
+            ledger = self._ledger(db)
+            with rows_of(user):
+                row = checked_user_row(db, self._sealer, user, ledger)
+                if row is None:
+                    raise UnknownUser(f"{user!r} is not enrolled")
+                profile = open_profile(self._sealer, user, row.model_sha256, row.profile)
+                restored = restore_baseline(db, self._sealer, user, row.model_sha256, profile, at)
+            db.execute("UPDATE users SET generation=? WHERE user_id=?", (ledger.advance(user), user))
+            retag_user(db, self._sealer, user)
+            self._commit_ledger(db, ledger)
+        return restored
 
     # --- users ------------------------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""The store's tables and rows, what an existing file must be, and the move from schema 1.
+"""The store's tables and rows, what an existing file must be, and the moves from schemas 1 and 2.
 
 ``prepare`` runs once when a store is opened, inside its first transaction:
 a new file gets the tables, a sealed key check and an empty ledger; an
@@ -6,7 +6,8 @@ existing one must be a sigpad store (tables, key check, a known schema) or
 it is refused as damaged - never silently made into a new empty store. A
 schema 1 store (attempts and counters not yet authenticated) is migrated in
 that transaction: its counters and attempts are sealed as they are found,
-so the migration trusts them once (docs/edge.md). A schema newer than this
+so the migration trusts them once (docs/edge.md). A schema 2 store gains the
+table of retired enrolment references (schema 3). A schema newer than this
 code is refused.
 """
 
@@ -14,18 +15,26 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
+import re
 import sqlite3
 import struct
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import StoreError, TemplateIntegrityError, UnknownUser
+from .errors import (
+    ConfigError,
+    DamagedUserRows,
+    ReenrolmentNeeded,
+    StoreError,
+    TemplateIntegrityError,
+    UnknownUser,
+)
 from .ledger import NONCE, Ledger, Sealer, ad, attempt_ad, user_state_ad, write_ledger
 from .lockout import LockState
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 TABLES = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
 CREATE TABLE users (
@@ -53,6 +62,14 @@ CREATE TABLE attempts (
     stream_mac BLOB NOT NULL, sealed BLOB NOT NULL);
 CREATE UNIQUE INDEX attempts_by_user ON attempts (user_id, seq);
 """
+
+RETIRED = """
+CREATE TABLE retired_templates (
+    user_id TEXT NOT NULL, template_id TEXT NOT NULL, sealed BLOB NOT NULL,
+    stream_mac BLOB NOT NULL, PRIMARY KEY (user_id, template_id));
+"""
+"""Schema 3: the enrolment's references an adaptation replaced, kept (sealed as they were) so
+the drift from the enrolment can be measured and an undo can put them back (``store_baseline``)."""
 
 Profile = dict[str, Any]
 """A user's profile: template ids and statistics (our own JSON, sealed)."""
@@ -91,6 +108,7 @@ class Replacement:
     stream_mac: bytes
     stats: dict[str, Any]
     at: float
+    score: float | None = None     # the accept's, for ``sigpad adaptations``
 
 
 @dataclass(frozen=True)
@@ -110,7 +128,28 @@ class UserRow:
         return LockState(self.failures, self.locked_until)
 
 
+_USER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]{0,63}")
 ADAPTATIONS_KEPT = 100  # times of a user's last template replacements (the daily bound reads them)
+
+
+@contextmanager
+def rows_of(user: str) -> Iterator[None]:
+    """Reading ``user``'s rows: what fails there is that user's damage
+    (``DamagedUserRows``, with the way out), never the whole store's. A value
+    no sigpad writes (a word where a number goes) is damage too, not a crash."""
+    try:
+        yield
+    except (DamagedUserRows, UnknownUser, ReenrolmentNeeded):
+        raise
+    except (TemplateIntegrityError, ValueError, TypeError, OverflowError, KeyError) as exc:
+        raise DamagedUserRows(user, str(exc)) from exc
+
+
+def check_user_id(user: str) -> str:
+    """A user id: 1-64 of letters, digits and ``._@+-``, starting with a letter or digit."""
+    if not isinstance(user, str) or not _USER_ID.fullmatch(user):
+        raise ConfigError(f"invalid user id {user!r}: use 1-64 letters, digits and ._@+-")
+    return user
 
 
 def seal_profile(sealer: Sealer, user: str, model_sha: str, profile: Profile) -> bytes:
@@ -128,26 +167,6 @@ def insert_template(db: sqlite3.Connection, sealer: Sealer, user: str, tid: str,
     """One template row, sealed; the associated data binds user, template id and model."""
     db.execute("INSERT INTO templates VALUES (?,?,?,?)",
                (user, tid, sealer.seal(template, ad("template", user, tid, model_sha)), mac))
-
-
-def replace_template(db: sqlite3.Connection, sealer: Sealer, user: str, model_sha: str, profile: Profile,
-                     r: Replacement) -> None:
-    """Template adaptation inside a judging transaction: the new template is sealed
-    and bound exactly as enrolment seals it (``insert_template``, a new id), the
-    old row (and its raw signature, if kept) goes, and the profile is resealed
-    with the new statistics, the ids still from the enrolment, and the time."""
-    current: list[str] = profile["template_ids"]
-    ids = list(current)
-    old, new = ids[r.index], os.urandom(8).hex()
-    for table in ("templates", "raw_signatures"):
-        db.execute(f"DELETE FROM {table} WHERE user_id=? AND template_id=?", (user, old))
-    insert_template(db, sealer, user, new, r.template, r.stream_mac, model_sha)
-    ids[r.index] = new
-    enrolled = [t for t in profile.get("enrolled_ids", current) if t != old]
-    times = (list(profile.get("adaptations", [])) + [r.at])[-ADAPTATIONS_KEPT:]
-    db.execute("UPDATE users SET profile=? WHERE user_id=?", (seal_profile(
-        sealer, user, model_sha, {"template_ids": ids, **r.stats, "enrolled_ids": enrolled, "adaptations": times}),
-        user))
 
 
 def pack_attempt(embedding: bytes, trace: bytes | None) -> bytes:
@@ -169,7 +188,7 @@ def prepare(db: sqlite3.Connection, sealer: Sealer, fresh: bool, where: str) -> 
     """Create, check or migrate the store open in ``db`` (inside a transaction)."""
     tables = {r["name"] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     if fresh and not tables:
-        for s in statements(TABLES + ATTEMPTS + DECISIONS):
+        for s in statements(TABLES + ATTEMPTS + DECISIONS + RETIRED):
             db.execute(s)
         db.execute("INSERT INTO meta VALUES ('key_check', ?)", (sealer.seal(b"ok", ad("key")),))
         db.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
@@ -182,12 +201,15 @@ def prepare(db: sqlite3.Connection, sealer: Sealer, fresh: bool, where: str) -> 
             for r in db.execute("SELECT key, value FROM meta WHERE key IN ('key_check', 'schema')")}
     _check_key(meta.get("key_check"), sealer, where)
     schema = str(meta.get("schema"))
+    if schema not in ("1", "2", str(SCHEMA_VERSION)):
+        raise StoreError(f"{where}: store schema {schema!r}; this sigpad reads schema {SCHEMA_VERSION} "
+                         f"(and migrates 1 and 2): a newer sigpad wrote it, or it is damaged")
     if schema == "1":
         migrate_from_1(db, sealer)
-    elif schema != str(SCHEMA_VERSION):
-        raise StoreError(f"{where}: store schema {schema!r}; this sigpad reads schema {SCHEMA_VERSION} "
-                         f"(and migrates 1): a newer sigpad wrote it, or it is damaged")
-    missing = {"users", "templates", "raw_signatures", "attempts", "counters"} - tables
+    if schema in ("1", "2"):
+        migrate_from_2(db)
+        tables.add("retired_templates")
+    missing = {"users", "templates", "raw_signatures", "attempts", "counters", "retired_templates"} - tables
     if missing:
         raise StoreError(f"{where}: damaged store: table(s) {', '.join(sorted(missing))} missing")
     for s in statements(DECISIONS):  # the operator's log: added to stores made before it
@@ -264,6 +286,14 @@ def migrate_from_1(db: sqlite3.Connection, sealer: Sealer) -> None:
         db.execute("UPDATE users SET generation=1, next_seq=? WHERE user_id=?", (seqs.get(user, -1) + 1, user))
         retag_user(db, sealer, user)
     write_ledger(db, sealer, ledger)
+    db.execute("UPDATE meta SET value='2' WHERE key='schema'")
+
+
+def migrate_from_2(db: sqlite3.Connection) -> None:
+    """Schema 2 -> 3: the table of retired enrolment references. Nothing else moves: a user
+    adapted before it has lost the references replaced then (``store_baseline``)."""
+    for s in statements(RETIRED):
+        db.execute(s)
     db.execute("UPDATE meta SET value=? WHERE key='schema'", (str(SCHEMA_VERSION),))
 
 

@@ -75,3 +75,11 @@ def check_user_budget(count: int, dim: int, sequence_bytes: int = 0) -> None:
         raise ConfigError(f"[enrol] count {count}: {count} references of {each} bytes take "
                           f"{count * each:,} bytes a user, over the store's {USER_BYTES:,}; "
                           f"this model allows at most {USER_BYTES // each}")
+
+
+def embeddings_of(blobs: list[bytes], dim: int, extra_bytes: int = 0) -> npt.NDArray[np.float32] | None:
+    """The dequantized embeddings of stored references (``pack``ed with ``extra_bytes``
+    after the embedding: ``edge.layout``); None for none."""
+    if not blobs:
+        return None
+    return dequantize_many([split(b, dim, extra_bytes)[0] for b in blobs], dim)

@@ -53,7 +53,7 @@ from firmware_bridge.capture import DAMAGED, Refusal
 from firmware_bridge.errors import SignatureError, SigpadError
 from firmware_bridge.signature import Signature, check_usable
 
-from . import adaptation, complexity, replay, scores
+from . import adaptation, complexity, operating_point, replay, scores
 from . import enrol as enrolment
 from .decision import SETUP_PROBLEMS, Decision, Reason, logfmt, reason_for, reasons_of
 from .errors import AlreadyEnrolled, ConfigError, EnrolmentError, ReenrolmentNeeded, StoreMissing, WrongPadKind
@@ -75,7 +75,7 @@ from .store import (
     Verdict,
     check_user_id,
 )
-from .templates import check_user_budget, dequantize, pack, quantize
+from .templates import check_user_budget, dequantize, embeddings_of, pack, quantize
 
 __all__ = ["Verifier", "model_dir_of", "open_store", "open_verifier"]   # model_dir_of: edge.model's
 
@@ -128,17 +128,12 @@ class Verifier:
         self.layout = Layout.of(self.dim, self.decision)          # what each reference stores
         self.probe_layout = Layout.of(self.dim, self.scorer)      # what the score compares
         check_user_budget(config.enrol_count, self.dim, self.layout.extra_bytes)
-        # A threshold the operator set by hand was never measured on the folds: it may
-        # decide, but it never writes a signature into the references (issue #20).
-        self.threshold_overridden = config.threshold is not None and not (
-            self.score_name == manifest.score and float(config.threshold) == manifest.threshold)
-        if config.threshold is not None:
-            self.threshold = float(config.threshold)
-        elif self.score_name == manifest.score:
-            self.threshold = manifest.threshold
-        else:
-            raise ConfigError(f"score {self.score_name!r} needs a threshold (--threshold): "
-                              f"the manifest's threshold is for {manifest.score!r}")
+        # A level of the manifest, or a threshold set by hand (edge.operating_point). One
+        # set by hand was never measured on the folds: it may decide, but it never writes
+        # a signature into the references (issue #20).
+        self.operating_point = operating_point.choose(manifest, config, self.score_name)
+        self.threshold = self.operating_point.threshold
+        self.threshold_overridden = self.operating_point.hand_set
         try:  # a threshold that every signature reaches is no threshold (scores.check_threshold)
             scores.check_threshold(self.scorer, self.threshold)
         except ConfigError as exc:
@@ -338,11 +333,12 @@ class Verifier:
         kept = Attempt(a.mac, a.template, accepted, a.path.to_bytes() if accepted and a.path else None)
         # Adapt only on an accept (so nothing matched a replay: no stream MAC, embedding
         # or path) whose path is not even near a kept one (a replay just past the limit
-        # must not become a reference), and only if the references are still those the
+        # must not become a reference), only if the references are still those the
         # proposal was made on and the daily bound still holds (a parallel attempt may
-        # have adapted meanwhile).
-        adapt = a.proposal if accepted and not finding.replay_like and \
-            adaptation.still_applies(history.profile, a.enrolled.profile) else None
+        # have adapted meanwhile), and never on a probe too alike a kept attempt.
+        adapt = a.proposal if accepted and not finding.replay_like and adaptation.may_adapt(
+            history.profile, a.enrolled.profile, dequantize(a.template), history.attempts,
+            self.config.replay_cosine) else None
         verdict: Verdict = Replayed(replayed) if replayed is not None else \
             Scored(accepted, "" if adapt is None else adapt.described)
         return Judged(kept, self.lockout.update(history.state, accepted, now), verdict,
@@ -363,11 +359,12 @@ class Verifier:
         extras = self.layout.extras(sig)
         probe = self.layout.probe(dequantize(template), extras)
         chosen = adaptation.propose_for(policy, refs, enrolled.profile, probe, self.scorer, self.threshold,
-                                        value, now, self.stored_dtw)
+                                        value, now, self.stored_dtw,
+                                        embeddings_of(enrolled.baseline, self.dim, self.layout.extra_bytes))
         if chosen is None:
             return None
-        return _Proposal(Replacement(chosen.index, pack(template, extras), mac, dict(chosen.references.stats), now),
-                         chosen.describe(value))
+        return _Proposal(Replacement(chosen.index, pack(template, extras), mac, dict(chosen.references.stats), now,
+                                     float(value)), chosen.describe(value))
 
     def _references(self, enrolled: Enrolled) -> scores.References:
         """The user's stored references, split into embeddings, DTW sequences and global features."""

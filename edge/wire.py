@@ -52,7 +52,7 @@ SOCKET_NAME = "control.sock"
 INSTALLED_SOCKET = Path("/run/sigpad") / SOCKET_NAME     # the unit's RuntimeDirectory=sigpad
 MAX_LINE = 4096
 FINAL_EVENTS = frozenset({"decision", "enrolled", "captured", "error", "pong", "users", "deleted", "status",
-                          "ok", "cleared", "cancelled", "unlocked", "history"})
+                          "ok", "cleared", "cancelled", "unlocked", "history", "adaptations", "undone"})
 """The events that answer a request; the others (prompts, ink) come before the answer."""
 
 Message = dict[str, Any]

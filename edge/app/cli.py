@@ -1,5 +1,5 @@
 """``sigpad``: enrol, verify, list, delete, serve, demo, capture, render; ports and probe for a pad;
-status, unlock, history, backup, restore.
+status, unlock, history, adaptations, backup, restore.
 
 Results go to stdout (one JSON object with ``--json``), diagnostics to
 stderr. Every way a command ends has a reason and one exit code for it
@@ -49,7 +49,12 @@ def _common(p: argparse.ArgumentParser) -> None:
     g.add_argument("--model", type=Path, help="model directory or .tflite, or a models root with pressure/ and "
                    "no_pressure/ (picked by the pad) (default: the shipped models)")
     g.add_argument("--backend", choices=BACKENDS)
-    g.add_argument("--threshold", type=float, help="decision threshold (default: the manifest's)")
+    g.add_argument("--threshold", type=float, help="decision threshold set by hand (default: the level's); "
+                   "never adapts references")
+    g.add_argument("--level", help="the manifest's operating point: e.g. convenience, balanced, secure "
+                   "(default: [decision] level, else balanced); `sigpad status` shows its FRR/FAR")
+    g.add_argument("--force-threshold", action="store_true", default=None,
+                   help="take --threshold even outside the scores the trainer's folds saw")
     g.add_argument("--score", choices=score_names(), help="score (default: the manifest's)")
     g.add_argument("--lockout-after", type=int, help="failures before a lockout; 0 disables")
     g.add_argument("-v", "--verbose", action="store_true",
@@ -103,7 +108,7 @@ def _service_socket(p: argparse.ArgumentParser) -> None:
 
 def _store_commands(add: Add) -> None:
     """The user's and the operator's commands: enroll, verify, users, delete, init, status, unlock, history,
-    repair-anchor."""
+    adaptations, backup, restore, repair-anchor."""
     p = add("enroll", aliases=["enrol"], help="enrol a user from N signatures")
     p.add_argument("user")
     _source(p, many=True)
@@ -125,6 +130,11 @@ def _store_commands(add: Add) -> None:
     p = add("history", help="a user's recent decisions: time, reason, score")
     p.add_argument("user")
     p.add_argument("--last", type=int, default=20, help="entries to show (default 20)")
+    _service_socket(p)
+    p = add("adaptations", help="a user's template adaptations: when, which reference, the score; "
+            "--undo puts the enrolment's references back (kept in the user's history)")
+    p.add_argument("user")
+    p.add_argument("--undo", action="store_true", help="restore the references as enrolled")
     _service_socket(p)
     p = add("backup", help="copy the store (online), its anchor and optionally its key to one file")
     p.add_argument("file", type=Path, help="the backup to write (a new file, 0600)")
@@ -190,6 +200,7 @@ def load_config(args: argparse.Namespace) -> config_mod.Config:
     cfg = config_mod.load(args.config)
     return cfg.replace(store=args.store, key_file=args.key_file, model=args.model,
                        backend=args.backend, threshold=args.threshold, score=args.score,
+                       level=args.level, force_threshold=args.force_threshold,
                        lockout_after=args.lockout_after,
                        enrol_count=getattr(args, "count", None),
                        port=getattr(args, "port", None), protocol=getattr(args, "protocol", None),

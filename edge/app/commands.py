@@ -46,6 +46,7 @@ def run(args: argparse.Namespace, cfg: Config) -> int:
     handler: Command = {"enroll": enroll, "enrol": enroll, "verify": verify, "users": users,
                "delete": delete, "serve": serve, "demo": demo, "init": ops.init,
                "status": ops.status, "unlock": ops.unlock, "history": ops.history,
+               "adaptations": ops.adaptations,
                "backup": ops.backup, "restore": ops.restore,
                "ports": pads.ports, "probe": pads.probe, "capture": capture,
                "render": render, "repair-anchor": repair_anchor}[args.command]

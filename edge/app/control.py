@@ -4,7 +4,7 @@ Requests are one line each, JSON (``{"cmd": "verify", "user": "alice"}``)
 or words (``verify alice``): ``verify USER``, ``enrol USER [replace]``,
 ``capture``, ``ok``, ``clear``, ``cancel``, ``status``, ``users``,
 ``delete USER``, ``unlock USER``, ``history USER`` (JSON: ``"last": N``),
-``ping``. Answers are JSON lines (``hub`` says which).
+``adaptations USER``, ``undo-adaptations USER``, ``ping``. Answers are JSON lines (``hub`` says which).
 The grammar, the framing and the peer checks are ``edge.wire``'s, which
 the client (``edge.client``) shares.
 
@@ -20,8 +20,8 @@ Limits, so that no client can hurt the service or the next client:
   ``idle_timeout_s``; no thread per client (asyncio), a backlog of 128;
 * a client that goes away while its ``verify`` or ``enrol`` waits for the
   pen cancels it, so the pad is free for the next person at once;
-* writes (``enrol``, ``delete``, and ``unlock`` / ``threshold`` where they
-  exist) are refused unless the peer (``SO_PEERCRED``) is the service's
+* writes (``enrol``, ``delete``, ``undo-adaptations``, and ``unlock`` /
+  ``threshold`` where they exist) are refused unless the peer (``SO_PEERCRED``) is the service's
   user, root or in ``writers_group``; every connection is logged with its
   pid, uid and gid.
 """
@@ -39,12 +39,12 @@ from firmware_bridge.errors import SigpadError
 from ..wire import MAX_LINE, Message, Peer, decode_request, encode, may_write, peer_of
 from . import api
 from .hub import Hub, Listener
-from .operator_store import user_history
+from .operator_store import undo_adaptations, user_adaptations, user_history
 from .web_limits import RESERVE, peer_share
 
 log = logging.getLogger("sigpad.service")
 BACKLOG = 128
-WRITES = frozenset({"enrol", "enroll", "delete", "unlock", "threshold"})
+WRITES = frozenset({"enrol", "enroll", "delete", "unlock", "threshold", "undo-adaptations"})
 PAD_REQUESTS = frozenset({"verify", "enrol", "enroll", "capture"})
 FIELDS = {"user": api.USER_ID, "replace": {"type": "boolean"}, "request_id": api.REQUEST_ID,
           "last": {"type": "integer"}}
@@ -198,7 +198,7 @@ class ControlServer:
         elif cmd == "delete":
             user = req["user"]
             send({"event": "deleted", "user": user, "deleted": await asyncio.to_thread(hub.delete_user, user)})
-        elif cmd in ("unlock", "history"):
+        elif cmd in ("unlock", "history", "adaptations", "undo-adaptations"):
             send(await asyncio.to_thread(_operator, hub, cmd, req, peer))
         else:
             send({"event": "error", "error": f"unknown command {cmd!r}"})
@@ -210,9 +210,15 @@ class ControlServer:
 
 
 def _operator(hub: Hub, cmd: str, req: Message, peer: Peer) -> Message:
-    """``unlock`` / ``history`` on the service's store (blocking: on a thread)."""
+    """``unlock`` / ``history`` / ``adaptations`` / ``undo-adaptations`` on the service's store
+    (blocking: on a thread)."""
+    user, by = str(req["user"]), f"uid {peer.uid} (control socket)"
     if cmd == "unlock":
-        return {"event": "unlocked", **hub.unlock_user(str(req["user"]), by=f"uid {peer.uid} (control socket)")}
+        return {"event": "unlocked", **hub.unlock_user(user, by=by)}
+    if cmd == "adaptations":
+        return {"event": "adaptations", **user_adaptations(hub.store, user)}
+    if cmd == "undo-adaptations":
+        return {"event": "undone", **undo_adaptations(hub.store, user, by)}
     return {"event": "history", **user_history(hub.store, str(req["user"]), int(req.get("last", 20)))}
 
 

@@ -337,4 +337,4 @@ class Hub:
         m = loaded.encoder.manifest
         return {"kind": "pressure" if m.preprocessing.use_pressure else "no_pressure",
                 "sha256": loaded.model_sha, "path": str(loaded.encoder.model_path),
-                "score": loaded.score_name, "threshold": loaded.threshold}
+                "score": loaded.score_name, **loaded.operating_point.to_dict()}

@@ -1,11 +1,13 @@
-"""The operator's commands: ``init``, ``status``, ``unlock USER``, ``history USER``, ``backup``, ``restore``.
+"""The operator's commands: ``init``, ``status``, ``unlock USER``, ``history USER``,
+``adaptations USER [--undo]``, ``backup``, ``restore``.
 
 ``status`` asks a running service over its control socket first (``ping``,
 then ``status`` where the service answers it); whether it is up or not, it
 then reports what it can read itself: the pad named in the settings (present,
 held by which process), the model of each pad kind, the store, its users and
 who is locked out. ``unlock`` clears a lockout and keeps that in the user's
-history, beside the decisions ``history`` lists.
+history, beside the decisions ``history`` lists; ``adaptations --undo`` puts
+a user's enrolment references back and keeps that there too.
 """
 
 from __future__ import annotations
@@ -24,10 +26,11 @@ from ..client import ServiceClient
 from ..errors import ServiceError, UnknownUser
 from ..manifest import load_manifest
 from ..model import KINDS
+from ..operating_point import choose
 from ..verifier import model_dir_of, open_store
 from ..wire import Message, find_socket
 from .config import Config
-from .operator_store import unlock_user, user_history
+from .operator_store import undo_adaptations, unlock_user, user_adaptations, user_history
 from .report import ERROR, OK, emit
 
 log = logging.getLogger("sigpad.operator")
@@ -97,8 +100,11 @@ def _models(cfg: Config) -> Report:
         try:
             directory = model_dir_of(cfg, kind == KINDS[0])
             m = load_manifest(directory / "manifest.json")
-            out[kind] = {"path": str(directory), "sha256": m.sha256, "score": cfg.score or m.score,
-                         "threshold": cfg.threshold if cfg.threshold is not None else m.threshold}
+            score = cfg.score or m.score
+            point = choose(m, cfg, score)     # a ConfigError: this kind's error
+            out[kind] = {"path": str(directory), "sha256": m.sha256, "score": score, **point.to_dict(),
+                         "levels": sorted(m.operating_levels()) if score == m.score else [],
+                         "described": point.describe()}
         except SigpadError as exc:
             out[kind] = {"error": str(exc)}
     return out
@@ -125,7 +131,7 @@ def _status_lines(r: Report) -> list[str]:
     lines.append(_pad_line(pad))
     for kind, m in r["models"].items():
         lines.append(f"model    {kind}: " + (m["error"] if "error" in m else
-                     f"{m['path']} (sha256 {m['sha256'][:12]}..., {m['score']}, threshold {m['threshold']:.3f})"))
+                     f"{m['path']} (sha256 {m['sha256'][:12]}..., {m['score']}; {m['described']})"))
     if not store["exists"]:
         lines.append(f"store    {store['path']}: does not exist (enroll or init creates it)")
     else:
@@ -188,6 +194,36 @@ def history(args: argparse.Namespace, cfg: Config) -> int:
     return OK
 
 
+def adaptations(args: argparse.Namespace, cfg: Config) -> int:
+    """List a user's adaptations, or (``--undo``) put the enrolment's references back."""
+    service = running_service(cfg)
+    cmd, event = ("undo-adaptations", "undone") if args.undo else ("adaptations", "adaptations")
+    if service is not None:
+        with service:
+            got = answer_of(service.request({"cmd": cmd, "user": args.user}), event)
+        got = {k: v for k, v in got.items() if k != "event"}
+    else:
+        with open_store(cfg, create=False) as store:
+            got = undo_adaptations(store, args.user, by=_who()) if args.undo else user_adaptations(store, args.user)
+    if args.undo:
+        emit(args, got, f"{args.user}: {got['undone']} adaptations undone, {got['restored']} enrolment "
+             "references restored" + _via(service))
+        return OK
+    rows = got["adaptations"]
+    emit(args, got, "\n".join([*(_adaptation_line(r) for r in rows),
+                               f"{len(rows)} adaptations of {args.user}" + _via(service)]))
+    return OK
+
+
+def _adaptation_line(r: Report) -> str:
+    when = datetime.fromtimestamp(r["at"]).strftime("%Y-%m-%d %H:%M:%S")
+    which = "reference ?" if r["reference"] is None else f"reference {r['reference']}"
+    score = "score ?" if r["score"] is None else f"score {r['score']:.3f}"
+    undone = "" if r["undone"] is None else \
+        f"  (undone {datetime.fromtimestamp(r['undone']).strftime('%Y-%m-%d %H:%M:%S')})"
+    return f"{when}  {which} replaced at {score}{undone}"
+
+
 # --- through the running service, when there is one ---------------------------------------
 
 def running_service(cfg: Config) -> ServiceClient | None:
@@ -228,6 +264,8 @@ def _history_line(r: Report) -> str:
     when = datetime.fromtimestamp(r["at"]).strftime("%Y-%m-%d %H:%M:%S")
     if r.get("event") == "unlocked":
         return f"{when}  unlocked by {r['by']} ({r['lock_left_s']} s of lock left, {r['failures']} failures)"
+    if r.get("event") == "adaptations-undone":
+        return f"{when}  adaptations undone by {r['by']} ({r['adaptations']} undone, {r['restored']} restored)"
     verdict = "ACCEPTED" if r["accepted"] else "REJECTED"
     score = "-" if r["score"] is None else f"{r['score']:.3f}"
     adapted = f"  adapted: {r['adapted']}" if r.get("adapted") else ""

@@ -1,8 +1,9 @@
 """What the operator does to the store, once for every front end.
 
-The CLI run alone, the control socket (``unlock``, ``history``) and the
-operator's web page (``operator_web``) all call these, so an unlock is kept
-in the user's history the same way whichever way it came, and the page shows
+The CLI run alone, the control socket (``unlock``, ``history``,
+``adaptations``, ``undo-adaptations``) and the operator's web page
+(``operator_web``) all call these, so an unlock or an undo is kept in the
+user's history the same way whichever way it came, and the page shows
 the same rows ``sigpad history`` prints. Blocking (the store): the service
 calls them through ``asyncio.to_thread``.
 """
@@ -32,6 +33,23 @@ def unlock_user(store: Store, user: str, by: str) -> Message:
     log.warning("unlocked %s by %s (%d failures, %.0f s of lock left)", user, by, before.failures, was)
     return {"user": user, "unlocked": True, "failures": before.failures, "was_locked_s": round(was),
             "store": str(store.path)}
+
+
+def user_adaptations(store: Store, user: str) -> Message:
+    """``user``'s adaptations, oldest first: when, which reference, the score, undone when."""
+    return {"user": user, "adaptations": store.adaptations(user), "store": str(store.path)}
+
+
+def undo_adaptations(store: Store, user: str, by: str) -> Message:
+    """Put ``user``'s enrolment references back, and keep who did it in their history."""
+    now = time.time()
+    undone = [a for a in store.adaptations(user) if a["undone"] is None]
+    restored = store.undo_adaptations(user, now)
+    store.log_decision(user, now, {"event": "adaptations-undone", "by": by, "adaptations": len(undone),
+                                   "restored": restored})
+    log.warning("adaptations of %s undone by %s (%d adaptations, %d enrolment references restored)",
+                user, by, len(undone), restored)
+    return {"user": user, "undone": len(undone), "restored": restored, "store": str(store.path)}
 
 
 def user_history(store: Store, user: str, last: int = 20) -> Message:

@@ -103,3 +103,45 @@ def test_the_decision_says_which_reference_went_and_a_proposal_needs_the_same_pr
     assert not still_applies({"template_ids": ["x", "b"]}, loaded)                # adapted meanwhile
     assert not still_applies({**loaded, "adaptations": [1.0]}, loaded)
     assert not still_applies(None, loaded)
+
+
+# --- the bounds of issue #20 item 5: too alike a kept attempt, too far from the enrolment ----
+
+def test_the_centroid_may_not_drift_beyond_the_bound():
+    """Replacing e1 by p: the new centroid's direction is that of e2 + e3 + p = (2.36, 1.68),
+    the enrolment's that of e1 + e2 + e3 = (2.4, 1.4); their cosine is
+    (2.36 * 2.4 + 1.68 * 1.4) / (sqrt(8.392) sqrt(7.72)) = 8.016 / (2.896895 * 2.778489)
+    = 8.016 / 8.048987 = 0.995902, so the drift is 0.004098."""
+    from edge.adaptation import drift
+    new = np.array([[0.96, 0.28], [0.6, 0.8], [0.8, 0.6]])
+    assert drift(new, E) == pytest.approx(0.004098, abs=1e-6)
+    assert drift(E, E) == pytest.approx(0.0, abs=1e-12)
+    tight = AdaptationPolicy(enabled=True, margin=0.15, max_per_day=2, keep_enrolled=1, max_drift=0.004)
+    loose = AdaptationPolicy(enabled=True, margin=0.15, max_per_day=2, keep_enrolled=1, max_drift=0.0042)
+    assert _propose(tight, enrolled=E) is None
+    assert _propose(loose, enrolled=E).index == 0
+    assert _propose(tight) is not None                         # no enrolment given: not checked
+    with pytest.raises(ConfigError, match="max_drift"):
+        AdaptationPolicy(max_drift=2.5)
+
+
+class Kept:
+    def __init__(self, *values):
+        self.embedding = bytes(np.array(values, dtype=np.int8).tobytes())
+
+
+def test_a_probe_too_alike_a_kept_attempt_never_adapts():
+    """The bound is twice the replay limit's cosine distance: 1 - 2 (1 - 0.995) = 0.99.
+    Against p = (1, 0): the kept int8 (127, 18) has cosine 127 / sqrt(127^2 + 18^2)
+    = 127 / 128.269 = 0.990105 (too alike); (127, 19): 127 / 128.413 = 0.988993 (not)."""
+    from edge.adaptation import alike_bound, may_adapt, too_alike
+    p = np.array([1.0, 0.0])
+    assert alike_bound(0.995) == pytest.approx(0.99)
+    assert too_alike(p, [Kept(127, 18)], 0.995) == pytest.approx(0.990105, abs=1e-6)
+    assert too_alike(p, [Kept(127, 19)], 0.995) is None
+    assert too_alike(p, [Kept(0, 127), Kept(127, 19), Kept(127, 18)], 0.995) == pytest.approx(0.990105, abs=1e-6)
+    assert too_alike(p, [Kept()], 0.995) is None                # an enrolment entry: no embedding
+    profile = {"template_ids": ["a", "b"], "adaptations": []}
+    assert may_adapt(profile, profile, p, [Kept(127, 19)], 0.995)
+    assert not may_adapt(profile, profile, p, [Kept(127, 18)], 0.995)
+    assert may_adapt(profile, profile, p, [Kept(127, 18)], 0.999)   # a stricter replay limit: 0.998

@@ -355,8 +355,8 @@ def test_a_damaged_key_check_is_an_error_not_a_type_error(store, tmp_path):
 
 def test_a_newer_schema_is_refused(store, tmp_path):
     store.close()
-    _sql(store, "UPDATE meta SET value='3' WHERE key='schema'")
-    with pytest.raises(StoreError, match="schema '3'"):
+    _sql(store, "UPDATE meta SET value='4' WHERE key='schema'")
+    with pytest.raises(StoreError, match="schema '4'"):
         Store(store.path, load_keys(tmp_path / "store.key"))
 
 
@@ -405,7 +405,7 @@ def test_a_schema_1_store_is_migrated_and_sealed(tmp_path):
         judge_one(store)
         assert store.lock_state("alice") == LockState(4, 0.0)
     with sqlite3.connect(path) as db:
-        assert db.execute("SELECT value FROM meta WHERE key='schema'").fetchone() == ("2",)
+        assert db.execute("SELECT value FROM meta WHERE key='schema'").fetchone() == ("3",)   # through 2
         db.execute("UPDATE users SET failures=0")
     with Store(path, keys) as store, pytest.raises(TemplateIntegrityError):
         store.lock_state("alice")                                      # sealed from now on

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from edge.errors import ReenrolmentNeeded
 from edge.keys import derive
 from edge.lockout import LockoutPolicy, LockState
 from edge.store import Attempt, Judged, Scored, Store
@@ -64,3 +65,18 @@ def test_an_older_store_takes_new_judgements_and_unlocks(old_store):
     assert old_store.history("alice").attempts[0].stream_mac == b"n" * 32
     assert old_store.unlock("bob") == LockState(0, 1300.0)
     assert old_store.lock_state("bob") == LockState(0, 0.0)
+
+
+def test_an_older_store_gains_the_kept_references_table_and_says_what_it_lost(old_store):
+    """Schema 2 -> 3: alice was adapted under schema 2, which deleted the enrolment
+    reference it replaced: her adaptation is listed by its time alone, her baseline is
+    the 4 enrolment references left, and an undo is refused with the way out."""
+    with sqlite3.connect(old_store.path) as db:
+        assert db.execute("SELECT value FROM meta WHERE key='schema'").fetchone() == ("3",)
+        assert db.execute("SELECT COUNT(*) FROM retired_templates").fetchone() == (0,)
+    assert old_store.adaptations("alice") == [{"at": 1002.0, "reference": None, "score": None, "undone": None}]
+    assert old_store.load("alice", SHA).baseline == [bytes([i] * 64) for i in range(1, 5)]
+    with pytest.raises(ReenrolmentNeeded, match="re-enrol"):
+        old_store.undo_adaptations("alice", 2000.0)
+    assert old_store.adaptations("bob") == [] and old_store.undo_adaptations("bob", 2000.0) == 0
+    assert old_store.load("bob", SHA).baseline == old_store.load("bob", SHA).templates

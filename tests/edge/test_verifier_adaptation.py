@@ -141,3 +141,61 @@ def test_putting_back_the_profile_and_templates_from_before_an_adaptation_is_det
                        templates_before)
     d = v.verify("alice", sig(1, 11))
     assert (d.accepted, d.reason) == (False, "template-integrity")
+
+
+def _kept_near(v, user, probe_template, low, high):
+    """Keep a (rejected) attempt whose int8 embedding has a cosine in [low, high) to
+    ``probe_template``, as a forger's practice would be kept: no stream, no path in common."""
+    import numpy as np
+
+    from edge.lockout import LockState
+    from edge.store import Attempt, Judged, Scored
+    from edge.templates import dequantize
+    q = np.frombuffer(probe_template, np.int8).astype(int)
+    target = dequantize(probe_template)
+    for k in range(1, 64):
+        near = np.clip(q + np.where(np.arange(64) < k, 9, 0), -127, 127).astype(np.int8).tobytes()
+        cos = float(dequantize(near) @ target)
+        if low <= cos < high:
+            kept = Judged(Attempt(bytes([k]) * 32, near, False), LockState(), Scored(False))
+            v.store.judge(user, lambda h, kept=kept: kept, 200)
+            return cos
+    raise AssertionError("no such nudge")
+
+
+def test_never_on_a_probe_too_alike_a_kept_attempt(make_verifier, sig):
+    """The bound is 1 - 2 (1 - 0.995) = 0.99: a kept attempt at a cosine in [0.99, 0.995)
+    to the probe (not a replay: below 0.995) stops the adaptation; one in [0.98, 0.99) does not."""
+    v = enrolled(make_verifier, sig, adapt=True, adapt_margin=0.0)
+    v.enrol("carol", [sig(1, s) for s in range(1, 6)])
+    probe = quantize(v.encoder.embed(sig(1, 9)))
+    assert 0.99 <= _kept_near(v, "alice", probe, 0.99, 0.995) < 0.995
+    assert 0.98 <= _kept_near(v, "carol", probe, 0.98, 0.99) < 0.99
+    d = v.verify("alice", sig(1, 9))
+    assert (d.accepted, d.reason, d.adapted) == (True, "match", "")
+    assert v.verify("carol", sig(1, 9)).adapted
+
+
+def test_never_beyond_the_drift_from_the_enrolment(make_verifier, sig):
+    v = enrolled(make_verifier, sig, adapt=True, adapt_margin=0.0, adapt_max_drift=0.0)
+    before = profile(v)["template_ids"]
+    d = v.verify("alice", sig(1, 9))                          # any replacement moves the centroid
+    assert d.accepted and d.adapted == "" and profile(v)["template_ids"] == before
+    assert Settings().adaptation.max_drift == 0.1
+
+
+def test_adaptations_are_listed_and_undone(make_verifier, sig):
+    now = [1_000_000.0]
+    v = enrolled(make_verifier, sig, clock=lambda: now[0], adapt=True, adapt_margin=0.0)
+    enrolled_templates = v.store.load("alice", v.model_sha).templates
+    d9 = v.verify("alice", sig(1, 9))
+    now[0] += 60
+    d10 = v.verify("alice", sig(1, 10))
+    assert d9.adapted and d10.adapted
+    listed = v.store.adaptations("alice")
+    assert [(a["at"], a["score"]) for a in listed] == [(1_000_000.0, d9.score), (1_000_060.0, d10.score)]
+    assert all(f"reference {a['reference']} of 5" in d.adapted for a, d in zip(listed, (d9, d10)))
+    assert v.store.load("alice", v.model_sha).templates != enrolled_templates
+    v.store.undo_adaptations("alice", now[0])
+    assert v.store.load("alice", v.model_sha).templates == enrolled_templates
+    assert v.verify("alice", sig(1, 11)).accepted                 # and it verifies as enrolled

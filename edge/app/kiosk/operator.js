@@ -40,8 +40,8 @@ function when(at) {
 
 function decisionLine(d) {
   const div = document.createElement("div");
-  if (d.event === "unlocked") {
-    div.textContent = `${when(d.at)}  unlocked by ${d.by}`;
+  if (d.event) {           // an operator's act: "unlocked", "adaptations-undone"
+    div.textContent = `${when(d.at)}  ${d.event.replace("-", " ")} by ${d.by}`;
     return div;
   }
   const score = d.score === null || d.score === undefined ? "-" : d.score.toFixed(3);

@@ -89,3 +89,24 @@ def test_verify_and_history_say_what_pulled_a_score_down(sigpad, capsys):
     lines = capsys.readouterr().out.splitlines()
     assert "no-match" in lines[1] and lines[1].endswith("down: shape")
     assert ("down:" in lines[0]) == bool(out["reasons"])
+
+
+def test_adaptations_listed_and_undone_and_kept_in_the_history(sigpad):
+    with open(sigpad.tmp / "c.toml", "a") as f:
+        f.write("[adaptation]\nenabled = true\nmargin = 0.0\n")
+    assert sigpad("enroll", "alice", "--file", *sigpad.enrol)[0] == 0
+    assert sigpad("adaptations", "alice")[1]["adaptations"] == []
+    code, out, _ = sigpad("verify", "alice", "--file", sigpad.genuine)
+    assert (code, out["reason"]) == (0, "match") and out["adapted"]
+    score = out["score"]
+    code, out, _ = sigpad("adaptations", "alice")
+    [a] = out["adaptations"]
+    assert code == 0 and a["score"] == pytest.approx(score, abs=1e-6) and a["undone"] is None
+    assert f"reference {a['reference']} of 5" in sigpad("history", "alice")[1]["history"][0]["adapted"]
+    code, out, err = sigpad("adaptations", "alice", "--undo")
+    assert (code, out["undone"], out["restored"]) == (0, 1, 1) and "WARNING adaptations of alice undone" in err
+    assert sigpad("adaptations", "alice")[1]["adaptations"][0]["undone"] is not None
+    entry = sigpad("history", "alice")[1]["history"][0]
+    assert (entry["event"], entry["adaptations"], entry["restored"]) == ("adaptations-undone", 1, 1) and entry["by"]
+    code, out, _ = sigpad("adaptations", "bob", "--undo")
+    assert (code, out["reason"]) == (2, "unknown-user")

@@ -55,6 +55,13 @@ def test_operator_commands_go_through_the_running_service(tmp_path, locked_out, 
             code, history = cli(capsys, "history", "writer", *via)
             assert history["locked_until"] == 0 and history["history"][0]["event"] == "unlocked"
             assert "control socket" in history["history"][0]["by"]
+            code, listed = cli(capsys, "adaptations", "writer", *via)
+            assert code == 0 and listed["adaptations"] == [] and listed["user"] == "writer"
+            code, undone = cli(capsys, "adaptations", "writer", "--undo", *via)
+            assert code == 0 and (undone["undone"], undone["restored"]) == (0, 0)
+            entry = cli(capsys, "history", "writer", *via)[1]["history"][0]
+            assert entry["event"] == "adaptations-undone" and "control socket" in entry["by"]
+            assert cli(capsys, "adaptations", "nobody", *via)[0] == 2
             code, missing = cli(capsys, "unlock", "nobody", *via)
             assert code == 2 and "not enrolled" in missing["error"]
 
