@@ -59,7 +59,7 @@ from firmware_bridge.svc2004 import format_signature
 
 
 def link_of(kiosk: LocalKiosk) -> Credentials:
-    return Credentials(kiosk.url, kiosk.user, kiosk.password)
+    return Credentials(kiosk.url, kiosk.name, kiosk.seed)
 
 
 def template_record(kiosk: LocalKiosk, user: str) -> dict[str, Any]:
@@ -121,7 +121,7 @@ async def audit_throughput(hub: LocalHub, kiosks: int, events: int) -> dict[str,
     links = []
     for k in range(kiosks):
         creds = json.loads(hub.creds(f"k{k:02d}").read_text())
-        links.append(await Link.open(Credentials(hub.url, creds["user"], creds["password"]), 5.0))
+        links.append(await Link.open(Credentials(hub.url, f"k{k:02d}", creds["nkey_seed"]), 5.0))
 
     async def send(k: int, link: Link) -> None:
         for e in range(events):

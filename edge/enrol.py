@@ -12,7 +12,7 @@ same embedding) are refused: they would make a replay look like a template.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -34,6 +34,9 @@ class Enrolment:
     stream_macs: list[bytes]
     stats: dict[str, Any]
     consistency: tuple[float, ...] = ()  # each signature's score against the others, as checked
+    # The signatures these templates were made from (not stored unless [store] store_raw): a
+    # fleet's record carries them, so that a new model can re-derive the templates.
+    signatures: tuple[Signature, ...] = field(default=(), compare=False)
 
     def __repr__(self) -> str:
         ours = ", ".join(f"{v:.3f}" for v in self.consistency)
@@ -69,7 +72,7 @@ def build(embeddings: scores.Floats, sigs: list[Signature], mac_key: bytes, coun
         raise EnrolmentError(f"signature {which} is unlike the others (needs {min_consistency:.3f}): "
                              "sign again", bad)
     return Enrolment([pack(t, q + g) for t, q, g in zip(templates, seq_bytes, glob_bytes)], macs, stats,
-                     tuple(round(float(v), 6) for v in loo))
+                     tuple(round(float(v), 6) for v in loo), tuple(sigs))
 
 
 def leave_one_out(refs: scores.Floats, score: scores.Score, seqs: scores.Floats | None = None,

@@ -282,7 +282,7 @@ class Hub:
         if self.fleet is not None:
             self.fleet.may_change("enrol")
         result = enrol_from_pad(self.verifier(), self.pad, user, self.sign_timeout_s, say, replace=replace)
-        self._for_fleet("enrolment", lambda fleet: fleet.enrolled(user))
+        self._for_fleet("enrolment", lambda fleet: fleet.enrolled(user, result.signatures))
         return result
 
     def delete_user(self, user: str) -> bool:

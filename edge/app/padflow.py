@@ -165,7 +165,8 @@ def next_signature(source: Source, timeout_s: float, say: Say) -> Signature:
 
 def enrol_from_pad(verifier: Verifier, source: Source, user: str, timeout_s: float, say: Say,
                    replace: bool = False) -> Enrolment:
-    """Capture ``enrol_count`` signatures, replacing outliers up to ``enrol_retries`` times."""
+    """Capture ``enrol_count`` signatures, replacing outliers up to ``enrol_retries`` times.
+    The result's ``signatures`` are the accepted ones (outliers replaced), for the fleet's record."""
     verifier.check_enrollable(user, replace)  # before anyone signs
     count, retries = verifier.config.enrol_count, verifier.config.enrol_retries
     sigs: list[Signature] = []

@@ -33,7 +33,7 @@ Cmd = Callable[..., argparse.ArgumentParser]
 
 
 def _operator_commands(cmd: Cmd) -> None:
-    """init, join, rotate-key, status, sync."""
+    """init, join, revoke, rotate-key, status, sync."""
     p = cmd("init", "write a hub config (nats-server) and one credentials file per kiosk")
     p.add_argument("--out", type=Path, required=True, help="directory for hub.conf, fleet.key, creds/")
     p.add_argument("--kiosks", required=True, help="kiosk names, comma-separated (a-z, 0-9, -)")
@@ -45,13 +45,17 @@ def _operator_commands(cmd: Cmd) -> None:
                    help="more names/addresses for the hub's certificate, comma-separated "
                         "(the URL's host and the listening host are in it)")
     p.add_argument("--no-tls", action="store_true",
-                   help="plain nats:// (passwords and metadata in clear on the network: a loopback or "
-                        "otherwise protected hub only)")
+                   help="plain nats:// (metadata in clear on the network, the link open to hijacking: a "
+                        "loopback or otherwise protected hub only)")
     p.add_argument("--store-dir", type=Path, help="the hub's JetStream directory (default OUT/jetstream)")
     p = cmd("join", "make this kiosk a member: the hub's URL and the credentials file from init")
     p.add_argument("url", help="tls://HOST:PORT (nats:// for a hub without TLS)")
     p.add_argument("--creds", type=Path, required=True, help="this kiosk's credentials file (from init)")
     p.add_argument("--key", type=Path, help="the fleet key, when rotated since init (rotate-key --out)")
+    p = cmd("revoke", "take a kiosk's nkey out of the hub config (then reload the hub and rotate-key)")
+    p.add_argument("kiosk")
+    p.add_argument("--conf", type=Path, required=True, help="the hub's hub.conf (from init)")
+    p.add_argument("--reload", type=int, metavar="PID", help="send the hub's nats-server SIGHUP (a reload)")
     p = cmd("rotate-key", "re-seal every record under a new fleet key (after a kiosk is lost)")
     p.add_argument("--out", type=Path, help="also write the new key here, for the other kiosks")
     cmd("status", "connected?, lag in revisions and seconds, outbox depth, last sync")

@@ -12,6 +12,8 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
+import signal
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -24,8 +26,10 @@ from ..commands import _read_files, in_use
 from ..config import Config
 from ..report import ERROR, OK, REJECT, emit, show_decision
 from .hubconf import ENROL, PUBLISH_MODELS, init_fleet
+from .hubconf import revoke as revoke_kiosk
 from .hubtls import tls_hosts
 from .membership import joined, need_enrol_role, offline_lockout, on_link, try_sync
+from .nkeyid import public_key, write_seed
 from .sealing import FleetKeys, read_private, write_private
 from .state import FleetState
 from .subjects import AUDIT_PREFIX, AUDIT_STREAM, KV_STREAM
@@ -73,6 +77,20 @@ def init(args: argparse.Namespace, cfg: Config) -> int:
     return OK
 
 
+def revoke(args: argparse.Namespace, cfg: Config) -> int:
+    """Take a kiosk's nkey out of hub.conf; the hub refuses it once reloaded (SIGHUP), and
+    closes its open connections then (tested). The fleet key it held: ``rotate-key``."""
+    nkey = revoke_kiosk(Path(args.conf), args.kiosk)
+    if args.reload is not None:
+        os.kill(args.reload, signal.SIGHUP)     # what `nats-server --signal reload=PID` sends
+    emit(args, {"kiosk": args.kiosk, "nkey": nkey, "reloaded": args.reload is not None},
+         f"kiosk {args.kiosk} ({nkey}) removed from {args.conf}"
+         + ("; hub reloaded" if args.reload is not None else
+            "; reload the hub: nats-server --signal reload=PID (or kill -HUP PID)")
+         + "; then `sigpad fleet rotate-key` at a kiosk with the enrolment role")
+    return OK
+
+
 def join(args: argparse.Namespace, cfg: Config) -> int:
     creds = read_private(Path(args.creds), "kiosk credentials")
     directory = fleet_dir(args, cfg)
@@ -80,19 +98,24 @@ def join(args: argparse.Namespace, cfg: Config) -> int:
         keys = FleetKeys.from_json(read_private(Path(args.key), "fleet key"), str(args.key))
     else:
         keys = FleetKeys.from_json(creds.get("fleet_key", {}), str(args.creds))
-    conf = {k: creds[k] for k in ("kiosk", "user", "password", "roles")}
-    conf["url"] = args.url
+    if "nkey_seed" not in creds:
+        raise FleetError(f"{args.creds}: no nkey seed in these credentials (made before nkeys?): "
+                         "`sigpad fleet init` again and join with the new file")
+    nkey = public_key(str(creds["nkey_seed"]), str(args.creds))
+    conf = {k: creds[k] for k in ("kiosk", "roles")}
+    conf.update({"url": args.url, "nkey": nkey})
     if "ca_cert" in creds:             # the fleet's CA, pinned: TLS to the hub and nothing else
         conf["ca_cert"] = creds["ca_cert"]
         if args.url.startswith("nats://"):
             conf["url"] = "tls://" + args.url.removeprefix("nats://")
     write_private(directory / "fleet.json", conf)
     write_private(directory / "fleet.key", keys.to_json())
+    write_seed(directory, creds["nkey_seed"])
     state = FleetState(directory / "fleet.db")
     state.advance("kv", 0)             # read the bucket again: records a former key could not open
     state.close()
     emit(args, {"kiosk": conf["kiosk"], "url": conf["url"], "roles": conf["roles"], "fleet_dir": str(directory),
-                "tls": "ca_cert" in conf},
+                "tls": "ca_cert" in conf, "nkey": nkey},
          f"kiosk {conf['kiosk']} joined {conf['url']} (roles: {', '.join(conf['roles']) or 'none'}"
          + (", TLS pinned to the fleet's CA)" if "ca_cert" in conf else ", no TLS)"))
     return OK
@@ -269,7 +292,7 @@ def demo(args: argparse.Namespace, cfg: Config) -> int:
 COMMANDS: dict[str, Callable[[argparse.Namespace, Config], int]] = {
     "init": init, "join": join, "status": status, "sync": sync, "history": history,
     "enroll": enroll, "enrol": enroll, "verify": verify, "delete": delete, "unlock": unlock,
-    "rotate-key": rotate_key, "demo": demo,
+    "rotate-key": rotate_key, "revoke": revoke, "demo": demo,
     "publish-model": publish_model, "fetch-model": fetch_model, "rederive": rederive}
 
 

@@ -40,7 +40,7 @@ class LocalKiosk:
     def __init__(self, root: Path, name: str, hub: LocalHub, settings: Settings, encoder: Encoder | None = None):
         creds = read_private(hub.creds(name), "kiosk credentials")
         keys = FleetKeys.from_json(creds["fleet_key"], str(hub.creds(name)))
-        self.url, self.user, self.password = hub.url, creds["user"], creds["password"]
+        self.url, self.name, self.seed = hub.url, name, creds["nkey_seed"]
         store = Store(root / name / "store.db", load_keys(root / name / "store.key"))
         self.verifier = None if encoder is None else Verifier(encoder, store, settings)
         self.fleet = FleetKiosk(name, store, FleetState(root / name / "fleet.db"), keys, settings.lockout,
@@ -50,7 +50,7 @@ class LocalKiosk:
         """One sync on a fresh connection; None if the hub is away."""
         from .link import Credentials, Link
         try:
-            link = await Link.open(Credentials(self.url, self.user, self.password), timeout_s)
+            link = await Link.open(Credentials(self.url, self.name, self.seed), timeout_s)
         except FleetError:
             return None
         try:

@@ -1,6 +1,7 @@
 """``sigpad fleet init``: the hub's nats-server config and one credentials file per kiosk.
 
-The hub config (``hub.conf``) names the kiosks' users and what each may
+The hub config (``hub.conf``) names each kiosk by its public nkey (``nkeyid``;
+the seed is in that kiosk's credentials file only) and what it may
 publish: its own audit subjects, the JetStream API calls a kiosk makes on
 the fleet's bucket, stream and model store, the bucket's subjects only with
 the enrolment role, and the model store's only with the models role.
@@ -16,18 +17,19 @@ from __future__ import annotations
 
 import json
 import re
-import secrets
 from pathlib import Path
 from typing import Any
 
-from ...errors import ConfigError
+from ...errors import ConfigError, FleetError
 from .hubtls import HubTLS, write_hub_tls
-from .sealing import FleetKeys, write_private
+from .nkeyid import new_identity
+from .sealing import FleetKeys, write_private, write_private_bytes
 from .subjects import AUDIT_PREFIX, AUDIT_STREAM, BUCKET, KV_STREAM, MODELS, MODELS_STREAM
 
 ENROL = "enrol"
 PUBLISH_MODELS = "models"
 _KIOSK = re.compile(r"[a-z0-9][a-z0-9-]{0,31}")
+_MARK = "# kiosk "
 
 
 def kiosk_publish(kiosk: str, roles: list[str]) -> list[str]:
@@ -49,12 +51,13 @@ def check_kiosk(name: str) -> str:
     return name
 
 
-def hub_config(listen: str, store_dir: Path, users: list[dict[str, Any]], tls: HubTLS | None = None) -> str:
-    entries = []
-    for u in users:
-        perms = {"publish": {"allow": u["publish"]}, "subscribe": {"allow": u["subscribe"]}}
-        entries.append(f"    {{user: {json.dumps(u['user'])}, password: {json.dumps(u['password'])}, "
-                       f"permissions: {json.dumps(perms)}}}")
+def user_entry(kiosk: str, nkey: str, roles: list[str]) -> str:
+    """One kiosk's line in hub.conf; the comment names it, for ``revoke`` and for people."""
+    perms = {"publish": {"allow": kiosk_publish(kiosk, roles)}, "subscribe": {"allow": ["_INBOX.>"]}}
+    return f"    {{nkey: {json.dumps(nkey)}, permissions: {json.dumps(perms)}}}  {_MARK}{kiosk}"
+
+
+def hub_config(listen: str, store_dir: Path, entries: list[str], tls: HubTLS | None = None) -> str:
     tls_block = "" if tls is None else (f"tls {{\n  cert_file: {json.dumps(str(tls.cert_file))}\n"
                                         f"  key_file: {json.dumps(str(tls.key_file))}\n  timeout: 5\n}}\n")
     return (f"# sigpad fleet hub (written by `sigpad fleet init`)\nlisten: {json.dumps(listen)}\n"
@@ -68,22 +71,33 @@ def init_fleet(out: Path, url: str, listen: str, store_dir: Path, kiosks: dict[s
     ``tls_hosts``: the hub's names and addresses, for TLS (``out/tls/``); None: plain ``nats://``."""
     keys = FleetKeys.generate()
     tls = write_hub_tls(out, tls_hosts) if tls_hosts is not None else None
-    users, written = [], {}
+    entries, written = [], {}
     for kiosk, roles in kiosks.items():
         check_kiosk(kiosk)
-        password = secrets.token_urlsafe(24)
-        users.append({"user": f"kiosk-{kiosk}", "password": password,
-                      "publish": kiosk_publish(kiosk, roles), "subscribe": ["_INBOX.>"]})
+        seed, nkey = new_identity()
+        entries.append(user_entry(kiosk, nkey, roles))
         path = out / "creds" / f"{kiosk}.json"
-        write_private(path, {"url": url, "kiosk": kiosk, "user": f"kiosk-{kiosk}", "password": password,
+        write_private(path, {"url": url, "kiosk": kiosk, "nkey": nkey, "nkey_seed": seed,
                              "roles": roles, "fleet_key": keys.to_json(),
                              **({"ca_cert": tls.ca_pem} if tls is not None else {})})
         written[kiosk] = str(path)
     out.mkdir(parents=True, exist_ok=True)
     conf = out / "hub.conf"
-    conf.write_text(hub_config(listen, store_dir, users, tls))
+    conf.write_text(hub_config(listen, store_dir, entries, tls))
     conf.chmod(0o600)
     write_private(out / "fleet.key", keys.to_json())
     return {"hub_conf": str(conf), "fleet_key": str(out / "fleet.key"), "creds": written, "url": url,
             "tls": None if tls is None else {"cert_file": str(tls.cert_file), "key_file": str(tls.key_file),
                                              "hosts": tls_hosts}}
+
+
+def revoke(conf: Path, kiosk: str) -> str:
+    """Remove ``kiosk``'s nkey from the hub config ``conf`` (its public key, now refused once the
+    hub reloads); ``FleetError`` if no line of that kiosk is there. The config is rewritten whole."""
+    lines = conf.read_text().splitlines(keepends=True)
+    kept = [line for line in lines if not line.rstrip().endswith(_MARK + check_kiosk(kiosk))]
+    if len(kept) == len(lines):
+        raise FleetError(f"{conf}: no kiosk {kiosk!r} in it (revoked already?)")
+    gone = next(line for line in lines if line not in kept)
+    write_private_bytes(conf, "".join(kept).encode())
+    return str(json.loads(gone.split("nkey:", 1)[1].split(",", 1)[0]))

@@ -3,11 +3,15 @@
 What it reads and writes is named in ``subjects``. Every failure of the network,
 the hub or the credentials comes out as ``FleetError`` naming it.
 
+The kiosk authenticates with its nkey (``nkeyid``): nats-py signs the hub's
+nonce with the seed; the seed itself never leaves the kiosk.
+
 With the fleet's CA pinned (``Credentials.ca_pem``, from ``init``'s TLS) the
 link speaks ``tls://`` only: the hub's certificate must be signed by that CA
 and name the URL's host, and a hub (or someone in between) that offers no TLS
-is refused before the kiosk's password is sent (nats-py would otherwise send
-it in clear to a server whose INFO does not ask for TLS).
+is refused before anything is sent (nats-py would otherwise send its CONNECT,
+the kiosk's public key and a signature of the server's nonce, in clear to a
+server whose INFO does not ask for TLS).
 """
 
 from __future__ import annotations
@@ -43,12 +47,12 @@ from .subjects import (
 @dataclass(frozen=True, repr=False)
 class Credentials:
     url: str
-    user: str
-    password: str
+    kiosk: str                         # its name, for messages
+    seed: str                          # its nkey user seed (``SU...``), checked by ``nkeyid``
     ca_pem: str | None = None          # the fleet's CA: TLS to the hub, that CA only
 
     def __repr__(self) -> str:
-        return f"Credentials({self.url}, user={self.user}, tls={self.ca_pem is not None})"
+        return f"Credentials({self.url}, kiosk={self.kiosk}, tls={self.ca_pem is not None})"
 
     def connect_url(self) -> str:
         """The URL the link dials: ``tls://`` whenever the CA is pinned."""
@@ -103,13 +107,13 @@ class Link:
             # nats-py retries a first connection that is refused for ever: the bound is ours.
             # (connect_timeout is annotated int; nats-py hands it to asyncio, which takes a float)
             await asyncio.wait_for(
-                nc.connect(creds.connect_url(), user=creds.user, password=creds.password,
+                nc.connect(creds.connect_url(), nkeys_seed_str=creds.seed,
                            connect_timeout=timeout_s,  # type: ignore[arg-type]
                            allow_reconnect=False, max_reconnect_attempts=0, error_cb=_quiet, tls=tls),
                 timeout_s)
         except (TimeoutError, OSError, nats.errors.Error) as exc:
             await _close_quietly(nc)
-            raise FleetError(f"hub {creds.url} not reachable as {creds.user!r}: {_why(exc)}") \
+            raise FleetError(f"hub {creds.url} not reachable as kiosk {creds.kiosk!r}: {_why(exc)}") \
                 from None
         link = Link(nc, creds)
         try:
@@ -142,7 +146,7 @@ class Link:
                                                           duplicate_window=DEDUP_WINDOW_S))
         except (TimeoutError, nats.errors.Error) as exc:
             raise FleetError(f"hub {self.creds.url}: cannot open the fleet's bucket and stream as "
-                             f"{self.creds.user!r}: {_why(exc)}") from None
+                             f"kiosk {self.creds.kiosk!r}: {_why(exc)}") from None
 
     # --- writing ------------------------------------------------------------------------
 

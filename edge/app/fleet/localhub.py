@@ -84,6 +84,13 @@ class LocalHub:
             self.proc.wait(timeout=READY_S)
         self.proc = None
 
+    def reload(self) -> None:
+        """Re-read hub.conf (SIGHUP: what ``nats-server --signal reload=PID`` sends, checked
+        with 2.9.10); the kiosks' nkeys and permissions change without a restart."""
+        if self.proc is None or self.proc.poll() is not None:
+            raise FleetError("nats-server is not running: nothing to reload")
+        self.proc.send_signal(signal.SIGHUP)
+
     def files(self) -> list[Path]:
         return [p for p in self.store_dir.rglob("*") if p.is_file()]
 

@@ -1,6 +1,6 @@
 """A kiosk's membership of a fleet, as the CLI and the service both use it.
 
-Its files (``fleet.json``, ``fleet.key``), the link to the hub (nats-py,
+Its files (``fleet.json``, ``fleet.key``, the nkey seed ``kiosk.nk``), the link to the hub (nats-py,
 imported only here and in ``link``), one sync that says when the link goes
 down or up, the enrolment role, and the lockout while the hub is away. Kept
 apart from ``commands`` (the ``sigpad fleet`` front end) so that the
@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 from ...errors import FleetError
 from ...lockout import LockoutPolicy
 from .hubconf import ENROL
+from .nkeyid import read_seed
 from .sealing import FleetKeys, read_private
 from .sync import FleetKiosk, SyncReport
 
@@ -28,6 +29,7 @@ T = TypeVar("T")
 
 def joined(directory: Path) -> tuple[dict[str, Any], FleetKeys]:
     conf = read_private(directory / "fleet.json", "fleet membership")
+    conf["fleet_dir"] = str(directory)          # where its seed is (not kept: the directory may move)
     keys = FleetKeys.from_json(read_private(directory / "fleet.key", "fleet key"), str(directory / "fleet.key"))
     return conf, keys
 
@@ -41,12 +43,19 @@ def link_module() -> Any:
     return link
 
 
+def credentials(conf: dict[str, Any]) -> Any:
+    """``link.Credentials`` of the kiosk whose ``fleet.json`` is ``conf`` (its seed read from
+    ``kiosk.nk`` beside it, and checked: a damaged seed is named, not sent)."""
+    hub = link_module()
+    return hub.Credentials(conf["url"], conf["kiosk"], read_seed(Path(conf["fleet_dir"])), conf.get("ca_cert"))
+
+
 def on_link(args: argparse.Namespace, conf: dict[str, Any], work: Callable[[Any], Awaitable[T]]) -> T:
     """Run ``work(link)`` on a fresh connection to the hub; ``FleetError`` if there is none."""
     hub = link_module()
+    creds = credentials(conf)
 
     async def go() -> T:
-        creds = hub.Credentials(conf["url"], conf["user"], conf["password"], conf.get("ca_cert"))
         link = await hub.Link.open(creds, args.link_timeout)
         try:
             return await work(link)

@@ -22,10 +22,13 @@ import argparse
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from firmware_bridge.signature import Signature
+from firmware_bridge.svc2004 import format_signature
 
 from ...decision import Decision
 from ...errors import FleetError
@@ -136,9 +139,10 @@ class ServiceFleet:
         """``FleetError`` before an enrolment or deletion at a kiosk without the enrolment role."""
         need_enrol_role(self.conf, what)
 
-    def enrolled(self, user: str) -> None:
+    def enrolled(self, user: str, signatures: Sequence[Signature]) -> None:
+        """``signatures``: the enrolment's, sealed in the record (SVC2004 text) for ``rederive``."""
         with self._queue() as kiosk:
-            kiosk.queue_enrolment(user)
+            kiosk.queue_enrolment(user, [format_signature(s) for s in signatures])
 
     def deleted(self, user: str) -> None:
         with self._queue() as kiosk:

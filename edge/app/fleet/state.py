@@ -5,6 +5,8 @@
   with the message id the hub de-duplicates on. A row is deleted only after
   the hub's acknowledgement, so a kill -9 or a power cut at any point either
   keeps it (sent again, de-duplicated by its id) or had it acknowledged.
+  (tests/edge/app/fleet/test_fleet_power_loss.py replays power cuts from a
+  trace of the writes and fsyncs; docs/fleet.md says what that covers.)
 * ``known`` - per user, the KV revision this kiosk's store holds, and the
   id of the enrolment (so a kiosk does not re-apply its own record).
 * ``meta`` - the cursors (last KV and audit stream sequence applied), the

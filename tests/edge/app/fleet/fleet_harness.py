@@ -80,8 +80,9 @@ def signatures(task2: Path, user: int, numbers: range | list[int]) -> list[Path]
 def creds_of(kiosk: Kiosk) -> Any:
     """The kiosk's credentials for ``open_link`` (nats-py is imported only when a test runs)."""
     from edge.app.fleet.link import Credentials
-    conf = json.loads((kiosk.store.parent / "fleet" / "fleet.json").read_text())
-    return Credentials(conf["url"], conf["user"], conf["password"], conf.get("ca_cert"))
+    fleet = kiosk.store.parent / "fleet"
+    conf = json.loads((fleet / "fleet.json").read_text())
+    return Credentials(conf["url"], conf["kiosk"], (fleet / "kiosk.nk").read_text().strip(), conf.get("ca_cert"))
 
 
 async def open_link(creds: Any) -> Any:
@@ -111,8 +112,18 @@ NATS_BLOCKED = r"""
 import importlib.abc, sys
 class Block(importlib.abc.MetaPathFinder):
     def find_spec(self, name, path=None, target=None):
-        if name == "nats" or name.startswith("nats."):
+        if name.split(".")[0] in ("nats", "nkeys", "nacl"):
             raise ImportError(f"{name} is not installed here")
 sys.meta_path.insert(0, Block())
 """
-"""The start of a child interpreter's script in which nats-py cannot be imported (a kiosk without the extra)."""
+"""The start of a child interpreter's script in which nats-py and nkeys (with PyNaCl, which it
+needs) cannot be imported: a kiosk without the extra."""
+
+
+def init_and_join(out: Path, store: Path, kiosk: str) -> None:
+    """``sigpad fleet init`` and ``join`` for ``kiosk`` (here, with the extra: the operator's
+    side), to a hub that is not there, for a kiosk run afterwards without the extra."""
+    from edge.app.cli import main
+    assert main(["fleet", "init", "--out", str(out), "--kiosks", kiosk]) == 0
+    assert main(["fleet", "join", "nats://127.0.0.1:9", "--creds", str(out / "creds" / f"{kiosk}.json"),
+                 "--store", str(store)]) == 0

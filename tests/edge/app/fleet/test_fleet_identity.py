@@ -1,14 +1,18 @@
-"""Identity and rights at the hub: per-kiosk users and permissions (hub.conf from
-``sigpad fleet init``), the enrolment role, wrong credentials, key rotation."""
+"""Identity and rights at the hub: per-kiosk nkeys and permissions (hub.conf from
+``sigpad fleet init``), the enrolment role, wrong credentials, a revoked kiosk, a damaged
+seed file, key rotation."""
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
+import stat
 
 import pytest
 from fleet_harness import Kiosk, creds_of, open_link, signatures
 
+from edge.app.fleet.nkeyid import new_identity, public_key
 from edge.app.fleet.subjects import audit_subject
 from edge.errors import FleetError
 
@@ -46,9 +50,82 @@ def test_wrong_credentials_get_nothing(hub_for, tmp_path, task2):
     hub = hub_for({"a": ["enrol"]})
     a = Kiosk(tmp_path, "a", hub)
     assert a.enrol("alice", signatures(task2, 1, range(1, 6)))["synced"]
-    wrong = dataclasses.replace(creds_of(a), password="not-the-password")
-    with pytest.raises(FleetError, match="not reachable"):
-        attempt(wrong, lambda link: link.last_seq("KV_sigpad_templates"))
+    stranger, _ = new_identity()                     # a well-formed seed the hub does not know
+    with pytest.raises(FleetError, match="not reachable.*Authorization Violation"):
+        attempt(dataclasses.replace(creds_of(a), seed=stranger), lambda link: link.last_seq("KV_sigpad_templates"))
+    assert "authentication error" in hub.log()
+
+
+def test_init_gives_each_kiosk_an_nkey_and_the_hub_only_its_public_key(tmp_path):
+    from edge.app.cli import main
+    out = tmp_path / "ops"
+    assert main(["fleet", "init", "--out", str(out), "--kiosks", "k1,k2", "--no-tls", "--json"]) == 0
+    conf = (out / "hub.conf").read_text()
+    for name in ("k1", "k2"):
+        path = out / "creds" / f"{name}.json"
+        creds = json.loads(path.read_text())
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+        assert creds["nkey_seed"].startswith("SU") and public_key(creds["nkey_seed"], "t") == creds["nkey"]
+        assert f'{{nkey: "{creds["nkey"]}"' in conf and creds["nkey_seed"] not in conf
+    assert "password" not in conf and "user:" not in conf
+
+
+def test_a_revoked_kiosk_is_cut_off_at_the_reload_and_refused_after(hub_for, tmp_path, task2):
+    hub = hub_for({"a": ["enrol"], "lost": ["enrol"]})
+    a, lost = Kiosk(tmp_path, "a", hub), Kiosk(tmp_path, "lost", hub)
+    assert lost.enrol("alice", signatures(task2, 1, range(1, 6)))["synced"]
+
+    async def cut_off_while_connected() -> tuple[int, BaseException | None]:
+        link = await open_link(creds_of(lost))
+        before = await link.last_seq("KV_sigpad_templates")
+        revoked = lost.run("revoke", "lost", "--conf", str(tmp_path / "hub" / "hub.conf"),
+                           "--reload", str(hub.proc.pid))
+        assert revoked["_rc"] == 0 and revoked["reloaded"], revoked
+        await wait_closed(link)
+        try:
+            await link.last_seq("KV_sigpad_templates")
+        except FleetError as exc:
+            return before, exc
+        finally:
+            await link.close()
+        return before, None
+    before, after = asyncio.run(cut_off_while_connected())
+    assert before >= 1 and after is not None and "closed" in str(after).lower(), after
+    assert "kiosk lost" not in (tmp_path / "hub" / "hub.conf").read_text()
+    refused = lost.run("sync")
+    assert refused["_rc"] != 0 and "Authorization Violation" in refused["error"], refused
+    assert lost.enrol("bob", signatures(task2, 2, range(1, 6)))["synced"] is False   # kept here, never sent
+    assert a.run("sync")["_rc"] == 0                         # the others are untouched by the reload
+    assert a.verify("bob", task2 / "U2S9.TXT")["reason"] == "unknown-user"
+    assert a.verify("alice", task2 / "U1S9.TXT")["accepted"]
+
+
+async def wait_closed(link, limit_s: float = 60.0) -> None:
+    """Until the hub has closed ``link`` (it does at the reload); a bound, not a duration asserted."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + limit_s
+    while not link.nc.is_closed and loop.time() < deadline:
+        await asyncio.sleep(0.02)
+
+
+def test_a_damaged_seed_file_is_named_and_nothing_is_sent(hub_for, tmp_path):
+    hub = hub_for({"a": []})
+    a = Kiosk(tmp_path, "a", hub)
+    seed_file = a.store.parent / "fleet" / "kiosk.nk"
+    seed = seed_file.read_text().strip()
+    seed_file.write_text(seed[:20] + ("B" if seed[20] == "A" else "A") + seed[21:] + "\n")
+    synced = a.run("sync")
+    assert synced["_rc"] != 0 and str(seed_file) in synced["error"] and "nkey" in synced["error"], synced
+    assert "authentication error" not in hub.log()           # refused here, before the hub is asked
+    seed_file.write_text("not a seed\n")
+    assert str(seed_file) in a.run("status")["error"]
+    creds = json.loads(hub.creds("a").read_text())
+    creds["nkey_seed"] = "SUgarbage"
+    bad_creds = tmp_path / "bad.json"
+    bad_creds.write_text(json.dumps(creds))
+    bad_creds.chmod(0o600)
+    joined = a.cli("join", hub.url, "--creds", str(bad_creds))
+    assert joined.returncode != 0 and str(bad_creds) in joined.stdout + joined.stderr
 
 
 def test_after_key_rotation_the_old_key_opens_nothing(hub_for, tmp_path, task2):

@@ -177,3 +177,30 @@ def test_the_services_enrolment_and_deletion_reach_the_fleet_and_it_locks_sooner
             wait_for(lambda: sent(cfg), "the outbox sent once the hub is back")
     assert k2.run("sync")["deleted"] == 1
     assert k2.run("verify", "carol", "--file", genuine, "--model", str(model_dir))["reason"] == "unknown-user"
+
+
+def test_an_enrolment_on_the_services_pad_is_rederivable_under_a_new_model(hub_for, tmp_path, model_dir):
+    """The service's fleet record carries the signatures signed on its pad: ``rederive`` makes
+    the user's templates under another model from them (nobody listed to sign again), and a
+    kiosk on that model accepts the user."""
+    from edge_cases import model_dir_for
+    hub = hub_for({"svc": ALL, "ops": ["enrol", "models"]})
+    Kiosk(tmp_path, "svc", hub)
+    ops = Kiosk(tmp_path, "ops", hub)
+    dave = make_writer(7_000_000_044)
+    with VirtualPad("sigpad", speed=16.0, caps=PAD) as vpad:
+        cfg = service_cfg(tmp_path, vpad, model_dir)
+        with running(cfg):
+            with http_client(cfg).stream() as events, ServiceClient(cfg.socket) as c:
+                enrolling = ThreadPoolExecutor(1).submit(c.enrol, "dave")
+                for i in range(5):
+                    events.until("prompt")
+                    vpad.sign(dave.genuine(i))
+                assert enrolling.result(120)["event"] == "enrolled"
+            wait_for(lambda: sent(cfg), "the service's enrolment at the hub")
+    new_model = model_dir_for(False)                 # another sha stands in for a new model
+    done = ops.run("rederive", "--model", str(new_model))
+    assert done["_rc"] == 0 and done["without_signatures"] == [] and done["refused"] == [], done
+    assert done["rederived"] == 1, done
+    probe = sig_files(tmp_path, "dave-probe", [dave.genuine(9)])[0]
+    assert ops.run("verify", "dave", "--file", probe, "--model", str(new_model))["accepted"] is True

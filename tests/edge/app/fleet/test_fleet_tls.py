@@ -77,7 +77,7 @@ def test_a_plain_text_client_cannot_talk_to_a_tls_hub(hub_for, tmp_path):
     with socket.create_connection(("127.0.0.1", hub.port), timeout=WAIT_S) as s:
         info = s.makefile("rb").readline()
         assert json.loads(info.split(b" ", 1)[1])["tls_required"] is True
-        connect = {"user": creds["user"], "pass": creds["password"], "verbose": False, "pedantic": False}
+        connect = {"nkey": creds["nkey"], "verbose": False, "pedantic": False}
         s.sendall(f"CONNECT {json.dumps(connect)}\r\nPING\r\n".encode())
         answer = b""
         while chunk := s.recv(4096):                # the hub closes the connection
@@ -85,15 +85,17 @@ def test_a_plain_text_client_cannot_talk_to_a_tls_hub(hub_for, tmp_path):
     assert b"PONG" not in answer
     # nats-py without the fleet's CA (the system's CAs): refused, saying TLS.
     kiosk = Kiosk(tmp_path, "k1", hub)
-    unpinned = creds_of(kiosk).__class__(hub.url, creds["user"], creds["password"])
+    unpinned = creds_of(kiosk).__class__(hub.url, "k1", creds["nkey_seed"])
     with pytest.raises(FleetError, match="TLS"):
         last_seq(unpinned)
 
 
-def test_a_kiosk_pinning_the_ca_sends_no_password_to_a_server_without_tls(tmp_path):
+def test_a_kiosk_pinning_the_ca_sends_nothing_to_a_server_without_tls(tmp_path):
     pytest.importorskip("nats")
     from edge.app.fleet.link import Credentials
+    from edge.app.fleet.nkeyid import new_identity
     ca = write_hub_tls(tmp_path / "fleet", ["127.0.0.1"]).ca_pem
+    seed, nkey = new_identity()
     received: list[bytes] = []
     with socket.create_server(("127.0.0.1", 0)) as server:
         server.settimeout(WAIT_S)
@@ -103,16 +105,16 @@ def test_a_kiosk_pinning_the_ca_sends_no_password_to_a_server_without_tls(tmp_pa
             conn, _ = server.accept()
             with conn:
                 conn.settimeout(WAIT_S)
-                conn.sendall(b'INFO {"server_id":"x","version":"2.9.10","auth_required":true}\r\n')
+                conn.sendall(b'INFO {"server_id":"x","version":"2.9.10","auth_required":true,"nonce":"abc"}\r\n')
                 while chunk := conn.recv(4096):
                     received.append(chunk)
         thread = threading.Thread(target=plain_hub, daemon=True)
         thread.start()
         with pytest.raises(FleetError, match="offers no TLS"):
-            last_seq(Credentials(f"tls://127.0.0.1:{port}", "kiosk-k1", "the-secret-password", ca))
+            last_seq(Credentials(f"tls://127.0.0.1:{port}", "k1", seed, ca))
         thread.join(WAIT_S)
     assert not thread.is_alive()
-    assert b"the-secret-password" not in b"".join(received) and b"CONNECT" not in b"".join(received)
+    assert nkey.encode() not in b"".join(received) and b"CONNECT" not in b"".join(received)
 
 
 def test_init_is_tls_by_default_for_the_urls_host_and_more_names(tmp_path):
