@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from edge import scores as edge_scores
-from edge.manifest import Manifest, Quantization, sha256_of
+from edge.manifest import Level, Manifest, Quantization, sha256_of
 from edge.preprocess import PreprocessConfig
 
 MODEL_FILE = "encoder_int8.tflite"
@@ -59,16 +59,19 @@ def tensor_quantization(model_bytes: bytes) -> tuple[Quantization, Quantization,
 
 def write_int8_model(out: Path, encoder: Any, calibration: np.ndarray, config: PreprocessConfig,
                      threshold: float, extra: dict[str, Any], score: str = edge_scores.DEFAULT,
-                     score_params: dict[str, Any] | None = None) -> Manifest:
+                     score_params: dict[str, Any] | None = None, operating: dict[str, Any] | None = None) -> Manifest:
     """The Keras encoder as a model directory: its int8 file, calibrated on ``calibration``
     (the training set), and the manifest (``write_model_dir``)."""
-    return write_model_dir(out, to_int8_tflite(encoder, calibration), config, threshold, extra, score, score_params)
+    return write_model_dir(out, to_int8_tflite(encoder, calibration), config, threshold, extra, score, score_params,
+                           operating)
 
 
 def write_model_dir(out: Path, model_bytes: bytes, config: PreprocessConfig,
                     threshold: float, extra: dict, score: str = edge_scores.DEFAULT,
-                    score_params: dict | None = None) -> Manifest:
-    """Write encoder_int8.tflite and manifest.json into ``out``; returns the manifest."""
+                    score_params: dict | None = None, operating: dict | None = None) -> Manifest:
+    """Write encoder_int8.tflite and manifest.json into ``out``; returns the manifest.
+    ``operating``: the decision's ``levels`` and the range of scores ``seen`` on the folds
+    (``trainer.fusion.levels``), where measured."""
     out.mkdir(parents=True, exist_ok=True)
     path = out / MODEL_FILE
     path.write_bytes(model_bytes)
@@ -76,6 +79,8 @@ def write_model_dir(out: Path, model_bytes: bytes, config: PreprocessConfig,
     manifest = Manifest(sha256=sha256_of(path), preprocessing=config, input_shape=tuple(shape),
                         input_quant=in_q, embedding_dim=dim, output_quant=out_q,
                         threshold=float(threshold), model_file=MODEL_FILE, extra=extra, score=score,
-                        score_params=score_params or {})
+                        score_params=score_params or {},
+                        levels={k: Level(**v) for k, v in (operating or {}).get("levels", {}).items()},
+                        seen=tuple((operating or {})["seen"]) if (operating or {}).get("seen") else None)
     manifest.write(out / "manifest.json")
     return manifest

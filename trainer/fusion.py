@@ -194,7 +194,7 @@ def levels(scores: dict, balanced: float) -> dict:
     gen, skilled, rand = (_flat(scores, k) for k in KINDS)
 
     def rates(t: float) -> dict:
-        return {"threshold": round(float(t), 9), "frr": round(float(np.mean(gen < t)), 4),
+        return {"threshold": float(t), "frr": round(float(np.mean(gen < t)), 4),
                 "far_skilled": round(float(np.mean(skilled >= t)), 4),
                 "far_random": round(float(np.mean(rand >= t)), 4)}
 

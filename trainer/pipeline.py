@@ -63,6 +63,7 @@ class Decision:
     threshold: float | None    # None: chosen after export, on the exported file
     chosen_on: str             # how, in words (the manifest's threshold_chosen_on)
     metrics: dict[str, Any]    # the folds' metrics (and the fusion's report)
+    operating: dict[str, Any] | None = None   # the levels and the scores' range seen (trainer.fusion)
 
 
 @dataclass(frozen=True)
@@ -117,7 +118,8 @@ def fused_decision(recipe: Recipe, folds: list[dict[str, Any]], base: Decision) 
     fusion = calibrate(folds, folder, recipe.score, dtw_config(recipe.preprocessing.use_pressure))
     how = (f"EER (skilled, global) of the pooled held-out fused scores of {len(folds)} user folds on {folder.name} "
            f"(cosine weight {fusion.params['parts'][0]['weight']} and constants chosen on the same folds)")
-    return Decision("fused", fusion.params, fusion.threshold, how, {**base.metrics, "fusion": fusion.report})
+    return Decision("fused", fusion.params, fusion.threshold, how, {**base.metrics, "fusion": fusion.report},
+                    {"levels": fusion.levels, "seen": list(fusion.seen)})
 
 
 def export(recipe: Recipe, trained: Trained, out: Path, keras_path: Path | None, decision: Decision,
@@ -130,7 +132,7 @@ def export(recipe: Recipe, trained: Trained, out: Path, keras_path: Path | None,
     keras_path.parent.mkdir(parents=True, exist_ok=True)
     trained.encoder.save(keras_path)
     return write_int8_model(out, trained.encoder, trained.data.x, recipe.preprocessing,
-                            decision.threshold or 0.0, extra, decision.score, decision.params)
+                            decision.threshold or 0.0, extra, decision.score, decision.params, decision.operating)
 
 
 def training_record(recipe: Recipe, trained: Trained, rule: ThresholdRule, run: Run, start: float) -> dict[str, Any]:

@@ -16,9 +16,9 @@ def test_enrol_stores_five_small_templates(make_verifier, sig):
     v = make_verifier()
     result = v.enrol("alice", [sig(1, s) for s in range(1, 6)])
     assert len(result.templates) == 5
-    # the int8 embedding (<= 80 bytes), then the DTW sequence where the decision has one
-    sequence = v.scorer.dtw.sequence_bytes if v.scorer.dtw else 0
-    assert v.dim <= 80 and all(len(t) == v.dim + sequence for t in result.templates)
+    # the int8 embedding (<= 80 bytes), then the DTW sequence (64 x 5 int8) and the global
+    # features (9 float16) the shipped pressure decision keeps
+    assert v.dim <= 80 and all(len(t) == v.dim + 320 + 18 for t in result.templates)
     assert 0 < result.stats["loo_sd"] < result.stats["loo_mean"] <= 1
     assert v.store.counters() == {"enrolments": 1}
 
@@ -89,8 +89,9 @@ def test_three_signatures_enrol_and_the_pressure_model_takes_at_most_ten(make_ve
     assert len(three.templates) == 3 and three.stats["n"] == 3 and len(three.consistency) == 3
     ten = make_verifier(enrol_count=10).enrol("bob", [sig(2, s) for s in range(1, 11)])
     assert len(ten.templates) == 10
-    # 64 + 320 bytes a reference: 10 make 3,840 bytes, 12 would make 4,608, over 4 KB
-    assert sum(map(len, ten.templates)) == 3840
+    # 64 + 320 + 18 bytes a reference (embedding, DTW, global features): 10 make 4,020 bytes,
+    # 11 would make 4,422, over 4 KB
+    assert sum(map(len, ten.templates)) == 4020
     with pytest.raises(ConfigError, match="at most 10"):
         make_verifier(enrol_count=12)
 
@@ -108,7 +109,7 @@ def test_twelve_signatures_enrol_on_the_pressure_free_model(svc2004_root, tmp_pa
     store = Store(tmp_path / "t.db", load_keys(tmp_path / "k"))
     with Verifier(Encoder(model_dir_for(False)), store, Settings(enrol_count=12, lockout_after=0)) as v:
         result = v.enrol("carol", sigs)
-        # 64 + 256 bytes a reference: 12 make 3,840 bytes, within 4 KB
-        assert [len(t) for t in result.templates] == [320] * 12
+        # 64 + 256 + 14 bytes a reference: 12 make 4,008 bytes, within 4 KB
+        assert [len(t) for t in result.templates] == [334] * 12
         assert len(v.store.load("carol", v.model_sha).templates) == 12
         assert v.verify("carol", svc2004.read(svc2004_root / "Task1" / "U1S15.TXT")).score is not None

@@ -132,7 +132,8 @@ def test_model_change_means_reenrolment(model_dir, tmp_path, sig):
     other = _copy_model(model_dir, tmp_path / "other")
     import json
     m = json.loads((other / "manifest.json").read_text())
-    m["decision"]["threshold"] = 0.5   # same file, but say it is a retrained one:
+    m["decision"] = {k: v for k, v in m["decision"].items() if k not in ("levels", "seen")} | {"threshold": 0.5}
+    # same file, but say it is a retrained one:
     data = (other / m["model_file"]).read_bytes() + b"\0"   # trailing byte: a different sha
     (other / m["model_file"]).write_bytes(data)
     import hashlib
@@ -205,6 +206,8 @@ def _edited_manifest(model_dir, tmp_path, **decision):
     import json
     other = _copy_model(model_dir, tmp_path / "edited")
     m = json.loads((other / "manifest.json").read_text())
+    for measured in ("levels", "seen"):   # the folds' figures are for the manifest's own threshold
+        m["decision"].pop(measured, None)
     m["decision"].update(decision)
     (other / "manifest.json").write_text(json.dumps(m))
     return other

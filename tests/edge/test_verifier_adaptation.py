@@ -6,7 +6,6 @@ import sqlite3
 
 import pytest
 
-from edge import dtw
 from edge.adaptation import DAY_S
 from edge.settings import Settings
 from edge.templates import pack, quantize
@@ -75,8 +74,7 @@ def test_an_adapted_template_is_sealed_and_bound_like_an_enrolled_one(make_verif
     old = set(profile(v)["template_ids"])
     assert v.verify("alice", sig(1, 9)).adapted
     new_id = next(t for t in profile(v)["template_ids"] if t not in old)
-    cfg = v.stored_dtw
-    plain = pack(quantize(v.encoder.embed(sig(1, 9))), dtw.sequence(sig(1, 9), cfg))
+    plain = pack(quantize(v.encoder.embed(sig(1, 9))), v.layout.extras(sig(1, 9)))   # + DTW + global features
     stored = v.store.load("alice", v.model_sha)
     assert plain in stored.templates                          # what was stored is the attempt's
     with sqlite3.connect(v.store.path) as db:

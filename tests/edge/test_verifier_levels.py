@@ -14,6 +14,17 @@ from edge.verifier import open_verifier
 pytestmark = pytest.mark.data
 
 
+@pytest.fixture
+def model_dir(model_dir, tmp_path):
+    """The shipped model as it was before manifests had levels (its levels and range removed)."""
+    dst = shutil.copytree(model_dir, tmp_path / "bare")
+    m = json.loads((dst / "manifest.json").read_text())
+    m["decision"].pop("levels", None)
+    m["decision"].pop("seen", None)
+    (dst / "manifest.json").write_text(json.dumps(m))
+    return dst
+
+
 def with_levels(model_dir, dst, **levels):
     """A copy of the model whose manifest lists ``levels`` (name=threshold) besides balanced."""
     shutil.copytree(model_dir, dst)

@@ -140,10 +140,14 @@ def test_a_threshold_that_accepts_everything_is_refused(cli, files, tmp_path):
     toml = tmp_path / "t.toml"
     # No score named: the manifest's (fused), whose range the verifier knows from its
     # parameters; 100 lies above the most it can give (about 7 for the shipped one).
+    # Refused first as outside what the folds saw; forced, as beyond what the score can give.
     toml.write_text(cli.config.read_text() + "[decision]\nthreshold = 100\n")
     code, out, err = cli("verify", "alice", "--file", files["forgery"], conf=toml)
     assert (code, out["accepted"]) == (2, False) and "[decision] threshold" in err
-    assert "would reject every signature" in err
+    assert "outside the scores the folds saw" in err
+    toml.write_text(cli.config.read_text() + "[decision]\nthreshold = 100\nforce_threshold = true\n")
+    code, out, err = cli("verify", "alice", "--file", files["forgery"], conf=toml)
+    assert (code, out["accepted"]) == (2, False) and "would reject every signature" in err
     toml.write_text(cli.config.read_text() + '[decision]\nscore = "mean-cosine"\nthreshold = -2\n')
     with pytest.raises(ConfigError, match=f"{toml}: threshold -2 would accept"):
         config.load(toml)

@@ -88,7 +88,7 @@ def test_enrol_verify_and_the_ink_stream(service, sig):
         events.until("prompt")
         vpad.sign(sig(1, 21))
         assert (forged.result(30)["accepted"], forged.result()["reason"]) == (False, "no-match")
-        assert forged.result()["reasons"] == ["shape"]          # the fused score's parts are all "shape"
+        assert "shape" in forged.result()["reasons"]             # the fused score decides on "shape" parts
 
     capture = decision["capture_id"]
     png, svg = api.image(capture, "png"), api.image(capture, "svg")
