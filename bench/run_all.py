@@ -24,7 +24,7 @@ from pathlib import Path
 from bench import results
 
 BENCHMARKS = ("bench_decode", "bench_edge", "bench_dtw", "bench_fusion", "bench_adaptation", "bench_alternatives",
-              "bench_accuracy",
+              "bench_references", "bench_learning_curve", "bench_complexity", "bench_accuracy",
               "bench_scores", "bench_replay", "bench_web", "bench_fleet")
 
 
