@@ -58,7 +58,10 @@ ENROL = tuple(range(1, 6))
 STREAM = tuple(s for pair in zip(range(11, 16), range(21, 26)) for s in pair)   # G11 F21 G12 ... F25
 TEST_GENUINE = tuple(range(16, 21))
 TEST_SKILLED = tuple(range(26, 41))
-VARIANTS = ("baseline", "adapted")
+VARIANTS = ("baseline", "adapted", "bounded")
+"""Enrolled references only; adapted by ``POLICY`` as it was; adapted with the device's bounds
+since issue #20 too (drift from the enrolment's centroid at most ``max_drift``, no probe too
+alike an earlier attempt of the stream: ``edge.adaptation.drift`` and ``too_alike``)."""
 METRICS = ("eer_skilled", "eer_skilled_per_writer", "eer_random", "frr_at_threshold",
            "far_skilled_at_threshold", "far_random_at_threshold", "forgeries_admitted",
            "genuine_admitted")
@@ -115,13 +118,16 @@ def enrolled(fold: Fold, user: int):
     return scores.References(emb, scores.reference_stats(emb, seqs, fold.score.dtw), seqs)
 
 
-def run_stream(fold: Fold, user: int, refs):
-    """The session-2 stream: (references after it, stream counts)."""
+def run_stream(fold: Fold, user: int, refs, bounded: bool = False):
+    """The session-2 stream: (references after it, stream counts); ``bounded``: with the
+    device's drift and too-alike bounds (what the verifier adds to ``propose``)."""
     from edge import scores
-    from edge.adaptation import propose
+    from edge.adaptation import propose, too_alike
+    from edge.store import Attempt
     from edge.templates import dequantize, quantize
 
-    originals, recent = [True] * len(refs.embeddings), []
+    originals, recent, kept = [True] * len(refs.embeddings), [], []
+    enrolled = refs.embeddings if bounded else None
     counts = {"forgeries_admitted": 0, "genuine_admitted": 0, "forgeries_accepted": 0, "genuine_accepted": 0}
     for s in STREAM:
         probe = fold.probes.get((user, s))
@@ -131,7 +137,11 @@ def run_stream(fold: Fold, user: int, refs):
         kind = "genuine" if s <= 20 else "forgeries"
         counts[f"{kind}_accepted"] += int(value >= fold.threshold)
         stored = scores.Probe(dequantize(quantize(probe.embedding)), probe.sequence)  # what a template keeps
-        a = propose(POLICY, refs, originals, stored, fold.score, fold.threshold, value, recent, now=0.0)
+        a = propose(POLICY, refs, originals, stored, fold.score, fold.threshold, value, recent, now=0.0,
+                    enrolled=enrolled)
+        if bounded and too_alike(stored.embedding, kept, 0.995) is not None:
+            a = None
+        kept.append(Attempt(b"", quantize(probe.embedding), False, None))
         if a is not None:
             refs, originals[a.index] = a.references, False
             recent.append(0.0)
@@ -154,11 +164,13 @@ def judge_fold(fold: Fold, users) -> dict:
             continue
         base = enrolled(fold, u)
         adapted, counts = run_stream(fold, u, base)
-        for variant, refs in (("baseline", base), ("adapted", adapted)):
+        bounded, bounded_counts = run_stream(fold, u, base, bounded=True)
+        for variant, refs in (("baseline", base), ("adapted", adapted), ("bounded", bounded)):
             for kind, values in test_scores(fold, u, refs).items():
                 out[variant]["scores"][kind][u] = np.asarray(values, dtype=float)
-        for name, n in counts.items():
-            out["adapted"]["counts"][name] = out["adapted"]["counts"].get(name, 0) + n
+        for variant, c in (("adapted", counts), ("bounded", bounded_counts)):
+            for name, n in c.items():
+                out[variant]["counts"][name] = out[variant]["counts"].get(name, 0) + n
     for v in VARIANTS:
         out[v]["threshold"] = fold.threshold
     return out

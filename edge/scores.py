@@ -319,7 +319,8 @@ class Deviation(Score):
             raise ConfigError(f"score {self.name!r} needs params {{'globals': {{...}}}}: {exc}") from None
 
     def margin_scale(self) -> float | None:
-        return None
+        # In units of the references' own spread (with its floor), like the DTW score's.
+        return 1.0
 
     def __call__(self, refs: References, probe: Probe) -> float:
         if self.globals is None:

@@ -21,6 +21,16 @@ cheapest path is the diagonal (2 cells), so d(a, b) = sqrt(2 (a-b)^2) / (2 + 2)
 = |a - b| sqrt(2) / 4. Spread of the references = mean(1, 3, 2) sqrt(2)/4
 = sqrt(2)/2; the probe's mean distance = mean(1, 0, 2) sqrt(2)/4 = sqrt(2)/4.
 
+The deviation scores need global features (``edge.global_features``, the
+7 of a pad without pressure). Only the first, ``log_pen_down_s``, differs:
+
+    r0 = 0.0   r1 = 0.3   r2 = 0.6   t = 0.8
+
+mean 0.3, variance (0.09 + 0 + 0.09) / 3 = 0.06, unit sqrt(0.06 + FLOOR^2 = 0.01)
+= sqrt(0.07); the timing group has 3 features, so its deviation is
+(0.5 / sqrt(0.07) + 0 + 0) / 3; the other groups' features are all equal (0),
+and without pressure the pressure group has none (0).
+
 A score added to the registry without a value here fails
 ``test_every_registered_score_has_a_worked_value``: work it out too.
 """
@@ -36,12 +46,13 @@ import pytest
 from edge import scores
 from edge.dtw import DtwConfig
 from edge.errors import ConfigError
+from edge.global_features import GlobalConfig
 from edge.keys import load_keys
 from edge.settings import Settings
 from edge.store import Store
 from edge.verifier import Verifier
 from firmware_bridge.signature import Signature
-from trainer.evaluation.evaluate import EmbeddingScorer, sequences_of
+from trainer.evaluation.evaluate import EmbeddingScorer, globals_of, sequences_of
 
 VECTORS = {"r0": (1.0, 0.0, 0.0), "r1": (0.0, 1.0, 0.0), "r2": (0.0, 0.0, 1.0), "t": (0.6, 0.8, 0.0)}
 
@@ -60,16 +71,24 @@ BY_HAND = {
     "dtw": -0.5,
     # 0.5 (1.4/3 - 0.4) / 0.2 + 0.5 (-0.5 - (-1)) / 0.25 = 0.5 (1/3) + 0.5 (2) = 7/6
     "fused": 7 / 6,
+    "timing-deviation": -0.5 / math.sqrt(0.07) / 3,               # -0.6299
+    "size-deviation": 0.0,
+    "stroke-deviation": 0.0,
+    "pressure-deviation": 0.0,
 }
 
 DTW = {"points": 2, "band": 0, "step": 1 / 32, "pressure": False, "version": 1}
+NO_PRESSURE = {"pressure": False, "version": 1}
+DEVIATIONS = ("timing-deviation", "size-deviation", "stroke-deviation", "pressure-deviation")
 PARAMS = {
     "dtw": {"dtw": DTW},
+    **{name: {"globals": NO_PRESSURE} for name in DEVIATIONS},
     "fused": {"dtw": DTW, "parts": [{"score": "mean-cosine", "mean": 0.4, "sd": 0.2, "weight": 0.5},
                                     {"score": "dtw", "mean": -1.0, "sd": 0.25, "weight": 0.5}]},
 }
 SEQUENCES = {k: np.array([[v, 0, 0, 0]] * 2, dtype=float)
              for k, v in {"r0": 0.0, "r1": 1.0, "r2": 3.0, "t": 1.0}.items()}
+GLOBALS = {k: np.array([v, 0, 0, 0, 0, 0, 0]) for k, v in {"r0": 0.0, "r1": 0.3, "r2": 0.6, "t": 0.8}.items()}
 
 
 def test_every_registered_score_has_a_worked_value():
@@ -79,7 +98,9 @@ def test_every_registered_score_has_a_worked_value():
 def test_through_the_trainers_scorer():
     embeddings = {k: np.array(v) for k, v in VECTORS.items()}
     for name in scores.names():
-        scorer = EmbeddingScorer(embeddings, name, SEQUENCES if name in PARAMS else None, PARAMS.get(name))
+        deviation = name in DEVIATIONS
+        scorer = EmbeddingScorer(embeddings, name, SEQUENCES if name in PARAMS and not deviation else None,
+                                 PARAMS.get(name), GLOBALS if deviation else None)
         assert scorer.score(("r0", "r1", "r2"), "t") == pytest.approx(BY_HAND[name]), name
 
 
@@ -134,7 +155,7 @@ def test_parametrised_scores_through_the_verifier_equal_the_trainers(tmp_path, n
     """The verifier computes each signature's DTW sequence itself (edge.dtw, 64
     points here); the trainer's scorer, given the same sequences, must agree."""
     dtw_cfg = {**DTW, "points": 8}
-    params = {**PARAMS[name], "dtw": dtw_cfg}
+    params = {**PARAMS[name], "dtw": dtw_cfg} if "dtw" in PARAMS[name] else PARAMS[name]
     sigs = {f"r{k}": signature(k, f"r{k}") for k in range(3)} | {"t": signature(3, "t")}
     settings = Settings(enrol_count=3, consistency_margin=100.0, lockout_after=0, threshold=-100.0)
     encoder = VectorEncoder(name, params)
@@ -142,6 +163,7 @@ def test_parametrised_scores_through_the_verifier_equal_the_trainers(tmp_path, n
         v.enrol("writer", [sigs[f"r{k}"] for k in range(3)])
         d = v.verify("writer", sigs["t"])
     trainer = EmbeddingScorer({k: np.array(v) for k, v in VECTORS.items()}, name,
-                              sequences_of(sigs, DtwConfig.from_dict(dtw_cfg)), params)
+                              sequences_of(sigs, DtwConfig.from_dict(dtw_cfg)), params,
+                              globals_of(sigs, GlobalConfig.from_dict(NO_PRESSURE)))
     assert d.score_name == name and d.reason == "match"
     assert d.score == pytest.approx(trainer.score(("r0", "r1", "r2"), "t"), rel=1e-12)

@@ -99,7 +99,10 @@ def run_fleet_demo(args: argparse.Namespace, cfg: Config) -> int:
 
 def _story(hub: LocalHub, one: LocalKiosk, two: LocalKiosk, say: Callable[[str], None]) -> None:
     _, sigs1, genuine1, forgery1 = demo_signatures(1, None)
-    _, sigs2, genuine2, _ = demo_signatures(2, None)
+    # Synthetic writer 2 signs a 0.6 s, two-stroke scribble that enrolment refuses as too
+    # simple (edge.complexity), as it should, and writer 3's fifth signature is unlike its
+    # others for the shipped model: the second writer is writer 4.
+    _, sigs2, genuine2, _ = demo_signatures(4, None)
     one.enrol("ada", sigs1[:5])
     say(f"kiosk1: enrolled ada; sync: {_said(asyncio.run(one.sync()))}")
     say(f"kiosk2: sync: {_said(asyncio.run(two.sync()))}")
