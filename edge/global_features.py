@@ -11,8 +11,12 @@ with a floor (five references give a noisy spread):
 
     deviation = mean over the aspect's features of |g - mean_r g| / sqrt(sd_r g ** 2 + FLOOR ** 2)
 
-All features are logarithms or square roots, so a ratio of 1.1 means the
-same on a small pad as on a big one, and FLOOR (0.1) is about a 10 % change.
+The durations, speed and sizes are logarithms, so a ratio of 1.1 means the
+same on a small pad as on a big one, and FLOOR (0.1) is about a 10 % change;
+the stroke count is a square root. Pressure (0..1 after the pad's scale) is
+``log1p`` of its mean and its coefficient of variation: there a 10 % change
+is about 0.03, under the floor, so the pressure aspect speaks only of large
+differences (a forger pressing far harder or lighter).
 The decision (``edge.scores``: the ``*-deviation`` scores, parts of the
 ``fused`` score) weighs each aspect as the trainer measured
 (``trainer.fusion``), and each aspect is one of a decision's reasons.

@@ -12,8 +12,9 @@ store remembers the one each model was enrolled with (``binding``) and the
 verifier refuses another (a model directory whose manifest was edited).
 
 The decision may also list **levels** (``decision.levels``: operating points of
-the same score, each a threshold with the FRR and FAR measured there on
-held-out folds; ``Level``) and the range of scores the folds saw
+the same score, each a threshold with the FRR and FAR measured there on the
+trainer's pooled held-out fold scores - in-sample for the level: its threshold
+was read off the same scores; ``Level``) and the range of scores the folds saw
 (``decision.seen``); ``edge.operating_point`` chooses between them.
 """
 
@@ -36,7 +37,8 @@ MANIFEST_FORMAT = "sigpad-model/1"
 BALANCED = "balanced"
 """The level a manifest's ``decision.threshold`` is (its only one when it lists none)."""
 FIGURES = ("frr", "far_skilled", "far_random")
-"""A level's measured error rates: fractions on the trainer's held-out folds."""
+"""A level's measured error rates: fractions on the trainer's pooled held-out fold scores
+(in-sample for the level: its threshold was read off the same scores)."""
 
 
 @dataclass(frozen=True)
@@ -51,7 +53,7 @@ class Quantization:
 @dataclass(frozen=True)
 class Level:
     """One operating point of the decision's score: its threshold and the error
-    rates measured at it on held-out folds (None: not measured)."""
+    rates measured at it on the folds' pooled scores, in-sample (None: not measured)."""
 
     threshold: float
     frr: float | None = None

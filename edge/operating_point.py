@@ -2,7 +2,8 @@
 
 The manifest lists the levels its trainer measured (``decision.levels``:
 ``convenience``, ``balanced``, ``secure``, ..., each a threshold with the FRR
-and FAR measured there on held-out folds; ``edge.manifest.Level``). People
+and FAR measured there on the folds' pooled held-out scores, in-sample for the
+level; ``edge.manifest.Level``). People
 choose one by name (``[decision] level``, ``--level``; default ``balanced``,
 the manifest's own threshold). A threshold set by hand (``[decision]
 threshold``, ``--threshold``) wins over the level, but it was never measured:

@@ -342,7 +342,7 @@ class SizeDeviation(Deviation):
 
 @register
 class StrokeDeviation(Deviation):
-    name, group, aspect = "stroke-deviation", "strokes", "shape"   # the pen lifts: the signature's structure
+    name, group, aspect = "stroke-deviation", "strokes", "timing"   # more pen lifts: a forger hesitating
 
 
 @register

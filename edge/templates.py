@@ -69,7 +69,7 @@ def split(blob: bytes, dim: int, sequence_bytes: int = 0) -> tuple[bytes, bytes]
 
 def check_user_budget(count: int, dim: int, sequence_bytes: int = 0) -> None:
     """``ConfigError`` when ``count`` references of ``dim + sequence_bytes`` bytes would
-    take more than ``USER_BYTES`` a user: at 384 bytes (the pressure model's) 10 fit, not 12."""
+    take more than ``USER_BYTES`` a user: at 402 bytes (the pressure model's) 10 fit, not 12."""
     each = dim + sequence_bytes
     if count * each > USER_BYTES:
         raise ConfigError(f"[enrol] count {count}: {count} references of {each} bytes take "

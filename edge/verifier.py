@@ -56,7 +56,15 @@ from firmware_bridge.signature import Signature, check_usable
 from . import adaptation, complexity, operating_point, replay, scores
 from . import enrol as enrolment
 from .decision import SETUP_PROBLEMS, Decision, Reason, logfmt, reason_for, reasons_of
-from .errors import AlreadyEnrolled, ConfigError, EnrolmentError, ReenrolmentNeeded, StoreMissing, WrongPadKind
+from .errors import (
+    AlreadyEnrolled,
+    ConfigError,
+    EnrolmentError,
+    ManifestMismatch,
+    ReenrolmentNeeded,
+    StoreMissing,
+    WrongPadKind,
+)
 from .keys import load_keys
 from .layout import Layout
 from .manifest import binding, check_binding
@@ -171,14 +179,28 @@ class Verifier:
     def _consistency_rule(self) -> tuple[scores.Score, float]:
         """(score, floor) of enrolment's "would the others accept it": the
         decision's score where a cosine margin means something for it, else
-        the manifest's, at ``threshold - margin`` in that score's units."""
+        the manifest's, at ``threshold - margin`` in that score's units. The
+        manifest's own threshold where the score is the manifest's: a level or a
+        forced threshold chooses how decisions trade errors, not which references
+        are consistent enough to keep."""
         manifest = self.encoder.manifest
-        for score, threshold in ((self.scorer, self.threshold), (self.decision, manifest.threshold)):
+        own = manifest.threshold if self.score_name == manifest.score else self.threshold
+        for score, threshold in ((self.scorer, own), (self.decision, manifest.threshold)):
             scale = score.margin_scale()
             if scale is not None:
                 return score, threshold - self.config.consistency_margin * scale
         raise ConfigError(f"neither {self.score_name!r} nor the manifest's {manifest.score!r} "
                           "can check an enrolment's consistency")
+
+    def _refuse_rebinding(self, user: str) -> None:
+        """An enrolment binds the store to this manifest (``manifest.binding``): refuse one
+        that would re-approve an edited manifest for the other users bound to the old one."""
+        try:
+            check_binding(self.encoder.manifest, self.store.model_binding(self.model_sha), "model")
+        except ManifestMismatch:
+            if any(u.user != user and u.model_sha256 == self.model_sha for u in self.store.users()):
+                raise
+            # the only user bound to it re-enrols: the new manifest is theirs alone
 
     def check_enrollable(self, user: str, replace: bool = False) -> None:
         """Raise before anyone signs: an invalid user id, or one enrolled already without ``replace``."""
@@ -191,6 +213,7 @@ class Verifier:
         """Enrol (or with ``replace`` re-enrol) a user; raises on failure, counting it
         as a failure to enrol unless the caller will ask to sign again."""
         check_user_id(user)
+        self._refuse_rebinding(user)
         try:
             result = self.check_enrolment(sigs)
         except (EnrolmentError, SignatureError):

@@ -200,9 +200,10 @@ def levels(scores: dict, balanced: float) -> dict:
 
     out = {"balanced": rates(balanced)}
     for name, (rate, target) in LEVELS.items():
-        # the highest threshold whose FRR is at most the target; the lowest whose FAR is
-        t = np.quantile(gen, target, method="lower") if rate == "frr" else \
-            np.nextafter(np.quantile(skilled, 1 - target, method="higher"), np.inf)
+        # FRR: the highest threshold with at most target * n genuine scores below it;
+        # FAR: the lowest with at most target * n skilled scores at or above it.
+        k = int(np.floor(target * len(gen if rate == "frr" else skilled)))
+        t = np.sort(gen)[k] if rate == "frr" else np.nextafter(np.sort(skilled)[len(skilled) - 1 - k], np.inf)
         out[name] = rates(float(t))
     return {k: out[k] for k in ("convenience", "balanced", "secure")}
 

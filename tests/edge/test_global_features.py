@@ -80,7 +80,7 @@ def test_deviation_scores_read_their_aspect_only():
     # size: (3 + 0 + 0) / 3 columns = 1 floor-unit on average
     assert size(refs, probe) == pytest.approx(-1.0)
     assert timing(refs, probe) == 0.0
-    assert size.aspect == "size" and scores.get("stroke-deviation").aspect == "shape"  # lifts: structure
+    assert size.aspect == "size" and scores.get("stroke-deviation").aspect == "timing"  # lifts: hesitation
 
 
 def test_a_deviation_score_without_its_settings_or_features_is_a_config_error():

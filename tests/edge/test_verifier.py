@@ -237,6 +237,26 @@ def test_a_model_directory_must_match_the_stores_binding(model_dir, tmp_path, si
         assert v.verify("alice", sig(1, 8)).accepted
 
 
+def test_enrolling_someone_else_does_not_re_approve_an_edited_manifest(model_dir, tmp_path, sig):
+    from edge.errors import ManifestMismatch
+    cfg = Settings(store=tmp_path / "t.db", model=model_dir, lockout_after=0)
+    with open_verifier(cfg) as v:
+        v.enrol("alice", [sig(1, s) for s in range(1, 6)])
+    edited = _edited_manifest(model_dir, tmp_path, threshold=-15.0)  # accepts nearly anyone
+    with open_verifier(cfg.replace(model=edited)) as v:
+        with pytest.raises(ManifestMismatch, match="is not the one"):
+            v.enrol("bob", [sig(2, s) for s in range(1, 6)])          # would rebind alice's model too
+        d = v.verify("alice", sig(2, 8))                             # another writer, as alice
+    assert (d.accepted, d.reason) == (False, "error")
+    # alone on the model, a user re-enrolled with the new manifest is bound to it
+    alone = Settings(store=tmp_path / "alone.db", model=model_dir, lockout_after=0)
+    with open_verifier(alone) as v:
+        v.enrol("carol", [sig(3, s) for s in range(1, 6)])
+    with open_verifier(alone.replace(model=edited)) as v:
+        v.enrol("carol", [sig(3, s) for s in range(1, 6)], replace=True)
+        assert v.verify("carol", sig(3, 8)).reason == "match"
+
+
 # --- line noise: damaged, not judged, not counted ------------------------------------------
 
 def _over_isdv4(s: Signature, ber: float, rng) -> "Signature | Refusal":

@@ -88,9 +88,9 @@ def test_levels_are_read_off_the_pooled_scores():
               "random": {1: np.full(10, -100.0)}}
     lv = fusion.levels(scores, balanced=25.0)
     assert list(lv) == ["convenience", "balanced", "secure"]
-    # convenience: the 3 % quantile of genuine (lower) = 2: genuine 0 and 1 rejected (2 %)
-    assert lv["convenience"]["threshold"] == 2.0 and lv["convenience"]["frr"] == 0.02
-    assert lv["convenience"]["far_skilled"] == 0.48          # skilled 2..49 accepted
-    # secure: just above the 97 % quantile of skilled (47): 48 and 49 pass (2 %)
-    assert lv["secure"]["far_skilled"] == 0.02 and lv["secure"]["frr"] == 0.48
+    # convenience: 3 of 100 genuine may fall below: threshold 3 rejects 0, 1, 2 (3 %)
+    assert lv["convenience"]["threshold"] == 3.0 and lv["convenience"]["frr"] == 0.03
+    assert lv["convenience"]["far_skilled"] == 0.47          # skilled 3..49 accepted
+    # secure: 3 of 100 skilled may pass: just above 46, so 47, 48 and 49 pass (3 %)
+    assert lv["secure"]["far_skilled"] == 0.03 and lv["secure"]["frr"] == 0.47
     assert lv["balanced"] == {"threshold": 25.0, "frr": 0.25, "far_skilled": 0.25, "far_random": 0.0}
