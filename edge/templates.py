@@ -67,12 +67,12 @@ def split(blob: bytes, dim: int, sequence_bytes: int = 0) -> tuple[bytes, bytes]
     raise TemplateIntegrityError(f"template of {len(blob)} bytes, the model stores {dim} + {sequence_bytes}")
 
 
-def check_user_budget(count: int, dim: int, sequence_bytes: int = 0) -> None:
+def check_user_budget(count: int, dim: int, sequence_bytes: int = 0, what: str = "[enrol] count") -> None:
     """``ConfigError`` when ``count`` references of ``dim + sequence_bytes`` bytes would
     take more than ``USER_BYTES`` a user: at 402 bytes (the pressure model's) 10 fit, not 12."""
     each = dim + sequence_bytes
     if count * each > USER_BYTES:
-        raise ConfigError(f"[enrol] count {count}: {count} references of {each} bytes take "
+        raise ConfigError(f"{what} {count}: {count} references of {each} bytes take "
                           f"{count * each:,} bytes a user, over the store's {USER_BYTES:,}; "
                           f"this model allows at most {USER_BYTES // each}")
 

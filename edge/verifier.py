@@ -214,6 +214,8 @@ class Verifier:
         as a failure to enrol unless the caller will ask to sign again."""
         check_user_id(user)
         self._refuse_rebinding(user)
+        # More files than [enrol] count are all kept: the store's 4 KB a user holds them too.
+        check_user_budget(len(sigs), self.dim, self.layout.extra_bytes, "signatures given:")
         try:
             result = self.check_enrolment(sigs)
         except (EnrolmentError, SignatureError):

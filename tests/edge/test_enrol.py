@@ -94,6 +94,9 @@ def test_three_signatures_enrol_and_the_pressure_model_takes_at_most_ten(make_ve
     assert sum(map(len, ten.templates)) == 4020
     with pytest.raises(ConfigError, match="at most 10"):
         make_verifier(enrol_count=12)
+    # more files than [enrol] count are all kept, so the same budget holds for them
+    with pytest.raises(ConfigError, match="11 references of 402 bytes take 4,422 bytes"):
+        make_verifier(enrol_count=5).enrol("carol", [sig(3, s) for s in range(1, 12)])
 
 
 def test_twelve_signatures_enrol_on_the_pressure_free_model(svc2004_root, tmp_path):
