@@ -74,6 +74,7 @@ def random_refs(kind, seed, recipe, folds, folder, fusion) -> list[dict]:
     lines = [_line(kind, seed, "random-refs", d, s, s) for d, s in fusion.scores.items()]
     lines[0]["weights"] = fusion.report["nested_weights"]
     lines[0]["random_errors"] = random_errors(fusion.scores["fused"])
+    lines[0]["nested_levels"] = fusion.report["nested_levels"]   # each fold's levels from the other folds
     return lines + [_line(kind, seed, "random-refs", "dtw-reference", ref, ref)]
 
 

@@ -208,6 +208,27 @@ def levels(scores: dict, balanced: float) -> dict:
     return {k: out[k] for k in ("convenience", "balanced", "secure")}
 
 
+def nested_levels(part_folds: list[list[dict]], weights: list[tuple], consts: list[tuple]) -> dict:
+    """The levels as a device would meet them: for each fold k, the thresholds read off
+    the OTHER folds' scores fused with fold k's nested parameters (the shipped rule),
+    the rates counted on fold k; counts pooled over the folds."""
+    n = len(part_folds[0])
+    hits: dict[str, dict[str, list[int]]] = {}
+    for k in range(n):
+        others = pool([fuse(_fold(part_folds, j), consts[k], weights[k]) for j in range(n) if j != k])
+        balanced = metrics.eer(_flat(others, "genuine"), _flat(others, "skilled"))[1]
+        mine = fuse(_fold(part_folds, k), consts[k], weights[k])
+        for name, level in levels(others, balanced).items():
+            t = level["threshold"]
+            counts = hits.setdefault(name, {"frr": [0, 0], "far_skilled": [0, 0], "far_random": [0, 0]})
+            for rate, kind, below in (("frr", "genuine", True), ("far_skilled", "skilled", False),
+                                      ("far_random", "random", False)):
+                v = _flat(mine, kind)
+                counts[rate][0] += int(np.sum(v < t) if below else np.sum(v >= t))
+                counts[rate][1] += len(v)
+    return {name: {rate: round(a / max(b, 1), 4) for rate, (a, b) in c.items()} for name, c in hits.items()}
+
+
 def calibrate(folds: list[dict], folder: Path, base: str, cfg: DtwConfig, alternatives: bool = False) -> Fusion:
     """The shipped fused decision and its honest (nested) figures, from the
     cached cross-validation folds of ``folds.cross_validate`` on ``folder``;
@@ -226,6 +247,7 @@ def calibrate(folds: list[dict], folder: Path, base: str, cfg: DtwConfig, altern
                         "dtw": [summarise(d) for d in by_name[Dtw.name]]},
               "pooled": {"fused": summarise(pool(fused)), "cosine": summarise(pool(part_folds[0])),
                          "dtw": summarise(pool(by_name[Dtw.name]))}}
+    report["nested_levels"] = nested_levels(part_folds, weights, fold_consts)
     scores = {"fused": fused, "cosine": part_folds[0], "device-dtw": by_name[Dtw.name]}
     if alternatives:
         scores["fused+aspects"], report["aspects_nested_weights"], _ = nested(part_folds, ALTERNATIVE_ASPECT_WEIGHTS)

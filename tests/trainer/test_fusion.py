@@ -94,3 +94,20 @@ def test_levels_are_read_off_the_pooled_scores():
     # secure: 3 of 100 skilled may pass: just above 46, so 47, 48 and 49 pass (3 %)
     assert lv["secure"]["far_skilled"] == 0.03 and lv["secure"]["frr"] == 0.47
     assert lv["balanced"] == {"threshold": 25.0, "frr": 0.25, "far_skilled": 0.25, "far_random": 0.0}
+
+
+def test_nested_levels_read_each_folds_thresholds_off_the_other_folds():
+    # Two folds, one part (weight 1, constants 0 and 1: the scores as they are). Fold 0's
+    # thresholds come from fold 1 and fold 1's from fold 0; the rates are counted on the fold.
+    f0 = {"genuine": {1: np.arange(100.0)}, "skilled": {1: np.arange(-50.0, 50.0)}, "random": {1: np.array([-99.0])}}
+    f1 = {"genuine": {2: np.arange(100.0) + 10}, "skilled": {2: np.arange(-50.0, 50.0) + 10},
+          "random": {2: np.array([-99.0])}}
+    consts, weights = [((0.0, 1.0),)] * 2, [(1.0,)] * 2
+    lv = fusion.nested_levels([[f0, f1]], weights, consts)
+    # secure on fold 1 (for fold 0): just above 56, so on fold 0 skilled 57..49 -> none pass;
+    # on fold 0 (for fold 1): just above 46, so on fold 1 skilled 47..59 pass: 13 of 100.
+    assert lv["secure"]["far_skilled"] == (0 + 13) / 200
+    # convenience on fold 1 (for fold 0): 13 -> fold 0 genuine 0..12 refused; from fold 0: 3 ->
+    # fold 1 genuine (10..109) none refused
+    assert lv["convenience"]["frr"] == (13 + 0) / 200
+    assert lv["balanced"]["far_random"] == 0.0
