@@ -47,7 +47,8 @@ def credentials(conf: dict[str, Any]) -> Any:
     """``link.Credentials`` of the kiosk whose ``fleet.json`` is ``conf`` (its seed read from
     ``kiosk.nk`` beside it, and checked: a damaged seed is named, not sent)."""
     hub = link_module()
-    return hub.Credentials(conf["url"], conf["kiosk"], read_seed(Path(conf["fleet_dir"])), conf.get("ca_cert"))
+    seed = read_seed(Path(conf["fleet_dir"]), conf.get("nkey"))
+    return hub.Credentials(conf["url"], conf["kiosk"], seed, conf.get("ca_cert"))
 
 
 def on_link(args: argparse.Namespace, conf: dict[str, Any], work: Callable[[Any], Awaitable[T]]) -> T:

@@ -64,8 +64,9 @@ def write_seed(directory: Path, seed: str) -> Path:
     return path
 
 
-def read_seed(directory: Path) -> str:
-    """The kiosk's seed from ``directory/kiosk.nk`` (0600, checked); ``FleetError`` naming the file."""
+def read_seed(directory: Path, expected: str | None = None) -> str:
+    """The kiosk's seed from ``directory/kiosk.nk`` (0600, checked; with ``expected``, its
+    public key must be that one, fleet.json's); ``FleetError`` naming the file."""
     path = directory / SEED_FILE
     try:
         mode = path.stat().st_mode
@@ -77,5 +78,8 @@ def read_seed(directory: Path) -> str:
                          "a kiosk joined with a password before nkeys must join again)") from None
     except (OSError, UnicodeError) as exc:
         raise FleetError(f"{path}: cannot read the kiosk's nkey seed: {exc}") from None
-    public_key(text, str(path))
+    key = public_key(text, str(path))
+    if expected is not None and key != expected:
+        raise FleetError(f"{path}: this seed is the key {key[:8]}..., fleet.json names {expected[:8]}...: "
+                         "the kiosk.nk of another kiosk? join again with this kiosk's credentials file")
     return text.strip()

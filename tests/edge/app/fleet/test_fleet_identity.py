@@ -109,7 +109,7 @@ async def wait_closed(link, limit_s: float = 60.0) -> None:
 
 
 def test_a_damaged_seed_file_is_named_and_nothing_is_sent(hub_for, tmp_path):
-    hub = hub_for({"a": []})
+    hub = hub_for({"a": [], "b": []})
     a = Kiosk(tmp_path, "a", hub)
     seed_file = a.store.parent / "fleet" / "kiosk.nk"
     seed = seed_file.read_text().strip()
@@ -119,6 +119,10 @@ def test_a_damaged_seed_file_is_named_and_nothing_is_sent(hub_for, tmp_path):
     assert "authentication error" not in hub.log()           # refused here, before the hub is asked
     seed_file.write_text("not a seed\n")
     assert str(seed_file) in a.run("status")["error"]
+    # another kiosk's seed, well formed: named here too (fleet.json has this kiosk's key)
+    seed_file.write_text(json.loads(hub.creds("b").read_text())["nkey_seed"] + "\n")
+    swapped = a.run("sync")
+    assert swapped["_rc"] != 0 and "another kiosk" in swapped["error"], swapped
     creds = json.loads(hub.creds("a").read_text())
     creds["nkey_seed"] = "SUgarbage"
     bad_creds = tmp_path / "bad.json"
