@@ -58,7 +58,10 @@ class OperatingPoint:
         f = self.figures
         if f is None or not f.measured:
             return line + ", FRR/FAR not measured"
-        return line + f", FRR {_pct(f.frr)}, FAR skilled {_pct(f.far_skilled)}, random {_pct(f.far_random)}"
+        # in-sample: the level's threshold was read off the same fold scores (docs/training.md
+        # has what a device meets on writers the threshold never saw: a point or two more)
+        return line + (f", FRR {_pct(f.frr)}, FAR skilled {_pct(f.far_skilled)}, random {_pct(f.far_random)}"
+                       " on the training folds")
 
 
 def _pct(value: float | None) -> str:
