@@ -77,7 +77,8 @@ def test_the_chosen_level_decides():
     assert (point.threshold, point.level, point.hand_set) == (0.9, "secure", False)
     assert point.to_dict() == {"level": "secure", "threshold": 0.9, "hand_set": False, "forced": False,
                                "measured": True, "frr": 0.3, "far_skilled": 0.02, "far_random": 0.0}
-    assert point.describe() == "level secure, threshold 0.900, FRR 30.0 %, FAR skilled 2.0 %, random 0.0 % on the training folds"
+    assert point.describe() == ("level secure, threshold 0.900, FRR 30.0 %, FAR skilled 2.0 %, random 0.0 % "
+                                "on the training folds")
     with pytest.raises(ConfigError, match="level 'paranoid'.*has balanced, convenience, secure"):
         choose(m, Settings(level="paranoid"), "mean-cosine")
     unmeasured = choose(manifest(), Settings(), "mean-cosine")

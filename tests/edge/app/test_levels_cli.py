@@ -64,4 +64,5 @@ def test_status_shows_the_level_its_rates_or_a_hand_set_threshold(tmp_path, caps
     assert "has balanced, secure" in out["models"]["pressure"]["error"]
     main(["status", "--store", str(tmp_path / "t.db"), "--model", str(levels_model), "--level", "secure"])
     line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("model    pressure"))
-    assert line.endswith("level secure, threshold -0.900, FRR 25.0 %, FAR skilled 3.0 %, random 0.0 % on the training folds)")
+    assert line.endswith("level secure, threshold -0.900, FRR 25.0 %, FAR skilled 3.0 %, random 0.0 % "
+                         "on the training folds)")
