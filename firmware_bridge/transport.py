@@ -66,7 +66,10 @@ class Transport:
         self.port: str | None = None     # what the URL resolved to
         self._ser: serial.Serial | None = None   # what serial_for_url gives (a URL handler for loop:// ...)
         self._closed = threading.Event()
-        self._wake_r, self._wake_w = os.pipe()   # cancel() wakes a blocked select
+        try:
+            self._wake_r, self._wake_w = os.pipe()   # cancel() wakes a blocked select
+        except OSError as exc:   # out of file descriptors: a passing state, for the caller to retry
+            raise TransportError(f"{url}: cannot open: {exc.strerror or exc}") from exc
         os.set_blocking(self._wake_w, False)
 
     # --- opening ----------------------------------------------------------------

@@ -23,6 +23,19 @@ def test_missing_port_is_a_clear_transport_error():
         Transport("/nonexistent/tty").open()
 
 
+def test_out_of_file_descriptors_is_a_transport_error_to_retry(monkeypatch):
+    # The service's pad reader retries on TransportError; an OSError from a process out of
+    # file descriptors (EMFILE) used to escape it and stop the service.
+    import errno
+    import os
+
+    def no_fds():
+        raise OSError(errno.EMFILE, "Too many open files")
+    monkeypatch.setattr(os, "pipe", no_fds)
+    with pytest.raises(TransportError, match="loop://: cannot open: Too many open files"):
+        Transport("loop://")
+
+
 def test_auto_without_matching_usb_id_lists_what_is_there():
     with pytest.raises(TransportError, match="no pad with USB id 1234:5678"):
         find_port(((0x1234, 0x5678),))
