@@ -20,12 +20,13 @@ import numpy.typing as npt
 
 from firmware_bridge.signature import Signature
 
-from . import dtw, global_features, scores
+from . import scores
 from .dtw import DtwConfig
 from .errors import EnrolmentError
 from .global_features import GlobalConfig
+from .layout import Layout
 from .replay import stream_mac
-from .templates import dequantize_many, pack, quantize
+from .templates import pack, quantize
 
 
 @dataclass(frozen=True)
@@ -57,11 +58,10 @@ def build(embeddings: scores.Floats, sigs: list[Signature], mac_key: bytes, coun
     if len(sigs) < count:
         raise EnrolmentError(f"{len(sigs)} signatures given, enrolment needs {count}")
     templates = [quantize(e) for e in embeddings]
-    refs = dequantize_many(templates)  # check what will be stored, not the float originals
-    seq_bytes = [dtw.sequence(s, cfg) for s in sigs] if cfg else [b""] * len(sigs)
-    seqs = np.stack([dtw.unpack(b, cfg) for b in seq_bytes]) if cfg else None
-    glob_bytes = [global_features.pack(global_features.measure(s, gcfg)) for s in sigs] if gcfg else [b""] * len(sigs)
-    globs = np.stack([global_features.unpack(b, gcfg) for b in glob_bytes]) if gcfg else None
+    layout = Layout(len(templates[0]) if templates else 0, cfg, gcfg)
+    blobs = [pack(t, layout.extras(s)) for t, s in zip(templates, sigs)]
+    stored = layout.references(blobs, {})  # check what will be stored, not the float originals
+    refs, seqs, globs = stored.embeddings, stored.sequences, stored.globals
     macs = [stream_mac(mac_key, s) for s in sigs]
     _refuse_copies(refs, macs, replay_cosine)
     stats = scores.reference_stats(refs, seqs, cfg)
@@ -71,7 +71,7 @@ def build(embeddings: scores.Floats, sigs: list[Signature], mac_key: bytes, coun
         which = ", ".join(f"#{i + 1} ({loo[i]:.3f})" for i in bad)
         raise EnrolmentError(f"signature {which} is unlike the others (needs {min_consistency:.3f}): "
                              "sign again", bad)
-    return Enrolment([pack(t, q + g) for t, q, g in zip(templates, seq_bytes, glob_bytes)], macs, stats,
+    return Enrolment(blobs, macs, stats,
                      tuple(round(float(v), 6) for v in loo), tuple(sigs))
 
 

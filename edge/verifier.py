@@ -132,7 +132,6 @@ class Verifier:
         # a fused manifest every reference keeps its DTW sequence, whatever
         # score a command line asks for.
         self.decision = manifest.decision_score()
-        self.stored_dtw = self.decision.dtw
         self.layout = Layout.of(self.dim, self.decision)          # what each reference stores
         self.probe_layout = Layout.of(self.dim, self.scorer)      # what the score compares
         check_user_budget(config.enrol_count, self.dim, self.layout.extra_bytes)
@@ -174,7 +173,7 @@ class Verifier:
         embeddings = np.stack([self.encoder.embed(s) for s in sigs]) if sigs else np.zeros((0, self.dim))
         score, floor = self._consistency_rule()
         return enrolment.build(embeddings, sigs, self.store.mac_key, self.config.enrol_count,
-                               floor, self.config.replay_cosine, score, self.stored_dtw, self.layout.globals)
+                               floor, self.config.replay_cosine, score, self.layout.dtw, self.layout.globals)
 
     def _consistency_rule(self) -> tuple[scores.Score, float]:
         """(score, floor) of enrolment's "would the others accept it": the
@@ -384,7 +383,7 @@ class Verifier:
         extras = self.layout.extras(sig)
         probe = self.layout.probe(dequantize(template), extras)
         chosen = adaptation.propose_for(policy, refs, enrolled.profile, probe, self.scorer, self.threshold,
-                                        value, now, self.stored_dtw,
+                                        value, now, self.layout.dtw,
                                         embeddings_of(enrolled.baseline, self.dim, self.layout.extra_bytes))
         if chosen is None:
             return None
