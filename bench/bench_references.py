@@ -28,8 +28,9 @@ REFS = (3, 4, 5, 6, 8, 10)
 METRICS = ("eer_skilled", "eer_skilled_per_writer", "eer_random", "fnmr_at_fmr1_skilled")
 
 
-def fold_scores(model_dir: Path, folder: Path, users, params: dict, refs: int) -> dict:
-    """The fused scores of one fold's held-out writers with ``refs`` references."""
+def fold_scores(model_dir: Path, folder: Path, users, params: dict) -> dict[int, dict]:
+    """The fused scores of one fold's held-out writers for each number of references
+    (``REFS``): the signatures read, embedded and measured once."""
     from edge.model import Encoder
     from edge.scores import get
     from firmware_bridge import svc2004
@@ -43,7 +44,7 @@ def fold_scores(model_dir: Path, folder: Path, users, params: dict, refs: int) -
     score = get("fused").configured(params)
     scorer = EmbeddingScorer(emb, "fused", sequences_of(sigs, score.dtw), params,
                              globals_of(sigs, score.globals) if score.globals else None)
-    return score_trials(make_trials(index, trials=10, refs=refs, seed=0), scorer)
+    return {r: score_trials(make_trials(index, trials=10, refs=r, seed=0), scorer) for r in REFS}
 
 
 def run(kind: str, seed: int, root: Path) -> list[dict]:
@@ -60,8 +61,8 @@ def run(kind: str, seed: int, root: Path) -> list[dict]:
             model = fold_model(recipe, fold, Path(tmp) / f"fold{k}", Cache.at(None))
             if model is None:
                 raise SystemExit("folds cached without their int8 files: retrain them (docs/training.md)")
-            for r in REFS:
-                per_refs[r].append(fold_scores(model, folder, fold["test_users"], fusion.fold_params[k], r))
+            for r, scored in fold_scores(model, folder, fold["test_users"], fusion.fold_params[k]).items():
+                per_refs[r].append(scored)
     lines = []
     for r in REFS:
         s = summarise(pool(per_refs[r]))
