@@ -22,10 +22,9 @@ from typing import TYPE_CHECKING, Any
 from firmware_bridge import svc2004
 from firmware_bridge.errors import SigpadError
 
-from ...errors import FleetError
 from ...verifier import Verifier
-from .sealing import FleetKeys, b64, open_sealed, seal
-from .subjects import KV_PREFIX, KV_STREAM, key_user
+from .rotate import live_records, put_back
+from .sealing import FleetKeys, b64
 
 if TYPE_CHECKING:
     from .link import Link
@@ -60,15 +59,7 @@ def rederived_record(verifier: Verifier, plain: dict[str, Any]) -> dict[str, Any
 async def rederive_all(link: Link, keys: FleetKeys, verifier: Verifier) -> Rederived:
     out = Rederived(verifier.model_sha)
     t0 = time.perf_counter()
-    async for seen in link.read(KV_STREAM, KV_PREFIX + ">", 0):
-        if seen.op:
-            continue
-        user = key_user(seen.subject.removeprefix(KV_PREFIX))
-        try:
-            plain = open_sealed(keys, user, seen.data)
-        except FleetError:
-            out.unreadable.append(user)
-            continue
+    async for user, plain, revision in live_records(link, keys, out.unreadable):
         if plain["model_sha"] == verifier.model_sha:
             out.current += 1
             continue
@@ -80,9 +71,9 @@ async def rederive_all(link: Link, keys: FleetKeys, verifier: Verifier) -> Reder
         except SigpadError:
             out.refused.append(user)
             continue
-        if await link.put(user, seal(keys, user, new["model_sha"], new), seen.seq) is None:
-            out.changed_meanwhile.append(user)
-        else:
+        if await put_back(link, keys, user, new, revision):
             out.rederived += 1
+        else:
+            out.changed_meanwhile.append(user)
     out.seconds = round(time.perf_counter() - t0, 3)
     return out

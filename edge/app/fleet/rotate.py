@@ -11,6 +11,7 @@ bucket; a kiosk holding only the old key opens none of the new ones.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -33,20 +34,32 @@ class Rotation:
         return dict(self.__dict__)
 
 
+async def live_records(link: Link, keys: FleetKeys,
+                       unreadable: list[str]) -> AsyncIterator[tuple[str, dict[str, Any], int]]:
+    """Every live record of the bucket, opened: (user, record, revision read); a tombstone
+    is skipped (it stays one), a record ``keys`` cannot open is named in ``unreadable``."""
+    async for seen in link.read(KV_STREAM, KV_PREFIX + ">", 0):
+        if seen.op:
+            continue
+        user = key_user(seen.subject.removeprefix(KV_PREFIX))
+        try:
+            yield user, open_sealed(keys, user, seen.data), seen.seq
+        except FleetError:
+            unreadable.append(user)
+
+
+async def put_back(link: Link, keys: FleetKeys, user: str, record: dict[str, Any], revision: int) -> bool:
+    """Seal ``record`` under the current key and put it if the user's record is still at
+    ``revision`` (compare-and-set); False: it changed meanwhile and was left as it is."""
+    return await link.put(user, seal(keys, user, record["model_sha"], record), revision) is not None
+
+
 async def reseal_all(link: Link, keys: FleetKeys) -> Rotation:
     """Re-seal every live record under ``keys.current`` (``keys`` also holds the old ones)."""
     rotation = Rotation(keys.current)
-    async for seen in link.read(KV_STREAM, KV_PREFIX + ">", 0):
-        if seen.op:
-            continue                                 # a tombstone stays one
-        user = key_user(seen.subject.removeprefix(KV_PREFIX))
-        try:
-            plain = open_sealed(keys, user, seen.data)
-        except FleetError:
-            rotation.unreadable.append(user)
-            continue
-        if await link.put(user, seal(keys, user, plain["model_sha"], plain), seen.seq) is None:
-            rotation.changed_meanwhile.append(user)
-        else:
+    async for user, plain, revision in live_records(link, keys, rotation.unreadable):
+        if await put_back(link, keys, user, plain, revision):
             rotation.resealed += 1
+        else:
+            rotation.changed_meanwhile.append(user)
     return rotation
