@@ -88,10 +88,6 @@ class GlobalConfig:
         return cfg
 
 
-def aspects() -> tuple[str, ...]:
-    return tuple(_ASPECTS)
-
-
 def measure(sig: Signature, cfg: GlobalConfig) -> F64:
     """The signature's global features, in ``cfg.names`` order."""
     down = sig.pen_down

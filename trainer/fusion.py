@@ -98,11 +98,6 @@ def part_scores(folder: Path, users, name: str, cfg: DtwConfig, trials: int = 10
     return score_trials(make_trials(index, trials=trials, seed=seed), scorer)
 
 
-def dtw_scores(folder: Path, users, cfg: DtwConfig, trials: int = 10, seed: int = 0) -> dict:
-    """The edge's DTW score of every trial of these users (the harness's trials)."""
-    return part_scores(folder, users, Dtw.name, cfg, trials, seed)
-
-
 def _by_int_user(scores: dict) -> dict:
     return {k: {int(u): np.asarray(v, dtype=float) for u, v in scores[k].items()} for k in KINDS}
 
