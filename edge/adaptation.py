@@ -52,6 +52,7 @@ from . import scores
 from .dtw import DtwConfig
 from .enrol import leave_one_out
 from .errors import ConfigError
+from .learned_dtw import LearnedConfig
 from .templates import dequantize_many
 
 Floats = npt.NDArray[np.floating[Any]]
@@ -119,7 +120,7 @@ def typicality(refs: scores.References, score: scores.Score) -> npt.NDArray[np.f
     accept least is the one that least helps a genuine attempt and most helps
     a forgery that happens to resemble it (enrolment's consistency check asks
     the same question: ``enrol.leave_one_out``)."""
-    return leave_one_out(refs.embeddings, score, refs.sequences, refs.globals)
+    return leave_one_out(refs.embeddings, score, refs.sequences, refs.globals, refs.learned)
 
 
 def replaceable(typical: npt.NDArray[np.float64], originals: Sequence[bool], keep_enrolled: int) -> list[int]:
@@ -149,7 +150,7 @@ def propose(policy: AdaptationPolicy, refs: scores.References, originals: Sequen
     if not candidates:
         return None
     index = min(candidates, key=lambda i: typical[i])
-    new = replaced(refs, index, probe, dtw or score.dtw)
+    new = replaced(refs, index, probe, dtw or score.dtw, score.learned)
     if enrolled is not None and len(enrolled) and not drift(new.embeddings, enrolled) <= policy.max_drift:
         return None
     return Adaptation(index, tuple(float(v) for v in typical), new)
@@ -204,7 +205,7 @@ def drift(references: Floats, enrolled: Floats) -> float:
 
 
 def replaced(refs: scores.References, index: int, probe: scores.Probe,
-             dtw: DtwConfig | None = None) -> scores.References:
+             dtw: DtwConfig | None = None, learned: LearnedConfig | None = None) -> scores.References:
     """``refs`` with reference ``index`` replaced by ``probe``, statistics recomputed
     as enrolment computes them (``scores.reference_stats``)."""
     embeddings = np.array(refs.embeddings, copy=True)
@@ -217,4 +218,9 @@ def replaced(refs: scores.References, index: int, probe: scores.Probe,
     if globs is not None:
         globs = np.array(globs, copy=True)
         globs[index] = probe.globals
-    return scores.References(embeddings, scores.reference_stats(embeddings, sequences, dtw), sequences, globs)
+    features = refs.learned
+    if features is not None:
+        features = np.array(features, copy=True)
+        features[index] = probe.learned
+    stats = scores.reference_stats(embeddings, sequences, dtw, features, learned)
+    return scores.References(embeddings, stats, sequences, globs, features)

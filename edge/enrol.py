@@ -48,9 +48,11 @@ def build(embeddings: scores.Floats, sigs: list[Signature], mac_key: bytes, coun
           min_consistency: float, replay_cosine: float,
           score: scores.Score | None = None,
           dtw_config: DtwConfig | None = None,
-          globals_config: GlobalConfig | None = None) -> Enrolment:
-    """Check an enrolment and make its templates, with DTW sequences and global
-    features where the model's decision stores them (``dtw_config`` and
+          globals_config: GlobalConfig | None = None,
+          learned: scores.Floats | None = None) -> Enrolment:
+    """Check an enrolment and make its templates, with DTW sequences, global
+    features and the model's learned features (``learned``, one per signature)
+    where the model's decision stores them (``dtw_config`` and
     ``globals_config``, else ``score``'s; ``score`` defaults to
     ``scores.DEFAULT``); raises ``EnrolmentError``."""
     score = scores.get(scores.DEFAULT) if score is None else score
@@ -58,14 +60,15 @@ def build(embeddings: scores.Floats, sigs: list[Signature], mac_key: bytes, coun
     if len(sigs) < count:
         raise EnrolmentError(f"{len(sigs)} signatures given, enrolment needs {count}")
     templates = [quantize(e) for e in embeddings]
-    layout = Layout(len(templates[0]) if templates else 0, cfg, gcfg)
-    blobs = [pack(t, layout.extras(s)) for t, s in zip(templates, sigs)]
+    layout = Layout(len(templates[0]) if templates else 0, cfg, gcfg, score.learned)
+    blobs = [pack(t, layout.extras(s, None if learned is None else learned[i]))
+             for i, (t, s) in enumerate(zip(templates, sigs))]
     stored = layout.references(blobs, {})  # check what will be stored, not the float originals
     refs, seqs, globs = stored.embeddings, stored.sequences, stored.globals
     macs = [stream_mac(mac_key, s) for s in sigs]
     _refuse_copies(refs, macs, replay_cosine)
-    stats = scores.reference_stats(refs, seqs, cfg)
-    loo = leave_one_out(refs, score, seqs, globs)
+    stats = scores.reference_stats(refs, seqs, cfg, stored.learned, score.learned)
+    loo = leave_one_out(refs, score, seqs, globs, stored.learned)
     bad = [int(i) for i in np.flatnonzero(loo < min_consistency)]
     if bad:
         which = ", ".join(f"#{i + 1} ({loo[i]:.3f})" for i in bad)
@@ -76,18 +79,18 @@ def build(embeddings: scores.Floats, sigs: list[Signature], mac_key: bytes, coun
 
 
 def leave_one_out(refs: scores.Floats, score: scores.Score, seqs: scores.Floats | None = None,
-                  globs: scores.Floats | None = None) -> npt.NDArray[np.float64]:
+                  globs: scores.Floats | None = None, learned: scores.Floats | None = None) -> npt.NDArray[np.float64]:
     """Each reference's score against the others (for mean-cosine: ``user_stats``' "loo")."""
     if len(refs) < 2:
         return np.ones(1)
     out = []
     for i in range(len(refs)):
-        rest = np.delete(refs, i, axis=0)
-        rest_seqs = None if seqs is None else np.delete(seqs, i, axis=0)
-        rest_globs = None if globs is None else np.delete(globs, i, axis=0)
-        others = scores.References(rest, scores.reference_stats(rest, rest_seqs, score.dtw), rest_seqs, rest_globs)
-        out.append(score(others, scores.Probe(refs[i], None if seqs is None else seqs[i],
-                                              None if globs is None else globs[i])))
+        rest, rest_seqs, rest_globs, rest_learned = (None if a is None else np.delete(a, i, axis=0)
+                                                     for a in (refs, seqs, globs, learned))
+        assert rest is not None
+        stats = scores.reference_stats(rest, rest_seqs, score.dtw, rest_learned, score.learned)
+        others = scores.References(rest, stats, rest_seqs, rest_globs, rest_learned)
+        out.append(score(others, scores.Probe(refs[i], *(None if a is None else a[i] for a in (seqs, globs, learned)))))
     return np.array(out)
 
 

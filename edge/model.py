@@ -8,7 +8,9 @@ Backends, in order of preference (``backend=`` picks one by name):
 * ``tensorflow`` - ``tensorflow.lite``, on a workstation only.
 
 The embedding comes out as int8; it is dequantized and L2-normalised here,
-before any cosine, so scores never depend on the output scale.
+before any cosine, so scores never depend on the output scale. A model may
+have a second output, the learned feature sequence its decision compares by
+DTW (``edge.learned_dtw``): ``encode`` gives both (``Encoding``).
 
 The interpreter's C++ side prints "INFO: Created TensorFlow Lite XNNPACK
 delegate for CPU." straight to file descriptor 2 on every load, and no
@@ -27,7 +29,7 @@ import sys
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -176,6 +178,13 @@ def _import_backend(name: str) -> Any:
         raise BackendUnavailable(f"{name}: {module} not importable ({exc})") from exc
 
 
+class Encoding(NamedTuple):
+    """What the model makes of one signature (or, batched, of several)."""
+
+    embedding: npt.NDArray[np.float32]        # unit, (dim,) - or (n, dim)
+    learned: npt.NDArray[np.float32] | None   # (steps, channels) - or (n, ...); None: the model has none
+
+
 class Encoder:
     """The int8 encoder of one model directory (``encoder_int8.tflite`` + manifest)."""
 
@@ -197,7 +206,7 @@ class Encoder:
         except (ValueError, RuntimeError) as exc:
             raise ModelError(f"{self.model_path}: the interpreter cannot load it: {exc}") from exc
         self._inp = self._interp.get_input_details()[0]
-        self._out = self._interp.get_output_details()[0]
+        self._out, self._learned = self._outputs(self._interp.get_output_details())
         self._batch = 1
         self._check_against_manifest()
 
@@ -205,9 +214,18 @@ class Encoder:
     def preprocessing(self) -> PreprocessConfig:
         return self.manifest.preprocessing
 
+    def _outputs(self, details: list[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, Any] | None]:
+        """(the embedding's output, the learned features' or None), told apart by rank."""
+        by_rank = {len(d["shape"]): d for d in details}
+        if len(details) > 2 or 2 not in by_rank or len(by_rank) != len(details) or set(by_rank) - {2, 3}:
+            shapes = ", ".join(str(tuple(d["shape"])) for d in details)
+            raise ManifestMismatch(f"{self.model_path}: outputs {shapes}; expected an embedding (1, dim) "
+                                   f"and at most a learned feature sequence (1, steps, channels)")
+        return by_rank[2], by_rank.get(3)
+
     def _check_against_manifest(self) -> None:
         m, inp, out = self.manifest, self._inp, self._out
-        problems = []
+        problems = self._learned_problems()
         if m.preprocessing.version != PREPROCESS_VERSION:
             problems.append(f"preprocessing version {m.preprocessing.version}, "
                             f"this edge implements version {PREPROCESS_VERSION}")
@@ -224,8 +242,24 @@ class Encoder:
         if problems:
             raise ManifestMismatch(f"{self.model_path}: " + "; ".join(problems))
 
+    def _learned_problems(self) -> list[str]:
+        """Where the decision compares learned features, the model must make them, as configured."""
+        cfg = self.manifest.decision_score().learned
+        if cfg is None:
+            return []
+        if self._learned is None:
+            return ["the decision compares learned features and the model has no such output"]
+        shape, want = tuple(int(v) for v in self._learned["shape"][1:]), (cfg.steps, cfg.channels)
+        problems = [] if shape == want else [f"learned features {shape} vs manifest {want}"]
+        return problems + ([] if self._learned["dtype"] == np.int8 else ["learned features are not int8"])
+
     def embed_inputs(self, x: npt.ArrayLike) -> npt.NDArray[np.float32]:
         """Unit embeddings (float32, shape (n, dim)) of preprocessed inputs (n, length, channels)."""
+        return self.encode_inputs(x).embedding
+
+    def encode_inputs(self, x: npt.ArrayLike) -> Encoding:
+        """Unit embeddings (n, dim) and, where the model has them, learned features
+        (n, steps, channels), float32, of preprocessed inputs (n, length, channels)."""
         inputs = np.asarray(x, dtype=np.float32)
         if inputs.ndim == 2:
             inputs = inputs[None]
@@ -238,14 +272,17 @@ class Encoder:
         self._resize(len(quantized))
         self._interp.set_tensor(self._inp["index"], quantized)
         self._interp.invoke()
-        raw = self._interp.get_tensor(self._out["index"])
-        out_scale, out_zero = self._out["quantization"]
-        emb: npt.NDArray[np.float32] = raw.astype(np.float32)
-        emb -= out_zero
-        emb *= out_scale
+        emb = self._dequantized(self._out)
         norms = np.linalg.norm(emb, axis=1, keepdims=True)
         unit: npt.NDArray[np.float32] = emb / np.maximum(norms, 1e-12)
-        return unit
+        return Encoding(unit, None if self._learned is None else self._dequantized(self._learned))
+
+    def _dequantized(self, detail: dict[str, Any]) -> npt.NDArray[np.float32]:
+        out: npt.NDArray[np.float32] = self._interp.get_tensor(detail["index"]).astype(np.float32)
+        scale, zero = detail["quantization"]
+        out -= zero
+        out *= scale
+        return out
 
     def _resize(self, n: int) -> None:
         # Batching speeds evaluation up; the device always runs batch 1.
@@ -261,11 +298,22 @@ class Encoder:
 
     def embed(self, sig: Signature) -> npt.NDArray[np.float32]:
         """Unit embedding (float32, shape (dim,)) of one signature."""
-        one: npt.NDArray[np.float32] = self.embed_inputs(preprocess(sig, self.preprocessing))[0]
-        return one
+        return self.encode(sig).embedding
+
+    def encode(self, sig: Signature) -> Encoding:
+        """The embedding and learned features (if any) of one signature."""
+        both = self.encode_inputs(preprocess(sig, self.preprocessing))
+        return Encoding(both.embedding[0], None if both.learned is None else both.learned[0])
 
     def embed_many(self, sigs: Iterable[Signature], batch: int = 64) -> npt.NDArray[np.float32]:
+        return self.encode_many(sigs, batch).embedding
+
+    def encode_many(self, sigs: Iterable[Signature], batch: int = 64) -> Encoding:
+        """``encode`` of several signatures, batched: (n, dim) and (n, steps, channels) or None."""
         signatures = list(sigs)
-        out = [self.embed_inputs(preprocess_many(signatures[i:i + batch], self.preprocessing))
+        out = [self.encode_inputs(preprocess_many(signatures[i:i + batch], self.preprocessing))
                for i in range(0, len(signatures), batch)]
-        return np.concatenate(out) if out else np.zeros((0, self.manifest.embedding_dim), np.float32)
+        if not out:
+            return Encoding(np.zeros((0, self.manifest.embedding_dim), np.float32), None)
+        learned = None if out[0].learned is None else np.concatenate([o.learned for o in out])
+        return Encoding(np.concatenate([o.embedding for o in out]), learned)

@@ -41,6 +41,8 @@ enrolment); higher is more genuine.
   ``-mean_r d(t, r) / spread``, the DTW reference's normalisation. Always
   <= 0. Needs the sequences stored at enrolment and the manifest's DTW
   settings (``params["dtw"]``).
+* ``learned-dtw`` - the same DTW and normalisation over the model's learned
+  feature sequences (``edge.learned_dtw``), where the model has them.
 * ``fused`` - a weighted sum of standardised scores, one of them ``dtw``:
   ``sum_k w_k (s_k - mean_k) / sd_k``. The parts, their constants and weights
   are the manifest's (``params["parts"]``), learnt on the training users'
@@ -65,123 +67,31 @@ manifests' thresholds hold only for these exact floats.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 
-from . import dtw, global_features
+from . import dtw
 from .dtw import DtwConfig
 from .errors import ConfigError
+from .feature_scores import Deviation as Deviation
+from .feature_scores import Dtw as Dtw
+from .feature_scores import LearnedDtw as LearnedDtw
 from .global_features import GlobalConfig
-
-Floats = npt.NDArray[np.floating[Any]]
-"""Embeddings and DTW sequences as scores take them (float32 from the model, float64 from the store)."""
+from .learned_dtw import LearnedConfig
+from .score_base import ASPECTS as ASPECTS
+from .score_base import Floats as Floats
+from .score_base import Probe as Probe
+from .score_base import References as References
+from .score_base import Score as Score
+from .score_base import check_threshold as check_threshold
+from .score_base import get as get
+from .score_base import names as names
+from .score_base import register as register
 
 SD_FLOOR = 0.02
 DIST_FLOOR = 0.01
-ASPECTS = ("shape", "timing", "pressure", "size")
-"""The aspects a score's ``explain`` may name: the words of ``Decision.reasons``."""
-
-
-@dataclass(frozen=True)
-class References:
-    """A user's references as a score sees them."""
-
-    embeddings: Floats                   # unit rows
-    stats: dict[str, Any] = field(default_factory=dict)   # computed at enrolment (``reference_stats``)
-    sequences: Floats | None = None      # (n, points, channels) DTW sequences, where stored
-    globals: Floats | None = None        # (n, features) global features, where stored
-
-
-@dataclass(frozen=True)
-class Probe:
-    """The signature being judged."""
-
-    embedding: Floats                    # unit, (dim,)
-    sequence: Floats | None = None       # (points, channels) DTW sequence, where needed
-    globals: Floats | None = None        # (features,) global features, where needed
-
-
-class Score:
-    """One way to score a probe against a user's references (higher: more genuine)."""
-
-    name: ClassVar[str]
-    on_cosine_scale: ClassVar[bool] = True
-    """Its values are cosines (or means of them), so ``threshold - margin``
-    means the same for it as for a cosine: enrolment's consistency check may
-    ask it without the user's statistics (``enrol.leave_one_out``)."""
-    range: tuple[float, float] = (-1.0, 1.0)
-    """The least and the greatest value it can take. A threshold at or below
-    the least accepts every signature, one above the greatest none
-    (``check_threshold``); a configured score's may depend on its parameters."""
-
-    dtw: DtwConfig | None = None
-    """The DTW sequences it needs stored with each reference, if any."""
-    globals: GlobalConfig | None = None
-    """The global features it needs stored with each reference, if any."""
-    aspect: ClassVar[str] = "shape"
-    """What it compares, as a part of a fused score explains it (``ASPECTS``): the
-    cosines compare the learned form, the device's DTW the path, the deviations
-    their group of global features."""
-
-    def __call__(self, refs: References, probe: Probe) -> float:
-        raise NotImplementedError
-
-    def explain(self, refs: References, probe: Probe) -> dict[str, float]:
-        """Per aspect (``ASPECTS``), how the probe stands against the user's references
-        in genuine spreads: 0 is a typical genuine signature, below -1
-        (``decision.REASON_BELOW``) is a reason. Empty: this score cannot tell."""
-        return {}
-
-    def margin_scale(self) -> float | None:
-        """How far this score moves when every cosine moves by 1 (None: not a
-        cosine's kin): enrolment's consistency margin is given in cosines."""
-        return 1.0 if self.on_cosine_scale else None
-
-    def configured(self, params: dict[str, Any] | None) -> Score:
-        """The score with a manifest's parameters (scores without any ignore none given)."""
-        if params:
-            raise ConfigError(f"score {self.name!r} takes no parameters, the manifest gives {sorted(params)}")
-        return self
-
-
-_REGISTRY: dict[str, Score] = {}
-
-
-def register(cls: type[Score]) -> type[Score]:
-    """Class decorator: make ``cls`` a score known by ``cls.name``."""
-    if cls.name in _REGISTRY:
-        raise ValueError(f"score {cls.name!r} is registered twice")
-    _REGISTRY[cls.name] = cls()
-    return cls
-
-
-def names() -> tuple[str, ...]:
-    """Every registered score's name, in registration order."""
-    return tuple(_REGISTRY)
-
-
-def get(name: str) -> Score:
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        raise ConfigError(f"unknown score {name!r}") from None
-
-
-def check_threshold(score: str | Score, threshold: float) -> float:
-    """``threshold`` if it can separate anything for ``score`` (a name, or a
-    configured score, whose range may depend on its parameters); else ``ConfigError``."""
-    score = get(score) if isinstance(score, str) else score
-    name, (lo, hi) = score.name, score.range
-    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not np.isfinite(threshold):
-        raise ConfigError(f"threshold {threshold!r} is not a finite number")
-    if lo < threshold <= hi:
-        return threshold
-    effect = "would accept every signature" if threshold <= lo else "would reject every signature"
-    raise ConfigError(f"threshold {threshold:g} {effect}: score {name!r} lies in [{lo:g}, {hi:g}], "
-                      f"so its threshold must be above {lo:g} and at most {hi:g}")
 
 
 def score(name: str, refs: Floats, test: Floats, stats: dict[str, Any]) -> float:
@@ -190,12 +100,15 @@ def score(name: str, refs: Floats, test: Floats, stats: dict[str, Any]) -> float
 
 
 def reference_stats(embeddings: Floats | None, sequences: Floats | None = None,
-                    dtw_config: DtwConfig | None = None) -> dict[str, Any]:
-    """What enrolment stores about a user's references: ``user_stats``, and
-    the DTW spread among the sequences where the decision uses DTW."""
+                    dtw_config: DtwConfig | None = None, learned: Floats | None = None,
+                    learned_config: LearnedConfig | None = None) -> dict[str, Any]:
+    """What enrolment stores about a user's references: ``user_stats``, and the DTW
+    spread among the sequences (raw, learned) where the decision compares them."""
     stats = user_stats(embeddings) if embeddings is not None else {}
     if dtw_config is not None and sequences is not None:
         stats["dtw_spread"] = round(dtw.spread(sequences, dtw_config.band), 9)
+    if learned_config is not None and learned is not None:
+        stats["learned_spread"] = round(dtw.spread(learned, learned_config.band), 9)
     return stats
 
 
@@ -268,88 +181,6 @@ class RefnormDistance(Score):
         return float(-(1.0 - s) / max(1.0 - refs.stats["loo_mean"], DIST_FLOOR))
 
 
-@register
-class Dtw(Score):
-    name = "dtw"
-    on_cosine_scale = False
-    range = (-np.inf, 0.0)  # a distance over the references' own, negated: 0 only for a copy
-
-    def __init__(self, dtw_config: DtwConfig | None = None):
-        self.dtw = dtw_config
-
-    def configured(self, params: dict[str, Any] | None) -> Score:
-        try:
-            return Dtw(DtwConfig.from_dict(dict((params or {})["dtw"])))
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ConfigError(f"score 'dtw' needs params {{'dtw': {{...}}}}: {exc}") from None
-
-    def margin_scale(self) -> float | None:
-        # In units of the references' own spread, where a genuine signature
-        # scores about -1: a margin of a fraction of that is taken as is.
-        return 1.0
-
-    def _config(self) -> DtwConfig:
-        if self.dtw is None:
-            raise ConfigError("score 'dtw' needs the manifest's DTW settings")
-        return self.dtw
-
-    def __call__(self, refs: References, probe: Probe) -> float:
-        cfg = self._config()
-        if refs.sequences is None or probe.sequence is None:
-            raise ConfigError("score 'dtw' needs DTW sequences of the references and the probe")
-        return dtw.dtw_score(probe.sequence, refs.sequences, refs.stats["dtw_spread"], cfg.band)
-
-
-class Deviation(Score):
-    """``-deviation`` of one group of global features (``edge.global_features``): <= 0."""
-
-    group: ClassVar[str]
-    """Its features' group in ``edge.global_features``; ``aspect`` is the reason it gives."""
-
-    on_cosine_scale = False
-    range = (-np.inf, 0.0)  # a deviation over at least the floor, negated: 0 when every feature is the mean
-
-    def __init__(self, globals_config: GlobalConfig | None = None):
-        self.globals = globals_config
-
-    def configured(self, params: dict[str, Any] | None) -> Score:
-        try:
-            return type(self)(GlobalConfig.from_dict(dict((params or {})["globals"])))
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ConfigError(f"score {self.name!r} needs params {{'globals': {{...}}}}: {exc}") from None
-
-    def margin_scale(self) -> float | None:
-        # In units of the references' own spread (with its floor), like the DTW score's.
-        return 1.0
-
-    def __call__(self, refs: References, probe: Probe) -> float:
-        if self.globals is None:
-            raise ConfigError(f"score {self.name!r} needs the manifest's global feature settings")
-        if refs.globals is None or probe.globals is None:
-            raise ConfigError(f"score {self.name!r} needs the global features of the references and the probe")
-        return -global_features.deviation(refs.globals, probe.globals, self.globals.columns(self.group))
-
-
-@register
-class TimingDeviation(Deviation):
-    name, group, aspect = "timing-deviation", "timing", "timing"
-
-
-@register
-class SizeDeviation(Deviation):
-    name, group, aspect = "size-deviation", "size", "size"
-
-
-@register
-class StrokeDeviation(Deviation):
-    name, group, aspect = "stroke-deviation", "strokes", "timing"   # more pen lifts: a forger hesitating
-
-
-@register
-class PressureDeviation(Deviation):
-    name, group, aspect = "pressure-deviation", "pressure", "pressure"
-
-
 @dataclass(frozen=True)
 class Part:
     """One standardised, weighted term of a fused score."""
@@ -367,8 +198,8 @@ class Fused(Score):
     range = (-np.inf, np.inf)  # until configured: then the parts' ranges, standardised and weighted
 
     def __init__(self, parts: tuple[Part, ...] = (), dtw_config: DtwConfig | None = None,
-                 globals_config: GlobalConfig | None = None):
-        self.parts, self.dtw, self.globals = parts, dtw_config, globals_config
+                 globals_config: GlobalConfig | None = None, learned_config: LearnedConfig | None = None):
+        self.parts, self.dtw, self.globals, self.learned = parts, dtw_config, globals_config, learned_config
         self._last: tuple[References, Probe, list[float]] | None = None
         if parts:
             # (a part weighed 0 adds nothing, not 0 * inf)
@@ -380,12 +211,14 @@ class Fused(Score):
             params = params or {}
             cfg = DtwConfig.from_dict(dict(params["dtw"])) if params.get("dtw") else None
             gcfg = GlobalConfig.from_dict(dict(params["globals"])) if params.get("globals") else None
-            parts = tuple(_part(p, {"dtw": cfg, "globals": gcfg}) for p in params["parts"])
+            lcfg = LearnedConfig.from_dict(dict(params["learned"])) if params.get("learned") else None
+            parts = tuple(_part(p, {"dtw": cfg, "globals": gcfg, "learned": lcfg}) for p in params["parts"])
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise ConfigError(f"score 'fused' needs params {{'parts': [...], 'dtw': {{...}}}}: {exc}") from None
         if not parts:
             raise ConfigError("score 'fused' needs at least one part")
-        return Fused(parts, cfg, gcfg if any(p.score.globals for p in parts) else None)
+        return Fused(parts, cfg, gcfg if any(p.score.globals for p in parts) else None,
+                     lcfg if any(p.score.learned for p in parts) else None)
 
     def margin_scale(self) -> float | None:
         # A cosine margin is read in the cosine's genuine spreads (0.15 is about
@@ -426,13 +259,13 @@ class Fused(Score):
         return out
 
 
-def _part(d: dict[str, Any], settings: dict[str, DtwConfig | GlobalConfig | None]) -> Part:
-    """One part of a fused score; a part with settings (``dtw``, ``globals``) gets the fused score's."""
+def _part(d: dict[str, Any], settings: dict[str, DtwConfig | GlobalConfig | LearnedConfig | None]) -> Part:
+    """One part of a fused score; a part with settings (``dtw``, ``globals``, ``learned``) gets the fused score's."""
     name = str(d["score"])
     if name == Fused.name:
         raise ValueError("a fused score cannot be a part of itself")
     kind = get(name)
-    needs = "dtw" if isinstance(kind, Dtw) else "globals" if isinstance(kind, Deviation) else None
+    needs = kind.settings
     given = settings.get(needs) if needs else None
     score = kind.configured({needs: given.to_dict()} if needs and given else None)
     sd = float(d["sd"])

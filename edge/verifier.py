@@ -170,10 +170,14 @@ class Verifier:
         for s in sigs:
             check_usable(s)
         complexity.refuse_weak(sigs)   # before the model runs: a dot or a line is no reference
-        embeddings = np.stack([self.encoder.embed(s) for s in sigs]) if sigs else np.zeros((0, self.dim))
+        encoded = [self.encoder.encode(s) for s in sigs]
+        embeddings = np.stack([e.embedding for e in encoded]) if encoded else np.zeros((0, self.dim))
+        features = [e.learned for e in encoded if e.learned is not None]
+        learned = np.stack(features) if features else None
         score, floor = self._consistency_rule()
         return enrolment.build(embeddings, sigs, self.store.mac_key, self.config.enrol_count,
-                               floor, self.config.replay_cosine, score, self.layout.dtw, self.layout.globals)
+                               floor, self.config.replay_cosine, score, self.layout.dtw, self.layout.globals,
+                               learned)
 
     def _consistency_rule(self) -> tuple[scores.Score, float]:
         """(score, floor) of enrolment's "would the others accept it": the
@@ -319,14 +323,15 @@ class Verifier:
                       str(getattr(self.encoder, "model_path", "model")))
         check_usable(sig)
         refs = self._references(enrolled)
-        embedding = self.encoder.embed(sig)
-        probe = self.probe_layout.probe(embedding, self.probe_layout.extras(sig))
+        encoded = self.encoder.encode(sig)
+        embedding = encoded.embedding
+        probe = self.probe_layout.probe(embedding, self.probe_layout.extras(sig, encoded.learned))
         value = self.scorer(refs, probe)
         template = quantize(embedding)  # compared as stored: int8, like the references
         mac = replay.stream_mac(self.store.mac_key, sig)
         attempted = _Attempted(enrolled, refs, probe, value, mac, template,
                                replay.path(sig) if value >= self.threshold else None,
-                               self._proposal(enrolled, refs, sig, template, mac, value, now))
+                               self._proposal(enrolled, refs, sig, encoded.learned, template, mac, value, now))
         verdict = self.store.judge(user, lambda history: self._judge(history, attempted, now),
                                    self.config.replay_history)
         return self._decision(user, verdict, attempted, t0)
@@ -373,14 +378,14 @@ class Verifier:
         return self._rejection(user, Reason.LOCKED_OUT,
                                f"too many failed attempts; locked for {remaining_s:.0f} s more", t0)
 
-    def _proposal(self, enrolled: Enrolled, refs: scores.References, sig: Signature, template: bytes,
-                  mac: bytes, value: float, now: float) -> _Proposal | None:
+    def _proposal(self, enrolled: Enrolled, refs: scores.References, sig: Signature, learned: scores.Floats | None,
+                  template: bytes, mac: bytes, value: float, now: float) -> _Proposal | None:
         """The adaptation an accept of this attempt would bring, or None: the pure choice
         is ``edge.adaptation.propose``'s; the blob is packed as enrolment packs it."""
         policy = self.config.adaptation
         if not policy.enabled or self.threshold_overridden or not value >= self.threshold + policy.margin:
             return None   # (a NaN never reaches the margin)
-        extras = self.layout.extras(sig)
+        extras = self.layout.extras(sig, learned)
         probe = self.layout.probe(dequantize(template), extras)
         chosen = adaptation.propose_for(policy, refs, enrolled.profile, probe, self.scorer, self.threshold,
                                         value, now, self.layout.dtw,

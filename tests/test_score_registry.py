@@ -31,6 +31,15 @@ mean 0.3, variance (0.09 + 0 + 0.09) / 3 = 0.06, unit sqrt(0.06 + FLOOR^2 = 0.01
 (0.5 / sqrt(0.07) + 0 + 0) / 3; the other groups' features are all equal (0),
 and without pressure the pressure group has none (0).
 
+The learned-feature DTW (``learned-dtw``) compares 2 steps of 2-d unit vectors,
+constant along each sequence (exact as int8 at 1/127):
+
+    r0 = (1, 0)   r1 = (0, 1)   r2 = (-1, 0)   t = (0, 1)
+
+d(a, b) = |a - b| sqrt(2) / 4 as above: |r0 - r1| = |r1 - r2| = sqrt(2),
+|r0 - r2| = 2, so the spread is (2 sqrt(2) + 2) / 3 * sqrt(2) / 4 = (2 + sqrt(2)) / 6;
+t is r1: distances 1/2, 0, 1/2, mean 1/3; the score -(1/3) / ((2 + sqrt(2)) / 6).
+
 A score added to the registry without a value here fails
 ``test_every_registered_score_has_a_worked_value``: work it out too.
 """
@@ -48,6 +57,7 @@ from edge.dtw import DtwConfig
 from edge.errors import ConfigError
 from edge.global_features import GlobalConfig
 from edge.keys import load_keys
+from edge.model import Encoding
 from edge.settings import Settings
 from edge.store import Store
 from edge.verifier import Verifier
@@ -69,6 +79,7 @@ BY_HAND = {
     "refnorm-distance": -(1 - 1.4 / 3),                         # -0.5333
     # -(sqrt(2)/4) / (sqrt(2)/2)
     "dtw": -0.5,
+    "learned-dtw": -2 / (2 + math.sqrt(2)),                      # -0.5858
     # 0.5 (1.4/3 - 0.4) / 0.2 + 0.5 (-0.5 - (-1)) / 0.25 = 0.5 (1/3) + 0.5 (2) = 7/6
     "fused": 7 / 6,
     "timing-deviation": -0.5 / math.sqrt(0.07) / 3,               # -0.6299
@@ -80,14 +91,18 @@ BY_HAND = {
 DTW = {"points": 2, "band": 0, "step": 1 / 32, "pressure": False, "version": 1}
 NO_PRESSURE = {"pressure": False, "version": 1}
 DEVIATIONS = ("timing-deviation", "size-deviation", "stroke-deviation", "pressure-deviation")
+LEARNED_CFG = {"steps": 2, "channels": 2, "band": 0, "version": 1}
 PARAMS = {
     "dtw": {"dtw": DTW},
+    "learned-dtw": {"learned": LEARNED_CFG},
     **{name: {"globals": NO_PRESSURE} for name in DEVIATIONS},
     "fused": {"dtw": DTW, "parts": [{"score": "mean-cosine", "mean": 0.4, "sd": 0.2, "weight": 0.5},
                                     {"score": "dtw", "mean": -1.0, "sd": 0.25, "weight": 0.5}]},
 }
 SEQUENCES = {k: np.array([[v, 0, 0, 0]] * 2, dtype=float)
              for k, v in {"r0": 0.0, "r1": 1.0, "r2": 3.0, "t": 1.0}.items()}
+LEARNED = {k: np.array([v, v], dtype=float)
+           for k, v in {"r0": (1.0, 0.0), "r1": (0.0, 1.0), "r2": (-1.0, 0.0), "t": (0.0, 1.0)}.items()}
 GLOBALS = {k: np.array([v, 0, 0, 0, 0, 0, 0]) for k, v in {"r0": 0.0, "r1": 0.3, "r2": 0.6, "t": 0.8}.items()}
 
 
@@ -100,7 +115,7 @@ def test_through_the_trainers_scorer():
     for name in scores.names():
         deviation = name in DEVIATIONS
         scorer = EmbeddingScorer(embeddings, name, SEQUENCES if name in PARAMS and not deviation else None,
-                                 PARAMS.get(name), GLOBALS if deviation else None)
+                                 PARAMS.get(name), GLOBALS if deviation else None, LEARNED)
         assert scorer.score(("r0", "r1", "r2"), "t") == pytest.approx(BY_HAND[name]), name
 
 
@@ -121,12 +136,13 @@ class VectorEncoder:
     """Stands in for the int8 model: each signature's embedding is the vector named by its source."""
 
     def __init__(self, score=scores.DEFAULT, params=None):
+        self.learned = bool(params and "learned" in params)
         self.manifest = SimpleNamespace(sha256="0" * 64, embedding_dim=3, score=score, threshold=0.5,
                                         score_params=params or {},
                                         decision_score=lambda: scores.get(score).configured(params))
 
-    def embed(self, sig: Signature) -> np.ndarray:
-        return np.array(VECTORS[sig.source])
+    def encode(self, sig: Signature) -> Encoding:
+        return Encoding(np.array(VECTORS[sig.source]), LEARNED[sig.source] if self.learned else None)
 
 
 def signature(k: int, name: str) -> Signature:
@@ -164,6 +180,6 @@ def test_parametrised_scores_through_the_verifier_equal_the_trainers(tmp_path, n
         d = v.verify("writer", sigs["t"])
     trainer = EmbeddingScorer({k: np.array(v) for k, v in VECTORS.items()}, name,
                               sequences_of(sigs, DtwConfig.from_dict(dtw_cfg)), params,
-                              globals_of(sigs, GlobalConfig.from_dict(NO_PRESSURE)))
+                              globals_of(sigs, GlobalConfig.from_dict(NO_PRESSURE)), LEARNED)
     assert d.score_name == name and d.reason == "match"
     assert d.score == pytest.approx(trainer.score(("r0", "r1", "r2"), "t"), rel=1e-12)

@@ -62,9 +62,9 @@ def test_parallel_forgeries_get_no_more_judgements_than_the_policy(encoder, sig,
             self.manifest, self.model_path, self._inner, self._lock = inner.manifest, inner.model_path, inner, \
                 threading.Lock()
 
-        def embed(self, s):
+        def encode(self, s):
             with self._lock:
-                return self._inner.embed(s)
+                return self._inner.encode(s)
 
     shared = OneAtATime(encoder)
     settings = Settings(lockout_after=5, lockout_s=300)

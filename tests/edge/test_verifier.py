@@ -105,7 +105,7 @@ def test_any_internal_error_rejects(make_verifier, sig, monkeypatch):
 
     def broken(_sig):
         raise RuntimeError("interpreter exploded")
-    monkeypatch.setattr(v.encoder, "embed", broken)
+    monkeypatch.setattr(v.encoder, "encode", broken)
     d = v.verify("alice", sig(1, 8))
     assert (d.accepted, d.reason, d.detail) == (False, "error", "interpreter exploded")
 
