@@ -12,6 +12,8 @@ path that works with tensorflow-cpu 2.21 without tf-keras).
 
 from __future__ import annotations
 
+import contextlib
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +45,9 @@ def to_int8_tflite(encoder, calibration: np.ndarray, seed: int = 0) -> bytes:
     conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
     conv.inference_input_type = tf.int8
     conv.inference_output_type = tf.int8
-    return conv.convert()
+    with contextlib.redirect_stdout(sys.stderr):  # Keras' export lists its endpoints on stdout, the results' stream
+        model: bytes = conv.convert()
+    return model
 
 
 def tensor_quantization(model_bytes: bytes) -> tuple[Quantization, Quantization, list[int], int]:
@@ -52,7 +56,8 @@ def tensor_quantization(model_bytes: bytes) -> tuple[Quantization, Quantization,
 
     cls, _ = interpreter_class()
     interp = cls(model_content=model_bytes)
-    inp, out = interp.get_input_details()[0], interp.get_output_details()[0]
+    inp = interp.get_input_details()[0]
+    out = next(d for d in interp.get_output_details() if len(d["shape"]) == 2)  # the embedding, not learned features
     q = lambda d: Quantization(float(d["quantization"][0]), int(d["quantization"][1]))  # noqa: E731
     return q(inp), q(out), [int(v) for v in inp["shape"]], int(out["shape"][-1])
 

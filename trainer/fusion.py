@@ -38,12 +38,14 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from edge.dtw import DtwConfig
+from edge.feature_scores import Dtw, LearnedDtw
 from edge.global_features import GlobalConfig
-from edge.scores import Dtw
+from edge.learned_dtw import LearnedConfig
 from firmware_bridge import svc2004
 
 from .evaluation import metrics
@@ -81,9 +83,11 @@ def dtw_config(use_pressure: bool) -> DtwConfig:
     return DtwConfig(points=64, band=16, pressure=use_pressure)
 
 
-def part_names(base: str, use_pressure: bool) -> tuple[str, ...]:
-    """The parts of the fused score: cosine, DTW, then each aspect the pad kind has."""
-    return (base, Dtw.name, *(p for p in ASPECT_PARTS if use_pressure or p != "pressure-deviation"))
+def part_names(base: str, use_pressure: bool, learned: bool = False) -> tuple[str, ...]:
+    """The parts of the fused score: cosine, DTW, the learned features' DTW where the
+    model has them, then each aspect the pad kind has."""
+    return (base, Dtw.name, *((LearnedDtw.name,) if learned else ()),
+            *(p for p in ASPECT_PARTS if use_pressure or p != "pressure-deviation"))
 
 
 def part_scores(folder: Path, users, name: str, cfg: DtwConfig, trials: int = 10, seed: int = 0) -> dict:
@@ -126,26 +130,52 @@ def fuse(parts: list[dict], consts, weights) -> dict:
                 for u in parts[0][k]} for k in KINDS}
 
 
-def weight_grid(n_parts: int, aspect_weights: tuple[float, ...] = ASPECT_WEIGHTS) -> list[tuple[float, ...]]:
-    """Every weighting tried, in a fixed order: (cosine w, DTW 1 - w, aspects...)."""
-    aspects = itertools.product(aspect_weights, repeat=n_parts - 2)
-    return [(w, round(1 - w, 2), *a) for a in aspects for w in WEIGHTS]
+def shape_weights(n: int) -> list[tuple[float, ...]]:
+    """The shape parts' weightings: every n-tuple on the ``WEIGHTS`` grid summing to 1,
+    the last part taking what the others leave (two parts: (w, 1 - w) for w in WEIGHTS)."""
+    heads = [h for h in itertools.product(WEIGHTS, repeat=n - 1) if sum(h) <= 1 + 1e-9]
+    return [(*h, round(1 - sum(h), 2)) for h in heads]
 
 
-def choose(part_folds: list[list[dict]],
-           aspect_weights: tuple[float, ...] = ASPECT_WEIGHTS) -> tuple[tuple, tuple[float, ...]]:
+def tied_dtw_weights() -> list[tuple[float, ...]]:
+    """Three shape parts, the two DTWs (raw, learned) sharing the DTW's weight equally:
+    (w, (1 - w) / 2, (1 - w) / 2) for w in WEIGHTS - as many choices as the shipped two parts."""
+    return [(w, round((1 - w) / 2, 3), round((1 - w) / 2, 3)) for w in WEIGHTS]
+
+
+def learned_shapes() -> list[tuple[float, ...]]:
+    """The shape weightings of a decision with the learned DTW (``bench.bench_local_dtw``)."""
+    return tied_dtw_weights()
+
+
+Shapes = int | list[tuple[float, ...]]
+"""The shape parts' weightings: a number of parts (every weighting of them on the grid,
+``shape_weights``) or the weightings themselves (``tied_dtw_weights``)."""
+
+
+def weight_grid(n_parts: int, aspect_weights: tuple[float, ...] = ASPECT_WEIGHTS,
+                shape: Shapes = 2) -> list[tuple[float, ...]]:
+    """Every weighting tried, in a fixed order: (the shape parts' weights, summing
+    to 1: cosine w, DTW 1 - w for the shipped two; then the aspects')."""
+    shapes = shape_weights(shape) if isinstance(shape, int) else shape
+    aspects = itertools.product(aspect_weights, repeat=n_parts - len(shapes[0]))
+    return [(*s, *a) for a in aspects for s in shapes]
+
+
+def choose(part_folds: list[list[dict]], aspect_weights: tuple[float, ...] = ASPECT_WEIGHTS,
+           shape: Shapes = 2) -> tuple[tuple, tuple[float, ...]]:
     """(constants, weights) chosen on these folds pooled: lowest pooled skilled EER."""
     consts = standardisers(part_folds)
     pooled = [pool(folds) for folds in part_folds]
     z = {kind: np.stack([(_flat(p, kind) - m) / sd for p, (m, sd) in zip(pooled, consts)], axis=1)
          for kind in ("genuine", "skilled")}
-    grid = weight_grid(len(part_folds), aspect_weights)
+    grid = weight_grid(len(part_folds), aspect_weights, shape)
     fused = {kind: z[kind] @ np.array(grid).T for kind in z}   # one column per weighting
     eers = [metrics.eer(fused["genuine"][:, j], fused["skilled"][:, j])[0] for j in range(len(grid))]
     return consts, grid[int(np.argmin(eers))]
 
 
-def params_of(names, consts, weights, cfg: DtwConfig) -> dict:
+def params_of(names, consts, weights, cfg: DtwConfig, learned: LearnedConfig | None = None) -> dict:
     """The manifest's ``params`` of a fused score: every part, those weighed 0
     to describe a decision (its reasons) without deciding."""
     r = lambda v: round(float(v), 9)  # noqa: E731 - the manifest's JSON stays readable
@@ -154,6 +184,8 @@ def params_of(names, consts, weights, cfg: DtwConfig) -> dict:
     params: dict = {"parts": parts, "dtw": cfg.to_dict()}
     if any(p["score"] in ASPECT_PARTS for p in parts):
         params["globals"] = GlobalConfig(pressure=cfg.pressure).to_dict()
+    if learned is not None:
+        params["learned"] = learned.to_dict()
     return params
 
 
@@ -161,27 +193,29 @@ def _fold(part_folds: list[list[dict]], k: int) -> list[dict]:
     return [folds[k] for folds in part_folds]
 
 
-def nested(part_folds: list[list[dict]],
-           aspect_weights: tuple[float, ...] = ASPECT_WEIGHTS) -> tuple[list[dict], list[tuple], list[tuple]]:
+def nested(part_folds: list[list[dict]], aspect_weights: tuple[float, ...] = ASPECT_WEIGHTS,
+           shape: Shapes = 2) -> tuple[list[dict], list[tuple], list[tuple]]:
     """Each fold's fused scores with constants and weights chosen on the other folds:
     (fused scores, weights, constants) per fold."""
     fused, weights, consts = [], [], []
     n = len(part_folds[0])
     for k in range(n):
         others = [[folds[j] for j in range(n) if j != k] for folds in part_folds]
-        c, w = choose(others, aspect_weights)
+        c, w = choose(others, aspect_weights, shape)
         fused.append(fuse(_fold(part_folds, k), c, w))
         weights.append(w)
         consts.append(c)
     return fused, weights, consts
 
 
-def components(folds: list[dict], folder: Path, names, cfg: DtwConfig) -> list[list[dict]]:
-    """Each part's held-out scores of each cached fold on ``folder`` (the cosine: the fold's own)."""
-    name = Path(folder).name
+def components(folds: list[dict], folder: Path, names, cfg: DtwConfig,
+               given: dict[str, list[dict]] | None = None) -> list[list[dict]]:
+    """Each part's held-out scores of each cached fold on ``folder`` (the cosine: the fold's
+    own; a part in ``given``: those, e.g. the learned DTW's, ``trainer.local_features``)."""
+    name, given = Path(folder).name, given or {}
     cosine = [_by_int_user(f["data"][name]["int8_scores"]) for f in folds]
-    return [cosine] + [[_by_int_user(part_scores(folder, f["test_users"], n, cfg)) for f in folds]
-                       for n in names[1:]]
+    return [cosine] + [given[n] if n in given else [_by_int_user(part_scores(folder, f["test_users"], n, cfg))
+                                                    for f in folds] for n in names[1:]]
 
 
 def levels(scores: dict, balanced: float) -> dict:
@@ -224,28 +258,38 @@ def nested_levels(part_folds: list[list[dict]], weights: list[tuple], consts: li
     return {name: {rate: round(a / max(b, 1), 4) for rate, (a, b) in c.items()} for name, c in hits.items()}
 
 
-def calibrate(folds: list[dict], folder: Path, base: str, cfg: DtwConfig, alternatives: bool = False) -> Fusion:
+def calibrate(folds: list[dict], folder: Path, base: str, cfg: DtwConfig, alternatives: bool = False,
+              learned: tuple[LearnedConfig, list[dict]] | None = None) -> Fusion:
     """The shipped fused decision and its honest (nested) figures, from the
     cached cross-validation folds of ``folds.cross_validate`` on ``folder``;
+    with ``learned`` (the learned features' settings and each fold's held-out
+    learned-DTW scores), that DTW is a third shape part (``learned_shapes``);
     with ``alternatives``, the nested scores of ``fused+aspects`` too."""
-    names = part_names(base, cfg.pressure)
-    part_folds = components(folds, folder, names, cfg)
-    fused, weights, fold_consts = nested(part_folds)
-    consts, w = choose(part_folds)
+    names = part_names(base, cfg.pressure, learned is not None)
+    part_folds = components(folds, folder, names, cfg, {LearnedDtw.name: learned[1]} if learned else None)
+    shape: Shapes = learned_shapes() if learned else 2
+    fused, weights, fold_consts = nested(part_folds, shape=shape)
+    consts, w = choose(part_folds, shape=shape)
     shipped = [fuse(_fold(part_folds, k), consts, w) for k in range(len(folds))]
     threshold = metrics.pooled_threshold(shipped)
     every = np.concatenate([_flat(pool(shipped), k) for k in KINDS])
     by_name = dict(zip(names, part_folds))
-    report = {"data": Path(folder).name, "parts": list(names), "nested_weights": [list(x) for x in weights],
-              "weights": list(w),
-              "folds": {"fused": [summarise(f) for f in fused], "cosine": [summarise(c) for c in part_folds[0]],
-                        "dtw": [summarise(d) for d in by_name[Dtw.name]]},
-              "pooled": {"fused": summarise(pool(fused)), "cosine": summarise(pool(part_folds[0])),
-                         "dtw": summarise(pool(by_name[Dtw.name]))}}
+    report: dict[str, Any] = {
+        "data": Path(folder).name, "parts": list(names), "nested_weights": [list(x) for x in weights],
+        "weights": list(w),
+        "folds": {"fused": [summarise(f) for f in fused], "cosine": [summarise(c) for c in part_folds[0]],
+                  "dtw": [summarise(d) for d in by_name[Dtw.name]]},
+        "pooled": {"fused": summarise(pool(fused)), "cosine": summarise(pool(part_folds[0])),
+                   "dtw": summarise(pool(by_name[Dtw.name]))}}
     report["nested_levels"] = nested_levels(part_folds, weights, fold_consts)
     scores = {"fused": fused, "cosine": part_folds[0], "device-dtw": by_name[Dtw.name]}
+    if learned:
+        scores["learned-dtw"] = by_name[LearnedDtw.name]
+        report["pooled"]["learned-dtw"] = summarise(pool(by_name[LearnedDtw.name]))
     if alternatives:
-        scores["fused+aspects"], report["aspects_nested_weights"], _ = nested(part_folds, ALTERNATIVE_ASPECT_WEIGHTS)
-    return Fusion(params_of(names, consts, w, cfg), float(threshold), report, scores,
-                  [params_of(names, c, wk, cfg) for c, wk in zip(fold_consts, weights)],
+        scores["fused+aspects"], report["aspects_nested_weights"], _ = nested(part_folds, ALTERNATIVE_ASPECT_WEIGHTS,
+                                                                              shape)
+    lcfg = learned[0] if learned else None
+    return Fusion(params_of(names, consts, w, cfg, lcfg), float(threshold), report, scores,
+                  [params_of(names, c, wk, cfg, lcfg) for c, wk in zip(fold_consts, weights)],
                   levels(pool(shipped), float(threshold)), (float(every.min()), float(every.max())))

@@ -84,8 +84,8 @@ def fit(recipe: Recipe, users: Iterable[int], cache: Cache, rule: ThresholdRule,
     threshold, chosen_on = threshold_for(rule, folds, recipe.data[0].name)
     decision = Decision(recipe.score, None, threshold, chosen_on, summarise_folds(folds) if folds else {})
     if rule.fuse:
-        decision = fused_decision(recipe, folds, decision)
-    trained = train_encoder(recipe, users, cache)
+        decision = fused_decision(recipe, folds, decision, cache)
+    trained = with_local_features(recipe, train_encoder(recipe, users, cache), users)
     extra = {"threshold_chosen_on": decision.chosen_on, "training": training_record(recipe, trained, rule, run, start),
              "metrics": decision.metrics}
     manifest = export(recipe, trained, out, keras_path, decision, extra)
@@ -110,16 +110,40 @@ def threshold_for(rule: ThresholdRule, folds: list[dict[str, Any]], folder: str)
     return None, "training users (optimistic: no held-out users)"
 
 
-def fused_decision(recipe: Recipe, folds: list[dict[str, Any]], base: Decision) -> Decision:
-    """The fused decision (trainer.fusion) learnt on the folds' held-out scores of the first data folder."""
+def fused_decision(recipe: Recipe, folds: list[dict[str, Any]], base: Decision, cache: Cache) -> Decision:
+    """The fused decision (trainer.fusion) learnt on the folds' held-out scores of the first data folder,
+    with the learned features' DTW where the recipe has them (each fold's branch trained on its own)."""
     from .fusion import calibrate, dtw_config
+    from .local_features import edge_config, fold_scores
 
     folder = recipe.data[0]
-    fusion = calibrate(folds, folder, recipe.score, dtw_config(recipe.preprocessing.use_pressure))
+    learned = None
+    if recipe.local is not None:
+        cfg = local_config(recipe)
+        learned = (edge_config(cfg), [fold_scores(recipe, cfg, f["test_users"], folder, cache) for f in folds])
+    fusion = calibrate(folds, folder, recipe.score, dtw_config(recipe.preprocessing.use_pressure), learned=learned)
     how = (f"EER (skilled, global) of the pooled held-out fused scores of {len(folds)} user folds on {folder.name} "
            f"(cosine weight {fusion.params['parts'][0]['weight']} and constants chosen on the same folds)")
     return Decision("fused", fusion.params, fusion.threshold, how, {**base.metrics, "fusion": fusion.report},
                     {"levels": fusion.levels, "seen": list(fusion.seen)})
+
+
+def local_config(recipe: Recipe):
+    """The recipe's local-feature branch, trained with the recipe's seed."""
+    assert recipe.local is not None
+    return dataclasses.replace(recipe.local, seed=recipe.train.seed)
+
+
+def with_local_features(recipe: Recipe, trained: Trained, users: list[int]) -> Trained:
+    """The trained encoder and, where the recipe has them, the learned local features'
+    branch trained on the same users: one model with both outputs (what is exported)."""
+    from .local_features import fit_local, training_set, with_branch
+
+    if recipe.local is None:
+        return trained
+    branch, losses = fit_local(training_set(recipe, users), local_config(recipe))
+    return Trained(with_branch(trained.encoder, branch), trained.data,
+                   {**trained.history, "local_loss": losses})
 
 
 def export(recipe: Recipe, trained: Trained, out: Path, keras_path: Path | None, decision: Decision,
@@ -146,10 +170,18 @@ def training_record(recipe: Recipe, trained: Trained, rule: ThresholdRule, run: 
             "synthetic_writers": recipe.synthetic, "pair_ratio": list(cfg.pair_ratio),
             "session_augment": cfg.session_augment, "variants_per_writer": recipe.variants,
             "architecture": architecture(), "width": cfg.width, "towers": recipe.towers,
-            "distill": distill_record(recipe), "embedding_dim": int(trained.encoder.output_shape[-1]),
+            "distill": distill_record(recipe), "embedding_dim": embedding_dim(trained.encoder),
+            "local_features": recipe.local.to_dict() if recipe.local else None,
+            **({"local_final_loss": round(history["local_loss"][-1], 5)} if "local_loss" in history else {}),
             "final_loss": round(float(history["loss"][-1]), 5),
             "tower_final_loss": [round(v, 5) for v in history["tower_final_loss"]],
             "train_seconds": round(time.time() - start, 1), "threads": run.threads, "command": run.command}
+
+
+def embedding_dim(model: Any) -> int:
+    """The embedding's size: the model's only output, or the first of (embedding, learned features)."""
+    shape = model.output_shape[0] if isinstance(model.output_shape, list) else model.output_shape
+    return int(shape[-1])
 
 
 def _eer_threshold(out: Path, recipe: Recipe, users: str) -> float:

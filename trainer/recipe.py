@@ -62,6 +62,25 @@ class Distillation:
 
 
 @dataclass(frozen=True)
+class LocalConfig:
+    """The local-feature branch and its training: chosen on SigComp2009 (``bench.bench_local_dtw
+    --validate``: other writers, another tablet), never on the reported folds."""
+
+    steps: int = 32           # feature vectors per signature (256 preprocessed steps / 8)
+    channels: int = 8         # values per vector: 32 x 8 int8 = 256 bytes a reference
+    band: int = 8             # the DTW's Sakoe-Chiba half-width, a quarter of the steps (as the raw DTW's)
+    width: int = 24
+    epochs: int = 32          # 8, 16, 32 tried on SigComp2009 (bench_local_dtw --validate): 32 best
+    pairs_per_epoch: int = 4096
+    batch_size: int = 64
+    learning_rate: float = 2e-3
+    seed: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
 class Recipe:
     """Everything that defines a trained model: its cache key (``recipe_key``) and manifest.
 
@@ -81,6 +100,8 @@ class Recipe:
     score: str = DEFAULT_SCORE       # the decision score (edge.scores) the threshold is chosen for
     sigcomp2009: bool = False        # add SigComp2009's 12 authors and 1,845 real skilled forgeries (31 forgers)
     variants: int = 0                # fits of each training writer to draw variants from (trainer.variants)
+    local: LocalConfig | None = None  # learned local features for the DTW (trainer.local_features), trained
+                                      # with the recipe's seed; None: the model has only its embedding
 
 
 def recipe_key(recipe: Recipe) -> str:
@@ -98,6 +119,8 @@ def recipe_key(recipe: Recipe) -> str:
         parts.append({"sigcomp2009": True})
     if recipe.variants:
         parts.append({"variants": recipe.variants})
+    # ``local`` is left out: the folds' towers and cosines do not depend on it, and its
+    # own held-out scores are cached under their own key (trainer.local_features.fold_scores).
     return cache_key(*parts)
 
 

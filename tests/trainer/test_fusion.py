@@ -111,3 +111,25 @@ def test_nested_levels_read_each_folds_thresholds_off_the_other_folds():
     # fold 1 genuine (10..109) none refused
     assert lv["convenience"]["frr"] == (13 + 0) / 200
     assert lv["balanced"]["far_random"] == 0.0
+
+
+def test_three_shape_parts_share_one_on_the_grid():
+    grid = fusion.shape_weights(3)
+    # (w1, w2) with w1 + w2 <= 1 on a 0.1 grid: 11 + 10 + ... + 1 = 66 pairs, the third takes the rest
+    assert len(grid) == 66
+    assert all(abs(sum(w) - 1) < 1e-9 for w in grid)
+    assert (0.2, 0.5, 0.3) in grid and (0.0, 0.0, 1.0) in grid and (1.0, 0.0, 0.0) in grid
+    assert fusion.shape_weights(2) == [(w, round(1 - w, 2)) for w in fusion.WEIGHTS]  # the shipped two
+
+
+def test_a_third_shape_part_gets_weight_where_it_alone_separates():
+    cos, dtw = fold([0.8, 0.8], [0.8, 0.8], [-1.0, -1.0], [-1.0, -1.0], 1)
+    local = {"genuine": {1: np.array([-1.0, -1.2])}, "skilled": {1: np.array([-3.0, -4.0])},
+             "random": {1: np.array([-5.0])}}
+    _, chosen = fusion.choose([[cos], [dtw], [local]], shape=3)
+    assert chosen == (0.0, 0.0, 1.0)  # the first weighting in grid order with 0 % EER
+
+
+def test_tied_dtws_share_what_the_cosine_leaves():
+    grid = fusion.weight_grid(3, shape=fusion.tied_dtw_weights())
+    assert len(grid) == 11 and grid[3] == (0.3, 0.35, 0.35) and grid[-1] == (1.0, 0.0, 0.0)

@@ -71,19 +71,23 @@ def load_signatures(users: dict) -> tuple[dict, list[str]]:
 class EmbeddingScorer:
     """The edge's score (``edge.scores``) over precomputed unit embeddings and,
     for scores that use DTW, precomputed int8 DTW sequences (``sequences_of``),
-    for scores that use global features, their stored values (``globals_of``)."""
+    for scores that use global features, their stored values (``globals_of``), for scores
+    that compare the model's learned features, those as stored (``learned_of``)."""
 
     name = "embedding"
 
     def __init__(self, embeddings: dict | None, score_name: str = edge_scores.DEFAULT,
-                 sequences: dict | None = None, params: dict | None = None, globals_: dict | None = None):
-        self._emb, self._seq, self._glob = embeddings, sequences, globals_
+                 sequences: dict | None = None, params: dict | None = None, globals_: dict | None = None,
+                 learned: dict | None = None):
+        self._emb, self._seq, self._glob, self._learned = embeddings, sequences, globals_, learned
         self.score_name = score_name
         self._score = edge_scores.get(score_name).configured(params)
         if self._score.dtw is not None and sequences is None:
             raise ValueError(f"score {score_name!r} needs the signatures' DTW sequences")
         if self._score.globals is not None and globals_ is None:
             raise ValueError(f"score {score_name!r} needs the signatures' global features")
+        if self._score.learned is not None and learned is None:
+            raise ValueError(f"score {score_name!r} needs the signatures' learned features")
         self._refs: dict = {}  # per reference set, as enrolment stores it
 
     def references(self, refs) -> edge_scores.References:
@@ -92,16 +96,18 @@ class EmbeddingScorer:
             emb = None if self._emb is None else np.stack([self._emb[r] for r in refs])
             seq = None if self._seq is None else np.stack([self._seq[r] for r in refs])
             glob = None if self._glob is None else np.stack([self._glob[r] for r in refs])
+            learned = None if self._learned is None else np.stack([self._learned[r] for r in refs])
+            stats = edge_scores.reference_stats(emb, seq, self._score.dtw, learned, self._score.learned)
             # Without embeddings (the DTW alone) the score never reads them; the edge's types
             # say what a device always has, so None is let through here on purpose.
-            known = self._refs[refs] = edge_scores.References(
-                emb, edge_scores.reference_stats(emb, seq, self._score.dtw), seq, glob)  # type: ignore[arg-type]
+            known = self._refs[refs] = edge_scores.References(emb, stats, seq, glob, learned)  # type: ignore[arg-type]
         return known
 
     def score(self, refs, test) -> float:
         probe = edge_scores.Probe(None if self._emb is None else self._emb[test],  # type: ignore[arg-type]  # as above
                                   None if self._seq is None else self._seq[test],
-                                  None if self._glob is None else self._glob[test])
+                                  None if self._glob is None else self._glob[test],
+                                  None if self._learned is None else self._learned[test])
         return self._score(self.references(refs), probe)
 
 
@@ -115,6 +121,12 @@ def globals_of(signatures: dict, cfg) -> dict:
     """Each signature's global features as the edge stores them (float16), as floats."""
     from edge import global_features
     return {k: global_features.quantized(s, cfg) for k, s in signatures.items()}
+
+
+def learned_of(features: dict, cfg) -> dict:
+    """Each signature's learned features (the model's second output) as the edge stores them, as floats."""
+    from edge import learned_dtw
+    return {k: learned_dtw.unpack(learned_dtw.pack(f, cfg), cfg) for k, f in features.items()}
 
 
 class ModelScorer(EmbeddingScorer):
@@ -135,9 +147,11 @@ class ModelScorer(EmbeddingScorer):
         configured = edge_scores.get(name).configured(params)
         cfg, gcfg = configured.dtw, configured.globals
         keys = list(signatures)
-        emb = self.encoder.embed_many([signatures[k] for k in keys])
-        super().__init__(dict(zip(keys, emb)), name, sequences_of(signatures, cfg) if cfg else None, params,
-                         globals_of(signatures, gcfg) if gcfg else None)
+        encoded = self.encoder.encode_many([signatures[k] for k in keys])
+        lcfg = configured.learned
+        learned = learned_of(dict(zip(keys, encoded.learned)), lcfg) if lcfg and encoded.learned is not None else None
+        super().__init__(dict(zip(keys, encoded.embedding)), name, sequences_of(signatures, cfg) if cfg else None,
+                         params, globals_of(signatures, gcfg) if gcfg else None, learned)
 
 
 def score_trials(trials, scorer) -> dict[str, dict[int, list[float]]]:

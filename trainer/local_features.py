@@ -1,0 +1,234 @@
+"""Learned local features for the device's DTW (the DsDTW line of work).
+
+The encoder's embedding is one vector per signature; the device's DTW
+compares hand-made features (x, y, their changes, pressure) sample by sample.
+This module learns the second kind: a small time-delay network (the same
+Conv1D idea as Bromley's TDNN and ``trainer.encoder``) turns the preprocessed
+signature into ``steps`` unit vectors of ``channels`` values, and it is
+trained THROUGH the DTW that compares them on the device:
+
+* **the alignment** of two feature sequences is the device's DTW
+  (``edge.dtw``: squared Euclidean local cost, Sakoe-Chiba band), found
+  in numpy on the current features (``path_mask``);
+* **the distance** is the mean local cost along that path. The DTW value is
+  a minimum over paths, so its gradient (where the best path is unique) is
+  the local costs' gradient along the best path: ``aligned_cosine`` takes the
+  path as a constant and lets TensorFlow differentiate the costs on it, which
+  is the exact gradient of hard DTW - the "DTW-path loss";
+* **the loss** is the encoder's contrastive loss (``trainer.losses``) on the
+  mean cosine along the path (unit vectors: cost = 2 - 2 cos): genuine pairs
+  pulled above 0.8, skilled and random forgeries pushed below 0.2.
+
+The device then compares the int8 feature sequences with the same DTW as the
+raw ones (``edge.scores.Dtw`` on other sequences), in units of the
+references' own spread.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from .data import SigSet
+from .recipe import LocalConfig
+
+F32 = npt.NDArray[np.float32]
+FAR = np.float32(1e9)
+
+
+def build_local_branch(input_shape: tuple[int, int], cfg: LocalConfig, name: str = "local"):
+    """Keras model: (batch, length, channels) -> (batch, steps, cfg.channels) unit vectors."""
+    import keras
+    from keras import layers
+
+    from .encoder import l2_normalize_layer
+
+    length = int(input_shape[0])
+    strides = round(np.log2(length / cfg.steps))
+    if 2 ** strides * cfg.steps != length or strides < 1:
+        raise ValueError(f"{cfg.steps} steps do not divide {length} by a power of two")
+    inp = keras.Input(shape=tuple(input_shape), name="signature")
+    x, kernels = inp, (7, 5, 5, 5, 3)
+    for i in range(strides):
+        x = layers.Conv1D(int(cfg.width * (1 + 0.5 * i)), kernels[min(i, 4)], strides=2, padding="same",
+                          use_bias=False, name=f"local_conv{i}")(x)
+        x = layers.BatchNormalization(name=f"local_bn{i}")(x)
+        x = layers.ReLU(name=f"local_relu{i}")(x)
+    x = layers.Conv1D(cfg.channels, 1, name="local_project")(x)
+    return keras.Model(inp, l2_normalize_layer()(x), name=name)
+
+
+def accumulated_costs(cost: npt.NDArray[Any], band: int) -> npt.NDArray[np.float64]:
+    """(B, n, m) DTW accumulated costs D[i, j] of local costs ``cost``, cells outside
+    the band (``band`` 0: none) at FAR; the recurrence of ``edge.dtw.distances``."""
+    c = np.asarray(cost, dtype=np.float64)
+    n, m = c.shape[1:]
+    if band:
+        diagonal = np.arange(n)[:, None] * (m - 1) / max(n - 1, 1)
+        c = c + np.where(np.abs(diagonal - np.arange(m)[None, :]) > band, FAR, 0.0)
+    D = np.empty_like(c)
+    D[:, 0] = np.cumsum(c[:, 0], axis=1)
+    for i in range(1, n):
+        D[:, i, 0] = D[:, i - 1, 0] + c[:, i, 0]
+        diag_or_up = np.minimum(D[:, i - 1, 1:], D[:, i - 1, :-1]) + c[:, i, 1:]
+        for j in range(1, m):  # the row's left neighbour: sequential
+            D[:, i, j] = np.minimum(diag_or_up[:, j - 1], D[:, i, j - 1] + c[:, i, j])
+    return D
+
+
+def path_mask(cost: npt.NDArray[Any], band: int) -> F32:
+    """(B, n, m) 1.0 on the cells of each pair's best DTW path, 0.0 elsewhere.
+
+    Backtracked from the end; a tie goes to the diagonal, then up, then left.
+    """
+    D = accumulated_costs(cost, band)
+    B, n, m = D.shape
+    mask = np.zeros((B, n, m), np.float32)
+    rows = np.arange(B)
+    i, j = np.full(B, n - 1), np.full(B, m - 1)
+    mask[rows, i, j] = 1.0
+    big = np.inf
+    while np.any((i > 0) | (j > 0)):
+        diag = np.where((i > 0) & (j > 0), D[rows, np.maximum(i - 1, 0), np.maximum(j - 1, 0)], big)
+        up = np.where(i > 0, D[rows, np.maximum(i - 1, 0), j], big)
+        left = np.where(j > 0, D[rows, i, np.maximum(j - 1, 0)], big)
+        step = np.argmin(np.stack([diag, up, left]), axis=0)   # argmin keeps the first on a tie
+        done = (i == 0) & (j == 0)
+        i = np.where(done, i, i - (step != 2))
+        j = np.where(done, j, j - (step != 1))
+        mask[rows, i, j] = 1.0
+    return mask
+
+
+def aligned_cosine(fa, fb, band: int):
+    """Mean cosine along the best DTW path of two batches of unit feature sequences (B,)."""
+    import tensorflow as tf
+    cost = 2.0 - 2.0 * tf.einsum("bnc,bmc->bnm", fa, fb)
+    mask = tf.numpy_function(lambda c: path_mask(c, band), [cost], tf.float32, stateful=False)
+    mask = tf.stop_gradient(tf.reshape(mask, tf.shape(cost)))
+    mean_cost = tf.reduce_sum(mask * cost, axis=[1, 2]) / tf.reduce_sum(mask, axis=[1, 2])
+    return 1.0 - 0.5 * mean_cost
+
+
+def fit_local(data: SigSet, cfg: LocalConfig, session: float = 0.0) -> tuple[Any, list[float]]:
+    """The branch trained on pairs of ``data`` through the DTW: (model, loss per epoch)."""
+    import keras
+    import tensorflow as tf
+
+    from .losses import contrastive
+    from .pairs import pair_dataset
+
+    keras.utils.set_random_seed(cfg.seed)
+    branch = build_local_branch(data.x.shape[1:], cfg)
+    steps = cfg.pairs_per_epoch // cfg.batch_size
+    schedule = keras.optimizers.schedules.CosineDecay(cfg.learning_rate, steps * cfg.epochs, alpha=0.05)
+    optimizer = keras.optimizers.Adam(schedule)
+
+    @tf.function
+    def train_step(xa, xb, kind):
+        with tf.GradientTape() as tape:
+            cos = aligned_cosine(branch(xa, training=True), branch(xb, training=True), cfg.band)
+            loss = contrastive(kind, cos)
+        grads = tape.gradient(loss, branch.trainable_variables)
+        optimizer.apply_gradients(zip(grads, branch.trainable_variables))
+        return loss
+
+    ds = pair_dataset(data, steps * cfg.batch_size, cfg.batch_size, cfg.seed, epochs=cfg.epochs,
+                      session=session)
+    losses, total = [], []
+    for n, (pair, kind) in enumerate(ds):
+        total.append(float(train_step(pair["a"], pair["b"], kind)))
+        if (n + 1) % steps == 0:
+            losses.append(float(np.mean(total)))
+            total = []
+    return branch, losses
+
+
+def local_sequences(branch, x: F32, step: float = 1 / 127) -> F32:
+    """Each signature's feature sequence as int8 storage keeps it (step ``step``), as floats."""
+    f = branch.predict(x, batch_size=256, verbose=0)
+    return (np.clip(np.round(f / step), -127, 127) * step).astype(np.float32)
+
+
+def edge_config(cfg: LocalConfig):
+    """What the edge needs of the branch (``edge.learned_dtw.LearnedConfig``)."""
+    from edge.learned_dtw import LearnedConfig
+    return LearnedConfig(steps=cfg.steps, channels=cfg.channels, band=cfg.band)
+
+
+def training_set(recipe, users) -> SigSet:
+    """The branch's training data: the real signatures of the recipe's data folders
+    (no synthetic writers or variants: measured that way, shipped that way)."""
+    from .data import load_svc2004
+    from .towers import WRITER_OFFSET
+    return SigSet.concat(load_svc2004(d, {int(u) for u in users}, recipe.preprocessing, WRITER_OFFSET * k)
+                         for k, d in enumerate(recipe.data))
+
+
+def with_branch(encoder, branch, name: str = "encoder"):
+    """One Keras model of both: the embedding and the learned features of one input,
+    exported as one int8 file with two outputs (the edge tells them apart by rank)."""
+    import keras
+    inp = keras.Input(shape=encoder.input_shape[1:], name="signature")
+    return keras.Model(inp, [encoder(inp), branch(inp)], name=name)
+
+
+def int8_features(branch, calibration: np.ndarray, x: np.ndarray) -> F32:
+    """The branch's features of ``x`` through its own full-int8 file, on the edge's interpreter."""
+    from edge.model import interpreter_class
+
+    from .export import to_int8_tflite
+
+    cls, _ = interpreter_class()
+    interp = cls(model_content=to_int8_tflite(branch, calibration))
+    interp.allocate_tensors()
+    inp, out = interp.get_input_details()[0], interp.get_output_details()[0]
+    (si, zi), (so, zo) = inp["quantization"], out["quantization"]
+    rows = []
+    for one in x:
+        interp.set_tensor(inp["index"], np.clip(np.round(one[None] / si) + zi, -128, 127).astype(np.int8))
+        interp.invoke()
+        rows.append((interp.get_tensor(out["index"])[0].astype(np.float32) - zo) * so)
+    return np.stack(rows)
+
+
+def fold_scores(recipe, cfg: LocalConfig, test_users, folder, cache) -> dict:
+    """The learned DTW's held-out scores of one user fold: the branch trained on the
+    other users (``training_set``), the fold's users' trials (the evaluation's, as for
+    the cosine) scored through the branch's int8 file; cached in the cache's local/."""
+    import hashlib
+    import json
+
+    from .folds import USERS
+    key = hashlib.sha256(json.dumps(["int8", str(folder), [str(d) for d in recipe.data], recipe.preprocessing.to_dict(),
+                                     sorted(int(u) for u in test_users), cfg.to_dict()]).encode()).hexdigest()[:16]
+    path = cache.root / "local" / f"{key}.json"
+    if not path.exists():
+        data = training_set(recipe, [u for u in USERS if u not in set(test_users)])
+        branch, losses = fit_local(data, cfg)
+        scores = _held_out_scores(branch, data.x, recipe, cfg, test_users, folder)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({**scores, "losses": losses}))
+    stored = json.loads(path.read_text())
+    return {k: {int(u): np.asarray(v, dtype=float) for u, v in stored[k].items()}
+            for k in ("genuine", "skilled", "random")}
+
+
+def _held_out_scores(branch, calibration, recipe, cfg: LocalConfig, test_users, folder) -> dict:
+    from edge.preprocess import preprocess
+    from firmware_bridge import svc2004
+
+    from .evaluation.evaluate import EmbeddingScorer, learned_of, load_signatures, score_trials
+    from .evaluation.trials import make_trials
+
+    index = {u: f for u, f in svc2004.scan(folder).items() if u in set(test_users)}
+    sigs, _ = load_signatures(index)
+    keys = list(sigs)
+    features = int8_features(branch, calibration, np.stack([preprocess(sigs[k], recipe.preprocessing) for k in keys]))
+    lcfg = edge_config(cfg)
+    scorer = EmbeddingScorer(None, "learned-dtw", None, {"learned": lcfg.to_dict()},
+                             learned=learned_of(dict(zip(keys, features)), lcfg))
+    scores = score_trials(make_trials(index, trials=10, seed=0), scorer)
+    return {k: {str(u): [float(s) for s in v] for u, v in scores[k].items()} for k in scores}
