@@ -90,13 +90,17 @@ def resample(sig: Signature, rate_hz: float) -> Signature:
 
 def model_latency(encoder: Encoder, data: dict, n: int, score=None) -> tuple[list, list]:
     """(per-decision ms, the (refs, test) pairs used) for preprocess + invoke +
-    the decision's score (with its DTW sequence where it has one), against 5
-    references stored as at enrolment (int8 embeddings and sequences)."""
-    from edge import dtw
+    the decision's score (with its DTW sequence and learned features where it has
+    them), against 5 references stored as at enrolment (int8 embeddings and sequences)."""
+    from edge import dtw, learned_dtw
     from edge.scores import Probe, References, reference_stats
 
     score = score or encoder.manifest.decision_score()
-    cfg = score.dtw
+    cfg, lcfg = score.dtw, score.learned
+
+    def stored(features):  # the learned features as a reference keeps them
+        return None if lcfg is None else learned_dtw.unpack(learned_dtw.pack(features, lcfg), lcfg)
+
     pairs, times = [], []
     users = list(data)
     for k in range(n):
@@ -108,14 +112,16 @@ def model_latency(encoder: Encoder, data: dict, n: int, score=None) -> tuple[lis
     for refs, test in pairs:
         key = id(refs[0])
         if key not in cache:  # enrolment happens once, before: templates are stored int8
-            emb = dequantize_many([quantize(e) for e in encoder.embed_many(refs)])
+            encoded = encoder.encode_many(refs)
+            emb = dequantize_many([quantize(e) for e in encoded.embedding])
             seqs = np.stack([dtw.quantized(r, cfg) for r in refs]) if cfg else None
-            cache[key] = References(emb, reference_stats(emb, seqs, cfg), seqs)
+            learned = None if encoded.learned is None else np.stack([stored(f) for f in encoded.learned])
+            cache[key] = References(emb, reference_stats(emb, seqs, cfg, learned, lcfg), seqs, learned=learned)
         t0 = time.perf_counter_ns()
         x = preprocess(test, encoder.preprocessing)
-        e = encoder.embed_inputs(x)[0]
+        e, features = encoder.encode_inputs(x)
         seq = dtw.quantized(test, cfg) if cfg else None
-        score(cache[key], Probe(e, seq))
+        score(cache[key], Probe(e[0], seq, learned=None if features is None else stored(features[0])))
         times.append((time.perf_counter_ns() - t0) / 1e6)
     return times, pairs
 
