@@ -135,7 +135,7 @@ def validate(root: Path, kind: str, seed: int = 0, variants=tuple(VARIANTS)) -> 
         change = VARIANTS[name]
         cfg = dataclasses.replace(LocalConfig(seed=seed), **change)
         branch, _ = fit_local(data, cfg)
-        seqs = local_sequences(branch, x)
+        seqs = local_sequences(branch, x, cfg)
         out.append(_sigcomp_line(kind, name, sigs, seqs, DtwConfig(points=cfg.steps, band=cfg.band,
                                                                    pressure=pressure)))
     return out

@@ -133,12 +133,14 @@ def replaceable(typical: npt.NDArray[np.float64], originals: Sequence[bool], kee
 def propose(policy: AdaptationPolicy, refs: scores.References, originals: Sequence[bool],
             probe: scores.Probe, score: scores.Score, threshold: float, value: float,
             recent: Sequence[float] = (), now: float = 0.0,
-            dtw: DtwConfig | None = None, enrolled: Floats | None = None) -> Adaptation | None:
+            dtw: DtwConfig | None = None, learned: LearnedConfig | None = None,
+            enrolled: Floats | None = None) -> Adaptation | None:
     """The replacement an accepted attempt scoring ``value`` earns, or None.
 
     ``originals[i]``: reference i is from the enrolment; ``recent``: the times
-    of this user's earlier replacements (the daily bound); ``dtw``: the DTW
-    settings the references' statistics are kept for (default: the score's);
+    of this user's earlier replacements (the daily bound); ``dtw`` and
+    ``learned``: the DTW and learned-feature settings the references'
+    statistics are kept for (the decision's; default: the score's);
     ``enrolled``: the enrolment's embeddings (the drift bound; None: not checked)."""
     # "not >=" so that a NaN score never adapts
     if not policy.enabled or not value >= threshold + policy.margin or len(refs.embeddings) < 2:
@@ -150,7 +152,7 @@ def propose(policy: AdaptationPolicy, refs: scores.References, originals: Sequen
     if not candidates:
         return None
     index = min(candidates, key=lambda i: typical[i])
-    new = replaced(refs, index, probe, dtw or score.dtw, score.learned)
+    new = replaced(refs, index, probe, dtw or score.dtw, learned or score.learned)
     if enrolled is not None and len(enrolled) and not drift(new.embeddings, enrolled) <= policy.max_drift:
         return None
     return Adaptation(index, tuple(float(v) for v in typical), new)
@@ -158,14 +160,15 @@ def propose(policy: AdaptationPolicy, refs: scores.References, originals: Sequen
 
 def propose_for(policy: AdaptationPolicy, refs: scores.References, profile: Mapping[str, Any],
                 probe: scores.Probe, score: scores.Score, threshold: float, value: float, now: float,
-                dtw: DtwConfig | None = None, enrolled: Floats | None = None) -> Adaptation | None:
+                dtw: DtwConfig | None = None, learned: LearnedConfig | None = None,
+                enrolled: Floats | None = None) -> Adaptation | None:
     """``propose`` for a user as the store keeps them: the profile's ``template_ids``
     (the references, in order), ``enrolled_ids`` (those from the enrolment: all
     of them until an adaptation) and ``adaptations`` (the times of earlier ones)."""
     ids: list[str] = profile["template_ids"]
     originals = set(profile.get("enrolled_ids", ids))
     return propose(policy, refs, [t in originals for t in ids], probe, score, threshold, value,
-                   profile.get("adaptations", ()), now, dtw, enrolled)
+                   profile.get("adaptations", ()), now, dtw, learned, enrolled)
 
 
 def still_applies(seen: Mapping[str, Any] | None, proposed_on: Mapping[str, Any]) -> bool:

@@ -25,6 +25,7 @@ from .dtw import DtwConfig
 from .errors import EnrolmentError
 from .global_features import GlobalConfig
 from .layout import Layout
+from .learned_dtw import LearnedConfig
 from .replay import stream_mac
 from .templates import pack, quantize
 
@@ -49,25 +50,28 @@ def build(embeddings: scores.Floats, sigs: list[Signature], mac_key: bytes, coun
           score: scores.Score | None = None,
           dtw_config: DtwConfig | None = None,
           globals_config: GlobalConfig | None = None,
+          learned_config: LearnedConfig | None = None,
           learned: scores.Floats | None = None) -> Enrolment:
     """Check an enrolment and make its templates, with DTW sequences, global
     features and the model's learned features (``learned``, one per signature)
-    where the model's decision stores them (``dtw_config`` and
-    ``globals_config``, else ``score``'s; ``score`` defaults to
-    ``scores.DEFAULT``); raises ``EnrolmentError``."""
+    where the model's decision stores them (``dtw_config``, ``globals_config``
+    and ``learned_config``: the decision's, which ``score`` - the consistency
+    check's, ``scores.DEFAULT`` unless given - may not be; each defaults to
+    ``score``'s); raises ``EnrolmentError``."""
     score = scores.get(scores.DEFAULT) if score is None else score
     cfg, gcfg = dtw_config or score.dtw, globals_config or score.globals
+    lcfg = learned_config or score.learned
     if len(sigs) < count:
         raise EnrolmentError(f"{len(sigs)} signatures given, enrolment needs {count}")
     templates = [quantize(e) for e in embeddings]
-    layout = Layout(len(templates[0]) if templates else 0, cfg, gcfg, score.learned)
+    layout = Layout(len(templates[0]) if templates else 0, cfg, gcfg, lcfg)
     blobs = [pack(t, layout.extras(s, None if learned is None else learned[i]))
              for i, (t, s) in enumerate(zip(templates, sigs))]
     stored = layout.references(blobs, {})  # check what will be stored, not the float originals
     refs, seqs, globs = stored.embeddings, stored.sequences, stored.globals
     macs = [stream_mac(mac_key, s) for s in sigs]
     _refuse_copies(refs, macs, replay_cosine)
-    stats = scores.reference_stats(refs, seqs, cfg, stored.learned, score.learned)
+    stats = scores.reference_stats(refs, seqs, cfg, stored.learned, lcfg)
     loo = leave_one_out(refs, score, seqs, globs, stored.learned)
     bad = [int(i) for i in np.flatnonzero(loo < min_consistency)]
     if bad:

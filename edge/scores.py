@@ -58,7 +58,7 @@ enrolment); higher is more genuine.
   lifts, another size); they need the features stored with each reference
   and the manifest's settings (``params["globals"]``).
 
-Scores with parameters (``dtw``, ``fused``) are registered unconfigured;
+Scores with parameters (``dtw``, ``learned-dtw``, the deviations, ``fused``) are registered unconfigured;
 ``get(name).configured(params)`` gives the one a manifest describes.
 
 The arithmetic is the edge's since the shipped thresholds were set: the

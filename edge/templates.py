@@ -59,11 +59,13 @@ def pack(template: bytes, sequence: bytes = b"") -> bytes:
 
 
 def split(blob: bytes, dim: int, sequence_bytes: int = 0) -> tuple[bytes, bytes]:
-    """(embedding template, sequence) of a stored blob; its length must be the model's."""
+    """(embedding template, what is stored beside it: DTW sequence, global and learned
+    features, ``edge.layout``) of a stored blob; its length must be the model's."""
     if len(blob) == dim + sequence_bytes:
         return blob[:dim], blob[dim:]
     if sequence_bytes and len(blob) == dim:
-        raise ReenrolmentNeeded("enrolled without the DTW sequences this model's decision needs: re-enrol")
+        raise ReenrolmentNeeded("enrolled without the DTW sequences and features this model's decision "
+                                "compares: re-enrol")
     raise TemplateIntegrityError(f"template of {len(blob)} bytes, the model stores {dim} + {sequence_bytes}")
 
 

@@ -177,7 +177,7 @@ class Verifier:
         score, floor = self._consistency_rule()
         return enrolment.build(embeddings, sigs, self.store.mac_key, self.config.enrol_count,
                                floor, self.config.replay_cosine, score, self.layout.dtw, self.layout.globals,
-                               learned)
+                               self.layout.learned, learned)
 
     def _consistency_rule(self) -> tuple[scores.Score, float]:
         """(score, floor) of enrolment's "would the others accept it": the
@@ -388,7 +388,7 @@ class Verifier:
         extras = self.layout.extras(sig, learned)
         probe = self.layout.probe(dequantize(template), extras)
         chosen = adaptation.propose_for(policy, refs, enrolled.profile, probe, self.scorer, self.threshold,
-                                        value, now, self.layout.dtw,
+                                        value, now, self.layout.dtw, self.layout.learned,
                                         embeddings_of(enrolled.baseline, self.dim, self.layout.extra_bytes))
         if chosen is None:
             return None
@@ -396,7 +396,7 @@ class Verifier:
                                      float(value)), chosen.describe(value))
 
     def _references(self, enrolled: Enrolled) -> scores.References:
-        """The user's stored references, split into embeddings, DTW sequences and global features."""
+        """The user's stored references, split into embeddings, DTW sequences, global and learned features."""
         return self.layout.references(enrolled.templates, enrolled.profile)
 
 

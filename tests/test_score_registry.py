@@ -183,3 +183,24 @@ def test_parametrised_scores_through_the_verifier_equal_the_trainers(tmp_path, n
                               globals_of(sigs, GlobalConfig.from_dict(NO_PRESSURE)), LEARNED)
     assert d.score_name == name and d.reason == "match"
     assert d.score == pytest.approx(trainer.score(("r0", "r1", "r2"), "t"), rel=1e-12)
+
+
+LEARNED_FUSED = {"dtw": DTW, "learned": LEARNED_CFG,
+                 "parts": [{"score": "mean-cosine", "mean": 0.4, "sd": 0.2, "weight": 0.5},
+                           {"score": "learned-dtw", "mean": -1.0, "sd": 0.25, "weight": 0.5}]}
+
+
+def test_a_learned_decision_stores_its_features_whatever_score_is_asked(tmp_path):
+    """Enrolled while another score decides (a setting), the references still hold what
+    the manifest's decision compares: that decision then judges them, not a re-enrolment."""
+    sigs = [signature(k, f"r{k}") for k in range(3)]
+    store = tmp_path / "t.db"
+    override = Settings(score="mean-cosine", threshold=0.1, enrol_count=3, consistency_margin=1.0, lockout_after=0)
+    with Verifier(VectorEncoder("fused", LEARNED_FUSED), Store(store, load_keys(tmp_path / "k")), override) as v:
+        v.enrol("writer", sigs)
+    own = Settings(enrol_count=3, lockout_after=0, threshold=-100.0)
+    with Verifier(VectorEncoder("fused", LEARNED_FUSED), Store(store, load_keys(tmp_path / "k")), own) as v:
+        d = v.verify("writer", signature(3, "t"))
+    # 0.5 (1.4/3 - 0.4) / 0.2 + 0.5 (-0.5858 - (-1)) / 0.25: the cosine and learned-dtw values above
+    assert (d.reason, d.score_name) == ("match", "fused")
+    assert d.score == pytest.approx(0.5 * (1.4 / 3 - 0.4) / 0.2 + 0.5 * (BY_HAND["learned-dtw"] + 1) / 0.25)

@@ -20,7 +20,7 @@ trained THROUGH the DTW that compares them on the device:
   pulled above 0.8, skilled and random forgeries pushed below 0.2.
 
 The device then compares the int8 feature sequences with the same DTW as the
-raw ones (``edge.scores.Dtw`` on other sequences), in units of the
+raw ones (``edge.feature_scores.LearnedDtw``), in units of the
 references' own spread.
 """
 
@@ -146,10 +146,12 @@ def fit_local(data: SigSet, cfg: LocalConfig, session: float = 0.0) -> tuple[Any
     return branch, losses
 
 
-def local_sequences(branch, x: F32, step: float = 1 / 127) -> F32:
-    """Each signature's feature sequence as int8 storage keeps it (step ``step``), as floats."""
-    f = branch.predict(x, batch_size=256, verbose=0)
-    return (np.clip(np.round(f / step), -127, 127) * step).astype(np.float32)
+def local_sequences(branch, x: F32, cfg: LocalConfig) -> F32:
+    """Each signature's float feature sequence as a reference stores it (``edge.learned_dtw``)."""
+    from edge import learned_dtw
+    lcfg = edge_config(cfg)
+    return np.stack([learned_dtw.unpack(learned_dtw.pack(f, lcfg), lcfg)
+                     for f in branch.predict(x, batch_size=256, verbose=0)]).astype(np.float32)
 
 
 def edge_config(cfg: LocalConfig):
@@ -194,19 +196,24 @@ def int8_features(branch, calibration: np.ndarray, x: np.ndarray) -> F32:
     return np.stack(rows)
 
 
-def fold_scores(recipe, cfg: LocalConfig, test_users, folder, cache) -> dict:
-    """The learned DTW's held-out scores of one user fold: the branch trained on the
-    other users (``training_set``), the fold's users' trials (the evaluation's, as for
-    the cosine) scored through the branch's int8 file; cached in the cache's local/."""
+def fold_scores(recipe, cfg: LocalConfig, test_users, folder, cache, train_users=None) -> dict:
+    """The learned DTW's held-out scores of one user fold: the branch trained on
+    ``train_users`` (default: SVC2004's other users; ``training_set``), the fold's
+    users' trials (the evaluation's, as for the cosine) scored through the branch's
+    int8 file; cached in the cache's local/."""
     import hashlib
     import json
 
     from .folds import USERS
-    key = hashlib.sha256(json.dumps(["int8", str(folder), [str(d) for d in recipe.data], recipe.preprocessing.to_dict(),
-                                     sorted(int(u) for u in test_users), cfg.to_dict()]).encode()).hexdigest()[:16]
+    test = sorted(int(u) for u in test_users)
+    train = sorted(int(u) for u in (train_users if train_users is not None else USERS) if int(u) not in test)
+    default = [u for u in USERS if u not in test]
+    parts = ["int8", str(folder), [str(d) for d in recipe.data], recipe.preprocessing.to_dict(), test, cfg.to_dict()]
+    # the training users are in the key where they are not the default (keys made before stand)
+    key = hashlib.sha256(json.dumps(parts + ([train] if train != default else [])).encode()).hexdigest()[:16]
     path = cache.root / "local" / f"{key}.json"
     if not path.exists():
-        data = training_set(recipe, [u for u in USERS if u not in set(test_users)])
+        data = training_set(recipe, train)
         branch, losses = fit_local(data, cfg)
         scores = _held_out_scores(branch, data.x, recipe, cfg, test_users, folder)
         path.parent.mkdir(parents=True, exist_ok=True)

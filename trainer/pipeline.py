@@ -120,7 +120,8 @@ def fused_decision(recipe: Recipe, folds: list[dict[str, Any]], base: Decision, 
     learned = None
     if recipe.local is not None:
         cfg = local_config(recipe)
-        learned = (edge_config(cfg), [fold_scores(recipe, cfg, f["test_users"], folder, cache) for f in folds])
+        users = sorted({int(u) for f in folds for u in f["test_users"]})   # the fit's users
+        learned = (edge_config(cfg), [fold_scores(recipe, cfg, f["test_users"], folder, cache, users) for f in folds])
     fusion = calibrate(folds, folder, recipe.score, dtw_config(recipe.preprocessing.use_pressure), learned=learned)
     how = (f"EER (skilled, global) of the pooled held-out fused scores of {len(folds)} user folds on {folder.name} "
            f"(cosine weight {fusion.params['parts'][0]['weight']} and constants chosen on the same folds)")

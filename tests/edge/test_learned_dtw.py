@@ -67,3 +67,19 @@ def test_the_layout_stores_learned_features_last_and_reads_them_back():
     extras = layout.extras(None, np.array([[3.0, 4.0], [0.0, -2.0]]))  # type: ignore[arg-type]
     probe = layout.probe(np.ones(4) / 2, extras)
     assert probe.learned == pytest.approx(np.array([[76, 102], [0, -127]]) / 127)
+
+
+def test_with_every_kind_stored_each_slice_comes_back_from_its_own_bytes():
+    from edge.dtw import DtwConfig
+    from edge.global_features import GlobalConfig
+
+    dcfg, gcfg = DtwConfig(points=2, band=0, pressure=False), GlobalConfig(pressure=False)
+    layout = Layout(3, dcfg, gcfg, CFG)
+    assert layout.extra_bytes == 8 + gcfg.byte_count + 4   # 2 x 4 int8, 7 float16, 2 x 2 int8
+    seq = np.arange(8, dtype=np.int8).tobytes()
+    glob = np.arange(gcfg.byte_count // 2, dtype=np.float16).tobytes()
+    learned = learned_dtw.pack([[3.0, 4.0], [0.0, -2.0]], CFG)
+    probe = layout.probe(np.ones(3), seq + glob + learned)
+    assert probe.sequence == pytest.approx(np.arange(8).reshape(2, 4) / 32)
+    assert probe.globals == pytest.approx(np.arange(gcfg.byte_count // 2))
+    assert probe.learned == pytest.approx(np.array([[76, 102], [0, -127]]) / 127)
