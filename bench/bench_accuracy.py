@@ -16,9 +16,10 @@ pressure), synth-contrastive / synth-nopressure (pretrained on
 pressure recipe shipped before session-change augmentation: three
 synth-contrastive towers, seeds 0-2, distilled into one; trainer.distill),
 distilled-nopressure (the same from three nopressure towers), and the
-alternatives of docs/training.md: distilled-session and nopressure-variants
+alternatives of docs/training.md: distilled-session and nopressure-learned
 are the shipped recipes (``trainer.recipe.SHIPPED_PRESSURE``,
-``SHIPPED_NO_PRESSURE``). Each method's recipe is derived from the named
+``SHIPPED_NO_PRESSURE``: nopressure-variants and learned local features
+beside, which this benchmark of the cosine does not score). Each method's recipe is derived from the named
 recipes of trainer.recipe (``method_recipes``).
 """
 
@@ -34,6 +35,7 @@ import numpy as np
 
 from trainer.recipe import (
     NO_PRESSURE_TOWER,
+    NO_PRESSURE_VARIANTS,
     PRESSURE_DISTILLED,
     PRESSURE_TOWER,
     SHIPPED_DISTILLATION,
@@ -46,7 +48,7 @@ from trainer.recipe import (
 METHODS = ("dtw", "contrastive", "bromley", "seed-answer", "nopressure",
            "synth-contrastive", "synth-nopressure", "distilled", "distilled-nopressure",
            "synth-contrastive-sigcomp", "distilled-dtw", "nopressure-dtw", "distilled-variants",
-           "nopressure-variants", "distilled-session", "nopressure-session")
+           "nopressure-variants", "distilled-session", "nopressure-session", "nopressure-learned")
 # Fixed before any run: half the teacher's say on same-writer pairs goes to DTW.
 DTW_TEACHER = 0.5
 # Fixed before any run: 5 fits per training writer (4 genuine variants and 4 forgeries each).
@@ -78,7 +80,8 @@ def method_recipes() -> dict[str, Recipe]:
             "distilled-dtw": replace(PRESSURE_DISTILLED, distill=dtw_teacher),  # DTW in the teacher
             "nopressure-dtw": replace(NO_PRESSURE_TOWER, distill=dtw_teacher),  # one tower teaching itself + DTW
             "distilled-variants": replace(PRESSURE_DISTILLED, variants=VARIANTS),
-            "nopressure-variants": SHIPPED_NO_PRESSURE,
+            "nopressure-variants": NO_PRESSURE_VARIANTS,
+            "nopressure-learned": SHIPPED_NO_PRESSURE,   # the same folds; learned local features beside
             "distilled-session": SHIPPED_PRESSURE,
             "nopressure-session": session(NO_PRESSURE_TOWER)}
 

@@ -206,11 +206,13 @@ def figures(folds: list[dict]) -> dict:
 
 def run_seed(kind: str, seed: int, root: Path) -> list[dict]:
     """One JSON line per variant for one pad kind and seed."""
-    from bench.bench_fusion import calibrated
+    from bench.bench_fusion import LEARNED_FOLDS, calibrated
     from trainer.cache import Cache
     from trainer.folds import fold_model
 
     recipe, folds, fusion, folder = calibrated(kind, seed, root)
+    if recipe.local is not None:
+        return [{"bench": "adaptation", "kind": kind, "seed": seed, "error": LEARNED_FOLDS}]
     judged = []
     with tempfile.TemporaryDirectory() as tmp:
         for k, fold in enumerate(folds):

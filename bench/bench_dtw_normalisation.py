@@ -139,7 +139,7 @@ def folds(root: Path, seeds: list[int]) -> list[dict]:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
     p.add_argument("--data", type=Path, default=Path("../shared/data/svc2004"))
     p.add_argument("--seeds", type=int, nargs="+", default=[0])
     p.add_argument("--validate", action="store_true", help="the choice on SigComp2009 instead of the folds")

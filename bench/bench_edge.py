@@ -293,11 +293,11 @@ def main(argv: list[str] | None = None) -> int:
     m = encoder.manifest
     emit("model", model=str(model_dir), sha256=m.sha256, backend=encoder.backend,
          threshold=m.threshold, score=m.score)
-    # an int8 template is one byte per embedding dimension, then the DTW sequence's bytes
-    cfg = m.decision_score().dtw
-    reference = m.embedding_dim + (cfg.sequence_bytes if cfg else 0)
+    # an int8 template is one byte per embedding dimension, then what the decision stores beside it
+    from edge.layout import Layout
+    reference = m.embedding_dim + Layout.of(m.embedding_dim, m.decision_score()).extra_bytes
     emit("size", model_bytes=(model_dir / m.model_file).stat().st_size, template_bytes=m.embedding_dim,
-         reference_bytes=reference, user_bytes_5_refs=5 * reference, target_model_bytes=100_000,
+         reference_bytes=reference, user_bytes_5_refs=5 * reference, target_model_bytes=150_000,
          target_template_bytes=80, target_user_bytes=4096)
     times, pairs = model_latency(encoder, data, args.n)
     cosine, _ = model_latency(encoder, data, args.n, get(CentroidMaxCosine.name))

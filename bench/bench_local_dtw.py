@@ -75,7 +75,7 @@ def main(argv=None) -> int:
     from trainer.local_features import LocalConfig
     from trainer.training_loop import configure_threads
 
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
     p.add_argument("--data", type=Path, default=Path("../shared/data/svc2004"))
     p.add_argument("--seeds", type=int, nargs="+", default=[0])
     p.add_argument("--kinds", nargs="+", default=list(DEFAULT_KINDS))

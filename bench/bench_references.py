@@ -48,13 +48,15 @@ def fold_scores(model_dir: Path, folder: Path, users, params: dict) -> dict[int,
 
 
 def run(kind: str, seed: int, root: Path) -> list[dict]:
-    from bench.bench_fusion import calibrated
+    from bench.bench_fusion import LEARNED_FOLDS, calibrated
     from trainer.cache import Cache
     from trainer.evaluation.evaluate import summarise
     from trainer.folds import fold_model
     from trainer.fusion import pool
 
     recipe, folds, fusion, folder = calibrated(kind, seed, root)
+    if recipe.local is not None:
+        return [{"bench": "references", "kind": kind, "seed": seed, "error": LEARNED_FOLDS}]
     per_refs: dict[int, list[dict]] = {r: [] for r in REFS}
     with tempfile.TemporaryDirectory() as tmp:
         for k, fold in enumerate(folds):

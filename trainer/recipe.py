@@ -159,9 +159,15 @@ SHIPPED_PRESSURE = dataclasses.replace(PRESSURE_DISTILLED,
 """The shipped pressure model: chosen by the rule of docs/training.md, session-change
 augmentation (trainer.session_augment) at strength 1.0 in fine-tuning and distillation."""
 
-SHIPPED_NO_PRESSURE = dataclasses.replace(NO_PRESSURE_TOWER, variants=5)
-"""The shipped pressure-free model: chosen by the same rule, variants of 5 sigma-lognormal
-fits of each training writer (trainer.variants)."""
+NO_PRESSURE_VARIANTS = dataclasses.replace(NO_PRESSURE_TOWER, variants=5)
+"""The pressure-free model shipped before learned local features: chosen by the same rule,
+variants of 5 sigma-lognormal fits of each training writer (trainer.variants)."""
+
+SHIPPED_NO_PRESSURE = dataclasses.replace(NO_PRESSURE_VARIANTS, local=LocalConfig())
+"""The shipped pressure-free model: the same encoder, and beside it learned local features
+(trainer.local_features) whose DTW is a third part of the fused decision, the two DTWs
+sharing the DTW's weight (trainer.fusion.learned_shapes): chosen by the rule of
+docs/training.md (bench.bench_local_dtw, seeds 0-2)."""
 
 NAMED: dict[str, Recipe] = {"shipped-pressure": SHIPPED_PRESSURE, "shipped-no-pressure": SHIPPED_NO_PRESSURE}
 """``fit --recipe NAME``: the recipes ``make model`` ships, one per pad kind."""

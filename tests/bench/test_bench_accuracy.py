@@ -34,6 +34,7 @@ KEYS_AT_5449DF7 = {
     "nopressure-variants": "258008f5732ed59c",
     "distilled-session": "591e511a6e7bf3e6",
     "nopressure-session": "e95972d29d421ccc",
+    "nopressure-learned": "258008f5732ed59c",   # its learned local features are out of the key: the same folds
 }
 SHIPPED_AT_SEEDS_1_2 = {("distilled-session", 1): "729c83e3ac3c2aa6", ("distilled-session", 2): "7d87d7543a09c7f9",
                         ("nopressure-variants", 1): "2f06265ee1dcc38d", ("nopressure-variants", 2): "8b87a63d7a1aa653"}

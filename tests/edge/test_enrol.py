@@ -99,7 +99,7 @@ def test_three_signatures_enrol_and_the_pressure_model_takes_at_most_ten(make_ve
         make_verifier(enrol_count=5).enrol("carol", [sig(3, s) for s in range(1, 12)])
 
 
-def test_twelve_signatures_enrol_on_the_pressure_free_model(svc2004_root, tmp_path):
+def test_six_signatures_enrol_on_the_pressure_free_model_and_no_more(svc2004_root, tmp_path):
     from edge_cases import model_dir_for
 
     from edge.keys import load_keys
@@ -108,11 +108,17 @@ def test_twelve_signatures_enrol_on_the_pressure_free_model(svc2004_root, tmp_pa
     from edge.store import Store
     from edge.verifier import Verifier
     from firmware_bridge import svc2004
-    sigs = [svc2004.read(svc2004_root / "Task1" / f"U1S{s}.TXT") for s in range(1, 13)]
+    sigs = [svc2004.read(svc2004_root / "Task1" / f"U1S{s}.TXT") for s in range(1, 8)]
     store = Store(tmp_path / "t.db", load_keys(tmp_path / "k"))
-    with Verifier(Encoder(model_dir_for(False)), store, Settings(enrol_count=12, lockout_after=0)) as v:
-        result = v.enrol("carol", sigs)
-        # 64 + 256 + 14 bytes a reference: 12 make 4,008 bytes, within 4 KB
-        assert [len(t) for t in result.templates] == [334] * 12
-        assert len(v.store.load("carol", v.model_sha).templates) == 12
+    encoder = Encoder(model_dir_for(False))
+    with Verifier(encoder, store, Settings(enrol_count=6, lockout_after=0)) as v:
+        result = v.enrol("carol", sigs[:6])
+        # 64 + 256 + 14 + 256 bytes a reference (embedding, DTW, global and learned features):
+        # 6 make 3,540 bytes, within 4 KB; 7 would make 4,130
+        assert [len(t) for t in result.templates] == [590] * 6
+        assert len(v.store.load("carol", v.model_sha).templates) == 6
         assert v.verify("carol", svc2004.read(svc2004_root / "Task1" / "U1S15.TXT")).score is not None
+        with pytest.raises(ConfigError, match="7 references of 590 bytes take 4,130 bytes"):
+            v.enrol("dave", sigs)
+    with pytest.raises(ConfigError, match="at most 6"):
+        Verifier(encoder, store, Settings(enrol_count=7, lockout_after=0))
