@@ -102,7 +102,7 @@ def session(kind, seed, recipe, folds, folder, fusion) -> list[dict]:
     from trainer.folds import fold_model, users_spec
 
     if recipe.local is not None:
-        return [{"bench": "fusion", "kind": kind, "seed": seed, "protocol": "session", "error": LEARNED_FOLDS}]
+        return session_learned(kind, seed, recipe, folds, folder, fusion)
     out = {"fused": [], "cosine": [], "dtw-reference": []}
     with tempfile.TemporaryDirectory() as tmp:
         for k, fold in enumerate(folds):
@@ -117,6 +117,39 @@ def session(kind, seed, recipe, folds, folder, fusion) -> list[dict]:
             out["cosine"].append(evaluate(folder, "model", model, users=users, protocol="session",
                                           score=recipe.score)[1])
             out["dtw-reference"].append(evaluate(folder, "dtw", users=users, protocol="session")[1])
+    return [_line(kind, seed, "session", d, s, s) for d, s in out.items()]
+
+
+def session_learned(kind, seed, recipe, folds, folder, fusion) -> list[dict]:
+    """The session protocol for a decision with learned local features, part by part: each
+    fold's int8 file for the cosine, the edge's DTW, each fold's branch through its own int8
+    file (``trainer.local_features.fold_scores``), fused with the parameters chosen on the
+    other folds (the arithmetic of ``edge.scores.Fused``; the folds' files hold no branch)."""
+    from trainer.cache import Cache
+    from trainer.evaluation.evaluate import evaluate
+    from trainer.folds import fold_model, users_spec
+    from trainer.fusion import by_int_user, dtw_config, fuse, part_scores
+    from trainer.local_features import fold_scores
+    from trainer.pipeline import local_config
+
+    cache, out = Cache.at(None), {"fused": [], "cosine": [], "dtw-reference": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        for k, fold in enumerate(folds):
+            model = fold_model(recipe, fold, Path(tmp) / f"fold{k}", cache)
+            if model is None:
+                return [{"bench": "fusion", "kind": kind, "seed": seed, "protocol": "session",
+                         "error": "folds cached without their int8 files"}]
+            users = fold["test_users"]
+            cosine = by_int_user(evaluate(folder, "model", model, users=users_spec(users), protocol="session",
+                                          score=recipe.score)[1])
+            raw = by_int_user(part_scores(folder, users, "dtw", dtw_config(recipe.preprocessing.use_pressure),
+                                          protocol="session"))
+            learned = fold_scores(recipe, local_config(recipe), users, folder, cache, protocol="session")
+            parts = fusion.fold_params[k]["parts"][:3]   # cosine, DTW, learned DTW; the aspects weigh 0
+            fused = fuse([cosine, raw, learned], [(p["mean"], p["sd"]) for p in parts], [p["weight"] for p in parts])
+            out["fused"].append(fused)
+            out["cosine"].append(cosine)
+            out["dtw-reference"].append(evaluate(folder, "dtw", users=users_spec(users), protocol="session")[1])
     return [_line(kind, seed, "session", d, s, s) for d, s in out.items()]
 
 

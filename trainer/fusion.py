@@ -50,7 +50,7 @@ from firmware_bridge import svc2004
 
 from .evaluation import metrics
 from .evaluation.evaluate import EmbeddingScorer, globals_of, load_signatures, score_trials, sequences_of, summarise
-from .evaluation.trials import make_trials
+from .evaluation.trials import PROTOCOLS, make_trials
 
 WEIGHTS = tuple(round(float(w), 2) for w in np.linspace(0.0, 1.0, 11))
 """The cosine's weights tried (the DTW's is 1 - w): fixed before any run."""
@@ -90,8 +90,9 @@ def part_names(base: str, use_pressure: bool, learned: bool = False) -> tuple[st
             *(p for p in ASPECT_PARTS if use_pressure or p != "pressure-deviation"))
 
 
-def part_scores(folder: Path, users, name: str, cfg: DtwConfig, trials: int = 10, seed: int = 0) -> dict:
-    """The edge's score ``name`` (DTW or a deviation) of every trial of these users."""
+def part_scores(folder: Path, users, name: str, cfg: DtwConfig, trials: int = 10, seed: int = 0,
+                protocol: str = "random-refs") -> dict:
+    """The edge's score ``name`` (DTW or a deviation) of every trial of these users under ``protocol``."""
     index = {u: f for u, f in svc2004.scan(folder).items() if u in set(users)}
     sigs, _ = load_signatures(index)
     gcfg = GlobalConfig(pressure=cfg.pressure)
@@ -99,10 +100,12 @@ def part_scores(folder: Path, users, name: str, cfg: DtwConfig, trials: int = 10
         scorer = EmbeddingScorer(None, name, sequences_of(sigs, cfg), {"dtw": cfg.to_dict()})
     else:
         scorer = EmbeddingScorer(None, name, None, {"globals": gcfg.to_dict()}, globals_of(sigs, gcfg))
-    return score_trials(make_trials(index, trials=trials, seed=seed), scorer)
+    plan = make_trials(index, trials=trials, seed=seed) if protocol == "random-refs" else \
+        PROTOCOLS[protocol](index, seed=seed)
+    return score_trials(plan, scorer)
 
 
-def _by_int_user(scores: dict) -> dict:
+def by_int_user(scores: dict) -> dict:
     return {k: {int(u): np.asarray(v, dtype=float) for u, v in scores[k].items()} for k in KINDS}
 
 
@@ -213,8 +216,8 @@ def components(folds: list[dict], folder: Path, names, cfg: DtwConfig,
     """Each part's held-out scores of each cached fold on ``folder`` (the cosine: the fold's
     own; a part in ``given``: those, e.g. the learned DTW's, ``trainer.local_features``)."""
     name, given = Path(folder).name, given or {}
-    cosine = [_by_int_user(f["data"][name]["int8_scores"]) for f in folds]
-    return [cosine] + [given[n] if n in given else [_by_int_user(part_scores(folder, f["test_users"], n, cfg))
+    cosine = [by_int_user(f["data"][name]["int8_scores"]) for f in folds]
+    return [cosine] + [given[n] if n in given else [by_int_user(part_scores(folder, f["test_users"], n, cfg))
                                                     for f in folds] for n in names[1:]]
 
 

@@ -133,3 +133,15 @@ def test_a_third_shape_part_gets_weight_where_it_alone_separates():
 def test_tied_dtws_share_what_the_cosine_leaves():
     grid = fusion.weight_grid(3, shape=fusion.tied_dtw_weights())
     assert len(grid) == 11 and grid[3] == (0.3, 0.35, 0.35) and grid[-1] == (1.0, 0.0, 0.0)
+
+
+def test_a_part_is_scored_under_the_session_protocol_too(svc2004_root):
+    from trainer.fusion import dtw_config, part_scores
+    # session drift: one trial a user, references S1-S5, genuine tests S11-S20, all 20 forgeries,
+    # one genuine signature of each other user (here the one other user)
+    got = part_scores(svc2004_root / "Task1", [1, 2], "dtw", dtw_config(False), protocol="session")
+    assert [len(got["genuine"][u]) for u in (1, 2)] == [10, 10]
+    assert [len(got["skilled"][u]) for u in (1, 2)] == [20, 20]
+    assert [len(got["random"][u]) for u in (1, 2)] == [1, 1]
+    many = part_scores(svc2004_root / "Task1", [1, 2], "dtw", dtw_config(False))   # 10 random-refs trials
+    assert len(many["genuine"][1]) == 10 * 15
