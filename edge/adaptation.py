@@ -49,10 +49,9 @@ import numpy as np
 import numpy.typing as npt
 
 from . import scores
-from .dtw import DtwConfig
 from .enrol import leave_one_out
 from .errors import ConfigError
-from .learned_dtw import LearnedConfig
+from .layout import Layout
 from .templates import dequantize_many
 
 Floats = npt.NDArray[np.floating[Any]]
@@ -133,14 +132,12 @@ def replaceable(typical: npt.NDArray[np.float64], originals: Sequence[bool], kee
 def propose(policy: AdaptationPolicy, refs: scores.References, originals: Sequence[bool],
             probe: scores.Probe, score: scores.Score, threshold: float, value: float,
             recent: Sequence[float] = (), now: float = 0.0,
-            dtw: DtwConfig | None = None, learned: LearnedConfig | None = None,
-            enrolled: Floats | None = None) -> Adaptation | None:
+            layout: Layout | None = None, enrolled: Floats | None = None) -> Adaptation | None:
     """The replacement an accepted attempt scoring ``value`` earns, or None.
 
     ``originals[i]``: reference i is from the enrolment; ``recent``: the times
-    of this user's earlier replacements (the daily bound); ``dtw`` and
-    ``learned``: the DTW and learned-feature settings the references'
-    statistics are kept for (the decision's; default: the score's);
+    of this user's earlier replacements (the daily bound); ``layout``: what the
+    references store, whose statistics are kept (the decision's; default: the score's);
     ``enrolled``: the enrolment's embeddings (the drift bound; None: not checked)."""
     # "not >=" so that a NaN score never adapts
     if not policy.enabled or not value >= threshold + policy.margin or len(refs.embeddings) < 2:
@@ -152,7 +149,7 @@ def propose(policy: AdaptationPolicy, refs: scores.References, originals: Sequen
     if not candidates:
         return None
     index = min(candidates, key=lambda i: typical[i])
-    new = replaced(refs, index, probe, dtw or score.dtw, learned or score.learned)
+    new = replaced(refs, index, probe, layout or Layout.of(refs.embeddings.shape[1], score))
     if enrolled is not None and len(enrolled) and not drift(new.embeddings, enrolled) <= policy.max_drift:
         return None
     return Adaptation(index, tuple(float(v) for v in typical), new)
@@ -160,15 +157,14 @@ def propose(policy: AdaptationPolicy, refs: scores.References, originals: Sequen
 
 def propose_for(policy: AdaptationPolicy, refs: scores.References, profile: Mapping[str, Any],
                 probe: scores.Probe, score: scores.Score, threshold: float, value: float, now: float,
-                dtw: DtwConfig | None = None, learned: LearnedConfig | None = None,
-                enrolled: Floats | None = None) -> Adaptation | None:
+                layout: Layout | None = None, enrolled: Floats | None = None) -> Adaptation | None:
     """``propose`` for a user as the store keeps them: the profile's ``template_ids``
     (the references, in order), ``enrolled_ids`` (those from the enrolment: all
     of them until an adaptation) and ``adaptations`` (the times of earlier ones)."""
     ids: list[str] = profile["template_ids"]
     originals = set(profile.get("enrolled_ids", ids))
     return propose(policy, refs, [t in originals for t in ids], probe, score, threshold, value,
-                   profile.get("adaptations", ()), now, dtw, learned, enrolled)
+                   profile.get("adaptations", ()), now, layout, enrolled)
 
 
 def still_applies(seen: Mapping[str, Any] | None, proposed_on: Mapping[str, Any]) -> bool:
@@ -207,10 +203,9 @@ def drift(references: Floats, enrolled: Floats) -> float:
     return float(1.0 - a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))
 
 
-def replaced(refs: scores.References, index: int, probe: scores.Probe,
-             dtw: DtwConfig | None = None, learned: LearnedConfig | None = None) -> scores.References:
+def replaced(refs: scores.References, index: int, probe: scores.Probe, layout: Layout) -> scores.References:
     """``refs`` with reference ``index`` replaced by ``probe``, statistics recomputed
-    as enrolment computes them (``scores.reference_stats``)."""
+    as enrolment computes them (``scores.reference_stats``) for what ``layout`` stores."""
     embeddings = np.array(refs.embeddings, copy=True)
     embeddings[index] = probe.embedding
     sequences = refs.sequences
@@ -225,5 +220,5 @@ def replaced(refs: scores.References, index: int, probe: scores.Probe,
     if features is not None:
         features = np.array(features, copy=True)
         features[index] = probe.learned
-    stats = scores.reference_stats(embeddings, sequences, dtw, features, learned)
+    stats = scores.reference_stats(embeddings, sequences, layout.dtw, features, layout.learned)
     return scores.References(embeddings, stats, sequences, globs, features)

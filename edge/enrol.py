@@ -21,11 +21,8 @@ import numpy.typing as npt
 from firmware_bridge.signature import Signature
 
 from . import scores
-from .dtw import DtwConfig
 from .errors import EnrolmentError
-from .global_features import GlobalConfig
 from .layout import Layout
-from .learned_dtw import LearnedConfig
 from .replay import stream_mac
 from .templates import pack, quantize
 
@@ -47,31 +44,25 @@ class Enrolment:
 
 def build(embeddings: scores.Floats, sigs: list[Signature], mac_key: bytes, count: int,
           min_consistency: float, replay_cosine: float,
-          score: scores.Score | None = None,
-          dtw_config: DtwConfig | None = None,
-          globals_config: GlobalConfig | None = None,
-          learned_config: LearnedConfig | None = None,
+          score: scores.Score | None = None, layout: Layout | None = None,
           learned: scores.Floats | None = None) -> Enrolment:
-    """Check an enrolment and make its templates, with DTW sequences, global
-    features and the model's learned features (``learned``, one per signature)
-    where the model's decision stores them (``dtw_config``, ``globals_config``
-    and ``learned_config``: the decision's, which ``score`` - the consistency
-    check's, ``scores.DEFAULT`` unless given - may not be; each defaults to
-    ``score``'s); raises ``EnrolmentError``."""
+    """Check an enrolment and make its templates, with what the model's decision
+    stores beside each (``layout``: the decision's, which ``score`` - the
+    consistency check's, ``scores.DEFAULT`` unless given - may not be; by
+    default ``score``'s), the model's learned features given one per signature
+    (``learned``); raises ``EnrolmentError``."""
     score = scores.get(scores.DEFAULT) if score is None else score
-    cfg, gcfg = dtw_config or score.dtw, globals_config or score.globals
-    lcfg = learned_config or score.learned
     if len(sigs) < count:
         raise EnrolmentError(f"{len(sigs)} signatures given, enrolment needs {count}")
     templates = [quantize(e) for e in embeddings]
-    layout = Layout(len(templates[0]) if templates else 0, cfg, gcfg, lcfg)
+    layout = layout or Layout.of(len(templates[0]) if templates else 0, score)
     blobs = [pack(t, layout.extras(s, None if learned is None else learned[i]))
              for i, (t, s) in enumerate(zip(templates, sigs))]
     stored = layout.references(blobs, {})  # check what will be stored, not the float originals
     refs, seqs, globs = stored.embeddings, stored.sequences, stored.globals
     macs = [stream_mac(mac_key, s) for s in sigs]
     _refuse_copies(refs, macs, replay_cosine)
-    stats = scores.reference_stats(refs, seqs, cfg, stored.learned, lcfg)
+    stats = scores.reference_stats(refs, seqs, layout.dtw, stored.learned, layout.learned)
     loo = leave_one_out(refs, score, seqs, globs, stored.learned)
     bad = [int(i) for i in np.flatnonzero(loo < min_consistency)]
     if bad:
@@ -89,9 +80,9 @@ def leave_one_out(refs: scores.Floats, score: scores.Score, seqs: scores.Floats 
         return np.ones(1)
     out = []
     for i in range(len(refs)):
-        rest, rest_seqs, rest_globs, rest_learned = (None if a is None else np.delete(a, i, axis=0)
-                                                     for a in (refs, seqs, globs, learned))
-        assert rest is not None
+        rest = np.delete(refs, i, axis=0)
+        rest_seqs, rest_globs, rest_learned = (None if a is None else np.delete(a, i, axis=0)
+                                               for a in (seqs, globs, learned))
         stats = scores.reference_stats(rest, rest_seqs, score.dtw, rest_learned, score.learned)
         others = scores.References(rest, stats, rest_seqs, rest_globs, rest_learned)
         out.append(score(others, scores.Probe(refs[i], *(None if a is None else a[i] for a in (seqs, globs, learned)))))

@@ -176,8 +176,7 @@ class Verifier:
         learned = np.stack(features) if features else None
         score, floor = self._consistency_rule()
         return enrolment.build(embeddings, sigs, self.store.mac_key, self.config.enrol_count,
-                               floor, self.config.replay_cosine, score, self.layout.dtw, self.layout.globals,
-                               self.layout.learned, learned)
+                               floor, self.config.replay_cosine, score, self.layout, learned)
 
     def _consistency_rule(self) -> tuple[scores.Score, float]:
         """(score, floor) of enrolment's "would the others accept it": the
@@ -388,7 +387,7 @@ class Verifier:
         extras = self.layout.extras(sig, learned)
         probe = self.layout.probe(dequantize(template), extras)
         chosen = adaptation.propose_for(policy, refs, enrolled.profile, probe, self.scorer, self.threshold,
-                                        value, now, self.layout.dtw, self.layout.learned,
+                                        value, now, self.layout,
                                         embeddings_of(enrolled.baseline, self.dim, self.layout.extra_bytes))
         if chosen is None:
             return None
