@@ -97,10 +97,6 @@ def model_latency(encoder: Encoder, data: dict, n: int, score=None) -> tuple[lis
 
     score = score or encoder.manifest.decision_score()
     cfg, lcfg = score.dtw, score.learned
-
-    def stored(features):  # the learned features as a reference keeps them
-        return None if lcfg is None else learned_dtw.unpack(learned_dtw.pack(features, lcfg), lcfg)
-
     pairs, times = [], []
     users = list(data)
     for k in range(n):
@@ -115,13 +111,15 @@ def model_latency(encoder: Encoder, data: dict, n: int, score=None) -> tuple[lis
             encoded = encoder.encode_many(refs)
             emb = dequantize_many([quantize(e) for e in encoded.embedding])
             seqs = np.stack([dtw.quantized(r, cfg) for r in refs]) if cfg else None
-            learned = None if encoded.learned is None else np.stack([stored(f) for f in encoded.learned])
+            learned = None if encoded.learned is None or lcfg is None else \
+                np.stack([learned_dtw.quantized(f, lcfg) for f in encoded.learned])
             cache[key] = References(emb, reference_stats(emb, seqs, cfg, learned, lcfg), seqs, learned=learned)
         t0 = time.perf_counter_ns()
         x = preprocess(test, encoder.preprocessing)
         e, features = encoder.encode_inputs(x)
         seq = dtw.quantized(test, cfg) if cfg else None
-        score(cache[key], Probe(e[0], seq, learned=None if features is None else stored(features[0])))
+        learned_probe = None if features is None or lcfg is None else learned_dtw.quantized(features[0], lcfg)
+        score(cache[key], Probe(e[0], seq, learned=learned_probe))
         times.append((time.perf_counter_ns() - t0) / 1e6)
     return times, pairs
 

@@ -50,8 +50,8 @@ KINDS = {"pressure": ("distilled-session", "Task2", True), "no_pressure": ("nopr
          "pressure-variants": ("distilled-variants", "Task2", True),
          "no_pressure-session": ("nopressure-session", "Task1", False)}
 DEFAULT_KINDS = ("pressure", "no_pressure")
-LEARNED_FOLDS = ("the folds' int8 files have no learned-feature output (each fold's branch is trained for the "
-                 "random-refs scores only, trainer.local_features.fold_scores): not measured for this recipe")
+LEARNED_FOLDS = ("the folds' int8 files have no learned-feature output (each fold's branch has a file of its own, "
+                 "which only bench_fusion's protocols score): not measured for this recipe")
 """Why the protocols that run each fold's own int8 file skip a recipe with learned local features."""
 METRICS = ("eer_skilled", "eer_skilled_per_writer", "eer_random", "fnmr_at_fmr1_skilled")
 
@@ -129,8 +129,7 @@ def session_learned(kind, seed, recipe, folds, folder, fusion) -> list[dict]:
     from trainer.evaluation.evaluate import evaluate
     from trainer.folds import fold_model, users_spec
     from trainer.fusion import by_int_user, dtw_config, fuse, part_scores
-    from trainer.local_features import fold_scores
-    from trainer.pipeline import local_config
+    from trainer.local_features import fold_scores, local_config
 
     cache, out = Cache.at(None), {"fused": [], "cosine": [], "dtw-reference": []}
     with tempfile.TemporaryDirectory() as tmp:
@@ -183,20 +182,16 @@ def calibrated(kind: str, seed: int, root: Path):
     from trainer.cache import Cache
     from trainer.folds import cross_validate
     from trainer.fusion import calibrate, dtw_config
-    from trainer.local_features import edge_config, fold_scores
-    from trainer.pipeline import local_config, stderr_log
+    from trainer.local_features import learned_part
+    from trainer.pipeline import stderr_log
 
     method, task, pressure = KINDS[kind]
     ns = argparse.Namespace(seed=seed, epochs=None, synthetic=2000, synthetic_epochs=6)
     recipe = recipe_for(method, root, ns)
     cache = Cache.at(None)
     folds = cross_validate(recipe, list(range(1, 31)), cache, log=stderr_log)
-    learned = None
-    if recipe.local is not None:
-        cfg = local_config(recipe)
-        learned = (edge_config(cfg), [fold_scores(recipe, cfg, f["test_users"], root / task, cache) for f in folds])
     return recipe, folds, calibrate(folds, root / task, recipe.score, dtw_config(pressure), alternatives=True,
-                                    learned=learned), root / task
+                                    learned=learned_part(recipe, folds, root / task, cache)), root / task
 
 
 def printed(lines, kept: list[dict]) -> None:

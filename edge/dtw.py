@@ -155,7 +155,7 @@ def _local_costs(probe: F64, refs: F64) -> F64:
     return costs
 
 
-def _outside_band(n: int, m: int, band: float) -> F64:
+def outside_band(n: int, m: int, band: float) -> F64:
     """(n, m): FAR where a cell lies more than ``band`` from the diagonal, else 0."""
     if not band:
         return np.zeros((n, m))
@@ -172,7 +172,7 @@ def distances(probe: npt.ArrayLike, refs: npt.ArrayLike, band: float = 0) -> F64
     """
     c = _local_costs(np.asarray(probe, dtype=np.float64), np.asarray(refs, dtype=np.float64))
     B, n, m = c.shape
-    far = _outside_band(n, m, band)
+    far = outside_band(n, m, band)
     running = np.cumsum(c, axis=2)   # C[j] of every row
     enter = far - (running - c)      # added to a[k]: -C[k-1], and FAR outside the band
     leave = running + far            # added to the prefix minimum: C[j], and FAR outside

@@ -67,3 +67,8 @@ def unpack(data: bytes, cfg: LearnedConfig) -> npt.NDArray[np.float64]:
     if len(data) != cfg.sequence_bytes:
         raise ValueError(f"learned features of {len(data)} bytes, the model's take {cfg.sequence_bytes}")
     return np.frombuffer(data, dtype=np.int8).reshape(cfg.steps, cfg.channels).astype(np.float64) * STEP
+
+
+def quantized(features: npt.ArrayLike, cfg: LearnedConfig) -> npt.NDArray[np.float64]:
+    """One signature's features as a reference stores and compares them (``pack``, then ``unpack``)."""
+    return unpack(pack(features, cfg), cfg)

@@ -50,7 +50,7 @@ from firmware_bridge import svc2004
 
 from .evaluation import metrics
 from .evaluation.evaluate import EmbeddingScorer, globals_of, load_signatures, score_trials, sequences_of, summarise
-from .evaluation.trials import PROTOCOLS, make_trials
+from .evaluation.trials import trial_plan
 
 WEIGHTS = tuple(round(float(w), 2) for w in np.linspace(0.0, 1.0, 11))
 """The cosine's weights tried (the DTW's is 1 - w): fixed before any run."""
@@ -100,9 +100,7 @@ def part_scores(folder: Path, users, name: str, cfg: DtwConfig, trials: int = 10
         scorer = EmbeddingScorer(None, name, sequences_of(sigs, cfg), {"dtw": cfg.to_dict()})
     else:
         scorer = EmbeddingScorer(None, name, None, {"globals": gcfg.to_dict()}, globals_of(sigs, gcfg))
-    plan = make_trials(index, trials=trials, seed=seed) if protocol == "random-refs" else \
-        PROTOCOLS[protocol](index, seed=seed)
-    return score_trials(plan, scorer)
+    return score_trials(trial_plan(index, protocol, trials, seed=seed), scorer)
 
 
 def by_int_user(scores: dict) -> dict:

@@ -26,16 +26,18 @@ references' own spread.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from edge.dtw import outside_band
+
 from .data import SigSet
 from .recipe import LocalConfig
 
 F32 = npt.NDArray[np.float32]
-FAR = np.float32(1e9)
 
 
 def build_local_branch(input_shape: tuple[int, int], cfg: LocalConfig, name: str = "local"):
@@ -62,12 +64,11 @@ def build_local_branch(input_shape: tuple[int, int], cfg: LocalConfig, name: str
 
 def accumulated_costs(cost: npt.NDArray[Any], band: int) -> npt.NDArray[np.float64]:
     """(B, n, m) DTW accumulated costs D[i, j] of local costs ``cost``, cells outside
-    the band (``band`` 0: none) at FAR; the recurrence of ``edge.dtw.distances``."""
+    the band (``band`` 0: none) costing ``edge.dtw.FAR`` more (``edge.dtw.outside_band``);
+    the recurrence of ``edge.dtw.distances``."""
     c = np.asarray(cost, dtype=np.float64)
     n, m = c.shape[1:]
-    if band:
-        diagonal = np.arange(n)[:, None] * (m - 1) / max(n - 1, 1)
-        c = c + np.where(np.abs(diagonal - np.arange(m)[None, :]) > band, FAR, 0.0)
+    c = c + outside_band(n, m, band)
     D = np.empty_like(c)
     D[:, 0] = np.cumsum(c[:, 0], axis=1)
     for i in range(1, n):
@@ -112,7 +113,7 @@ def aligned_cosine(fa, fb, band: int):
     return 1.0 - 0.5 * mean_cost
 
 
-def fit_local(data: SigSet, cfg: LocalConfig, session: float = 0.0) -> tuple[Any, list[float]]:
+def fit_local(data: SigSet, cfg: LocalConfig) -> tuple[Any, list[float]]:
     """The branch trained on pairs of ``data`` through the DTW: (model, loss per epoch)."""
     import keras
     import tensorflow as tf
@@ -135,8 +136,7 @@ def fit_local(data: SigSet, cfg: LocalConfig, session: float = 0.0) -> tuple[Any
         optimizer.apply_gradients(zip(grads, branch.trainable_variables))
         return loss
 
-    ds = pair_dataset(data, steps * cfg.batch_size, cfg.batch_size, cfg.seed, epochs=cfg.epochs,
-                      session=session)
+    ds = pair_dataset(data, steps * cfg.batch_size, cfg.batch_size, cfg.seed, epochs=cfg.epochs)
     losses, total = [], []
     for n, (pair, kind) in enumerate(ds):
         total.append(float(train_step(pair["a"], pair["b"], kind)))
@@ -150,8 +150,25 @@ def local_sequences(branch, x: F32, cfg: LocalConfig) -> F32:
     """Each signature's float feature sequence as a reference stores it (``edge.learned_dtw``)."""
     from edge import learned_dtw
     lcfg = edge_config(cfg)
-    return np.stack([learned_dtw.unpack(learned_dtw.pack(f, lcfg), lcfg)
+    return np.stack([learned_dtw.quantized(f, lcfg)
                      for f in branch.predict(x, batch_size=256, verbose=0)]).astype(np.float32)
+
+
+def local_config(recipe):
+    """The recipe's local-feature branch, trained with the recipe's seed."""
+    assert recipe.local is not None
+    return dataclasses.replace(recipe.local, seed=recipe.train.seed)
+
+
+def learned_part(recipe, folds: list[dict[str, Any]], folder, cache):
+    """What ``trainer.fusion.calibrate`` takes of a recipe's learned features: (their edge
+    settings, each fold's held-out learned-DTW scores, its branch trained on the folds'
+    other users), or None for a recipe without them."""
+    if recipe.local is None:
+        return None
+    cfg = local_config(recipe)
+    users = sorted({int(u) for f in folds for u in f["test_users"]})   # the fit's users
+    return edge_config(cfg), [fold_scores(recipe, cfg, f["test_users"], folder, cache, users) for f in folds]
 
 
 def edge_config(cfg: LocalConfig):
@@ -175,12 +192,6 @@ def with_branch(encoder, branch, name: str = "encoder"):
     import keras
     inp = keras.Input(shape=encoder.input_shape[1:], name="signature")
     return keras.Model(inp, [encoder(inp), branch(inp)], name=name)
-
-
-def int8_features(branch, calibration: np.ndarray, x: np.ndarray) -> F32:
-    """The branch's features of ``x`` through its own full-int8 file, on the edge's interpreter."""
-    from .export import to_int8_tflite
-    return features_of_file(to_int8_tflite(branch, calibration), x)
 
 
 def features_of_file(model: bytes, x: np.ndarray) -> F32:
@@ -243,7 +254,7 @@ def _held_out_scores(model: bytes, recipe, cfg: LocalConfig, test_users, folder,
     from firmware_bridge import svc2004
 
     from .evaluation.evaluate import EmbeddingScorer, learned_of, load_signatures, score_trials
-    from .evaluation.trials import PROTOCOLS, make_trials
+    from .evaluation.trials import trial_plan
 
     index = {u: f for u, f in svc2004.scan(folder).items() if u in set(test_users)}
     sigs, _ = load_signatures(index)
@@ -252,6 +263,5 @@ def _held_out_scores(model: bytes, recipe, cfg: LocalConfig, test_users, folder,
     lcfg = edge_config(cfg)
     scorer = EmbeddingScorer(None, "learned-dtw", None, {"learned": lcfg.to_dict()},
                              learned=learned_of(dict(zip(keys, features)), lcfg))
-    plan = make_trials(index, trials=10, seed=0) if protocol == "random-refs" else PROTOCOLS[protocol](index, seed=0)
-    scores = score_trials(plan, scorer)
+    scores = score_trials(trial_plan(index, protocol), scorer)
     return {k: {str(u): [float(s) for s in v] for u, v in scores[k].items()} for k in scores}

@@ -114,31 +114,21 @@ def fused_decision(recipe: Recipe, folds: list[dict[str, Any]], base: Decision, 
     """The fused decision (trainer.fusion) learnt on the folds' held-out scores of the first data folder,
     with the learned features' DTW where the recipe has them (each fold's branch trained on its own)."""
     from .fusion import calibrate, dtw_config
-    from .local_features import edge_config, fold_scores
+    from .local_features import learned_part
 
     folder = recipe.data[0]
-    learned = None
-    if recipe.local is not None:
-        cfg = local_config(recipe)
-        users = sorted({int(u) for f in folds for u in f["test_users"]})   # the fit's users
-        learned = (edge_config(cfg), [fold_scores(recipe, cfg, f["test_users"], folder, cache, users) for f in folds])
-    fusion = calibrate(folds, folder, recipe.score, dtw_config(recipe.preprocessing.use_pressure), learned=learned)
+    fusion = calibrate(folds, folder, recipe.score, dtw_config(recipe.preprocessing.use_pressure),
+                       learned=learned_part(recipe, folds, folder, cache))
     how = (f"EER (skilled, global) of the pooled held-out fused scores of {len(folds)} user folds on {folder.name} "
            f"(cosine weight {fusion.params['parts'][0]['weight']} and constants chosen on the same folds)")
     return Decision("fused", fusion.params, fusion.threshold, how, {**base.metrics, "fusion": fusion.report},
                     {"levels": fusion.levels, "seen": list(fusion.seen)})
 
 
-def local_config(recipe: Recipe):
-    """The recipe's local-feature branch, trained with the recipe's seed."""
-    assert recipe.local is not None
-    return dataclasses.replace(recipe.local, seed=recipe.train.seed)
-
-
 def with_local_features(recipe: Recipe, trained: Trained, users: list[int]) -> Trained:
     """The trained encoder and, where the recipe has them, the learned local features'
     branch trained on the same users: one model with both outputs (what is exported)."""
-    from .local_features import fit_local, training_set, with_branch
+    from .local_features import fit_local, local_config, training_set, with_branch
 
     if recipe.local is None:
         return trained

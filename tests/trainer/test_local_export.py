@@ -84,11 +84,12 @@ def test_training_config_stays_what_the_recipe_says():
 
 
 def test_held_out_features_come_through_the_branchs_own_int8_file():
-    from trainer.local_features import int8_features
+    from trainer.export import to_int8_tflite
+    from trainer.local_features import features_of_file
 
     data = writers_set(writers=3)
     branch = build_local_branch(CONFIG.shape, LOCAL)
-    got = int8_features(branch, data.x, data.x[:4])
+    got = features_of_file(to_int8_tflite(branch, data.x), data.x[:4])
     want = branch.predict(data.x[:4], verbose=0)
     assert got.shape == want.shape == (4, 32, 8)
     cos = np.sum(got * want, axis=-1) / np.linalg.norm(got, axis=-1)

@@ -24,7 +24,7 @@ from firmware_bridge.errors import DataFormatError
 
 from ..progress import Progress
 from . import metrics
-from .trials import PROTOCOLS, make_trials, parse_users
+from .trials import PROTOCOLS, parse_users, trial_plan
 
 if TYPE_CHECKING:
     from .dtw import DtwScorer
@@ -126,7 +126,7 @@ def globals_of(signatures: dict, cfg) -> dict:
 def learned_of(features: dict, cfg) -> dict:
     """Each signature's learned features (the model's second output) as the edge stores them, as floats."""
     from edge import learned_dtw
-    return {k: learned_dtw.unpack(learned_dtw.pack(f, cfg), cfg) for k, f in features.items()}
+    return {k: learned_dtw.quantized(f, cfg) for k, f in features.items()}
 
 
 class ModelScorer(EmbeddingScorer):
@@ -220,10 +220,7 @@ def evaluate(data: Path, method: str = "dtw", model: Path | None = None, users: 
     else:
         from .dtw import DtwScorer
         scorer = DtwScorer(sigs)
-    if protocol == "session":
-        plan = PROTOCOLS[protocol](index, seed=seed)
-    else:
-        plan = make_trials(index, trials=trials, refs=refs, ref_pool=ref_pool, seed=seed)
+    plan = trial_plan(index, protocol, trials, refs, ref_pool, seed)
     if not plan:
         raise DataFormatError(f"no user can be enrolled under the {protocol} protocol", str(data))
     scores = score_trials(plan, scorer)

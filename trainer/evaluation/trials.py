@@ -98,3 +98,11 @@ def make_session_trials(users: dict[int, UserFiles], seed: int = 0) -> list[Tria
 
 PROTOCOLS: dict[str, Callable[..., list[Trial]]] = {"random-refs": make_trials, "session": make_session_trials}
 """The evaluation protocols by name: SVC2004-style (refs drawn from S1-S10) and session drift."""
+
+
+def trial_plan(users: dict[int, UserFiles], protocol: str = "random-refs", trials: int = 10, refs: int = 5,
+         ref_pool: int = 10, seed: int = 0) -> list[Trial]:
+    """The trials of ``protocol`` (``trials``, ``refs`` and ``ref_pool`` shape random-refs only)."""
+    if protocol == "random-refs":
+        return make_trials(users, trials=trials, refs=refs, ref_pool=ref_pool, seed=seed)
+    return PROTOCOLS[protocol](users, seed=seed)
