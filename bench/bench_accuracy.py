@@ -16,11 +16,11 @@ pressure), synth-contrastive / synth-nopressure (pretrained on
 pressure recipe shipped before session-change augmentation: three
 synth-contrastive towers, seeds 0-2, distilled into one; trainer.distill),
 distilled-nopressure (the same from three nopressure towers), and the
-alternatives of docs/training.md: distilled-session and nopressure-learned
+alternatives of docs/training.md: pressure-learned and nopressure-learned
 are the shipped recipes (``trainer.recipe.SHIPPED_PRESSURE``,
-``SHIPPED_NO_PRESSURE``: nopressure-variants and learned local features
-beside, which this benchmark of the cosine does not score). Each method's recipe is derived from the named
-recipes of trainer.recipe (``method_recipes``).
+``SHIPPED_NO_PRESSURE``: distilled-session and nopressure-variants with learned
+local features beside, which this benchmark of the cosine does not score).
+Each method's recipe is derived from the named recipes of trainer.recipe (``method_recipes``).
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ from trainer.recipe import (
     NO_PRESSURE_TOWER,
     NO_PRESSURE_VARIANTS,
     PRESSURE_DISTILLED,
+    PRESSURE_SESSION,
     PRESSURE_TOWER,
     SHIPPED_DISTILLATION,
     SHIPPED_NO_PRESSURE,
@@ -48,7 +49,8 @@ from trainer.recipe import (
 METHODS = ("dtw", "contrastive", "bromley", "seed-answer", "nopressure",
            "synth-contrastive", "synth-nopressure", "distilled", "distilled-nopressure",
            "synth-contrastive-sigcomp", "distilled-dtw", "nopressure-dtw", "distilled-variants",
-           "nopressure-variants", "distilled-session", "nopressure-session", "nopressure-learned")
+           "nopressure-variants", "distilled-session", "nopressure-session", "nopressure-learned",
+           "pressure-learned")
 # Fixed before any run: half the teacher's say on same-writer pairs goes to DTW.
 DTW_TEACHER = 0.5
 # Fixed before any run: 5 fits per training writer (4 genuine variants and 4 forgeries each).
@@ -82,7 +84,8 @@ def method_recipes() -> dict[str, Recipe]:
             "distilled-variants": replace(PRESSURE_DISTILLED, variants=VARIANTS),
             "nopressure-variants": NO_PRESSURE_VARIANTS,
             "nopressure-learned": SHIPPED_NO_PRESSURE,   # the same folds; learned local features beside
-            "distilled-session": SHIPPED_PRESSURE,
+            "distilled-session": PRESSURE_SESSION,
+            "pressure-learned": SHIPPED_PRESSURE,   # the same folds; pressure-blind learned local features beside
             "nopressure-session": session(NO_PRESSURE_TOWER)}
 
 

@@ -34,7 +34,8 @@ from pathlib import Path
 
 import numpy as np
 
-KINDS = {"pressure": ("distilled-session", "Task2", True), "no_pressure": ("nopressure-learned", "Task1", False),
+KINDS = {"pressure": ("pressure-learned", "Task2", True), "no_pressure": ("nopressure-learned", "Task1", False),
+         "pressure-session": ("distilled-session", "Task2", True),
          "no_pressure-variants": ("nopressure-variants", "Task1", False),
          # experiments, only with --kinds (bench_alternatives runs them):
          # the recipes shipped before the rule of docs/training.md chose the ones above

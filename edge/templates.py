@@ -71,8 +71,8 @@ def split(blob: bytes, dim: int, sequence_bytes: int = 0) -> tuple[bytes, bytes]
 
 def check_user_budget(count: int, dim: int, sequence_bytes: int = 0, what: str = "[enrol] count") -> None:
     """``ConfigError`` when ``count`` references of ``dim + sequence_bytes`` bytes would
-    take more than ``USER_BYTES`` a user: at 402 bytes (the pressure model's) 10 fit, not 12; at
-    590 (the pressure-free model's, with its learned features) 6."""
+    take more than ``USER_BYTES`` a user: at 658 bytes (the pressure model's, with its learned
+    features) 6 fit; at 590 (the pressure-free model's) 6; at 402 (a pressure model without them) 10."""
     each = dim + sequence_bytes
     if count * each > USER_BYTES:
         raise ConfigError(f"{what} {count}: {count} references of {each} bytes take "

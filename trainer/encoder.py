@@ -67,10 +67,42 @@ def l2_normalize_layer():
     return _l2_normalize_class()(name="l2_normalize")
 
 
+_SELECT_CHANNELS: list[type] = []
+
+
+def _select_channels_class():
+    if not _SELECT_CHANNELS:
+        import keras
+        import tensorflow as tf
+
+        @keras.saving.register_keras_serializable(package="sigpad")
+        class SelectChannels(keras.layers.Layer):
+            """Some of the last axis's channels, in order (a branch that ignores pressure)."""
+
+            def __init__(self, channels, **kwargs):
+                super().__init__(**kwargs)
+                self.channels = [int(c) for c in channels]
+
+            def call(self, x):
+                return tf.gather(x, self.channels, axis=-1)
+
+            def get_config(self):
+                return {**super().get_config(), "channels": self.channels}
+
+        _SELECT_CHANNELS.append(SelectChannels)
+    return _SELECT_CHANNELS[0]
+
+
+def select_channels_layer(channels: list[int]):
+    """A Keras layer keeping ``channels`` of the last axis (int8 TFLite: one GATHER)."""
+    return _select_channels_class()(channels, name="select_channels")
+
+
 def load_encoder(path):
     """A saved encoder (``encoder.keras``), in a process that has not built one yet."""
     import keras
-    _l2_normalize_class()  # registers the custom layer, which loading looks up by name
+    _l2_normalize_class()  # registers the custom layers, which loading looks up by name
+    _select_channels_class()
     return keras.models.load_model(path)
 
 

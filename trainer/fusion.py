@@ -38,7 +38,7 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -144,9 +144,20 @@ def tied_dtw_weights() -> list[tuple[float, ...]]:
     return [(w, round((1 - w) / 2, 3), round((1 - w) / 2, 3)) for w in WEIGHTS]
 
 
-def learned_shapes() -> list[tuple[float, ...]]:
-    """The shape weightings of a decision with the learned DTW (``bench.bench_local_dtw``)."""
-    return tied_dtw_weights()
+def learned_shapes(weighting: str = "tied") -> list[tuple[float, ...]]:
+    """The shape weightings of a decision with the learned DTW (``bench.bench_local_dtw``):
+    ``tied`` (``tied_dtw_weights``) or ``free`` (every weighting of the three on the grid)."""
+    if weighting not in ("tied", "free"):
+        raise ValueError(f"no such weighting of the learned DTW: {weighting!r} (tied, free)")
+    return tied_dtw_weights() if weighting == "tied" else shape_weights(3)
+
+
+class LearnedPart(NamedTuple):
+    """What ``calibrate`` takes of a model's learned features (``trainer.local_features.learned_part``)."""
+
+    config: LearnedConfig   # their edge settings
+    folds: list[dict]       # each fold's held-out learned-DTW scores
+    weighting: str = "tied"  # ``learned_shapes``
 
 
 Shapes = int | list[tuple[float, ...]]
@@ -260,15 +271,15 @@ def nested_levels(part_folds: list[list[dict]], weights: list[tuple], consts: li
 
 
 def calibrate(folds: list[dict], folder: Path, base: str, cfg: DtwConfig, alternatives: bool = False,
-              learned: tuple[LearnedConfig, list[dict]] | None = None) -> Fusion:
+              learned: LearnedPart | None = None) -> Fusion:
     """The shipped fused decision and its honest (nested) figures, from the
     cached cross-validation folds of ``folds.cross_validate`` on ``folder``;
     with ``learned`` (the learned features' settings and each fold's held-out
     learned-DTW scores), that DTW is a third shape part (``learned_shapes``);
     with ``alternatives``, the nested scores of ``fused+aspects`` too."""
     names = part_names(base, cfg.pressure, learned is not None)
-    part_folds = components(folds, folder, names, cfg, {LearnedDtw.name: learned[1]} if learned else None)
-    shape: Shapes = learned_shapes() if learned else 2
+    part_folds = components(folds, folder, names, cfg, {LearnedDtw.name: learned.folds} if learned else None)
+    shape: Shapes = learned_shapes(learned.weighting) if learned else 2
     fused, weights, fold_consts = nested(part_folds, shape=shape)
     consts, w = choose(part_folds, shape=shape)
     shipped = [fuse(_fold(part_folds, k), consts, w) for k in range(len(folds))]
@@ -290,7 +301,7 @@ def calibrate(folds: list[dict], folder: Path, base: str, cfg: DtwConfig, altern
     if alternatives:
         scores["fused+aspects"], report["aspects_nested_weights"], _ = nested(part_folds, ALTERNATIVE_ASPECT_WEIGHTS,
                                                                               shape)
-    lcfg = learned[0] if learned else None
+    lcfg = learned.config if learned else None
     return Fusion(params_of(names, consts, w, cfg, lcfg), float(threshold), report, scores,
                   [params_of(names, c, wk, cfg, lcfg) for c, wk in zip(fold_consts, weights)],
                   levels(pool(shipped), float(threshold)), (float(every.min()), float(every.max())))

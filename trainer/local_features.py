@@ -27,6 +27,7 @@ references' own spread.
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -161,14 +162,17 @@ def local_config(recipe):
 
 
 def learned_part(recipe, folds: list[dict[str, Any]], folder, cache):
-    """What ``trainer.fusion.calibrate`` takes of a recipe's learned features: (their edge
-    settings, each fold's held-out learned-DTW scores, its branch trained on the folds'
-    other users), or None for a recipe without them."""
+    """What ``trainer.fusion.calibrate`` takes of a recipe's learned features
+    (``trainer.fusion.LearnedPart``: their edge settings, each fold's held-out learned-DTW
+    scores, its branch trained on the folds' other users, and their weighting), or None
+    for a recipe without them."""
+    from .fusion import LearnedPart
     if recipe.local is None:
         return None
     cfg = local_config(recipe)
     users = sorted({int(u) for f in folds for u in f["test_users"]})   # the fit's users
-    return edge_config(cfg), [fold_scores(recipe, cfg, f["test_users"], folder, cache, users) for f in folds]
+    return LearnedPart(edge_config(cfg), [fold_scores(recipe, cfg, f["test_users"], folder, cache, users)
+                                          for f in folds], cfg.weighting)
 
 
 def edge_config(cfg: LocalConfig):
@@ -177,21 +181,41 @@ def edge_config(cfg: LocalConfig):
     return LearnedConfig(steps=cfg.steps, channels=cfg.channels, band=cfg.band)
 
 
-def training_set(recipe, users) -> SigSet:
-    """The branch's training data: the real signatures of the recipe's data folders
-    (no synthetic writers or variants: measured that way, shipped that way)."""
+def branch_inputs(recipe, cfg: LocalConfig):
+    """(the branch's training folders, the preprocessing it sees): the recipe's own, or
+    ``cfg.data`` beside the recipe's first folder, without pressure where ``cfg`` ignores it."""
+    data = tuple(Path(recipe.data[0]).parent / d for d in cfg.data) or tuple(recipe.data)
+    prep = recipe.preprocessing if cfg.pressure else dataclasses.replace(recipe.preprocessing, use_pressure=False)
+    return data, prep
+
+
+def branch_channels(recipe, cfg: LocalConfig) -> list[int]:
+    """Which of the model's input channels the branch takes, by name (all, or all but pressure)."""
+    seen = branch_inputs(recipe, cfg)[1].channels
+    return [i for i, name in enumerate(recipe.preprocessing.channels) if name in seen]
+
+
+def training_set(recipe, cfg: LocalConfig, users) -> SigSet:
+    """The branch's training data: the real signatures of its folders (``branch_inputs``;
+    no synthetic writers or variants: measured that way, shipped that way)."""
     from .data import load_svc2004
     from .towers import WRITER_OFFSET
-    return SigSet.concat(load_svc2004(d, {int(u) for u in users}, recipe.preprocessing, WRITER_OFFSET * k)
-                         for k, d in enumerate(recipe.data))
+    data, prep = branch_inputs(recipe, cfg)
+    return SigSet.concat(load_svc2004(d, {int(u) for u in users}, prep, WRITER_OFFSET * k)
+                         for k, d in enumerate(data))
 
 
-def with_branch(encoder, branch, name: str = "encoder"):
+def with_branch(encoder, branch, channels: list[int] | None = None, name: str = "encoder"):
     """One Keras model of both: the embedding and the learned features of one input,
-    exported as one int8 file with two outputs (the edge tells them apart by rank)."""
+    exported as one int8 file with two outputs (the edge tells them apart by rank);
+    the branch takes ``channels`` of the input (default: all; ``branch_channels``)."""
     import keras
+
+    from .encoder import select_channels_layer
     inp = keras.Input(shape=encoder.input_shape[1:], name="signature")
-    return keras.Model(inp, [encoder(inp), branch(inp)], name=name)
+    every = channels is None or list(channels) == list(range(encoder.input_shape[-1]))
+    seen = inp if every else select_channels_layer(channels)(inp)
+    return keras.Model(inp, [encoder(inp), branch(seen)], name=name)
 
 
 def features_of_file(model: bytes, x: np.ndarray) -> F32:
@@ -218,37 +242,49 @@ def fold_scores(recipe, cfg: LocalConfig, test_users, folder, cache, train_users
     (default: SVC2004's other users; ``training_set``), scored through its own int8
     file; scores and file cached in the cache's local/ (a file cached without the
     int8 file is trained again, to the same weights, for another protocol)."""
-    import hashlib
     import json
 
     from .export import to_int8_tflite
     from .folds import USERS
     test = sorted(int(u) for u in test_users)
     train = sorted(int(u) for u in (train_users if train_users is not None else USERS) if int(u) not in test)
-    default = [u for u in USERS if u not in test]
-    parts = ["int8", str(folder), [str(d) for d in recipe.data], recipe.preprocessing.to_dict(), test, cfg.to_dict()]
-    # the training users are in the key where they are not the default (keys made before stand)
-    key = hashlib.sha256(json.dumps(parts + ([train] if train != default else [])).encode()).hexdigest()[:16]
-    path = cache.root / "local" / f"{key}.json"
-    model_path = path.with_suffix(".tflite")
-    stored = json.loads(path.read_text()) if path.exists() else None
-    if stored is None or (protocol != "random-refs" and protocol not in stored and not model_path.exists()):
-        data = training_set(recipe, train)
-        branch, losses = fit_local(data, cfg)
+    data, prep = branch_inputs(recipe, cfg)
+    # the branch's file is kept under the key of its home folder (its first), the scores
+    # under the folder scored: a pressure-blind branch is the pressure-free recipe's
+    path = cache.root / "local" / f"{fold_key(recipe, cfg, test, train, folder)}.json"
+    model_path = cache.root / "local" / f"{fold_key(recipe, cfg, test, train, data[0])}.tflite"
+    stored = json.loads(path.read_text()) if path.exists() else {}
+    wanted = "genuine" if protocol == "random-refs" else protocol
+    if wanted not in stored and not model_path.exists():
+        train_set = training_set(recipe, cfg, train)
+        branch, stored["losses"] = fit_local(train_set, cfg)
         model_path.parent.mkdir(parents=True, exist_ok=True)
-        model_path.write_bytes(to_int8_tflite(branch, data.x))
-        if stored is None:  # random-refs scores at the top, as entries have always held them
-            stored = {**_held_out_scores(model_path.read_bytes(), recipe, cfg, test, folder), "losses": losses}
-            path.write_text(json.dumps(stored))
-    if protocol != "random-refs" and protocol not in stored:
-        stored[protocol] = _held_out_scores(model_path.read_bytes(), recipe, cfg, test, folder, protocol)
+        model_path.write_bytes(to_int8_tflite(branch, train_set.x))
+    if wanted not in stored:  # random-refs scores at the top, as entries have always held them
+        scores = _held_out_scores(model_path.read_bytes(), prep, cfg, test, folder, protocol)
+        stored.update(scores if protocol == "random-refs" else {protocol: scores})
+        path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(stored))
     chosen = stored if protocol == "random-refs" else stored[protocol]
     return {k: {int(u): np.asarray(v, dtype=float) for u, v in chosen[k].items()}
             for k in ("genuine", "skilled", "random")}
 
 
-def _held_out_scores(model: bytes, recipe, cfg: LocalConfig, test_users, folder,
+def fold_key(recipe, cfg: LocalConfig, test: list[int], train: list[int], scored_on) -> str:
+    """The cache key of a fold's branch (``scored_on`` its home folder) or of its scores on
+    ``scored_on``: the branch's inputs (``branch_inputs``) and training, the fold's users
+    (the training users only where not the default: keys made before stand)."""
+    import hashlib
+    import json
+
+    from .folds import USERS
+    data, prep = branch_inputs(recipe, cfg)
+    default = [u for u in USERS if u not in test]
+    parts = ["int8", str(scored_on), [str(d) for d in data], prep.to_dict(), test, cfg.branch_record()]
+    return hashlib.sha256(json.dumps(parts + ([train] if train != default else [])).encode()).hexdigest()[:16]
+
+
+def _held_out_scores(model: bytes, prep, cfg: LocalConfig, test_users, folder,
                      protocol: str = "random-refs") -> dict:
     from edge.preprocess import preprocess
     from firmware_bridge import svc2004
@@ -259,7 +295,7 @@ def _held_out_scores(model: bytes, recipe, cfg: LocalConfig, test_users, folder,
     index = {u: f for u, f in svc2004.scan(folder).items() if u in set(test_users)}
     sigs, _ = load_signatures(index)
     keys = list(sigs)
-    features = features_of_file(model, np.stack([preprocess(sigs[k], recipe.preprocessing) for k in keys]))
+    features = features_of_file(model, np.stack([preprocess(sigs[k], prep) for k in keys]))
     lcfg = edge_config(cfg)
     scorer = EmbeddingScorer(None, "learned-dtw", None, {"learned": lcfg.to_dict()},
                              learned=learned_of(dict(zip(keys, features)), lcfg))

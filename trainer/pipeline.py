@@ -128,12 +128,13 @@ def fused_decision(recipe: Recipe, folds: list[dict[str, Any]], base: Decision, 
 def with_local_features(recipe: Recipe, trained: Trained, users: list[int]) -> Trained:
     """The trained encoder and, where the recipe has them, the learned local features'
     branch trained on the same users: one model with both outputs (what is exported)."""
-    from .local_features import fit_local, local_config, training_set, with_branch
+    from .local_features import branch_channels, fit_local, local_config, training_set, with_branch
 
     if recipe.local is None:
         return trained
-    branch, losses = fit_local(training_set(recipe, users), local_config(recipe))
-    return Trained(with_branch(trained.encoder, branch), trained.data,
+    cfg = local_config(recipe)
+    branch, losses = fit_local(training_set(recipe, cfg, users), cfg)
+    return Trained(with_branch(trained.encoder, branch, branch_channels(recipe, cfg)), trained.data,
                    {**trained.history, "local_loss": losses})
 
 

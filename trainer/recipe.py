@@ -75,9 +75,20 @@ class LocalConfig:
     batch_size: int = 64
     learning_rate: float = 2e-3
     seed: int = 0
+    # What the branch sees and how the decision weighs it; chosen per pad kind (docs/training.md).
+    pressure: bool = True     # False: the branch ignores the pad's pressure (its input without that channel)
+    data: tuple[str, ...] = ()  # the branch's training folders beside the recipe's (names); (): the recipe's
+    weighting: str = "tied"   # the shape parts' weightings (trainer.fusion.learned_shapes): "tied" or "free"
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        return dataclasses.asdict(self) | {"data": list(self.data)}
+
+    def branch_record(self) -> dict[str, Any]:
+        """The branch's training settings as cache keys hold them: what it sees (pressure,
+        data) is keyed by its inputs instead (``trainer.local_features.branch_inputs``), so
+        a pressure-blind branch IS the pressure-free recipe's, and the decision's weighting
+        is not the branch's."""
+        return {k: v for k, v in dataclasses.asdict(self).items() if k not in ("pressure", "data", "weighting")}
 
 
 @dataclass(frozen=True)
@@ -154,10 +165,19 @@ PRESSURE_DISTILLED = dataclasses.replace(
 """Three towers (seeds 0-2), each pretrained on 2000 synthetic writers and fine-tuned,
 distilled into one: the pressure model shipped before session-change augmentation."""
 
-SHIPPED_PRESSURE = dataclasses.replace(PRESSURE_DISTILLED,
-                                       train=dataclasses.replace(LOGGED, session_augment=1.0))
-"""The shipped pressure model: chosen by the rule of docs/training.md, session-change
-augmentation (trainer.session_augment) at strength 1.0 in fine-tuning and distillation."""
+PRESSURE_SESSION = dataclasses.replace(PRESSURE_DISTILLED, train=dataclasses.replace(LOGGED, session_augment=1.0))
+"""The pressure model shipped before learned local features: chosen by the rule of docs/training.md,
+session-change augmentation (trainer.session_augment) at strength 1.0 in fine-tuning and distillation."""
+
+PRESSURE_BLIND_LOCAL = LocalConfig(pressure=False, data=("Task1", "Task2"), weighting="free")
+"""The pressure model's learned local features: the pressure-free recipe's branch (the same
+folders, the same training) fed the pad's input without its pressure channel, its DTW a third
+shape part weighed freely (docs/training.md: the branch with pressure transfers worse to
+another tablet, SigComp2009)."""
+
+SHIPPED_PRESSURE = dataclasses.replace(PRESSURE_SESSION, local=PRESSURE_BLIND_LOCAL)
+"""The shipped pressure model: ``PRESSURE_SESSION``'s encoder and, beside it, the pressure-blind
+learned local features (``PRESSURE_BLIND_LOCAL``)."""
 
 NO_PRESSURE_VARIANTS = dataclasses.replace(NO_PRESSURE_TOWER, variants=5)
 """The pressure-free model shipped before learned local features: chosen by the same rule,

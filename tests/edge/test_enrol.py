@@ -16,9 +16,9 @@ def test_enrol_stores_five_small_templates(make_verifier, sig):
     v = make_verifier()
     result = v.enrol("alice", [sig(1, s) for s in range(1, 6)])
     assert len(result.templates) == 5
-    # the int8 embedding (<= 80 bytes), then the DTW sequence (64 x 5 int8) and the global
-    # features (9 float16) the shipped pressure decision keeps
-    assert v.dim <= 80 and all(len(t) == v.dim + 320 + 18 for t in result.templates)
+    # the int8 embedding (<= 80 bytes), then the DTW sequence (64 x 5 int8), the global
+    # features (9 float16) and the learned features (32 x 8 int8) the shipped pressure decision keeps
+    assert v.dim <= 80 and all(len(t) == v.dim + 320 + 18 + 256 for t in result.templates)
     assert 0 < result.stats["loo_sd"] < result.stats["loo_mean"] <= 1
     assert v.store.counters() == {"enrolments": 1}
 
@@ -84,19 +84,19 @@ def test_a_too_simple_signature_is_asked_again_before_the_model_runs(make_verifi
     assert v.store.counters() == {"failures_to_enrol": 1} and v.store.users() == []
 
 
-def test_three_signatures_enrol_and_the_pressure_model_takes_at_most_ten(make_verifier, sig):
+def test_three_signatures_enrol_and_the_pressure_model_takes_at_most_six(make_verifier, sig):
     three = make_verifier(enrol_count=3).enrol("alice", [sig(1, s) for s in (1, 2, 3)])
     assert len(three.templates) == 3 and three.stats["n"] == 3 and len(three.consistency) == 3
-    ten = make_verifier(enrol_count=10).enrol("bob", [sig(2, s) for s in range(1, 11)])
-    assert len(ten.templates) == 10
-    # 64 + 320 + 18 bytes a reference (embedding, DTW, global features): 10 make 4,020 bytes,
-    # 11 would make 4,422, over 4 KB
-    assert sum(map(len, ten.templates)) == 4020
-    with pytest.raises(ConfigError, match="at most 10"):
-        make_verifier(enrol_count=12)
+    six = make_verifier(enrol_count=6).enrol("bob", [sig(2, s) for s in range(1, 7)])
+    assert len(six.templates) == 6
+    # 64 + 320 + 18 + 256 bytes a reference (embedding, DTW, global and learned features):
+    # 6 make 3,948 bytes, 7 would make 4,606, over 4 KB
+    assert sum(map(len, six.templates)) == 3948
+    with pytest.raises(ConfigError, match="at most 6"):
+        make_verifier(enrol_count=7)
     # more files than [enrol] count are all kept, so the same budget holds for them
-    with pytest.raises(ConfigError, match="11 references of 402 bytes take 4,422 bytes"):
-        make_verifier(enrol_count=5).enrol("carol", [sig(3, s) for s in range(1, 12)])
+    with pytest.raises(ConfigError, match="7 references of 658 bytes take 4,606 bytes"):
+        make_verifier(enrol_count=5).enrol("carol", [sig(3, s) for s in range(1, 8)])
 
 
 def test_six_signatures_enrol_on_the_pressure_free_model_and_no_more(svc2004_root, tmp_path):

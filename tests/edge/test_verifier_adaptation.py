@@ -74,7 +74,8 @@ def test_an_adapted_template_is_sealed_and_bound_like_an_enrolled_one(make_verif
     old = set(profile(v)["template_ids"])
     assert v.verify("alice", sig(1, 9)).adapted
     new_id = next(t for t in profile(v)["template_ids"] if t not in old)
-    plain = pack(quantize(v.encoder.embed(sig(1, 9))), v.layout.extras(sig(1, 9)))   # + DTW + global features
+    encoded = v.encoder.encode(sig(1, 9))   # + DTW, global and learned features:
+    plain = pack(quantize(encoded.embedding), v.layout.extras(sig(1, 9), encoded.learned))
     stored = v.store.load("alice", v.model_sha)
     assert plain in stored.templates                          # what was stored is the attempt's
     with sqlite3.connect(v.store.path) as db:

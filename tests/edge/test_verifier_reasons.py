@@ -12,7 +12,7 @@ pytestmark = pytest.mark.data
 
 def enrolled(make_verifier, sig, user):
     v = make_verifier()
-    assert v.score_name == "fused"          # the shipped decision: cosine + DTW, both "shape"
+    assert v.score_name == "fused"          # the shipped decision: cosine, DTW, learned DTW: "shape"
     v.enrol(f"u{user}", [sig(user, s) for s in range(1, 6)])
     return v
 
@@ -57,4 +57,5 @@ def test_an_explain_that_raises_leaves_the_decision_as_it_was(make_verifier, sig
 
 
 def _probe(v, sig):
-    return v.probe_layout.probe(v.encoder.embed(sig), v.probe_layout.extras(sig))
+    encoded = v.encoder.encode(sig)
+    return v.probe_layout.probe(encoded.embedding, v.probe_layout.extras(sig, encoded.learned))

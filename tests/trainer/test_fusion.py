@@ -135,6 +135,14 @@ def test_tied_dtws_share_what_the_cosine_leaves():
     assert len(grid) == 11 and grid[3] == (0.3, 0.35, 0.35) and grid[-1] == (1.0, 0.0, 0.0)
 
 
+def test_a_recipe_says_how_its_learned_dtw_is_weighed():
+    assert fusion.learned_shapes("tied") == fusion.tied_dtw_weights()
+    free = fusion.learned_shapes("free")   # 0.1 steps of three weights summing to 1: 11 + 10 + ... + 1
+    assert len(free) == 66 and (0.3, 0.2, 0.5) in free and (0.3, 0.35, 0.35) not in free
+    with pytest.raises(ValueError, match="no such weighting"):
+        fusion.learned_shapes("even")
+
+
 def test_a_part_is_scored_under_the_session_protocol_too(svc2004_root):
     from trainer.fusion import dtw_config, part_scores
     # session drift: one trial a user, references S1-S5, genuine tests S11-S20, all 20 forgeries,

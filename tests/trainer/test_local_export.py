@@ -94,3 +94,42 @@ def test_held_out_features_come_through_the_branchs_own_int8_file():
     assert got.shape == want.shape == (4, 32, 8)
     cos = np.sum(got * want, axis=-1) / np.linalg.norm(got, axis=-1)
     assert cos.min() > 0.9
+
+
+def test_a_pressure_blind_branch_sees_the_input_without_its_pressure_channel(tmp_path):
+    """The pressure model's branch is the pressure-free one: in the one int8 file it takes
+    every channel but pressure (by name), and the edge gets what the branch gives on those."""
+    import dataclasses
+
+    from edge.model import Encoder
+    from trainer.encoder import build_encoder, load_encoder
+    from trainer.export import write_int8_model
+    from trainer.local_features import branch_channels, branch_inputs
+    from trainer.recipe import PRESSURE_TOWER
+
+    recipe = dataclasses.replace(PRESSURE_TOWER, data=(tmp_path / "Task2",))
+    blind = LocalConfig(pressure=False, data=("Task1", "Task2"))
+    data_dirs, prep = branch_inputs(recipe, blind)
+    assert data_dirs == (tmp_path / "Task1", tmp_path / "Task2") and not prep.use_pressure
+    channels = branch_channels(recipe, blind)
+    assert CONFIG.channels[5] == "pressure" and channels == [0, 1, 2, 3, 4, 6, 7]
+    assert branch_channels(recipe, LOCAL) == list(range(8)) and branch_inputs(recipe, LOCAL)[0] == recipe.data
+
+    data = writers_set(writers=3)
+    seen = data.x[:, :, channels]
+    branch = build_local_branch(seen.shape[1:], LOCAL)
+    both = with_branch(build_encoder(CONFIG.shape, dim=8, width=4), branch, channels)
+    params = fused_params(edge_config(LOCAL))
+    manifest = write_int8_model(tmp_path / "m", both, data.x, CONFIG, 0.0, {}, "fused", params)
+    assert tuple(manifest.input_shape) == (1, 256, 8)
+    got = Encoder(tmp_path / "m").encode_inputs(data.x[:3]).learned
+    want = branch.predict(seen[:3], verbose=0)
+    cos = np.sum(got * want, axis=-1) / np.linalg.norm(got, axis=-1)
+    assert cos.min() > 0.9
+    # changing the pressure channel alone changes nothing the branch gives
+    other = data.x[:3].copy()
+    other[:, :, 5] = -other[:, :, 5]
+    assert np.array_equal(Encoder(tmp_path / "m").encode_inputs(other).learned, got)
+    both.save(tmp_path / "both.keras")
+    again = load_encoder(tmp_path / "both.keras")
+    assert np.allclose(again.predict(data.x[:2], verbose=0)[1], both.predict(data.x[:2], verbose=0)[1])

@@ -116,3 +116,24 @@ def test_sigcomp2009_is_in_the_key_only_when_asked():
     base = recipe(TINY)
     assert recipe(TINY + ["--sigcomp2009"]) == dataclasses.replace(base, sigcomp2009=True)
     assert recipe_key(dataclasses.replace(base, sigcomp2009=True)) != recipe_key(base)
+
+
+def test_the_pressure_blind_branch_is_the_pressure_free_recipes_and_older_fold_keys_stand():
+    import hashlib
+    import json
+
+    from trainer.local_features import fold_key, local_config
+
+    free, blind = on_data(SHIPPED_NO_PRESSURE, ROOT), on_data(SHIPPED_PRESSURE, ROOT)
+    test, train = [1, 2, 3, 4, 5, 6], list(range(7, 31))
+    # the key as fold_scores made it before a branch could ignore pressure (its fields then)
+    old_fields = {"steps": 32, "channels": 8, "band": 8, "width": 24, "epochs": 32, "pairs_per_epoch": 4096,
+                  "batch_size": 64, "learning_rate": 2e-3, "seed": 0}
+    parts = ["int8", f"{ROOT}/Task1", [f"{ROOT}/Task1", f"{ROOT}/Task2"],
+             free.preprocessing.to_dict(), test, old_fields]
+    before = hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:16]
+    assert fold_key(free, local_config(free), test, train, free.data[0]) == before
+    # the pressure model's branch: the same file (its home folder's key), scored on Task2
+    assert fold_key(blind, local_config(blind), test, train, blind.data[0].parent / "Task1") == before
+    assert fold_key(blind, local_config(blind), test, train, blind.data[0]) != before
+    assert fold_key(blind, local_config(blind), test[:5], train, blind.data[0].parent / "Task1") != before
