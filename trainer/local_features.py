@@ -213,8 +213,8 @@ def with_branch(encoder, branch, channels: list[int] | None = None, name: str = 
 
     from .encoder import select_channels_layer
     inp = keras.Input(shape=encoder.input_shape[1:], name="signature")
-    every = channels is None or list(channels) == list(range(encoder.input_shape[-1]))
-    seen = inp if every else select_channels_layer(channels)(inp)
+    every = list(range(encoder.input_shape[-1]))
+    seen = inp if channels is None or list(channels) == every else select_channels_layer(list(channels))(inp)
     return keras.Model(inp, [encoder(inp), branch(seen)], name=name)
 
 
