@@ -41,8 +41,9 @@ KINDS = {"pressure": ("pressure-learned", "Task2", True), "no_pressure": ("nopre
          # the recipes shipped before the rule of docs/training.md chose the ones above
          "pressure-previous": ("distilled", "Task2", True),
          "no_pressure-previous": ("nopressure", "Task1", False),
-         # one pretrained tower, without and with SigComp2009
+         # one pretrained tower, without and with SigComp2009; one tower on real writers only
          "pressure-1tower": ("synth-contrastive", "Task2", True),
+         "pressure-1tower-real": ("contrastive", "Task2", True),
          "pressure-1tower+sigcomp2009": ("synth-contrastive-sigcomp", "Task2", True),
          # on the previous recipes: DTW in the distillation's teacher (#12 item 3)
          "pressure-dtwteacher": ("distilled-dtw", "Task2", True),

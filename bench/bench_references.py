@@ -13,7 +13,9 @@ genuine signature of each other held-out writer, for R in ``REFS``.
 One JSON line per (kind, seed, R): pooled figures over the 30 held-out
 writers (ONE threshold), then one per (kind, R) over seeds. The number of
 references a device asks for is ``[enrol] count`` (3 to 12; the store holds
-at most 4 KB a user: 10 references with pressure, 12 without).
+at most 4 KB a user: 6 references of either shipped model, whose learned
+features make them 658 and 590 bytes). A decision with learned features
+scores them through each fold's own branch (``fold_learned``).
 """
 
 from __future__ import annotations
@@ -28,9 +30,10 @@ REFS = (3, 4, 5, 6, 8, 10)
 METRICS = ("eer_skilled", "eer_skilled_per_writer", "eer_random", "fnmr_at_fmr1_skilled")
 
 
-def fold_scores(model_dir: Path, folder: Path, users, params: dict) -> dict[int, dict]:
+def fold_scores(model_dir: Path, folder: Path, users, params: dict, learned=None) -> dict[int, dict]:
     """The fused scores of one fold's held-out writers for each number of references
-    (``REFS``): the signatures read, embedded and measured once."""
+    (``REFS``): the signatures read, embedded and measured once; ``learned``, for a
+    decision with learned features, gives theirs (signatures -> features)."""
     from edge.model import Encoder
     from edge.scores import get
     from firmware_bridge import svc2004
@@ -43,27 +46,39 @@ def fold_scores(model_dir: Path, folder: Path, users, params: dict) -> dict[int,
     emb = dict(zip(keys, Encoder(model_dir).embed_many([sigs[k] for k in keys])))
     score = get("fused").configured(params)
     scorer = EmbeddingScorer(emb, "fused", sequences_of(sigs, score.dtw), params,
-                             globals_of(sigs, score.globals) if score.globals else None)
+                             globals_of(sigs, score.globals) if score.globals else None,
+                             learned(sigs) if learned else None)
     return {r: score_trials(make_trials(index, trials=10, refs=r, seed=0), scorer) for r in REFS}
 
 
+def fold_learned(recipe, fold: dict, cache):
+    """For a recipe with learned features: signatures -> their features through the fold's
+    own branch (``trainer.local_features.fold_branch``; the fold's int8 file has none)."""
+    from trainer.local_features import branch_inputs, fold_branch, held_out_features, local_config
+    if recipe.local is None:
+        return None
+    cfg = local_config(recipe)
+    model, _ = fold_branch(recipe, cfg, fold["test_users"], cache)
+    return lambda sigs: held_out_features(model, branch_inputs(recipe, cfg)[1], cfg, sigs)
+
+
 def run(kind: str, seed: int, root: Path) -> list[dict]:
-    from bench.bench_fusion import LEARNED_FOLDS, calibrated
+    from bench.bench_fusion import calibrated
     from trainer.cache import Cache
     from trainer.evaluation.evaluate import summarise
     from trainer.folds import fold_model
     from trainer.fusion import pool
 
     recipe, folds, fusion, folder = calibrated(kind, seed, root)
-    if recipe.local is not None:
-        return [{"bench": "references", "kind": kind, "seed": seed, "error": LEARNED_FOLDS}]
+    cache = Cache.at(None)
     per_refs: dict[int, list[dict]] = {r: [] for r in REFS}
     with tempfile.TemporaryDirectory() as tmp:
         for k, fold in enumerate(folds):
-            model = fold_model(recipe, fold, Path(tmp) / f"fold{k}", Cache.at(None))
+            model = fold_model(recipe, fold, Path(tmp) / f"fold{k}", cache)
             if model is None:
                 raise SystemExit("folds cached without their int8 files: retrain them (docs/training.md)")
-            for r, scored in fold_scores(model, folder, fold["test_users"], fusion.fold_params[k]).items():
+            for r, scored in fold_scores(model, folder, fold["test_users"], fusion.fold_params[k],
+                                         fold_learned(recipe, fold, cache)).items():
                 per_refs[r].append(scored)
     lines = []
     for r in REFS:

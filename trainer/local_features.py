@@ -238,36 +238,48 @@ def features_of_file(model: bytes, x: np.ndarray) -> F32:
 def fold_scores(recipe, cfg: LocalConfig, test_users, folder, cache, train_users=None,
                 protocol: str = "random-refs") -> dict:
     """The learned DTW's held-out scores of one user fold under ``protocol`` (the
-    evaluation's trials, as for the cosine): the branch trained on ``train_users``
-    (default: SVC2004's other users; ``training_set``), scored through its own int8
-    file; scores and file cached in the cache's local/ (a file cached without the
-    int8 file is trained again, to the same weights, for another protocol)."""
+    evaluation's trials, as for the cosine), through the fold's branch (``fold_branch``);
+    cached in the cache's local/ under the folder scored."""
     import json
 
-    from .export import to_int8_tflite
-    from .folds import USERS
-    test = sorted(int(u) for u in test_users)
-    train = sorted(int(u) for u in (train_users if train_users is not None else USERS) if int(u) not in test)
-    data, prep = branch_inputs(recipe, cfg)
-    # the branch's file is kept under the key of its home folder (its first), the scores
-    # under the folder scored: a pressure-blind branch is the pressure-free recipe's
+    test, train = _fold_users(test_users, train_users)
     path = cache.root / "local" / f"{fold_key(recipe, cfg, test, train, folder)}.json"
-    model_path = cache.root / "local" / f"{fold_key(recipe, cfg, test, train, data[0])}.tflite"
     stored = json.loads(path.read_text()) if path.exists() else {}
     wanted = "genuine" if protocol == "random-refs" else protocol
-    if wanted not in stored and not model_path.exists():
-        train_set = training_set(recipe, cfg, train)
-        branch, stored["losses"] = fit_local(train_set, cfg)
-        model_path.parent.mkdir(parents=True, exist_ok=True)
-        model_path.write_bytes(to_int8_tflite(branch, train_set.x))
     if wanted not in stored:  # random-refs scores at the top, as entries have always held them
-        scores = _held_out_scores(model_path.read_bytes(), prep, cfg, test, folder, protocol)
+        model, losses = fold_branch(recipe, cfg, test, cache, train)
+        stored.update({"losses": losses} if losses is not None else {})
+        scores = _held_out_scores(model, branch_inputs(recipe, cfg)[1], cfg, test, folder, protocol)
         stored.update(scores if protocol == "random-refs" else {protocol: scores})
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(stored))
     chosen = stored if protocol == "random-refs" else stored[protocol]
     return {k: {int(u): np.asarray(v, dtype=float) for u, v in chosen[k].items()}
             for k in ("genuine", "skilled", "random")}
+
+
+def fold_branch(recipe, cfg: LocalConfig, test_users, cache, train_users=None) -> tuple[bytes, list[float] | None]:
+    """(the int8 file of the branch of the fold that holds out ``test_users``, trained on
+    ``train_users`` - default: SVC2004's other users - and the losses where it was trained
+    now): kept in the cache's local/ under its home folder's key (``fold_key``), so a
+    pressure-blind branch IS the pressure-free recipe's; trained again, to the same
+    weights, where an older entry kept only its scores."""
+    from .export import to_int8_tflite
+    test, train = _fold_users(test_users, train_users)
+    path = cache.root / "local" / f"{fold_key(recipe, cfg, test, train, branch_inputs(recipe, cfg)[0][0])}.tflite"
+    if path.exists():
+        return path.read_bytes(), None
+    train_set = training_set(recipe, cfg, train)
+    branch, losses = fit_local(train_set, cfg)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(to_int8_tflite(branch, train_set.x))
+    return path.read_bytes(), losses
+
+
+def _fold_users(test_users, train_users) -> tuple[list[int], list[int]]:
+    from .folds import USERS
+    test = sorted(int(u) for u in test_users)
+    return test, sorted(int(u) for u in (train_users if train_users is not None else USERS) if int(u) not in test)
 
 
 def fold_key(recipe, cfg: LocalConfig, test: list[int], train: list[int], scored_on) -> str:
@@ -284,20 +296,28 @@ def fold_key(recipe, cfg: LocalConfig, test: list[int], train: list[int], scored
     return hashlib.sha256(json.dumps(parts + ([train] if train != default else [])).encode()).hexdigest()[:16]
 
 
+def held_out_features(model: bytes, prep, cfg: LocalConfig, sigs: dict) -> dict:
+    """Each signature's learned features through a fold's int8 branch (``fold_branch``),
+    preprocessed as the branch sees them (``branch_inputs``), as the edge stores them."""
+    from edge.preprocess import preprocess
+
+    from .evaluation.evaluate import learned_of
+    keys = list(sigs)
+    features = features_of_file(model, np.stack([preprocess(sigs[k], prep) for k in keys]))
+    return learned_of(dict(zip(keys, features)), edge_config(cfg))
+
+
 def _held_out_scores(model: bytes, prep, cfg: LocalConfig, test_users, folder,
                      protocol: str = "random-refs") -> dict:
-    from edge.preprocess import preprocess
     from firmware_bridge import svc2004
 
-    from .evaluation.evaluate import EmbeddingScorer, learned_of, load_signatures, score_trials
+    from .evaluation.evaluate import EmbeddingScorer, load_signatures, score_trials
     from .evaluation.trials import trial_plan
 
     index = {u: f for u, f in svc2004.scan(folder).items() if u in set(test_users)}
     sigs, _ = load_signatures(index)
-    keys = list(sigs)
-    features = features_of_file(model, np.stack([preprocess(sigs[k], prep) for k in keys]))
     lcfg = edge_config(cfg)
     scorer = EmbeddingScorer(None, "learned-dtw", None, {"learned": lcfg.to_dict()},
-                             learned=learned_of(dict(zip(keys, features)), lcfg))
+                             learned=held_out_features(model, prep, cfg, sigs))
     scores = score_trials(trial_plan(index, protocol), scorer)
     return {k: {str(u): [float(s) for s in v] for u, v in scores[k].items()} for k in scores}
