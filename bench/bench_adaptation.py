@@ -83,15 +83,19 @@ def fold_threshold(fusion, k: int) -> float:
     from trainer.evaluation.metrics import pooled_threshold
     from trainer.fusion import fuse
 
-    cos, dtw, parts = fusion.scores["cosine"], fusion.scores["device-dtw"], fusion.fold_params[k]["parts"]
-    consts = tuple((p["mean"], p["sd"]) for p in parts[:2])   # cosine, DTW: the aspects weigh 0
-    weights = tuple(p["weight"] for p in parts[:2])
-    return float(pooled_threshold([fuse([cos[j], dtw[j]], consts, weights)
-                                   for j in range(len(cos)) if j != k]))
+    names = ("cosine", "device-dtw", "learned-dtw")   # the shape parts, as calibrate orders them
+    shape = [fusion.scores[n] for n in names if n in fusion.scores]   # the aspects weigh 0
+    parts = fusion.fold_params[k]["parts"][:len(shape)]
+    consts = tuple((p["mean"], p["sd"]) for p in parts)
+    weights = tuple(p["weight"] for p in parts)
+    return float(pooled_threshold([fuse([s[j] for s in shape], consts, weights)
+                                   for j in range(len(shape[0])) if j != k]))
 
 
-def load_fold(model_dir: Path, folder: Path, users, params: dict, threshold: float) -> Fold:
-    """Every signature of ``users`` as the device sees it: the fold model's embedding and the int8 DTW sequence."""
+def load_fold(model_dir: Path, folder: Path, users, params: dict, threshold: float, learned=None) -> Fold:
+    """Every signature of ``users`` as the device sees it: the fold model's embedding, the int8
+    DTW sequence and, where the decision compares them, its learned features (``learned``:
+    ``trainer.local_features.fold_features``)."""
     from edge import dtw, scores
     from edge.model import Encoder
     from firmware_bridge import svc2004
@@ -103,7 +107,9 @@ def load_fold(model_dir: Path, folder: Path, users, params: dict, threshold: flo
     score = scores.get("fused").configured(params)
     keys = list(sigs)
     embeddings = Encoder(model_dir).embed_many([sigs[k] for k in keys])
-    probes = {k: scores.Probe(e, dtw.quantized(sigs[k], score.dtw)) for k, e in zip(keys, embeddings)}
+    features = learned(sigs) if learned else {}
+    probes = {k: scores.Probe(e, dtw.quantized(sigs[k], score.dtw), learned=features.get(k))
+              for k, e in zip(keys, embeddings)}
     random = {t.user: t.random for t in make_session_trials(index)}
     return Fold(probes, score, threshold, random)
 
@@ -115,7 +121,9 @@ def enrolled(fold: Fold, user: int):
 
     emb = np.stack([dequantize(quantize(fold.probes[(user, s)].embedding)) for s in ENROL])
     seqs = np.stack([fold.probes[(user, s)].sequence for s in ENROL])
-    return scores.References(emb, scores.reference_stats(emb, seqs, fold.score.dtw), seqs)
+    learned = None if fold.score.learned is None else np.stack([fold.probes[(user, s)].learned for s in ENROL])
+    stats = scores.reference_stats(emb, seqs, fold.score.dtw, learned, fold.score.learned)
+    return scores.References(emb, stats, seqs, learned=learned)
 
 
 def run_stream(fold: Fold, user: int, refs, bounded: bool = False):
@@ -136,7 +144,8 @@ def run_stream(fold: Fold, user: int, refs, bounded: bool = False):
         value = fold.score(refs, probe)
         kind = "genuine" if s <= 20 else "forgeries"
         counts[f"{kind}_accepted"] += int(value >= fold.threshold)
-        stored = scores.Probe(dequantize(quantize(probe.embedding)), probe.sequence)  # what a template keeps
+        stored = scores.Probe(dequantize(quantize(probe.embedding)), probe.sequence,  # what a template keeps
+                              learned=probe.learned)
         a = propose(POLICY, refs, originals, stored, fold.score, fold.threshold, value, recent, now=0.0,
                     enrolled=enrolled)
         if bounded and too_alike(stored.embedding, kept, 0.995) is not None:
@@ -206,23 +215,23 @@ def figures(folds: list[dict]) -> dict:
 
 def run_seed(kind: str, seed: int, root: Path) -> list[dict]:
     """One JSON line per variant for one pad kind and seed."""
-    from bench.bench_fusion import LEARNED_FOLDS, calibrated
+    from bench.bench_fusion import calibrated
     from trainer.cache import Cache
     from trainer.folds import fold_model
+    from trainer.local_features import fold_features
 
     recipe, folds, fusion, folder = calibrated(kind, seed, root)
-    if recipe.local is not None:
-        return [{"bench": "adaptation", "kind": kind, "seed": seed, "error": LEARNED_FOLDS}]
+    cache = Cache.at(None)
     judged = []
     with tempfile.TemporaryDirectory() as tmp:
         for k, fold in enumerate(folds):
-            model = fold_model(recipe, fold, Path(tmp) / f"fold{k}", Cache.at(None))
+            model = fold_model(recipe, fold, Path(tmp) / f"fold{k}", cache)
             if model is None:
                 return [{"bench": "adaptation", "kind": kind, "seed": seed,
                          "error": "folds cached without their int8 files: delete the recipe's folder in the "
                                   "cache's cv/ to retrain"}]
             data = load_fold(model, folder, fold["test_users"], fusion.fold_params[k],
-                             fold_threshold(fusion, k))
+                             fold_threshold(fusion, k), fold_features(recipe, fold, cache))
             judged.append(judge_fold(data, fold["test_users"]))
     return [{"bench": "adaptation", "kind": kind, "seed": seed, "protocol": "session-adaptation",
              "variant": v, "policy": asdict(POLICY), "thresholds": [round(j[v]["threshold"], 4) for j in judged],

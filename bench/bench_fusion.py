@@ -52,9 +52,6 @@ KINDS = {"pressure": ("pressure-learned", "Task2", True), "no_pressure": ("nopre
          "pressure-variants": ("distilled-variants", "Task2", True),
          "no_pressure-session": ("nopressure-session", "Task1", False)}
 DEFAULT_KINDS = ("pressure", "no_pressure")
-LEARNED_FOLDS = ("the folds' int8 files have no learned-feature output (each fold's branch has a file of its own, "
-                 "which only bench_fusion's protocols score): not measured for this recipe")
-"""Why the protocols that run each fold's own int8 file skip a recipe with learned local features."""
 METRICS = ("eer_skilled", "eer_skilled_per_writer", "eer_random", "fnmr_at_fmr1_skilled")
 
 

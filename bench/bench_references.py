@@ -15,7 +15,8 @@ writers (ONE threshold), then one per (kind, R) over seeds. The number of
 references a device asks for is ``[enrol] count`` (3 to 12; the store holds
 at most 4 KB a user: 6 references of either shipped model, whose learned
 features make them 658 and 590 bytes). A decision with learned features
-scores them through each fold's own branch (``fold_learned``).
+scores them through each fold's own branch
+(``trainer.local_features.fold_features``).
 """
 
 from __future__ import annotations
@@ -51,23 +52,13 @@ def fold_scores(model_dir: Path, folder: Path, users, params: dict, learned=None
     return {r: score_trials(make_trials(index, trials=10, refs=r, seed=0), scorer) for r in REFS}
 
 
-def fold_learned(recipe, fold: dict, cache):
-    """For a recipe with learned features: signatures -> their features through the fold's
-    own branch (``trainer.local_features.fold_branch``; the fold's int8 file has none)."""
-    from trainer.local_features import branch_inputs, fold_branch, held_out_features, local_config
-    if recipe.local is None:
-        return None
-    cfg = local_config(recipe)
-    model, _ = fold_branch(recipe, cfg, fold["test_users"], cache)
-    return lambda sigs: held_out_features(model, branch_inputs(recipe, cfg)[1], cfg, sigs)
-
-
 def run(kind: str, seed: int, root: Path) -> list[dict]:
     from bench.bench_fusion import calibrated
     from trainer.cache import Cache
     from trainer.evaluation.evaluate import summarise
     from trainer.folds import fold_model
     from trainer.fusion import pool
+    from trainer.local_features import fold_features
 
     recipe, folds, fusion, folder = calibrated(kind, seed, root)
     cache = Cache.at(None)
@@ -78,7 +69,7 @@ def run(kind: str, seed: int, root: Path) -> list[dict]:
             if model is None:
                 raise SystemExit("folds cached without their int8 files: retrain them (docs/training.md)")
             for r, scored in fold_scores(model, folder, fold["test_users"], fusion.fold_params[k],
-                                         fold_learned(recipe, fold, cache)).items():
+                                         fold_features(recipe, fold, cache)).items():
                 per_refs[r].append(scored)
     lines = []
     for r in REFS:

@@ -276,6 +276,17 @@ def fold_branch(recipe, cfg: LocalConfig, test_users, cache, train_users=None) -
     return path.read_bytes(), losses
 
 
+def fold_features(recipe, fold: dict, cache):
+    """For a recipe with learned features, a function of signatures (a dict) to their features
+    through the cached fold's own branch (``fold_branch``; the fold's int8 file has none,
+    so the benchmarks that run it add these); None for a recipe without them."""
+    if recipe.local is None:
+        return None
+    cfg = local_config(recipe)
+    model, _ = fold_branch(recipe, cfg, fold["test_users"], cache)
+    return lambda sigs: held_out_features(model, branch_inputs(recipe, cfg)[1], cfg, sigs)
+
+
 def _fold_users(test_users, train_users) -> tuple[list[int], list[int]]:
     from .folds import USERS
     test = sorted(int(u) for u in test_users)
