@@ -33,6 +33,12 @@ The policy is FIXED here, before any result was seen (``POLICY``):
   (``edge.adaptation.AdaptationPolicy``): with 5 references, at most the 3
   least typical ever go, and 2 enrolment references always anchor the set.
 
+The five-day stream (``WEEKS``, issue #20: the independent evaluation's
+protocol): enrol S1-S5, then genuine S6-S20 in time order, a skilled forgery
+(S21-S35) after each, six attempts a day; each attempt is judged with the
+references as they stand then, and the FRR and skilled FAR are counted over
+the stream itself (``weeks-adaptation`` lines).
+
 Per (kind, seed) and variant (``baseline``, ``adapted``): pooled skilled and
 random EER (ONE threshold over all 30 held-out users) and skilled per
 writer, FRR and skilled / random FAR at each fold's own threshold, and what
@@ -62,6 +68,12 @@ VARIANTS = ("baseline", "adapted", "bounded")
 """Enrolled references only; adapted by ``POLICY`` as it was; adapted with the device's bounds
 since issue #20 too (drift from the enrolment's centroid at most ``max_drift``, no probe too
 alike an earlier attempt of the stream: ``edge.adaptation.drift`` and ``too_alike``)."""
+WEEKS = tuple(s for pair in zip(range(6, 21), range(21, 36)) for s in pair)   # G6 F21 G7 F22 ... G20 F35
+WEEKS_PER_DAY = 6
+"""The independent evaluation's stream (issue #20), on the folds' held-out writers: after
+enrolment on S1-S5, every other genuine signature in time order with a skilled forgery after
+each, six attempts a day (five days), each judged with the references as they stand then."""
+WEEKS_METRICS = ("frr_stream", "far_skilled_stream", "forgeries_admitted", "genuine_admitted")
 METRICS = ("eer_skilled", "eer_skilled_per_writer", "eer_random", "frr_at_threshold",
            "far_skilled_at_threshold", "far_random_at_threshold", "forgeries_admitted",
            "genuine_admitted")
@@ -126,34 +138,42 @@ def enrolled(fold: Fold, user: int):
     return scores.References(emb, stats, seqs, learned=learned)
 
 
-def run_stream(fold: Fold, user: int, refs, bounded: bool = False):
-    """The session-2 stream: (references after it, stream counts); ``bounded``: with the
-    device's drift and too-alike bounds (what the verifier adds to ``propose``)."""
+def run_stream(fold: Fold, user: int, refs, bounded: bool = False, stream: tuple[int, ...] = STREAM,
+               per_day: int | None = None, adapt: bool = True):
+    """A stream of attempts (default: the session-2 stream, all in one day): (references
+    after it, stream counts); ``bounded``: with the device's drift and too-alike bounds
+    (what the verifier adds to ``propose``); ``per_day``: attempts a day; ``adapt``: False
+    judges the stream with the enrolled references only."""
     from edge import scores
-    from edge.adaptation import propose, too_alike
+    from edge.adaptation import DAY_S, propose, too_alike
     from edge.store import Attempt
     from edge.templates import dequantize, quantize
 
     originals, recent, kept = [True] * len(refs.embeddings), [], []
     enrolled = refs.embeddings if bounded else None
-    counts = {"forgeries_admitted": 0, "genuine_admitted": 0, "forgeries_accepted": 0, "genuine_accepted": 0}
-    for s in STREAM:
+    counts = {"forgeries_admitted": 0, "genuine_admitted": 0, "forgeries_accepted": 0, "genuine_accepted": 0,
+              "forgeries_seen": 0, "genuine_seen": 0}
+    for n, s in enumerate(stream):
         probe = fold.probes.get((user, s))
         if probe is None:
             continue
+        now = 0.0 if per_day is None else (n // per_day) * DAY_S
         value = fold.score(refs, probe)
         kind = "genuine" if s <= 20 else "forgeries"
         counts[f"{kind}_accepted"] += int(value >= fold.threshold)
+        counts[f"{kind}_seen"] += 1
+        if not adapt:
+            continue
         stored = scores.Probe(dequantize(quantize(probe.embedding)), probe.sequence,  # what a template keeps
                               learned=probe.learned)
-        a = propose(POLICY, refs, originals, stored, fold.score, fold.threshold, value, recent, now=0.0,
+        a = propose(POLICY, refs, originals, stored, fold.score, fold.threshold, value, recent, now=now,
                     enrolled=enrolled)
         if bounded and too_alike(stored.embedding, kept, 0.995) is not None:
             a = None
         kept.append(Attempt(b"", quantize(probe.embedding), False, None))
         if a is not None:
             refs, originals[a.index] = a.references, False
-            recent.append(0.0)
+            recent.append(now)
             counts[f"{kind}_admitted"] += 1
     return refs, counts
 
@@ -183,6 +203,29 @@ def judge_fold(fold: Fold, users) -> dict:
     for v in VARIANTS:
         out[v]["threshold"] = fold.threshold
     return out
+
+
+def judge_weeks(fold: Fold, users) -> dict:
+    """The ``WEEKS`` stream per variant: its counts summed over the fold's users."""
+    out: dict[str, dict[str, int]] = {v: {} for v in VARIANTS}
+    for u in users:
+        if any((u, s) not in fold.probes for s in ENROL):
+            continue
+        base = enrolled(fold, u)
+        for variant, kw in (("baseline", {"adapt": False}), ("adapted", {}), ("bounded", {"bounded": True})):
+            _, counts = run_stream(fold, u, base, stream=WEEKS, per_day=WEEKS_PER_DAY, **kw)
+            for name, n in counts.items():
+                out[variant][name] = out[variant].get(name, 0) + n
+    return out
+
+
+def weeks_figures(counts: list[dict]) -> dict:
+    """FRR and skilled FAR (percent) over the stream's attempts, all folds' users; what got in."""
+    total = {k: sum(c[k] for c in counts) for k in counts[0]}
+    return {"frr_stream": round(100 * (1 - total["genuine_accepted"] / total["genuine_seen"]), 2),
+            "far_skilled_stream": round(100 * total["forgeries_accepted"] / total["forgeries_seen"], 2),
+            **{k: total[k] for k in ("genuine_accepted", "genuine_seen", "forgeries_accepted", "forgeries_seen",
+                                     "forgeries_admitted", "genuine_admitted")}}
 
 
 def at_threshold(folds: list[dict]) -> dict:
@@ -222,7 +265,8 @@ def run_seed(kind: str, seed: int, root: Path) -> list[dict]:
 
     recipe, folds, fusion, folder = calibrated(kind, seed, root)
     cache = Cache.at(None)
-    judged = []
+    judged: list[dict] = []
+    weeks: list[dict] = []
     with tempfile.TemporaryDirectory() as tmp:
         for k, fold in enumerate(folds):
             model = fold_model(recipe, fold, Path(tmp) / f"fold{k}", cache)
@@ -233,20 +277,26 @@ def run_seed(kind: str, seed: int, root: Path) -> list[dict]:
             data = load_fold(model, folder, fold["test_users"], fusion.fold_params[k],
                              fold_threshold(fusion, k), fold_features(recipe, fold, cache))
             judged.append(judge_fold(data, fold["test_users"]))
+            weeks.append(judge_weeks(data, fold["test_users"]))
     return [{"bench": "adaptation", "kind": kind, "seed": seed, "protocol": "session-adaptation",
              "variant": v, "policy": asdict(POLICY), "thresholds": [round(j[v]["threshold"], 4) for j in judged],
-             **figures([j[v] for j in judged])} for v in VARIANTS]
+             **figures([j[v] for j in judged])} for v in VARIANTS] + \
+           [{"bench": "adaptation", "kind": kind, "seed": seed, "protocol": "weeks-adaptation", "variant": v,
+             **weeks_figures([w[v] for w in weeks])} for v in VARIANTS]
 
 
 def over_seeds(lines: list[dict]) -> list[dict]:
     """Mean and spread (max - min) over seeds, per (kind, variant)."""
     out = []
-    for kind, variant in sorted({(ln["kind"], ln["variant"]) for ln in lines if "variant" in ln}):
-        rows = [ln for ln in lines if (ln.get("kind"), ln.get("variant")) == (kind, variant)]
-        out.append({"bench": "adaptation", "kind": kind, "variant": variant, "summary": f"{len(rows)} seeds",
-                    "seeds": [r["seed"] for r in rows],
+    keys = sorted({(ln["kind"], ln["protocol"], ln["variant"]) for ln in lines if "variant" in ln})
+    for kind, protocol, variant in keys:
+        rows = [ln for ln in lines
+                if (ln.get("kind"), ln.get("protocol"), ln.get("variant")) == (kind, protocol, variant)]
+        metrics = METRICS if protocol == "session-adaptation" else WEEKS_METRICS
+        out.append({"bench": "adaptation", "kind": kind, "protocol": protocol, "variant": variant,
+                    "summary": f"{len(rows)} seeds", "seeds": [r["seed"] for r in rows],
                     **{m: {"mean": round(float(np.mean([r[m] for r in rows])), 2),
-                           "spread": round(float(np.ptp([r[m] for r in rows])), 2)} for m in METRICS}})
+                           "spread": round(float(np.ptp([r[m] for r in rows])), 2)} for m in metrics}})
     return out
 
 

@@ -201,18 +201,29 @@ def adaptation(results: list[dict]) -> list[str]:
     cols = [("eer_skilled", "skilled EER, ONE threshold"), ("eer_skilled_per_writer", "skilled EER, per writer"),
             ("eer_random", "random EER"), ("frr_at_threshold", "FRR at the threshold"),
             ("far_skilled_at_threshold", "skilled FAR there"), ("forgeries_admitted", "forgeries into templates")]
+    weeks = [r for r in results if r.get("protocol") == "weeks-adaptation"]
+    results = [r for r in results if r.get("protocol", "session-adaptation") == "session-adaptation"]
     runs = [r for r in results if "seed" in r and "variant" in r]
     out = table(["pad kind", "seed", "variant", *[h for _, h in cols], "genuine into templates"],
                 [[r["kind"], r["seed"], r["variant"], *[num(r.get(k), "d" if k.endswith("admitted") else ".2f")
                                                          for k, _ in cols],
                   num(r.get("genuine_admitted"), "d")] for r in runs])
+    m = lambda d: f"{d['mean']:.2f} (spread {d['spread']:.2f})"  # noqa: E731
     seeds = [r for r in results if r.get("summary")]
     if seeds:
-        m = lambda d: f"{d['mean']:.2f} (spread {d['spread']:.2f})"  # noqa: E731
         out += ["", "Over seeds (mean, and spread max - min):", ""]
         out += table(["pad kind", "variant", "seeds", *[h for _, h in cols]],
                      [[r["kind"], r["variant"], ", ".join(map(str, r["seeds"])), *[m(r[k]) for k, _ in cols]]
                       for r in seeds])
+    if weeks:
+        wcols = [("frr_stream", "FRR over the stream"), ("far_skilled_stream", "skilled FAR over the stream"),
+                 ("forgeries_admitted", "forgeries into templates"), ("genuine_admitted", "genuine into templates")]
+        out += ["", "Over five days (enrol S1-S5; G6 F21 ... G20 F35, six attempts a day), "
+                "each attempt judged with the references as they stand:", ""]
+        out += table(["pad kind", "seed", "variant", *[h for _, h in wcols]],
+                     [[r["kind"], r.get("seed", "mean"), r["variant"],
+                       *[m(r[k]) if "summary" in r else num(r[k], "d" if k.endswith("admitted") else ".2f")
+                         for k, _ in wcols]] for r in weeks])
     return out
 
 

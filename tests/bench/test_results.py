@@ -94,7 +94,11 @@ def test_adaptation_table():
     summary = {"bench": "adaptation", "kind": "pressure", "variant": "adapted", "summary": "1 seeds", "seeds": [0],
                **{k: {"mean": v, "spread": 0.0} for k, v in run.items() if k.endswith(("eer_skilled", "writer",
                   "random", "threshold", "admitted"))}}
-    text = "\n".join(results.section("bench_adaptation", rec("bench_adaptation", [run, summary])))
+    weeks = {"bench": "adaptation", "kind": "pressure", "seed": 0, "protocol": "weeks-adaptation",
+             "variant": "bounded", "frr_stream": 20.0, "far_skilled_stream": 7.5, "forgeries_admitted": 1,
+             "genuine_admitted": 12}
+    text = "\n".join(results.section("bench_adaptation", rec("bench_adaptation", [run, summary, weeks])))
     assert "| pressure | 0 | adapted | 10.22 | 4.22 | 0.00 | 16.00 | 8.44 | 0 | 67 |" in text
     assert "| pressure | adapted | 0 | 10.22 (spread 0.00) | 4.22 (spread 0.00) |" in text
+    assert "| pressure | 0 | bounded | 20.00 | 7.50 | 1 | 12 |" in text   # the five-day stream's own table
     assert "bench_adaptation" in run_all.BENCHMARKS
