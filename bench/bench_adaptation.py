@@ -1,7 +1,7 @@
 """Template adaptation under session drift, every choice made without the reported fold.
 
-For each pad kind (pressure: the distilled recipe on Task2; without pressure:
-the pressure-free recipe on Task1) and seed, each cached cross-validation
+For each pad kind (the shipped recipes, ``bench_fusion.KINDS``: pressure on
+Task2, without pressure on Task1, each with its learned features) and seed, each cached cross-validation
 fold k (``trainer.folds.cross_validate``) gives its int8 file and the fused decision
 chosen on the other folds (``trainer.fusion.calibrate(...).fold_params[k]``,
 as ``bench_fusion.session``). Fold k's threshold is made the way the shipped
@@ -39,7 +39,7 @@ protocol): enrol S1-S5, then genuine S6-S20 in time order, a skilled forgery
 references as they stand then, and the FRR and skilled FAR are counted over
 the stream itself (``weeks-adaptation`` lines).
 
-Per (kind, seed) and variant (``baseline``, ``adapted``): pooled skilled and
+Per (kind, seed) and variant (``baseline``, ``adapted``, ``bounded``): pooled skilled and
 random EER (ONE threshold over all 30 held-out users) and skilled per
 writer, FRR and skilled / random FAR at each fold's own threshold, and what
 the stream did (accepts, replacements by genuine attempts and by forgeries);
@@ -71,8 +71,9 @@ alike an earlier attempt of the stream: ``edge.adaptation.drift`` and ``too_alik
 WEEKS = tuple(s for pair in zip(range(6, 21), range(21, 36)) for s in pair)   # G6 F21 G7 F22 ... G20 F35
 WEEKS_PER_DAY = 6
 """The independent evaluation's stream (issue #20), on the folds' held-out writers: after
-enrolment on S1-S5, every other genuine signature in time order with a skilled forgery after
-each, six attempts a day (five days), each judged with the references as they stand then."""
+enrolment on S1-S5, each remaining genuine signature (S6-S20) in time order with a skilled
+forgery after each, six attempts a day (five days), each judged with the references as they
+stand then."""
 WEEKS_METRICS = ("frr_stream", "far_skilled_stream", "forgeries_admitted", "genuine_admitted")
 METRICS = ("eer_skilled", "eer_skilled_per_writer", "eer_random", "frr_at_threshold",
            "far_skilled_at_threshold", "far_random_at_threshold", "forgeries_admitted",
@@ -257,7 +258,7 @@ def figures(folds: list[dict]) -> dict:
 
 
 def run_seed(kind: str, seed: int, root: Path) -> list[dict]:
-    """One JSON line per variant for one pad kind and seed."""
+    """One JSON line per variant and protocol (session-2 stream, five-day stream) for one pad kind and seed."""
     from bench.bench_fusion import calibrated
     from trainer.cache import Cache
     from trainer.folds import fold_model
@@ -286,7 +287,7 @@ def run_seed(kind: str, seed: int, root: Path) -> list[dict]:
 
 
 def over_seeds(lines: list[dict]) -> list[dict]:
-    """Mean and spread (max - min) over seeds, per (kind, variant)."""
+    """Mean and spread (max - min) over seeds, per (kind, protocol, variant)."""
     out = []
     keys = sorted({(ln["kind"], ln["protocol"], ln["variant"]) for ln in lines if "variant" in ln})
     for kind, protocol, variant in keys:

@@ -184,7 +184,7 @@ def edge_config(cfg: LocalConfig):
 def branch_inputs(recipe, cfg: LocalConfig):
     """(the branch's training folders, the preprocessing it sees): the recipe's own, or
     ``cfg.data`` beside the recipe's first folder, without pressure where ``cfg`` ignores it."""
-    data = tuple(Path(recipe.data[0]).parent / d for d in cfg.data) or tuple(recipe.data)
+    data = tuple((Path(recipe.data[0]).parent / d).resolve() for d in cfg.data) or tuple(recipe.data)
     prep = recipe.preprocessing if cfg.pressure else dataclasses.replace(recipe.preprocessing, use_pressure=False)
     return data, prep
 
@@ -247,8 +247,7 @@ def fold_scores(recipe, cfg: LocalConfig, test_users, folder, cache, train_users
     stored = json.loads(path.read_text()) if path.exists() else {}
     wanted = "genuine" if protocol == "random-refs" else protocol
     if wanted not in stored:  # random-refs scores at the top, as entries have always held them
-        model, losses = fold_branch(recipe, cfg, test, cache, train)
-        stored.update({"losses": losses} if losses is not None else {})
+        model = fold_branch(recipe, cfg, test, cache, train)
         scores = _held_out_scores(model, branch_inputs(recipe, cfg)[1], cfg, test, folder, protocol)
         stored.update(scores if protocol == "random-refs" else {protocol: scores})
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -258,22 +257,25 @@ def fold_scores(recipe, cfg: LocalConfig, test_users, folder, cache, train_users
             for k in ("genuine", "skilled", "random")}
 
 
-def fold_branch(recipe, cfg: LocalConfig, test_users, cache, train_users=None) -> tuple[bytes, list[float] | None]:
-    """(the int8 file of the branch of the fold that holds out ``test_users``, trained on
-    ``train_users`` - default: SVC2004's other users - and the losses where it was trained
-    now): kept in the cache's local/ under its home folder's key (``fold_key``), so a
-    pressure-blind branch IS the pressure-free recipe's; trained again, to the same
-    weights, where an older entry kept only its scores."""
+def fold_branch(recipe, cfg: LocalConfig, test_users, cache, train_users=None) -> bytes:
+    """The int8 file of the branch of the fold that holds out ``test_users``, trained on
+    ``train_users`` (default: SVC2004's other users): kept in the cache's local/ under its
+    home folder's key (``fold_key``), so a pressure-blind branch IS the pressure-free
+    recipe's, with its loss per epoch beside it (``<key>.losses.json``); trained again,
+    to the same weights, where an older entry kept only its scores."""
+    import json
+
     from .export import to_int8_tflite
     test, train = _fold_users(test_users, train_users)
     path = cache.root / "local" / f"{fold_key(recipe, cfg, test, train, branch_inputs(recipe, cfg)[0][0])}.tflite"
     if path.exists():
-        return path.read_bytes(), None
+        return path.read_bytes()
     train_set = training_set(recipe, cfg, train)
     branch, losses = fit_local(train_set, cfg)
     path.parent.mkdir(parents=True, exist_ok=True)
+    path.with_suffix(".losses.json").write_text(json.dumps(losses))
     path.write_bytes(to_int8_tflite(branch, train_set.x))
-    return path.read_bytes(), losses
+    return path.read_bytes()
 
 
 def fold_features(recipe, fold: dict, cache):
@@ -283,7 +285,7 @@ def fold_features(recipe, fold: dict, cache):
     if recipe.local is None:
         return None
     cfg = local_config(recipe)
-    model, _ = fold_branch(recipe, cfg, fold["test_users"], cache)
+    model = fold_branch(recipe, cfg, fold["test_users"], cache)
     return lambda sigs: held_out_features(model, branch_inputs(recipe, cfg)[1], cfg, sigs)
 
 

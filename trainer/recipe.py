@@ -63,8 +63,10 @@ class Distillation:
 
 @dataclass(frozen=True)
 class LocalConfig:
-    """The local-feature branch and its training: chosen on SigComp2009 (``bench.bench_local_dtw
-    --validate``: other writers, another tablet), never on the reported folds."""
+    """The local-feature branch and its training. The branch's size and schedule were chosen on
+    SigComp2009 (``bench.bench_local_dtw --validate``: other writers, another tablet), not on the
+    reported folds; what it sees and how it is weighed (``pressure``, ``weighting``) were chosen
+    per pad kind on them, and labelled so (docs/training.md)."""
 
     steps: int = 32           # feature vectors per signature (256 preprocessed steps / 8)
     channels: int = 8         # values per vector: 32 x 8 int8 = 256 bytes a reference

@@ -4,6 +4,7 @@ pressure-blind branch IS the pressure-free recipe's file, scored on the pressure
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import numpy as np
 import pytest
@@ -28,10 +29,14 @@ def test_the_blind_branch_is_trained_once_and_scored_on_the_pressure_folder(svc2
     cfg_free, cfg_blind = local_features.local_config(free), local_features.local_config(blind)
     cache, test, users = Cache(tmp_path), [1, 2], [1, 2, 3, 4]
 
-    model, losses = local_features.fold_branch(free, cfg_free, test, cache, users)
-    assert losses is not None and len(losses) == 1          # trained now, one epoch
-    again, none = local_features.fold_branch(blind, cfg_blind, test, cache, users)
-    assert (again, none) == (model, None)                   # the same file, not trained again
+    model = local_features.fold_branch(free, cfg_free, test, cache, users)
+    (losses,) = (tmp_path / "local").glob("*.losses.json")
+    assert len(json.loads(losses.read_text())) == 1          # trained now, one epoch, its loss kept
+
+    def trained_again(*args, **kwargs):
+        raise AssertionError("trained again")
+    monkeypatch.setattr(local_features, "fit_local", trained_again)
+    assert local_features.fold_branch(blind, cfg_blind, test, cache, users) == model   # the same file
     assert len(list((tmp_path / "local").glob("*.tflite"))) == 1
 
     got = local_features.fold_scores(blind, cfg_blind, test, svc2004_root / "Task2", cache, users)
@@ -40,9 +45,9 @@ def test_the_blind_branch_is_trained_once_and_scored_on_the_pressure_folder(svc2
         assert {u: len(v) for u, v in got[kind].items()} == {u: len(v) for u, v in want[kind].items()}
         assert all(np.all(np.isfinite(v)) for v in got[kind].values())
 
-    def trained_again(*args, **kwargs):
+    def no_branch(*args, **kwargs):
         raise AssertionError("scores on Task2 are cached: no branch needed")
-    monkeypatch.setattr(local_features, "fold_branch", trained_again)
+    monkeypatch.setattr(local_features, "fold_branch", no_branch)
     cached = local_features.fold_scores(blind, cfg_blind, test, svc2004_root / "Task2", cache, users)
     assert all(np.array_equal(cached["skilled"][u], got["skilled"][u]) for u in test)
     with pytest.raises(AssertionError, match="no branch needed"):   # Task1's scores are another entry
