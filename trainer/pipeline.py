@@ -119,8 +119,9 @@ def fused_decision(recipe: Recipe, folds: list[dict[str, Any]], base: Decision, 
     folder = recipe.data[0]
     fusion = calibrate(folds, folder, recipe.score, dtw_config(recipe.preprocessing.use_pressure),
                        learned=learned_part(recipe, folds, folder, cache))
+    weighed = ", ".join(f"{p['score']} {p['weight']}" for p in fusion.params["parts"] if p["weight"])
     how = (f"EER (skilled, global) of the pooled held-out fused scores of {len(folds)} user folds on {folder.name} "
-           f"(cosine weight {fusion.params['parts'][0]['weight']} and constants chosen on the same folds)")
+           f"(weights {weighed}; constants chosen on the same folds)")
     return Decision("fused", fusion.params, fusion.threshold, how, {**base.metrics, "fusion": fusion.report},
                     {"levels": fusion.levels, "seen": list(fusion.seen)})
 
