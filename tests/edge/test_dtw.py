@@ -19,6 +19,18 @@ def test_distance_by_hand():
     assert dtw.distances(col(0, 1, 2), col(0, 2)[None])[0] == pytest.approx(0.2)
 
 
+def test_local_costs_are_the_squared_distances_and_never_negative():
+    # by hand: probe points (0, 0) and (1, 2); one reference of points (1, 0), (1, 2), (3, 4)
+    probe = np.array([[0.0, 0.0], [1.0, 2.0]])
+    ref = np.array([[[1.0, 0.0], [1.0, 2.0], [3.0, 4.0]]])
+    assert dtw._local_costs(probe, ref).tolist() == [[[1.0, 5.0, 25.0], [4.0, 0.0, 8.0]]]
+    rng = np.random.default_rng(3)   # the product form agrees with the difference form
+    p, r = rng.normal(size=(64, 5)) * 3, rng.normal(size=(4, 64, 5)) * 3
+    direct = ((p[None, :, None, :] - r[:, None, :, :]) ** 2).sum(axis=-1)
+    assert np.allclose(dtw._local_costs(p, r), direct, rtol=0, atol=1e-12)
+    assert (dtw._local_costs(r[0], r[:1]) >= 0).all() and dtw.distances(r[0], r[:1]).tolist() == [0.0]
+
+
 def test_band_forbids_the_warp_that_needs_it():
     # probe 0,2,2 vs ref 0,0,2. Free warp: D[1][2] = 0 via D[0][1], D[2][2] = 0.
     # Band 0 (the diagonal only): costs 0, 4, 0 -> sqrt(4) / 6.
