@@ -52,6 +52,7 @@ from __future__ import annotations
 
 import sys
 import tempfile
+from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -188,19 +189,15 @@ def test_scores(fold: Fold, user: int, refs) -> dict:
 
 def judge_fold(fold: Fold, users) -> dict:
     """Per variant: the test scores by kind and user, the stream counts, the threshold."""
-    out = {v: {"scores": {"genuine": {}, "skilled": {}, "random": {}}, "counts": {}} for v in VARIANTS}
-    for u in users:
-        if any((u, s) not in fold.probes for s in ENROL):
-            continue
-        base = enrolled(fold, u)
+    out = {v: {"scores": {"genuine": {}, "skilled": {}, "random": {}}, "counts": Counter()} for v in VARIANTS}
+    for u, base in enrollable(fold, users):
         adapted, counts = run_stream(fold, u, base)
         bounded, bounded_counts = run_stream(fold, u, base, bounded=True)
         for variant, refs in (("baseline", base), ("adapted", adapted), ("bounded", bounded)):
             for kind, values in test_scores(fold, u, refs).items():
                 out[variant]["scores"][kind][u] = np.asarray(values, dtype=float)
-        for variant, c in (("adapted", counts), ("bounded", bounded_counts)):
-            for name, n in c.items():
-                out[variant]["counts"][name] = out[variant]["counts"].get(name, 0) + n
+        out["adapted"]["counts"].update(counts)
+        out["bounded"]["counts"].update(bounded_counts)
     for v in VARIANTS:
         out[v]["threshold"] = fold.threshold
     return out
@@ -208,16 +205,18 @@ def judge_fold(fold: Fold, users) -> dict:
 
 def judge_weeks(fold: Fold, users) -> dict:
     """The ``WEEKS`` stream per variant: its counts summed over the fold's users."""
-    out: dict[str, dict[str, int]] = {v: {} for v in VARIANTS}
-    for u in users:
-        if any((u, s) not in fold.probes for s in ENROL):
-            continue
-        base = enrolled(fold, u)
+    out: dict[str, Counter] = {v: Counter() for v in VARIANTS}
+    for u, base in enrollable(fold, users):
         for variant, kw in (("baseline", {"adapt": False}), ("adapted", {}), ("bounded", {"bounded": True})):
-            _, counts = run_stream(fold, u, base, stream=WEEKS, per_day=WEEKS_PER_DAY, **kw)
-            for name, n in counts.items():
-                out[variant][name] = out[variant].get(name, 0) + n
+            out[variant].update(run_stream(fold, u, base, stream=WEEKS, per_day=WEEKS_PER_DAY, **kw)[1])
     return out
+
+
+def enrollable(fold: Fold, users):
+    """(user, references S1-S5 as stored: ``enrolled``) of each user who has all five."""
+    for u in users:
+        if all((u, s) in fold.probes for s in ENROL):
+            yield u, enrolled(fold, u)
 
 
 def weeks_figures(counts: list[dict]) -> dict:
@@ -250,10 +249,9 @@ def figures(folds: list[dict]) -> dict:
     pooled = summarise(pool([f["scores"] for f in folds]))
     out = {m: pooled[m] for m in ("eer_skilled", "eer_skilled_per_writer", "eer_random")}
     out.update(at_threshold(folds))
-    counts = {"forgeries_admitted": 0, "genuine_admitted": 0}   # present even where nothing was admitted
+    counts = Counter(forgeries_admitted=0, genuine_admitted=0)   # present even where nothing was admitted
     for f in folds:
-        for name, n in f["counts"].items():
-            counts[name] = counts.get(name, 0) + n
+        counts.update(f["counts"])
     return {**out, **counts}
 
 

@@ -45,11 +45,12 @@ BLOCKS = ((1, 7, 2, 1), (1.5, 5, 2, 1), (2, 5, 2, 1), (3, 3, 1, 2))
 SEGMENTS = 8
 
 
-_L2_NORMALIZE: list[type] = []  # the layer class, defined once on first use (Keras is imported lazily)
+_LAYERS: dict[str, type] = {}  # the custom layer classes, defined once on first use (Keras is imported lazily)
 
 
-def _l2_normalize_class():
-    if not _L2_NORMALIZE:
+def _custom_layers() -> dict[str, type]:
+    """The project's Keras layers by name, defined and registered (for loading) on first use."""
+    if not _LAYERS:
         import keras
         import tensorflow as tf
 
@@ -57,23 +58,6 @@ def _l2_normalize_class():
         class L2Normalize(keras.layers.Layer):
             def call(self, x):
                 return tf.math.l2_normalize(x, axis=-1)
-
-        _L2_NORMALIZE.append(L2Normalize)
-    return _L2_NORMALIZE[0]
-
-
-def l2_normalize_layer():
-    """A Keras layer computing tf.math.l2_normalize on the last axis."""
-    return _l2_normalize_class()(name="l2_normalize")
-
-
-_SELECT_CHANNELS: list[type] = []
-
-
-def _select_channels_class():
-    if not _SELECT_CHANNELS:
-        import keras
-        import tensorflow as tf
 
         @keras.saving.register_keras_serializable(package="sigpad")
         class SelectChannels(keras.layers.Layer):
@@ -89,20 +73,24 @@ def _select_channels_class():
             def get_config(self):
                 return {**super().get_config(), "channels": self.channels}
 
-        _SELECT_CHANNELS.append(SelectChannels)
-    return _SELECT_CHANNELS[0]
+        _LAYERS.update(L2Normalize=L2Normalize, SelectChannels=SelectChannels)
+    return _LAYERS
+
+
+def l2_normalize_layer():
+    """A Keras layer computing tf.math.l2_normalize on the last axis."""
+    return _custom_layers()["L2Normalize"](name="l2_normalize")
 
 
 def select_channels_layer(channels: list[int]):
     """A Keras layer keeping ``channels`` of the last axis (int8 TFLite: one GATHER)."""
-    return _select_channels_class()(channels, name="select_channels")
+    return _custom_layers()["SelectChannels"](channels, name="select_channels")
 
 
 def load_encoder(path):
     """A saved encoder (``encoder.keras``), in a process that has not built one yet."""
     import keras
-    _l2_normalize_class()  # registers the custom layers, which loading looks up by name
-    _select_channels_class()
+    _custom_layers()  # registers the custom layers, which loading looks up by name
     return keras.models.load_model(path)
 
 

@@ -274,8 +274,9 @@ def fold_branch(recipe, cfg: LocalConfig, test_users, cache, train_users=None) -
     branch, losses = fit_local(train_set, cfg)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.with_suffix(".losses.json").write_text(json.dumps(losses))
-    path.write_bytes(to_int8_tflite(branch, train_set.x))
-    return path.read_bytes()
+    model = to_int8_tflite(branch, train_set.x)
+    path.write_bytes(model)
+    return model
 
 
 def fold_features(recipe, fold: dict, cache):

@@ -101,7 +101,7 @@ PROTOCOLS: dict[str, Callable[..., list[Trial]]] = {"random-refs": make_trials, 
 
 
 def trial_plan(users: dict[int, UserFiles], protocol: str = "random-refs", trials: int = 10, refs: int = 5,
-         ref_pool: int = 10, seed: int = 0) -> list[Trial]:
+               ref_pool: int = 10, seed: int = 0) -> list[Trial]:
     """The trials of ``protocol`` (``trials``, ``refs`` and ``ref_pool`` shape random-refs only)."""
     if protocol == "random-refs":
         return make_trials(users, trials=trials, refs=refs, ref_pool=ref_pool, seed=seed)
