@@ -195,9 +195,22 @@ def distances(probe: npt.ArrayLike, refs: npt.ArrayLike, band: float = 0) -> F64
 
 def spread(refs: npt.ArrayLike, band: float = 0) -> float:
     """Mean DTW distance between the references: the unit of the DTW score."""
+    return spread_and_medoid(refs, band)[0]
+
+
+def spread_and_medoid(refs: npt.ArrayLike, band: float = 0) -> tuple[float, int]:
+    """The references' mean DTW distance to each other (``spread``) and the most
+    typical of them, the medoid (least summed distance to the others; the first
+    on a tie), from one pass over the pairs. One reference: (1.0, 0)."""
     seqs = np.asarray(refs, dtype=np.float64)
-    pairs = [distances(seqs[i], seqs[i + 1:], band) for i in range(len(seqs) - 1)]
-    return float(np.mean(np.concatenate(pairs))) if pairs else 1.0
+    n = len(seqs)
+    pairs = [distances(seqs[i], seqs[i + 1:], band) for i in range(n - 1)]
+    if not pairs:
+        return 1.0, 0
+    matrix = np.zeros((n, n))
+    for i, row in enumerate(pairs):
+        matrix[i, i + 1:] = matrix[i + 1:, i] = row
+    return float(np.mean(np.concatenate(pairs))), int(np.argmin(matrix.sum(axis=1)))
 
 
 def dtw_score(probe: npt.ArrayLike, refs: npt.ArrayLike, ref_spread: float, band: float = 0) -> float:

@@ -7,16 +7,43 @@ each and imports them; they register themselves (``edge.score_base``).
 
 from __future__ import annotations
 
+import threading
 from typing import Any, ClassVar
 
 import numpy as np
+import numpy.typing as npt
 
 from . import dtw, global_features
 from .dtw import DtwConfig
 from .errors import ConfigError
 from .global_features import GlobalConfig
 from .learned_dtw import LearnedConfig
-from .score_base import Probe, References, Score, register
+from .score_base import Floats, Probe, References, Score, register
+
+_RECENT = threading.local()
+_KEPT = 4  # a decision's DTWs: raw and learned, with a little room
+
+
+def distances(probe: Floats, refs: Floats, band: float) -> npt.NDArray[np.float64]:
+    """``dtw.distances``, computed once for every part of one decision that reads
+    them (the mean, least, greatest and typical of ``edge.normalised_scores``): the
+    last few are kept per thread, matched by the arrays' identity (held, so never reused)."""
+    recent = getattr(_RECENT, "kept", None)
+    if recent is None:
+        recent = _RECENT.kept = []
+    for p, r, b, kept in recent:
+        if p is probe and r is refs and b == band:
+            found: npt.NDArray[np.float64] = kept
+            return found
+    d = dtw.distances(probe, refs, band)
+    recent.insert(0, (probe, refs, band, d))
+    del recent[_KEPT:]
+    return d
+
+
+def in_spreads(d: npt.NDArray[np.float64], ref_spread: float) -> float:
+    """``-mean(d) / spread``, as ``dtw.dtw_score``: the references' own unit, negated."""
+    return float(-np.mean(d) / max(ref_spread, 1e-9))
 
 
 @register
@@ -31,9 +58,9 @@ class Dtw(Score):
 
     def configured(self, params: dict[str, Any] | None) -> Score:
         try:
-            return Dtw(DtwConfig.from_dict(dict((params or {})["dtw"])))
+            return type(self)(DtwConfig.from_dict(dict((params or {})["dtw"])))
         except (KeyError, TypeError, ValueError) as exc:
-            raise ConfigError(f"score 'dtw' needs params {{'dtw': {{...}}}}: {exc}") from None
+            raise ConfigError(f"score {self.name!r} needs params {{'dtw': {{...}}}}: {exc}") from None
 
     def margin_scale(self) -> float | None:
         # In units of the references' own spread, where a genuine signature
@@ -42,14 +69,14 @@ class Dtw(Score):
 
     def _config(self) -> DtwConfig:
         if self.dtw is None:
-            raise ConfigError("score 'dtw' needs the manifest's DTW settings")
+            raise ConfigError(f"score {self.name!r} needs the manifest's DTW settings")
         return self.dtw
 
     def __call__(self, refs: References, probe: Probe) -> float:
         cfg = self._config()
         if refs.sequences is None or probe.sequence is None:
             raise ConfigError("score 'dtw' needs DTW sequences of the references and the probe")
-        return dtw.dtw_score(probe.sequence, refs.sequences, refs.stats["dtw_spread"], cfg.band)
+        return in_spreads(distances(probe.sequence, refs.sequences, cfg.band), refs.stats["dtw_spread"])
 
 
 @register
@@ -67,9 +94,9 @@ class LearnedDtw(Score):
 
     def configured(self, params: dict[str, Any] | None) -> Score:
         try:
-            return LearnedDtw(LearnedConfig.from_dict(dict((params or {})["learned"])))
+            return type(self)(LearnedConfig.from_dict(dict((params or {})["learned"])))
         except (KeyError, TypeError, ValueError) as exc:
-            raise ConfigError(f"score 'learned-dtw' needs params {{'learned': {{...}}}}: {exc}") from None
+            raise ConfigError(f"score {self.name!r} needs params {{'learned': {{...}}}}: {exc}") from None
 
     def margin_scale(self) -> float | None:
         return 1.0  # in the references' own spreads, like the raw DTW's
@@ -79,7 +106,7 @@ class LearnedDtw(Score):
             raise ConfigError("score 'learned-dtw' needs the manifest's learned feature settings")
         if refs.learned is None or probe.learned is None:
             raise ConfigError("score 'learned-dtw' needs the learned features of the references and the probe")
-        return dtw.dtw_score(probe.learned, refs.learned, refs.stats["learned_spread"], self.learned.band)
+        return in_spreads(distances(probe.learned, refs.learned, self.learned.band), refs.stats["learned_spread"])
 
 
 class Deviation(Score):

@@ -44,11 +44,19 @@ enrolment); higher is more genuine.
 * ``learned-dtw`` - the same DTW and normalisation over the model's learned
   feature sequences (``edge.learned_dtw``), where the model has them.
 * ``fused`` - a weighted sum of standardised scores, one of them ``dtw``:
-  ``sum_k w_k (s_k - mean_k) / sd_k``. The parts, their constants and weights
+  ``b + sum_k w_k (s_k - mean_k) / sd_k``. The parts, their constants and weights
   are the manifest's (``params["parts"]``), learnt on the training users'
   folds by ``trainer.fusion``, never on the users a figure is reported for.
   The cosine keeps the overall form, DTW the order and timing of the strokes;
-  their errors differ, so the sum beats either (docs/training.md).
+  their errors differ, so the sum beats either (docs/training.md). The
+  intercept ``b`` (``params["intercept"]``, default 0) is a logistic
+  regression's (``trainer.logistic``): with it and that regression's weights
+  the score is the log-odds of a genuine signature, calibrated on the
+  training writers.
+* ``cosine-``, ``dtw-``, ``learned-dtw-`` ``least``, ``greatest``, ``typical``
+  - the least, greatest and typical (to the medoid) distance of each
+  comparator in the references' own spread, negated
+  (``edge.normalised_scores``): parts of a logistic regression's decision.
 * ``timing-deviation``, ``size-deviation``, ``stroke-deviation``,
   ``pressure-deviation`` - how far the probe's global features
   (``edge.global_features``: durations and speed, path length and extent,
@@ -58,7 +66,7 @@ enrolment); higher is more genuine.
   lifts, another size); they need the features stored with each reference
   and the manifest's settings (``params["globals"]``).
 
-Scores with parameters (``dtw``, ``learned-dtw``, the deviations, ``fused``) are registered unconfigured;
+Scores with parameters (the DTWs and their statistics, the deviations, ``fused``) are registered unconfigured;
 ``get(name).configured(params)`` gives the one a manifest describes.
 
 The arithmetic is the edge's since the shipped thresholds were set: the
@@ -80,6 +88,7 @@ from .feature_scores import Dtw as Dtw
 from .feature_scores import LearnedDtw as LearnedDtw
 from .global_features import GlobalConfig
 from .learned_dtw import LearnedConfig
+from .normalised_scores import CosineStatistic as CosineStatistic
 from .score_base import ASPECTS as ASPECTS
 from .score_base import Floats as Floats
 from .score_base import Probe as Probe
@@ -103,12 +112,15 @@ def reference_stats(embeddings: Floats | None, sequences: Floats | None = None,
                     dtw_config: DtwConfig | None = None, learned: Floats | None = None,
                     learned_config: LearnedConfig | None = None) -> dict[str, Any]:
     """What enrolment stores about a user's references: ``user_stats``, and the DTW
-    spread among the sequences (raw, learned) where the decision compares them."""
+    spread among the sequences (raw, learned) and their medoid (the most typical
+    reference, ``dtw.spread_and_medoid``) where the decision compares them."""
     stats = user_stats(embeddings) if embeddings is not None else {}
     if dtw_config is not None and sequences is not None:
-        stats["dtw_spread"] = round(dtw.spread(sequences, dtw_config.band), 9)
+        unit, medoid = dtw.spread_and_medoid(sequences, dtw_config.band)
+        stats["dtw_spread"], stats["dtw_medoid"] = round(unit, 9), medoid
     if learned_config is not None and learned is not None:
-        stats["learned_spread"] = round(dtw.spread(learned, learned_config.band), 9)
+        unit, medoid = dtw.spread_and_medoid(learned, learned_config.band)
+        stats["learned_spread"], stats["learned_medoid"] = round(unit, 9), medoid
     return stats
 
 
@@ -198,13 +210,15 @@ class Fused(Score):
     range = (-np.inf, np.inf)  # until configured: then the parts' ranges, standardised and weighted
 
     def __init__(self, parts: tuple[Part, ...] = (), dtw_config: DtwConfig | None = None,
-                 globals_config: GlobalConfig | None = None, learned_config: LearnedConfig | None = None):
+                 globals_config: GlobalConfig | None = None, learned_config: LearnedConfig | None = None,
+                 intercept: float = 0.0):
         self.parts, self.dtw, self.globals, self.learned = parts, dtw_config, globals_config, learned_config
+        self.intercept = intercept
         self._last: tuple[References, Probe, list[float]] | None = None
         if parts:
             # (a part weighed 0 adds nothing, not 0 * inf)
             ends = [sorted(p.weight * (v - p.mean) / p.sd for v in p.score.range) for p in parts if p.weight]
-            self.range = (float(sum(lo for lo, _ in ends)), float(sum(hi for _, hi in ends)))
+            self.range = (intercept + float(sum(lo for lo, _ in ends)), intercept + float(sum(hi for _, hi in ends)))
 
     def configured(self, params: dict[str, Any] | None) -> Score:
         try:
@@ -213,12 +227,15 @@ class Fused(Score):
             gcfg = GlobalConfig.from_dict(dict(params["globals"])) if params.get("globals") else None
             lcfg = LearnedConfig.from_dict(dict(params["learned"])) if params.get("learned") else None
             parts = tuple(_part(p, {"dtw": cfg, "globals": gcfg, "learned": lcfg}) for p in params["parts"])
+            intercept = float(params.get("intercept", 0.0))
+            if not np.isfinite(intercept):
+                raise ValueError(f"the intercept must be finite, not {intercept}")
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise ConfigError(f"score 'fused' needs params {{'parts': [...], 'dtw': {{...}}}}: {exc}") from None
         if not parts:
             raise ConfigError("score 'fused' needs at least one part")
         return Fused(parts, cfg, gcfg if any(p.score.globals for p in parts) else None,
-                     lcfg if any(p.score.learned for p in parts) else None)
+                     lcfg if any(p.score.learned for p in parts) else None, intercept)
 
     def margin_scale(self) -> float | None:
         # A cosine margin is read in the cosine's genuine spreads (0.15 is about
@@ -240,7 +257,7 @@ class Fused(Score):
         # Kept for explain() of the same attempt, which would otherwise run the DTW again;
         # matched by identity, so another thread's attempt only costs a recomputation.
         self._last = (refs, probe, z)
-        return float(sum(p.weight * v for p, v in zip(weighed, z)))
+        return float(self.intercept + sum(p.weight * v for p, v in zip(weighed, z)))
 
     def explain(self, refs: References, probe: Probe) -> dict[str, float]:
         """Each aspect's standing in genuine spreads: its weighed parts' weighted mean,

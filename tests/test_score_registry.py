@@ -40,6 +40,15 @@ d(a, b) = |a - b| sqrt(2) / 4 as above: |r0 - r1| = |r1 - r2| = sqrt(2),
 |r0 - r2| = 2, so the spread is (2 sqrt(2) + 2) / 3 * sqrt(2) / 4 = (2 + sqrt(2)) / 6;
 t is r1: distances 1/2, 0, 1/2, mean 1/3; the score -(1/3) / ((2 + sqrt(2)) / 6).
 
+The writer-normalised statistics (``edge.normalised_scores``) read the same
+distances. Cosine distances 1 - cos: t to r0, r1, r2 = 0.4, 0.2, 1.0, in the unit
+1 - loo_mean = 1; the references' cosines to each other are all 0, so every row
+sums alike and the medoid is the first, r0. DTW (in sqrt(2)/4): 1, 0, 2, in the
+unit sqrt(2)/2; the references' pairs r0-r1 1, r0-r2 3, r1-r2 2 sum by reference
+to 4, 3, 5, so the medoid is r1. Learned: 1/2, 0, 1/2 in the unit (2 + sqrt(2)) / 6;
+the pairs r0-r1 1/2, r0-r2 sqrt(2)/2, r1-r2 1/2 sum to 1/2 + sqrt(2)/2, 1,
+1/2 + sqrt(2)/2, so the medoid is r1.
+
 A score added to the registry without a value here fails
 ``test_every_registered_score_has_a_worked_value``: work it out too.
 """
@@ -86,6 +95,16 @@ BY_HAND = {
     "size-deviation": 0.0,
     "stroke-deviation": 0.0,
     "pressure-deviation": 0.0,
+    # -least, -greatest, -to the medoid, over the unit (above)
+    "cosine-least": -0.2,
+    "cosine-greatest": -1.0,
+    "cosine-typical": -0.4,                                      # r0, the first of equals
+    "dtw-least": 0.0,
+    "dtw-greatest": -(2 * math.sqrt(2) / 4) / (math.sqrt(2) / 2),   # -1
+    "dtw-typical": 0.0,                                           # r1 is the medoid and t's copy
+    "learned-dtw-least": 0.0,
+    "learned-dtw-greatest": -0.5 / ((2 + math.sqrt(2)) / 6),      # -0.8787
+    "learned-dtw-typical": 0.0,
 }
 
 DTW = {"points": 2, "band": 0, "step": 1 / 32, "pressure": False, "version": 1}
@@ -95,6 +114,8 @@ LEARNED_CFG = {"steps": 2, "channels": 2, "band": 0, "version": 1}
 PARAMS = {
     "dtw": {"dtw": DTW},
     "learned-dtw": {"learned": LEARNED_CFG},
+    **{f"dtw-{s}": {"dtw": DTW} for s in ("least", "greatest", "typical")},
+    **{f"learned-dtw-{s}": {"learned": LEARNED_CFG} for s in ("least", "greatest", "typical")},
     **{name: {"globals": NO_PRESSURE} for name in DEVIATIONS},
     "fused": {"dtw": DTW, "parts": [{"score": "mean-cosine", "mean": 0.4, "sd": 0.2, "weight": 0.5},
                                     {"score": "dtw", "mean": -1.0, "sd": 0.25, "weight": 0.5}]},

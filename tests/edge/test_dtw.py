@@ -132,3 +132,12 @@ def test_host_timestamps_that_bunch_up_do_not_change_the_sequence():
     bunched = Signature.create(np.floor(sig.t_ms / 40) * 40, sig.x, sig.y, pressure=sig.pressure)
     cfg = dtw.DtwConfig(points=16)
     assert dtw.sequence(bunched, cfg) == dtw.sequence(sig, cfg)
+
+
+def test_spread_and_medoid_by_hand():
+    # one-point references 0, 1, 3 (d(a, b) = sqrt((a - b)^2) / 2 = |a - b| / 2):
+    # pairs 1/2, 3/2, 1 -> spread mean 1; sums by reference 2, 3/2, 5/2 -> the medoid is 1
+    refs = np.array([[[0.0]], [[1.0]], [[3.0]]])
+    assert dtw.spread_and_medoid(refs) == (pytest.approx(1.0), 1)
+    assert dtw.spread(refs) == pytest.approx(1.0)
+    assert dtw.spread_and_medoid(refs[:1]) == (1.0, 0)   # one reference: no pairs

@@ -103,12 +103,31 @@ class EmbeddingScorer:
             known = self._refs[refs] = edge_scores.References(emb, stats, seq, glob, learned)  # type: ignore[arg-type]
         return known
 
+    def probe(self, test) -> edge_scores.Probe:
+        return edge_scores.Probe(None if self._emb is None else self._emb[test],  # type: ignore[arg-type]  # as above
+                                 None if self._seq is None else self._seq[test],
+                                 None if self._glob is None else self._glob[test],
+                                 None if self._learned is None else self._learned[test])
+
     def score(self, refs, test) -> float:
-        probe = edge_scores.Probe(None if self._emb is None else self._emb[test],  # type: ignore[arg-type]  # as above
-                                  None if self._seq is None else self._seq[test],
-                                  None if self._glob is None else self._glob[test],
-                                  None if self._learned is None else self._learned[test])
-        return self._score(self.references(refs), probe)
+        return self._score(self.references(refs), self.probe(test))
+
+
+class PartsScorer(EmbeddingScorer):
+    """Every part of a fused score (``params``), unweighted: one row of part scores
+    per comparison, from one probe and one set of references (so a DTW that several
+    parts read is computed once). ``score_trials`` gives their rows by kind and user."""
+
+    name = "parts"
+
+    def __init__(self, embeddings: dict, params: dict, sequences: dict | None = None,
+                 globals_: dict | None = None, learned: dict | None = None):
+        super().__init__(embeddings, "fused", sequences, params, globals_, learned)
+        self.parts = [p.score for p in self._score.parts]  # type: ignore[attr-defined]  # a Fused
+
+    def score(self, refs, test) -> np.ndarray:  # type: ignore[override]  # a row, not one float
+        r, probe = self.references(refs), self.probe(test)
+        return np.array([part(r, probe) for part in self.parts])
 
 
 def sequences_of(signatures: dict, cfg) -> dict:
