@@ -27,32 +27,12 @@ One JSON line per (kind, seed, decision) and one per (kind, decision) over seeds
 from __future__ import annotations
 
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 METRICS = ("eer_skilled", "eer_skilled_per_writer", "eer_random", "fnmr_at_fmr1_skilled")
 SHIPPED_PARTS = ("dtw", "learned-dtw")  # beside the model's cosine score: the shipped decision's weighed parts
-
-
-def fold_parts(model_dir: Path, folder: Path, users, params: dict, learned=None) -> list[dict]:
-    """Every part's scores (``params``' parts, unweighted) of one fold's held-out writers."""
-    from edge.model import Encoder
-    from edge.scores import get
-    from firmware_bridge import svc2004
-    from trainer.evaluation.evaluate import PartsScorer, globals_of, load_signatures, score_trials, sequences_of
-    from trainer.evaluation.trials import trial_plan
-    from trainer.logistic import by_part
-
-    index = {u: f for u, f in svc2004.scan(folder).items() if u in set(users)}
-    sigs, _ = load_signatures(index)
-    keys = list(sigs)
-    emb = dict(zip(keys, Encoder(model_dir).embed_many([sigs[k] for k in keys])))
-    score = get("fused").configured(params)
-    scorer = PartsScorer(emb, params, sequences_of(sigs, score.dtw), globals_of(sigs, score.globals),
-                         learned(sigs) if learned else None)
-    return by_part(score_trials(trial_plan(index, "random-refs"), scorer))
 
 
 def every_part(names, shipped: dict) -> dict:
@@ -80,22 +60,12 @@ def run(kind: str, seed: int, root: Path) -> list[dict]:
     from trainer import logistic
     from trainer.cache import Cache
     from trainer.evaluation.evaluate import summarise
-    from trainer.folds import fold_model
     from trainer.fusion import pool
-    from trainer.local_features import fold_features
+    from trainer.references import CALIBRATED_AT, part_folds_at
 
     recipe, folds, fusion, folder = calibrated(kind, seed, root)
     names = logistic.part_names(recipe.score, fusion.params["dtw"]["pressure"], "learned" in fusion.params)
-    params = every_part(names, fusion.params)
-    cache = Cache.at(None)
-    per_fold = []
-    with tempfile.TemporaryDirectory() as tmp:
-        for k, fold in enumerate(folds):
-            model = fold_model(recipe, fold, Path(tmp) / f"fold{k}", cache)
-            if model is None:
-                raise SystemExit("folds cached without their int8 files: retrain them (docs/training.md)")
-            per_fold.append(fold_parts(model, folder, fold["test_users"], params, fold_features(recipe, fold, cache)))
-    part_folds = [[f[j] for f in per_fold] for j in range(len(names))]
+    part_folds = part_folds_at(recipe, folds, folder, every_part(names, fusion.params), Cache.at(None), CALIBRATED_AT)
     # The cosine scored here is the cached one the shipped decision was fused from: the same trials.
     drift = max(float(np.max(np.abs(a[kd][u] - b[kd][u]))) for a, b in zip(part_folds[0], fusion.scores["cosine"])
                 for kd in a for u in a[kd] if len(a[kd][u]))

@@ -42,7 +42,7 @@ class Settings:
     threshold: float | None = None     # None: the level's threshold (edge.operating_point)
     level: str = "balanced"            # the manifest's operating point, when no threshold is set
     force_threshold: bool = False      # a threshold outside the scores the folds saw, all the same
-    enrol_count: int = 5
+    enrol_count: int = 6               # what the shipped thresholds are read at (trainer.references)
     consistency_margin: float = 0.15
     enrol_retries: int = 2             # "sign again" rounds on the pad before giving up
     lockout_after: int = 5

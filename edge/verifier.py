@@ -165,8 +165,9 @@ class Verifier:
 
     # --- enrolment ----------------------------------------------------------------
 
-    def check_enrolment(self, sigs: list[Signature]) -> enrolment.Enrolment:
-        """Embed and check enrolment signatures without storing (raises ``EnrolmentError``)."""
+    def check_enrolment(self, sigs: list[Signature], count: int | None = None) -> enrolment.Enrolment:
+        """Embed and check enrolment signatures without storing (raises ``EnrolmentError``);
+        at least ``count`` of them (default: the settings' ``enrol_count``)."""
         for s in sigs:
             check_usable(s)
         complexity.refuse_weak(sigs)   # before the model runs: a dot or a line is no reference
@@ -175,7 +176,7 @@ class Verifier:
         features = [e.learned for e in encoded if e.learned is not None]
         learned = np.stack(features) if features else None
         score, floor = self._consistency_rule()
-        return enrolment.build(embeddings, sigs, self.store.mac_key, self.config.enrol_count,
+        return enrolment.build(embeddings, sigs, self.store.mac_key, count or self.config.enrol_count,
                                floor, self.config.replay_cosine, score, self.layout, learned)
 
     def _consistency_rule(self) -> tuple[scores.Score, float]:

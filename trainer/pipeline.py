@@ -2,7 +2,8 @@
 
     folds        5 user folds, each the steps below on 24 users, scored on 6 (trainer.folds; cached)
     threshold    the EER point of the folds' held-out scores pooled (``threshold_for``: pure)
-    fusion       the fused decision's weight, constants and threshold, from the same folds (trainer.fusion)
+    fusion       the fused decision's weight, constants and threshold, from the same folds (trainer.fusion);
+                 the threshold read at the device's number of references (trainer.references)
     model        on all the users: data -> synthetic pretraining -> towers -> distillation (trainer.towers)
     export       the Keras file, the int8 file and its manifest (trainer.export)
 
@@ -113,15 +114,22 @@ def threshold_for(rule: ThresholdRule, folds: list[dict[str, Any]], folder: str)
 def fused_decision(recipe: Recipe, folds: list[dict[str, Any]], base: Decision, cache: Cache) -> Decision:
     """The fused decision (trainer.fusion) learnt on the folds' held-out scores of the first data folder,
     with the learned features' DTW where the recipe has them (each fold's branch trained on its own)."""
+    from edge.settings import Settings
+
     from .fusion import calibrate, dtw_config
     from .local_features import learned_part
+    from .references import CALIBRATED_AT, at_references, part_folds_at
 
     folder = recipe.data[0]
     fusion = calibrate(folds, folder, recipe.score, dtw_config(recipe.preprocessing.use_pressure),
                        learned=learned_part(recipe, folds, folder, cache))
+    refs = Settings().enrol_count   # what a device enrols unless told: its threshold is read at that many
+    if refs != CALIBRATED_AT:
+        fusion = at_references(fusion, part_folds_at(recipe, folds, folder, fusion.params, cache, refs), refs)
     weighed = ", ".join(f"{p['score']} {p['weight']}" for p in fusion.params["parts"] if p["weight"])
-    how = (f"EER (skilled, global) of the pooled held-out fused scores of {len(folds)} user folds on {folder.name} "
-           f"(weights {weighed}; constants chosen on the same folds)")
+    how = (f"EER (skilled, global) of the pooled held-out fused scores of {len(folds)} user folds on {folder.name}, "
+           f"trials of {refs} references (weights {weighed}; constants chosen on the same folds, "
+           f"trials of {CALIBRATED_AT} references)")
     return Decision("fused", fusion.params, fusion.threshold, how, {**base.metrics, "fusion": fusion.report},
                     {"levels": fusion.levels, "seen": list(fusion.seen)})
 

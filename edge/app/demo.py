@@ -5,7 +5,7 @@ edge opens it like a USB pad, enrols a writer over the serial line (the demo
 signs whenever the edge prompts, exactly as a person would), then verifies a
 genuine signature and a skilled forgery and prints the decisions, scores and
 latencies. Signatures come from a synthetic sigma-lognormal writer, or with
-``--data DIR`` from SVC2004 (S1-S5 enrol, S6 genuine, S21 skilled forgery).
+``--data DIR`` from SVC2004 (S1-S5 and S7-S9 enrol and spare, S6 genuine, S21 skilled forgery).
 The store is a temporary one unless ``--store`` is given.
 """
 

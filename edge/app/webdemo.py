@@ -3,7 +3,7 @@
 It starts a virtual pad on a pseudo-terminal and ``sigpad serve`` on it (a
 temporary store, socket and token unless ``--store`` is given), prints the
 kiosk page's URL, then plays the host application over the control socket
-(``edge.client``): it enrols a writer with 5 signatures and verifies a
+(``edge.client``): it enrols a writer (6 signatures: ``[enrol] count``) and verifies a
 genuine signature and a skilled forgery in turn, every few seconds, until
 Ctrl-C (or ``--rounds``) - a different one each round, as people sign
 (the verifier refuses a signature it has already seen as a replay). The virtual pad signs whenever the page prompts,

@@ -166,10 +166,10 @@ def enrolled(pi):
         pytest.skip(f"no SVC2004 data in {DATA}")
     data = pi["root"] / "tmp/svc"  # the throwaway root only: research data never ships
     data.mkdir(parents=True, exist_ok=True)
-    for i in range(1, 7):
+    for i in range(1, 8):
         shutil.copy(DATA / f"U1S{i}.TXT", data)
     t = time.monotonic()
-    proc = in_pi(pi, "enroll", "u1", "--json", "--file", *[f"/tmp/svc/U1S{i}.TXT" for i in range(1, 6)])
+    proc = in_pi(pi, "enroll", "u1", "--json", "--file", *[f"/tmp/svc/U1S{i}.TXT" for i in range(1, 7)])
     pi["times"]["enroll_s"] = time.monotonic() - t
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert json.loads(proc.stdout.splitlines()[-1])["enrolled"] is True
@@ -178,7 +178,7 @@ def enrolled(pi):
 
 def test_verify_file_on_the_emulated_pi(enrolled):
     t = time.monotonic()
-    proc = in_pi(enrolled, "verify", "u1", "--json", "--file", "/tmp/svc/U1S6.TXT")
+    proc = in_pi(enrolled, "verify", "u1", "--json", "--file", "/tmp/svc/U1S7.TXT")
     enrolled["times"]["verify_s"] = time.monotonic() - t
     assert proc.returncode in (0, 1), proc.stdout + proc.stderr  # 2 would mean no decision
     decision = json.loads(proc.stdout.splitlines()[-1])
@@ -197,11 +197,11 @@ def test_a_pad_without_pressure_on_the_emulated_pi(enrolled):
         pytest.skip("the models under test have no no_pressure model")
     data = pi["root"] / "tmp/svc1"
     data.mkdir(parents=True, exist_ok=True)
-    for i in range(1, 7):
+    for i in range(1, 8):
         shutil.copy(DATA.parent / "Task1" / f"U1S{i}.TXT", data)
-    proc = in_pi(pi, "enroll", "t1", "--json", "--file", *[f"/tmp/svc1/U1S{i}.TXT" for i in range(1, 6)])
+    proc = in_pi(pi, "enroll", "t1", "--json", "--file", *[f"/tmp/svc1/U1S{i}.TXT" for i in range(1, 7)])
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    proc = in_pi(pi, "verify", "t1", "--json", "--file", "/tmp/svc1/U1S6.TXT")
+    proc = in_pi(pi, "verify", "t1", "--json", "--file", "/tmp/svc1/U1S7.TXT")
     decision = json.loads(proc.stdout.splitlines()[-1])
     pi["decisions"]["verify_no_pressure"] = {k: decision[k] for k in ("accepted", "score", "reason")}
     assert decision["reason"] in ("match", "no-match"), decision  # judged, not refused
@@ -214,11 +214,11 @@ def test_a_pad_without_pressure_on_the_emulated_pi(enrolled):
 
 def test_serve_with_the_virtual_pad(enrolled, tmp_path):
     pi, root = enrolled, enrolled["root"]
-    # U1S7, not U1S6: the verify test's signature would (rightly) be refused as a
+    # U1S8, not U1S7: the verify test's signature would (rightly) be refused as a
     # replay. --interval 3: the capture ends a signature after a 1.5 s pen lift.
     # --speed 1: a faster replay changes the dynamics the model scores (it rejects).
     vpad = subprocess.Popen([sys.executable, "-m", "firmware_bridge.virtual", "--protocol", "isdv4",
-                             "--file", str(DATA / "U1S7.TXT"), "--loop", "--interval", "3", "--speed", "1"],
+                             "--file", str(DATA / "U1S8.TXT"), "--loop", "--interval", "3", "--speed", "1"],
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=REPO)
     notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     serve = None

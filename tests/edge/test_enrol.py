@@ -14,8 +14,8 @@ pytestmark = pytest.mark.data
 
 def test_enrol_stores_five_small_templates(make_verifier, sig):
     v = make_verifier()
-    result = v.enrol("alice", [sig(1, s) for s in range(1, 6)])
-    assert len(result.templates) == 5
+    result = v.enrol("alice", [sig(1, s) for s in range(1, 7)])
+    assert len(result.templates) == 6
     # the int8 embedding (<= 80 bytes), then the DTW sequence (64 x 5 int8), the global
     # features (9 float16) and the learned features (32 x 8 int8) the shipped pressure decision keeps
     assert v.dim <= 80 and all(len(t) == v.dim + 320 + 18 + 256 for t in result.templates)
@@ -25,11 +25,11 @@ def test_enrol_stores_five_small_templates(make_verifier, sig):
 
 def test_an_outlier_is_asked_to_sign_again(make_verifier, sig):
     v = make_verifier()
-    sigs = [sig(1, s) for s in range(1, 5)] + [sig(2, 1)]   # #5 is someone else's
+    sigs = [sig(1, s) for s in range(1, 6)] + [sig(2, 1)]   # #6 is someone else's
     with pytest.raises(EnrolmentError, match="sign again") as info:
         v.enrol("alice", sigs)
-    assert info.value.outliers == (4,)
-    assert "#5" in str(info.value)
+    assert info.value.outliers == (5,)
+    assert "#6" in str(info.value)
     assert v.store.counters() == {"failures_to_enrol": 1}
     assert v.store.users() == []
 
@@ -37,8 +37,8 @@ def test_an_outlier_is_asked_to_sign_again(make_verifier, sig):
 def test_copies_and_too_few_are_refused(make_verifier, sig):
     v = make_verifier()
     with pytest.raises(EnrolmentError, match="copies"):
-        v.enrol("alice", [sig(1, s) for s in (1, 2, 3, 4, 2)])
-    with pytest.raises(EnrolmentError, match="needs 5"):
+        v.enrol("alice", [sig(1, s) for s in (1, 2, 3, 4, 5, 2)])
+    with pytest.raises(EnrolmentError, match="needs 6"):
         v.enrol("alice", [sig(1, s) for s in (1, 2, 3)])
     assert v.store.counters()["failures_to_enrol"] == 2
 

@@ -53,16 +53,16 @@ def sealed_rows(path):
 
 
 def test_references_carry_a_sealed_sequence_and_the_score_is_the_trainers(fused_model, tmp_path, sig):
-    refs = [sig(1, s) for s in range(1, 6)]
+    refs = [sig(1, s) for s in range(1, 7)]
     with open_verifier(settings(tmp_path, fused_model)) as v:
         v.enrol("alice", refs)
         genuine, forgery = v.verify("alice", sig(1, 8)), v.verify("alice", sig(1, 25))
         embeddings = {k: v.encoder.embed(s) for k, s in enumerate(refs + [sig(1, 8)])}
     # the references as stored (int8 templates), the probe as embedded
-    embeddings |= {k: dequantize(quantize(embeddings[k])) for k in range(5)}
+    embeddings |= {k: dequantize(quantize(embeddings[k])) for k in range(6)}
     # 64-byte embedding + 64 x 5 int8 sequence, sealed: nonce 12 + tag 16
     rows = sealed_rows(tmp_path / "t.db")
-    assert [len(r) for r in rows] == [12 + 64 + 320 + 16] * 5
+    assert [len(r) for r in rows] == [12 + 64 + 320 + 16] * 6
     cfg = dtw.DtwConfig.from_dict(DTW)
     plain = dtw.sequence(refs[0], cfg)
     assert not any(plain[:32] in r for r in rows)  # the trajectory is not stored in the clear
@@ -70,13 +70,13 @@ def test_references_carry_a_sealed_sequence_and_the_score_is_the_trainers(fused_
     trainer = EmbeddingScorer(embeddings, "fused", sequences_of(dict(enumerate(refs + [sig(1, 8)])), cfg),
                               FUSED["params"])
     assert genuine.score_name == "fused"
-    assert genuine.score == pytest.approx(trainer.score((0, 1, 2, 3, 4), 5), abs=1e-6)
+    assert genuine.score == pytest.approx(trainer.score((0, 1, 2, 3, 4, 5), 6), abs=1e-6)
     assert genuine.score > forgery.score
 
 
 def test_a_tampered_sequence_is_a_template_integrity_error(fused_model, tmp_path, sig):
     with open_verifier(settings(tmp_path, fused_model)) as v:
-        v.enrol("alice", [sig(1, s) for s in range(1, 6)])
+        v.enrol("alice", [sig(1, s) for s in range(1, 7)])
         with sqlite3.connect(v.store.path) as db:  # flip one byte inside the sequence's ciphertext
             db.execute("UPDATE templates SET sealed = substr(sealed, 1, 200) || x'00' || substr(sealed, 202)")
         d = v.verify("alice", sig(1, 8))
@@ -86,7 +86,7 @@ def test_a_tampered_sequence_is_a_template_integrity_error(fused_model, tmp_path
 def test_enrolled_without_sequences_is_never_judged_on_half_a_reference(cosine_model, fused_model,
                                                                         tmp_path, sig):
     with open_verifier(settings(tmp_path, cosine_model)) as v:  # the cosine decision: embeddings only
-        v.enrol("alice", [sig(1, s) for s in range(1, 6)])
+        v.enrol("alice", [sig(1, s) for s in range(1, 7)])
     with open_verifier(settings(tmp_path, fused_model)) as v:  # same model file, fused decision
         d = v.verify("alice", sig(1, 8))
     # The store remembers the manifest each model was enrolled with: another one is refused.
@@ -101,7 +101,7 @@ def test_a_pad_without_pressure_cannot_feed_a_pressure_dtw(fused_model, tmp_path
     s = sig(1, 8)
     flat = Signature.create(s.t_ms, s.x, s.y, pen_down=s.pen_down, source="no pressure")
     with open_verifier(settings(tmp_path, fused_model)) as v:
-        v.enrol("alice", [sig(1, k) for k in range(1, 6)])
+        v.enrol("alice", [sig(1, k) for k in range(1, 7)])
         d = v.verify("alice", flat)
     assert not d.accepted and np.isfinite(d.latency_ms)
 
@@ -118,23 +118,23 @@ def test_global_features_are_sealed_with_each_reference_and_scored_as_the_traine
     from trainer.evaluation.evaluate import globals_of
 
     model = copy_with_decision(model_dir, tmp_path / "aspects", ASPECTS)
-    refs = [sig(1, s) for s in range(1, 6)]
+    refs = [sig(1, s) for s in range(1, 7)]
     with open_verifier(settings(tmp_path, model)) as v:
         v.enrol("alice", refs)
         genuine = v.verify("alice", sig(1, 8))
         embeddings = {k: v.encoder.embed(s) for k, s in enumerate(refs + [sig(1, 8)])}
-    embeddings |= {k: dequantize(quantize(embeddings[k])) for k in range(5)}
+    embeddings |= {k: dequantize(quantize(embeddings[k])) for k in range(6)}
     # 64 + 320 + 9 float16 features (18 bytes), sealed: nonce 12 + tag 16
-    assert [len(r) for r in sealed_rows(tmp_path / "t.db")] == [12 + 64 + 320 + 18 + 16] * 5
+    assert [len(r) for r in sealed_rows(tmp_path / "t.db")] == [12 + 64 + 320 + 18 + 16] * 6
     signatures = dict(enumerate(refs + [sig(1, 8)]))
     trainer = EmbeddingScorer(embeddings, "fused", sequences_of(signatures, dtw.DtwConfig.from_dict(DTW)),
                               ASPECTS["params"], globals_of(signatures, GlobalConfig.from_dict(GLOBALS)))
-    assert genuine.score == pytest.approx(trainer.score((0, 1, 2, 3, 4), 5), abs=1e-6)
+    assert genuine.score == pytest.approx(trainer.score((0, 1, 2, 3, 4, 5), 6), abs=1e-6)
 
 
 def test_a_model_that_stores_global_features_asks_old_enrolments_to_re_enrol(fused_model, model_dir, tmp_path, sig):
     with open_verifier(settings(tmp_path, fused_model)) as v:
-        v.enrol("alice", [sig(1, s) for s in range(1, 6)])
+        v.enrol("alice", [sig(1, s) for s in range(1, 7)])
     # the same model file, now with aspects: its references must hold 18 more bytes each
     model = copy_with_decision(model_dir, tmp_path / "aspects", ASPECTS)
     blob_len = 64 + 320

@@ -33,7 +33,7 @@ def test_zero_disables():
 def test_lockout_through_the_verifier(make_verifier, sig):
     now = [1000.0]
     v = make_verifier(clock=lambda: now[0], lockout_after=3, lockout_s=60)
-    v.enrol("alice", [sig(1, s) for s in range(1, 6)])
+    v.enrol("alice", [sig(1, s) for s in range(1, 7)])
     forgeries = [sig(2, s) for s in (1, 2, 3)]       # another writer: clearly no match
     reasons = [v.verify("alice", f).reason for f in forgeries]
     assert reasons == ["no-match"] * 3
@@ -70,7 +70,7 @@ def test_parallel_forgeries_get_no_more_judgements_than_the_policy(encoder, sig,
     settings = Settings(lockout_after=5, lockout_s=300)
     path, key = tmp_path / "race.db", tmp_path / "store.key"
     with Verifier(shared, Store(path, load_keys(key)), settings) as v:
-        v.enrol("alice", [sig(1, s) for s in range(1, 6)])
+        v.enrol("alice", [sig(1, s) for s in range(1, 7)])
     forgeries = [sig(2 + k % 3, 1 + k // 3) for k in range(40)]   # other writers: never a match
     verifiers = [Verifier(shared, Store(path, load_keys(key)), settings) for _ in forgeries]
     start, reasons = threading.Barrier(len(forgeries)), [None] * len(forgeries)

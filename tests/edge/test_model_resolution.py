@@ -106,8 +106,8 @@ def test_cli_serves_pads_with_and_without_pressure_from_one_root(tmp_path, svc20
         code = main([*argv, "--json", "--store", str(tmp_path / "t.db"), "--model", str(root)])
         return code, json.loads(capsys.readouterr().out.strip())
 
-    assert cli("enroll", "topaz", "--file", *files(task1, 1, range(1, 6)))[0] == 0
-    assert cli("enroll", "wacom", "--file", *files(task2, 1, range(1, 6)))[0] == 0
+    assert cli("enroll", "topaz", "--file", *files(task1, 1, range(1, 7)))[0] == 0
+    assert cli("enroll", "wacom", "--file", *files(task2, 1, range(1, 7)))[0] == 0
     code, out = cli("users")
     rows = {u["user"]: u for u in out["users"]}
     assert rows["topaz"]["model_sha256"] == shas["no_pressure"]

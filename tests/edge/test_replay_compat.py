@@ -30,9 +30,9 @@ def test_rows_written_before_shapes_are_still_compared_and_new_ones_get_shapes(m
     v = make_verifier()
     with monkeypatch.context() as old_code:
         old_code.setattr(replay, "path", lambda s: None if (p := NEW_PATH(s)) is None else _TimedOnly(p.shape, p.trace))
-        v.enrol("alice", [sig(1, s) for s in range(1, 6)])
+        v.enrol("alice", [sig(1, s) for s in range(1, 7)])
         assert v.verify("alice", sig(1, 9)).accepted
-    assert kept_formats(v) == [b"T1"] * 6                     # 1 accept + 5 enrolment signatures
+    assert kept_formats(v) == [b"T1"] * 7                     # 1 accept + 6 enrolment signatures
     s = sig(1, 9)                                             # the old accept re-sent, every 2nd sample
     thinned = Signature.create(s.t_ms[::2], s.x[::2], s.y[::2], s.pen_down[::2], s.pressure[::2])
     d = v.verify("alice", thinned)

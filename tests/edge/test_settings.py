@@ -23,8 +23,8 @@ def test_lockout_limits_are_the_policys():
         settings.Settings(lockout_s=-1)
 
 
-def test_an_enrolment_takes_3_to_12_signatures_and_5_by_default():
-    assert settings.Settings().enrol_count == 5
+def test_an_enrolment_takes_3_to_12_signatures_and_6_by_default():
+    assert settings.Settings().enrol_count == 6
     for n in (3, 12):
         assert settings.Settings(enrol_count=n).enrol_count == n
     for n in (2, 13):

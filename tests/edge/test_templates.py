@@ -37,7 +37,7 @@ def test_int8_templates_cost_nothing_in_score(encoder, sig):
     assert encoder.manifest.embedding_dim <= 80
     worst_vec, worst_score = 1.0, 0.0
     for user in (1, 21):
-        refs = encoder.embed_many([sig(user, s) for s in range(1, 6)])
+        refs = encoder.embed_many([sig(user, s) for s in range(1, 7)])
         tests = encoder.embed_many([sig(user, s) for s in (6, 7, 21, 22)])
         q = dequantize_many([quantize(r) for r in refs])
         assert len(quantize(refs[0])) == encoder.manifest.embedding_dim

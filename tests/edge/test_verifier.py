@@ -21,7 +21,7 @@ pytestmark = pytest.mark.data
 @pytest.mark.parametrize("user, genuine, forgery", CASES)
 def test_genuine_accepted_forgery_rejected(make_verifier, sig, user, genuine, forgery):
     v = make_verifier()
-    v.enrol(f"u{user}", [sig(user, s) for s in range(1, 6)])
+    v.enrol(f"u{user}", [sig(user, s) for s in range(1, 7)])
     start = time.monotonic()
     ok = v.verify(f"u{user}", sig(user, genuine))
     wall_ms = (time.monotonic() - start) * 1000
@@ -35,8 +35,8 @@ def test_genuine_accepted_forgery_rejected(make_verifier, sig, user, genuine, fo
 
 def test_score_is_the_manifests_score_on_the_stored_references(make_verifier, sig, encoder):
     v = make_verifier()
-    v.enrol("alice", [sig(1, s) for s in range(1, 6)])
-    refs = encoder.embed_many([sig(1, s) for s in range(1, 6)])
+    v.enrol("alice", [sig(1, s) for s in range(1, 7)])
+    refs = encoder.embed_many([sig(1, s) for s in range(1, 7)])
     q = np.round(refs * 127) / 127  # the int8 templates as stored, renormalised
     q /= np.linalg.norm(q, axis=1, keepdims=True)
     centroid = q.mean(axis=0) / np.linalg.norm(q.mean(axis=0))
@@ -55,7 +55,7 @@ def test_score_is_the_manifests_score_on_the_stored_references(make_verifier, si
 
 
 def test_threshold_is_configurable(make_verifier, sig):
-    make_verifier().enrol("alice", [sig(1, s) for s in range(1, 6)])
+    make_verifier().enrol("alice", [sig(1, s) for s in range(1, 7)])
     v = make_verifier(threshold=1.0)  # the highest allowed: only a perfect score reaches it
     d = v.verify("alice", sig(1, 8))
     assert not d.accepted and d.threshold == 1.0 and d.reason == "no-match"
@@ -71,7 +71,7 @@ def _shifted(s: Signature, dt: float = 5000.0, jitter: int = 0, seed: int = 0) -
 
 def test_replays_are_rejected(make_verifier, sig):
     v = make_verifier()
-    v.enrol("alice", [sig(1, s) for s in range(1, 6)])
+    v.enrol("alice", [sig(1, s) for s in range(1, 7)])
     first = v.verify("alice", sig(1, 8))
     assert first.accepted
     again = v.verify("alice", sig(1, 8))                    # byte-identical stream
@@ -88,7 +88,7 @@ def test_replays_are_rejected(make_verifier, sig):
 
 def test_unknown_user_and_bad_signatures(make_verifier, sig):
     v = make_verifier()
-    v.enrol("alice", [sig(1, s) for s in range(1, 6)])
+    v.enrol("alice", [sig(1, s) for s in range(1, 7)])
     assert v.verify("bob", sig(1, 8)).reason == "unknown-user"
     assert v.verify("no such user!", sig(1, 8)).reason == "error"
     s = sig(1, 8)
@@ -101,7 +101,7 @@ def test_unknown_user_and_bad_signatures(make_verifier, sig):
 
 def test_any_internal_error_rejects(make_verifier, sig, monkeypatch):
     v = make_verifier()
-    v.enrol("alice", [sig(1, s) for s in range(1, 6)])
+    v.enrol("alice", [sig(1, s) for s in range(1, 7)])
 
     def broken(_sig):
         raise RuntimeError("interpreter exploded")
@@ -113,7 +113,7 @@ def test_any_internal_error_rejects(make_verifier, sig, monkeypatch):
 def test_corrupt_row_rejects(make_verifier, sig):
     import sqlite3
     v = make_verifier()
-    v.enrol("alice", [sig(1, s) for s in range(1, 6)])
+    v.enrol("alice", [sig(1, s) for s in range(1, 7)])
     with sqlite3.connect(v.store.path) as db:
         db.execute("UPDATE templates SET sealed = substr(sealed, 1, 20) || x'00' || substr(sealed, 22)")
     d = v.verify("alice", sig(1, 8))
@@ -128,7 +128,7 @@ def _copy_model(src, dst):
 def test_model_change_means_reenrolment(model_dir, tmp_path, sig):
     cfg = Settings(store=tmp_path / "t.db", model=model_dir, lockout_after=0)
     with open_verifier(cfg) as v:
-        v.enrol("alice", [sig(1, s) for s in range(1, 6)])
+        v.enrol("alice", [sig(1, s) for s in range(1, 7)])
     other = _copy_model(model_dir, tmp_path / "other")
     import json
     m = json.loads((other / "manifest.json").read_text())
@@ -180,19 +180,19 @@ def test_a_score_without_threshold_is_refused(encoder, store):
 def test_each_disguised_replay_of_an_accepted_signature_is_refused(make_verifier, sig):
     from bench.replay_transforms import TRANSFORMS
     v = make_verifier()
-    v.enrol("u5", [sig(5, s) for s in range(1, 6)])
-    assert v.verify("u5", sig(5, 6)).accepted
+    v.enrol("u5", [sig(5, s) for s in range(1, 7)])
+    assert v.verify("u5", sig(5, 7)).accepted
     for name, transform in TRANSFORMS.items():
-        d = v.verify("u5", transform(sig(5, 6)))
+        d = v.verify("u5", transform(sig(5, 7)))
         # each scores above the threshold: only the replay rule stands in its way
         assert (d.accepted, d.reason) == (False, "replay") and d.score >= d.threshold, (name, d)
-    for genuine in (7, 8, 9):                       # second genuine signatures still pass
+    for genuine in (8, 9, 10):                      # second genuine signatures still pass
         assert v.verify("u5", sig(5, genuine)).reason == "match"
 
 
 def test_the_untouched_stream_is_refused_after_50_other_attempts(make_verifier, sig):
     v = make_verifier()
-    v.enrol("u1", [sig(1, s) for s in range(1, 6)])
+    v.enrol("u1", [sig(1, s) for s in range(1, 7)])
     assert v.verify("u1", sig(1, 8)).accepted
     others = [sig(u, s) for u in (2, 3, 4) for s in range(1, 18)][:50]   # other writers: 50 rejections
     assert [v.verify("u1", o).reason for o in others] == ["no-match"] * 50
@@ -227,7 +227,7 @@ def test_a_threshold_that_accepts_everything_is_refused(model_dir, tmp_path):
 def test_a_model_directory_must_match_the_stores_binding(model_dir, tmp_path, sig):
     cfg = Settings(store=tmp_path / "t.db", model=model_dir, lockout_after=0)
     with open_verifier(cfg) as v:
-        v.enrol("alice", [sig(1, s) for s in range(1, 6)])
+        v.enrol("alice", [sig(1, s) for s in range(1, 7)])
     edited = _edited_manifest(model_dir, tmp_path, threshold=0.2)    # same model file, easier threshold
     with open_verifier(cfg.replace(model=edited)) as v:
         d = v.verify("alice", sig(1, 21))                             # a skilled forgery
@@ -241,19 +241,19 @@ def test_enrolling_someone_else_does_not_re_approve_an_edited_manifest(model_dir
     from edge.errors import ManifestMismatch
     cfg = Settings(store=tmp_path / "t.db", model=model_dir, lockout_after=0)
     with open_verifier(cfg) as v:
-        v.enrol("alice", [sig(1, s) for s in range(1, 6)])
+        v.enrol("alice", [sig(1, s) for s in range(1, 7)])
     edited = _edited_manifest(model_dir, tmp_path, threshold=-15.0)  # accepts nearly anyone
     with open_verifier(cfg.replace(model=edited)) as v:
         with pytest.raises(ManifestMismatch, match="is not the one"):
-            v.enrol("bob", [sig(2, s) for s in range(1, 6)])          # would rebind alice's model too
+            v.enrol("bob", [sig(2, s) for s in range(1, 7)])          # would rebind alice's model too
         d = v.verify("alice", sig(2, 8))                             # another writer, as alice
     assert (d.accepted, d.reason) == (False, "error")
     # alone on the model, a user re-enrolled with the new manifest is bound to it
     alone = Settings(store=tmp_path / "alone.db", model=model_dir, lockout_after=0)
     with open_verifier(alone) as v:
-        v.enrol("carol", [sig(3, s) for s in range(1, 6)])
+        v.enrol("carol", [sig(3, s) for s in range(1, 7)])
     with open_verifier(alone.replace(model=edited)) as v:
-        v.enrol("carol", [sig(3, s) for s in range(1, 6)], replace=True)
+        v.enrol("carol", [sig(3, s) for s in range(1, 7)], replace=True)
         assert v.verify("carol", sig(3, 8)).reason == "match"
 
 
@@ -281,7 +281,7 @@ def test_line_noise_gives_damaged_captures_and_never_a_lockout(make_verifier, si
     # The issue: at a bit error rate of 1e-3 rejections were ordinary no-matches,
     # counted toward the lockout. Genuine SVC2004 signatures sent as ISDV4 bytes.
     v = make_verifier(lockout_after=5)
-    v.enrol("u1", [sig(1, s) for s in range(1, 6)])
+    v.enrol("u1", [sig(1, s) for s in range(1, 7)])
     clean = _over_isdv4(sig(1, 8), 0.0, np.random.default_rng(0))
     assert isinstance(clean, Signature) and v.verify("u1", clean).accepted
     rng = np.random.default_rng(14)

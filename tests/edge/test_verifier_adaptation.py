@@ -21,7 +21,7 @@ def profile(v, user="alice"):
 
 def enrolled(make_verifier, sig, clock=None, **adapt):
     v = make_verifier(clock=clock, **adapt)
-    v.enrol("alice", [sig(1, s) for s in range(1, 6)])
+    v.enrol("alice", [sig(1, s) for s in range(1, 7)])
     return v
 
 
@@ -60,7 +60,7 @@ def test_an_accept_above_the_margin_replaces_one_reference_and_is_logged(make_ve
     assert d.accepted and d.adapted.startswith("reference ") and "replaced" in d.adapted
     after = profile(v)
     changed = [i for i, (a, b) in enumerate(zip(before["template_ids"], after["template_ids"])) if a != b]
-    assert len(changed) == 1 and len(after["template_ids"]) == 5
+    assert len(changed) == 1 and len(after["template_ids"]) == 6
     assert after["enrolled_ids"] == [t for t in before["template_ids"] if t != before["template_ids"][changed[0]]]
     assert len(after["adaptations"]) == 1 and after["loo"] != before["loo"]   # statistics recomputed
     assert after["dtw_spread"] != before["dtw_spread"]
@@ -70,7 +70,7 @@ def test_an_accept_above_the_margin_replaces_one_reference_and_is_logged(make_ve
 
 def test_an_adapted_template_is_sealed_and_bound_like_an_enrolled_one(make_verifier, sig):
     v = enrolled(make_verifier, sig, adapt=True, adapt_margin=0.0)
-    v.enrol("bob", [sig(5, s) for s in range(1, 6)])
+    v.enrol("bob", [sig(5, s) for s in range(1, 7)])
     old = set(profile(v)["template_ids"])
     assert v.verify("alice", sig(1, 9)).adapted
     new_id = next(t for t in profile(v)["template_ids"] if t not in old)
@@ -84,7 +84,7 @@ def test_an_adapted_template_is_sealed_and_bound_like_an_enrolled_one(make_verif
         assert len(row) == SEALED + len(plain) and plain[:32] not in row and plain[-64:] not in row
         bob_id = db.execute("SELECT template_id FROM templates WHERE user_id='bob'").fetchone()[0]
         db.execute("UPDATE templates SET sealed=? WHERE user_id='bob' AND template_id=?", (row, bob_id))
-    d = v.verify("bob", sig(5, 6))                            # alice's sealed row under bob's name
+    d = v.verify("bob", sig(5, 7))                            # alice's sealed row under bob's name
     assert (d.accepted, d.reason) == (False, "template-integrity")
 
 
@@ -107,15 +107,15 @@ def test_a_rejected_forgery_never_adapts(make_verifier, sig):
 def test_keep_enrolled_and_the_daily_bound(make_verifier, sig):
     now = [1_000_000.0]
     v = enrolled(make_verifier, sig, clock=lambda: now[0], adapt=True, adapt_margin=0.0,
-                 adapt_max_per_day=2, adapt_keep_enrolled=4)
+                 adapt_max_per_day=2, adapt_keep_enrolled=5)
     first = profile(v)["template_ids"]
-    adapted = [v.verify("alice", sig(1, s)).adapted for s in (6, 7, 8, 9, 10, 11)]
+    adapted = [v.verify("alice", sig(1, s)).adapted for s in (7, 8, 9, 10, 11, 12)]
     assert sum(map(bool, adapted)) == 2                       # two a day, however many accepts
     now[0] += DAY_S + 1                                       # a day later: room again
-    more = [v.verify("alice", sig(1, s)).adapted for s in (12, 13, 14, 15, 16)]
+    more = [v.verify("alice", sig(1, s)).adapted for s in (13, 14, 15, 16, 17)]
     assert sum(map(bool, more)) == 2                          # and two again
     p = profile(v)
-    assert len(p["enrolled_ids"]) >= 4 and set(p["enrolled_ids"]) <= set(first)   # 4 originals kept
+    assert len(p["enrolled_ids"]) >= 5 and set(p["enrolled_ids"]) <= set(first)   # 5 originals kept
     assert sum(t not in first for t in p["template_ids"]) == 1   # only the one slot not kept turns over
 
 
@@ -166,7 +166,7 @@ def test_never_on_a_probe_too_alike_a_kept_attempt(make_verifier, sig):
     """The bound is 1 - 2 (1 - 0.995) = 0.99: a kept attempt at a cosine in [0.99, 0.995)
     to the probe (not a replay: below 0.995) stops the adaptation; one in [0.98, 0.99) does not."""
     v = enrolled(make_verifier, sig, adapt=True, adapt_margin=0.0)
-    v.enrol("carol", [sig(1, s) for s in range(1, 6)])
+    v.enrol("carol", [sig(1, s) for s in range(1, 7)])
     probe = quantize(v.encoder.embed(sig(1, 9)))
     assert 0.99 <= _kept_near(v, "alice", probe, 0.99, 0.995) < 0.995
     assert 0.98 <= _kept_near(v, "carol", probe, 0.98, 0.99) < 0.99
@@ -193,7 +193,7 @@ def test_adaptations_are_listed_and_undone(make_verifier, sig):
     assert d9.adapted and d10.adapted
     listed = v.store.adaptations("alice")
     assert [(a["at"], a["score"]) for a in listed] == [(1_000_000.0, d9.score), (1_000_060.0, d10.score)]
-    assert all(f"reference {a['reference']} of 5" in d.adapted for a, d in zip(listed, (d9, d10)))
+    assert all(f"reference {a['reference']} of 6" in d.adapted for a, d in zip(listed, (d9, d10)))
     assert v.store.load("alice", v.model_sha).templates != enrolled_templates
     v.store.undo_adaptations("alice", now[0])
     assert v.store.load("alice", v.model_sha).templates == enrolled_templates

@@ -40,7 +40,7 @@ def with_levels(model_dir, dst, **levels):
 def enrolled(model_dir, path, sig, **changes):
     cfg = Settings(store=path, model=model_dir, lockout_after=0).replace(**changes)
     with open_verifier(cfg) as v:
-        v.enrol("alice", [sig(1, s) for s in range(1, 6)])
+        v.enrol("alice", [sig(1, s) for s in range(1, 7)])
     return cfg
 
 

@@ -13,7 +13,7 @@ pytestmark = pytest.mark.data
 def enrolled(make_verifier, sig, user):
     v = make_verifier()
     assert v.score_name == "fused"          # the shipped decision: cosine, DTW, learned DTW: "shape"
-    v.enrol(f"u{user}", [sig(user, s) for s in range(1, 6)])
+    v.enrol(f"u{user}", [sig(user, s) for s in range(1, 7)])
     return v
 
 

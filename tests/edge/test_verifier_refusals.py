@@ -21,7 +21,7 @@ def without_pressure(s: Signature) -> Signature:
 def test_refusal_before_signing(make_verifier, sig):
     v = make_verifier(lockout_after=1)
     assert v.refuse_before_signing("alice").reason == "unknown-user"
-    v.enrol("alice", [sig(1, s) for s in range(1, 6)])
+    v.enrol("alice", [sig(1, s) for s in range(1, 7)])
     assert v.refuse_before_signing("alice") is None
     assert v.verify("alice", sig(2, 1)).reason == "no-match"  # one failure: locked
     refused = v.refuse_before_signing("alice")
@@ -31,7 +31,7 @@ def test_refusal_before_signing(make_verifier, sig):
 def test_check_enrollable(make_verifier, sig):
     v = make_verifier()
     v.check_enrollable("alice")
-    v.enrol("alice", [sig(1, s) for s in range(1, 6)])
+    v.enrol("alice", [sig(1, s) for s in range(1, 7)])
     with pytest.raises(AlreadyEnrolled, match="--replace"):
         v.check_enrollable("alice")
     v.check_enrollable("alice", replace=True)
@@ -44,7 +44,7 @@ def test_the_other_pad_kind_is_named_as_the_cause(tmp_path, sig, enrolled_with, 
     cfg = Settings(store=tmp_path / "t.db", lockout_after=0)     # the shipped model of each kind
     pad = lambda s, pressure: s if pressure else without_pressure(s)  # noqa: E731
     with open_verifier(cfg, has_pressure=enrolled_with) as v:
-        v.enrol("alice", [pad(sig(1, s), enrolled_with) for s in range(1, 6)])
+        v.enrol("alice", [pad(sig(1, s), enrolled_with) for s in range(1, 7)])
     with open_verifier(cfg, has_pressure=signs_with) as v:
         d = v.verify("alice", pad(sig(1, 8), signs_with))
         assert (d.accepted, d.reason) == (False, "wrong-pad-kind") and words in d.detail
@@ -60,7 +60,7 @@ def test_a_model_that_is_neither_kind_is_still_reenrolment(sig, store, encoder):
 
 def test_one_structured_log_line_and_history_entry_per_decision(make_verifier, sig, caplog):
     v = make_verifier()
-    v.enrol("alice", [sig(1, s) for s in range(1, 6)])
+    v.enrol("alice", [sig(1, s) for s in range(1, 7)])
     with caplog.at_level(logging.INFO, logger="sigpad"):
         d = v.verify("alice", sig(1, 8))
         v.reject_without_signature("alice", "capture-failed", "nobody signed", pad="sigpad:/dev/x")

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.data
 
 def test_an_accepted_signature_re_timed_unevenly_is_refused_as_a_replay(make_verifier, sig):
     v = make_verifier(adapt=True, adapt_margin=0.0)
-    v.enrol("alice", [sig(1, s) for s in range(1, 6)])
+    v.enrol("alice", [sig(1, s) for s in range(1, 7)])
     assert v.verify("alice", sig(1, 9)).accepted
     templates = v.store.load("alice", v.model_sha).templates
     for replay in uneven(sig(1, 9), 9):
@@ -43,7 +43,7 @@ def test_a_replay_like_attempt_is_never_adapted_from(make_verifier, sig):
                 if SHAPE_LIMIT < shape_distances(shape(p), [shape(original)])[0] <= REPLAY_LIKE * SHAPE_LIMIT)
     v = make_verifier(adapt=True, adapt_margin=0.0)
     for user in ("alice", "bob"):
-        v.enrol(user, [sig(1, s) for s in range(1, 6)])
+        v.enrol(user, [sig(1, s) for s in range(1, 7)])
     assert v.verify("alice", original).accepted                # alice's history now holds its shape
     d = v.verify("alice", near)
     assert (d.accepted, d.adapted) == (True, "")

@@ -43,6 +43,7 @@ class LocalKiosk:
         self.url, self.name, self.seed = hub.url, name, creds["nkey_seed"]
         store = Store(root / name / "store.db", load_keys(root / name / "store.key"))
         self.verifier = None if encoder is None else Verifier(encoder, store, settings)
+        self.enrol_count = settings.enrol_count
         self.fleet = FleetKiosk(name, store, FleetState(root / name / "fleet.db"), keys, settings.lockout,
                                 settings.replay_history, creds)
 
@@ -103,14 +104,15 @@ def _story(hub: LocalHub, one: LocalKiosk, two: LocalKiosk, say: Callable[[str],
     # simple (edge.complexity), as it should, and writer 3's fifth signature is unlike its
     # others for the shipped model: the second writer is writer 4.
     _, sigs2, genuine2, _ = demo_signatures(4, None)
-    one.enrol("ada", sigs1[:5])
+    count = one.enrol_count   # 6 by default: sigs2[6] (of 8) stays unused for the last verify
+    one.enrol("ada", sigs1[:count])
     say(f"kiosk1: enrolled ada; sync: {_said(asyncio.run(one.sync()))}")
     say(f"kiosk2: sync: {_said(asyncio.run(two.sync()))}")
     say(f"kiosk2: verify ada (genuine): {_decided(two.verify('ada', genuine1))}")
     say(f"kiosk2: verify ada (forgery): {_decided(two.verify('ada', forgery1))}")
     hub.stop()
     say("link cut: the hub is stopped")
-    one.enrol("grace", sigs2[:5])
+    one.enrol("grace", sigs2[:count])
     say(f"kiosk1: enrolled grace offline; sync: {_said(asyncio.run(one.sync(0.5)))}; "
         f"outbox {one.fleet.state.depth()}")
     say(f"kiosk1: verify grace at once: {_decided(one.verify('grace', genuine2))}")

@@ -49,7 +49,8 @@ class Rederived:
 def rederived_record(verifier: Verifier, plain: dict[str, Any]) -> dict[str, Any]:
     """``plain``'s enrolment made again with ``verifier``'s model (raises ``SigpadError``)."""
     sigs = [svc2004.parse(text, f"{plain['user']} #{i + 1}") for i, text in enumerate(plain["signatures"])]
-    result = verifier.check_enrolment(sigs)
+    # Made again as it was made: a user enrolled with 5 signatures (the default before 6) keeps them.
+    result = verifier.check_enrolment(sigs, count=min(len(sigs), verifier.config.enrol_count))
     return {**plain, "model_sha": verifier.model_sha, "templates": [b64(t) for t in result.templates],
             "stream_macs": [b64(m) for m in result.stream_macs], "stats": result.stats,
             "binding": verifier.binding, "enrol_id": uuid.uuid4().hex, "published_at": time.time(),

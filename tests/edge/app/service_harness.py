@@ -135,7 +135,7 @@ def enrol_directly(cfg, user: str = "writer", seed: int = 7_000_000_099) -> None
     from edge.verifier import open_verifier
     from firmware_bridge.virtual import synthetic_signatures
     with open_verifier(cfg) as v:
-        v.enrol(user, list(synthetic_signatures(seed, 5)))
+        v.enrol(user, list(synthetic_signatures(seed, 6)))
 
 
 def locked_out_store(cfg):

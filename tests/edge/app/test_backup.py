@@ -18,7 +18,7 @@ ALICE, BOB, CAROL = (make_writer(7_000_000_000 + n) for n in (11, 12, 13))
 
 def enrol(cfg: Config, user: str, writer) -> None:
     with open_verifier(cfg) as v:
-        v.enrol(user, [writer.genuine(i) for i in range(5)])
+        v.enrol(user, [writer.genuine(i) for i in range(6)])
 
 
 def cli(capsys, *argv) -> tuple[int, dict, str]:

@@ -30,7 +30,7 @@ def run(tmp_path, model_dir, capsys):
 
 @pytest.fixture
 def enrolled(run, task2):
-    code, _, _ = run("enroll", "alice", "--file", *[str(task2 / f"U1S{n}.TXT") for n in range(1, 6)])
+    code, _, _ = run("enroll", "alice", "--file", *[str(task2 / f"U1S{n}.TXT") for n in range(1, 7)])
     assert code == 0
     return run
 
@@ -55,7 +55,7 @@ def test_a_separator_in_a_number_is_refused_by_name(run, task2, tmp_path):
     text[3] = " ".join([f"{x[0][:1]}_{x[0][1:]}"] + x[1:])       # e.g. 2_933: Python's int() takes it
     bad = tmp_path / "U1S1.TXT"
     bad.write_text("\n".join(text) + "\n")
-    others = [str(task2 / f"U1S{n}.TXT") for n in range(2, 6)]
+    others = [str(task2 / f"U1S{n}.TXT") for n in range(2, 7)]
     code, out, _err = run("enroll", "alice", "--file", str(bad), *others)
     # a file that cannot be read as a signature is bad-file: exit 2, like a junk file in verify
     assert code == 2 and "is not an integer" in out["error"] and out["type"] == "DataFormatError"

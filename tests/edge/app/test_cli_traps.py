@@ -39,10 +39,10 @@ def write(s: Signature, path, pressure: bool = True) -> str:
 
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
-    """SVC2004 files: ``enrol`` (5, with pressure), ``genuine``, and their pressure-free twins."""
+    """SVC2004 files: ``enrol`` (6, with pressure), ``genuine``, and their pressure-free twins."""
     d = tmp_path_factory.mktemp("sigs")
-    out = {"enrol": [write(WRITER.genuine(i), d / f"e{i}.TXT") for i in range(5)],
-           "enrol_flat": [write(WRITER.genuine(i), d / f"f{i}.TXT", False) for i in range(5)],
+    out = {"enrol": [write(WRITER.genuine(i), d / f"e{i}.TXT") for i in range(6)],
+           "enrol_flat": [write(WRITER.genuine(i), d / f"f{i}.TXT", False) for i in range(6)],
            "genuine": write(WRITER.genuine(10), d / "g.TXT"),
            "genuine_flat": write(WRITER.genuine(10), d / "gf.TXT", False),
            "forgery": write(WRITER.forgery(0), d / "forgery.TXT")}
@@ -193,7 +193,7 @@ def test_enrolled_already_or_locked_out_hear_it_before_signing(cli, files):
     cli("verify", "alice", "--file", files["forgery"], "--lockout-after", "1")   # locked now
     with VirtualPad("sigpad") as vpad:
         code, out, err = cli("enroll", "alice", "--port", vpad.path, "--timeout", "30")
-        assert (code, out["reason"]) == (2, "already-enrolled") and "sign (1/5)" not in err
+        assert (code, out["reason"]) == (2, "already-enrolled") and "sign (1/6)" not in err
         code, out, err = cli("verify", "alice", "--port", vpad.path, "--timeout", "30",
                              "--lockout-after", "1")
         assert (code, out["reason"]) == (1, "locked-out") and "sign now" not in err

@@ -21,7 +21,7 @@ FAST = settings(max_examples=40, deadline=None,
 @pytest.fixture
 def enrolled(make_verifier, sig):
     v = make_verifier()
-    v.enrol("alice", [sig(1, s) for s in range(1, 6)])
+    v.enrol("alice", [sig(1, s) for s in range(1, 7)])
     return v
 
 

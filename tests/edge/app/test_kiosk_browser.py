@@ -57,10 +57,10 @@ def test_kiosk_page_in_chromium(tmp_path, model_dir, evil_site):
             api = http_client(cfg)
             with api.stream() as events:             # before the request: its first prompt is not missed
                 enrol = ThreadPoolExecutor(1).submit(api.enrol, "demo")
-                for i in range(5):
+                for i in range(6):
                     events.until("prompt")
                     vpad.sign(WRITER.genuine(i))
-            assert enrol.result(60)["templates"] == 5
+            assert enrol.result(60)["templates"] == 6
             url = api.status()["url"]
             with Chromium(kiosk_url(cfg, url)) as page:
                 page.wait_for("document.getElementById('pad').dataset.present === 'yes'")

@@ -90,10 +90,10 @@ def test_signer_screen(tmp_path, model_dir, size):
             api = http_client(cfg, timeout_s=90)
             with api.stream() as events:
                 enrol = ThreadPoolExecutor(1).submit(api.enrol, "demo")
-                for i in range(5):
+                for i in range(6):
                     events.until("prompt")
                     vpad.sign(WRITER.genuine(i))
-            assert enrol.result(90)["templates"] == 5
+            assert enrol.result(90)["templates"] == 6
             with Chromium(kiosk_url(cfg, api.status()["url"]), *size) as page:
                 page.wait_for("document.getElementById('pad').dataset.present === 'yes'")
                 assert "#" not in page.evaluate("location.href"), "the credential stays in the address bar"

@@ -23,7 +23,7 @@ def sigpad(tmp_path, capsys):
     toml = tmp_path / "c.toml"
     toml.write_text(f'[store]\npath = "{tmp_path}/t.db"\n[service]\nsocket = "{tmp_path}/c.sock"\n')
     names = []
-    for i, s in enumerate([WRITER.genuine(i) for i in range(5)] + [WRITER.forgery(0), WRITER.genuine(10)]):
+    for i, s in enumerate([WRITER.genuine(i) for i in range(6)] + [WRITER.forgery(0), WRITER.genuine(10)]):
         svc2004.write(s, tmp_path / f"s{i}.TXT")
         names.append(str(tmp_path / f"s{i}.TXT"))
 
@@ -31,7 +31,7 @@ def sigpad(tmp_path, capsys):
         code = main([*argv, "--json", "--config", str(toml)])
         captured = capsys.readouterr()
         return code, json.loads(captured.out), captured.err
-    run.enrol, run.forgery, run.genuine = names[:5], names[5], names[6]
+    run.enrol, run.forgery, run.genuine = names[:6], names[6], names[7]
     run.tmp = tmp_path
     return run
 
@@ -104,7 +104,7 @@ def test_adaptations_listed_and_undone_and_kept_in_the_history(sigpad):
     code, out, _ = sigpad("adaptations", "alice")
     [a] = out["adaptations"]
     assert code == 0 and a["score"] == pytest.approx(score, abs=1e-6) and a["undone"] is None
-    assert f"reference {a['reference']} of 5" in sigpad("history", "alice")[1]["history"][0]["adapted"]
+    assert f"reference {a['reference']} of 6" in sigpad("history", "alice")[1]["history"][0]["adapted"]
     code, out, err = sigpad("adaptations", "alice", "--undo")
     assert (code, out["undone"], out["restored"]) == (0, 1, 1) and "WARNING adaptations of alice undone" in err
     assert sigpad("adaptations", "alice")[1]["adaptations"][0]["undone"] is not None

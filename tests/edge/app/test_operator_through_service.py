@@ -67,11 +67,11 @@ def test_operator_commands_go_through_the_running_service(tmp_path, locked_out, 
 
             with http_client(cfg).stream() as events:      # the pad is the service's: it prompts
                 enrol = ThreadPoolExecutor(1).submit(cli, capsys, "enroll", "bob", *via)
-                for i in range(5):
+                for i in range(6):
                     events.until("prompt")
                     vpad.sign(BOB.genuine(i))
                 code, enrolled = enrol.result(120)
-            assert code == 0 and enrolled["templates"] == 5
+            assert code == 0 and enrolled["templates"] == 6
             code, deleted = cli(capsys, "delete", "bob", *via)
             assert code == 0 and deleted["deleted"] is True
             code, deleted = cli(capsys, "delete", "bob", *via)

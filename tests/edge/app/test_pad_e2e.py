@@ -69,7 +69,7 @@ def one_user(protocol, tmp_path, sig, user, genuine, forgery):
         assert vpad.wait_streaming(PATIENCE_S)
         v = make_verifier(tmp_path, f"{protocol}-{user}", src.has_pressure)
         said = []
-        Writer(vpad, src, protocol).sign(*[sig(user, s) for s in range(1, 6)])
+        Writer(vpad, src, protocol).sign(*[sig(user, s) for s in range(1, 7)])
         enrolment = enrol_from_pad(v, src, f"u{user}", timeout_s=30, say=said.append)
         Writer(vpad, src, protocol).sign(sig(user, genuine))
         ok = verify_from_pad(v, src, f"u{user}", timeout_s=30)
@@ -87,7 +87,7 @@ def test_enrol_accept_genuine_reject_forgery(protocol, tmp_path, sig):
         runs = [pool.submit(one_user, protocol, tmp_path, sig, *case) for case in cases]
         results = [r.result(timeout=120) for r in runs]
     for (user, _, _), (enrolment, ok, bad, said) in zip(cases, results):
-        assert len(enrolment.templates) == 5, said
+        assert len(enrolment.templates) == 6, said
         assert (ok.accepted, ok.reason) == (True, "match"), (user, ok)
         assert (bad.accepted, bad.reason) == (False, "no-match"), (user, bad)
 
@@ -98,7 +98,7 @@ def test_garbage_and_unplug_reject_then_the_pad_carries_on(tmp_path, sig):
             PadSource(vpad.path, protocol, CaptureConfig(lift_timeout_s=0.5)) as src:
         assert vpad.wait_streaming(PATIENCE_S)
         v = make_verifier(tmp_path, "faults", True)
-        v.enrol("u1", [sig(1, s) for s in range(1, 6)])
+        v.enrol("u1", [sig(1, s) for s in range(1, 7)])
         vpad.inject_garbage(4096, seed=1)                    # noise on the line: no signature
         d = verify_from_pad(v, src, "u1", timeout_s=1.5)
         # Bytes and no frame (the noise's tail swallows the next heartbeat) unless a

@@ -35,7 +35,7 @@ def test_record_on_the_pad_then_verify_the_file(tmp_path, task2, model_dir, caps
     rec = json.loads(out.read_text())
     assert rec["pad"]["protocol"] == "sigpad" and rec["capabilities"]["max_pressure"] > 0
     # enrol from SVC2004 files, verify the recording: judged and accepted
-    assert main(["enroll", "alice", "--file", *[str(task2 / f"U1S{i}.TXT") for i in range(1, 6)], *store]) == 0
+    assert main(["enroll", "alice", "--file", *[str(task2 / f"U1S{i}.TXT") for i in range(1, 7)], *store]) == 0
     assert main(["verify", "alice", "--file", str(out), "--json", *store]) == 0
     decision = json.loads(capsys.readouterr().out.splitlines()[-1])
     assert (decision["accepted"], decision["reason"]) == (True, "match")
@@ -64,5 +64,5 @@ def test_demo_web_prints_the_kiosk_url(monkeypatch, capsys):
     out = capsys.readouterr()
     lines = out.out.splitlines()
     assert "kiosk page: http://127.0.0.1:" in out.err      # for the operator, not the journal or a pipe
-    assert "enrolled: 5" in lines[1]
+    assert "enrolled: 6" in lines[1]
     assert "genuine          ACCEPTED" in lines[2] and "skilled forgery  REJECTED" in lines[3]

@@ -22,7 +22,7 @@ pytestmark = pytest.mark.data
 def enrolled(tmp_path, task2, model_dir):
     store = ["--store", str(tmp_path / "t.db"), "--model", str(model_dir), "--lockout-after", "0"]
     for user, writer in (("alice", 1), ("bob", 2)):
-        files = [str(task2 / f"U{writer}S{i}.TXT") for i in range(1, 6)]
+        files = [str(task2 / f"U{writer}S{i}.TXT") for i in range(1, 7)]
         assert main(["enroll", user, "--file", *files, *store]) == 0
     return store
 
@@ -42,7 +42,7 @@ def test_one_tampered_user_row_names_the_way_out_and_the_others_keep_working(enr
     assert "only 'alice' is affected: re-enrol them (sigpad enroll alice --replace ...)" in alice["detail"]
     assert main(["unlock", "alice", *enrolled]) == 2
     assert "sigpad enroll alice --replace" in capsys.readouterr().err
-    files = [str(task2 / f"U1S{i}.TXT") for i in range(1, 6)]
+    files = [str(task2 / f"U1S{i}.TXT") for i in range(1, 7)]
     assert main(["enroll", "alice", "--replace", "--file", *files, *enrolled]) == 0
     capsys.readouterr()
     code, alice = verify(enrolled, task2, "alice", 1, 10, capsys)

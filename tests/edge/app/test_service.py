@@ -72,8 +72,8 @@ def test_serve_enrol_verify_gpio_and_bad_clients(tmp_path, model_dir, sig, monke
                 if e["message"].startswith("sign ("):
                     vpad.sign(sig(1, len(prompts)))
             e = c.enrol("alice", on_event=sign_when_asked)
-            assert (e["event"], e["user"], e["templates"]) == ("enrolled", "alice", 5), e
-            assert prompts[:2] == ["sign (1/5)", "sign (2/5)"]
+            assert (e["event"], e["user"], e["templates"]) == ("enrolled", "alice", 6), e
+            assert prompts[:2] == ["sign (1/6)", "sign (2/6)"]
 
             c.send('{"cmd": "verify", "user": "alice"}')
             assert c.event()["message"] == "sign now"

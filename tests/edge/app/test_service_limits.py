@@ -81,7 +81,7 @@ def test_second_instance_is_refused(tmp_path, model_dir):
 def test_unfinished_request_is_not_executed(tmp_path, model_dir):
     cfg = no_pad(tmp_path, model_dir)
     with open_verifier(cfg) as v:
-        v.enrol("ab", list(synthetic_signatures(WRITER, 5)))
+        v.enrol("ab", list(synthetic_signatures(WRITER, 6)))
     with running(cfg, wait_pad=False):
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         s.connect(str(cfg.socket))

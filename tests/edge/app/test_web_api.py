@@ -60,11 +60,11 @@ def test_enrol_verify_and_the_ink_stream(service, sig):
     with api.stream() as events:
         assert events.hello["api"] == 1 and events.hello["pad"]["present"] is True
         enrolment = in_thread(api.enrol, "alice")
-        for n in range(1, 6):
+        for n in range(1, 7):
             prompt, _ = events.until("prompt")
-            assert prompt["message"] == f"sign ({n}/5)"
+            assert prompt["message"] == f"sign ({n}/6)"
             vpad.sign(sig(1, n))
-        assert enrolment.result(60)["templates"] == 5
+        assert enrolment.result(60)["templates"] == 6
 
         genuine = sig(1, 8)
         answer = in_thread(api.verify, "alice", "req-42")

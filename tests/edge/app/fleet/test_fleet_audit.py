@@ -35,7 +35,7 @@ def publish_without_forgetting(kiosk: Kiosk) -> int:
 def test_every_event_once_with_its_kiosk_and_outcome(hub_for, tmp_path: Path, task2):
     hub = hub_for({"a": ALL, "b": ALL})
     a, b = Kiosk(tmp_path, "a", hub), Kiosk(tmp_path, "b", hub)
-    assert a.enrol("alice", signatures(task2, 1, range(1, 6)))["synced"]
+    assert a.enrol("alice", signatures(task2, 1, range(1, 7)))["synced"]
     assert b.verify("alice", task2 / "U1S9.TXT")["accepted"]
     hub.stop()
     assert not a.verify("alice", task2 / "U1S21.TXT", link_timeout=0.5)["accepted"]   # queued offline

@@ -98,7 +98,7 @@ def test_the_hub_killed_mid_write_loses_and_doubles_nothing(hub_for, tmp_path):
 def test_a_kiosk_killed_mid_pull_holds_no_half_record(hub_for, tmp_path, task2):
     hub = hub_for({"a": ["enrol"], "b": []})
     a, b = Kiosk(tmp_path, "a", hub), Kiosk(tmp_path, "b", hub)
-    assert a.enrol("alice", signatures(task2, 1, range(1, 6)))["synced"]
+    assert a.enrol("alice", signatures(task2, 1, range(1, 7)))["synced"]
     template = stored(a, "alice")
     record = json.loads(json.dumps(_record_of(a, "alice")))
     users = [f"user{i:04d}" for i in range(400)]

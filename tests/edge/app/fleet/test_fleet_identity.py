@@ -32,7 +32,7 @@ def attempt(creds, work):
 def test_without_the_enrolment_role_a_kiosk_cannot_enrol_nor_write_as_another(hub_for, tmp_path, task2):
     hub = hub_for({"enroller": ["enrol"], "teller": []})
     enroller, teller = Kiosk(tmp_path, "enroller", hub), Kiosk(tmp_path, "teller", hub)
-    refused = teller.enrol("mallory", signatures(task2, 1, range(1, 6)))
+    refused = teller.enrol("mallory", signatures(task2, 1, range(1, 7)))
     assert refused["_rc"] == 2 and "no enrolment role" in refused["error"]
     # Past the CLI, the hub itself refuses: a record written with the teller's credentials never lands.
     with pytest.raises(FleetError, match="record of 'mallory'"):
@@ -42,14 +42,14 @@ def test_without_the_enrolment_role_a_kiosk_cannot_enrol_nor_write_as_another(hu
     synced = teller.run("sync")
     assert synced["applied"] == 0 and synced["unreadable"] == []     # nothing of mallory reached the bucket
     # What it may do, it does: read the fleet and verify.
-    assert enroller.enrol("alice", signatures(task2, 1, range(1, 6)))["synced"]
+    assert enroller.enrol("alice", signatures(task2, 1, range(1, 7)))["synced"]
     assert teller.verify("alice", task2 / "U1S9.TXT")["accepted"]
 
 
 def test_wrong_credentials_get_nothing(hub_for, tmp_path, task2):
     hub = hub_for({"a": ["enrol"]})
     a = Kiosk(tmp_path, "a", hub)
-    assert a.enrol("alice", signatures(task2, 1, range(1, 6)))["synced"]
+    assert a.enrol("alice", signatures(task2, 1, range(1, 7)))["synced"]
     stranger, _ = new_identity()                     # a well-formed seed the hub does not know
     with pytest.raises(FleetError, match="not reachable.*Authorization Violation"):
         attempt(dataclasses.replace(creds_of(a), seed=stranger), lambda link: link.last_seq("KV_sigpad_templates"))
@@ -73,7 +73,7 @@ def test_init_gives_each_kiosk_an_nkey_and_the_hub_only_its_public_key(tmp_path)
 def test_a_revoked_kiosk_is_cut_off_at_the_reload_and_refused_after(hub_for, tmp_path, task2):
     hub = hub_for({"a": ["enrol"], "lost": ["enrol"]})
     a, lost = Kiosk(tmp_path, "a", hub), Kiosk(tmp_path, "lost", hub)
-    assert lost.enrol("alice", signatures(task2, 1, range(1, 6)))["synced"]
+    assert lost.enrol("alice", signatures(task2, 1, range(1, 7)))["synced"]
 
     async def cut_off_while_connected() -> tuple[int, BaseException | None]:
         link = await open_link(creds_of(lost))
@@ -94,7 +94,7 @@ def test_a_revoked_kiosk_is_cut_off_at_the_reload_and_refused_after(hub_for, tmp
     assert "kiosk lost" not in (tmp_path / "hub" / "hub.conf").read_text()
     refused = lost.run("sync")
     assert refused["_rc"] != 0 and "Authorization Violation" in refused["error"], refused
-    assert lost.enrol("bob", signatures(task2, 2, range(1, 6)))["synced"] is False   # kept here, never sent
+    assert lost.enrol("bob", signatures(task2, 2, range(1, 7)))["synced"] is False   # kept here, never sent
     assert a.run("sync")["_rc"] == 0                         # the others are untouched by the reload
     assert a.verify("bob", task2 / "U2S9.TXT")["reason"] == "unknown-user"
     assert a.verify("alice", task2 / "U1S9.TXT")["accepted"]
@@ -135,7 +135,7 @@ def test_a_damaged_seed_file_is_named_and_nothing_is_sent(hub_for, tmp_path):
 def test_after_key_rotation_the_old_key_opens_nothing(hub_for, tmp_path, task2):
     hub = hub_for({"a": ["enrol"], "b": [], "stolen": []})
     a, b, stolen = (Kiosk(tmp_path, name, hub) for name in ("a", "b", "stolen"))
-    assert a.enrol("alice", signatures(task2, 1, range(1, 6)))["synced"]
+    assert a.enrol("alice", signatures(task2, 1, range(1, 7)))["synced"]
     new_key = tmp_path / "fleet-k2.key"
     rotated = a.run("rotate-key", "--out", str(new_key))
     assert rotated["_rc"] == 0 and rotated["resealed"] == 1 and rotated["key_id"] == "k2"

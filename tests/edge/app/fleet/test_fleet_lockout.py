@@ -18,7 +18,7 @@ ALL = ["enrol"]
 def test_five_failures_over_three_kiosks_lock_the_user_at_all_of_them(hub_for, tmp_path, task2):
     hub = hub_for({"a": ALL, "b": ALL, "c": ALL})
     a, b, c = (Kiosk(tmp_path, name, hub) for name in "abc")
-    assert a.enrol("alice", signatures(task2, 1, range(1, 6)))["synced"]
+    assert a.enrol("alice", signatures(task2, 1, range(1, 7)))["synced"]
     forgeries = iter(signatures(task2, 1, range(21, 26)))      # skilled forgeries of user 1
     for kiosk in (a, a, b, b):
         decision = kiosk.verify("alice", next(forgeries))
@@ -36,7 +36,7 @@ def test_five_failures_over_three_kiosks_lock_the_user_at_all_of_them(hub_for, t
 def test_a_kiosk_counts_only_the_fleet_and_its_own_never_a_failure_twice(hub_for, tmp_path, task2):
     hub = hub_for({"a": ALL, "b": ALL})
     a, b = Kiosk(tmp_path, "a", hub), Kiosk(tmp_path, "b", hub)
-    assert a.enrol("alice", signatures(task2, 1, range(1, 6)))["synced"]
+    assert a.enrol("alice", signatures(task2, 1, range(1, 7)))["synced"]
     for forgery in signatures(task2, 1, range(21, 25)):       # 4 failures at a
         assert a.verify("alice", forgery)["reason"] == "no-match"
     for _ in range(3):                                        # syncing again adds nothing
@@ -52,7 +52,7 @@ def test_cut_off_kiosks_lock_sooner_and_one_unlock_frees_them_when_healed(hub_fo
     still locked (the other's failures fell inside its own lock: not counted), until one unlock."""
     hub = hub_for({"a": ALL, "b": ALL})
     a, b = Kiosk(tmp_path, "a", hub), Kiosk(tmp_path, "b", hub)
-    assert a.enrol("alice", signatures(task2, 1, range(1, 6)))["synced"]
+    assert a.enrol("alice", signatures(task2, 1, range(1, 7)))["synced"]
     assert b.run("sync")["applied"] == 1
     hub.stop()
     forgeries = iter(signatures(task2, 1, range(21, 27)))

@@ -58,7 +58,7 @@ def test_a_new_model_rederives_every_user_from_the_sealed_signatures(hub_for, tm
     hub = hub_for({"ops": ["enrol", "models"], "a": ["enrol"], "b": []})
     ops, a, b = Kiosk(tmp_path, "ops", hub), Kiosk(tmp_path, "a", hub), Kiosk(tmp_path, "b", hub)
     new_model = model_dir_for(False)
-    assert a.enrol("alice", signatures(task2, 1, range(1, 6)))["synced"]
+    assert a.enrol("alice", signatures(task2, 1, range(1, 7)))["synced"]
     assert b.verify("alice", task2 / "U1S9.TXT")["accepted"]
 
     done = ops.run("rederive", "--model", str(new_model))

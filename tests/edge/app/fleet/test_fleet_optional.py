@@ -23,7 +23,7 @@ print("codes", enrolled, verified, fleet, "nats" in sys.modules, "nkeys" in sys.
 
 
 def test_enrol_and_verify_without_nats_py(tmp_path, task2):
-    files = [str(p) for p in signatures(task2, 1, range(1, 6))]
+    files = [str(p) for p in signatures(task2, 1, range(1, 7))]
     init_and_join(tmp_path / "ops", tmp_path / "store.db", "k1")
     r = subprocess.run([sys.executable, "-c", PROBE, str(tmp_path / "store.db"), *files, str(task2 / "U1S9.TXT")],
                        cwd=REPO, capture_output=True, text=True, timeout=180)

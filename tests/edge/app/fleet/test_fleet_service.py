@@ -75,7 +75,7 @@ def test_the_service_takes_part_in_the_fleets_enrolments_lockout_and_audit(hub_f
     Kiosk(tmp_path, "svc", hub)                                  # `sigpad fleet join` for the service's store
     k2 = Kiosk(tmp_path, "k2", hub)
     model = ("--model", str(model_dir), "--lockout-after", "3")
-    enrolled = k2.run("enroll", "bob", "--file", *sig_files(tmp_path, "bob", [BOB.genuine(i) for i in range(5)]),
+    enrolled = k2.run("enroll", "bob", "--file", *sig_files(tmp_path, "bob", [BOB.genuine(i) for i in range(6)]),
                       *model)
     assert enrolled["synced"], enrolled
     genuine = sig_files(tmp_path, "probe", [BOB.genuine(9)])[0]
@@ -157,7 +157,7 @@ def test_the_services_enrolment_and_deletion_reach_the_fleet_and_it_locks_sooner
         with running(cfg):
             with http_client(cfg).stream() as events, ServiceClient(cfg.socket) as c:
                 enrolling = ThreadPoolExecutor(1).submit(c.enrol, "carol")
-                for i in range(5):
+                for i in range(6):
                     events.until("prompt")
                     vpad.sign(carol.genuine(i))
                 assert enrolling.result(120)["event"] == "enrolled"
@@ -193,7 +193,7 @@ def test_an_enrolment_on_the_services_pad_is_rederivable_under_a_new_model(hub_f
         with running(cfg):
             with http_client(cfg).stream() as events, ServiceClient(cfg.socket) as c:
                 enrolling = ThreadPoolExecutor(1).submit(c.enrol, "dave")
-                for i in range(5):
+                for i in range(6):
                     events.until("prompt")
                     vpad.sign(dave.genuine(i))
                 assert enrolling.result(120)["event"] == "enrolled"

@@ -29,7 +29,7 @@ def test_status_says_kiosk_outbox_and_link_of_a_kiosk_whose_hub_is_away(tmp_path
     plain = json.loads(sigpad("status", "--json", "--store", store).stdout)
     assert plain["fleet"] == {"kiosk": "k1", "url": url, "roles": ["enrol"], "link": "unknown", "outbox": 0,
                               "revision": 0, "last_sync": None, "stale_s": None}
-    enrolled = sigpad("fleet", "enroll", "alice", "--file", *map(str, signatures(task2, 1, range(1, 6))),
+    enrolled = sigpad("fleet", "enroll", "alice", "--file", *map(str, signatures(task2, 1, range(1, 7))),
                       "--store", store, "--link-timeout", "0.5", "--json")
     assert enrolled.returncode == 0, enrolled.stderr
     fleet = json.loads(sigpad("status", "--json", "--store", store).stdout)["fleet"]

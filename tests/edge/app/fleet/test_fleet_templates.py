@@ -19,7 +19,7 @@ ALL = ["enrol"]
 def test_enrol_at_one_verify_at_the_others_delete_at_the_third(hub_for, tmp_path, task2):
     hub = hub_for({"k1": ALL, "k2": ALL, "k3": ALL})
     k1, k2, k3 = (Kiosk(tmp_path, name, hub) for name in ("k1", "k2", "k3"))
-    enrolled = k1.enrol("alice", signatures(task2, 1, range(1, 6)))
+    enrolled = k1.enrol("alice", signatures(task2, 1, range(1, 7)))
     assert enrolled["_rc"] == 0 and enrolled["synced"], enrolled["_stderr"]
     templates = stored(k1, "alice")
 
@@ -28,7 +28,7 @@ def test_enrol_at_one_verify_at_the_others_delete_at_the_third(hub_for, tmp_path
         assert decision["accepted"], (kiosk.name, decision)
 
     assert_ciphertext_only(hub, templates)
-    assert_no_signature_text(hub, signatures(task2, 1, range(1, 6)))
+    assert_no_signature_text(hub, signatures(task2, 1, range(1, 7)))
     deleted = k3.run("delete", "alice")
     assert deleted["deleted"] and deleted["synced"]
     refused = k1.verify("alice", task2 / "U1S11.TXT")
@@ -59,14 +59,14 @@ def assert_no_signature_text(hub, files) -> None:
 def test_a_late_kiosk_gets_the_whole_fleet_and_its_tombstones(hub_for, tmp_path, task2):
     hub = hub_for({"k1": ALL, "late": ALL})
     k1 = Kiosk(tmp_path, "k1", hub)
-    assert k1.enrol("alice", signatures(task2, 1, range(1, 6)))["synced"]
-    assert k1.enrol("bob", signatures(task2, 5, range(1, 6)))["synced"]
+    assert k1.enrol("alice", signatures(task2, 1, range(1, 7)))["synced"]
+    assert k1.enrol("bob", signatures(task2, 5, range(1, 7)))["synced"]
     assert k1.run("delete", "bob")["synced"]
 
     late = Kiosk(tmp_path, "late", hub)
     synced = late.run("sync")
     assert synced["synced"] and synced["applied"] == 1      # alice; bob's tombstone finds nothing to delete
     assert late.verify("alice", task2 / "U1S9.TXT")["accepted"]
-    assert late.verify("bob", task2 / "U5S6.TXT")["reason"] == "unknown-user"
+    assert late.verify("bob", task2 / "U5S7.TXT")["reason"] == "unknown-user"
     status = late.run("status")
     assert status["connected"] and status["lag_revisions"] == 0 and status["outbox"] == 0

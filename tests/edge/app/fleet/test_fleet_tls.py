@@ -43,7 +43,7 @@ def test_enrol_at_one_verify_at_the_other_over_tls(hub_for, tmp_path, task2):
     assert not list((tmp_path / "hub").rglob("ca.key"))           # the CA's key is not kept
     k1, k2 = Kiosk(tmp_path, "k1", hub), Kiosk(tmp_path, "k2", hub)
     assert "BEGIN CERTIFICATE" in json.loads((k2.store.parent / "fleet" / "fleet.json").read_text())["ca_cert"]
-    enrolled = k1.enrol("alice", signatures(task2, 1, range(1, 6)))
+    enrolled = k1.enrol("alice", signatures(task2, 1, range(1, 7)))
     assert enrolled["_rc"] == 0 and enrolled["synced"], enrolled["_stderr"]
     decision = k2.verify("alice", task2 / "U1S9.TXT")
     assert decision["accepted"], decision
@@ -55,7 +55,7 @@ def test_enrol_at_one_verify_at_the_other_over_tls(hub_for, tmp_path, task2):
 def test_a_hub_with_another_cas_certificate_is_refused_and_nothing_is_synced(hub_for, tmp_path, task2):
     hub = hub_for({"k1": ["enrol"], "k2": []}, tls=True)
     k1, k2 = Kiosk(tmp_path, "k1", hub), Kiosk(tmp_path, "k2", hub)
-    assert k1.enrol("alice", signatures(task2, 1, range(1, 6)))["synced"]
+    assert k1.enrol("alice", signatures(task2, 1, range(1, 7)))["synced"]
     # The hub now shows a certificate for the same address from another CA (an impostor's).
     other = write_hub_tls(tmp_path / "impostor", ["127.0.0.1"])
     hub.stop()
