@@ -42,9 +42,13 @@ import numpy as np
 from edge.model import Encoder, shipped_model_dir
 from edge.preprocess import preprocess
 from edge.scores import CentroidMaxCosine, get
+from edge.settings import Settings
 from edge.templates import dequantize_many, quantize
 from firmware_bridge import svc2004
 from firmware_bridge.signature import Signature
+
+REFERENCES = Settings().enrol_count
+"""The references a user enrols with by default: what the latencies are measured against."""
 
 
 def edge_requirements() -> list[str]:
@@ -88,10 +92,12 @@ def resample(sig: Signature, rate_hz: float) -> Signature:
                             None if sig.pressure is None else f(sig.pressure))
 
 
-def model_latency(encoder: Encoder, data: dict, n: int, score=None) -> tuple[list, list]:
+def model_latency(encoder: Encoder, data: dict, n: int, score=None,
+                  refs_per_user: int = REFERENCES) -> tuple[list, list]:
     """(per-decision ms, the (refs, test) pairs used) for preprocess + invoke +
     the decision's score (with its DTW sequence and learned features where it has
-    them), against 5 references stored as at enrolment (int8 embeddings and sequences)."""
+    them), against ``refs_per_user`` references (S1 on) stored as at enrolment (int8
+    embeddings and sequences); the tests: the other genuine signatures and the forgeries."""
     from edge import dtw, learned_dtw
     from edge.scores import Probe, References, reference_stats
 
@@ -99,10 +105,11 @@ def model_latency(encoder: Encoder, data: dict, n: int, score=None) -> tuple[lis
     cfg, lcfg = score.dtw, score.learned
     pairs, times = [], []
     users = list(data)
+    first, others = refs_per_user + 1, 20 - refs_per_user
     for k in range(n):
         u = users[k % len(users)]
-        refs = [data[u][s] for s in range(1, 6)]
-        test = data[u][6 + (k // len(users)) % 15 if k % 2 == 0 else 21 + (k // len(users)) % 20]
+        refs = [data[u][s] for s in range(1, first)]
+        test = data[u][first + (k // len(users)) % others if k % 2 == 0 else 21 + (k // len(users)) % 20]
         pairs.append((refs, test))
     cache = {}
     for refs, test in pairs:
@@ -156,11 +163,12 @@ def verify_latency(model_dir: Path, data: dict, n: int) -> tuple[list, list]:
         cfg = Settings(store=Path(tmp) / "t.db", model=model_dir, lockout_after=0, adapt=True)
         with open_verifier(cfg) as v:
             users = list(data)[:10]
+            first = cfg.enrol_count + 1
             for u in users:
-                v.enrol(f"u{u}", [data[u][s] for s in range(1, 6)])
+                v.enrol(f"u{u}", [data[u][s] for s in range(1, first)])
             for k in range(n):
                 u = users[k % len(users)]
-                d = v.verify(f"u{u}", data[u][6 + (k // len(users)) % 15])
+                d = v.verify(f"u{u}", data[u][first + (k // len(users)) % (21 - first)])
                 (adapting if d.adapted else times).append(d.latency_ms)
     return times, adapting
 
@@ -295,7 +303,8 @@ def main(argv: list[str] | None = None) -> int:
     from edge.layout import Layout
     reference = m.embedding_dim + Layout.of(m.embedding_dim, m.decision_score()).extra_bytes
     emit("size", model_bytes=(model_dir / m.model_file).stat().st_size, template_bytes=m.embedding_dim,
-         reference_bytes=reference, user_bytes_5_refs=5 * reference, target_model_bytes=150_000,
+         reference_bytes=reference, references=REFERENCES, user_bytes=REFERENCES * reference,
+         target_model_bytes=150_000,
          target_template_bytes=80, target_user_bytes=4096)
     times, pairs = model_latency(encoder, data, args.n)
     cosine, _ = model_latency(encoder, data, args.n, get(CentroidMaxCosine.name))

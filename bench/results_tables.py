@@ -119,7 +119,10 @@ def edge_rows(by: dict) -> list[list]:
             for s in by["size"]]
     rows += [["stored per user (5 references: embedding + DTW sequence)", f"{s['user_bytes_5_refs']:,} bytes",
               target(f"<= {s['target_user_bytes']:,} bytes", s["user_bytes_5_refs"] <= s["target_user_bytes"])]
-             for s in by["size"] if "user_bytes_5_refs" in s]
+             for s in by["size"] if "user_bytes_5_refs" in s]   # records made when 5 was the default
+    rows += [[f"stored per user ({s['references']} references, as enrolled by default)", f"{s['user_bytes']:,} bytes",
+              target(f"<= {s['target_user_bytes']:,} bytes", s["user_bytes"] <= s["target_user_bytes"])]
+             for s in by["size"] if "user_bytes" in s]
     for r in by["latency"]:
         goal = r.get("target_median_ms")
         ratio = f" ({r['ratio_to_cosine']}x the cosine alone, {r['cosine_median_ms']:.2f} ms)" \
@@ -272,9 +275,32 @@ def fleet(lines: list[dict]) -> list[str]:
     return table(["what", "measured"], rows)
 
 
+SEED_METRICS = ("eer_skilled", "eer_skilled_per_writer", "eer_random", "fnmr_at_fmr1_skilled")
+SEED_HEAD = ["pooled skilled", "per writer", "pooled random", "FNMR @ FMR 1 %"]
+
+
+def logistic(results: list[dict]) -> list[str]:
+    """bench_logistic: the calibrated combiner against the shipped decision, by seed."""
+    rows = [[r["kind"], r["decision"], r["seed"], *[num(r[m]) for m in SEED_METRICS],
+             num(r.get("frr_at_0")), num(r.get("far_skilled_at_0"))] for r in results if "seed" in r]
+    return table(["pads", "decision", "seed", *SEED_HEAD, "FRR at log-odds 0", "skilled FAR at log-odds 0"], rows)
+
+
+def levels(results: list[dict]) -> list[str]:
+    """bench_levels: the shipped decision read at the device's number of references, by seed."""
+    def rates(level: dict) -> str:
+        return f"{100 * level['frr']:.1f} / {100 * level['far_skilled']:.1f}"
+    rows = [[r["kind"], r["seed"], r["references"], f"{r['threshold_at_5']:.4f} -> {r['threshold']:.4f}",
+             *[num(r[m]) for m in SEED_METRICS],
+             *[rates(r["nested_levels"][n]) for n in ("convenience", "balanced", "secure")]] for r in results]
+    return table(["pads", "seed", "references", "threshold (5 -> R)", *SEED_HEAD,
+                  "convenience FRR / FAR (nested)", "balanced", "secure"], rows)
+
+
 RENDER = {"bench_fusion": fusion, "bench_alternatives": fusion, "bench_adaptation": adaptation,
           "bench_accuracy": accuracy, "bench_dtw": dtw,
-          "bench_edge": edge, "bench_decode": decode, "bench_scores": scores, "bench_web": web, "bench_fleet": fleet}
+          "bench_edge": edge, "bench_decode": decode, "bench_scores": scores, "bench_web": web, "bench_fleet": fleet,
+          "bench_logistic": logistic, "bench_levels": levels}
 TITLES = {"bench_fusion": "Accuracy of the shipped decisions: five user folds, fusion weights and constants chosen "
                           "without the reported fold, the recipe chosen on these folds by the rule of "
                           "docs/training.md (fused = learned cosine + the device's DTW)",
@@ -288,4 +314,8 @@ TITLES = {"bench_fusion": "Accuracy of the shipped decisions: five user folds, f
           "bench_decode": "Pad protocol decoding",
           "bench_scores": "Edge scores and a seed ensemble, five user folds",
           "bench_web": "The web API: ink latency, status throughput, install size",
-          "bench_fleet": "The fleet on loopback (a real nats-server): propagation, sync, audit, load"}
+          "bench_fleet": "The fleet on loopback (a real nats-server): propagation, sync, audit, load",
+          "bench_logistic": "A calibrated combiner (issue #20 item 2): logistic regression over writer-normalised "
+                            "distances, fitted on the other folds, against the shipped fused decision",
+          "bench_levels": "The shipped decision read at the device's number of references: threshold, nested "
+                          "figures and operating levels (rates as a device meets them)"}
