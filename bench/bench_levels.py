@@ -11,7 +11,10 @@ lines give
   in-sample (what a manifest holds for seed 0's folds);
 * ``nested_levels`` - the levels as a device meets them: each fold's rates at
   thresholds read off the other folds with that fold's own weights;
-* the nested EERs with ONE pooled threshold, per writer, random and FNMR at FMR 1 %.
+* the nested EERs with ONE pooled threshold, per writer, random and FNMR at FMR 1 %;
+* ``session`` - the same nested figures on the session protocol at that count
+  (references S1-S<count> of the first session, genuine tests S11-S20 of the
+  second): enrolled on one day, verified on another, as a device is used.
 
     python -m bench.bench_levels --data ../shared/data/svc2004 --seeds 0 1 2
 """
@@ -28,15 +31,19 @@ def run(kind: str, seed: int, root: Path) -> dict:
     from bench.bench_fusion import calibrated
     from edge.settings import Settings
     from trainer.cache import Cache
-    from trainer.references import at_references, part_folds_at
+    from trainer.evaluation.evaluate import summarise
+    from trainer.fusion import pool
+    from trainer.references import at_references, nested_at, part_folds_at
 
     refs = Settings().enrol_count
     recipe, folds, fusion, folder = calibrated(kind, seed, root)
     read = at_references(fusion, part_folds_at(recipe, folds, folder, fusion.params, Cache.at(None), refs), refs)
     nested = read.report["pooled_at_references"]
+    session = summarise(pool(nested_at(fusion, part_folds_at(recipe, folds, folder, fusion.params, Cache.at(None),
+                                                             refs, "session"))))
     return {"bench": "levels", "kind": kind, "seed": seed, "references": refs, "threshold": read.threshold,
             "threshold_at_5": fusion.threshold, "levels": read.levels, "nested_levels": read.report["nested_levels"],
-            **{m: nested[m] for m in METRICS}}
+            **{m: nested[m] for m in METRICS}, "session": {m: session[m] for m in METRICS}}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -290,11 +290,16 @@ def levels(results: list[dict]) -> list[str]:
     """bench_levels: the shipped decision read at the device's number of references, by seed."""
     def rates(level: dict) -> str:
         return f"{100 * level['frr']:.1f} / {100 * level['far_skilled']:.1f}"
+    def session(r: dict) -> str:
+        s = r.get("session")
+        return "-" if not s else " / ".join(num(s[m]) for m in SEED_METRICS[:3])
     rows = [[r["kind"], r["seed"], r["references"], f"{r['threshold_at_5']:.4f} -> {r['threshold']:.4f}",
              *[num(r[m]) for m in SEED_METRICS],
-             *[rates(r["nested_levels"][n]) for n in ("convenience", "balanced", "secure")]] for r in results]
+             *[rates(r["nested_levels"][n]) for n in ("convenience", "balanced", "secure")], session(r)]
+            for r in results]
     return table(["pads", "seed", "references", "threshold (5 -> R)", *SEED_HEAD,
-                  "convenience FRR / FAR (nested)", "balanced", "secure"], rows)
+                  "convenience FRR / FAR (nested)", "balanced", "secure",
+                  "session: pooled / per writer / random"], rows)
 
 
 RENDER = {"bench_fusion": fusion, "bench_alternatives": fusion, "bench_adaptation": adaptation,

@@ -17,7 +17,7 @@ features), ``cosine`` (the embedding's cosine distance ``1 - cos``, whose spread
 is ``1 - loo_mean`` with the floor ``DIST_FLOOR``, as ``refnorm-distance``).
 The DTW medoids are stored at enrolment (``scores.reference_stats``); the
 cosine's is found from the references' own cosines at each decision (a
-5 x 5 product). The DTW distances are computed once for every part of a
+6 x 6 product with the default six references). The DTW distances are computed once for every part of a
 decision that reads them (``feature_scores.distances``).
 
 They are parts of a combined decision (``fused`` with an intercept: a
@@ -45,14 +45,18 @@ def pick(d: npt.NDArray[np.float64], statistic: str, medoid: int) -> npt.NDArray
     return d[at:at + 1]
 
 
-def stored_medoid(refs: References, key: str, name: str) -> int:
-    """The medoid enrolment stored, or ``ConfigError``: references enrolled before
-    the medoid was stored cannot be judged by a ``typical`` score (re-enrol)."""
+def stored_medoid(refs: References, key: str, name: str, count: int) -> int:
+    """The medoid enrolment stored (one of ``count`` references), or ``ConfigError``:
+    references enrolled before the medoid was stored cannot be judged by a ``typical``
+    score (re-enrol), and one out of range is never read as no distance at all."""
     try:
-        return int(refs.stats[key])
+        medoid = int(refs.stats[key])
     except (KeyError, TypeError, ValueError):
         raise ConfigError(f"score {name!r} needs the references' {key!r} "
                           "(stored at enrolment since the medoid was; re-enrol this user)") from None
+    if not 0 <= medoid < count:
+        raise ConfigError(f"score {name!r}: the stored {key!r} {medoid} is not one of the {count} references")
+    return medoid
 
 
 class DtwStatistic(Dtw):
@@ -62,7 +66,7 @@ class DtwStatistic(Dtw):
         cfg = self._config()
         if refs.sequences is None or probe.sequence is None:
             raise ConfigError(f"score {self.name!r} needs DTW sequences of the references and the probe")
-        medoid = stored_medoid(refs, "dtw_medoid", self.name) if self.statistic == "typical" else 0
+        medoid = stored_medoid(refs, "dtw_medoid", self.name, len(refs.sequences)) if self.statistic == "typical" else 0
         d = distances(probe.sequence, refs.sequences, cfg.band)
         return in_spreads(pick(d, self.statistic, medoid), refs.stats["dtw_spread"])
 
@@ -75,7 +79,8 @@ class LearnedDtwStatistic(LearnedDtw):
             raise ConfigError(f"score {self.name!r} needs the manifest's learned feature settings")
         if refs.learned is None or probe.learned is None:
             raise ConfigError(f"score {self.name!r} needs the learned features of the references and the probe")
-        medoid = stored_medoid(refs, "learned_medoid", self.name) if self.statistic == "typical" else 0
+        medoid = stored_medoid(refs, "learned_medoid", self.name, len(refs.learned)) \
+            if self.statistic == "typical" else 0
         d = distances(probe.learned, refs.learned, self.learned.band)
         return in_spreads(pick(d, self.statistic, medoid), refs.stats["learned_spread"])
 

@@ -26,16 +26,17 @@ CALIBRATED_AT = 5
 
 
 def fold_parts(model_dir: Path, folder: Path, users, params: dict, learned=None, refs: int = CALIBRATED_AT,
-               sigs: tuple[dict, dict] | None = None) -> list[dict]:
+               protocol: str = "random-refs") -> list[dict]:
     """Every part's scores (``params``' parts, unweighted) of one fold's held-out writers
-    on random-refs trials of ``refs`` references: the edge's scores, each signature read
-    and embedded once; ``learned`` gives the learned features of a decision that has them."""
+    on trials of ``refs`` references (random-refs: drawn from S1-S10; session: S1-S<refs>,
+    tests S11-S20): the edge's scores, each signature read and embedded once; ``learned``
+    gives the learned features of a decision that has them."""
     from edge.model import Encoder
     from edge.scores import get
     from firmware_bridge import svc2004
 
     from .evaluation.evaluate import PartsScorer, globals_of, load_signatures, score_trials, sequences_of
-    from .evaluation.trials import make_trials
+    from .evaluation.trials import make_session_trials, make_trials
     from .logistic import by_part
 
     index = {u: f for u, f in svc2004.scan(folder).items() if u in set(users)}
@@ -46,11 +47,13 @@ def fold_parts(model_dir: Path, folder: Path, users, params: dict, learned=None,
     scorer = PartsScorer(emb, params, sequences_of(signatures, score.dtw),
                          globals_of(signatures, score.globals) if score.globals else None,
                          learned(signatures) if learned else None)
-    return by_part(score_trials(make_trials(index, trials=10, refs=refs, seed=0), scorer))
+    trials = make_trials(index, trials=10, refs=refs, seed=0) if protocol == "random-refs" else \
+        make_session_trials(index, refs=refs)
+    return by_part(score_trials(trials, scorer))
 
 
 def part_folds_at(recipe, folds: list[dict[str, Any]], folder: Path, params: dict, cache,
-                  refs: int) -> list[list[dict]]:
+                  refs: int, protocol: str = "random-refs") -> list[list[dict]]:
     """Each part's held-out scores (in ``params``' order) of each cached fold, at ``refs`` references."""
     from .folds import fold_model
     from .local_features import fold_features
@@ -63,8 +66,13 @@ def part_folds_at(recipe, folds: list[dict[str, Any]], folder: Path, params: dic
                 raise FileNotFoundError(f"fold {k} was cached without its int8 file: clear the cache's cv/ "
                                         "entry of this recipe to train it again")
             per_fold.append(fold_parts(model, folder, fold["test_users"], params,
-                                       fold_features(recipe, fold, cache), refs))
+                                       fold_features(recipe, fold, cache), refs, protocol))
     return [[f[j] for f in per_fold] for j in range(len(params["parts"]))]
+
+
+def nested_at(fusion: Fusion, part_folds: list[list[dict]]) -> list[dict]:
+    """Each fold's fused scores under its own nested weights and constants (``fold_params``)."""
+    return [fuse([folds[k] for folds in part_folds], *_constants(p)) for k, p in enumerate(fusion.fold_params)]
 
 
 def _constants(params: dict) -> tuple[tuple, tuple[float, ...]]:
@@ -85,9 +93,8 @@ def at_references(fusion: Fusion, part_folds: list[list[dict]], refs: int) -> Fu
     threshold = float(pooled_threshold(shipped))
     every = [v for s in shipped for kind in s.values() for u in kind.values() for v in u]
     fold_consts, fold_weights = zip(*(_constants(p) for p in fusion.fold_params))
-    nested = [fuse([folds[k] for folds in part_folds], fold_consts[k], fold_weights[k]) for k in range(n)]
     report = {**fusion.report, "references": refs, "nested_levels": nested_levels(part_folds, list(fold_weights),
                                                                                    list(fold_consts)),
-              "pooled_at_references": summarise(pool(nested))}
+              "pooled_at_references": summarise(pool(nested_at(fusion, part_folds)))}
     return dataclasses.replace(fusion, threshold=threshold, report=report, levels=levels(pool(shipped), threshold),
                                seen=(float(min(every)), float(max(every))))

@@ -26,6 +26,8 @@ def test_the_typical_distance_needs_the_stored_medoid():
     old = {k: v for k, v in stats.items() if k != "dtw_medoid"}   # enrolled before the medoid was stored
     with pytest.raises(ConfigError, match="dtw_medoid.*re-enrol"):
         typical(refs(old), scores.Probe(np.eye(3)[0], PROBE))
+    with pytest.raises(ConfigError, match="not one of the 3 references"):   # never an empty distance
+        typical(refs({**stats, "dtw_medoid": 3}), scores.Probe(np.eye(3)[0], PROBE))
 
 
 def test_the_parts_of_one_decision_share_one_dtw(monkeypatch):
@@ -48,7 +50,10 @@ def test_the_parts_of_one_decision_share_one_dtw(monkeypatch):
 def test_a_shared_dtw_is_never_another_probes(monkeypatch):
     part = scores.get("dtw-least").configured({"dtw": CFG.to_dict()})
     r = refs(scores.reference_stats(np.eye(3), SEQS, CFG))
-    near, far = PROBE, np.array([[9.0, 0, 0, 0]] * 2)
-    for _ in range(feature_scores._KEPT + 1):   # more probes than are kept: each its own
-        assert part(r, scores.Probe(np.eye(3)[0], near)) == 0.0
-        assert part(r, scores.Probe(np.eye(3)[0], far)) < -1
+    # more distinct probes than are kept, each at its own distance (probe value v: least |v - 1|),
+    # then the first again, by then dropped from what is kept: computed anew, still its own
+    probes = [np.array([[1.0 + k, 0, 0, 0]] * 2) for k in range(feature_scores._KEPT + 2)]
+    got = [part(r, scores.Probe(np.eye(3)[0], p)) for p in probes + probes[:1]]
+    unit = np.sqrt(2) / 2                                         # the spread (test_score_registry)
+    assert got == pytest.approx([-(np.sqrt(2) / 4) * min(abs(1.0 + k - v) for v in (0, 1, 3)) / unit
+                                 for k in [*range(len(probes)), 0]])

@@ -44,3 +44,17 @@ def test_moved_scores_move_the_threshold_by_as_much():
     before = references.at_references(calibrated(), [a, b], 6).threshold
     after = references.at_references(calibrated(), [shifted, b], 6).threshold
     assert after == pytest.approx(before + 1.0)   # a moves by 2, its standardised part by 2 / sd = 1
+
+
+def test_the_nested_figures_use_each_folds_own_weights():
+    # Fold 4's own weights invert part a (weight -1): under them its genuine scores fall below its
+    # forgeries, so the nested EER is above 0 while the shipped weights still separate every fold.
+    a = [part([3.0, 5.0], [-1.0], [-3.0], u) for u in range(5)]
+    b = [part([0.0, 0.0], [0.0], [0.0], u) for u in range(5)]
+    inverted = {"parts": [{**PARAMS["parts"][0], "weight": -1.0}, PARAMS["parts"][1]]}
+    fused = fusion.Fusion(PARAMS, 0.25, {}, {}, [PARAMS] * 4 + [inverted], {}, (-9.0, 9.0))
+    read = references.at_references(fused, [a, b], refs=6)
+    assert read.levels["balanced"]["frr"] == 0                       # the shipped weights: no error
+    assert read.report["pooled_at_references"]["eer_skilled"] > 0    # fold 4's own: its genuine below
+    fold4 = references.nested_at(fused, [a, b])[4]
+    assert fold4["genuine"][4].tolist() == [-1.0, -2.0] and fold4["skilled"][4].tolist() == [1.0]

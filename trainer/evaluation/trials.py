@@ -72,8 +72,8 @@ SESSION_REFS = range(1, 6)
 SESSION_TESTS = range(11, 21)
 
 
-def make_session_trials(users: dict[int, UserFiles], seed: int = 0) -> list[Trial]:
-    """Session drift: references S1-S5, genuine tests S11-S20 only.
+def make_session_trials(users: dict[int, UserFiles], seed: int = 0, refs: int = len(SESSION_REFS)) -> list[Trial]:
+    """Session drift: references S1-S5 (S1-S<refs>), genuine tests S11-S20 only.
 
     SVC2004 collected S1-S10 in a first session and S11-S20 in a second one
     at least a week later: enrolled in one session, verified in the next,
@@ -81,15 +81,17 @@ def make_session_trials(users: dict[int, UserFiles], seed: int = 0) -> list[Tria
     all the user's forgeries; random impostors one genuine signature of each
     other user (drawn from ``seed``, as in ``make_trials``).
     """
+    if not 1 <= refs <= SESSION_TESTS.start - 1:
+        raise ValueError(f"session references are S1-S<refs> of the first session (S1-S10): {refs}")
     out = []
     for u, files in users.items():
-        refs = [s for s in SESSION_REFS if s in files.genuine]
+        enrolled = [s for s in range(1, refs + 1) if s in files.genuine]
         tests = [s for s in SESSION_TESTS if s in files.genuine]
-        if len(refs) < len(SESSION_REFS) or not tests:
+        if len(enrolled) < refs or not tests:
             continue
         rng = np.random.default_rng([seed, u, 1_000])
         others = [v for v in users if v != u and users[v].genuine]
-        out.append(Trial(user=u, index=0, refs=tuple((u, s) for s in refs),
+        out.append(Trial(user=u, index=0, refs=tuple((u, s) for s in enrolled),
                          genuine=tuple((u, s) for s in tests),
                          skilled=tuple((u, s) for s in sorted(files.forgeries)),
                          random=tuple((v, int(rng.choice(sorted(users[v].genuine)))) for v in others)))

@@ -22,6 +22,9 @@ from typing import TYPE_CHECKING, Any
 from firmware_bridge import svc2004
 from firmware_bridge.errors import SigpadError
 
+from ...errors import EnrolmentError
+from ...settings import ENROL_COUNTS
+from ...templates import USER_BYTES
 from ...verifier import Verifier
 from .rotate import live_records, put_back
 from .sealing import FleetKeys, b64
@@ -49,8 +52,13 @@ class Rederived:
 def rederived_record(verifier: Verifier, plain: dict[str, Any]) -> dict[str, Any]:
     """``plain``'s enrolment made again with ``verifier``'s model (raises ``SigpadError``)."""
     sigs = [svc2004.parse(text, f"{plain['user']} #{i + 1}") for i, text in enumerate(plain["signatures"])]
-    # Made again as it was made: a user enrolled with 5 signatures (the default before 6) keeps them.
-    result = verifier.check_enrolment(sigs, count=min(len(sigs), verifier.config.enrol_count))
+    # Made again as it was made (a user enrolled with 5, the default before 6, keeps 5), from as
+    # many as the new model's references fit in a user's 4 KB: they may be larger than the old's.
+    kept = sigs[:USER_BYTES // (verifier.dim + verifier.layout.extra_bytes)]
+    if len(kept) < ENROL_COUNTS[0]:
+        raise EnrolmentError(f"{len(kept)} of the {len(sigs)} kept signatures usable under this model: "
+                             f"an enrolment needs at least {ENROL_COUNTS[0]}; re-enrol this user")
+    result = verifier.check_enrolment(kept, count=min(len(kept), verifier.config.enrol_count))
     return {**plain, "model_sha": verifier.model_sha, "templates": [b64(t) for t in result.templates],
             "stream_macs": [b64(m) for m in result.stream_macs], "stats": result.stats,
             "binding": verifier.binding, "enrol_id": uuid.uuid4().hex, "published_at": time.time(),

@@ -129,7 +129,7 @@ JUDGED = ("match", "no-match", "replay")
 
 
 def enrol_directly(cfg, user: str = "writer", seed: int = 7_000_000_099) -> None:
-    """Enrol ``user`` in ``cfg``'s store from 5 synthetic signatures, before the service
+    """Enrol ``user`` in ``cfg``'s store from 6 synthetic signatures (the default count), before the service
     starts: a verify asks for an enrolled user before anyone signs (unknown users are
     refused at once), so the tests that hold the pad with a verify need one."""
     from edge.verifier import open_verifier

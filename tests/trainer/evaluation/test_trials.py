@@ -66,3 +66,15 @@ def test_session_trials_enrol_in_the_first_session_and_test_in_the_second():
         assert [s for _, s in tr.genuine] == list(range(11, 21))  # never S6-S10: same session as refs
         assert [s for _, s in tr.skilled] == list(range(21, 41))
         assert sorted(u for u, _ in tr.random) == sorted({1, 2, 3} - {tr.user})
+
+
+def test_session_trials_enrol_as_many_as_asked_from_the_first_session_only():
+    from trainer.evaluation.trials import make_session_trials
+    sessions = {1: FULL, 2: ([1, 2, 3, 4, 5, 7, *range(11, 21)], range(21, 41))}   # user 2 lacks S6
+    six = make_session_trials(users(sessions), refs=6)
+    assert [tr.user for tr in six] == [1]                 # user 2 cannot enrol S1-S6
+    assert [s for _, s in six[0].refs] == [1, 2, 3, 4, 5, 6]
+    assert [s for _, s in six[0].genuine] == list(range(11, 21))
+    for wrong in (0, 11):                                  # none, or past the first session
+        with pytest.raises(ValueError, match="S1-S10"):
+            make_session_trials(users(sessions), refs=wrong)
