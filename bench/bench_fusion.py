@@ -209,6 +209,25 @@ def kind_seed_parser(doc: str) -> argparse.ArgumentParser:
     return p
 
 
+def over_kinds_and_seeds(doc: str, argv: list[str] | None, run, over_seeds=None) -> int:
+    """The main of a benchmark over pad kinds and seeds of the cached folds: the lines of
+    ``run(kind, seed, root)`` (a list, or one line) printed as they come, then ``over_seeds`` of them all."""
+    from firmware_bridge import svc2004
+    from trainer.training_loop import configure_threads
+
+    args = kind_seed_parser(doc).parse_args(argv)
+    root = (args.data or svc2004.default_data_root()).resolve()
+    configure_threads()
+    lines: list[dict] = []
+    for kind in args.kinds:
+        for seed in args.seeds:
+            got = run(kind, seed, root)
+            printed(got if isinstance(got, list) else [got], lines)
+    if over_seeds is not None:
+        printed(over_seeds(lines), [])
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     from firmware_bridge import svc2004
     from trainer.training_loop import configure_threads

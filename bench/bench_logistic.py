@@ -95,20 +95,8 @@ def over_seeds(lines: list[dict]) -> list[dict]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from bench.bench_fusion import kind_seed_parser, printed
-    from firmware_bridge import svc2004
-    from trainer.training_loop import configure_threads
-
-    args = kind_seed_parser(__doc__).parse_args(argv)
-    root = (args.data or svc2004.default_data_root()).resolve()
-    configure_threads()
-    lines: list[dict] = []
-    for kind in args.kinds:
-        for seed in args.seeds:
-            printed(run(kind, seed, root), lines)
-    printed(over_seeds(lines), [])
-    return 0
-
+    from bench.bench_fusion import over_kinds_and_seeds
+    return over_kinds_and_seeds(__doc__, argv, run, over_seeds)
 
 if __name__ == "__main__":
     sys.exit(main())
