@@ -53,7 +53,8 @@ def build(embeddings: scores.Floats, sigs: list[Signature], mac_key: bytes, coun
     (``learned``); raises ``EnrolmentError``."""
     score = scores.get(scores.DEFAULT) if score is None else score
     if len(sigs) < count:
-        raise EnrolmentError(f"{len(sigs)} signatures given, enrolment needs {count}")
+        raise EnrolmentError(f"{len(sigs)} signatures given, enrolment needs {count} "
+                             "(the number is [enrol] count, 3 to 12: --count on the command line)")
     templates = [quantize(e) for e in embeddings]
     layout = layout or Layout.of(len(templates[0]) if templates else 0, score)
     blobs = [pack(t, layout.extras(s, None if learned is None else learned[i]))
