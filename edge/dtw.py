@@ -213,6 +213,11 @@ def spread_and_medoid(refs: npt.ArrayLike, band: float = 0) -> tuple[float, int]
     return float(np.mean(np.concatenate(pairs))), int(np.argmin(matrix.sum(axis=1)))
 
 
+def in_spreads(d: F64, ref_spread: float) -> float:
+    """``-mean(d) / spread``: distances in units of the references' own, negated (<= 0)."""
+    return float(-np.mean(d) / max(ref_spread, 1e-9))
+
+
 def dtw_score(probe: npt.ArrayLike, refs: npt.ArrayLike, ref_spread: float, band: float = 0) -> float:
     """``-mean_r d(probe, r) / spread``: distance in units of the references' own (<= 0)."""
-    return float(-np.mean(distances(probe, refs, band)) / max(ref_spread, 1e-9))
+    return in_spreads(distances(probe, refs, band), ref_spread)

@@ -14,7 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 from . import dtw, global_features
-from .dtw import DtwConfig
+from .dtw import DtwConfig, in_spreads
 from .errors import ConfigError
 from .global_features import GlobalConfig
 from .learned_dtw import LearnedConfig
@@ -39,11 +39,6 @@ def distances(probe: Floats, refs: Floats, band: float) -> npt.NDArray[np.float6
     recent.insert(0, (probe, refs, band, d))
     del recent[_KEPT:]
     return d
-
-
-def in_spreads(d: npt.NDArray[np.float64], ref_spread: float) -> float:
-    """``-mean(d) / spread``, as ``dtw.dtw_score``: the references' own unit, negated."""
-    return float(-np.mean(d) / max(ref_spread, 1e-9))
 
 
 @register

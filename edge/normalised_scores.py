@@ -31,11 +31,13 @@ from typing import ClassVar
 import numpy as np
 import numpy.typing as npt
 
+from .dtw import in_spreads
 from .errors import ConfigError
-from .feature_scores import Dtw, LearnedDtw, distances, in_spreads
+from .feature_scores import Dtw, LearnedDtw, distances
 from .score_base import Probe, References, Score, register
 
-DIST_FLOOR = 0.01  # the cosine distances' unit at least: as ``scores.DIST_FLOOR``
+DIST_FLOOR = 0.01
+"""The cosine distances' unit at least (``refnorm-distance``'s too, in ``edge.scores``)."""
 STATISTICS = ("least", "greatest", "typical")
 
 

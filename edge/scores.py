@@ -88,6 +88,7 @@ from .feature_scores import Dtw as Dtw
 from .feature_scores import LearnedDtw as LearnedDtw
 from .global_features import GlobalConfig
 from .learned_dtw import LearnedConfig
+from .normalised_scores import DIST_FLOOR as DIST_FLOOR
 from .normalised_scores import CosineStatistic as CosineStatistic
 from .score_base import ASPECTS as ASPECTS
 from .score_base import Floats as Floats
@@ -100,7 +101,6 @@ from .score_base import names as names
 from .score_base import register as register
 
 SD_FLOOR = 0.02
-DIST_FLOOR = 0.01
 
 
 def score(name: str, refs: Floats, test: Floats, stats: dict[str, Any]) -> float:

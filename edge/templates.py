@@ -69,15 +69,20 @@ def split(blob: bytes, dim: int, sequence_bytes: int = 0) -> tuple[bytes, bytes]
     raise TemplateIntegrityError(f"template of {len(blob)} bytes, the model stores {dim} + {sequence_bytes}")
 
 
+def references_that_fit(dim: int, sequence_bytes: int = 0) -> int:
+    """How many references of ``dim + sequence_bytes`` bytes a user's ``USER_BYTES`` hold."""
+    return USER_BYTES // (dim + sequence_bytes)
+
+
 def check_user_budget(count: int, dim: int, sequence_bytes: int = 0, what: str = "[enrol] count") -> None:
     """``ConfigError`` when ``count`` references of ``dim + sequence_bytes`` bytes would
     take more than ``USER_BYTES`` a user: at 658 bytes (the pressure model's, with its learned
     features) 6 fit; at 590 (the pressure-free model's) 6; at 402 (a pressure model without them) 10."""
-    each = dim + sequence_bytes
-    if count * each > USER_BYTES:
+    each, most = dim + sequence_bytes, references_that_fit(dim, sequence_bytes)
+    if count > most:
         raise ConfigError(f"{what} {count}: {count} references of {each} bytes take "
                           f"{count * each:,} bytes a user, over the store's {USER_BYTES:,}; "
-                          f"this model allows at most {USER_BYTES // each}")
+                          f"this model allows at most {most}")
 
 
 def embeddings_of(blobs: list[bytes], dim: int, extra_bytes: int = 0) -> npt.NDArray[np.float32] | None:

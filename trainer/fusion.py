@@ -201,6 +201,12 @@ def params_of(names, consts, weights, cfg: DtwConfig, learned: LearnedConfig | N
     return params
 
 
+def seen(fold_scores: list[dict]) -> tuple[float, float]:
+    """The lowest and the highest of every score of these folds, all kinds (the manifest's ``seen``)."""
+    every = np.concatenate([_flat(pool(fold_scores), k) for k in KINDS])
+    return float(every.min()), float(every.max())
+
+
 def _fold(part_folds: list[list[dict]], k: int) -> list[dict]:
     return [folds[k] for folds in part_folds]
 
@@ -284,7 +290,6 @@ def calibrate(folds: list[dict], folder: Path, base: str, cfg: DtwConfig, altern
     consts, w = choose(part_folds, shape=shape)
     shipped = [fuse(_fold(part_folds, k), consts, w) for k in range(len(folds))]
     threshold = metrics.pooled_threshold(shipped)
-    every = np.concatenate([_flat(pool(shipped), k) for k in KINDS])
     by_name = dict(zip(names, part_folds))
     report: dict[str, Any] = {
         "data": Path(folder).name, "parts": list(names), "nested_weights": [list(x) for x in weights],
@@ -304,4 +309,4 @@ def calibrate(folds: list[dict], folder: Path, base: str, cfg: DtwConfig, altern
     lcfg = learned.config if learned else None
     return Fusion(params_of(names, consts, w, cfg, lcfg), float(threshold), report, scores,
                   [params_of(names, c, wk, cfg, lcfg) for c, wk in zip(fold_consts, weights)],
-                  levels(pool(shipped), float(threshold)), (float(every.min()), float(every.max())))
+                  levels(pool(shipped), float(threshold)), seen(shipped))

@@ -33,7 +33,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .evaluation import metrics
-from .fusion import ASPECT_PARTS, KINDS, _flat, fuse, params_of, pool, standardisers
+from .fusion import ASPECT_PARTS, KINDS, _flat, _fold, fuse, params_of, pool, standardisers
 
 F64 = npt.NDArray[np.float64]
 PENALTIES = (1e-4, 1e-3, 1e-2, 1e-1)
@@ -93,10 +93,6 @@ def logits(parts: list[dict], consts, intercept: float, weights) -> dict:
     """One fold's scores under a fitted regression (``edge.scores.Fused`` with its intercept)."""
     fused = fuse(parts, consts, [float(w) for w in weights])
     return {k: {u: intercept + v for u, v in fused[k].items()} for k in KINDS}
-
-
-def _fold(part_folds: list[list[dict]], k: int) -> list[dict]:
-    return [folds[k] for folds in part_folds]
 
 
 def _others(part_folds: list[list[dict]], k: int) -> list[list[dict]]:

@@ -19,7 +19,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from .fusion import Fusion, fuse, levels, nested_levels, pool
+from .fusion import Fusion, _fold, fuse, levels, nested_levels, pool, seen
 
 CALIBRATED_AT = 5
 """The references of the trials the cached folds' scores (and so the fusion's choices) are of."""
@@ -72,7 +72,7 @@ def part_folds_at(recipe, folds: list[dict[str, Any]], folder: Path, params: dic
 
 def nested_at(fusion: Fusion, part_folds: list[list[dict]]) -> list[dict]:
     """Each fold's fused scores under its own nested weights and constants (``fold_params``)."""
-    return [fuse([folds[k] for folds in part_folds], *_constants(p)) for k, p in enumerate(fusion.fold_params)]
+    return [fuse(_fold(part_folds, k), *_constants(p)) for k, p in enumerate(fusion.fold_params)]
 
 
 def _constants(params: dict) -> tuple[tuple, tuple[float, ...]]:
@@ -89,12 +89,11 @@ def at_references(fusion: Fusion, part_folds: list[list[dict]], refs: int) -> Fu
 
     n = len(part_folds[0])
     consts, weights = _constants(fusion.params)
-    shipped = [fuse([folds[k] for folds in part_folds], consts, weights) for k in range(n)]
+    shipped = [fuse(_fold(part_folds, k), consts, weights) for k in range(n)]
     threshold = float(pooled_threshold(shipped))
-    every = [v for s in shipped for kind in s.values() for u in kind.values() for v in u]
     fold_consts, fold_weights = zip(*(_constants(p) for p in fusion.fold_params))
     report = {**fusion.report, "references": refs, "nested_levels": nested_levels(part_folds, list(fold_weights),
                                                                                    list(fold_consts)),
               "pooled_at_references": summarise(pool(nested_at(fusion, part_folds)))}
     return dataclasses.replace(fusion, threshold=threshold, report=report, levels=levels(pool(shipped), threshold),
-                               seen=(float(min(every)), float(max(every))))
+                               seen=seen(shipped))

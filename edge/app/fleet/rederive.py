@@ -24,7 +24,7 @@ from firmware_bridge.errors import SigpadError
 
 from ...errors import EnrolmentError
 from ...settings import ENROL_COUNTS
-from ...templates import USER_BYTES
+from ...templates import references_that_fit
 from ...verifier import Verifier
 from .rotate import live_records, put_back
 from .sealing import FleetKeys, b64
@@ -54,7 +54,7 @@ def rederived_record(verifier: Verifier, plain: dict[str, Any]) -> dict[str, Any
     sigs = [svc2004.parse(text, f"{plain['user']} #{i + 1}") for i, text in enumerate(plain["signatures"])]
     # Made again as it was made (a user enrolled with 5, the default before 6, keeps 5), from as
     # many as the new model's references fit in a user's 4 KB: they may be larger than the old's.
-    kept = sigs[:USER_BYTES // (verifier.dim + verifier.layout.extra_bytes)]
+    kept = sigs[:references_that_fit(verifier.dim, verifier.layout.extra_bytes)]
     if len(kept) < ENROL_COUNTS[0]:
         raise EnrolmentError(f"{len(kept)} of the {len(sigs)} kept signatures usable under this model: "
                              f"an enrolment needs at least {ENROL_COUNTS[0]}; re-enrol this user")
